@@ -1,0 +1,58 @@
+// base: the pieces every subsystem uses — Result/Error, owned fds, logging, CHECK, and
+// small helpers for files, encodings and randomness. Nothing here knows about burrow's
+// other subsystems. All functions are thread-safe unless noted.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace base {
+
+// Retries a syscall-like callable while it fails with EINTR.
+template <class F>
+auto retryEintr(F&& f) {
+  for (;;) {
+    auto r = f();
+    if (!(r == -1 && errno == EINTR)) return r;
+  }
+}
+
+// Files.
+Result<std::string> readFile(const std::string& path, size_t max_bytes = 16 << 20);
+// Writes `data` to `path` atomically (temp file in the same directory, fsync, rename) with
+// the given mode. The file is never observed half-written.
+Result<void> writeFileAtomic(const std::string& path, std::string_view data, unsigned mode);
+// Creates `path` (and parents) with `mode` if missing; an existing directory keeps its
+// contents but has its mode set to `mode`.
+Result<void> ensureDir(const std::string& path, unsigned mode);
+
+// Encodings.
+std::string base64Encode(std::span<const uint8_t> data);
+std::string base64Encode(std::string_view data);
+// Accepts standard and URL-safe alphabets, with or without padding; surrounding white
+// space is ignored. Returns an error naming the first bad character.
+Result<std::string> base64Decode(std::string_view text);
+std::string hexEncode(std::span<const uint8_t> data);
+std::string hexEncode(std::string_view data);
+Result<std::string> hexDecode(std::string_view text);
+std::string_view trim(std::string_view s);
+std::string toLower(std::string_view s);
+
+// Randomness from getrandom(2); never fails short.
+std::string randomBytes(size_t n);
+// A random id of 16 bytes formatted as a UUID (version 4).
+std::string randomUuid();
+
+// Go-style durations: "300ms", "30s", "1m30s", "2h". A bare integer is seconds.
+Result<std::chrono::milliseconds> parseDuration(std::string_view text);
+
+}  // namespace base

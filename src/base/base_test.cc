@@ -1,0 +1,78 @@
+#include "base/base.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace base {
+namespace {
+
+TEST(Base64, RoundTripsEveryLength) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (size_t n = 0; n < all.size(); n += 7) {
+    auto d = base64Decode(base64Encode(all.substr(0, n)));
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_EQ(*d, all.substr(0, n));
+  }
+}
+
+TEST(Base64, AcceptsUrlSafeAndUnpadded) {
+  EXPECT_EQ(*base64Decode("-_8"), "\xfb\xff");
+  EXPECT_EQ(*base64Decode("  aGk=\n"), "hi");
+}
+
+TEST(Base64, RejectsGarbageWithOffset) {
+  auto d = base64Decode("aG*k");
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message().find("offset 2"), std::string::npos);
+}
+
+TEST(Hex, RoundTripAndErrors) {
+  EXPECT_EQ(hexEncode(std::string_view("\x01\xab")), "01ab");
+  EXPECT_EQ(*hexDecode("01AB"), "\x01\xab");
+  EXPECT_FALSE(hexDecode("abc"));
+  EXPECT_FALSE(hexDecode("zz"));
+}
+
+TEST(Duration, ParsesGoSyntax) {
+  EXPECT_EQ(parseDuration("30s")->count(), 30000);
+  EXPECT_EQ(parseDuration("1m30s")->count(), 90000);
+  EXPECT_EQ(parseDuration("250ms")->count(), 250);
+  EXPECT_EQ(parseDuration("2h")->count(), 7200000);
+  EXPECT_EQ(parseDuration("5")->count(), 5000);
+  EXPECT_FALSE(parseDuration("5x"));
+  EXPECT_FALSE(parseDuration(""));
+  EXPECT_FALSE(parseDuration("s"));
+}
+
+TEST(Files, AtomicWriteSetsModeAndContent) {
+  char tmpl[] = "/tmp/burrow-base-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  ASSERT_TRUE(ensureDir(dir + "/a/b", 0700));
+  std::string f = dir + "/a/b/file";
+  ASSERT_TRUE(writeFileAtomic(f, "hello", 0600));
+  ASSERT_TRUE(writeFileAtomic(f, "again", 0600));
+  EXPECT_EQ(*readFile(f), "again");
+  struct stat st {};
+  ASSERT_EQ(stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat((dir + "/a/b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  auto missing = readFile(dir + "/nope");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("/nope"), std::string::npos);
+  ASSERT_EQ(system(("rm -rf " + dir).c_str()), 0);
+}
+
+TEST(Random, UuidHasVersion4Shape) {
+  std::string u = randomUuid();
+  ASSERT_EQ(u.size(), 36u);
+  EXPECT_EQ(u[14], '4');
+  EXPECT_NE(randomUuid(), u);
+}
+
+}  // namespace
+}  // namespace base

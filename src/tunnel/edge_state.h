@@ -1,0 +1,70 @@
+// The edge's persistent state in its state directory: tunnels (id, name, SHA-256 of the
+// secret), hostname routes, the tunnel address the edge last ran with, and the edge's TLS
+// identity (edge.key 0600 + edge.crt, made on first use). state.json is written atomically
+// with mode 0600; the directory is 0700. An EdgeState is a loaded snapshot: mutate, then
+// save(). Not thread-safe; the running edge keeps one per reload and treats it read-only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "tunnel/registration.h"
+
+namespace tunnel {
+
+struct TunnelRecord {
+  std::string id;             // UUID
+  std::string name;           // unique, [A-Za-z0-9._-]{1,64}
+  std::string secret_sha256;  // hex
+  int64_t created_unix = 0;
+};
+
+struct RouteRecord {
+  std::string hostname;  // lowercase; exact or "*.zone"
+  std::string tunnel_id;
+};
+
+class EdgeState {
+ public:
+  // Creates the directory (0700) when missing and loads state.json when present. A corrupt
+  // state.json is an error naming the file and what is wrong (never silently reset).
+  static base::Result<EdgeState> open(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  std::string certPath() const { return dir_ + "/edge.crt"; }
+  std::string keyPath() const { return dir_ + "/edge.key"; }
+  // Makes edge.key/edge.crt if missing; returns the hex SPKI pin of edge.crt.
+  base::Result<std::string> ensureIdentity();
+
+  const std::vector<TunnelRecord>& tunnels() const { return tunnels_; }
+  const std::vector<RouteRecord>& routes() const { return routes_; }
+  const std::string& lastTunnelAddr() const { return last_tunnel_addr_; }
+  void setLastTunnelAddr(std::string addr) { last_tunnel_addr_ = std::move(addr); }
+
+  // Adds a tunnel named `name` with a fresh id and the given raw secret; error if the name
+  // is taken or invalid.
+  base::Result<TunnelRecord> addTunnel(const std::string& name, const std::string& secret);
+  const TunnelRecord* findTunnel(std::string_view name_or_id) const;
+  base::Result<void> removeTunnel(std::string_view name_or_id);
+  base::Result<void> addRoute(std::string_view name_or_id, std::string_view hostname);
+
+  // Registration check: Accepted, UnknownTunnel or BadSecret (constant-time compare).
+  Verdict authenticate(std::string_view tunnel_id, std::string_view secret) const;
+  // Host (port already stripped, any case) -> tunnel id: exact route first, then the
+  // longest matching "*.zone" (any depth, not the apex). nullopt when nothing matches.
+  std::optional<std::string> routeFor(std::string_view host) const;
+
+  base::Result<void> save() const;
+
+ private:
+  std::string dir_;
+  std::vector<TunnelRecord> tunnels_;
+  std::vector<RouteRecord> routes_;
+  std::string last_tunnel_addr_;
+};
+
+}  // namespace tunnel

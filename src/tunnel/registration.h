@@ -1,0 +1,60 @@
+// The tunnel's registration exchange: right after the TLS handshake the connector sends
+// one Registration frame and the edge answers with one Reply frame; after that the
+// connection speaks HTTP/2 with the connector as server. A frame is a 4-byte big-endian
+// payload length followed by that many bytes of JSON; payloads over kMaxFrame are refused.
+// Plain values and pure functions: thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace tunnel {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr size_t kMaxFrame = 4096;
+inline constexpr size_t kFrameHeader = 4;
+
+struct Registration {
+  std::string tunnel_id;     // UUID from the token
+  std::string secret;        // raw secret bytes from the token (base64 on the wire)
+  uint32_t conn_index = 0;   // 0 .. ha_connections-1
+  std::string connector_id;  // UUID chosen once per connector process
+  uint32_t version = kProtocolVersion;
+};
+
+// The edge's answer. Permanent refusals end the connector; transient ones make it back off.
+enum class Verdict {
+  Accepted,            // registered; connection_id names this connection in logs
+  UnknownTunnel,       // permanent: no tunnel with that id (deleted, or wrong edge)
+  BadSecret,           // permanent: the secret does not match the tunnel's
+  UnsupportedVersion,  // permanent: the edge does not speak this protocol version
+  Malformed,           // permanent: the registration frame could not be parsed
+  Busy,                // transient: the edge is starting, reloading or shutting down
+};
+
+bool isPermanent(Verdict v);
+std::string_view verdictName(Verdict v);  // "accepted", "unknown_tunnel", ...
+
+struct Reply {
+  Verdict verdict = Verdict::Malformed;
+  std::string connection_id;  // set when Accepted
+  std::string message;        // human text for refusals
+};
+
+// Header + payload, ready to write.
+std::string encodeRegistration(const Registration& r);
+std::string encodeReply(const Reply& r);
+
+// Length announced by a frame header (exactly kFrameHeader bytes); an error when it is zero
+// or larger than kMaxFrame.
+base::Result<size_t> frameLength(std::string_view header);
+// Parse a payload (without the header). Every field is checked: types, UUID shape, secret
+// size, version > 0. Errors say which field; they never echo the secret.
+base::Result<Registration> decodeRegistration(std::string_view payload);
+base::Result<Reply> decodeReply(std::string_view payload);
+
+}  // namespace tunnel

@@ -1,0 +1,26 @@
+// Tunnel tokens: the one opaque string a connector needs. A token is base64 (standard
+// alphabet, padded) of a compact JSON object {"t": tunnel id, "s": secret (base64),
+// "e": "host:port" of the edge's tunnel listener, "p": hex SHA-256 of the edge's public key
+// (SubjectPublicKeyInfo DER)}. Plain values; thread-compatible.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace tunnel {
+
+struct Token {
+  std::string tunnel_id;  // UUID
+  std::string secret;     // 32 random bytes (raw)
+  std::string endpoint;   // "host:port"
+  std::string pin;        // 64 lowercase hex chars: SHA-256 of the edge's SPKI DER
+};
+
+std::string encodeToken(const Token& t);
+// Rejects anything but a well-formed token with every field valid; the error says which
+// field is wrong and never echoes the secret.
+base::Result<Token> decodeToken(std::string_view text);
+
+}  // namespace tunnel

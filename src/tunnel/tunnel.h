@@ -1,0 +1,75 @@
+// tunnel: burrow's tunnel — the edge (public listeners, tunnel acceptor, hostname registry,
+// tunnel tokens) and the connector (dials out, registers, keeps HA connections, drains).
+// Entry points here block until the process is asked to stop and return its exit status
+// or an Error; they own every socket they open. Call them from one thread.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
+
+namespace tunnel {
+
+// ---- edge administration (state directory only; no running edge needed) ----
+
+struct TunnelInfo {
+  std::string id;
+  std::string name;
+  int64_t created_unix = 0;
+  std::vector<std::string> hostnames;
+};
+
+// Creates tunnel NAME and returns its token (base64 of id, secret, endpoint and the SHA-256
+// pin of the edge's public key). Only a hash of the secret is stored. `endpoint` is the
+// address connectors dial ("vps.example.net:7844"); empty means the tunnel address the edge
+// last ran with, which must then be a concrete (not wildcard) address.
+base::Result<std::string> createTunnel(const std::string& state_dir, const std::string& name,
+                                       const std::string& endpoint);
+base::Result<std::vector<TunnelInfo>> listTunnels(const std::string& state_dir);
+// Deletes the tunnel (by name or id) and every route to it.
+base::Result<void> deleteTunnel(const std::string& state_dir, const std::string& name_or_id);
+// Binds HOSTNAME (exact, or "*.zone") to the tunnel. Idempotent for the same tunnel; a
+// hostname bound to another tunnel is an error naming it.
+base::Result<void> routeHostname(const std::string& state_dir, const std::string& name_or_id,
+                                 const std::string& hostname);
+
+// ---- running ----
+
+struct EdgeOptions {
+  std::string state_dir;
+  std::string http_addr;    // "" = no plain listener
+  std::string https_addr;   // "" = no TLS listener
+  std::string tunnel_addr;  // where connectors dial in
+  std::string cert_file;    // --cert/--key for --https (and the tunnel listener if given)
+  std::string key_file;
+};
+// Runs until SIGTERM/SIGINT; SIGHUP reloads tunnels and routes from the state directory.
+base::Result<int> runEdge(const EdgeOptions& opts);
+
+struct ConnectorOptions {
+  config::TunnelConfig config;
+  std::string token;  // decoded by the connector; never logged
+  int ha_connections = 4;
+  std::chrono::milliseconds grace_period{30'000};
+  std::string metrics_addr;  // loopback only; "" = none
+};
+// Runs until SIGTERM/SIGINT (drain up to the grace period, exit 0) or a permanent refusal
+// by the edge (error naming the reason: unknown tunnel, bad secret, pin mismatch, ...).
+base::Result<int> runConnector(const ConnectorOptions& opts);
+
+// Reads a token from FILE (trimmed). Refuses a file readable by group or others.
+base::Result<std::string> readTokenFile(const std::string& path);
+
+struct QuickOptions {
+  std::string url;          // "" = built-in hello page
+  std::string listen_addr;  // default 127.0.0.1:0
+};
+// Edge and connector in one process on loopback with a fresh tunnel in a temporary state
+// directory; prints the URL to open; stops on SIGTERM/SIGINT and removes the directory.
+base::Result<int> runQuick(const QuickOptions& opts);
+
+}  // namespace tunnel
