@@ -1,1 +1,117 @@
-// placeholder
+// Edge administration: the `burrow tunnel create/list/delete/route` commands work on the
+// state directory alone, so they run whether or not an edge is up (a running edge picks
+// the changes up on SIGHUP).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+
+#include "base/base.h"
+#include "tunnel/edge_state.h"
+#include "tunnel/token.h"
+#include "tunnel/tunnel.h"
+
+namespace tunnel {
+namespace {
+
+constexpr size_t kMaxTokenFile = 64 << 10;
+
+// The address written into a token must be one a connector can dial: a listener's wildcard
+// ("0.0.0.0:7844", ":7844") is not.
+base::Result<std::string> dialableEndpoint(const std::string& given, const std::string& last) {
+  constexpr const char* kHint =
+      "pass --endpoint HOST:PORT (the address connectors dial, e.g. "
+      "vps.example.net:7844)";
+  const std::string& endpoint = given.empty() ? last : given;
+  if (endpoint.empty())
+    return base::invalid("no tunnel endpoint known (the edge has not run yet): {}", kHint);
+  auto hp = splitHostPort(endpoint);
+  if (!hp) return base::invalid("invalid endpoint {}: {}", hp.error().message(), kHint);
+  if (isWildcardHost(hp->host)) {
+    return base::invalid("{} '{}' is a wildcard listen address, which connectors cannot dial: {}",
+                         given.empty() ? "the edge's last tunnel address" : "endpoint", endpoint,
+                         kHint);
+  }
+  return endpoint;
+}
+
+}  // namespace
+
+base::Result<std::string> createTunnel(const std::string& state_dir, const std::string& name,
+                                       const std::string& endpoint) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  // Everything that can be refused is checked before anything is written.
+  RETURN_IF_ERROR(validateTunnelName(name));
+  ASSIGN_OR_RETURN(std::string dial, dialableEndpoint(endpoint, state.lastTunnelAddr()));
+  ASSIGN_OR_RETURN(std::string pin, state.ensureIdentity());
+  Token token;
+  token.secret = base::randomBytes(kSecretSize);
+  ASSIGN_OR_RETURN(TunnelRecord rec, state.addTunnel(name, token.secret));
+  RETURN_IF_ERROR(state.save());
+  token.tunnel_id = rec.id;
+  token.endpoint = std::move(dial);
+  token.pin = std::move(pin);
+  LOG_INFO("tunnel created name={} id={} endpoint={}", rec.name, rec.id, token.endpoint);
+  return encodeToken(token);
+}
+
+base::Result<std::vector<TunnelInfo>> listTunnels(const std::string& state_dir) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  std::vector<TunnelInfo> out;
+  out.reserve(state.tunnels().size());
+  for (const TunnelRecord& t : state.tunnels()) {
+    TunnelInfo info{t.id, t.name, t.created_unix, {}};
+    for (const RouteRecord& r : state.routes())
+      if (r.tunnel_id == t.id) info.hostnames.push_back(r.hostname);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+base::Result<void> deleteTunnel(const std::string& state_dir, const std::string& name_or_id) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  RETURN_IF_ERROR(state.removeTunnel(name_or_id));
+  RETURN_IF_ERROR(state.save());
+  LOG_INFO("tunnel deleted tunnel={}", name_or_id);
+  return {};
+}
+
+base::Result<void> routeHostname(const std::string& state_dir, const std::string& name_or_id,
+                                 const std::string& hostname) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  RETURN_IF_ERROR(state.addRoute(name_or_id, hostname));
+  RETURN_IF_ERROR(state.save());
+  LOG_INFO("route added hostname={} tunnel={}", base::toLower(hostname), name_or_id);
+  return {};
+}
+
+base::Result<std::string> readTokenFile(const std::string& path) {
+  // open + fstat (not stat + open) so the mode checked is that of the file read.
+  base::UniqueFd fd(
+      base::retryEintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY); }));
+  if (!fd) return base::sysError("open token file {}", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return base::sysError("stat token file {}", path);
+  if (!S_ISREG(st.st_mode)) return base::invalid("token file {} is not a regular file", path);
+  if ((st.st_mode & 077) != 0) {
+    return base::invalid(
+        "token file {} is readable by group or others (mode {:04o}): run chmod 600 {}", path,
+        static_cast<unsigned>(st.st_mode & 07777), path);
+  }
+  std::string data;
+  std::array<char, 4096> buf;
+  for (;;) {
+    const ssize_t n = base::retryEintr([&] { return ::read(fd.get(), buf.data(), buf.size()); });
+    if (n < 0) return base::sysError("read token file {}", path);
+    if (n == 0) break;
+    if (data.size() + static_cast<size_t>(n) > kMaxTokenFile)
+      return base::invalid("token file {} is larger than {} bytes", path, kMaxTokenFile);
+    data.append(buf.data(), static_cast<size_t>(n));
+  }
+  std::string token(base::trim(data));
+  if (token.empty()) return base::invalid("token file {} is empty", path);
+  return token;
+}
+
+}  // namespace tunnel

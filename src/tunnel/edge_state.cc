@@ -1,1 +1,320 @@
-// placeholder
+#include "tunnel/edge_state.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "base/base.h"
+#include "tunnel/tls.h"
+#include "tunnel/token.h"
+
+namespace tunnel {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kStateVersion = 1;
+constexpr size_t kMaxNameLength = 64;
+constexpr size_t kMaxHostnameLength = 253;
+constexpr size_t kMaxLabelLength = 63;
+
+bool isNameChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool isSha256Hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool pathExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Parses state.json. `where` prefixes every error so that a user can find the bad entry.
+base::Result<void> parseState(const std::string& where, std::string_view text,
+                              std::vector<TunnelRecord>* tunnels, std::vector<RouteRecord>* routes,
+                              std::string* last_addr) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return base::invalid("{}: not valid JSON", where);
+  if (!j.is_object()) return base::invalid("{}: top level is not a JSON object", where);
+
+  auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer())
+    return base::invalid("{}: missing or non-integer \"version\"", where);
+  if (version->get<int64_t>() != kStateVersion)
+    return base::invalid("{}: unsupported version {} (this burrow reads version {})", where,
+                         version->get<int64_t>(), kStateVersion);
+
+  auto str = [&](const json& obj, const char* key, const std::string& at,
+                 std::string* out) -> base::Result<void> {
+    auto it = obj.find(key);
+    if (it == obj.end() || !it->is_string())
+      return base::invalid("{}: {}: missing or non-string \"{}\"", where, at, key);
+    *out = it->get<std::string>();
+    return {};
+  };
+
+  auto ts = j.find("tunnels");
+  if (ts != j.end() && !ts->is_array())
+    return base::invalid("{}: \"tunnels\" is not an array", where);
+  if (ts != j.end()) {
+    for (size_t i = 0; i < ts->size(); ++i) {
+      const json& t = (*ts)[i];
+      const std::string at = fmt::format("tunnels[{}]", i);
+      if (!t.is_object()) return base::invalid("{}: {} is not an object", where, at);
+      TunnelRecord rec;
+      RETURN_IF_ERROR(str(t, "id", at, &rec.id));
+      RETURN_IF_ERROR(str(t, "name", at, &rec.name));
+      RETURN_IF_ERROR(str(t, "secret_sha256", at, &rec.secret_sha256));
+      if (!isUuid(rec.id)) return base::invalid("{}: {}: id is not a UUID", where, at);
+      if (auto ok = validateTunnelName(rec.name); !ok)
+        return base::invalid("{}: {}: {}", where, at, ok.error().message());
+      if (!isSha256Hex(rec.secret_sha256))
+        return base::invalid("{}: {}: secret_sha256 is not 64 lowercase hex characters", where, at);
+      auto created = t.find("created");
+      if (created == t.end() || !created->is_number_integer())
+        return base::invalid("{}: {}: missing or non-integer \"created\"", where, at);
+      rec.created_unix = created->get<int64_t>();
+      for (const TunnelRecord& other : *tunnels) {
+        if (other.id == rec.id) return base::invalid("{}: {}: duplicate id {}", where, at, rec.id);
+        if (other.name == rec.name)
+          return base::invalid("{}: {}: duplicate name {}", where, at, rec.name);
+      }
+      tunnels->push_back(std::move(rec));
+    }
+  }
+
+  auto rs = j.find("routes");
+  if (rs != j.end() && !rs->is_array())
+    return base::invalid("{}: \"routes\" is not an array", where);
+  if (rs != j.end()) {
+    for (size_t i = 0; i < rs->size(); ++i) {
+      const json& r = (*rs)[i];
+      const std::string at = fmt::format("routes[{}]", i);
+      if (!r.is_object()) return base::invalid("{}: {} is not an object", where, at);
+      RouteRecord rec;
+      std::string host;
+      RETURN_IF_ERROR(str(r, "hostname", at, &host));
+      RETURN_IF_ERROR(str(r, "tunnel_id", at, &rec.tunnel_id));
+      auto norm = normalizeRouteHostname(host);
+      if (!norm) return base::invalid("{}: {}: {}", where, at, norm.error().message());
+      if (*norm != host) return base::invalid("{}: {}: hostname is not lowercase", where, at);
+      rec.hostname = std::move(*norm);
+      bool known = std::any_of(tunnels->begin(), tunnels->end(),
+                               [&](const TunnelRecord& t) { return t.id == rec.tunnel_id; });
+      if (!known)
+        return base::invalid("{}: {}: tunnel_id {} names no tunnel", where, at, rec.tunnel_id);
+      for (const RouteRecord& other : *routes)
+        if (other.hostname == rec.hostname)
+          return base::invalid("{}: {}: duplicate hostname {}", where, at, rec.hostname);
+      routes->push_back(std::move(rec));
+    }
+  }
+
+  auto last = j.find("last_tunnel_addr");
+  if (last != j.end()) {
+    if (!last->is_string()) return base::invalid("{}: \"last_tunnel_addr\" is not a string", where);
+    *last_addr = last->get<std::string>();
+  }
+  return {};
+}
+
+}  // namespace
+
+base::Result<void> validateTunnelName(std::string_view name) {
+  if (name.empty()) return base::invalid("tunnel name is empty");
+  if (name.size() > kMaxNameLength)
+    return base::invalid("tunnel name is longer than {} characters", kMaxNameLength);
+  for (char c : name) {
+    if (!isNameChar(c))
+      return base::invalid("tunnel name '{}' may only contain letters, digits, '.', '_' and '-'",
+                           name);
+  }
+  if (isUuid(name))
+    return base::invalid("tunnel name '{}' looks like a tunnel id; choose another name", name);
+  return {};
+}
+
+base::Result<std::string> normalizeRouteHostname(std::string_view hostname) {
+  std::string h = base::toLower(hostname);
+  if (h.empty()) return base::invalid("hostname is empty");
+  if (h.size() > kMaxHostnameLength)
+    return base::invalid("hostname is longer than {} characters", kMaxHostnameLength);
+  if (h.find(':') != std::string::npos)
+    return base::invalid("hostname '{}' cannot contain a port", h);
+  if (h == "*")
+    return base::invalid("hostname '*' alone is not a route; use '*.zone' for a wildcard");
+  const size_t star = h.find('*');
+  if (star != std::string::npos &&
+      (star != 0 || h.size() < 2 || h[1] != '.' || h.find('*', 1) != std::string::npos))
+    return base::invalid(
+        "hostname '{}': '*' is allowed at most once, and only as the whole first label ('*.zone')",
+        h);
+  std::string_view rest(h);
+  if (star == 0) rest.remove_prefix(2);
+  size_t start = 0;
+  while (start <= rest.size()) {
+    size_t dot = rest.find('.', start);
+    if (dot == std::string_view::npos) dot = rest.size();
+    std::string_view label = rest.substr(start, dot - start);
+    if (label.empty()) return base::invalid("hostname '{}' has an empty label", h);
+    if (label.size() > kMaxLabelLength)
+      return base::invalid("hostname '{}' has a label longer than {} characters", h,
+                           kMaxLabelLength);
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+        return base::invalid("hostname '{}' has an invalid character (use a-z, 0-9, '-' and '.')",
+                             h);
+    }
+    start = dot + 1;
+  }
+  return h;
+}
+
+std::string secretSha256(std::string_view secret) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // EVP_Digest with SHA-256 on memory cannot fail short of a broken OpenSSL build.
+  CHECK(EVP_Digest(secret.data(), secret.size(), md, &len, EVP_sha256(), nullptr) == 1);
+  return base::hexEncode(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+base::Result<EdgeState> EdgeState::open(const std::string& dir) {
+  if (dir.empty()) return base::invalid("state directory is empty");
+  RETURN_IF_ERROR(base::ensureDir(dir, 0700));
+  EdgeState st;
+  st.dir_ = dir;
+  const std::string path = st.statePath();
+  auto text = base::readFile(path);
+  if (!text) {
+    if (text.error().code == std::errc::no_such_file_or_directory) return st;
+    return base::Unexpected(text.error());
+  }
+  RETURN_IF_ERROR(
+      parseState("state file " + path, *text, &st.tunnels_, &st.routes_, &st.last_tunnel_addr_));
+  return st;
+}
+
+base::Result<std::string> EdgeState::ensureIdentity() {
+  if (!pathExists(certPath()) || !pathExists(keyPath())) {
+    // Both or neither: a lone key or certificate is from an interrupted run and is replaced.
+    RETURN_IF_ERROR(generateSelfSigned(certPath(), keyPath(), "burrow-edge"));
+    LOG_INFO("made edge identity cert={}", certPath());
+  }
+  return publicKeyPin(certPath());
+}
+
+base::Result<TunnelRecord> EdgeState::addTunnel(const std::string& name,
+                                                const std::string& secret) {
+  RETURN_IF_ERROR(validateTunnelName(name));
+  if (secret.size() != kSecretSize)
+    return base::invalid("tunnel secret must be {} bytes", kSecretSize);
+  for (const TunnelRecord& t : tunnels_)
+    if (t.name == name) return base::invalid("a tunnel named '{}' already exists ({})", name, t.id);
+  TunnelRecord rec;
+  do {
+    rec.id = base::randomUuid();
+  } while (findTunnel(rec.id) != nullptr);
+  rec.name = name;
+  rec.secret_sha256 = secretSha256(secret);
+  rec.created_unix = static_cast<int64_t>(std::time(nullptr));
+  tunnels_.push_back(rec);
+  return rec;
+}
+
+const TunnelRecord* EdgeState::findTunnel(std::string_view name_or_id) const {
+  // Ids first; names can never look like ids (validateTunnelName), so the order only
+  // matters for speed of intent, not for ambiguity.
+  for (const TunnelRecord& t : tunnels_)
+    if (t.id == name_or_id) return &t;
+  for (const TunnelRecord& t : tunnels_)
+    if (t.name == name_or_id) return &t;
+  return nullptr;
+}
+
+base::Result<void> EdgeState::removeTunnel(std::string_view name_or_id) {
+  const TunnelRecord* t = findTunnel(name_or_id);
+  if (t == nullptr) return base::invalid("no tunnel with name or id '{}'", name_or_id);
+  const std::string id = t->id;
+  std::erase_if(routes_, [&](const RouteRecord& r) { return r.tunnel_id == id; });
+  std::erase_if(tunnels_, [&](const TunnelRecord& r) { return r.id == id; });
+  return {};
+}
+
+base::Result<void> EdgeState::addRoute(std::string_view name_or_id, std::string_view hostname) {
+  ASSIGN_OR_RETURN(std::string host, normalizeRouteHostname(hostname));
+  const TunnelRecord* t = findTunnel(name_or_id);
+  if (t == nullptr) return base::invalid("no tunnel with name or id '{}'", name_or_id);
+  for (const RouteRecord& r : routes_) {
+    if (r.hostname != host) continue;
+    if (r.tunnel_id == t->id) return {};  // already there: routing is idempotent
+    const TunnelRecord* owner = findTunnel(r.tunnel_id);
+    return base::invalid(
+        "hostname {} is already routed to tunnel '{}' ({}); delete that "
+        "tunnel or route another hostname",
+        host, owner ? owner->name : std::string("?"), r.tunnel_id);
+  }
+  routes_.push_back(RouteRecord{std::move(host), t->id});
+  return {};
+}
+
+Verdict EdgeState::authenticate(std::string_view tunnel_id, std::string_view secret) const {
+  const TunnelRecord* found = nullptr;
+  for (const TunnelRecord& t : tunnels_)
+    if (t.id == tunnel_id) found = &t;
+  if (found == nullptr) return Verdict::UnknownTunnel;
+  const std::string got = secretSha256(secret);
+  // Both are 64 hex characters (validated on load); compare in constant time anyway so that
+  // timing tells nothing about how much of the hash matched.
+  if (got.size() != found->secret_sha256.size() ||
+      CRYPTO_memcmp(got.data(), found->secret_sha256.data(), got.size()) != 0)
+    return Verdict::BadSecret;
+  return Verdict::Accepted;
+}
+
+std::optional<std::string> EdgeState::routeFor(std::string_view host) const {
+  std::string h = base::toLower(host);
+  if (!h.empty() && h.back() == '.') h.pop_back();  // "example.net." is the same name
+  if (h.empty()) return std::nullopt;
+  for (const RouteRecord& r : routes_)
+    if (r.hostname == h) return r.tunnel_id;
+  // Wildcards, longest zone first: for a.b.zone try *.b.zone, then *.zone. Never the apex:
+  // the candidate zone always drops at least the first label of the host.
+  for (size_t dot = h.find('.'); dot != std::string::npos; dot = h.find('.', dot + 1)) {
+    const std::string candidate = "*" + h.substr(dot);
+    for (const RouteRecord& r : routes_)
+      if (r.hostname == candidate) return r.tunnel_id;
+  }
+  return std::nullopt;
+}
+
+base::Result<void> EdgeState::save() const {
+  json tunnels = json::array();
+  for (const TunnelRecord& t : tunnels_) {
+    tunnels.push_back({{"id", t.id},
+                       {"name", t.name},
+                       {"secret_sha256", t.secret_sha256},
+                       {"created", t.created_unix}});
+  }
+  json routes = json::array();
+  for (const RouteRecord& r : routes_)
+    routes.push_back({{"hostname", r.hostname}, {"tunnel_id", r.tunnel_id}});
+  json j = {{"version", kStateVersion},
+            {"tunnels", std::move(tunnels)},
+            {"routes", std::move(routes)},
+            {"last_tunnel_addr", last_tunnel_addr_}};
+  RETURN_IF_ERROR(base::ensureDir(dir_, 0700));
+  return base::writeFileAtomic(statePath(),
+                               j.dump(2, ' ', false, json::error_handler_t::replace) + "\n", 0600);
+}
+
+}  // namespace tunnel

@@ -28,6 +28,15 @@ struct RouteRecord {
   std::string tunnel_id;
 };
 
+// Checks a tunnel name: [A-Za-z0-9._-]{1,64}, and not UUID-shaped (so that "name or id"
+// arguments are never ambiguous). The error says what is wrong.
+base::Result<void> validateTunnelName(std::string_view name);
+// Validates a route hostname and returns it lowercased: DNS labels of [a-z0-9-], no port,
+// and "*" only as the whole first label of "*.zone" (never "*" alone).
+base::Result<std::string> normalizeRouteHostname(std::string_view hostname);
+// Lowercase hex SHA-256 of the raw secret: what state.json stores instead of the secret.
+std::string secretSha256(std::string_view secret);
+
 class EdgeState {
  public:
   // Creates the directory (0700) when missing and loads state.json when present. A corrupt
@@ -35,6 +44,7 @@ class EdgeState {
   static base::Result<EdgeState> open(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
+  std::string statePath() const { return dir_ + "/state.json"; }
   std::string certPath() const { return dir_ + "/edge.crt"; }
   std::string keyPath() const { return dir_ + "/edge.key"; }
   // Makes edge.key/edge.crt if missing; returns the hex SPKI pin of edge.crt.

@@ -38,6 +38,13 @@ enum class Verdict {
 
 bool isPermanent(Verdict v);
 std::string_view verdictName(Verdict v);  // "accepted", "unknown_tunnel", ...
+// Inverse of verdictName(); an error for names this version does not know.
+base::Result<Verdict> verdictFromName(std::string_view name);
+
+// Bounds on Reply's free-text fields. encodeReply() truncates a longer message (at a UTF-8
+// boundary) and replaces control characters, so a reply it makes always decodes.
+inline constexpr size_t kMaxMessage = 1024;
+inline constexpr size_t kMaxConnectionId = 128;
 
 struct Reply {
   Verdict verdict = Verdict::Malformed;

@@ -4,6 +4,7 @@
 // (SubjectPublicKeyInfo DER)}. Plain values; thread-compatible.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,5 +23,28 @@ std::string encodeToken(const Token& t);
 // Rejects anything but a well-formed token with every field valid; the error says which
 // field is wrong and never echoes the secret.
 base::Result<Token> decodeToken(std::string_view text);
+
+// Size of a tunnel secret in bytes (raw, before base64).
+inline constexpr size_t kSecretSize = 32;
+
+// Tokens longer than this (after trimming) are refused before any decoding work; a real one
+// is about 250 bytes.
+inline constexpr size_t kMaxTokenSize = 4096;
+
+// Helpers shared by the token, registration and edge-state code.
+
+// True for a UUID in canonical lowercase form (8-4-4-4-12 hex), as base::randomUuid() makes.
+bool isUuid(std::string_view s);
+
+struct HostPort {
+  std::string host;   // without brackets for IPv6; may be empty (":7844")
+  uint16_t port = 0;  // 1..65535
+};
+// Splits "host:port" or "[ipv6]:port". The host may be empty (a listener's ":7844"); a
+// non-empty host must be a DNS name, an IPv4 address, or a bracketed IPv6 address.
+base::Result<HostPort> splitHostPort(std::string_view text);
+// True for hosts that mean "every address" to a listener and so cannot be dialled: "",
+// "0.0.0.0", "::" (and other spellings of the IPv6 unspecified address).
+bool isWildcardHost(std::string_view host);
 
 }  // namespace tunnel
