@@ -26,16 +26,16 @@ using Millis = std::chrono::milliseconds;
 // originRequest: set at top level (defaults for every rule) and per rule (overrides).
 // Unset fields inherit; `resolve()` fills cloudflared's defaults.
 struct OriginRequest {
-  std::optional<Millis> connect_timeout;      // connectTimeout, default 30s
-  std::optional<Millis> tls_timeout;          // tlsTimeout, default 10s
-  std::optional<Millis> tcp_keep_alive;       // tcpKeepAlive, default 30s
-  std::optional<bool> no_tls_verify;          // noTLSVerify, default false
-  std::optional<std::string> http_host_header;   // httpHostHeader
-  std::optional<std::string> origin_server_name; // originServerName (TLS SNI)
-  std::optional<std::string> ca_pool;            // caPool: PEM file of trusted CAs
-  std::optional<int> keep_alive_connections;  // keepAliveConnections, default 100
-  std::optional<Millis> keep_alive_timeout;   // keepAliveTimeout, default 90s
-  std::optional<bool> disable_chunked_encoding;  // disableChunkedEncoding, default false
+  std::optional<Millis> connect_timeout;          // connectTimeout, default 30s
+  std::optional<Millis> tls_timeout;              // tlsTimeout, default 10s
+  std::optional<Millis> tcp_keep_alive;           // tcpKeepAlive, default 30s
+  std::optional<bool> no_tls_verify;              // noTLSVerify, default false
+  std::optional<std::string> http_host_header;    // httpHostHeader
+  std::optional<std::string> origin_server_name;  // originServerName (TLS SNI)
+  std::optional<std::string> ca_pool;             // caPool: PEM file of trusted CAs
+  std::optional<int> keep_alive_connections;      // keepAliveConnections, default 100
+  std::optional<Millis> keep_alive_timeout;       // keepAliveTimeout, default 90s
+  std::optional<bool> disable_chunked_encoding;   // disableChunkedEncoding, default false
 };
 
 // originRequest with every field decided.
@@ -84,14 +84,18 @@ struct IngressRule {
 };
 
 struct TunnelConfig {
-  std::string source;            // file path, or "--url" for a synthesised config
-  std::string tunnel;            // `tunnel:` (informational for burrow)
-  std::string credentials_file;  // `credentials-file:` (path of a token file)
-  std::string token_file;        // `token-file:` (same as --token-file)
-  std::optional<int> ha_connections;     // `ha-connections:`
-  std::optional<Millis> grace_period;    // `grace-period:`
-  std::string metrics;                   // `metrics:` address (loopback), may be empty
-  std::vector<IngressRule> ingress;      // never empty after a successful parse
+  std::string source;                  // file path, or "--url" for a synthesised config
+  std::string tunnel;                  // `tunnel:` (informational for burrow)
+  std::string credentials_file;        // `credentials-file:` (path of a token file)
+  std::string token_file;              // `token-file:` (same as --token-file)
+  std::optional<int> ha_connections;   // `ha-connections:`
+  std::optional<Millis> grace_period;  // `grace-period:`
+  std::string metrics;                 // `metrics:` address (loopback), may be empty
+  std::vector<IngressRule> ingress;    // never empty after a successful parse
+  // "FILE:LINE: ..." for each key burrow ignored (cloudflared options it does not use,
+  // typos). Already logged once each with LOG_WARN while parsing; kept so that
+  // `ingress validate` and tests can show them.
+  std::vector<std::string> warnings;
 };
 
 // Reads and validates FILE. Errors look like
@@ -106,8 +110,9 @@ base::Result<Service> parseService(std::string_view text);
 
 // First-match-wins ingress lookup, cloudflared's semantics: the host's port is dropped,
 // hostnames compare case-insensitively, `*.suffix` matches any depth but not the apex,
-// `path` is searched in the path (query excluded). Returns the 0-based rule index; the
-// last rule is a catch-all, so there is always a match.
+// `path` is searched in the path (query excluded, percent-escapes decoded as Go's URL.Path
+// is). Returns the 0-based rule index; the last rule is a catch-all, so there is always a
+// match.
 size_t matchIngress(const TunnelConfig& cfg, std::string_view host, std::string_view path);
 
 // `burrow tunnel ingress rule URL`: "Matched rule #N" plus the rule, as cloudflared prints.

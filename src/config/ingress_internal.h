@@ -1,0 +1,19 @@
+// Private to src/config: the ingress helpers that parsing and matching share.
+#pragma once
+
+#include <string_view>
+
+#include "base/result.h"
+
+namespace config {
+
+// Checks a rule's `hostname:` the way cloudflared does (no port, at most one '*' and only
+// as the first label) plus mistakes its users make (a scheme or a path in the hostname).
+// The error has no file:line prefix.
+base::Result<void> checkHostname(std::string_view hostname);
+
+// The host of a Host header or URL authority without its port: "a.b:80" -> "a.b",
+// "[::1]:8080" -> "::1", "[::1]" -> "::1", "::1" -> "::1" (unbracketed IPv6 has no port).
+std::string_view hostWithoutPort(std::string_view host);
+
+}  // namespace config

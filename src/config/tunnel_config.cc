@@ -1,0 +1,420 @@
+// The connector's config.yml: a cloudflared config file, read with yaml-cpp.
+//
+// yaml-cpp reports errors by throwing. The exceptions stay inside this file: parsing runs
+// in one try block that turns them into Results, and the walker itself only calls
+// accessors that do not throw on well-formed nodes (IsMap, Scalar, iteration, Mark).
+//
+// A config written for cloudflared must keep working, so keys burrow does not use are
+// warnings (LOG_WARN once each, and TunnelConfig::warnings), never errors.
+#include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <exception>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "config/ingress_internal.h"
+
+namespace config {
+namespace {
+
+// Config files are small; the cap keeps a wrong path (a log, a disk image) from being slurped.
+constexpr size_t kMaxConfigBytes = 1 << 20;
+constexpr int kMaxHaConnections = 64;
+
+int lineOf(const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.is_null() ? 0 : m.line + 1;
+}
+
+const char* kindName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "a scalar";
+  }
+}
+
+// One `key: value` of a mapping, with the key's line for messages.
+struct Entry {
+  std::string key;
+  YAML::Node value;
+  int line = 0;
+};
+
+class Parser {
+ public:
+  explicit Parser(std::string_view source) : source_(source) {}
+
+  base::Result<TunnelConfig> parse(const YAML::Node& root);
+
+ private:
+  template <class... Args>
+  base::Unexpected fail(int line, fmt::format_string<Args...> f, Args&&... args) const {
+    return base::invalid("{}:{}: {}", source_, line, fmt::format(f, std::forward<Args>(args)...));
+  }
+
+  void ignore(const Entry& e, std::string_view where);
+  base::Result<std::vector<Entry>> entries(const YAML::Node& map, std::string_view where);
+  base::Result<std::string> stringValue(const Entry& e, std::string_view where);
+  base::Result<std::optional<Millis>> durationValue(const Entry& e, std::string_view where);
+  base::Result<std::optional<bool>> boolValue(const Entry& e, std::string_view where);
+  base::Result<std::optional<int>> intValue(const Entry& e, std::string_view where, int min,
+                                            int max);
+  base::Result<OriginRequest> originRequest(const Entry& e, std::string_view where);
+  base::Result<IngressRule> rule(const YAML::Node& n, size_t index, size_t count,
+                                 const OriginRequest& defaults);
+
+  std::string source_;
+  std::vector<std::string> warnings_;
+};
+
+void Parser::ignore(const Entry& e, std::string_view where) {
+  std::string w =
+      fmt::format("{}:{}: {}ignoring key '{}' (not used by burrow)", source_, e.line, where, e.key);
+  LOG_WARN("{}", w);
+  warnings_.push_back(std::move(w));
+}
+
+// Refuses what yaml-cpp lets through silently: non-scalar keys, and duplicate keys (the
+// second would otherwise shadow the first without a word; cloudflared's YAML library
+// refuses them too).
+base::Result<std::vector<Entry>> Parser::entries(const YAML::Node& map, std::string_view where) {
+  std::vector<Entry> out;
+  std::set<std::string> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node& key = it->first;
+    if (!key.IsScalar()) {
+      return fail(lineOf(key), "{}keys must be plain names, not {}", where, kindName(key));
+    }
+    if (!seen.insert(key.Scalar()).second) {
+      return fail(lineOf(key), "{}key '{}' appears twice", where, key.Scalar());
+    }
+    out.push_back(Entry{key.Scalar(), it->second, lineOf(key)});
+  }
+  return out;
+}
+
+// Null (`key:` with nothing after it) reads as empty, as in cloudflared.
+base::Result<std::string> Parser::stringValue(const Entry& e, std::string_view where) {
+  if (e.value.IsNull()) return std::string();
+  if (!e.value.IsScalar()) {
+    return fail(e.line, "{}{}: expected a string, got {}", where, e.key, kindName(e.value));
+  }
+  return e.value.Scalar();
+}
+
+base::Result<std::optional<Millis>> Parser::durationValue(const Entry& e, std::string_view where) {
+  if (e.value.IsNull()) return std::optional<Millis>();
+  if (!e.value.IsScalar()) {
+    return fail(e.line, "{}{}: expected a duration such as 30s, got {}", where, e.key,
+                kindName(e.value));
+  }
+  auto d = base::parseDuration(e.value.Scalar());
+  if (!d) return fail(e.line, "{}{}: {}", where, e.key, d.error().message());
+  return std::optional<Millis>(*d);
+}
+
+base::Result<std::optional<bool>> Parser::boolValue(const Entry& e, std::string_view where) {
+  if (e.value.IsNull()) return std::optional<bool>();
+  bool b = false;
+  if (!e.value.IsScalar() || !YAML::convert<bool>::decode(e.value, b)) {
+    return fail(e.line, "{}{}: expected true or false, got '{}'", where, e.key,
+                e.value.IsScalar() ? e.value.Scalar() : kindName(e.value));
+  }
+  return std::optional<bool>(b);
+}
+
+base::Result<std::optional<int>> Parser::intValue(const Entry& e, std::string_view where, int min,
+                                                  int max) {
+  if (e.value.IsNull()) return std::optional<int>();
+  int v = 0;
+  bool ok = false;
+  if (e.value.IsScalar()) {
+    const std::string& s = e.value.Scalar();
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    ok = ec == std::errc() && end == s.data() + s.size() && v >= min && v <= max;
+  }
+  if (!ok) {
+    return fail(e.line, "{}{}: expected a whole number from {} to {}, got '{}'", where, e.key, min,
+                max, e.value.IsScalar() ? e.value.Scalar() : kindName(e.value));
+  }
+  return std::optional<int>(v);
+}
+
+base::Result<OriginRequest> Parser::originRequest(const Entry& e, std::string_view where) {
+  OriginRequest o;
+  if (e.value.IsNull()) return o;
+  if (!e.value.IsMap()) {
+    return fail(e.line, "{}originRequest: expected a mapping of settings, got {}", where,
+                kindName(e.value));
+  }
+  std::string w = fmt::format("{}originRequest: ", where);
+  ASSIGN_OR_RETURN(std::vector<Entry> items, entries(e.value, w));
+  for (const Entry& item : items) {
+    const std::string& k = item.key;
+    if (k == "connectTimeout") {
+      ASSIGN_OR_RETURN(o.connect_timeout, durationValue(item, w));
+    } else if (k == "tlsTimeout") {
+      ASSIGN_OR_RETURN(o.tls_timeout, durationValue(item, w));
+    } else if (k == "tcpKeepAlive") {
+      ASSIGN_OR_RETURN(o.tcp_keep_alive, durationValue(item, w));
+    } else if (k == "keepAliveTimeout") {
+      ASSIGN_OR_RETURN(o.keep_alive_timeout, durationValue(item, w));
+    } else if (k == "keepAliveConnections") {
+      ASSIGN_OR_RETURN(o.keep_alive_connections, intValue(item, w, 0, 1'000'000));
+    } else if (k == "noTLSVerify") {
+      ASSIGN_OR_RETURN(o.no_tls_verify, boolValue(item, w));
+    } else if (k == "disableChunkedEncoding") {
+      ASSIGN_OR_RETURN(o.disable_chunked_encoding, boolValue(item, w));
+    } else if (k == "httpHostHeader") {
+      ASSIGN_OR_RETURN(o.http_host_header, stringValue(item, w));
+    } else if (k == "originServerName") {
+      ASSIGN_OR_RETURN(o.origin_server_name, stringValue(item, w));
+    } else if (k == "caPool") {
+      ASSIGN_OR_RETURN(o.ca_pool, stringValue(item, w));
+    } else {
+      // noHappyEyeballs, proxyAddress, proxyPort, proxyType, http2Origin, access, ...
+      ignore(item, w);
+    }
+  }
+  return o;
+}
+
+base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t count,
+                                       const OriginRequest& defaults) {
+  const size_t number = index + 1;
+  const int line = lineOf(n);
+  if (!n.IsMap()) {
+    return fail(line,
+                "ingress rule #{}: expected a mapping with service: (and hostname:, path:), "
+                "got {}",
+                number, kindName(n));
+  }
+  std::string where = fmt::format("ingress rule #{}: ", number);
+  ASSIGN_OR_RETURN(std::vector<Entry> items, entries(n, where));
+  IngressRule r;
+  r.line = line;
+  OriginRequest own;
+  std::string service;
+  int hostname_line = line, path_line = line, service_line = line;
+  bool has_service = false;
+  for (const Entry& item : items) {
+    if (item.key == "hostname") {
+      ASSIGN_OR_RETURN(r.hostname, stringValue(item, where));
+      hostname_line = item.line;
+    } else if (item.key == "path") {
+      ASSIGN_OR_RETURN(r.path, stringValue(item, where));
+      path_line = item.line;
+    } else if (item.key == "service") {
+      ASSIGN_OR_RETURN(service, stringValue(item, where));
+      service_line = item.line;
+      has_service = true;
+    } else if (item.key == "originRequest") {
+      ASSIGN_OR_RETURN(own, originRequest(item, where));
+    } else {
+      ignore(item, where);
+    }
+  }
+
+  if (auto ok = checkHostname(r.hostname); !ok) {
+    return fail(hostname_line, "ingress rule #{}: {}", number, ok.error().message());
+  }
+  if (!r.path.empty()) {
+    re2::RE2::Options opts;
+    opts.set_log_errors(false);  // the error goes into our message instead of stderr
+    auto re = std::make_shared<const re2::RE2>(r.path, opts);
+    if (!re->ok()) {
+      return fail(path_line, "ingress rule #{} has an invalid path regex '{}': {}", number, r.path,
+                  re->error());
+    }
+    r.path_re = std::move(re);
+  }
+  if (!has_service || service.empty()) {
+    return fail(has_service ? service_line : line,
+                "ingress rule #{}: missing service: (e.g. service: http://localhost:8080)", number);
+  }
+  auto svc = parseService(service);
+  if (!svc) return fail(service_line, "ingress rule #{}: {}", number, svc.error().message());
+  r.service = std::move(*svc);
+
+  const bool catch_all = (r.hostname.empty() || r.hostname == "*") && r.path.empty();
+  const bool last = index + 1 == count;
+  if (last && !catch_all) {
+    return fail(line,
+                "ingress rule #{}: the last ingress rule must match all URLs (i.e. it should not "
+                "have a hostname or path filter); end the list with e.g. "
+                "'- service: http_status:404'",
+                number);
+  }
+  if (!last && catch_all) {
+    return fail(line,
+                "ingress rule #{} is matching the hostname '{}', but this will match every "
+                "hostname, meaning the rules which follow it will never be triggered",
+                number, r.hostname.empty() ? "*" : r.hostname);
+  }
+  r.origin = resolve(merge(defaults, own));
+  return r;
+}
+
+base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
+  TunnelConfig cfg;
+  cfg.source = source_;
+  const std::string kNoRules =
+      "the config file doesn't contain any ingress rules; add an ingress: list ending with a "
+      "catch-all rule such as '- service: http_status:404'";
+  if (root.IsNull()) return fail(1, "{}", kNoRules);
+  if (!root.IsMap()) {
+    return fail(lineOf(root),
+                "the config must be a mapping of keys (tunnel:, ingress:, ...), not {}",
+                kindName(root));
+  }
+  ASSIGN_OR_RETURN(std::vector<Entry> items, entries(root, ""));
+
+  // originRequest applies to every rule wherever it appears, so rules are read last.
+  OriginRequest defaults;
+  const Entry* ingress = nullptr;
+  const Entry* url = nullptr;
+  for (const Entry& item : items) {
+    const std::string& k = item.key;
+    if (k == "tunnel") {
+      ASSIGN_OR_RETURN(cfg.tunnel, stringValue(item, ""));
+    } else if (k == "credentials-file") {
+      ASSIGN_OR_RETURN(cfg.credentials_file, stringValue(item, ""));
+    } else if (k == "token-file") {
+      ASSIGN_OR_RETURN(cfg.token_file, stringValue(item, ""));
+    } else if (k == "metrics") {
+      ASSIGN_OR_RETURN(cfg.metrics, stringValue(item, ""));
+    } else if (k == "ha-connections") {
+      ASSIGN_OR_RETURN(cfg.ha_connections, intValue(item, "", 1, kMaxHaConnections));
+    } else if (k == "grace-period") {
+      ASSIGN_OR_RETURN(cfg.grace_period, durationValue(item, ""));
+    } else if (k == "originRequest") {
+      ASSIGN_OR_RETURN(defaults, originRequest(item, ""));
+    } else if (k == "ingress") {
+      ingress = &item;
+    } else if (k == "url") {
+      // cloudflared's single-origin mode: `url:` instead of an ingress list.
+      url = &item;
+    } else {
+      // loglevel, logfile, protocol, no-autoupdate, warp-routing, edge-ip-version, ...
+      ignore(item, "");
+    }
+  }
+
+  if (ingress != nullptr && url != nullptr) {
+    return fail(url->line,
+                "url: cannot be set when using multiple-origin ingress rules; remove it or "
+                "the ingress: list");
+  }
+  if (url != nullptr) {
+    ASSIGN_OR_RETURN(std::string text, stringValue(*url, ""));
+    auto svc = parseService(text);
+    if (!svc) return fail(url->line, "url: {}", svc.error().message());
+    IngressRule r;
+    r.service = std::move(*svc);
+    r.origin = resolve(defaults);
+    r.line = url->line;
+    cfg.ingress.push_back(std::move(r));
+  } else {
+    if (ingress == nullptr || ingress->value.IsNull()) {
+      return fail(ingress == nullptr ? 1 : ingress->line, "{}", kNoRules);
+    }
+    if (!ingress->value.IsSequence()) {
+      return fail(ingress->line, "ingress: expected a list of rules, got {}",
+                  kindName(ingress->value));
+    }
+    const size_t count = ingress->value.size();
+    if (count == 0) return fail(ingress->line, "{}", kNoRules);
+    for (size_t i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(IngressRule r, rule(ingress->value[i], i, count, defaults));
+      cfg.ingress.push_back(std::move(r));
+    }
+  }
+  cfg.warnings = std::move(warnings_);
+  return cfg;
+}
+
+}  // namespace
+
+OriginRequest merge(const OriginRequest& parent, const OriginRequest& child) {
+  OriginRequest out = parent;
+  if (child.connect_timeout) out.connect_timeout = child.connect_timeout;
+  if (child.tls_timeout) out.tls_timeout = child.tls_timeout;
+  if (child.tcp_keep_alive) out.tcp_keep_alive = child.tcp_keep_alive;
+  if (child.no_tls_verify) out.no_tls_verify = child.no_tls_verify;
+  if (child.http_host_header) out.http_host_header = child.http_host_header;
+  if (child.origin_server_name) out.origin_server_name = child.origin_server_name;
+  if (child.ca_pool) out.ca_pool = child.ca_pool;
+  if (child.keep_alive_connections) out.keep_alive_connections = child.keep_alive_connections;
+  if (child.keep_alive_timeout) out.keep_alive_timeout = child.keep_alive_timeout;
+  if (child.disable_chunked_encoding) {
+    out.disable_chunked_encoding = child.disable_chunked_encoding;
+  }
+  return out;
+}
+
+OriginSettings resolve(const OriginRequest& req) {
+  OriginSettings s;  // its initialisers are cloudflared's defaults
+  if (req.connect_timeout) s.connect_timeout = *req.connect_timeout;
+  if (req.tls_timeout) s.tls_timeout = *req.tls_timeout;
+  if (req.tcp_keep_alive) s.tcp_keep_alive = *req.tcp_keep_alive;
+  if (req.no_tls_verify) s.no_tls_verify = *req.no_tls_verify;
+  if (req.http_host_header) s.http_host_header = *req.http_host_header;
+  if (req.origin_server_name) s.origin_server_name = *req.origin_server_name;
+  if (req.ca_pool) s.ca_pool = *req.ca_pool;
+  if (req.keep_alive_connections) s.keep_alive_connections = *req.keep_alive_connections;
+  if (req.keep_alive_timeout) s.keep_alive_timeout = *req.keep_alive_timeout;
+  if (req.disable_chunked_encoding) s.disable_chunked_encoding = *req.disable_chunked_encoding;
+  return s;
+}
+
+base::Result<TunnelConfig> parseTunnelConfig(std::string_view yaml, std::string_view source) {
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    return Parser(source).parse(root);
+  } catch (const YAML::Exception& e) {
+    int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+    return base::invalid("{}:{}: invalid YAML: {}", source, line, e.msg);
+  } catch (const std::exception& e) {
+    // yaml-cpp may throw plain std:: exceptions (bad_alloc, out_of_range) on odd input.
+    return base::invalid("{}:0: cannot read config: {}", source, e.what());
+  }
+}
+
+base::Result<TunnelConfig> loadTunnelConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, base::readFile(path, kMaxConfigBytes));
+  return parseTunnelConfig(text, path);
+}
+
+base::Result<TunnelConfig> singleServiceConfig(std::string_view url) {
+  // cloudflared treats `--url localhost:8080` as http://localhost:8080.
+  std::string text(url);
+  const bool special = text.starts_with("unix:") || text.starts_with("unix+tls:") ||
+                       text.starts_with("http_status:") || text == "hello_world" ||
+                       text == "hello-world" || text == "helloworld";
+  if (!special && !text.empty() && text.find("://") == std::string::npos) text = "http://" + text;
+  auto svc = parseService(text);
+  if (!svc) return base::invalid("--url: {}", svc.error().message());
+  TunnelConfig cfg;
+  cfg.source = "--url";
+  IngressRule r;
+  r.service = std::move(*svc);
+  r.origin = resolve(OriginRequest{});
+  cfg.ingress.push_back(std::move(r));
+  return cfg;
+}
+
+}  // namespace config
