@@ -75,3 +75,18 @@ Unexpected invalid(fmt::format_string<Args...> f, Args&&... args) {
 // `ASSIGN_OR_RETURN(auto x, f());` declares x from f()'s value or returns its error.
 #define ASSIGN_OR_RETURN(lhs, expr) \
   ASSIGN_OR_RETURN_IMPL(BURROW_CONCAT(burrow_v_, __LINE__), lhs, expr)
+
+// The same two for coroutines (co_return instead of return).
+#define CO_RETURN_IF_ERROR(expr)                                     \
+  do {                                                               \
+    auto&& burrow_r_ = (expr);                                       \
+    if (!burrow_r_) co_return ::base::Unexpected(burrow_r_.error()); \
+  } while (0)
+
+#define CO_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)                  \
+  auto tmp = (expr);                                              \
+  if (!tmp) co_return ::base::Unexpected(std::move(tmp).error()); \
+  lhs = std::move(*tmp)
+
+#define CO_ASSIGN_OR_RETURN(lhs, expr) \
+  CO_ASSIGN_OR_RETURN_IMPL(BURROW_CONCAT(burrow_v_, __LINE__), lhs, expr)

@@ -1,0 +1,153 @@
+// http: burrow's HTTP/1.1 side — the client-facing HTTP/1.1 server loop, the request/
+// response model shared with the tunnel's HTTP/2 streams, origin proxying with connection
+// pools, and built-in responses. Everything here runs on one io_context thread: objects are
+// not thread-safe and must be used from the executor that created them. Bodies stream:
+// nothing buffers a whole body.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "base/result.h"
+#include "config/config.h"
+
+namespace boost::asio::ssl {
+template <typename Stream>
+class stream;
+}
+
+namespace http {
+
+namespace asio = boost::asio;
+template <class T>
+using Task = asio::awaitable<T>;
+
+// Wakes coroutines on one executor: wait() returns after the next notify(), or at once when
+// notify() came since the last wait(). Callers re-check their condition after waking.
+class Event {
+ public:
+  explicit Event(const asio::any_io_executor& ex);
+  Task<void> wait();
+  void notify();
+
+ private:
+  asio::steady_timer timer_;
+  bool pending_ = false;  // notify() with nobody waiting
+};
+
+struct Header {
+  std::string name;  // lowercase
+  std::string value;
+};
+
+// A request as it travels through burrow: end-to-end headers only. Hop-by-hop headers
+// (Connection and what it names, Keep-Alive, Transfer-Encoding, TE, Trailer, Upgrade,
+// Proxy-*), Host and Expect are removed on the way in; framing is carried by the fields.
+struct RequestHead {
+  std::string method;     // "GET"
+  std::string target;     // origin-form: "/path?query"
+  std::string scheme;     // "http" or "https" as the client used
+  std::string authority;  // Host header or :authority
+  std::vector<Header> headers;
+  std::optional<uint64_t> content_length;
+  bool has_body = false;           // a body follows: Content-Length > 0, chunked, or h2 DATA
+  bool upgrade_websocket = false;  // Upgrade: websocket (HTTP/1.1) or CONNECT :protocol
+  int version = 11;                // 10, 11 or 20
+  std::string client_ip;           // socket peer as seen by the edge
+
+  const std::string* find(std::string_view name) const;  // name lowercase
+};
+
+struct ResponseHead {
+  int status = 200;
+  std::vector<Header> headers;  // end-to-end only, as for RequestHead
+  std::optional<uint64_t> content_length;
+
+  const std::string* find(std::string_view name) const;
+};
+
+// Reads a request (or, after an upgrade, the raw byte stream) from its producer.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Up to `len` bytes into `buf`; 0 at end of body. Errors when the peer went away.
+  virtual Task<base::Result<size_t>> read(char* buf, size_t len) = 0;
+  // Makes a pending or later read() fail promptly: the consumer gave up on the body.
+  virtual void cancel() = 0;
+};
+
+// Writes a response to its consumer. writeHead once, then writeBody any number of times,
+// then finish. After a 101 head, writeBody carries the raw upgraded byte stream.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  virtual Task<base::Result<void>> writeHead(const ResponseHead& head) = 0;
+  virtual Task<base::Result<void>> writeBody(const char* data, size_t len) = 0;
+  virtual Task<base::Result<void>> finish() = 0;
+  // Sends what is buffered (a head kept back to go out with the first body bytes).
+  virtual Task<base::Result<void>> flush() = 0;
+  virtual bool headWritten() const = 0;
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Answers one request. Must read no further than the body and must call finish() (or
+  // leave the head unwritten, which the server turns into a 502) before returning.
+  virtual Task<void> handle(RequestHead& req, BodyReader& body, ResponseWriter& out) = 0;
+};
+
+struct ServerLimits {
+  size_t max_head_bytes = 32 * 1024;  // larger request heads get 431
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
+
+// Serves HTTP/1.1 requests on one client connection until it closes. Malformed heads get
+// 400, oversized heads 431, and the connection is closed; nothing else is affected.
+Task<void> serveHttp1(asio::ip::tcp::socket sock, Handler& handler, ServerLimits limits);
+Task<void> serveHttp1(std::unique_ptr<TlsStream> stream, Handler& handler, ServerLimits limits);
+
+// Parses a complete request head ("... \r\n\r\n") the way serveHttp1 does: the same checks,
+// the same resulting RequestHead. For tests and fuzzing. `status` gets 400 or 431 on error.
+base::Result<RequestHead> parseRequestHead(std::string_view bytes, const ServerLimits& limits,
+                                           int* status);
+
+// Writes a one-line text/plain answer ("502 Bad Gateway: <reason>\n") when the head has not
+// been written yet; otherwise does nothing.
+Task<void> respondText(ResponseWriter& out, int status, std::string_view reason);
+
+// Keeps idle origin connections for reuse, per origin. One per thread.
+class OriginPool {
+ public:
+  explicit OriginPool(asio::any_io_executor ex);
+  ~OriginPool();
+  OriginPool(const OriginPool&) = delete;
+  OriginPool& operator=(const OriginPool&) = delete;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  friend Task<void> proxy(OriginPool&, const config::IngressRule&, RequestHead&, BodyReader&,
+                          ResponseWriter&);
+};
+
+// Answers `req` through `rule`'s service: an origin over HTTP/1.1 (TCP, TLS or a Unix socket,
+// pooled), http_status:NNN, or the hello page. Origin failures become 502 with a one-line
+// reason. WebSocket upgrades are relayed both ways until either side closes.
+Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead& req,
+                 BodyReader& body, ResponseWriter& out);
+
+std::string_view reasonPhrase(int status);
+
+}  // namespace http

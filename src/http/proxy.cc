@@ -1,0 +1,494 @@
+// Origin side: pooled HTTP/1.1 connections to the services named by ingress rules, the
+// request/response exchange over them, WebSocket relay, and the built-in answers.
+#include <deque>
+#include <map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include "base/base.h"
+#include "http/http.h"
+#include "http/internal.h"
+
+namespace http {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::as_tuple;
+using asio::use_awaitable;
+using Socket = asio::generic::stream_protocol::socket;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+
+struct OriginConn {
+  explicit OriginConn(const asio::any_io_executor& ex) : sock(ex) {}
+  Socket sock;
+  std::unique_ptr<asio::ssl::stream<Socket&>> tls;  // set for https:// and unix+tls:
+  beast::flat_buffer buf;
+  Clock::time_point idle_since{};
+};
+
+std::string poolKey(const config::Service& svc, const config::OriginSettings& o) {
+  switch (svc.kind) {
+    case config::ServiceKind::Http:
+      return fmt::format("h|{}|{}", svc.host, svc.port);
+    case config::ServiceKind::Https:
+      return fmt::format("s|{}|{}|{}|{}|{}", svc.host, svc.port, o.origin_server_name,
+                         o.no_tls_verify, o.ca_pool);
+    case config::ServiceKind::Unix:
+      return "u|" + svc.unix_path;
+    case config::ServiceKind::UnixTls:
+      return fmt::format("t|{}|{}|{}|{}", svc.unix_path, o.origin_server_name, o.no_tls_verify,
+                         o.ca_pool);
+    default:
+      return "";
+  }
+}
+
+// Runs `fn` on the socket's executor when `timeout` passes first; disarm() stops it.
+class Deadline {
+ public:
+  Deadline(const asio::any_io_executor& ex, std::chrono::milliseconds timeout, Socket& sock)
+      : timer_(ex), alive_(std::make_shared<bool>(true)) {
+    timer_.expires_after(timeout);
+    timer_.async_wait([alive = alive_, expired = expired_, &sock](const beast::error_code& ec) {
+      if (ec || !*alive) return;
+      *expired = true;
+      beast::error_code ignored;
+      sock.close(ignored);
+    });
+  }
+  ~Deadline() { disarm(); }
+  void disarm() {
+    *alive_ = false;
+    timer_.cancel();
+  }
+  bool expired() const { return *expired_; }
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> alive_;
+  std::shared_ptr<bool> expired_ = std::make_shared<bool>(false);
+};
+
+}  // namespace
+
+struct OriginPool::Impl {
+  explicit Impl(asio::any_io_executor e) : ex(std::move(e)), resolver(ex) {}
+  asio::any_io_executor ex;
+  asio::ip::tcp::resolver resolver;
+  std::map<std::string, std::deque<std::unique_ptr<OriginConn>>> idle;
+  std::map<std::string, std::unique_ptr<asio::ssl::context>> tls_contexts;
+
+  base::Result<asio::ssl::context*> tlsContext(const config::OriginSettings& o) {
+    std::string key = fmt::format("{}|{}", o.no_tls_verify, o.ca_pool);
+    auto& slot = tls_contexts[key];
+    if (!slot) {
+      auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+      beast::error_code ec;
+      if (o.no_tls_verify) {
+        ctx->set_verify_mode(asio::ssl::verify_none);
+      } else {
+        ctx->set_verify_mode(asio::ssl::verify_peer);
+        if (o.ca_pool.empty()) ctx->set_default_verify_paths(ec);
+        else ctx->load_verify_file(o.ca_pool, ec);
+        if (ec) return base::invalid("caPool {}: {}", o.ca_pool, ec.message());
+      }
+      slot = std::move(ctx);
+    }
+    return slot.get();
+  }
+
+  std::unique_ptr<OriginConn> takeIdle(const std::string& key, Clock::duration max_idle) {
+    auto it = idle.find(key);
+    if (it == idle.end()) return nullptr;
+    auto& q = it->second;
+    auto now = Clock::now();
+    while (!q.empty()) {
+      auto c = std::move(q.back());
+      q.pop_back();
+      if (now - c->idle_since < max_idle) return c;
+    }
+    return nullptr;
+  }
+
+  void giveBack(const std::string& key, std::unique_ptr<OriginConn> c, size_t max_idle_conns) {
+    auto& q = idle[key];
+    if (q.size() >= max_idle_conns) return;  // closes c
+    c->idle_since = Clock::now();
+    q.push_back(std::move(c));
+  }
+
+  Task<base::Result<std::unique_ptr<OriginConn>>> connect(const config::Service& svc,
+                                                           const config::OriginSettings& o) {
+    auto c = std::make_unique<OriginConn>(ex);
+    bool tls = svc.kind == config::ServiceKind::Https || svc.kind == config::ServiceKind::UnixTls;
+    std::string what;
+    if (svc.kind == config::ServiceKind::Unix || svc.kind == config::ServiceKind::UnixTls) {
+      what = svc.unix_path;
+      asio::local::stream_protocol::endpoint ep(svc.unix_path);
+      Deadline d(ex, o.connect_timeout, c->sock);
+      beast::error_code ec;
+      c->sock.open(asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), ec);
+      if (!ec) std::tie(ec) = co_await c->sock.async_connect(ep, as_tuple(use_awaitable));
+      if (ec)
+        co_return base::makeError(std::errc::connection_refused, "origin {}: {}", what,
+                                  d.expired() ? "connect timeout" : ec.message());
+    } else {
+      what = fmt::format("{}:{}", svc.host, svc.port);
+      auto [rec, results] = co_await resolver.async_resolve(svc.host, std::to_string(svc.port),
+                                                            as_tuple(use_awaitable));
+      if (rec)
+        co_return base::makeError(std::errc::host_unreachable, "origin {}: resolve: {}", what,
+                                  rec.message());
+      beast::error_code ec = asio::error::host_not_found;
+      for (const auto& r : results) {
+        Deadline d(ex, o.connect_timeout, c->sock);
+        beast::error_code oc;
+        if (c->sock.is_open()) c->sock.close(oc);
+        asio::generic::stream_protocol::endpoint gep(r.endpoint());
+        c->sock.open(gep.protocol(), ec);
+        if (ec) continue;
+        std::tie(ec) = co_await c->sock.async_connect(gep, as_tuple(use_awaitable));
+        if (d.expired()) ec = asio::error::timed_out;
+        if (!ec) break;
+      }
+      if (ec) co_return base::makeError(std::errc::connection_refused, "origin {}: {}", what, ec.message());
+      beast::error_code ignored;
+      c->sock.set_option(asio::ip::tcp::no_delay(true), ignored);
+    }
+    if (tls) {
+      CO_ASSIGN_OR_RETURN(asio::ssl::context * ctx, tlsContext(o));
+      c->tls = std::make_unique<asio::ssl::stream<Socket&>>(c->sock, *ctx);
+      std::string sni = !o.origin_server_name.empty() ? o.origin_server_name : svc.host;
+      if (!sni.empty()) {
+        SSL_set_tlsext_host_name(c->tls->native_handle(), sni.c_str());
+        if (!o.no_tls_verify) c->tls->set_verify_callback(asio::ssl::host_name_verification(sni));
+      }
+      Deadline d(ex, o.tls_timeout, c->sock);
+      auto [ec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client,
+                                                   as_tuple(use_awaitable));
+      if (ec)
+        co_return base::makeError(std::errc::connection_refused, "origin {}: TLS: {}", what,
+                                  d.expired() ? "handshake timeout" : ec.message());
+    }
+    co_return c;
+  }
+};
+
+OriginPool::OriginPool(asio::any_io_executor ex) : impl_(std::make_unique<Impl>(std::move(ex))) {}
+OriginPool::~OriginPool() = default;
+
+namespace {
+
+std::string serializeRequestHead(const RequestHead& req, const config::OriginSettings& o,
+                                 bool chunked) {
+  std::string out;
+  out.reserve(512);
+  out += req.method;
+  out += ' ';
+  out += req.target;
+  out += " HTTP/1.1\r\nhost: ";
+  out += o.http_host_header.empty() ? req.authority : o.http_host_header;
+  out += "\r\n";
+  for (const auto& h : req.headers) {
+    if (h.name == "content-length") continue;
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+  if (req.upgrade_websocket) {
+    out += "connection: upgrade\r\nupgrade: websocket\r\n";
+  } else if (req.content_length) {
+    out += "content-length: " + std::to_string(*req.content_length) + "\r\n";
+  } else if (chunked) {
+    out += "transfer-encoding: chunked\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+ResponseHead responseFromBeast(const bhttp::response_header<>& h) {
+  ResponseHead r;
+  r.status = h.result_int();
+  std::string connection;
+  for (const auto& f : h)
+    if (f.name() == bhttp::field::connection) connection += std::string(f.value()) + ",";
+  for (const auto& f : h) {
+    std::string name =
+        base::toLower(std::string_view(f.name_string().data(), f.name_string().size()));
+    std::string value(f.value().data(), f.value().size());
+    if (isHopByHop(name) || listedInConnection(connection, name)) continue;
+    if (name == "content-length") {
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(value.c_str(), &end, 10);
+      if (end && *end == '\0' && !value.empty()) r.content_length = v;
+      continue;
+    }
+    r.headers.push_back({std::move(name), std::move(value)});
+  }
+  return r;
+}
+
+// Shared by the two halves of one exchange so the reading half can wait for the writing half.
+struct UploadState {
+  explicit UploadState(const asio::any_io_executor& ex) : done_ev(ex) {}
+  bool done = false;
+  bool ok = false;
+  Event done_ev;
+};
+
+template <class S>
+Task<void> upload(S& s, BodyReader& body, bool chunked, std::shared_ptr<UploadState> st) {
+  auto chunk = std::make_unique<char[]>(kChunk);
+  bool ok = true;
+  for (;;) {
+    auto n = co_await body.read(chunk.get(), kChunk);
+    if (!n) {
+      ok = false;
+      break;
+    }
+    if (*n == 0) {
+      if (chunked) {
+        auto [ec, w] = co_await asio::async_write(s, asio::buffer("0\r\n\r\n", 5), as_tuple(use_awaitable));
+        if (ec) ok = false;
+      }
+      break;
+    }
+    std::array<asio::const_buffer, 3> bufs;
+    size_t nb = 0;
+    char line[24];
+    if (chunked) {
+      int l = std::snprintf(line, sizeof line, "%zx\r\n", *n);
+      bufs[nb++] = asio::buffer(line, static_cast<size_t>(l));
+    }
+    bufs[nb++] = asio::buffer(chunk.get(), *n);
+    if (chunked) bufs[nb++] = asio::buffer("\r\n", 2);
+    auto [ec, w] = co_await asio::async_write(s, std::span(bufs.data(), nb), as_tuple(use_awaitable));
+    if (ec) {
+      ok = false;
+      break;
+    }
+  }
+  st->ok = ok;
+  st->done = true;
+  st->done_ev.notify();
+}
+
+// Raw byte relay from the origin to the client after a 101.
+template <class S>
+Task<void> relayDown(S& s, beast::flat_buffer& buf, ResponseWriter& out) {
+  if (buf.size() > 0) {
+    std::string pre(static_cast<const char*>(buf.data().data()), buf.size());
+    buf.consume(buf.size());
+    if (!co_await out.writeBody(pre.data(), pre.size())) co_return;
+  }
+  auto chunk = std::make_unique<char[]>(kChunk);
+  for (;;) {
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(chunk.get(), kChunk), as_tuple(use_awaitable));
+    if (n > 0 && !co_await out.writeBody(chunk.get(), n)) co_return;
+    if (ec) break;
+  }
+  (void)co_await out.finish();
+}
+
+enum class Outcome {
+  Done,           // response relayed; the connection may be reusable
+  FailedEarly,    // nothing was sent to the client and no body was consumed: may retry
+  Failed,         // failed after the response started; the client sees an aborted response
+};
+
+void shutdownSend(Socket& s) {
+  beast::error_code ignored;
+  s.shutdown(Socket::shutdown_send, ignored);
+}
+template <class S>
+Socket& lowestSocket(S& s) {
+  if constexpr (std::is_same_v<S, Socket>) return s;
+  else return s.next_layer();
+}
+
+template <class S>
+Task<Outcome> exchange(S& s, OriginConn& c, const config::IngressRule& rule, RequestHead& req,
+                       BodyReader& body, ResponseWriter& out, bool* reusable, std::string* error) {
+  *reusable = false;
+  const auto& o = rule.origin;
+  bool chunked_up = req.has_body && !req.content_length && !req.upgrade_websocket;
+  std::string head = serializeRequestHead(req, o, chunked_up);
+  auto [wec, wn] = co_await asio::async_write(s, asio::buffer(head), as_tuple(use_awaitable));
+  if (wec) {
+    *error = fmt::format("write to origin: {}", wec.message());
+    co_return Outcome::FailedEarly;
+  }
+  auto ex = co_await asio::this_coro::executor;
+  std::shared_ptr<UploadState> up;
+  if (req.has_body) {
+    up = std::make_shared<UploadState>(ex);
+    asio::co_spawn(ex, upload(s, body, chunked_up, up), asio::detached);
+  }
+  // Waits for the upload half, cancelling the client's body first when it is still running.
+  auto joinUpload = [&](bool cancel) -> Task<bool> {
+    if (!up) co_return true;
+    if (!up->done && cancel) body.cancel();
+    while (!up->done) co_await up->done_ev.wait();
+    co_return up->ok;
+  };
+
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+  for (;;) {
+    auto& p = parser.emplace();
+    p.header_limit(64 * 1024);
+    p.body_limit(std::numeric_limits<std::uint64_t>::max());
+    if (req.method == "HEAD") p.skip(true);
+    auto [ec, n] = co_await bhttp::async_read_header(s, c.buf, p, as_tuple(use_awaitable));
+    if (ec) {
+      *error = fmt::format("origin response: {}", ec.message());
+      bool body_touched = up != nullptr;
+      co_await joinUpload(true);
+      co_return body_touched ? Outcome::Failed : Outcome::FailedEarly;
+    }
+    int st = p.get().result_int();
+    if (st >= 100 && st < 200 && st != 101) continue;  // interim answers stay here
+    break;
+  }
+  auto& p = *parser;
+  ResponseHead resp = responseFromBeast(p.get().base());
+  if (resp.status == 101) {
+    if (!req.upgrade_websocket) {
+      *error = "origin switched protocols without being asked";
+      co_await joinUpload(true);
+      co_return Outcome::Failed;
+    }
+    if (!co_await out.writeHead(resp)) co_return Outcome::Failed;
+    // Both directions until either side ends: client -> origin here, origin -> client spawned.
+    auto down_done = std::make_shared<UploadState>(ex);
+    asio::co_spawn(
+        ex,
+        [&s, &c, &out, down_done]() -> Task<void> {
+          co_await relayDown(s, c.buf, out);
+          down_done->done = true;
+          down_done->done_ev.notify();
+        },
+        asio::detached);
+    auto chunk = std::make_unique<char[]>(kChunk);
+    for (;;) {
+      auto n = co_await body.read(chunk.get(), kChunk);
+      if (!n || *n == 0) break;
+      auto [ec, w] = co_await asio::async_write(s, asio::buffer(chunk.get(), *n), as_tuple(use_awaitable));
+      if (ec) break;
+    }
+    shutdownSend(lowestSocket(s));
+    while (!down_done->done) co_await down_done->done_ev.wait();
+    co_return Outcome::Done;
+  }
+
+  if (!co_await out.writeHead(resp)) {
+    co_await joinUpload(true);
+    co_return Outcome::Failed;
+  }
+  if (c.buf.size() == 0 || p.is_done()) (void)co_await out.flush();
+  auto chunk = std::make_unique<char[]>(kChunk);
+  while (!p.is_done()) {
+    p.get().body().data = chunk.get();
+    p.get().body().size = kChunk;
+    auto [ec, n] = co_await bhttp::async_read_some(s, c.buf, p, as_tuple(use_awaitable));
+    size_t got = kChunk - p.get().body().size;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (got > 0 && !co_await out.writeBody(chunk.get(), got)) {
+      *error = "client went away";
+      co_await joinUpload(true);
+      co_return Outcome::Failed;
+    }
+    if (ec) {
+      *error = fmt::format("origin body: {}", ec.message());
+      co_await joinUpload(true);
+      co_return Outcome::Failed;
+    }
+  }
+  bool upload_ok = co_await joinUpload(true);
+  if (!co_await out.finish()) co_return Outcome::Failed;
+  *reusable = upload_ok && p.keep_alive();
+  co_return Outcome::Done;
+}
+
+Task<void> helloWorld(RequestHead& req, ResponseWriter& out) {
+  std::string body = fmt::format(
+      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>burrow</title></head>\n"
+      "<body><h1>burrow is working</h1>\n<p>This page came through a burrow tunnel.</p>\n"
+      "<p>host: {}<br>path: {}<br>method: {}</p></body></html>\n",
+      req.authority, req.target.substr(0, 200), req.method);
+  ResponseHead head;
+  head.status = 200;
+  head.headers.push_back({"content-type", "text/html; charset=utf-8"});
+  head.content_length = body.size();
+  if (!co_await out.writeHead(head)) co_return;
+  if (req.method != "HEAD" && !co_await out.writeBody(body.data(), body.size())) co_return;
+  (void)co_await out.finish();
+}
+
+}  // namespace
+
+Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead& req,
+                 BodyReader& body, ResponseWriter& out) {
+  const auto& svc = rule.service;
+  if (svc.kind == config::ServiceKind::HttpStatus) {
+    ResponseHead head;
+    head.status = svc.status;
+    head.content_length = 0;
+    if (co_await out.writeHead(head)) (void)co_await out.finish();
+    co_return;
+  }
+  if (svc.kind == config::ServiceKind::HelloWorld) {
+    co_await helloWorld(req, out);
+    co_return;
+  }
+  auto& impl = *pool.impl_;
+  std::string key = poolKey(svc, rule.origin);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto conn = impl.takeIdle(key, rule.origin.keep_alive_timeout);
+    bool reused = conn != nullptr;
+    if (!conn) {
+      auto fresh = co_await impl.connect(svc, rule.origin);
+      if (!fresh) {
+        LOG_WARN("origin unreachable service={} error={}", svc.text, fresh.error().message());
+        co_await respondText(out, 502, fresh.error().message());
+        co_return;
+      }
+      conn = std::move(*fresh);
+    }
+    bool reusable = false;
+    std::string error;
+    Outcome r = conn->tls ? co_await exchange(*conn->tls, *conn, rule, req, body, out, &reusable, &error)
+                          : co_await exchange(conn->sock, *conn, rule, req, body, out, &reusable, &error);
+    if (r == Outcome::Done) {
+      if (reusable && !req.upgrade_websocket)
+        impl.giveBack(key, std::move(conn), static_cast<size_t>(rule.origin.keep_alive_connections));
+      co_return;
+    }
+    if (r == Outcome::FailedEarly && reused && !out.headWritten()) continue;  // stale pooled conn
+    LOG_WARN("origin request failed service={} error={}", svc.text, error);
+    co_await respondText(out, 502, error);
+    co_return;
+  }
+}
+
+}  // namespace http

@@ -1,0 +1,506 @@
+#include "tunnel/h2.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "base/base.h"
+
+namespace tunnel {
+
+using asio::as_tuple;
+using asio::use_awaitable;
+
+namespace {
+constexpr size_t kHighWater = 256 * 1024;  // queued outbound DATA per stream before writers wait
+constexpr size_t kWriteBatch = 256 * 1024;  // bytes gathered from nghttp2 per socket write
+constexpr size_t kReadBuf = 64 * 1024;
+constexpr uint32_t kMaxFrame = 64 * 1024;
+
+base::Unexpected streamGone(const H2Stream& s, uint32_t code) {
+  return base::makeError(std::errc::connection_reset, "tunnel stream {} reset: {}", s.id(),
+                         nghttp2_http2_strerror(code));
+}
+
+void addNv(std::vector<nghttp2_nv>& nva, const std::string& name, const std::string& value) {
+  nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                 reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                 value.size(), NGHTTP2_NV_FLAG_NONE});
+}
+
+std::optional<uint64_t> parseLength(std::string_view v) {
+  if (v.empty() || v.size() > 19) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+}  // namespace
+
+// ---- H2Stream ----
+
+H2Stream::H2Stream(H2Session* session, const asio::any_io_executor& ex, bool server)
+    : session_(session), server_(server), in_ev_(ex), out_ev_(ex) {}
+
+H2Stream::~H2Stream() = default;
+
+void H2Stream::wakeAll() {
+  in_ev_.notify();
+  out_ev_.notify();
+}
+
+Task<base::Result<http::ResponseHead>> H2Stream::responseHead() {
+  while (!head_ready_ && !closed_) co_await in_ev_.wait();
+  if (!head_ready_) co_return streamGone(*this, close_code_);
+  co_return response_;
+}
+
+Task<base::Result<size_t>> H2Stream::read(char* buf, size_t len) {
+  for (;;) {
+    if (in_.size() > in_off_) {
+      size_t n = std::min(len, in_.size() - in_off_);
+      std::memcpy(buf, in_.data() + in_off_, n);
+      in_off_ += n;
+      if (in_off_ == in_.size()) {
+        in_.clear();
+        in_off_ = 0;
+      }
+      if (session_ && !session_->closed_) {
+        nghttp2_session_consume(session_->ng_, id_, n);  // opens the window again
+        session_->signalWrite();
+      }
+      co_return n;
+    }
+    if (in_eof_) co_return size_t{0};
+    if (closed_) co_return streamGone(*this, close_code_);
+    co_await in_ev_.wait();
+  }
+}
+
+void H2Stream::cancel() { reset(NGHTTP2_CANCEL); }
+
+void H2Stream::reset(uint32_t error_code) {
+  if (closed_ || !session_ || session_->closed_) return;
+  nghttp2_submit_rst_stream(session_->ng_, NGHTTP2_FLAG_NONE, id_, error_code);
+  session_->signalWrite();
+}
+
+// Gives nghttp2 the next piece of a stream's outbound DATA.
+struct H2StreamAccess {
+  static ssize_t provide(H2Stream& s, uint8_t* buf, size_t length, uint32_t* flags) {
+    size_t avail = s.out_.size() - s.out_off_;
+    if (avail == 0) {
+      if (s.out_eof_) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+      }
+      s.deferred_ = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    size_t n = std::min(avail, length);
+    std::memcpy(buf, s.out_.data() + s.out_off_, n);
+    s.out_off_ += n;
+    if (s.out_off_ == s.out_.size()) {
+      s.out_.clear();
+      s.out_off_ = 0;
+      if (s.out_eof_) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
+    if (s.out_.size() - s.out_off_ <= kHighWater) s.out_ev_.notify();
+    return static_cast<ssize_t>(n);
+  }
+};
+
+namespace {
+ssize_t readData(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                 nghttp2_data_source* source, void*) {
+  auto* s = static_cast<H2Stream*>(source->ptr);
+  return H2StreamAccess::provide(*s, buf, length, flags);
+}
+}  // namespace
+
+Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
+  CHECK(server_ && !head_written_);
+  head_written_ = true;
+  if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
+  std::vector<nghttp2_nv> nva;
+  std::string status = std::to_string(head.status == 101 ? 200 : head.status);
+  static const std::string kStatus = ":status", kLen = "content-length";
+  addNv(nva, kStatus, status);
+  for (const auto& h : head.headers) addNv(nva, h.name, h.value);
+  std::string len;
+  if (head.content_length) {
+    len = std::to_string(*head.content_length);
+    addNv(nva, kLen, len);
+  }
+  bool no_body = is_head_request_ || (head.status >= 100 && head.status < 200 && head.status != 101) ||
+                 head.status == 204 || head.status == 304;
+  nghttp2_data_provider prd{};
+  prd.source.ptr = this;
+  prd.read_callback = readData;
+  has_provider_ = !no_body;
+  if (no_body) out_eof_ = true;
+  int rv = nghttp2_submit_response(session_->ng_, id_, nva.data(), nva.size(),
+                                   no_body ? nullptr : &prd);
+  if (rv != 0)
+    co_return base::makeError(std::errc::protocol_error, "submit response: {}", nghttp2_strerror(rv));
+  session_->signalWrite();
+  co_return base::Result<void>{};
+}
+
+Task<base::Result<void>> H2Stream::writeBody(const char* data, size_t len) {
+  if (len == 0) co_return base::Result<void>{};
+  if (!has_provider_) co_return base::Result<void>{};  // a body-less answer: drop it
+  while (!closed_ && out_.size() - out_off_ > kHighWater) co_await out_ev_.wait();
+  if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
+  if (out_off_ > 0 && out_off_ == out_.size()) {
+    out_.clear();
+    out_off_ = 0;
+  }
+  out_.append(data, len);
+  if (deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_->ng_, id_);
+  }
+  session_->signalWrite();
+  co_return base::Result<void>{};
+}
+
+Task<base::Result<void>> H2Stream::finish() {
+  if (out_eof_) co_return base::Result<void>{};
+  out_eof_ = true;
+  if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
+  if (deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_->ng_, id_);
+  }
+  session_->signalWrite();
+  co_return base::Result<void>{};
+}
+
+// ---- H2Session ----
+
+struct H2Callbacks {
+  static H2Session& self(void* p) { return *static_cast<H2Session*>(p); }
+  static H2Stream* stream(nghttp2_session* ng, int32_t id) {
+    return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(ng, id));
+  }
+
+  static int onBeginHeaders(nghttp2_session* ng, const nghttp2_frame* f, void* user) {
+    auto& s = self(user);
+    if (s.role_ != H2Session::Role::Server || f->hd.type != NGHTTP2_HEADERS ||
+        f->headers.cat != NGHTTP2_HCAT_REQUEST)
+      return 0;
+    auto st = std::make_shared<H2Stream>(&s, s.ex_, true);
+    st->id_ = f->hd.stream_id;
+    s.streams_[st->id_] = st;
+    nghttp2_session_set_stream_user_data(ng, st->id_, st.get());
+    return 0;
+  }
+
+  static int onHeader(nghttp2_session* ng, const nghttp2_frame* f, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto& s = self(user);
+    H2Stream* st = stream(ng, f->hd.stream_id);
+    if (!st || f->hd.type != NGHTTP2_HEADERS) return 0;
+    std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (s.role_ == H2Session::Role::Server) {
+      if (f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers are dropped
+      auto& r = st->request_;
+      if (n == ":method") r.method = v;
+      else if (n == ":path") r.target = v;
+      else if (n == ":authority") r.authority = v;
+      else if (n == ":scheme") r.scheme = v;
+      else if (n == ":protocol") r.upgrade_websocket = base::toLower(v) == "websocket";
+      else if (n == "content-length") r.content_length = parseLength(v);
+      else if (n == "host") {
+        if (r.authority.empty()) r.authority = v;
+      } else if (!n.empty() && n[0] != ':')
+        r.headers.push_back({std::string(n), std::string(v)});
+    } else {
+      if (f->headers.cat != NGHTTP2_HCAT_RESPONSE && f->headers.cat != NGHTTP2_HCAT_HEADERS)
+        return 0;
+      if (st->head_ready_) return 0;  // trailers are dropped
+      auto& r = st->response_;
+      if (n == ":status") {
+        int code = 0;
+        for (char c : v) code = code * 10 + (c - '0');
+        r.status = code;
+      } else if (n == "content-length") {
+        r.content_length = parseLength(v);
+      } else if (!n.empty() && n[0] != ':') {
+        r.headers.push_back({std::string(n), std::string(v)});
+      }
+    }
+    return 0;
+  }
+
+  static int onFrameRecv(nghttp2_session* ng, const nghttp2_frame* f, void* user) {
+    auto& s = self(user);
+    if (f->hd.type == NGHTTP2_GOAWAY) {
+      s.goaway_received_ = true;
+      return 0;
+    }
+    H2Stream* st = f->hd.stream_id ? stream(ng, f->hd.stream_id) : nullptr;
+    if (!st) return 0;
+    bool end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (f->hd.type == NGHTTP2_HEADERS) {
+      if (s.role_ == H2Session::Role::Server && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        auto& r = st->request_;
+        if (r.method == "CONNECT" && r.upgrade_websocket) r.method = "GET";
+        else r.upgrade_websocket = false;
+        r.version = 20;
+        r.has_body = !end && !r.upgrade_websocket;
+        st->is_head_request_ = r.method == "HEAD";
+        if (end) st->in_eof_ = true;
+        if (s.on_request_) {
+          auto shared = s.streams_[st->id_];
+          s.on_request_(shared);
+        }
+        return 0;
+      }
+      if (s.role_ == H2Session::Role::Client && !st->head_ready_) {
+        int code = st->response_.status;
+        if (code >= 100 && code < 200) {  // interim: wait for the final head
+          st->response_ = http::ResponseHead{};
+          return 0;
+        }
+        if (st->connect_ws_ && code == 200) st->response_.status = 101;
+        st->head_ready_ = true;
+      }
+    }
+    if (end) st->in_eof_ = true;
+    st->in_ev_.notify();
+    return 0;
+  }
+
+  static int onDataChunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                         void* user) {
+    auto& s = self(user);
+    H2Stream* st = stream(s.ng_, id);
+    if (!st) {
+      nghttp2_session_consume(s.ng_, id, len);
+      return 0;
+    }
+    st->in_.append(reinterpret_cast<const char*>(data), len);
+    st->in_ev_.notify();
+    return 0;
+  }
+
+  static int onStreamClose(nghttp2_session*, int32_t id, uint32_t code, void* user) {
+    auto& s = self(user);
+    auto it = s.streams_.find(id);
+    if (it == s.streams_.end()) return 0;
+    auto st = it->second;
+    // Bytes nobody will read must still be credited back to the connection window.
+    if (size_t unread = st->in_.size() - st->in_off_; unread > 0)
+      nghttp2_session_consume_connection(s.ng_, unread);
+    st->closed_ = true;
+    st->close_code_ = code;
+    st->session_ = nullptr;
+    st->wakeAll();
+    s.streams_.erase(it);
+    return 0;
+  }
+
+  static ssize_t readLength(nghttp2_session*, uint8_t, int32_t, int32_t stream_window,
+                            int32_t connection_window, uint32_t remote_max_frame, void*) {
+    int64_t limit = std::min<int64_t>(stream_window, connection_window);
+    limit = std::min<int64_t>(limit, std::min<uint32_t>(remote_max_frame, kMaxFrame));
+    return static_cast<ssize_t>(std::max<int64_t>(limit, 1));
+  }
+};
+
+std::shared_ptr<H2Session> H2Session::create(std::unique_ptr<TlsSocket> sock, Role role,
+                                             H2Options opts) {
+  return std::shared_ptr<H2Session>(new H2Session(std::move(sock), role, opts));
+}
+
+H2Session::H2Session(std::unique_ptr<TlsSocket> sock, Role role, H2Options opts)
+    : ex_(sock->get_executor()),
+      sock_(std::move(sock)),
+      role_(role),
+      opts_(opts),
+      write_ev_(ex_),
+      writer_done_ev_(ex_) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  CHECK(nghttp2_session_callbacks_new(&cbs) == 0);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2Callbacks::onBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, H2Callbacks::onHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Callbacks::onFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Callbacks::onDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Callbacks::onStreamClose);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cbs, H2Callbacks::readLength);
+  nghttp2_option* opt = nullptr;
+  CHECK(nghttp2_option_new(&opt) == 0);
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_peer_max_concurrent_streams(opt, opts_.max_concurrent_streams);
+  int rv = role == Role::Server ? nghttp2_session_server_new2(&ng_, cbs, this, opt)
+                                : nghttp2_session_client_new2(&ng_, cbs, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  CHECK(rv == 0);
+  std::vector<nghttp2_settings_entry> iv = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, opts_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, opts_.stream_window},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, kMaxFrame},
+  };
+  if (role == Role::Server) iv.push_back({NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1});
+  CHECK(nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, iv.data(), iv.size()) == 0);
+  CHECK(nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0,
+                                              static_cast<int32_t>(opts_.connection_window)) == 0);
+}
+
+H2Session::~H2Session() {
+  for (auto& [id, st] : streams_) st->session_ = nullptr;
+  nghttp2_session_del(ng_);
+}
+
+base::Result<std::shared_ptr<H2Stream>> H2Session::openStream(const http::RequestHead& req) {
+  CHECK(role_ == Role::Client);
+  if (draining()) return base::makeError(std::errc::connection_aborted, "tunnel connection is draining");
+  auto st = std::make_shared<H2Stream>(this, ex_, false);
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(req.headers.size() + 6);
+  static const std::string kMethod = ":method", kScheme = ":scheme", kAuthority = ":authority",
+                           kPath = ":path", kProtocol = ":protocol", kWebsocket = "websocket",
+                           kConnect = "CONNECT", kLen = "content-length";
+  st->connect_ws_ = req.upgrade_websocket;
+  addNv(nva, kMethod, req.upgrade_websocket ? kConnect : req.method);
+  addNv(nva, kScheme, req.scheme.empty() ? std::string("http") : req.scheme);
+  addNv(nva, kAuthority, req.authority);
+  addNv(nva, kPath, req.target);
+  if (req.upgrade_websocket) addNv(nva, kProtocol, kWebsocket);
+  std::string len;
+  if (req.content_length && !req.upgrade_websocket) {
+    len = std::to_string(*req.content_length);
+    addNv(nva, kLen, len);
+  }
+  for (const auto& h : req.headers) {
+    if (h.name == "content-length") continue;
+    if (h.name == "te" && base::toLower(h.value) != "trailers") continue;
+    addNv(nva, h.name, h.value);
+  }
+  bool body = req.has_body || req.upgrade_websocket;
+  nghttp2_data_provider prd{};
+  prd.source.ptr = st.get();
+  prd.read_callback = readData;
+  st->has_provider_ = body;
+  st->head_written_ = true;
+  if (!body) st->out_eof_ = true;
+  int32_t id = nghttp2_submit_request(ng_, nullptr, nva.data(), nva.size(), body ? &prd : nullptr,
+                                      st.get());
+  if (id < 0)
+    return base::makeError(std::errc::protocol_error, "open tunnel stream: {}", nghttp2_strerror(id));
+  st->id_ = id;
+  st->is_head_request_ = req.method == "HEAD";
+  streams_[id] = st;
+  signalWrite();
+  return st;
+}
+
+void H2Session::goAway() {
+  if (closed_ || goaway_sent_) return;
+  goaway_sent_ = true;
+  nghttp2_submit_goaway(ng_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(ng_),
+                        NGHTTP2_NO_ERROR, nullptr, 0);
+  signalWrite();
+}
+
+void H2Session::close() {
+  if (closed_) return;
+  terminate();
+}
+
+void H2Session::terminate() {
+  closed_ = true;
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, st] : streams) {
+    st->closed_ = true;
+    if (st->close_code_ == 0) st->close_code_ = NGHTTP2_CONNECT_ERROR;
+    st->session_ = nullptr;
+    st->wakeAll();
+  }
+  boost::system::error_code ignored;
+  sock_->next_layer().cancel(ignored);
+  sock_->next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  write_ev_.notify();
+}
+
+Task<void> H2Session::writeLoop() {
+  auto self = shared_from_this();
+  std::string out;
+  out.reserve(kWriteBatch + kMaxFrame + 1024);
+  while (!closed_) {
+    out.clear();
+    for (;;) {
+      const uint8_t* data = nullptr;
+      ssize_t n = nghttp2_session_mem_send(ng_, &data);
+      if (n < 0) {
+        LOG_WARN("tunnel http2 send error={}", nghttp2_strerror(static_cast<int>(n)));
+        terminate();
+        break;
+      }
+      if (n == 0) break;
+      out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+      if (out.size() >= kWriteBatch) break;
+    }
+    if (closed_) break;
+    if (out.empty()) {
+      if (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_)) {
+        terminate();
+        break;
+      }
+      co_await write_ev_.wait();
+      continue;
+    }
+    auto [ec, n] = co_await asio::async_write(*sock_, asio::buffer(out), as_tuple(use_awaitable));
+    if (ec) {
+      if (!closed_) LOG_DEBUG("tunnel write failed error={}", ec.message());
+      terminate();
+      break;
+    }
+  }
+  writer_done_ = true;
+  writer_done_ev_.notify();
+}
+
+Task<void> H2Session::run() {
+  auto self = shared_from_this();
+  boost::system::error_code ignored;
+  sock_->next_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
+  sock_->next_layer().set_option(asio::socket_base::keep_alive(true), ignored);
+  asio::co_spawn(ex_, writeLoop(), asio::detached);
+  auto buf = std::make_unique<uint8_t[]>(kReadBuf);
+  while (!closed_) {
+    auto [ec, n] = co_await sock_->async_read_some(asio::buffer(buf.get(), kReadBuf),
+                                                    as_tuple(use_awaitable));
+    if (ec) {
+      if (!closed_) LOG_DEBUG("tunnel read ended error={}", ec.message());
+      break;
+    }
+    ssize_t rv = nghttp2_session_mem_recv(ng_, buf.get(), n);
+    if (rv < 0) {
+      LOG_WARN("tunnel http2 protocol error={}", nghttp2_strerror(static_cast<int>(rv)));
+      break;
+    }
+    signalWrite();
+  }
+  if (!closed_) terminate();
+  while (!writer_done_) co_await writer_done_ev_.wait();
+}
+
+}  // namespace tunnel

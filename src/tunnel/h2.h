@@ -1,0 +1,152 @@
+// HTTP/2 over one TLS connection with nghttp2, driven by Asio coroutines. The same session
+// type serves both ends of a tunnel: the edge is the HTTP/2 client (it opens one stream per
+// client request) and the connector the server; the edge's --https listener also uses the
+// server role. Everything runs on the executor of the socket; nothing here is thread-safe.
+// Flow control is manual: received DATA is acknowledged (WINDOW_UPDATE) only once the
+// consumer has read it, so a slow consumer holds at most one stream window in memory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "base/result.h"
+#include "http/http.h"
+
+typedef struct nghttp2_session nghttp2_session;
+
+namespace tunnel {
+
+namespace asio = boost::asio;
+template <class T>
+using Task = asio::awaitable<T>;
+using TlsSocket = http::TlsStream;
+
+class H2Session;
+
+// One HTTP/2 stream. As http::BodyReader it yields the peer's DATA; as http::ResponseWriter
+// it sends ours: on the server role writeHead() submits the response, on the client role the
+// head was submitted by H2Session::openStream and only the body methods are used.
+class H2Stream final : public http::BodyReader, public http::ResponseWriter {
+ public:
+  H2Stream(H2Session* session, const asio::any_io_executor& ex, bool server);
+  ~H2Stream() override;
+
+  int32_t id() const { return id_; }
+  http::RequestHead& request() { return request_; }  // server role: what the peer asked
+
+  // Client role: waits for the final response head (interim 1xx are skipped). A 200 answer
+  // to an extended CONNECT (WebSocket) is reported as status 101.
+  Task<base::Result<http::ResponseHead>> responseHead();
+
+  Task<base::Result<size_t>> read(char* buf, size_t len) override;
+  void cancel() override;  // RST_STREAM(CANCEL): we no longer want anything from this stream
+
+  Task<base::Result<void>> writeHead(const http::ResponseHead& head) override;
+  Task<base::Result<void>> writeBody(const char* data, size_t len) override;
+  Task<base::Result<void>> finish() override;
+  Task<base::Result<void>> flush() override { co_return base::Result<void>{}; }
+  bool headWritten() const override { return head_written_; }
+
+  // Resets the stream with an HTTP/2 error code (NO_ERROR when only our interest ended).
+  void reset(uint32_t error_code);
+  bool finished() const { return out_eof_; }     // our side ended cleanly
+  bool inputComplete() const { return in_eof_; }  // the peer's side ended cleanly
+  bool hasBufferedInput() const { return in_.size() > in_off_; }
+
+ private:
+  friend class H2Session;
+  friend struct H2Callbacks;
+  friend struct H2StreamAccess;
+  void wakeAll();
+
+  H2Session* session_;  // null once the stream or its session is gone
+  int32_t id_ = -1;
+  bool server_;
+  http::RequestHead request_;    // server role
+  http::ResponseHead response_;  // client role
+  bool is_head_request_ = false;
+  bool connect_ws_ = false;      // client role: sent as extended CONNECT
+  bool head_ready_ = false;
+  bool head_written_ = false;
+
+  std::string in_;  // received DATA not yet read; bounded by the stream window
+  size_t in_off_ = 0;
+  bool in_eof_ = false;
+  http::Event in_ev_;
+
+  std::string out_;  // DATA to send; writers wait while it is above the high-water mark
+  size_t out_off_ = 0;
+  bool out_eof_ = false;
+  bool deferred_ = false;  // nghttp2 is waiting for resume_data
+  bool has_provider_ = false;
+  http::Event out_ev_;
+
+  bool closed_ = false;       // the stream is gone (closed or reset)
+  uint32_t close_code_ = 0;   // HTTP/2 error code it closed with
+};
+
+struct H2Options {
+  uint32_t stream_window = 1 << 20;        // per-stream receive window
+  uint32_t connection_window = 64 << 20;   // connection receive window
+  uint32_t max_concurrent_streams = 10000;
+};
+
+class H2Session : public std::enable_shared_from_this<H2Session> {
+ public:
+  enum class Role { Client, Server };
+  using RequestHandler = std::function<void(std::shared_ptr<H2Stream>)>;
+
+  static std::shared_ptr<H2Session> create(std::unique_ptr<TlsSocket> sock, Role role,
+                                           H2Options opts = {});
+  ~H2Session();
+
+  // Server role: called (on the executor) once per new request with complete headers.
+  void setRequestHandler(RequestHandler h) { on_request_ = std::move(h); }
+  // Runs the connection until it ends (peer gone, protocol error, or close()).
+  Task<void> run();
+
+  // Client role: submits the request head; DATA follows through the stream when
+  // req.has_body or req.upgrade_websocket.
+  base::Result<std::shared_ptr<H2Stream>> openStream(const http::RequestHead& req);
+
+  // Graceful: GOAWAY; streams already open finish, no new ones are accepted.
+  void goAway();
+  // Abrupt: ends the connection and fails every stream.
+  void close();
+
+  size_t activeStreams() const { return streams_.size(); }
+  bool draining() const { return goaway_sent_ || goaway_received_ || closed_; }
+  bool closed() const { return closed_; }
+  const asio::any_io_executor& executor() const { return ex_; }
+
+ private:
+  friend class H2Stream;
+  H2Session(std::unique_ptr<TlsSocket> sock, Role role, H2Options opts);
+  void signalWrite() { write_ev_.notify(); }
+  Task<void> writeLoop();
+  void terminate();
+
+  // nghttp2 callbacks (static trampolines live in h2.cc).
+  friend struct H2Callbacks;
+
+  asio::any_io_executor ex_;
+  std::unique_ptr<TlsSocket> sock_;
+  Role role_;
+  H2Options opts_;
+  nghttp2_session* ng_ = nullptr;
+  std::unordered_map<int32_t, std::shared_ptr<H2Stream>> streams_;
+  RequestHandler on_request_;
+  http::Event write_ev_;
+  http::Event writer_done_ev_;
+  bool writer_done_ = false;
+  bool closed_ = false;
+  bool goaway_sent_ = false;
+  bool goaway_received_ = false;
+};
+
+}  // namespace tunnel
