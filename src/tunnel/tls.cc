@@ -161,8 +161,16 @@ base::Result<void> loadCertAndKey(SSL_CTX* ctx, const std::string& cert_path,
   RETURN_IF_ERROR(requireReadable(key_path, "private key"));
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_path.c_str()) != 1)
     return sslError("load certificate " + cert_path);
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_path.c_str(), SSL_FILETYPE_PEM) != 1)
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL checks the pair while loading; its "key values mismatch" is worth a plain
+    // sentence, since a swapped --cert/--key is the usual cause.
+    const unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return base::invalid("private key {} does not match certificate {}", key_path, cert_path);
+    }
     return sslError("load private key " + key_path);
+  }
   if (SSL_CTX_check_private_key(ctx) != 1)
     return sslError("private key " + key_path + " does not match certificate " + cert_path);
   return {};
