@@ -95,7 +95,8 @@ base::Result<std::vector<Entry>> Parser::entries(const YAML::Node& map, std::str
   std::vector<Entry> out;
   std::set<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key = it->first;
+    // By value: the iterator hands out a temporary pair, so a reference would dangle.
+    const YAML::Node key = it->first;
     if (!key.IsScalar()) {
       return fail(lineOf(key), "{}keys must be plain names, not {}", where, kindName(key));
     }
