@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Tunnel benchmark: one origin (nginx on 127.0.0.1 serving a 1 KB file and a 1 GB sparse
+# file), measured in the same run
+#   1. direct to the origin,
+#   2. through burrow (edge + connector, separate processes, release build),
+#   3. through the classic two-hop nginx chain (front nginx -> TLS -> middle nginx -> origin,
+#      keepalive upstreams),
+# with wrk -t2 -c32 -d10s --latency (requests/s, p50, p99 and ratios vs the chain), bulk
+# throughput of the 1 GB file with curl (MB/s), and the peak RSS (VmHWM) of the edge and
+# the connector idle and during 1,000 concurrent connections (wrk -c1000).
+#
+# Usage: bench/tunnel.sh            (builds a release binary in build-bench/ if BURROW unset)
+#        BURROW=path/to/burrow DURATION=10s bench/tunnel.sh
+# Needs: wrk, nginx (nginx-light), curl, openssl, python3 (scripts/deps bench installs them).
+# Prints a markdown table on stdout; progress goes to stderr. Every process it starts is
+# stopped by pid on exit, and every step is bounded in time.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+duration=${DURATION:-10s}
+conns=${CONNS:-32}
+threads=${THREADS:-2}
+
+log() { printf '%s\n' "bench: $*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+for tool in wrk nginx curl openssl python3; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool not found (scripts/deps bench)"
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [ -z "${BURROW:-}" ]; then
+  log "building a release binary in build-bench/"
+  cmake -S "$root" -B "$root/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DBURROW_TESTS=OFF >/dev/null
+  timeout 1800 ninja -C "$root/build-bench" burrow >/dev/null
+  BURROW=$root/build-bench/src/cli/burrow
+fi
+[ -x "$BURROW" ] || die "burrow binary not found at $BURROW"
+
+work=$(mktemp -d /tmp/burrow-bench.XXXXXX)
+chmod 755 "$work"  # nginx workers may run as another user
+pids=()
+
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; fails after SECONDS.
+wait_until() {
+  local limit=$1; shift
+  local end=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
+
+# ---- the origin and the nginx chain ----
+
+mkdir -p "$work/www"
+head -c 1024 /dev/urandom >"$work/www/1k.bin"
+truncate -s 1G "$work/www/1g.bin"
+
+# start_nginx NAME SERVER_BLOCK [HTTP_EXTRA]: nginx with its own prefix under $work.
+start_nginx() {
+  local name=$1 server=$2 extra=${3:-}
+  local p=$work/$name
+  mkdir -p "$p/tmp" "$p/logs"
+  cat >"$p/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $p/nginx.pid;
+error_log $p/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $p/tmp/body;
+  proxy_temp_path $p/tmp/proxy;
+  fastcgi_temp_path $p/tmp/fastcgi;
+  uwsgi_temp_path $p/tmp/uwsgi;
+  scgi_temp_path $p/tmp/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  $extra
+  server {
+$server
+  }
+}
+EOF
+  "$nginx_bin" -p "$p/" -c "$p/nginx.conf" -e "$p/logs/error.log" &
+  pids+=($!)
+}
+
+origin_port=$(free_port)
+start_nginx origin "    listen 127.0.0.1:$origin_port;
+    location / { root $work/www; }"
+wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$origin_port/1k.bin" || die "origin nginx did not start"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=middle \
+  -keyout "$work/middle.key" -out "$work/middle.crt" 2>/dev/null
+middle_port=$(free_port)
+start_nginx middle "    listen 127.0.0.1:$middle_port ssl;
+    ssl_certificate $work/middle.crt;
+    ssl_certificate_key $work/middle.key;
+    ssl_protocols TLSv1.3;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }" "upstream origin { server 127.0.0.1:$origin_port; keepalive 128; }"
+front_port=$(free_port)
+start_nginx front "    listen 127.0.0.1:$front_port;
+    location / {
+      proxy_pass https://middle;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_ssl_session_reuse on;
+      proxy_ssl_protocols TLSv1.3;
+    }" "upstream middle { server 127.0.0.1:$middle_port; keepalive 128; }"
+wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$front_port/1k.bin" || die "nginx chain did not start"
+
+# ---- burrow: edge + connector ----
+
+"$BURROW" edge --state-dir "$work/edge" --http 127.0.0.1:0 --tunnel 127.0.0.1:0 \
+  2>"$work/edge.log" &
+edge_pid=$!
+pids+=("$edge_pid")
+wait_until 15 grep -q 'edge ready' "$work/edge.log" || die "edge not ready: $(tail -5 "$work/edge.log")"
+ready=$(grep -m1 'edge ready' "$work/edge.log")
+edge_http=$(sed -E 's/.*[^s-]http=[^ ]*:([0-9]+).*/\1/' <<<" $ready")
+edge_tunnel=$(sed -E 's/.*tunnel=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
+[[ "$edge_http" =~ ^[0-9]+$ && "$edge_tunnel" =~ ^[0-9]+$ ]] || die "cannot parse: $ready"
+
+"$BURROW" edge tunnel create bench --state-dir "$work/edge" --endpoint "127.0.0.1:$edge_tunnel" \
+  >"$work/token.tmp"
+install -m 600 /dev/null "$work/token"
+cat "$work/token.tmp" >"$work/token"
+rm -f "$work/token.tmp"
+"$BURROW" edge route dns bench bench.test --state-dir "$work/edge" >/dev/null
+kill -HUP "$edge_pid"
+known() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "http://127.0.0.1:$edge_http/")" != 404 ]; }
+wait_until 10 known || die "edge did not pick up the route on SIGHUP"
+
+cat >"$work/config.yml" <<EOF
+ingress:
+  - hostname: bench.test
+    service: http://127.0.0.1:$origin_port
+  - service: http_status:404
+EOF
+"$BURROW" tunnel run --config "$work/config.yml" --token-file "$work/token" \
+  2>"$work/connector.log" &
+conn_pid=$!
+pids+=("$conn_pid")
+registered() { [ "$(grep -c 'connection registered' "$work/connector.log")" -ge 4 ]; }
+wait_until 20 registered || die "connector not registered: $(tail -5 "$work/connector.log")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "http://127.0.0.1:$edge_http/1k.bin")
+[ "$code" = 200 ] || die "request through burrow answered $code"
+
+hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+sleep 1  # let start-up settle before calling it idle
+idle_edge=$(hwm "$edge_pid")
+idle_conn=$(hwm "$conn_pid")
+
+# ---- wrk ----
+
+# to_ms VALUE: wrk's "812.00us" / "1.20ms" / "1.01s" in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
+    printf "%.2f", n }'
+}
+
+# run_wrk LABEL URL [HOST] : sets rps, p50, p99, errs
+run_wrk() {
+  local label=$1 url=$2 host=${3:-} out=$work/wrk.$1.txt
+  local hdr=()
+  [ -n "$host" ] && hdr=(-H "Host: $host")
+  log "wrk $label: -t$threads -c$conns -d$duration $url"
+  timeout 60 wrk -t"$threads" -c"$conns" -d2s "${hdr[@]}" "$url" >/dev/null 2>&1 || true  # warm-up
+  timeout 120 wrk -t"$threads" -c"$conns" -d"$duration" --latency "${hdr[@]}" "$url" >"$out" 2>&1 \
+    || die "wrk $label failed: $(cat "$out")"
+  rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+  errs=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
+}
+
+run_wrk direct "http://127.0.0.1:$origin_port/1k.bin"
+d_rps=$rps d_p50=$p50 d_p99=$p99 d_err=$errs
+run_wrk burrow "http://127.0.0.1:$edge_http/1k.bin" bench.test
+b_rps=$rps b_p50=$p50 b_p99=$p99 b_err=$errs
+run_wrk chain "http://127.0.0.1:$front_port/1k.bin"
+c_rps=$rps c_p50=$p50 c_p99=$p99 c_err=$errs
+
+# ---- bulk: 1 GB ----
+
+# bulk URL [HOST]: MB/s (10^6 bytes) of one 1 GB download, checked for size.
+bulk() {
+  local hdr=()
+  [ -n "${2:-}" ] && hdr=(-H "Host: $2")
+  local r
+  r=$(timeout 300 curl -s -o /dev/null "${hdr[@]}" -w '%{http_code} %{size_download} %{speed_download}' "$1") \
+    || die "bulk download of $1 failed"
+  read -r code size speed <<<"$r"
+  [ "$code" = 200 ] && [ "$size" = 1073741824 ] || die "bulk download of $1: code $code, $size bytes"
+  awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1e6 }'
+}
+log "bulk: 1 GB direct, through burrow, through the chain"
+bulk_direct=$(bulk "http://127.0.0.1:$origin_port/1g.bin")
+bulk_burrow=$(bulk "http://127.0.0.1:$edge_http/1g.bin" bench.test)
+bulk_chain=$(bulk "http://127.0.0.1:$front_port/1g.bin")
+
+# ---- 1,000 concurrent connections through burrow ----
+
+# Reset the peak so that it measures this phase alone (see proc(5), clear_refs "5").
+reset_peak=yes
+echo 5 >"/proc/$edge_pid/clear_refs" 2>/dev/null || reset_peak=no
+echo 5 >"/proc/$conn_pid/clear_refs" 2>/dev/null || reset_peak=no
+log "wrk burrow: -t$threads -c1000 -d$duration"
+timeout 120 wrk -t"$threads" -c1000 -d"$duration" --latency -H "Host: bench.test" \
+  "http://127.0.0.1:$edge_http/1k.bin" >"$work/wrk.c1000.txt" 2>&1 || die "wrk -c1000 failed"
+k_rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$work/wrk.c1000.txt")
+k_p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk.c1000.txt")")
+k_err=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$work/wrk.c1000.txt")
+load_edge=$(hwm "$edge_pid")
+load_conn=$(hwm "$conn_pid")
+kill -0 "$edge_pid" && kill -0 "$conn_pid" || die "burrow died under load"
+
+# ---- report ----
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+cat <<EOF
+## Requests: wrk -t$threads -c$conns -d$duration, 1 KB file
+
+| path | requests/s | p50 ms | p99 ms | errors | req/s vs chain | p99 vs chain |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| direct to nginx | $d_rps | $d_p50 | $d_p99 | $d_err | $(ratio "$d_rps" "$c_rps") | $(ratio "$d_p99" "$c_p99") |
+| burrow (edge + connector) | $b_rps | $b_p50 | $b_p99 | $b_err | $(ratio "$b_rps" "$c_rps") | $(ratio "$b_p99" "$c_p99") |
+| nginx chain (front -> TLS -> middle) | $c_rps | $c_p50 | $c_p99 | $c_err | 1.00 | 1.00 |
+
+## Bulk: one 1 GB download with curl
+
+| path | MB/s | vs direct |
+| --- | ---: | ---: |
+| direct to nginx | $bulk_direct | 1.00 |
+| burrow | $bulk_burrow | $(ratio "$bulk_burrow" "$bulk_direct") |
+| nginx chain | $bulk_chain | $(ratio "$bulk_chain" "$bulk_direct") |
+
+## Memory: peak RSS (VmHWM)
+
+| process | idle MiB | during wrk -c1000 MiB |
+| --- | ---: | ---: |
+| edge | $(mib "$idle_edge") | $(mib "$load_edge") |
+| connector | $(mib "$idle_conn") | $(mib "$load_conn") |
+
+wrk -c1000 through burrow: $k_rps requests/s, p99 $k_p99 ms, $k_err errors.
+Peak reset before the -c1000 phase: $reset_peak (if no, that column is the peak of the whole run).
+EOF
