@@ -1,1 +1,249 @@
-int main() { return 0; }
+// The `burrow` command: parses flags, calls one subsystem entry point, prints, and maps the
+// Result to an exit status (0 ok, 1 failure, 2 usage). No logic of its own lives here.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "tunnel/tunnel.h"
+
+namespace cli {
+namespace {
+
+constexpr int kOk = 0, kFail = 1, kUsage = 2;
+
+int fail(const base::Error& e) {
+  std::fprintf(stderr, "burrow: %s\n", e.message().c_str());
+  return kFail;
+}
+
+int finish(const base::Result<int>& r) { return r ? *r : fail(r.error()); }
+
+struct Flags {
+  std::string log_level = "info";
+  // edge
+  tunnel::EdgeOptions edge;
+  std::string name, hostname, endpoint;
+  // tunnel run / ingress
+  std::string config_file, token_file, url, grace_period = "30s", rule_url;
+  int ha_connections = 4;
+  // quick
+  tunnel::QuickOptions quick;
+};
+
+// One row per runnable command: where it hangs in the tree, and what it does.
+struct Command {
+  CLI::App* app;
+  std::function<int(Flags&)> run;
+};
+
+int edgeRun(Flags& f) { return finish(tunnel::runEdge(f.edge)); }
+
+int tunnelCreate(Flags& f) {
+  auto token = tunnel::createTunnel(f.edge.state_dir, f.name, f.endpoint);
+  if (!token) return fail(token.error());
+  std::printf("%s\n", token->c_str());
+  return kOk;
+}
+
+int tunnelList(Flags& f) {
+  auto list = tunnel::listTunnels(f.edge.state_dir);
+  if (!list) return fail(list.error());
+  std::printf("%-36s  %-20s  %-20s  %s\n", "ID", "NAME", "CREATED", "HOSTNAMES");
+  for (const auto& t : *list) {
+    char when[32] = "-";
+    time_t ts = static_cast<time_t>(t.created_unix);
+    struct tm tm {};
+    if (gmtime_r(&ts, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::string hosts;
+    for (const auto& h : t.hostnames) hosts += (hosts.empty() ? "" : ",") + h;
+    std::printf("%-36s  %-20s  %-20s  %s\n", t.id.c_str(), t.name.c_str(), when,
+                hosts.empty() ? "-" : hosts.c_str());
+  }
+  return kOk;
+}
+
+int tunnelDelete(Flags& f) {
+  if (auto r = tunnel::deleteTunnel(f.edge.state_dir, f.name); !r) return fail(r.error());
+  std::fprintf(stderr, "deleted tunnel %s (a running edge drops it on SIGHUP)\n", f.name.c_str());
+  return kOk;
+}
+
+int routeDns(Flags& f) {
+  if (auto r = tunnel::routeHostname(f.edge.state_dir, f.name, f.hostname); !r)
+    return fail(r.error());
+  std::fprintf(stderr, "routed %s to tunnel %s (a running edge picks it up on SIGHUP)\n",
+               f.hostname.c_str(), f.name.c_str());
+  return kOk;
+}
+
+base::Result<config::TunnelConfig> loadConfig(const Flags& f) {
+  if (!f.url.empty() && !f.config_file.empty())
+    return base::invalid("give either --config or --url, not both");
+  if (!f.url.empty()) return config::singleServiceConfig(f.url);
+  if (f.config_file.empty()) return base::invalid("give --config FILE (ingress rules) or --url URL");
+  return config::loadTunnelConfig(f.config_file);
+}
+
+int tunnelRun(Flags& f) {
+  auto cfg = loadConfig(f);
+  if (!cfg) return fail(cfg.error());
+  tunnel::ConnectorOptions o;
+  std::string token_file = f.token_file;
+  if (token_file.empty() && !cfg->token_file.empty()) token_file = cfg->token_file;
+  if (token_file.empty() && !cfg->credentials_file.empty()) token_file = cfg->credentials_file;
+  if (!token_file.empty()) {
+    auto t = tunnel::readTokenFile(token_file);
+    if (!t) return fail(t.error());
+    o.token = *t;
+  } else if (const char* env = std::getenv("BURROW_TUNNEL_TOKEN"); env && *env) {
+    o.token = base::trim(env);
+  } else {
+    return fail(base::Error{std::make_error_code(std::errc::invalid_argument),
+                            "no token: give --token-file FILE or set BURROW_TUNNEL_TOKEN"});
+  }
+  ::unsetenv("BURROW_TUNNEL_TOKEN");  // children (none today) must not inherit it
+  auto grace = base::parseDuration(f.grace_period);
+  if (!grace) return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
+  o.grace_period = *grace;
+  o.ha_connections = cfg->ha_connections && f.ha_connections == 4 ? *cfg->ha_connections
+                                                                   : f.ha_connections;
+  o.config = std::move(*cfg);
+  return finish(tunnel::runConnector(o));
+}
+
+int ingressValidate(Flags& f) {
+  auto cfg = loadConfig(f);
+  if (!cfg) {
+    std::printf("Validation failed: %s\n", cfg.error().message().c_str());
+    return kFail;
+  }
+  std::printf("OK\n");
+  return kOk;
+}
+
+int ingressRule(Flags& f) {
+  auto cfg = loadConfig(f);
+  if (!cfg) {
+    std::printf("Validation failed: %s\n", cfg.error().message().c_str());
+    return kFail;
+  }
+  auto m = config::describeMatch(*cfg, f.rule_url);
+  if (!m) return fail(m.error());
+  std::printf("%s", m->c_str());
+  return kOk;
+}
+
+int quick(Flags& f) { return finish(tunnel::runQuick(f.quick)); }
+
+int run(int argc, char** argv) {
+  CLI::App app{"burrow: expose self-hosted services through a tunnel you own", "burrow"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "burrow 0.1.0");
+  Flags f;
+  app.add_option("--log-level", f.log_level, "debug, info, warn, error or off")
+      ->capture_default_str();
+  std::vector<Command> table;
+
+  // burrow edge [tunnel create|list|delete] [route dns]
+  auto* edge = app.add_subcommand("edge", "run the public edge, or manage its tunnels");
+  edge->require_subcommand(0, 1);
+  edge->add_option("--state-dir", f.edge.state_dir, "state directory (created 0700)");
+  edge->add_option("--http", f.edge.http_addr, "plain HTTP listener, e.g. :80");
+  edge->add_option("--https", f.edge.https_addr, "HTTPS listener (HTTP/1.1 and h2), e.g. :443");
+  edge->add_option("--tunnel", f.edge.tunnel_addr, "where connectors dial in, e.g. :7844");
+  edge->add_option("--cert", f.edge.cert_file, "PEM certificate for --https");
+  edge->add_option("--key", f.edge.key_file, "PEM private key for --https");
+  table.push_back({edge, edgeRun});
+
+  auto* etun = edge->add_subcommand("tunnel", "create, list or delete tunnels");
+  etun->require_subcommand(1);
+  auto* create = etun->add_subcommand("create", "create a tunnel and print its token");
+  create->add_option("NAME", f.name, "tunnel name")->required();
+  create->add_option("--endpoint", f.endpoint,
+                     "HOST:PORT connectors dial (default: the edge's last --tunnel address)");
+  table.push_back({create, tunnelCreate});
+  auto* list = etun->add_subcommand("list", "list tunnels and their hostnames");
+  table.push_back({list, tunnelList});
+  auto* del = etun->add_subcommand("delete", "delete a tunnel and its routes");
+  del->add_option("NAME", f.name, "tunnel name or id")->required();
+  table.push_back({del, tunnelDelete});
+  auto* route = edge->add_subcommand("route", "bind hostnames to tunnels");
+  route->require_subcommand(1);
+  auto* dns = route->add_subcommand("dns", "route HOSTNAME (or *.zone) to tunnel NAME");
+  dns->add_option("NAME", f.name, "tunnel name or id")->required();
+  dns->add_option("HOSTNAME", f.hostname, "exact hostname or *.zone")->required();
+  table.push_back({dns, routeDns});
+  for (auto* sub : {create, list, del, dns})
+    sub->add_option("--state-dir", f.edge.state_dir, "the edge's state directory")->required();
+
+  // burrow tunnel run | ingress validate | ingress rule
+  auto* tun = app.add_subcommand("tunnel", "run a connector, or check its ingress rules");
+  tun->require_subcommand(1);
+  auto* trun = tun->add_subcommand("run", "dial the edge and serve the ingress rules");
+  trun->add_option("--token-file", f.token_file, "file holding the tunnel token (mode 0600)");
+  trun->add_option("--ha-connections", f.ha_connections, "connections to the edge")
+      ->capture_default_str();
+  trun->add_option("--grace-period", f.grace_period, "drain time on SIGTERM/SIGINT")
+      ->capture_default_str();
+  table.push_back({trun, tunnelRun});
+  auto* ingress = tun->add_subcommand("ingress", "validate or test ingress rules");
+  ingress->require_subcommand(1);
+  auto* validate = ingress->add_subcommand("validate", "check the ingress rules");
+  table.push_back({validate, ingressValidate});
+  auto* rule = ingress->add_subcommand("rule", "show which rule a URL matches");
+  rule->add_option("URL", f.rule_url, "URL to match")->required();
+  table.push_back({rule, ingressRule});
+  for (auto* sub : {trun, validate, rule}) {
+    sub->add_option("--config", f.config_file, "cloudflared-style config.yml");
+    sub->add_option("--url", f.url, "one origin for every request (instead of --config)");
+  }
+
+  auto* q = app.add_subcommand("quick", "edge + connector on loopback; prints the URL to open");
+  q->add_option("--url", f.quick.url, "origin to expose (default: built-in hello page)");
+  q->add_option("--listen", f.quick.listen_addr, "HTTP listener (default 127.0.0.1:0)");
+  table.push_back({q, quick});
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    (void)app.exit(e);
+    return kUsage;
+  }
+  base::LogLevel level;
+  if (!base::parseLogLevel(f.log_level, &level)) {
+    std::fprintf(stderr, "burrow: --log-level: unknown level '%s'\n", f.log_level.c_str());
+    return kUsage;
+  }
+  base::setLogLevel(level);
+  // The deepest parsed command wins: `edge tunnel list` over `edge`.
+  for (auto it = table.rbegin(); it != table.rend(); ++it) {
+    CLI::App* a = it->app;
+    bool leaf = a->parsed();
+    for (auto* sub : a->get_subcommands()) leaf = leaf && !sub->parsed();
+    if (leaf) return it->run(f);
+  }
+  std::fprintf(stderr, "%s", app.help().c_str());
+  return kUsage;
+}
+
+}  // namespace
+}  // namespace cli
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  return cli::run(argc, argv);
+}

@@ -1,1 +1,215 @@
-// placeholder
+// The process-level entry points of tunnel.h: an io_context, signals, and the Edge and
+// Connector objects composed for `burrow edge`, `burrow tunnel run` and `burrow quick`.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "base/base.h"
+#include "tunnel/runtime.h"
+#include "tunnel/tunnel.h"
+
+namespace tunnel {
+
+using tcp = asio::ip::tcp;
+
+base::Result<tcp::endpoint> parseListenAddr(std::string_view text) {
+  std::string_view host = text, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return base::invalid("listen address '{}': expected [ipv6]:port", text);
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      return base::invalid("listen address '{}': expected host:port", text);
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
+    return base::invalid("listen address '{}': bad port '{}'", text, port);
+  unsigned p = static_cast<unsigned>(std::stoul(std::string(port)));
+  if (p > 65535) return base::invalid("listen address '{}': port {} out of range", text, p);
+  boost::system::error_code ec;
+  asio::ip::address addr = host.empty() ? asio::ip::address(asio::ip::address_v4::any())
+                           : host == "localhost" ? asio::ip::address(asio::ip::address_v4::loopback())
+                                                 : asio::ip::make_address(std::string(host), ec);
+  if (ec) return base::invalid("listen address '{}': '{}' is not an IP address", text, host);
+  return tcp::endpoint(addr, static_cast<uint16_t>(p));
+}
+
+std::string formatEndpoint(const tcp::endpoint& ep) {
+  if (ep.address().is_v6()) return fmt::format("[{}]:{}", ep.address().to_string(), ep.port());
+  return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+
+base::Result<tcp::acceptor> listen(asio::io_context& ioc, std::string_view addr,
+                                   std::string_view what) {
+  ASSIGN_OR_RETURN(tcp::endpoint ep, parseListenAddr(addr));
+  tcp::acceptor acc(ioc);
+  boost::system::error_code ec;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return base::Unexpected(base::Error{ec, fmt::format("--{} {}: cannot listen", what, addr)});
+  return acc;
+}
+
+namespace {
+
+// Calls `on_stop` on the first SIGINT/SIGTERM, exits at once on the second, and calls
+// `on_reload` on SIGHUP.
+struct Signals {
+  Signals(asio::io_context& ioc, std::function<void()> stop, std::function<void()> reload)
+      : set(ioc, SIGINT, SIGTERM, SIGHUP), on_stop(std::move(stop)), on_reload(std::move(reload)) {
+    arm();
+  }
+  void arm() {
+    set.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        if (on_reload) on_reload();
+        else LOG_INFO("SIGHUP ignored: nothing to reload");
+      } else if (stopping) {
+        LOG_WARN("second signal, exiting now");
+        std::_Exit(1);
+      } else {
+        stopping = true;
+        LOG_INFO("signal={} stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        on_stop();
+      }
+      arm();
+    });
+  }
+  void cancel() {
+    boost::system::error_code ignored;
+    set.cancel(ignored);
+  }
+  asio::signal_set set;
+  std::function<void()> on_stop;
+  std::function<void()> on_reload;
+  bool stopping = false;
+};
+
+std::string readyLine(const Edge& e) {
+  std::string line = "edge ready";
+  if (auto ep = e.httpEndpoint()) line += " http=" + formatEndpoint(*ep);
+  if (auto ep = e.httpsEndpoint()) line += " https=" + formatEndpoint(*ep);
+  if (auto ep = e.tunnelEndpoint()) line += " tunnel=" + formatEndpoint(*ep);
+  return line;
+}
+
+}  // namespace
+
+base::Result<int> runEdge(const EdgeOptions& o) {
+  if (o.state_dir.empty()) return base::invalid("--state-dir is required");
+  if (o.tunnel_addr.empty()) return base::invalid("--tunnel is required");
+  if (o.http_addr.empty() && o.https_addr.empty())
+    return base::invalid("give at least one of --http and --https");
+  if (o.cert_file.empty() != o.key_file.empty())
+    return base::invalid("--cert and --key go together");
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(o.state_dir));
+  asio::io_context ioc(1);
+  Edge edge(ioc, std::move(state));
+  RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));
+  // Remember where connectors can dial so `edge tunnel create` can put it in tokens.
+  auto ep = *edge.tunnelEndpoint();
+  std::string given = o.tunnel_addr;
+  if (auto colon = given.rfind(':'); colon != std::string::npos && ep.port() != 0)
+    given = given.substr(0, colon + 1) + std::to_string(ep.port());
+  if (edge.state().lastTunnelAddr() != given) {
+    auto fresh = EdgeState::open(o.state_dir);  // don't clobber changes made since start
+    if (fresh) {
+      fresh->setLastTunnelAddr(given);
+      if (auto r = fresh->save(); !r) LOG_WARN("cannot record tunnel address error={}", r.error().message());
+    }
+  }
+  Signals sig(
+      ioc, [&] { edge.stop(); ioc.stop(); }, [&] { edge.reload(); });
+  LOG_INFO("{}", readyLine(edge));
+  ioc.run();
+  return 0;
+}
+
+base::Result<int> runConnector(const ConnectorOptions& o) {
+  ASSIGN_OR_RETURN(Token token, decodeToken(o.token));
+  asio::io_context ioc(1);
+  Connector conn(ioc, o.config, token, o.ha_connections);
+  RETURN_IF_ERROR(conn.start());
+  conn.onFatal([&] { ioc.stop(); });
+  Signals sig(
+      ioc, [&] { conn.drain(o.grace_period, [&] { ioc.stop(); }); }, nullptr);
+  LOG_INFO("connector starting tunnel={} edge={} ha_connections={} rules={}", token.tunnel_id,
+           token.endpoint, o.ha_connections, o.config.ingress.size());
+  ioc.run();
+  if (conn.fatal()) return base::Unexpected(*conn.fatal());
+  return 0;
+}
+
+base::Result<int> runQuick(const QuickOptions& o) {
+  config::TunnelConfig cfg;
+  if (o.url.empty()) {
+    ASSIGN_OR_RETURN(cfg, config::parseTunnelConfig("ingress:\n  - service: hello_world\n", "quick"));
+  } else {
+    ASSIGN_OR_RETURN(cfg, config::singleServiceConfig(o.url));
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/burrow-quick-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) return base::sysError("mkdtemp {}", tmpl);
+  std::string dir = tmpl;
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  } cleanup{dir};
+
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(dir));
+  ASSIGN_OR_RETURN(std::string pin, state.ensureIdentity());
+  std::string secret = base::randomBytes(kSecretSize);
+  ASSIGN_OR_RETURN(TunnelRecord rec, state.addTunnel("quick", secret));
+  RETURN_IF_ERROR(state.save());
+
+  asio::io_context ioc(1);
+  Edge edge(ioc, std::move(state));
+  std::string listen_addr = o.listen_addr.empty() ? "127.0.0.1:0" : o.listen_addr;
+  RETURN_IF_ERROR(edge.start(listen_addr, "", "127.0.0.1:0", "", ""));
+  edge.setDefaultTunnel(rec.id);
+  Token token{rec.id, secret, formatEndpoint(*edge.tunnelEndpoint()), pin};
+  Connector conn(ioc, cfg, token, 1);
+  RETURN_IF_ERROR(conn.start());
+  conn.onFatal([&] { ioc.stop(); });
+  auto http_ep = *edge.httpEndpoint();
+  std::string host = http_ep.address().is_unspecified() ? "127.0.0.1" : http_ep.address().to_string();
+  if (http_ep.address().is_v6()) host = "[" + host + "]";
+  std::string url = fmt::format("http://{}:{}/", host, http_ep.port());
+  std::string origin = o.url.empty() ? "hello_world" : o.url;
+  conn.onFirstRegistered([url, origin] {
+    std::fprintf(stdout, "%s\n", url.c_str());
+    std::fflush(stdout);
+    LOG_INFO("quick tunnel ready url={} origin={} (Ctrl-C stops)", url, origin);
+  });
+  Signals sig(
+      ioc,
+      [&] {
+        conn.drain(std::chrono::seconds(5), [&] {
+          edge.stop();
+          ioc.stop();
+        });
+      },
+      nullptr);
+  ioc.run();
+  if (conn.fatal()) return base::Unexpected(*conn.fatal());
+  return 0;
+}
+
+}  // namespace tunnel

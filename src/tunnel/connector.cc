@@ -1,0 +1,289 @@
+// The connector: dials the edge (TLS 1.3, pinned), registers, then serves the edge's
+// streams as an HTTP/2 server, sending each to the origin its ingress rules name. Keeps
+// ha_connections connections, each reconnecting with jittered backoff on its own.
+#include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "base/base.h"
+#include "tunnel/registration.h"
+#include "tunnel/runtime.h"
+#include "tunnel/tls.h"
+
+namespace tunnel {
+
+using asio::as_tuple;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr auto kDialTimeout = std::chrono::seconds(10);
+// A connection that stayed registered this long resets the backoff.
+constexpr auto kStableAfter = std::chrono::seconds(10);
+}  // namespace
+
+std::chrono::milliseconds Backoff::next() {
+  int64_t d = base_.count();
+  for (int i = 0; i < attempt_ && d < cap_.count(); ++i) d *= 2;
+  d = std::min<int64_t>(d, cap_.count());
+  ++attempt_;
+  std::uniform_int_distribution<int64_t> dist(d / 2, d);
+  return std::chrono::milliseconds(dist(rng_));
+}
+
+struct Connector::Impl {
+  Impl(Connector& c, asio::io_context& io, config::TunnelConfig config, Token tok, int ha)
+      : self(c), ioc(io), cfg(std::move(config)), token(std::move(tok)), ha_connections(ha),
+        pool(io.get_executor()), drained_ev(io.get_executor()) {}
+
+  enum class End { Retry, Permanent, Stopped };
+
+  Connector& self;
+  asio::io_context& ioc;
+  config::TunnelConfig cfg;
+  Token token;
+  int ha_connections;
+  std::string connector_id = base::randomUuid();
+  std::unique_ptr<asio::ssl::context> tls;
+  http::OriginPool pool;
+  std::vector<std::shared_ptr<H2Session>> sessions;  // registered, indexed by conn index
+  std::vector<std::unique_ptr<asio::steady_timer>> retry_timers;
+  bool stopping = false;
+  bool first_registered = false;
+  int in_flight = 0;
+  http::Event drained_ev;
+
+  void fatal(base::Error e) {
+    if (self.fatal_) return;
+    self.fatal_ = std::move(e);
+    stopAll();
+    if (self.on_fatal_) self.on_fatal_();
+  }
+
+  void stopAll() {
+    stopping = true;
+    for (auto& t : retry_timers)
+      if (t) t->cancel();
+    for (auto& s : sessions)
+      if (s) s->close();
+  }
+
+  Task<void> serveStream(std::shared_ptr<H2Stream> st) {
+    ++in_flight;
+    auto& req = st->request();
+    std::string_view target = req.target;
+    std::string_view path = target.substr(0, target.find('?'));
+    size_t idx = config::matchIngress(cfg, req.authority, path);
+    co_await http::proxy(pool, cfg.ingress[idx], req, *st, *st);
+    if (!st->headWritten()) co_await http::respondText(*st, 502, "no response");
+    if (!st->finished()) st->reset(NGHTTP2_INTERNAL_ERROR);
+    else if (!st->inputComplete()) st->reset(NGHTTP2_NO_ERROR);
+    --in_flight;
+    drained_ev.notify();
+  }
+
+  // Dials, registers and serves one connection; returns how it ended.
+  Task<End> connectOnce(int index, base::Error* err) {
+    auto hp = splitHostPort(token.endpoint);
+    if (!hp) {
+      *err = hp.error();
+      co_return End::Permanent;
+    }
+    tcp::resolver resolver(ioc);
+    auto [rec, results] =
+        co_await resolver.async_resolve(hp->host, std::to_string(hp->port), as_tuple(use_awaitable));
+    if (rec) {
+      *err = base::Error{rec, fmt::format("resolve edge {}", token.endpoint)};
+      co_return End::Retry;
+    }
+    auto stream = std::make_unique<TlsSocket>(ioc, *tls);
+    asio::steady_timer timer(ioc);
+    timer.expires_after(kDialTimeout);
+    auto* raw = &stream->next_layer();
+    bool timed_out = false;
+    timer.async_wait([raw, &timed_out](const boost::system::error_code& e) {
+      if (e) return;
+      timed_out = true;
+      boost::system::error_code ignored;
+      raw->close(ignored);
+    });
+    auto [cec, ep] = co_await asio::async_connect(stream->next_layer(), results, as_tuple(use_awaitable));
+    if (cec) {
+      timer.cancel();
+      *err = base::Error{cec, fmt::format("connect to edge {}{}", token.endpoint,
+                                          timed_out ? " (timeout)" : "")};
+      co_return End::Retry;
+    }
+    auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
+    if (hec) {
+      timer.cancel();
+      if (pinMismatch(stream->native_handle())) {
+        *err = base::Error{std::make_error_code(std::errc::permission_denied),
+                           fmt::format("edge certificate pin mismatch: the server at {} is not the "
+                                       "edge this token was created for",
+                                       token.endpoint)};
+        co_return End::Permanent;
+      }
+      *err = base::Error{hec, fmt::format("TLS handshake with edge {}", token.endpoint)};
+      co_return End::Retry;
+    }
+    Registration reg;
+    reg.tunnel_id = token.tunnel_id;
+    reg.secret = token.secret;
+    reg.conn_index = static_cast<uint32_t>(index);
+    reg.connector_id = connector_id;
+    std::string frame = encodeRegistration(reg);
+    auto [wec, wn] = co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));
+    std::string header(kFrameHeader, '\0');
+    boost::system::error_code rec2 = wec;
+    if (!rec2) std::tie(rec2, wn) = co_await asio::async_read(*stream, asio::buffer(header), as_tuple(use_awaitable));
+    base::Result<Reply> reply = base::makeError(std::errc::protocol_error, "no reply");
+    if (!rec2) {
+      auto len = frameLength(header);
+      if (!len) {
+        reply = base::Unexpected(len.error());
+      } else {
+        std::string payload(*len, '\0');
+        std::tie(rec2, wn) = co_await asio::async_read(*stream, asio::buffer(payload), as_tuple(use_awaitable));
+        if (!rec2) reply = decodeReply(payload);
+      }
+    }
+    timer.cancel();
+    if (rec2) {
+      *err = base::Error{rec2, fmt::format("registration with edge {}", token.endpoint)};
+      co_return End::Retry;
+    }
+    if (!reply) {
+      *err = reply.error();
+      co_return End::Retry;
+    }
+    if (reply->verdict != Verdict::Accepted) {
+      std::string what;
+      switch (reply->verdict) {
+        case Verdict::UnknownTunnel:
+          what = "unknown tunnel (deleted, or the token belongs to another edge)";
+          break;
+        case Verdict::BadSecret:
+          what = "bad secret (the token does not match the tunnel)";
+          break;
+        case Verdict::UnsupportedVersion:
+          what = "unsupported protocol version";
+          break;
+        case Verdict::Malformed:
+          what = "malformed registration";
+          break;
+        default:
+          what = std::string(verdictName(reply->verdict));
+      }
+      *err = base::Error{std::make_error_code(std::errc::permission_denied),
+                         fmt::format("edge refused the tunnel: {}{}{}", what,
+                                     reply->message.empty() ? "" : ": ", reply->message)};
+      co_return isPermanent(reply->verdict) ? End::Permanent : End::Retry;
+    }
+    if (stopping) co_return End::Stopped;
+    auto session = H2Session::create(std::move(stream), H2Session::Role::Server);
+    session->setRequestHandler([this](std::shared_ptr<H2Stream> st) {
+      asio::co_spawn(ioc, serveStream(std::move(st)), asio::detached);
+    });
+    sessions[static_cast<size_t>(index)] = session;
+    LOG_INFO("connection registered index={} connection_id={} edge={}", index,
+             reply->connection_id, token.endpoint);
+    if (!first_registered) {
+      first_registered = true;
+      if (self.on_first_registered_) self.on_first_registered_();
+    }
+    co_await session->run();
+    sessions[static_cast<size_t>(index)].reset();
+    drained_ev.notify();
+    *err = base::Error{std::make_error_code(std::errc::connection_reset),
+                       fmt::format("connection to edge {} ended", token.endpoint)};
+    co_return stopping ? End::Stopped : End::Retry;
+  }
+
+  Task<void> connectionLoop(int index) {
+    Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60),
+                    std::hash<std::string>{}(connector_id) + static_cast<uint64_t>(index));
+    auto& timer = *retry_timers[static_cast<size_t>(index)];
+    while (!stopping) {
+      base::Error err;
+      auto started = std::chrono::steady_clock::now();
+      End end = co_await connectOnce(index, &err);
+      if (end == End::Permanent) {
+        fatal(std::move(err));
+        co_return;
+      }
+      if (end == End::Stopped || stopping) co_return;
+      if (std::chrono::steady_clock::now() - started > kStableAfter) backoff.reset();
+      auto delay = backoff.next();
+      LOG_WARN("connection lost index={} error={} retry_in_ms={}", index, err.message(),
+               delay.count());
+      timer.expires_after(delay);
+      co_await timer.async_wait(as_tuple(use_awaitable));
+    }
+  }
+};
+
+Connector::Connector(asio::io_context& ioc, config::TunnelConfig cfg, Token token,
+                     int ha_connections)
+    : impl_(std::make_unique<Impl>(*this, ioc, std::move(cfg), std::move(token), ha_connections)) {}
+
+Connector::~Connector() = default;
+
+base::Result<void> Connector::start() {
+  auto& im = *impl_;
+  if (im.ha_connections < 1 || im.ha_connections > 64)
+    return base::invalid("--ha-connections must be between 1 and 64, not {}", im.ha_connections);
+  ASSIGN_OR_RETURN(SslCtxPtr ctx, makeConnectorContext(im.token.pin));
+  im.tls = std::make_unique<asio::ssl::context>(ctx.release());
+  im.sessions.resize(static_cast<size_t>(im.ha_connections));
+  for (int i = 0; i < im.ha_connections; ++i) {
+    im.retry_timers.push_back(std::make_unique<asio::steady_timer>(im.ioc));
+    asio::co_spawn(im.ioc, im.connectionLoop(i), asio::detached);
+  }
+  return {};
+}
+
+void Connector::drain(std::chrono::milliseconds grace, std::function<void()> done) {
+  auto& im = *impl_;
+  im.stopping = true;
+  for (auto& t : im.retry_timers) t->cancel();
+  for (auto& s : im.sessions)
+    if (s) s->goAway();
+  LOG_INFO("draining in_flight={} grace_ms={}", im.in_flight, grace.count());
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  auto timer = std::make_shared<asio::steady_timer>(im.ioc);
+  asio::co_spawn(
+      im.ioc,
+      [&im, deadline, timer, done = std::move(done)]() -> Task<void> {
+        // Wake at the deadline even when nothing else happens.
+        timer->expires_at(deadline);
+        timer->async_wait([&im](const boost::system::error_code&) { im.drained_ev.notify(); });
+        while (im.in_flight > 0 && std::chrono::steady_clock::now() < deadline)
+          co_await im.drained_ev.wait();
+        timer->cancel();
+        if (im.in_flight > 0) LOG_WARN("grace period over in_flight={}", im.in_flight);
+        im.stopAll();
+        done();
+      },
+      asio::detached);
+}
+
+void Connector::stop() { impl_->stopAll(); }
+
+int Connector::liveConnections() const {
+  int n = 0;
+  for (auto& s : impl_->sessions)
+    if (s && !s->closed()) ++n;
+  return n;
+}
+
+}  // namespace tunnel

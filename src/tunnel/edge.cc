@@ -1,0 +1,400 @@
+// The edge: public HTTP listeners, the tunnel acceptor (TLS + registration), the hostname
+// registry, and the handler that turns each client request into a tunnel stream.
+#include <nghttp2/nghttp2.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "base/base.h"
+#include "tunnel/registration.h"
+#include "tunnel/runtime.h"
+#include "tunnel/tls.h"
+
+namespace tunnel {
+
+using asio::as_tuple;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr size_t kPipeChunk = 64 * 1024;
+
+std::string stripPort(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    return base::toLower(authority.substr(1, close == std::string_view::npos ? authority.size() - 1 : close - 1));
+  }
+  auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(':') == colon) authority = authority.substr(0, colon);
+  return base::toLower(authority);
+}
+
+struct Done {
+  explicit Done(const asio::any_io_executor& ex) : ev(ex) {}
+  bool done = false;
+  bool ok = true;
+  http::Event ev;
+};
+
+// Copies a body from `from` to `to` until its end, then finishes `to`.
+Task<void> pipe(http::BodyReader& from, http::ResponseWriter& to, std::shared_ptr<Done> d) {
+  auto buf = std::make_unique<char[]>(kPipeChunk);
+  for (;;) {
+    auto n = co_await from.read(buf.get(), kPipeChunk);
+    if (!n) {
+      d->ok = false;
+      break;
+    }
+    if (*n == 0) {
+      d->ok = static_cast<bool>(co_await to.finish());
+      break;
+    }
+    if (!co_await to.writeBody(buf.get(), *n)) {
+      d->ok = false;
+      break;
+    }
+  }
+  d->done = true;
+  d->ev.notify();
+}
+
+}  // namespace
+
+struct Edge::Impl : http::Handler {
+  Impl(Edge& e, asio::io_context& io) : edge(e), ioc(io) {}
+
+  struct Live {
+    std::vector<std::shared_ptr<H2Session>> sessions;
+    size_t next = 0;
+  };
+
+  Edge& edge;
+  asio::io_context& ioc;
+  EdgeState state;
+  std::unique_ptr<asio::ssl::context> tunnel_tls;
+  std::unique_ptr<asio::ssl::context> https_tls;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::unordered_map<std::string, Live> live;  // tunnel id -> registered connections
+  bool stopping = false;
+
+  std::shared_ptr<H2Session> pick(const std::string& tunnel_id) {
+    auto it = live.find(tunnel_id);
+    if (it == live.end()) return nullptr;
+    auto& l = it->second;
+    std::shared_ptr<H2Session> best;
+    size_t n = l.sessions.size();
+    for (size_t i = 0; i < n; ++i) {
+      auto& s = l.sessions[(l.next + i) % n];
+      if (s->draining()) continue;
+      if (!best || s->activeStreams() < best->activeStreams()) best = s;
+    }
+    if (n) l.next = (l.next + 1) % n;
+    return best;
+  }
+
+  std::string tunnelName(const std::string& id) const {
+    const TunnelRecord* t = state.findTunnel(id);
+    return t ? t->name : id;
+  }
+
+  Task<void> handle(http::RequestHead& req, http::BodyReader& body,
+                    http::ResponseWriter& out) override {
+    std::string host = stripPort(req.authority);
+    std::optional<std::string> tunnel_id =
+        edge.default_tunnel_ ? edge.default_tunnel_ : state.routeFor(host);
+    if (!tunnel_id) {
+      LOG_DEBUG("route miss host={}", host);
+      co_await http::respondText(out, 404, fmt::format("no tunnel serves host '{}'", host));
+      co_return;
+    }
+    auto session = pick(*tunnel_id);
+    if (!session) {
+      co_await http::respondText(
+          out, 502, fmt::format("tunnel '{}' has no live connector", tunnelName(*tunnel_id)));
+      co_return;
+    }
+    // X-Forwarded-*: append the peer to any chain the client sent.
+    bool have_xff = false;
+    for (auto& h : req.headers) {
+      if (h.name == "x-forwarded-for") {
+        h.value += ", " + req.client_ip;
+        have_xff = true;
+      }
+    }
+    std::erase_if(req.headers, [](const http::Header& h) {
+      return h.name == "x-forwarded-proto" || h.name == "x-forwarded-host";
+    });
+    if (!have_xff) req.headers.push_back({"x-forwarded-for", req.client_ip});
+    req.headers.push_back({"x-forwarded-proto", req.scheme});
+    req.headers.push_back({"x-forwarded-host", req.authority});
+
+    auto opened = session->openStream(req);
+    if (!opened) {
+      co_await http::respondText(out, 502, opened.error().message());
+      co_return;
+    }
+    std::shared_ptr<H2Stream> st = *opened;
+    auto ex = co_await asio::this_coro::executor;
+    std::shared_ptr<Done> up;
+    auto startUpload = [&] {
+      up = std::make_shared<Done>(ex);
+      asio::co_spawn(ex, pipe(body, *st, up), asio::detached);
+    };
+    if (req.has_body) startUpload();
+    auto head = co_await st->responseHead();
+    if (!head) {
+      if (up && !up->done) body.cancel();
+      while (up && !up->done) co_await up->ev.wait();
+      co_await http::respondText(out, 502, head.error().message());
+      co_return;
+    }
+    if (head->status == 101 && !req.upgrade_websocket) head->status = 502;
+    if (!co_await out.writeHead(*head)) {
+      st->cancel();
+    } else {
+      if (head->status == 101) startUpload();  // now the client's bytes are the stream
+      if (!st->hasBufferedInput()) (void)co_await out.flush();
+      auto down = std::make_shared<Done>(ex);
+      co_await pipe(*st, out, down);
+      if (!down->ok) st->cancel();
+    }
+    if (up && !up->done) {
+      if (head->status == 101) {
+        body.cancel();  // the origin closed the upgraded stream: stop reading the client
+      } else if (!st->inputComplete()) {
+        body.cancel();
+      }
+    }
+    while (up && !up->done) co_await up->ev.wait();
+  }
+
+  Task<void> acceptHttp(tcp::acceptor& acc) {
+    for (;;) {
+      auto [ec, sock] = co_await acc.async_accept(as_tuple(use_awaitable));
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) co_return;
+        LOG_WARN("accept failed listener=http error={}", ec.message());
+        continue;
+      }
+      asio::co_spawn(ioc, http::serveHttp1(std::move(sock), *this, http::ServerLimits{}),
+                     asio::detached);
+    }
+  }
+
+  Task<void> serveHttps(tcp::socket sock) {
+    auto stream = std::make_unique<TlsSocket>(std::move(sock), *https_tls);
+    asio::steady_timer timer(ioc);
+    timer.expires_after(kHandshakeTimeout);
+    auto* raw = &stream->next_layer();
+    timer.async_wait([raw](const boost::system::error_code& e) {
+      if (!e) raw->close();
+    });
+    auto [ec] = co_await stream->async_handshake(asio::ssl::stream_base::server,
+                                                 as_tuple(use_awaitable));
+    timer.cancel();
+    if (ec) {
+      LOG_DEBUG("https handshake failed error={}", ec.message());
+      co_return;
+    }
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(stream->native_handle(), &alpn, &alpn_len);
+    if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_len) == "h2") {
+      boost::system::error_code e2;
+      auto peer = stream->next_layer().remote_endpoint(e2);
+      std::string ip = e2 ? "" : peer.address().to_string();
+      auto session = H2Session::create(std::move(stream), H2Session::Role::Server);
+      session->setRequestHandler([this, ip](std::shared_ptr<H2Stream> s) {
+        asio::co_spawn(ioc, serveH2Request(std::move(s), ip), asio::detached);
+      });
+      co_await session->run();
+    } else {
+      co_await http::serveHttp1(std::move(stream), *this, http::ServerLimits{});
+    }
+  }
+
+  Task<void> serveH2Request(std::shared_ptr<H2Stream> s, std::string ip) {
+    auto& req = s->request();
+    req.client_ip = ip;
+    req.scheme = "https";
+    co_await handle(req, *s, *s);
+    if (!s->headWritten()) co_await http::respondText(*s, 502, "no response");
+    if (!s->finished()) s->reset(NGHTTP2_INTERNAL_ERROR);
+    else if (!s->inputComplete()) s->reset(NGHTTP2_NO_ERROR);
+  }
+
+  Task<void> acceptHttps(tcp::acceptor& acc) {
+    for (;;) {
+      auto [ec, sock] = co_await acc.async_accept(as_tuple(use_awaitable));
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) co_return;
+        LOG_WARN("accept failed listener=https error={}", ec.message());
+        continue;
+      }
+      asio::co_spawn(ioc, serveHttps(std::move(sock)), asio::detached);
+    }
+  }
+
+  Task<void> acceptTunnels(tcp::acceptor& acc) {
+    for (;;) {
+      auto [ec, sock] = co_await acc.async_accept(as_tuple(use_awaitable));
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) co_return;
+        LOG_WARN("accept failed listener=tunnel error={}", ec.message());
+        continue;
+      }
+      asio::co_spawn(ioc, tunnelConnection(std::move(sock)), asio::detached);
+    }
+  }
+
+  Task<base::Result<Registration>> readRegistration(TlsSocket& s) {
+    std::string header(kFrameHeader, '\0');
+    auto [ec, n] = co_await asio::async_read(s, asio::buffer(header), as_tuple(use_awaitable));
+    if (ec) co_return base::makeError(std::errc::connection_reset, "read registration: {}", ec.message());
+    CO_ASSIGN_OR_RETURN(size_t len, frameLength(header));
+    std::string payload(len, '\0');
+    std::tie(ec, n) = co_await asio::async_read(s, asio::buffer(payload), as_tuple(use_awaitable));
+    if (ec) co_return base::makeError(std::errc::connection_reset, "read registration: {}", ec.message());
+    co_return decodeRegistration(payload);
+  }
+
+  Task<void> tunnelConnection(tcp::socket sock) {
+    boost::system::error_code e0;
+    auto peer = sock.remote_endpoint(e0);
+    std::string peer_s = e0 ? "?" : formatEndpoint(peer);
+    auto stream = std::make_unique<TlsSocket>(std::move(sock), *tunnel_tls);
+    asio::steady_timer timer(ioc);
+    timer.expires_after(kHandshakeTimeout);
+    auto* raw = &stream->next_layer();
+    timer.async_wait([raw](const boost::system::error_code& e) {
+      if (!e) raw->close();
+    });
+    auto [ec] = co_await stream->async_handshake(asio::ssl::stream_base::server,
+                                                 as_tuple(use_awaitable));
+    if (ec) {
+      timer.cancel();
+      LOG_WARN("tunnel peer dropped peer={} reason=tls error={}", peer_s, ec.message());
+      co_return;
+    }
+    auto reg = co_await readRegistration(*stream);
+    timer.cancel();
+    Reply reply;
+    if (!reg) {
+      reply.verdict = Verdict::Malformed;
+      reply.message = reg.error().message();
+    } else if (reg->version != kProtocolVersion) {
+      reply.verdict = Verdict::UnsupportedVersion;
+      reply.message = fmt::format("this edge speaks protocol version {}", kProtocolVersion);
+    } else if (stopping) {
+      reply.verdict = Verdict::Busy;
+      reply.message = "edge is shutting down";
+    } else {
+      reply.verdict = state.authenticate(reg->tunnel_id, reg->secret);
+      if (reply.verdict == Verdict::Accepted) reply.connection_id = base::randomUuid();
+    }
+    std::string frame = encodeReply(reply);
+    auto [wec, wn] = co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));
+    if (reply.verdict != Verdict::Accepted) {
+      LOG_WARN("tunnel peer refused peer={} verdict={} detail={}", peer_s,
+               verdictName(reply.verdict), reply.message);
+      co_return;
+    }
+    if (wec) co_return;
+    const std::string tunnel_id = reg->tunnel_id;
+    LOG_INFO("connector registered tunnel={} peer={} index={} connector_id={} connection_id={}",
+             tunnelName(tunnel_id), peer_s, reg->conn_index, reg->connector_id,
+             reply.connection_id);
+    auto session = H2Session::create(std::move(stream), H2Session::Role::Client);
+    live[tunnel_id].sessions.push_back(session);
+    co_await session->run();
+    auto it = live.find(tunnel_id);
+    if (it != live.end()) {
+      std::erase(it->second.sessions, session);
+      if (it->second.sessions.empty()) live.erase(it);
+    }
+    LOG_INFO("connector disconnected tunnel={} peer={} connection_id={}", tunnelName(tunnel_id),
+             peer_s, reply.connection_id);
+  }
+};
+
+Edge::Edge(asio::io_context& ioc, EdgeState state)
+    : impl_(std::make_unique<Impl>(*this, ioc)), state_(impl_->state) {
+  impl_->state = std::move(state);
+}
+
+Edge::~Edge() = default;
+
+base::Result<void> Edge::start(const std::string& http_addr, const std::string& https_addr,
+                               const std::string& tunnel_addr, const std::string& cert_file,
+                               const std::string& key_file) {
+  auto& im = *impl_;
+  RETURN_IF_ERROR(im.state.ensureIdentity());
+  ASSIGN_OR_RETURN(SslCtxPtr tctx, makeEdgeTunnelContext(im.state.certPath(), im.state.keyPath()));
+  im.tunnel_tls = std::make_unique<asio::ssl::context>(tctx.release());
+  if (!https_addr.empty()) {
+    std::string cert = cert_file.empty() ? im.state.certPath() : cert_file;
+    std::string key = key_file.empty() ? im.state.keyPath() : key_file;
+    ASSIGN_OR_RETURN(SslCtxPtr hctx, makeEdgeHttpsContext(cert, key));
+    im.https_tls = std::make_unique<asio::ssl::context>(hctx.release());
+  }
+  // Bind everything first so that a bad address leaves nothing listening.
+  std::optional<tcp::acceptor> http_acc, https_acc;
+  ASSIGN_OR_RETURN(tcp::acceptor tunnel_acc, listen(im.ioc, tunnel_addr, "tunnel"));
+  if (!http_addr.empty()) {
+    ASSIGN_OR_RETURN(auto a, listen(im.ioc, http_addr, "http"));
+    http_acc.emplace(std::move(a));
+  }
+  if (!https_addr.empty()) {
+    ASSIGN_OR_RETURN(auto a, listen(im.ioc, https_addr, "https"));
+    https_acc.emplace(std::move(a));
+  }
+  tunnel_ep_ = tunnel_acc.local_endpoint();
+  im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(tunnel_acc)));
+  asio::co_spawn(im.ioc, im.acceptTunnels(*im.acceptors.back()), asio::detached);
+  if (http_acc) {
+    http_ep_ = http_acc->local_endpoint();
+    im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(*http_acc)));
+    asio::co_spawn(im.ioc, im.acceptHttp(*im.acceptors.back()), asio::detached);
+  }
+  if (https_acc) {
+    https_ep_ = https_acc->local_endpoint();
+    im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(*https_acc)));
+    asio::co_spawn(im.ioc, im.acceptHttps(*im.acceptors.back()), asio::detached);
+  }
+  return {};
+}
+
+void Edge::reload() {
+  auto fresh = EdgeState::open(impl_->state.dir());
+  if (!fresh) {
+    LOG_ERROR("reload failed, keeping the previous state error={}", fresh.error().message());
+    return;
+  }
+  impl_->state = std::move(*fresh);
+  // Tunnels that no longer exist lose their connections.
+  for (auto& [id, l] : impl_->live) {
+    if (impl_->state.findTunnel(id)) continue;
+    for (auto& s : l.sessions) s->close();
+  }
+  LOG_INFO("reloaded tunnels={} routes={}", impl_->state.tunnels().size(),
+           impl_->state.routes().size());
+}
+
+void Edge::stop() {
+  impl_->stopping = true;
+  for (auto& a : impl_->acceptors) {
+    boost::system::error_code ignored;
+    a->close(ignored);
+  }
+  for (auto& [id, l] : impl_->live)
+    for (auto& s : l.sessions) s->close();
+}
+
+}  // namespace tunnel

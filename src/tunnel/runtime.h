@@ -1,0 +1,109 @@
+// Private to src/tunnel: the running edge and connector as objects on one io_context, so that
+// `burrow edge`, `burrow tunnel run` and `burrow quick` compose them. Single-threaded: every
+// method must be called on the io_context's thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "base/result.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "tunnel/edge_state.h"
+#include "tunnel/h2.h"
+#include "tunnel/token.h"
+
+namespace tunnel {
+
+// "127.0.0.1:8080", "[::1]:0", ":7844" (all addresses), "0.0.0.0:80". Port 0 = any free port.
+base::Result<asio::ip::tcp::endpoint> parseListenAddr(std::string_view text);
+std::string formatEndpoint(const asio::ip::tcp::endpoint& ep);
+base::Result<asio::ip::tcp::acceptor> listen(asio::io_context& ioc, std::string_view addr,
+                                             std::string_view what);
+
+// Jittered exponential backoff: the n-th delay is uniform in [d/2, d] with d = min(cap,
+// base * 2^n). reset() after a connection that worked.
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap, uint64_t seed)
+      : base_(base), cap_(cap), rng_(seed) {}
+  std::chrono::milliseconds next();
+  void reset() { attempt_ = 0; }
+  int attempt() const { return attempt_; }
+
+ private:
+  std::chrono::milliseconds base_, cap_;
+  int attempt_ = 0;
+  std::mt19937_64 rng_;
+};
+
+class Edge {
+ public:
+  Edge(asio::io_context& ioc, EdgeState state);
+  ~Edge();
+
+  // Binds the listeners ("" = none) and starts accepting; the tunnel listener uses the state
+  // directory's identity, the https listener cert/key (or that identity when empty).
+  base::Result<void> start(const std::string& http_addr, const std::string& https_addr,
+                           const std::string& tunnel_addr, const std::string& cert_file,
+                           const std::string& key_file);
+  // Every request goes to this tunnel whatever its host (burrow quick).
+  void setDefaultTunnel(std::string id) { default_tunnel_ = std::move(id); }
+  // Re-reads tunnels and routes; connections of deleted tunnels are closed.
+  void reload();
+  void stop();
+
+  std::optional<asio::ip::tcp::endpoint> httpEndpoint() const { return http_ep_; }
+  std::optional<asio::ip::tcp::endpoint> httpsEndpoint() const { return https_ep_; }
+  std::optional<asio::ip::tcp::endpoint> tunnelEndpoint() const { return tunnel_ep_; }
+  EdgeState& state() { return state_; }
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  EdgeState& state_;
+  std::optional<std::string> default_tunnel_;
+  std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_;
+  friend struct Impl;
+};
+
+class Connector {
+ public:
+  // `on_fatal` runs once when the edge refuses permanently (the process should end).
+  Connector(asio::io_context& ioc, config::TunnelConfig cfg, Token token, int ha_connections);
+  ~Connector();
+
+  base::Result<void> start();
+  // Graceful stop: GOAWAY on every connection, in-flight requests finish; `done` runs when
+  // none is left or the grace period ends.
+  void drain(std::chrono::milliseconds grace, std::function<void()> done);
+  void stop();
+
+  // Set when the edge refused permanently; the connector has stopped.
+  const std::optional<base::Error>& fatal() const { return fatal_; }
+  void onFatal(std::function<void()> f) { on_fatal_ = std::move(f); }
+  void onFirstRegistered(std::function<void()> f) { on_first_registered_ = std::move(f); }
+  int liveConnections() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  std::optional<base::Error> fatal_;
+  std::function<void()> on_fatal_;
+  std::function<void()> on_first_registered_;
+  friend struct Impl;
+};
+
+}  // namespace tunnel
