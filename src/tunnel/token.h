@@ -4,6 +4,7 @@
 // (SubjectPublicKeyInfo DER)}. Plain values; thread-compatible.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
