@@ -160,12 +160,13 @@ class EdgeTest(harness.BurrowTestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 body, _, tail = r.stdout.rpartition(b"\n")
                 self.assertEqual(tail.decode(), "200 " + version)
-                self.assertEqual(body + b"\n", HELLO)
+                self.assertEqual(body, HELLO)
         r = self.curl("--cacert", cert, "--resolve", resolve, "--http2", url + "/headers")
         self.assertEqual(r.returncode, 0, r.stderr)
         h = harness.json.loads(r.stdout)
         self.assertEqual(h.get("x-forwarded-proto"), "https")
-        self.assertEqual(h.get("x-forwarded-host"), "app.test")
+        # The client's Host header as sent, port included.
+        self.assertEqual(h.get("x-forwarded-host"), "app.test:%d" % edge.https_port)
         # Many streams on one HTTP/2 connection, bodies checked.
         outdir = self.path("h2")
         os.mkdir(outdir)

@@ -90,6 +90,13 @@ class TransferTest(harness.BurrowTestCase):
         self.assertEqual(code, "200", body)
         return harness.json.loads(body)
 
+    def test_upload_small_with_content_length(self):
+        body = os.urandom(1000)
+        r = self.get(self.edge, "/upload", "app.test", method="POST", body=body,
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json(), {"length": 1000, "sha256": hashlib.sha256(body).hexdigest()})
+
     def test_upload_50mb(self):
         path, digest = self.make_upload_file(BIG + 7)
         before = self.hwm()
