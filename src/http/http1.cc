@@ -248,8 +248,12 @@ class Http1Body final : public BodyReader {
       p_.get().body().size = len;
       auto [ec, unused] = co_await bhttp::async_read_some(s_, buf_, p_, as_tuple(use_awaitable));
       size_t n = len - p_.get().body().size;
-      if (ec && ec != bhttp::error::need_buffer)
+      if (ec && ec != bhttp::error::need_buffer) {
+        if (ec.category() == bhttp::make_error_code(bhttp::error::need_buffer).category() &&
+            ec != bhttp::error::partial_message)
+          co_return base::makeError(std::errc::bad_message, "malformed request body: {}", ec.message());
         co_return base::makeError(std::errc::connection_reset, "client body: {}", ec.message());
+      }
       if (n > 0) co_return n;
     }
     co_return size_t{0};

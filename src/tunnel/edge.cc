@@ -40,6 +40,7 @@ struct Done {
   explicit Done(const asio::any_io_executor& ex) : ev(ex) {}
   bool done = false;
   bool ok = true;
+  std::optional<base::Error> read_error;  // why reading the source failed
   http::Event ev;
 };
 
@@ -50,6 +51,7 @@ Task<void> pipe(http::BodyReader& from, http::ResponseWriter& to, std::shared_pt
     auto n = co_await from.read(buf.get(), kPipeChunk);
     if (!n) {
       d->ok = false;
+      d->read_error = n.error();
       break;
     }
     if (*n == 0) {
@@ -143,16 +145,27 @@ struct Edge::Impl : http::Handler {
     std::shared_ptr<H2Stream> st = *opened;
     auto ex = co_await asio::this_coro::executor;
     std::shared_ptr<Done> up;
+    // The client's body (or upgraded stream) into the tunnel; a failure resets the stream so
+    // that the connector stops waiting for it.
     auto startUpload = [&] {
       up = std::make_shared<Done>(ex);
-      asio::co_spawn(ex, pipe(body, *st, up), asio::detached);
+      asio::co_spawn(
+          ex,
+          [&body, st, up]() -> Task<void> {
+            co_await pipe(body, *st, up);
+            if (!up->ok) st->cancel();
+          },
+          asio::detached);
     };
     if (req.has_body) startUpload();
     auto head = co_await st->responseHead();
     if (!head) {
       if (up && !up->done) body.cancel();
       while (up && !up->done) co_await up->ev.wait();
-      co_await http::respondText(out, 502, head.error().message());
+      if (up && up->read_error && up->read_error->code == std::errc::bad_message)
+        co_await http::respondText(out, 400, up->read_error->message());
+      else
+        co_await http::respondText(out, 502, head.error().message());
       co_return;
     }
     if (head->status == 101 && !req.upgrade_websocket) head->status = 502;

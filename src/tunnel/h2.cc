@@ -379,7 +379,8 @@ base::Result<std::shared_ptr<H2Stream>> H2Session::openStream(const http::Reques
                            kConnect = "CONNECT", kLen = "content-length";
   st->connect_ws_ = req.upgrade_websocket;
   addNv(nva, kMethod, req.upgrade_websocket ? kConnect : req.method);
-  addNv(nva, kScheme, req.scheme.empty() ? std::string("http") : req.scheme);
+  static const std::string kHttp = "http";
+  addNv(nva, kScheme, req.scheme.empty() ? kHttp : req.scheme);
   addNv(nva, kAuthority, req.authority);
   addNv(nva, kPath, req.target);
   if (req.upgrade_websocket) addNv(nva, kProtocol, kWebsocket);
