@@ -1,5 +1,9 @@
 // Origin side: pooled HTTP/1.1 connections to the services named by ingress rules, the
 // request/response exchange over them, WebSocket relay, and the built-in answers.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <deque>
 #include <map>
 
@@ -174,6 +178,11 @@ struct OriginPool::Impl {
       if (ec) co_return base::makeError(std::errc::connection_refused, "origin {}: {}", what, ec.message());
       beast::error_code ignored;
       c->sock.set_option(asio::ip::tcp::no_delay(true), ignored);
+      // tcpKeepAlive: probe an idle pooled connection after this long (see tcp(7)).
+      int idle = static_cast<int>(std::max<int64_t>(1, o.tcp_keep_alive.count() / 1000));
+      c->sock.set_option(asio::socket_base::keep_alive(true), ignored);
+      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
     }
     if (tls) {
       CO_ASSIGN_OR_RETURN(asio::ssl::context * ctx, tlsContext(o));
