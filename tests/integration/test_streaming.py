@@ -5,6 +5,7 @@ be flushed as they come, not when the response ends."""
 import http.client
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -53,6 +54,21 @@ class StreamingTest(harness.BurrowTestCase):
         b.send(0x2, b"\x00\x01\x02")
         self.assertEqual(b.read_message(), (0x2, b"\x00\x01\x02"))
         b.close()
+
+    def test_closed_websocket_leaves_nothing_in_flight(self):
+        """After a clean close, the WebSocket's stream is over: a SIGTERM drain (30 s grace
+        by default) has nothing to wait for and the connector exits at once."""
+        self.run_ws_client("--sizes", "10,100000", "--count", "1")
+        b = ws_client.WsClient(self.ws_url, host="app.test")
+        b.send(0x1, b"x")
+        self.assertEqual(b.read_message(), (0x1, b"x"))
+        b.close()
+        self.assertBody(self.get(self.edge, "/hello", "app.test"), 200, b"hello from A path=/hello\n")
+        started = time.monotonic()
+        self.conn.send(signal.SIGTERM)
+        self.assertEqual(self.conn.wait(timeout=20), 0)
+        self.assertLess(time.monotonic() - started, 5,
+                        "drain waited for closed WebSockets:\n" + self.conn.tail())
 
     def test_sse_events_are_flushed(self):
         conn = http.client.HTTPConnection(harness.LOOPBACK, self.edge.http_port, timeout=10)
