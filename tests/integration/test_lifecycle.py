@@ -2,6 +2,7 @@
 """Processes coming and going: 502 without a connector, HA connections, the edge restarting
 under a running connector (no hot loop while it is away), and the SIGTERM drain."""
 
+import os
 import re
 import signal
 import threading
@@ -15,7 +16,7 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])
-    return ticks / harness.os.sysconf("SC_CLK_TCK")
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class LifecycleTest(harness.BurrowTestCase):
@@ -81,6 +82,22 @@ class LifecycleTest(harness.BurrowTestCase):
         self.wait_registered(conn, 4, timeout=45)
         r = self.get(edge2, "/hello", "app.test")
         self.assertBody(r, 200, b"hello from A path=/hello\n")
+
+    def test_first_connect_failing_backs_off_then_connects(self):
+        """The edge is down when the connector starts: it keeps retrying without a hot loop
+        (a known cloudflared complaint) and registers once the edge is back."""
+        edge, token_file = self.edge_with_tunnel()
+        self.assertEqual(edge.proc.stop(signal.SIGTERM, timeout=15), 0, edge.proc.tail())
+        conn = self.start_connector(token_file, config=self.config, ha=2, wait=False)
+        cpu_before = cpu_seconds(conn.pid)
+        time.sleep(3)  # a measurement window, not synchronisation
+        self.assertTrue(conn.alive(), "a refused first connect is not permanent\n" + conn.tail())
+        spent = cpu_seconds(conn.pid) - cpu_before
+        self.assertLess(spent, 0.5, "connector burnt %.2fs CPU in 3s without an edge" % spent)
+        self.assertEqual(conn.count("connection registered"), 0)
+        edge2 = self.start_edge(state_dir=edge.state_dir, tunnel=edge.endpoint)
+        self.wait_registered(conn, 2, timeout=45)
+        self.assertBody(self.get(edge2, "/hello", "app.test"), 200, b"hello from A path=/hello\n")
 
     def test_sigterm_drains_in_flight_request(self):
         edge, token_file = self.edge_with_tunnel()
