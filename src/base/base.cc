@@ -13,9 +13,9 @@
 namespace base {
 
 std::string Error::message() const {
-  if (!code) return context;
-  if (code.category() == std::generic_category() && code == std::errc::invalid_argument)
-    return context;
+  // Errors made by burrow (generic category) say everything in their context; errno-style
+  // errors (system category, incl. Asio's) add the system's text.
+  if (!code || code.category() != std::system_category()) return context;
   return fmt::format("{}: {}", context, code.message());
 }
 

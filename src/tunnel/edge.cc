@@ -1,6 +1,7 @@
 // The edge: public HTTP listeners, the tunnel acceptor (TLS + registration), the hostname
 // registry, and the handler that turns each client request into a tunnel stream.
 #include <nghttp2/nghttp2.h>
+#include <sys/stat.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -85,6 +86,24 @@ struct Edge::Impl : http::Handler {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unordered_map<std::string, Live> live;  // tunnel id -> registered connections
   bool stopping = false;
+  struct stat loaded_stat {};  // of state.json when last loaded; st_ino 0 = not yet
+
+  // Re-reads the state when state.json changed since it was loaded (one stat(2) otherwise),
+  // so `edge tunnel create` and `edge route dns` take effect without a SIGHUP.
+  bool refreshIfChanged() {
+    struct stat st {};
+    if (::stat(state.statePath().c_str(), &st) != 0) return false;
+    if (st.st_ino == loaded_stat.st_ino && st.st_size == loaded_stat.st_size &&
+        st.st_mtim.tv_sec == loaded_stat.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == loaded_stat.st_mtim.tv_nsec)
+      return false;
+    edge.reload();
+    return true;
+  }
+
+  void rememberStat() {
+    if (::stat(state.statePath().c_str(), &loaded_stat) != 0) loaded_stat = {};
+  }
 
   std::shared_ptr<H2Session> pick(const std::string& tunnel_id) {
     auto it = live.find(tunnel_id);
@@ -111,6 +130,7 @@ struct Edge::Impl : http::Handler {
     std::string host = stripPort(req.authority);
     std::optional<std::string> tunnel_id =
         edge.default_tunnel_ ? edge.default_tunnel_ : state.routeFor(host);
+    if (!tunnel_id && refreshIfChanged()) tunnel_id = state.routeFor(host);
     if (!tunnel_id) {
       LOG_DEBUG("route miss host={}", host);
       co_await http::respondText(out, 404, fmt::format("no tunnel serves host '{}'", host));
@@ -310,6 +330,9 @@ struct Edge::Impl : http::Handler {
       reply.message = "edge is shutting down";
     } else {
       reply.verdict = state.authenticate(reg->tunnel_id, reg->secret);
+      // A tunnel created since the last load is found without a SIGHUP.
+      if (reply.verdict == Verdict::UnknownTunnel && refreshIfChanged())
+        reply.verdict = state.authenticate(reg->tunnel_id, reg->secret);
       if (reply.verdict == Verdict::Accepted) reply.connection_id = base::randomUuid();
     }
     std::string frame = encodeReply(reply);
@@ -349,6 +372,7 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
                                const std::string& key_file) {
   auto& im = *impl_;
   RETURN_IF_ERROR(im.state.ensureIdentity());
+  im.rememberStat();
   ASSIGN_OR_RETURN(SslCtxPtr tctx, makeEdgeTunnelContext(im.state.certPath(), im.state.keyPath()));
   im.tunnel_tls = std::make_unique<asio::ssl::context>(tctx.release());
   if (!https_addr.empty()) {
@@ -391,6 +415,7 @@ void Edge::reload() {
     return;
   }
   impl_->state = std::move(*fresh);
+  impl_->rememberStat();
   // Tunnels that no longer exist lose their connections.
   for (auto& [id, l] : impl_->live) {
     if (impl_->state.findTunnel(id)) continue;
