@@ -57,6 +57,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -151,11 +152,12 @@ edge_tunnel=$(sed -E 's/.*tunnel=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
 [[ "$edge_http" =~ ^[0-9]+$ && "$edge_tunnel" =~ ^[0-9]+$ ]] || die "cannot parse: $ready"
 
 "$BURROW" edge tunnel create bench --state-dir "$work/edge" --endpoint "127.0.0.1:$edge_tunnel" \
-  >"$work/token.tmp"
+  >"$work/token.tmp" 2>>"$work/admin.log" || die "tunnel create: $(cat "$work/admin.log")"
 install -m 600 /dev/null "$work/token"
 cat "$work/token.tmp" >"$work/token"
 rm -f "$work/token.tmp"
-"$BURROW" edge route dns bench bench.test --state-dir "$work/edge" >/dev/null
+"$BURROW" edge route dns bench bench.test --state-dir "$work/edge" >>"$work/admin.log" 2>&1 \
+  || die "route dns: $(cat "$work/admin.log")"
 kill -HUP "$edge_pid"
 known() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "http://127.0.0.1:$edge_http/")" != 404 ]; }
 wait_until 10 known || die "edge did not pick up the route on SIGHUP"
@@ -252,7 +254,14 @@ kill -0 "$edge_pid" && kill -0 "$conn_pid" || die "burrow died under load"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)
+
 cat <<EOF
+Machine: $(nproc) CPUs, $cpu; $(uname -sr). burrow $commit$dirty.
+Load average before the run: $load_before.
+
 ## Requests: wrk -t$threads -c$conns -d$duration, 1 KB file
 
 | path | requests/s | p50 ms | p99 ms | errors | req/s vs chain | p99 vs chain |
