@@ -310,7 +310,8 @@ class BurrowTestCase(unittest.TestCase):
             port = free_port()
             conf = os.path.join(prefix, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(nginx_conf(prefix, server_block.format(port=port, root=self.nginx_root(name))))
+                block = server_block.format(port=port, root=self.nginx_root(name))
+                f.write(nginx_conf(prefix, block))
             p = self.spawn(name, [nginx, "-p", prefix + "/", "-c", conf,
                                   "-e", os.path.join(prefix, "logs", "error.log")],
                            stop_signal=signal.SIGQUIT)

@@ -63,7 +63,8 @@ class StreamingTest(harness.BurrowTestCase):
         b.send(0x1, b"x")
         self.assertEqual(b.read_message(), (0x1, b"x"))
         b.close()
-        self.assertBody(self.get(self.edge, "/hello", "app.test"), 200, b"hello from A path=/hello\n")
+        self.assertBody(self.get(self.edge, "/hello", "app.test"), 200,
+                        b"hello from A path=/hello\n")
         started = time.monotonic()
         self.conn.send(signal.SIGTERM)
         self.assertEqual(self.conn.wait(timeout=20), 0)
