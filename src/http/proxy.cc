@@ -179,10 +179,10 @@ struct OriginPool::Impl {
       beast::error_code ignored;
       c->sock.set_option(asio::ip::tcp::no_delay(true), ignored);
       // tcpKeepAlive: probe an idle pooled connection after this long (see tcp(7)).
-      int idle = static_cast<int>(std::max<int64_t>(1, o.tcp_keep_alive.count() / 1000));
+      int keep_idle = static_cast<int>(std::max<int64_t>(1, o.tcp_keep_alive.count() / 1000));
       c->sock.set_option(asio::socket_base::keep_alive(true), ignored);
-      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
+      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &keep_idle, sizeof keep_idle);
+      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &keep_idle, sizeof keep_idle);
     }
     if (tls) {
       CO_ASSIGN_OR_RETURN(asio::ssl::context * ctx, tlsContext(o));
