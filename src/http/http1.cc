@@ -90,6 +90,8 @@ class Http1Body final : public BodyReader {
       auto [ec, n] = co_await asio::async_write(s_, asio::buffer(k100), as_tuple(use_awaitable));
       if (ec) co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
     }
+    // Beast reads at most the buffer's free capacity per call; a body deserves large reads.
+    if (buf_.capacity() < len) buf_.reserve(len);
     while (!p_.is_done()) {
       p_.get().body().data = out;
       p_.get().body().size = len;

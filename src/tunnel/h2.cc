@@ -49,6 +49,35 @@ std::optional<uint64_t> parseLength(std::string_view v) {
 
 }  // namespace
 
+// ---- ByteQueue ----
+
+void ByteQueue::append(const char* data, size_t len) {
+  constexpr size_t kCoalesce = 16 * 1024;  // small writes share a piece
+  if (!pieces_.empty() && pieces_.back().size() + len <= kCoalesce &&
+      !(pieces_.size() == 1 && front_off_ > 0))
+    pieces_.back().append(data, len);
+  else
+    pieces_.emplace_back(data, len);
+  size_ += len;
+}
+
+size_t ByteQueue::read(char* out, size_t len) {
+  size_t done = 0;
+  while (done < len && !pieces_.empty()) {
+    std::string& front = pieces_.front();
+    size_t n = std::min(len - done, front.size() - front_off_);
+    std::memcpy(out + done, front.data() + front_off_, n);
+    done += n;
+    front_off_ += n;
+    if (front_off_ == front.size()) {
+      pieces_.pop_front();
+      front_off_ = 0;
+    }
+  }
+  size_ -= done;
+  return done;
+}
+
 // ---- H2Stream ----
 
 H2Stream::H2Stream(H2Session* session, const asio::any_io_executor& ex, bool server)
@@ -69,14 +98,8 @@ Task<base::Result<http::ResponseHead>> H2Stream::responseHead() {
 
 Task<base::Result<size_t>> H2Stream::read(char* buf, size_t len) {
   for (;;) {
-    if (in_.size() > in_off_) {
-      size_t n = std::min(len, in_.size() - in_off_);
-      std::memcpy(buf, in_.data() + in_off_, n);
-      in_off_ += n;
-      if (in_off_ == in_.size()) {
-        in_.clear();
-        in_off_ = 0;
-      }
+    if (!in_.empty()) {
+      size_t n = in_.read(buf, len);
       if (session_ && !session_->closed_) {
         nghttp2_session_consume(session_->ng_, id_, n);  // opens the window again
         session_->signalWrite();
@@ -100,8 +123,7 @@ void H2Stream::reset(uint32_t error_code) {
 // Gives nghttp2 the next piece of a stream's outbound DATA.
 struct H2StreamAccess {
   static ssize_t provide(H2Stream& s, uint8_t* buf, size_t length, uint32_t* flags) {
-    size_t avail = s.out_.size() - s.out_off_;
-    if (avail == 0) {
+    if (s.out_.empty()) {
       if (s.out_eof_) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         return 0;
@@ -109,15 +131,9 @@ struct H2StreamAccess {
       s.deferred_ = true;
       return NGHTTP2_ERR_DEFERRED;
     }
-    size_t n = std::min(avail, length);
-    std::memcpy(buf, s.out_.data() + s.out_off_, n);
-    s.out_off_ += n;
-    if (s.out_off_ == s.out_.size()) {
-      s.out_.clear();
-      s.out_off_ = 0;
-      if (s.out_eof_) *flags |= NGHTTP2_DATA_FLAG_EOF;
-    }
-    if (s.out_.size() - s.out_off_ <= kHighWater) s.out_ev_.notify();
+    size_t n = s.out_.read(reinterpret_cast<char*>(buf), length);
+    if (s.out_.empty() && s.out_eof_) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (s.out_.size() <= kHighWater) s.out_ev_.notify();
     return static_cast<ssize_t>(n);
   }
 };
@@ -162,12 +178,8 @@ Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
 Task<base::Result<void>> H2Stream::writeBody(const char* data, size_t len) {
   if (len == 0) co_return base::Result<void>{};
   if (!has_provider_) co_return base::Result<void>{};  // a body-less answer: drop it
-  while (!closed_ && out_.size() - out_off_ > kHighWater) co_await out_ev_.wait();
+  while (!closed_ && out_.size() > kHighWater) co_await out_ev_.wait();
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
-  if (out_off_ > 0 && out_off_ == out_.size()) {
-    out_.clear();
-    out_off_ = 0;
-  }
   out_.append(data, len);
   if (deferred_) {
     deferred_ = false;
@@ -305,7 +317,7 @@ struct H2Callbacks {
     if (it == s.streams_.end()) return 0;
     auto st = it->second;
     // Bytes nobody will read must still be credited back to the connection window.
-    if (size_t unread = st->in_.size() - st->in_off_; unread > 0)
+    if (size_t unread = st->in_.size(); unread > 0)
       nghttp2_session_consume_connection(s.ng_, unread);
     st->closed_ = true;
     st->close_code_ = code;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +28,22 @@ using Task = asio::awaitable<T>;
 using TlsSocket = http::TlsStream;
 
 class H2Session;
+
+// FIFO of bytes kept as the pieces they arrived in: appending never moves bytes already
+// queued, and reading from the front frees whole pieces.
+class ByteQueue {
+ public:
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void append(const char* data, size_t len);
+  // Copies up to `len` bytes from the front into `out` and drops them; returns the count.
+  size_t read(char* out, size_t len);
+
+ private:
+  std::deque<std::string> pieces_;
+  size_t front_off_ = 0;  // bytes of pieces_.front() already read
+  size_t size_ = 0;       // unread bytes in all pieces
+};
 
 // One HTTP/2 stream. As http::BodyReader it yields the peer's DATA; as http::ResponseWriter
 // it sends ours: on the server role writeHead() submits the response, on the client role the
@@ -56,7 +73,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   void reset(uint32_t error_code);
   bool finished() const { return out_eof_; }     // our side ended cleanly
   bool inputComplete() const { return in_eof_; }  // the peer's side ended cleanly
-  bool hasBufferedInput() const { return in_.size() > in_off_; }
+  bool hasBufferedInput() const { return !in_.empty(); }
 
  private:
   friend class H2Session;
@@ -74,13 +91,11 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   bool head_ready_ = false;
   bool head_written_ = false;
 
-  std::string in_;  // received DATA not yet read; bounded by the stream window
-  size_t in_off_ = 0;
+  ByteQueue in_;  // received DATA not yet read; bounded by the stream window
   bool in_eof_ = false;
   http::Event in_ev_;
 
-  std::string out_;  // DATA to send; writers wait while it is above the high-water mark
-  size_t out_off_ = 0;
+  ByteQueue out_;  // DATA to send; writers wait while it is above the high-water mark
   bool out_eof_ = false;
   bool deferred_ = false;  // nghttp2 is waiting for resume_data
   bool has_provider_ = false;
