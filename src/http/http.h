@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -41,6 +42,23 @@ class Event {
  private:
   asio::steady_timer timer_;
   bool pending_ = false;  // notify() with nobody waiting
+};
+
+// A 64 KiB scratch buffer for moving body bytes, recycled through a per-thread free list so
+// that a request costs no large allocation (and no zeroing). Movable, not copyable.
+class Chunk {
+ public:
+  static constexpr size_t kSize = 64 * 1024;
+  Chunk();
+  ~Chunk();
+  Chunk(Chunk&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Chunk& operator=(Chunk&&) = delete;
+  Chunk(const Chunk&) = delete;
+  char* get() const { return p_; }
+  static constexpr size_t size() { return kSize; }
+
+ private:
+  char* p_;
 };
 
 struct Header {

@@ -29,6 +29,33 @@ namespace bhttp = beast::http;
 using asio::as_tuple;
 using asio::use_awaitable;
 
+namespace {
+// Free Chunk buffers of this thread; bounded so a burst does not pin memory for ever.
+struct ChunkCache {
+  std::vector<char*> free;
+  ~ChunkCache() {
+    for (char* p : free) delete[] p;
+  }
+};
+thread_local ChunkCache t_chunks;
+constexpr size_t kMaxCachedChunks = 256;
+}  // namespace
+
+Chunk::Chunk() {
+  if (!t_chunks.free.empty()) {
+    p_ = t_chunks.free.back();
+    t_chunks.free.pop_back();
+  } else {
+    p_ = new char[kSize];
+  }
+}
+
+Chunk::~Chunk() {
+  if (!p_) return;
+  if (t_chunks.free.size() < kMaxCachedChunks) t_chunks.free.push_back(p_);
+  else delete[] p_;
+}
+
 Event::Event(const asio::any_io_executor& ex) : timer_(ex) {}
 
 Task<void> Event::wait() {
@@ -220,9 +247,15 @@ struct IdleGuard {
   bool done = false;
 };
 
-Task<void> watchIdle(std::shared_ptr<IdleGuard> g, asio::ip::tcp::socket* sock) {
+// The deadline moves with every request without touching the timer (no syscall per
+// request): the timer wakes at the old deadline, sees a later one and sleeps again.
+Task<void> watchIdle(std::shared_ptr<IdleGuard> g, asio::ip::tcp::socket* sock,
+                     std::chrono::milliseconds idle_timeout) {
   while (!g->done) {
-    g->timer.expires_at(g->deadline);
+    auto d = g->deadline;
+    g->timer.expires_at(d == std::chrono::steady_clock::time_point::max()
+                            ? std::chrono::steady_clock::now() + idle_timeout
+                            : d);
     co_await g->timer.async_wait(as_tuple(use_awaitable));
     if (g->done) break;
     if (std::chrono::steady_clock::now() >= g->deadline) {
@@ -242,7 +275,7 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
   sock.set_option(asio::ip::tcp::no_delay(true), ec0);
 
   auto guard = std::make_shared<IdleGuard>(IdleGuard{asio::steady_timer(s.get_executor())});
-  asio::co_spawn(s.get_executor(), watchIdle(guard, &sock), asio::detached);
+  asio::co_spawn(s.get_executor(), watchIdle(guard, &sock, limits.idle_timeout), asio::detached);
   struct Stop {
     std::shared_ptr<IdleGuard> g;
     ~Stop() {
@@ -257,10 +290,8 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
     parser.header_limit(static_cast<std::uint32_t>(limits.max_head_bytes));
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     guard->deadline = std::chrono::steady_clock::now() + limits.idle_timeout;
-    guard->timer.cancel();  // re-arm at the new deadline
     auto [ec, n] = co_await bhttp::async_read_header(s, buf, parser, as_tuple(use_awaitable));
     guard->deadline = std::chrono::steady_clock::time_point::max();
-    guard->timer.cancel();
     if (ec) {
       if (ec == bhttp::error::header_limit) {
         LOG_DEBUG("request head too large client={}", client_ip);

@@ -40,7 +40,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kChunk = Chunk::kSize;
 
 struct OriginConn {
   // Beast reads at most the buffer's free capacity per call: give bodies room to arrive in
@@ -270,7 +270,7 @@ struct UploadState {
 
 template <class S>
 Task<void> upload(S& s, BodyReader& body, bool chunked, std::shared_ptr<UploadState> st) {
-  auto chunk = std::make_unique<char[]>(kChunk);
+  Chunk chunk;
   bool ok = true;
   for (;;) {
     auto n = co_await body.read(chunk.get(), kChunk);
@@ -313,7 +313,7 @@ Task<void> relayDown(S& s, beast::flat_buffer& buf, ResponseWriter& out) {
     buf.consume(buf.size());
     if (!co_await out.writeBody(pre.data(), pre.size())) co_return;
   }
-  auto chunk = std::make_unique<char[]>(kChunk);
+  Chunk chunk;
   for (;;) {
     auto [ec, n] = co_await s.async_read_some(asio::buffer(chunk.get(), kChunk), as_tuple(use_awaitable));
     if (n > 0 && !co_await out.writeBody(chunk.get(), n)) co_return;
@@ -400,7 +400,7 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::IngressRule& rule, Req
           down_done->done_ev.notify();
         },
         asio::detached);
-    auto chunk = std::make_unique<char[]>(kChunk);
+    Chunk chunk;
     for (;;) {
       auto n = co_await body.read(chunk.get(), kChunk);
       if (!n || *n == 0) break;
@@ -417,7 +417,7 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::IngressRule& rule, Req
     co_return Outcome::Failed;
   }
   if (c.buf.size() == 0 || p.is_done()) (void)co_await out.flush();
-  auto chunk = std::make_unique<char[]>(kChunk);
+  Chunk chunk;
   while (!p.is_done()) {
     p.get().body().data = chunk.get();
     p.get().body().size = kChunk;

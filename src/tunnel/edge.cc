@@ -25,7 +25,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-constexpr size_t kPipeChunk = 64 * 1024;
 
 std::string stripPort(std::string_view authority) {
   if (!authority.empty() && authority.front() == '[') {
@@ -47,9 +46,9 @@ struct Done {
 
 // Copies a body from `from` to `to` until its end, then finishes `to`.
 Task<void> pipe(http::BodyReader& from, http::ResponseWriter& to, std::shared_ptr<Done> d) {
-  auto buf = std::make_unique<char[]>(kPipeChunk);
+  http::Chunk buf;
   for (;;) {
-    auto n = co_await from.read(buf.get(), kPipeChunk);
+    auto n = co_await from.read(buf.get(), buf.size());
     if (!n) {
       d->ok = false;
       d->read_error = n.error();

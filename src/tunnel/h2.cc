@@ -9,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -171,7 +172,14 @@ Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
                                    no_body ? nullptr : &prd);
   if (rv != 0)
     co_return base::makeError(std::errc::protocol_error, "submit response: {}", nghttp2_strerror(rv));
-  session_->signalWrite();
+  // The head waits for the first body bytes, finish() or flush(), so that a short answer
+  // leaves in one write. A body-less answer is complete now.
+  if (no_body || head.status == 101) session_->signalWrite();
+  co_return base::Result<void>{};
+}
+
+Task<base::Result<void>> H2Stream::flush() {
+  if (session_ && !session_->closed_) session_->signalWrite();
   co_return base::Result<void>{};
 }
 
@@ -459,6 +467,9 @@ Task<void> H2Session::writeLoop() {
   out.reserve(kWriteBatch + kMaxFrame + 1024);
   while (!closed_) {
     out.clear();
+    // Let the handlers that are already runnable (a response body right behind its head, the
+    // END_STREAM right behind the body) add their frames first: one write carries them all.
+    co_await asio::post(ex_, use_awaitable);
     for (;;) {
       const uint8_t* data = nullptr;
       ssize_t n = nghttp2_session_mem_send(ng_, &data);

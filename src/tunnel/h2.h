@@ -66,7 +66,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   Task<base::Result<void>> writeHead(const http::ResponseHead& head) override;
   Task<base::Result<void>> writeBody(const char* data, size_t len) override;
   Task<base::Result<void>> finish() override;
-  Task<base::Result<void>> flush() override { co_return base::Result<void>{}; }
+  Task<base::Result<void>> flush() override;
   bool headWritten() const override { return head_written_; }
 
   // Resets the stream with an HTTP/2 error code (NO_ERROR when only our interest ended).
