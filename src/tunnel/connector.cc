@@ -269,8 +269,16 @@ void Connector::drain(std::chrono::milliseconds grace, std::function<void()> don
         timer->async_wait([&im](const boost::system::error_code&) { im.drained_ev.notify(); });
         while (im.in_flight > 0 && std::chrono::steady_clock::now() < deadline)
           co_await im.drained_ev.wait();
+        if (im.in_flight > 0) {
+          LOG_WARN("grace period over in_flight={}", im.in_flight);
+        } else {
+          // Every answer is complete; let the connections write their last frames.
+          for (auto& s : im.sessions)
+            if (s) s->closeWhenIdle();
+          while (im.self.liveConnections() > 0 && std::chrono::steady_clock::now() < deadline)
+            co_await im.drained_ev.wait();
+        }
         timer->cancel();
-        if (im.in_flight > 0) LOG_WARN("grace period over in_flight={}", im.in_flight);
         im.stopAll();
         done();
       },

@@ -440,6 +440,11 @@ void H2Session::goAway() {
   signalWrite();
 }
 
+void H2Session::closeWhenIdle() {
+  close_when_idle_ = true;
+  signalWrite();
+}
+
 void H2Session::close() {
   if (closed_) return;
   terminate();
@@ -484,7 +489,8 @@ Task<void> H2Session::writeLoop() {
     }
     if (closed_) break;
     if (out.empty()) {
-      if (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_)) {
+      if ((close_when_idle_ && streams_.empty()) ||
+          (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_))) {
         terminate();
         break;
       }

@@ -131,6 +131,8 @@ class H2Session : public std::enable_shared_from_this<H2Session> {
 
   // Graceful: GOAWAY; streams already open finish, no new ones are accepted.
   void goAway();
+  // Ends the connection once every stream is done and every queued frame is written.
+  void closeWhenIdle();
   // Abrupt: ends the connection and fails every stream.
   void close();
 
@@ -162,6 +164,7 @@ class H2Session : public std::enable_shared_from_this<H2Session> {
   bool closed_ = false;
   bool goaway_sent_ = false;
   bool goaway_received_ = false;
+  bool close_when_idle_ = false;
 };
 
 }  // namespace tunnel
