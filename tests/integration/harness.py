@@ -40,6 +40,10 @@ _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY
                "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "BURROW_TUNNEL_TOKEN")
 
 
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print on a finding.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 def clean_env(extra=None):
     """The environment for child processes: no proxies, no inherited token."""
     env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}
@@ -236,6 +240,8 @@ class BurrowTestCase(unittest.TestCase):
         self.addCleanup(self._remove_tmp)
         self.procs = []
         self.addCleanup(self._report_on_failure)
+        # Runs after every process was stopped (cleanups run last-in, first-out).
+        self.addCleanup(self._check_sanitizers)
 
     # ---- bookkeeping ----
 
@@ -250,6 +256,13 @@ class BurrowTestCase(unittest.TestCase):
             for p in self.procs:
                 sys.stderr.write("\n%s\n" % p.tail())
             sys.stderr.flush()
+
+    def _check_sanitizers(self):
+        """A sanitizer report in any process's output fails the test (ASan/UBSan builds)."""
+        for p in self.procs:
+            text = p.read("stderr")
+            if any(m in text for m in SANITIZER_MARKS):
+                raise AssertionError("sanitizer report from %r:\n%s" % (p, p.tail(80)))
 
     def _remove_tmp(self):
         if os.environ.get("BURROW_TEST_KEEP") == "1":
@@ -278,6 +291,8 @@ class BurrowTestCase(unittest.TestCase):
         except subprocess.TimeoutExpired as e:
             self.fail("burrow %s did not finish within %ds (stdout %r, stderr %r)"
                       % (" ".join(args), timeout, e.stdout, e.stderr))
+        if any(m in (r.stderr or "") for m in SANITIZER_MARKS):
+            self.fail("sanitizer report from burrow %s:\n%s" % (" ".join(args), r.stderr))
         if check and r.returncode != 0:
             self.fail("burrow %s exited %d\nstdout: %s\nstderr: %s"
                       % (" ".join(args), r.returncode, r.stdout, r.stderr))
