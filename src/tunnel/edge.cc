@@ -36,6 +36,28 @@ std::string stripPort(std::string_view authority) {
   return base::toLower(authority);
 }
 
+// Closes a socket that is still busy when `timeout` passes (a silent peer cannot hold a
+// connection open); disarmed when destroyed.
+class Watchdog {
+ public:
+  Watchdog(asio::io_context& ioc, tcp::socket& sock, std::chrono::steady_clock::duration timeout)
+      : timer_(ioc), armed_(std::make_shared<bool>(true)) {
+    timer_.expires_after(timeout);
+    timer_.async_wait([s = &sock, armed = armed_](const boost::system::error_code& e) {
+      boost::system::error_code ignored;
+      if (!e && *armed) s->close(ignored);
+    });
+  }
+  ~Watchdog() {
+    *armed_ = false;
+    timer_.cancel();
+  }
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> armed_;
+};
+
 struct Done {
   explicit Done(const asio::any_io_executor& ex) : ev(ex) {}
   bool done = false;
@@ -207,30 +229,40 @@ struct Edge::Impl : http::Handler {
     while (up && !up->done) co_await up->ev.wait();
   }
 
-  Task<void> acceptHttp(tcp::acceptor& acc) {
+  // Accepts until the listener closes; each connection runs `serve` in its own coroutine.
+  // A failing accept (out of fds, say) pauses the loop briefly instead of spinning.
+  template <class Serve>
+  Task<void> acceptLoop(tcp::acceptor& acc, std::string_view what, Serve serve) {
+    asio::steady_timer pause(ioc);
     for (;;) {
       auto [ec, sock] = co_await acc.async_accept(as_tuple(use_awaitable));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
-        LOG_WARN("accept failed listener=http error={}", ec.message());
+        LOG_WARN("accept failed listener={} error={}", what, ec.message());
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(as_tuple(use_awaitable));
         continue;
       }
-      asio::co_spawn(ioc, http::serveHttp1(std::move(sock), *this, http::ServerLimits{}),
-                     asio::detached);
+      asio::co_spawn(ioc, serve(std::move(sock)), asio::detached);
     }
+  }
+
+  Task<void> serveHttp(tcp::socket sock) {
+    co_await http::serveHttp1(std::move(sock), *this, http::ServerLimits{});
+  }
+
+  // TLS server handshake (bounded by the caller's Watchdog).
+  Task<boost::system::error_code> handshake(TlsSocket& stream) {
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                as_tuple(use_awaitable));
+    co_return ec;
   }
 
   Task<void> serveHttps(tcp::socket sock) {
     auto stream = std::make_unique<TlsSocket>(std::move(sock), *https_tls);
-    asio::steady_timer timer(ioc);
-    timer.expires_after(kHandshakeTimeout);
-    auto* raw = &stream->next_layer();
-    timer.async_wait([raw](const boost::system::error_code& e) {
-      if (!e) raw->close();
-    });
-    auto [ec] = co_await stream->async_handshake(asio::ssl::stream_base::server,
-                                                 as_tuple(use_awaitable));
-    timer.cancel();
+    std::optional<Watchdog> dog(std::in_place, ioc, stream->next_layer(), kHandshakeTimeout);
+    auto ec = co_await handshake(*stream);
+    dog.reset();
     if (ec) {
       LOG_DEBUG("https handshake failed error={}", ec.message());
       co_return;
@@ -262,30 +294,6 @@ struct Edge::Impl : http::Handler {
     else if (!s->inputComplete()) s->reset(NGHTTP2_NO_ERROR);
   }
 
-  Task<void> acceptHttps(tcp::acceptor& acc) {
-    for (;;) {
-      auto [ec, sock] = co_await acc.async_accept(as_tuple(use_awaitable));
-      if (ec) {
-        if (stopping || ec == asio::error::operation_aborted) co_return;
-        LOG_WARN("accept failed listener=https error={}", ec.message());
-        continue;
-      }
-      asio::co_spawn(ioc, serveHttps(std::move(sock)), asio::detached);
-    }
-  }
-
-  Task<void> acceptTunnels(tcp::acceptor& acc) {
-    for (;;) {
-      auto [ec, sock] = co_await acc.async_accept(as_tuple(use_awaitable));
-      if (ec) {
-        if (stopping || ec == asio::error::operation_aborted) co_return;
-        LOG_WARN("accept failed listener=tunnel error={}", ec.message());
-        continue;
-      }
-      asio::co_spawn(ioc, tunnelConnection(std::move(sock)), asio::detached);
-    }
-  }
-
   Task<base::Result<Registration>> readRegistration(TlsSocket& s) {
     std::string header(kFrameHeader, '\0');
     auto [ec, n] = co_await asio::async_read(s, asio::buffer(header), as_tuple(use_awaitable));
@@ -302,21 +310,13 @@ struct Edge::Impl : http::Handler {
     auto peer = sock.remote_endpoint(e0);
     std::string peer_s = e0 ? "?" : formatEndpoint(peer);
     auto stream = std::make_unique<TlsSocket>(std::move(sock), *tunnel_tls);
-    asio::steady_timer timer(ioc);
-    timer.expires_after(kHandshakeTimeout);
-    auto* raw = &stream->next_layer();
-    timer.async_wait([raw](const boost::system::error_code& e) {
-      if (!e) raw->close();
-    });
-    auto [ec] = co_await stream->async_handshake(asio::ssl::stream_base::server,
-                                                 as_tuple(use_awaitable));
-    if (ec) {
-      timer.cancel();
+    std::optional<Watchdog> dog(std::in_place, ioc, stream->next_layer(), kHandshakeTimeout);
+    if (auto ec = co_await handshake(*stream)) {
       LOG_WARN("tunnel peer dropped peer={} reason=tls error={}", peer_s, ec.message());
       co_return;
     }
     auto reg = co_await readRegistration(*stream);
-    timer.cancel();
+    dog.reset();
     Reply reply;
     if (!reg) {
       reply.verdict = Verdict::Malformed;
@@ -393,16 +393,25 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
   }
   tunnel_ep_ = tunnel_acc.local_endpoint();
   im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(tunnel_acc)));
-  asio::co_spawn(im.ioc, im.acceptTunnels(*im.acceptors.back()), asio::detached);
+  asio::co_spawn(im.ioc,
+                 im.acceptLoop(*im.acceptors.back(), "tunnel",
+                               [&im](tcp::socket s) { return im.tunnelConnection(std::move(s)); }),
+                 asio::detached);
   if (http_acc) {
     http_ep_ = http_acc->local_endpoint();
     im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(*http_acc)));
-    asio::co_spawn(im.ioc, im.acceptHttp(*im.acceptors.back()), asio::detached);
+    asio::co_spawn(im.ioc,
+                   im.acceptLoop(*im.acceptors.back(), "http",
+                                 [&im](tcp::socket s) { return im.serveHttp(std::move(s)); }),
+                   asio::detached);
   }
   if (https_acc) {
     https_ep_ = https_acc->local_endpoint();
     im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(*https_acc)));
-    asio::co_spawn(im.ioc, im.acceptHttps(*im.acceptors.back()), asio::detached);
+    asio::co_spawn(im.ioc,
+                   im.acceptLoop(*im.acceptors.back(), "https",
+                                 [&im](tcp::socket s) { return im.serveHttps(std::move(s)); }),
+                   asio::detached);
   }
   return {};
 }

@@ -11,6 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -354,7 +355,8 @@ H2Session::H2Session(std::unique_ptr<TlsSocket> sock, Role role, H2Options opts)
       role_(role),
       opts_(opts),
       write_ev_(ex_),
-      writer_done_ev_(ex_) {
+      writer_done_ev_(ex_),
+      keepalive_timer_(ex_) {
   nghttp2_session_callbacks* cbs = nullptr;
   CHECK(nghttp2_session_callbacks_new(&cbs) == 0);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2Callbacks::onBeginHeaders);
@@ -460,6 +462,7 @@ void H2Session::terminate() {
     st->session_ = nullptr;
     st->wakeAll();
   }
+  keepalive_timer_.cancel();
   boost::system::error_code ignored;
   sock_->next_layer().cancel(ignored);
   sock_->next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -508,12 +511,33 @@ Task<void> H2Session::writeLoop() {
   writer_done_ev_.notify();
 }
 
+Task<void> H2Session::keepaliveLoop() {
+  auto self = shared_from_this();
+  while (!closed_) {
+    keepalive_timer_.expires_after(opts_.keepalive);
+    co_await keepalive_timer_.async_wait(as_tuple(use_awaitable));
+    if (closed_) break;
+    auto silent = std::chrono::steady_clock::now() - last_read_;
+    if (silent >= 3 * opts_.keepalive) {
+      LOG_WARN("tunnel peer silent, closing silent_ms={}",
+               std::chrono::duration_cast<std::chrono::milliseconds>(silent).count());
+      terminate();
+      break;
+    }
+    if (silent >= opts_.keepalive) {
+      nghttp2_submit_ping(ng_, NGHTTP2_FLAG_NONE, nullptr);  // the peer must answer
+      signalWrite();
+    }
+  }
+}
+
 Task<void> H2Session::run() {
   auto self = shared_from_this();
   boost::system::error_code ignored;
   sock_->next_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
   sock_->next_layer().set_option(asio::socket_base::keep_alive(true), ignored);
   asio::co_spawn(ex_, writeLoop(), asio::detached);
+  asio::co_spawn(ex_, keepaliveLoop(), asio::detached);
   auto buf = std::make_unique<uint8_t[]>(kReadBuf);
   while (!closed_) {
     auto [ec, n] = co_await sock_->async_read_some(asio::buffer(buf.get(), kReadBuf),
@@ -522,6 +546,7 @@ Task<void> H2Session::run() {
       if (!closed_) LOG_DEBUG("tunnel read ended error={}", ec.message());
       break;
     }
+    last_read_ = std::chrono::steady_clock::now();
     ssize_t rv = nghttp2_session_mem_recv(ng_, buf.get(), n);
     if (rv < 0) {
       LOG_WARN("tunnel http2 protocol error={}", nghttp2_strerror(static_cast<int>(rv)));

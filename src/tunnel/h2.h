@@ -6,6 +6,7 @@
 // consumer has read it, so a slow consumer holds at most one stream window in memory.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "base/result.h"
 #include "http/http.h"
@@ -106,6 +108,9 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
 };
 
 struct H2Options {
+  // A PING goes out after this long without hearing from the peer; the connection is
+  // declared dead after three such periods (a path that vanished without FIN or RST).
+  std::chrono::milliseconds keepalive{15'000};
   uint32_t stream_window = 1 << 20;        // per-stream receive window
   uint32_t connection_window = 64 << 20;   // connection receive window
   uint32_t max_concurrent_streams = 10000;
@@ -146,6 +151,7 @@ class H2Session : public std::enable_shared_from_this<H2Session> {
   H2Session(std::unique_ptr<TlsSocket> sock, Role role, H2Options opts);
   void signalWrite() { write_ev_.notify(); }
   Task<void> writeLoop();
+  Task<void> keepaliveLoop();
   void terminate();
 
   // nghttp2 callbacks (static trampolines live in h2.cc).
@@ -165,6 +171,8 @@ class H2Session : public std::enable_shared_from_this<H2Session> {
   bool goaway_sent_ = false;
   bool goaway_received_ = false;
   bool close_when_idle_ = false;
+  std::chrono::steady_clock::time_point last_read_ = std::chrono::steady_clock::now();
+  asio::steady_timer keepalive_timer_;  // cancelled when the connection ends
 };
 
 }  // namespace tunnel
