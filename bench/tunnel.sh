@@ -10,7 +10,7 @@
 # the connector idle and during 1,000 concurrent connections (wrk -c1000).
 #
 # Usage: bench/tunnel.sh            (builds a release binary in build-bench/ if BURROW unset)
-#        BURROW=path/to/burrow DURATION=10s bench/tunnel.sh
+#        BURROW=path/to/burrow DURATION=10s ROUNDS=3 bench/tunnel.sh
 # Needs: wrk, nginx (nginx-light), curl, openssl, python3 (scripts/deps bench installs them).
 # Prints a markdown table on stdout; progress goes to stderr. Every process it starts is
 # stopped by pid on exit, and every step is bounded in time.
@@ -21,6 +21,7 @@ root=$(dirname "$here")
 duration=${DURATION:-10s}
 conns=${CONNS:-32}
 threads=${THREADS:-2}
+rounds=${ROUNDS:-3}
 
 log() { printf '%s\n' "bench: $*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
@@ -209,12 +210,25 @@ run_wrk() {
   errs=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
 }
 
-run_wrk direct "http://127.0.0.1:$origin_port/1k.bin"
-d_rps=$rps d_p50=$p50 d_p99=$p99 d_err=$errs
-run_wrk burrow "http://127.0.0.1:$edge_http/1k.bin" bench.test
-b_rps=$rps b_p50=$p50 b_p99=$p99 b_err=$errs
-run_wrk chain "http://127.0.0.1:$front_port/1k.bin"
-c_rps=$rps c_p50=$p50 c_p99=$p99 c_err=$errs
+# median V...: the middle value (the lower middle for an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# The three paths take turns, ROUNDS times, so that a passing load on the machine hits all of
+# them alike; the report gives each figure's median over the rounds.
+d_r=() d_5=() d_9=() b_r=() b_5=() b_9=() c_r=() c_5=() c_9=()
+d_err=0 b_err=0 c_err=0
+for round in $(seq "$rounds"); do
+  log "round $round of $rounds"
+  run_wrk direct "http://127.0.0.1:$origin_port/1k.bin"
+  d_r+=("$rps") d_5+=("$p50") d_9+=("$p99") d_err=$((d_err + errs))
+  run_wrk burrow "http://127.0.0.1:$edge_http/1k.bin" bench.test
+  b_r+=("$rps") b_5+=("$p50") b_9+=("$p99") b_err=$((b_err + errs))
+  run_wrk chain "http://127.0.0.1:$front_port/1k.bin"
+  c_r+=("$rps") c_5+=("$p50") c_9+=("$p99") c_err=$((c_err + errs))
+done
+d_rps=$(median "${d_r[@]}") d_p50=$(median "${d_5[@]}") d_p99=$(median "${d_9[@]}")
+b_rps=$(median "${b_r[@]}") b_p50=$(median "${b_5[@]}") b_p99=$(median "${b_9[@]}")
+c_rps=$(median "${c_r[@]}") c_p50=$(median "${c_5[@]}") c_p99=$(median "${c_9[@]}")
 
 # ---- bulk: 1 GB ----
 
@@ -262,7 +276,9 @@ cat <<EOF
 Machine: $(nproc) CPUs, $cpu; $(uname -sr). burrow $commit$dirty.
 Load average before the run: $load_before.
 
-## Requests: wrk -t$threads -c$conns -d$duration, 1 KB file
+## Requests: wrk -t$threads -c$conns -d$duration, 1 KB file (median of $rounds rounds)
+
+burrow requests/s by round: ${b_r[*]}; the chain's: ${c_r[*]}.
 
 | path | requests/s | p50 ms | p99 ms | errors | req/s vs chain | p99 vs chain |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
