@@ -34,6 +34,7 @@ struct Flags {
   // tunnel run / ingress
   std::string config_file, token_file, url, grace_period = "30s", rule_url;
   int ha_connections = 4;
+  bool ha_connections_given = false, grace_period_given = false;
   // quick
   tunnel::QuickOptions quick;
 };
@@ -113,8 +114,10 @@ int tunnelRun(Flags& f) {
   auto grace = base::parseDuration(f.grace_period);
   if (!grace) return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
   o.grace_period = *grace;
-  o.ha_connections = cfg->ha_connections && f.ha_connections == 4 ? *cfg->ha_connections
-                                                                   : f.ha_connections;
+  // A flag on the command line wins over the same key in the config file.
+  o.ha_connections = f.ha_connections_given || !cfg->ha_connections ? f.ha_connections
+                                                                    : *cfg->ha_connections;
+  if (!f.grace_period_given && cfg->grace_period) o.grace_period = *cfg->grace_period;
   o.config = std::move(*cfg);
   return finish(tunnel::runConnector(o));
 }
@@ -193,6 +196,10 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   trun->add_option("--grace-period", f.grace_period, "drain time on SIGTERM/SIGINT")
       ->capture_default_str();
+  trun->parse_complete_callback([&f, trun] {
+    f.ha_connections_given = trun->count("--ha-connections") > 0;
+    f.grace_period_given = trun->count("--grace-period") > 0;
+  });
   table.push_back({trun, tunnelRun});
   auto* ingress = tun->add_subcommand("ingress", "validate or test ingress rules");
   ingress->require_subcommand(1);
