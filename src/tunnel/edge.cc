@@ -157,12 +157,6 @@ struct Edge::Impl : http::Handler {
       co_await http::respondText(out, 404, fmt::format("no tunnel serves host '{}'", host));
       co_return;
     }
-    auto session = pick(*tunnel_id);
-    if (!session) {
-      co_await http::respondText(
-          out, 502, fmt::format("tunnel '{}' has no live connector", tunnelName(*tunnel_id)));
-      co_return;
-    }
     // X-Forwarded-*: append the peer to any chain the client sent.
     bool have_xff = false;
     for (auto& h : req.headers) {
@@ -178,13 +172,8 @@ struct Edge::Impl : http::Handler {
     req.headers.push_back({"x-forwarded-proto", req.scheme});
     req.headers.push_back({"x-forwarded-host", req.authority});
 
-    auto opened = session->openStream(req);
-    if (!opened) {
-      co_await http::respondText(out, 502, opened.error().message());
-      co_return;
-    }
-    std::shared_ptr<H2Stream> st = *opened;
     auto ex = co_await asio::this_coro::executor;
+    std::shared_ptr<H2Stream> st;
     std::shared_ptr<Done> up;
     // The client's body (or upgraded stream) into the tunnel; a failure resets the stream so
     // that the connector stops waiting for it.
@@ -198,8 +187,30 @@ struct Edge::Impl : http::Handler {
           },
           asio::detached);
     };
-    if (req.has_body) startUpload();
-    auto head = co_await st->responseHead();
+    // A connector that is draining refuses streams it had not seen when it sent GOAWAY;
+    // nothing of those reached an origin, so a body-less request moves to another
+    // connection (a replica, or a connection that reconnected).
+    base::Result<http::ResponseHead> head = base::makeError(std::errc::connection_aborted, "");
+    for (int attempt = 0;; ++attempt) {
+      auto session = pick(*tunnel_id);
+      if (!session) {
+        co_await http::respondText(
+            out, 502, fmt::format("tunnel '{}' has no live connector", tunnelName(*tunnel_id)));
+        co_return;
+      }
+      auto opened = session->openStream(req);
+      if (!opened) {
+        co_await http::respondText(out, 502, opened.error().message());
+        co_return;
+      }
+      st = *opened;
+      if (req.has_body) startUpload();
+      head = co_await st->responseHead();
+      bool retry = !head && !req.has_body && !req.upgrade_websocket && attempt < 2 &&
+                   st->closeCode() == NGHTTP2_REFUSED_STREAM;
+      if (!retry) break;
+      LOG_DEBUG("stream refused by a draining connector, retrying host={}", host);
+    }
     if (!head) {
       if (up && !up->done) body.cancel();
       while (up && !up->done) co_await up->ev.wait();

@@ -73,6 +73,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
 
   // Resets the stream with an HTTP/2 error code (NO_ERROR when only our interest ended).
   void reset(uint32_t error_code);
+  uint32_t closeCode() const { return close_code_; }  // HTTP/2 error code once closed
   bool finished() const { return out_eof_; }     // our side ended cleanly
   bool inputComplete() const { return in_eof_; }  // the peer's side ended cleanly
   bool hasBufferedInput() const { return !in_.empty(); }
