@@ -34,6 +34,7 @@ struct Flags {
   // tunnel run / ingress
   std::string config_file, token_file, url, grace_period = "30s", rule_url;
   int ha_connections = 4;
+  std::string metrics;
   bool ha_connections_given = false, grace_period_given = false;
   // quick
   tunnel::QuickOptions quick;
@@ -118,6 +119,7 @@ int tunnelRun(Flags& f) {
   o.ha_connections = f.ha_connections_given || !cfg->ha_connections ? f.ha_connections
                                                                     : *cfg->ha_connections;
   if (!f.grace_period_given && cfg->grace_period) o.grace_period = *cfg->grace_period;
+  o.metrics_addr = f.metrics;
   o.config = std::move(*cfg);
   return finish(tunnel::runConnector(o));
 }
@@ -196,6 +198,8 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   trun->add_option("--grace-period", f.grace_period, "drain time on SIGTERM/SIGINT")
       ->capture_default_str();
+  trun->add_option("--metrics", f.metrics,
+                   "loopback address for /ready, /healthcheck and /metrics, e.g. 127.0.0.1:2000");
   trun->parse_complete_callback([&f, trun] {
     f.ha_connections_given = trun->count("--ha-connections") > 0;
     f.grace_period_given = trun->count("--grace-period") > 0;

@@ -4,6 +4,8 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 
+#include <map>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -62,6 +64,92 @@ struct Connector::Impl {
   int in_flight = 0;
   http::Event drained_ev;
 
+  // Counters behind /metrics (Prometheus base units, _total for counters).
+  struct Stats {
+    uint64_t requests = 0;
+    uint64_t request_errors = 0;  // streams that ended without a complete answer
+    std::map<int, uint64_t> responses;  // by status code
+    uint64_t registrations_ok = 0;
+    uint64_t registrations_failed = 0;
+  } stats;
+  std::unique_ptr<tcp::acceptor> metrics_acceptor;
+  std::optional<tcp::endpoint> metrics_ep;
+
+  int readyConnections() const {
+    int n = 0;
+    for (auto& s : sessions)
+      if (s && !s->closed() && !s->draining()) ++n;
+    return n;
+  }
+
+  std::string metricsText() const {
+    std::string out;
+    auto metric = [&](const char* name, const char* type, const char* help) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    metric("burrow_tunnel_requests_total", "counter", "Requests received from the edge.");
+    out += fmt::format("burrow_tunnel_requests_total {}\n", stats.requests);
+    metric("burrow_tunnel_concurrent_requests", "gauge", "Requests being answered now.");
+    out += fmt::format("burrow_tunnel_concurrent_requests {}\n", in_flight);
+    metric("burrow_tunnel_request_errors_total", "counter",
+           "Requests that ended without a complete answer.");
+    out += fmt::format("burrow_tunnel_request_errors_total {}\n", stats.request_errors);
+    metric("burrow_tunnel_responses_total", "counter", "Answers sent, by status code.");
+    for (const auto& [code, n] : stats.responses)
+      out += fmt::format("burrow_tunnel_responses_total{{code=\"{}\"}} {}\n", code, n);
+    metric("burrow_tunnel_ha_connections", "gauge", "Registered connections to the edge.");
+    out += fmt::format("burrow_tunnel_ha_connections {}\n", readyConnections());
+    metric("burrow_tunnel_registrations_total", "counter", "Registration attempts by result.");
+    out += fmt::format("burrow_tunnel_registrations_total{{result=\"success\"}} {}\n",
+                       stats.registrations_ok);
+    out += fmt::format("burrow_tunnel_registrations_total{{result=\"failure\"}} {}\n",
+                       stats.registrations_failed);
+    return out;
+  }
+
+  // The metrics listener's requests: small fixed answers, never routed anywhere.
+  struct MetricsHandler : http::Handler {
+    explicit MetricsHandler(Impl& i) : im(i) {}
+    Impl& im;
+    Task<void> handle(http::RequestHead& req, http::BodyReader&, http::ResponseWriter& out) override {
+      std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+      http::ResponseHead head;
+      std::string body;
+      int ready = im.readyConnections();
+      if (path == "/ready") {
+        head.status = ready > 0 ? 200 : 503;
+        body = fmt::format("{{\"status\":{},\"readyConnections\":{},\"connectorId\":\"{}\"}}\n",
+                           head.status, ready, im.connector_id);
+        head.headers.push_back({"content-type", "application/json"});
+      } else if (path == "/healthcheck") {
+        head.status = ready > 0 ? 200 : 503;
+        body = ready > 0 ? "OK\n" : "no connection to the edge\n";
+        head.headers.push_back({"content-type", "text/plain; charset=utf-8"});
+      } else if (path == "/metrics") {
+        head.status = 200;
+        body = im.metricsText();
+        head.headers.push_back({"content-type", "text/plain; version=0.0.4; charset=utf-8"});
+      } else {
+        head.status = 404;
+        body = "not found: try /ready, /healthcheck or /metrics\n";
+      }
+      head.content_length = body.size();
+      if (!co_await out.writeHead(head)) co_return;
+      if (req.method != "HEAD" && !co_await out.writeBody(body.data(), body.size())) co_return;
+      (void)co_await out.finish();
+    }
+  };
+  std::unique_ptr<MetricsHandler> metrics_handler;
+
+  Task<void> acceptMetrics() {
+    for (;;) {
+      auto [ec, sock] = co_await metrics_acceptor->async_accept(as_tuple(use_awaitable));
+      if (ec) co_return;  // closed at stop
+      asio::co_spawn(ioc, http::serveHttp1(std::move(sock), *metrics_handler, http::ServerLimits{}),
+                     asio::detached);
+    }
+  }
+
   void fatal(base::Error e) {
     if (self.fatal_) return;
     self.fatal_ = std::move(e);
@@ -71,6 +159,10 @@ struct Connector::Impl {
 
   void stopAll() {
     stopping = true;
+    if (metrics_acceptor) {
+      boost::system::error_code ignored;
+      metrics_acceptor->close(ignored);
+    }
     for (auto& t : retry_timers)
       if (t) t->cancel();
     for (auto& s : sessions)
@@ -79,14 +171,20 @@ struct Connector::Impl {
 
   Task<void> serveStream(std::shared_ptr<H2Stream> st) {
     ++in_flight;
+    ++stats.requests;
     auto& req = st->request();
     std::string_view target = req.target;
     std::string_view path = target.substr(0, target.find('?'));
     size_t idx = config::matchIngress(cfg, req.authority, path);
     co_await http::proxy(pool, cfg.ingress[idx], req, *st, *st);
     if (!st->headWritten()) co_await http::respondText(*st, 502, "no response");
-    if (!st->finished()) st->reset(NGHTTP2_INTERNAL_ERROR);
-    else if (!st->inputComplete()) st->reset(NGHTTP2_NO_ERROR);
+    if (st->statusWritten()) ++stats.responses[st->statusWritten()];
+    if (!st->finished()) {
+      ++stats.request_errors;
+      st->reset(NGHTTP2_INTERNAL_ERROR);
+    } else if (!st->inputComplete()) {
+      st->reset(NGHTTP2_NO_ERROR);
+    }
     --in_flight;
     drained_ev.notify();
   }
@@ -167,6 +265,7 @@ struct Connector::Impl {
       co_return End::Retry;
     }
     if (reply->verdict != Verdict::Accepted) {
+      ++stats.registrations_failed;
       std::string what;
       switch (reply->verdict) {
         case Verdict::UnknownTunnel:
@@ -190,6 +289,7 @@ struct Connector::Impl {
       co_return isPermanent(reply->verdict) ? End::Permanent : End::Retry;
     }
     if (stopping) co_return End::Stopped;
+    ++stats.registrations_ok;
     auto session = H2Session::create(std::move(stream), H2Session::Role::Server);
     session->setRequestHandler([this](std::shared_ptr<H2Stream> st) {
       asio::co_spawn(ioc, serveStream(std::move(st)), asio::detached);
@@ -286,6 +386,26 @@ void Connector::drain(std::chrono::milliseconds grace, std::function<void()> don
 }
 
 void Connector::stop() { impl_->stopAll(); }
+
+base::Result<void> Connector::startMetrics(const std::string& addr) {
+  auto& im = *impl_;
+  ASSIGN_OR_RETURN(tcp::endpoint ep, parseListenAddr(addr));
+  if (!ep.address().is_loopback())
+    return base::invalid("--metrics {}: the metrics listener binds loopback addresses only "
+                         "(127.0.0.0/8 or [::1])",
+                         addr);
+  ASSIGN_OR_RETURN(tcp::acceptor acc, listen(im.ioc, addr, "metrics"));
+  im.metrics_ep = acc.local_endpoint();
+  im.metrics_acceptor = std::make_unique<tcp::acceptor>(std::move(acc));
+  im.metrics_handler = std::make_unique<Impl::MetricsHandler>(im);
+  asio::co_spawn(im.ioc, im.acceptMetrics(), asio::detached);
+  LOG_INFO("metrics ready addr={}", formatEndpoint(*im.metrics_ep));
+  return {};
+}
+
+std::optional<asio::ip::tcp::endpoint> Connector::metricsEndpoint() const {
+  return impl_->metrics_ep;
+}
 
 int Connector::liveConnections() const {
   int n = 0;

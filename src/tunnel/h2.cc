@@ -151,6 +151,7 @@ ssize_t readData(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_
 Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
   CHECK(server_ && !head_written_);
   head_written_ = true;
+  status_written_ = head.status;
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
   std::vector<nghttp2_nv> nva;
   std::string status = std::to_string(head.status == 101 ? 200 : head.status);

@@ -74,6 +74,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   // Resets the stream with an HTTP/2 error code (NO_ERROR when only our interest ended).
   void reset(uint32_t error_code);
   uint32_t closeCode() const { return close_code_; }  // HTTP/2 error code once closed
+  int statusWritten() const { return status_written_; }  // server role: 0 until writeHead
   bool finished() const { return out_eof_; }     // our side ended cleanly
   bool inputComplete() const { return in_eof_; }  // the peer's side ended cleanly
   bool hasBufferedInput() const { return !in_.empty(); }
@@ -93,6 +94,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   bool connect_ws_ = false;      // client role: sent as extended CONNECT
   bool head_ready_ = false;
   bool head_written_ = false;
+  int status_written_ = 0;
 
   ByteQueue in_;  // received DATA not yet read; bounded by the stream window
   bool in_eof_ = false;

@@ -143,6 +143,8 @@ base::Result<int> runConnector(const ConnectorOptions& o) {
   ASSIGN_OR_RETURN(Token token, decodeToken(o.token));
   asio::io_context ioc(1);
   Connector conn(ioc, o.config, token, o.ha_connections);
+  std::string metrics = !o.metrics_addr.empty() ? o.metrics_addr : o.config.metrics;
+  if (!metrics.empty()) RETURN_IF_ERROR(conn.startMetrics(metrics));
   RETURN_IF_ERROR(conn.start());
   conn.onFatal([&] { ioc.stop(); });
   Signals sig(

@@ -85,6 +85,9 @@ class Connector {
   ~Connector();
 
   base::Result<void> start();
+  // Serves /ready, /healthcheck and /metrics on `addr`, which must be a loopback address.
+  base::Result<void> startMetrics(const std::string& addr);
+  std::optional<asio::ip::tcp::endpoint> metricsEndpoint() const;
   // Graceful stop: GOAWAY on every connection, in-flight requests finish; `done` runs when
   // none is left or the grace period ends.
   void drain(std::chrono::milliseconds grace, std::function<void()> done);
