@@ -55,8 +55,8 @@ std::optional<uint64_t> parseLength(std::string_view v) {
 
 void ByteQueue::append(const char* data, size_t len) {
   constexpr size_t kCoalesce = 16 * 1024;  // small writes share a piece
-  if (!pieces_.empty() && pieces_.back().size() + len <= kCoalesce &&
-      !(pieces_.size() == 1 && front_off_ > 0))
+  if (pieces_.size() > front_ && pieces_.back().size() + len <= kCoalesce &&
+      !(pieces_.size() - front_ == 1 && front_off_ > 0))
     pieces_.back().append(data, len);
   else
     pieces_.emplace_back(data, len);
@@ -65,16 +65,24 @@ void ByteQueue::append(const char* data, size_t len) {
 
 size_t ByteQueue::read(char* out, size_t len) {
   size_t done = 0;
-  while (done < len && !pieces_.empty()) {
-    std::string& front = pieces_.front();
+  while (done < len && front_ < pieces_.size()) {
+    std::string& front = pieces_[front_];
     size_t n = std::min(len - done, front.size() - front_off_);
     std::memcpy(out + done, front.data() + front_off_, n);
     done += n;
     front_off_ += n;
     if (front_off_ == front.size()) {
-      pieces_.pop_front();
+      std::string().swap(front);  // free the piece now, not when the queue empties
+      ++front_;
       front_off_ = 0;
     }
+  }
+  if (front_ == pieces_.size()) {
+    pieces_.clear();
+    front_ = 0;
+  } else if (front_ >= 64) {  // a queue that never empties: drop the read slots
+    pieces_.erase(pieces_.begin(), pieces_.begin() + static_cast<std::ptrdiff_t>(front_));
+    front_ = 0;
   }
   size_ -= done;
   return done;
@@ -154,6 +162,7 @@ Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
   status_written_ = head.status;
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
   std::vector<nghttp2_nv> nva;
+  nva.reserve(head.headers.size() + 2);
   std::string status = std::to_string(head.status == 101 ? 200 : head.status);
   static const std::string kStatus = ":status", kLen = "content-length";
   addNv(nva, kStatus, status);

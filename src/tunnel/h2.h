@@ -8,11 +8,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -42,8 +42,9 @@ class ByteQueue {
   size_t read(char* out, size_t len);
 
  private:
-  std::deque<std::string> pieces_;
-  size_t front_off_ = 0;  // bytes of pieces_.front() already read
+  std::vector<std::string> pieces_;  // pieces_[front_] is the oldest unread piece
+  size_t front_ = 0;
+  size_t front_off_ = 0;  // bytes of pieces_[front_] already read
   size_t size_ = 0;       // unread bytes in all pieces
 };
 
