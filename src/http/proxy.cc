@@ -416,7 +416,12 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::IngressRule& rule, Req
     co_await joinUpload(true);
     co_return Outcome::Failed;
   }
-  if (c.buf.size() == 0 || p.is_done()) (void)co_await out.flush();
+  // The head waits for the first body bytes when they are already here (in our buffer or
+  // the socket's), so both leave in one write; otherwise it goes now, for streaming answers
+  // whose body comes later (server-sent events, long polls).
+  beast::error_code avail_ec;
+  bool body_ready = c.buf.size() > 0 || lowestSocket(s).available(avail_ec) > 0;
+  if (p.is_done() || !body_ready) (void)co_await out.flush();
   Chunk chunk;
   while (!p.is_done()) {
     p.get().body().data = chunk.get();

@@ -161,6 +161,22 @@ Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
   head_written_ = true;
   status_written_ = head.status;
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
+  bool no_body = is_head_request_ || (head.status >= 100 && head.status < 200 && head.status != 101) ||
+                 head.status == 204 || head.status == 304;
+  has_provider_ = !no_body;
+  if (no_body) out_eof_ = true;
+  pending_head_ = head;
+  // A head with a body waits for its first bytes, finish() or flush(), so that a short answer
+  // leaves in one write; a body-less answer, or a 101, is complete now.
+  if (no_body || head.status == 101) co_return submitHead();
+  co_return base::Result<void>{};
+}
+
+base::Result<void> H2Stream::submitHead() {
+  if (!pending_head_) return {};
+  http::ResponseHead head = std::move(*pending_head_);
+  pending_head_.reset();
+  if (closed_ || !session_ || session_->closed_) return streamGone(*this, close_code_);
   std::vector<nghttp2_nv> nva;
   nva.reserve(head.headers.size() + 2);
   std::string status = std::to_string(head.status == 101 ? 200 : head.status);
@@ -172,27 +188,18 @@ Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
     len = std::to_string(*head.content_length);
     addNv(nva, kLen, len);
   }
-  bool no_body = is_head_request_ || (head.status >= 100 && head.status < 200 && head.status != 101) ||
-                 head.status == 204 || head.status == 304;
   nghttp2_data_provider prd{};
   prd.source.ptr = this;
   prd.read_callback = readData;
-  has_provider_ = !no_body;
-  if (no_body) out_eof_ = true;
   int rv = nghttp2_submit_response(session_->ng_, id_, nva.data(), nva.size(),
-                                   no_body ? nullptr : &prd);
+                                   has_provider_ ? &prd : nullptr);
   if (rv != 0)
-    co_return base::makeError(std::errc::protocol_error, "submit response: {}", nghttp2_strerror(rv));
-  // The head waits for the first body bytes, finish() or flush(), so that a short answer
-  // leaves in one write. A body-less answer is complete now.
-  if (no_body || head.status == 101) session_->signalWrite();
-  co_return base::Result<void>{};
+    return base::makeError(std::errc::protocol_error, "submit response: {}", nghttp2_strerror(rv));
+  session_->signalWrite();
+  return {};
 }
 
-Task<base::Result<void>> H2Stream::flush() {
-  if (session_ && !session_->closed_) session_->signalWrite();
-  co_return base::Result<void>{};
-}
+Task<base::Result<void>> H2Stream::flush() { co_return submitHead(); }
 
 Task<base::Result<void>> H2Stream::writeBody(const char* data, size_t len) {
   if (len == 0) co_return base::Result<void>{};
@@ -200,6 +207,7 @@ Task<base::Result<void>> H2Stream::writeBody(const char* data, size_t len) {
   while (!closed_ && out_.size() > kHighWater) co_await out_ev_.wait();
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
   out_.append(data, len);
+  CO_RETURN_IF_ERROR(submitHead());
   if (deferred_) {
     deferred_ = false;
     nghttp2_session_resume_data(session_->ng_, id_);
@@ -209,9 +217,10 @@ Task<base::Result<void>> H2Stream::writeBody(const char* data, size_t len) {
 }
 
 Task<base::Result<void>> H2Stream::finish() {
-  if (out_eof_) co_return base::Result<void>{};
+  if (out_eof_ && !pending_head_) co_return base::Result<void>{};
   out_eof_ = true;
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
+  CO_RETURN_IF_ERROR(submitHead());
   if (deferred_) {
     deferred_ = false;
     nghttp2_session_resume_data(session_->ng_, id_);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -83,6 +84,8 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
  private:
   friend class H2Session;
   friend struct H2Callbacks;
+  // Hands a head kept back by writeHead to nghttp2 (no-op when there is none).
+  base::Result<void> submitHead();
   friend struct H2StreamAccess;
   void wakeAll();
 
@@ -96,6 +99,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   bool head_ready_ = false;
   bool head_written_ = false;
   int status_written_ = 0;
+  std::optional<http::ResponseHead> pending_head_;  // written but not yet given to nghttp2
 
   ByteQueue in_;  // received DATA not yet read; bounded by the stream window
   bool in_eof_ = false;
