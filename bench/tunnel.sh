@@ -110,8 +110,10 @@ $server
 EOF
   "$nginx_bin" -p "$p/" -c "$p/nginx.conf" -e "$p/logs/error.log" &
   pids+=($!)
+  nginx_master[$name]=$!
 }
 
+declare -A nginx_master  # name -> pid of that nginx's master process
 origin_port=$(free_port)
 start_nginx origin "    listen 127.0.0.1:$origin_port;
     location / { root $work/www; }"
@@ -202,29 +204,47 @@ run_wrk() {
   [ -n "$host" ] && hdr=(-H "Host: $host")
   log "wrk $label: -t$threads -c$conns -d$duration $url"
   timeout 60 wrk -t"$threads" -c"$conns" -d2s "${hdr[@]}" "$url" >/dev/null 2>&1 || true  # warm-up
+  local t0
+  t0=$(cpu_ticks $cpu_pids)
   timeout 120 wrk -t"$threads" -c"$conns" -d"$duration" --latency "${hdr[@]}" "$url" >"$out" 2>&1 \
     || die "wrk $label failed: $(cat "$out")"
+  cpu=$(cpu_us_per_req $(($(cpu_ticks $cpu_pids) - t0)) "$(requests "$out")")
   rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
   errs=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
 }
 
+# cpu_ticks PID...: user + system clock ticks used so far by these processes (see proc(5)).
+cpu_ticks() { local p; for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $1 } END { print t + 0 }'; }
+# nginx_pids NAME: the master and workers of one nginx.
+nginx_pids() { echo "${nginx_master[$1]}" $(pgrep -P "${nginx_master[$1]}"); }
+hz=$(getconf CLK_TCK)
+# cpu_us_per_req TICKS REQUESTS
+cpu_us_per_req() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "n/a" }'; }
+# requests FILE: how many requests a wrk run completed.
+requests() { awk '/requests in/ { print $1 }' "$1"; }
+
+cpu_pids=""  # processes whose CPU run_wrk charges to the requests it measures
+
 # median V...: the middle value (the lower middle for an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 # The three paths take turns, ROUNDS times, so that a passing load on the machine hits all of
 # them alike; the report gives each figure's median over the rounds.
-d_r=() d_5=() d_9=() b_r=() b_5=() b_9=() c_r=() c_5=() c_9=()
+d_r=() d_5=() d_9=() b_r=() b_5=() b_9=() c_r=() c_5=() c_9=() b_cpu=() c_cpu=()
 d_err=0 b_err=0 c_err=0
 for round in $(seq "$rounds"); do
   log "round $round of $rounds"
   run_wrk direct "http://127.0.0.1:$origin_port/1k.bin"
   d_r+=("$rps") d_5+=("$p50") d_9+=("$p99") d_err=$((d_err + errs))
+  cpu_pids="$edge_pid $conn_pid"
   run_wrk burrow "http://127.0.0.1:$edge_http/1k.bin" bench.test
-  b_r+=("$rps") b_5+=("$p50") b_9+=("$p99") b_err=$((b_err + errs))
+  b_r+=("$rps") b_5+=("$p50") b_9+=("$p99") b_err=$((b_err + errs)) b_cpu+=("$cpu")
+  cpu_pids="$(nginx_pids front) $(nginx_pids middle)"
   run_wrk chain "http://127.0.0.1:$front_port/1k.bin"
-  c_r+=("$rps") c_5+=("$p50") c_9+=("$p99") c_err=$((c_err + errs))
+  c_r+=("$rps") c_5+=("$p50") c_9+=("$p99") c_err=$((c_err + errs)) c_cpu+=("$cpu")
+  cpu_pids=""
 done
 d_rps=$(median "${d_r[@]}") d_p50=$(median "${d_5[@]}") d_p99=$(median "${d_9[@]}")
 b_rps=$(median "${b_r[@]}") b_p50=$(median "${b_5[@]}") b_p99=$(median "${b_9[@]}")
@@ -279,6 +299,10 @@ Load average before the run: $load_before.
 ## Requests: wrk -t$threads -c$conns -d$duration, 1 KB file (median of $rounds rounds)
 
 burrow requests/s by round: ${b_r[*]}; the chain's: ${c_r[*]}.
+
+CPU per request (user + system, from /proc/PID/stat): burrow's edge + connector
+$(median "${b_cpu[@]}") µs; the chain's front + middle nginx $(median "${c_cpu[@]}") µs
+(rounds: ${b_cpu[*]} / ${c_cpu[*]}).
 
 | path | requests/s | p50 ms | p99 ms | errors | req/s vs chain | p99 vs chain |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
