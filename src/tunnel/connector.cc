@@ -43,9 +43,11 @@ std::chrono::milliseconds Backoff::next() {
 }
 
 struct Connector::Impl {
-  Impl(Connector& c, asio::io_context& io, config::TunnelConfig config, Token tok, int ha)
-      : self(c), ioc(io), cfg(std::move(config)), token(std::move(tok)), ha_connections(ha),
-        pool(io.get_executor()), drained_ev(io.get_executor()) {}
+  Impl(Connector& c, asio::io_context& io, config::TunnelConfig config, Token tok,
+       std::vector<int> idx, std::string id, std::shared_ptr<ConnectorStats> st)
+      : self(c), ioc(io), cfg(std::move(config)), token(std::move(tok)), indexes(std::move(idx)),
+        connector_id(std::move(id)), stats(std::move(st)), pool(io.get_executor()),
+        drained_ev(io.get_executor()) {}
 
   enum class End { Retry, Permanent, Stopped };
 
@@ -53,34 +55,22 @@ struct Connector::Impl {
   asio::io_context& ioc;
   config::TunnelConfig cfg;
   Token token;
-  int ha_connections;
-  std::string connector_id = base::randomUuid();
+  std::vector<int> indexes;  // the HA connection indexes this thread keeps
+  std::string connector_id;
+  std::shared_ptr<ConnectorStats> stats;
   std::unique_ptr<asio::ssl::context> tls;
   http::OriginPool pool;
-  std::vector<std::shared_ptr<H2Session>> sessions;  // registered, indexed by conn index
+  std::vector<std::shared_ptr<H2Session>> sessions;  // registered, by position in indexes
   std::vector<std::unique_ptr<asio::steady_timer>> retry_timers;
   bool stopping = false;
   bool first_registered = false;
   int in_flight = 0;
   http::Event drained_ev;
 
-  // Counters behind /metrics (Prometheus base units, _total for counters).
-  struct Stats {
-    uint64_t requests = 0;
-    uint64_t request_errors = 0;  // streams that ended without a complete answer
-    std::map<int, uint64_t> responses;  // by status code
-    uint64_t registrations_ok = 0;
-    uint64_t registrations_failed = 0;
-  } stats;
   std::unique_ptr<tcp::acceptor> metrics_acceptor;
   std::optional<tcp::endpoint> metrics_ep;
 
-  int readyConnections() const {
-    int n = 0;
-    for (auto& s : sessions)
-      if (s && !s->closed() && !s->draining()) ++n;
-    return n;
-  }
+  int readyConnections() const { return stats->ready.load(std::memory_order_relaxed); }
 
   std::string metricsText() const {
     std::string out;
@@ -88,22 +78,24 @@ struct Connector::Impl {
       out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     };
     metric("burrow_tunnel_requests_total", "counter", "Requests received from the edge.");
-    out += fmt::format("burrow_tunnel_requests_total {}\n", stats.requests);
+    const ConnectorStats& st = *stats;
+    out += fmt::format("burrow_tunnel_requests_total {}\n", st.requests.load());
     metric("burrow_tunnel_concurrent_requests", "gauge", "Requests being answered now.");
-    out += fmt::format("burrow_tunnel_concurrent_requests {}\n", in_flight);
+    out += fmt::format("burrow_tunnel_concurrent_requests {}\n", st.in_flight.load());
     metric("burrow_tunnel_request_errors_total", "counter",
            "Requests that ended without a complete answer.");
-    out += fmt::format("burrow_tunnel_request_errors_total {}\n", stats.request_errors);
+    out += fmt::format("burrow_tunnel_request_errors_total {}\n", st.request_errors.load());
     metric("burrow_tunnel_responses_total", "counter", "Answers sent, by status code.");
-    for (const auto& [code, n] : stats.responses)
-      out += fmt::format("burrow_tunnel_responses_total{{code=\"{}\"}} {}\n", code, n);
+    for (size_t code = 0; code < st.responses.size(); ++code)
+      if (uint64_t n = st.responses[code].load(); n > 0)
+        out += fmt::format("burrow_tunnel_responses_total{{code=\"{}\"}} {}\n", code, n);
     metric("burrow_tunnel_ha_connections", "gauge", "Registered connections to the edge.");
     out += fmt::format("burrow_tunnel_ha_connections {}\n", readyConnections());
     metric("burrow_tunnel_registrations_total", "counter", "Registration attempts by result.");
     out += fmt::format("burrow_tunnel_registrations_total{{result=\"success\"}} {}\n",
-                       stats.registrations_ok);
+                       st.registrations_ok.load());
     out += fmt::format("burrow_tunnel_registrations_total{{result=\"failure\"}} {}\n",
-                       stats.registrations_failed);
+                       st.registrations_failed.load());
     return out;
   }
 
@@ -171,26 +163,30 @@ struct Connector::Impl {
 
   Task<void> serveStream(std::shared_ptr<H2Stream> st) {
     ++in_flight;
-    ++stats.requests;
+    stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+    stats->requests.fetch_add(1, std::memory_order_relaxed);
     auto& req = st->request();
     std::string_view target = req.target;
     std::string_view path = target.substr(0, target.find('?'));
     size_t idx = config::matchIngress(cfg, req.authority, path);
     co_await http::proxy(pool, cfg.ingress[idx], req, *st, *st);
     if (!st->headWritten()) co_await http::respondText(*st, 502, "no response");
-    if (st->statusWritten()) ++stats.responses[st->statusWritten()];
+    if (int code = st->statusWritten(); code > 0 && code < 600)
+      stats->responses[static_cast<size_t>(code)].fetch_add(1, std::memory_order_relaxed);
     if (!st->finished()) {
-      ++stats.request_errors;
+      stats->request_errors.fetch_add(1, std::memory_order_relaxed);
       st->reset(NGHTTP2_INTERNAL_ERROR);
     } else if (!st->inputComplete()) {
       st->reset(NGHTTP2_NO_ERROR);
     }
     --in_flight;
+    stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
     drained_ev.notify();
   }
 
   // Dials, registers and serves one connection; returns how it ended.
-  Task<End> connectOnce(int index, base::Error* err) {
+  Task<End> connectOnce(size_t slot, base::Error* err) {
+    const int index = indexes[slot];
     auto hp = splitHostPort(token.endpoint);
     if (!hp) {
       *err = hp.error();
@@ -265,7 +261,7 @@ struct Connector::Impl {
       co_return End::Retry;
     }
     if (reply->verdict != Verdict::Accepted) {
-      ++stats.registrations_failed;
+      stats->registrations_failed.fetch_add(1, std::memory_order_relaxed);
       std::string what;
       switch (reply->verdict) {
         case Verdict::UnknownTunnel:
@@ -289,12 +285,13 @@ struct Connector::Impl {
       co_return isPermanent(reply->verdict) ? End::Permanent : End::Retry;
     }
     if (stopping) co_return End::Stopped;
-    ++stats.registrations_ok;
+    stats->registrations_ok.fetch_add(1, std::memory_order_relaxed);
     auto session = H2Session::create(std::move(stream), H2Session::Role::Server);
     session->setRequestHandler([this](std::shared_ptr<H2Stream> st) {
       asio::co_spawn(ioc, serveStream(std::move(st)), asio::detached);
     });
-    sessions[static_cast<size_t>(index)] = session;
+    sessions[slot] = session;
+    stats->ready.fetch_add(1, std::memory_order_relaxed);
     LOG_INFO("connection registered index={} connection_id={} edge={}", index,
              reply->connection_id, token.endpoint);
     if (!first_registered) {
@@ -302,21 +299,23 @@ struct Connector::Impl {
       if (self.on_first_registered_) self.on_first_registered_();
     }
     co_await session->run();
-    sessions[static_cast<size_t>(index)].reset();
+    sessions[slot].reset();
+    stats->ready.fetch_sub(1, std::memory_order_relaxed);
     drained_ev.notify();
     *err = base::Error{std::make_error_code(std::errc::connection_reset),
                        fmt::format("connection to edge {} ended", token.endpoint)};
     co_return stopping ? End::Stopped : End::Retry;
   }
 
-  Task<void> connectionLoop(int index) {
+  Task<void> connectionLoop(size_t slot) {
+    const int index = indexes[slot];
     Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60),
                     std::hash<std::string>{}(connector_id) + static_cast<uint64_t>(index));
-    auto& timer = *retry_timers[static_cast<size_t>(index)];
+    auto& timer = *retry_timers[slot];
     while (!stopping) {
       base::Error err;
       auto started = std::chrono::steady_clock::now();
-      End end = co_await connectOnce(index, &err);
+      End end = co_await connectOnce(slot, &err);
       if (end == End::Permanent) {
         fatal(std::move(err));
         co_return;
@@ -332,22 +331,38 @@ struct Connector::Impl {
   }
 };
 
+namespace {
+std::vector<int> firstIndexes(int n) {
+  std::vector<int> v;
+  for (int i = 0; i < n; ++i) v.push_back(i);
+  return v;
+}
+}  // namespace
+
 Connector::Connector(asio::io_context& ioc, config::TunnelConfig cfg, Token token,
                      int ha_connections)
-    : impl_(std::make_unique<Impl>(*this, ioc, std::move(cfg), std::move(token), ha_connections)) {}
+    : Connector(ioc, std::move(cfg), std::move(token), firstIndexes(ha_connections),
+                base::randomUuid(), std::make_shared<ConnectorStats>()) {}
+
+Connector::Connector(asio::io_context& ioc, config::TunnelConfig cfg, Token token,
+                     std::vector<int> indexes, std::string connector_id,
+                     std::shared_ptr<ConnectorStats> stats)
+    : impl_(std::make_unique<Impl>(*this, ioc, std::move(cfg), std::move(token),
+                                   std::move(indexes), std::move(connector_id),
+                                   std::move(stats))) {}
 
 Connector::~Connector() = default;
 
 base::Result<void> Connector::start() {
   auto& im = *impl_;
-  if (im.ha_connections < 1 || im.ha_connections > 64)
-    return base::invalid("--ha-connections must be between 1 and 64, not {}", im.ha_connections);
+  if (im.indexes.empty() || im.indexes.size() > 64)
+    return base::invalid("--ha-connections must be between 1 and 64, not {}", im.indexes.size());
   ASSIGN_OR_RETURN(SslCtxPtr ctx, makeConnectorContext(im.token.pin));
   im.tls = std::make_unique<asio::ssl::context>(ctx.release());
-  im.sessions.resize(static_cast<size_t>(im.ha_connections));
-  for (int i = 0; i < im.ha_connections; ++i) {
+  im.sessions.resize(im.indexes.size());
+  for (size_t slot = 0; slot < im.indexes.size(); ++slot) {
     im.retry_timers.push_back(std::make_unique<asio::steady_timer>(im.ioc));
-    asio::co_spawn(im.ioc, im.connectionLoop(i), asio::detached);
+    asio::co_spawn(im.ioc, im.connectionLoop(slot), asio::detached);
   }
   return {};
 }

@@ -5,8 +5,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include "base/base.h"
@@ -141,18 +145,54 @@ base::Result<int> runEdge(const EdgeOptions& o) {
 
 base::Result<int> runConnector(const ConnectorOptions& o) {
   ASSIGN_OR_RETURN(Token token, decodeToken(o.token));
-  asio::io_context ioc(1);
-  Connector conn(ioc, o.config, token, o.ha_connections);
+  if (o.ha_connections < 1 || o.ha_connections > 64)
+    return base::invalid("--ha-connections must be between 1 and 64, not {}", o.ha_connections);
+  // One thread per core (at most one per connection), each with its own io_context and its
+  // share of the HA connections: nothing on the data path crosses threads.
+  int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1,
+                           o.ha_connections);
+  auto stats = std::make_shared<ConnectorStats>();
+  std::string connector_id = base::randomUuid();
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::vector<std::unique_ptr<Connector>> conns;
+  for (int t = 0; t < threads; ++t) {
+    std::vector<int> indexes;
+    for (int i = t; i < o.ha_connections; i += threads) indexes.push_back(i);
+    iocs.push_back(std::make_unique<asio::io_context>(1));
+    conns.push_back(std::make_unique<Connector>(*iocs.back(), o.config, token, std::move(indexes),
+                                                connector_id, stats));
+  }
   std::string metrics = !o.metrics_addr.empty() ? o.metrics_addr : o.config.metrics;
-  if (!metrics.empty()) RETURN_IF_ERROR(conn.startMetrics(metrics));
-  RETURN_IF_ERROR(conn.start());
-  conn.onFatal([&] { ioc.stop(); });
+  if (!metrics.empty()) RETURN_IF_ERROR(conns[0]->startMetrics(metrics));
+  for (auto& c : conns) RETURN_IF_ERROR(c->start());
+
+  auto stopAll = [&iocs] {
+    for (auto& io : iocs) io->stop();  // thread-safe, see io_context::stop
+  };
+  for (auto& c : conns) c->onFatal(stopAll);
+  std::atomic<int> draining{threads};
   Signals sig(
-      ioc, [&] { conn.drain(o.grace_period, [&] { ioc.stop(); }); }, nullptr);
-  LOG_INFO("connector starting tunnel={} edge={} ha_connections={} rules={}", token.tunnel_id,
-           token.endpoint, o.ha_connections, o.config.ingress.size());
-  ioc.run();
-  if (conn.fatal()) return base::Unexpected(*conn.fatal());
+      *iocs[0],
+      [&] {
+        for (size_t t = 0; t < conns.size(); ++t) {
+          Connector* c = conns[t].get();
+          asio::post(*iocs[t], [&, c] {
+            c->drain(o.grace_period, [&] {
+              if (--draining == 0) stopAll();
+            });
+          });
+        }
+      },
+      nullptr);
+  LOG_INFO("connector starting tunnel={} edge={} ha_connections={} threads={} rules={}",
+           token.tunnel_id, token.endpoint, o.ha_connections, threads, o.config.ingress.size());
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back([io = iocs[t].get()] { io->run(); });
+  iocs[0]->run();
+  stopAll();
+  for (auto& w : workers) w.join();
+  for (auto& c : conns)
+    if (c->fatal()) return base::Unexpected(*c->fatal());
   return 0;
 }
 

@@ -3,6 +3,8 @@
 // method must be called on the io_context's thread.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -78,10 +80,26 @@ class Edge {
   friend struct Impl;
 };
 
+// Counters of one connector process, shared by its threads: relaxed atomics, read by the
+// metrics listener while the data path updates them.
+struct ConnectorStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> request_errors{0};  // streams that ended without a complete answer
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<uint64_t> registrations_ok{0};
+  std::atomic<uint64_t> registrations_failed{0};
+  std::atomic<int> ready{0};  // registered connections not yet ended
+  std::array<std::atomic<uint64_t>, 600> responses{};  // by status code
+};
+
+// The connections of one connector thread. A process runs one Connector per thread, each
+// on its own io_context with its own HA connection indexes and origin pool; they share the
+// connector id and the counters.
 class Connector {
  public:
-  // `on_fatal` runs once when the edge refuses permanently (the process should end).
   Connector(asio::io_context& ioc, config::TunnelConfig cfg, Token token, int ha_connections);
+  Connector(asio::io_context& ioc, config::TunnelConfig cfg, Token token, std::vector<int> indexes,
+            std::string connector_id, std::shared_ptr<ConnectorStats> stats);
   ~Connector();
 
   base::Result<void> start();
