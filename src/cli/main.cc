@@ -30,7 +30,7 @@ struct Flags {
   std::string log_level = "info";
   // edge
   tunnel::EdgeOptions edge;
-  std::string name, hostname, endpoint;
+  std::string name, hostname, endpoint, edge_grace = "30s";
   // tunnel run / ingress
   std::string config_file, token_file, url, grace_period = "30s", rule_url;
   int ha_connections = 4;
@@ -46,7 +46,12 @@ struct Command {
   std::function<int(Flags&)> run;
 };
 
-int edgeRun(Flags& f) { return finish(tunnel::runEdge(f.edge)); }
+int edgeRun(Flags& f) {
+  auto grace = base::parseDuration(f.edge_grace);
+  if (!grace) return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
+  f.edge.grace_period = *grace;
+  return finish(tunnel::runEdge(f.edge));
+}
 
 int tunnelCreate(Flags& f) {
   auto token = tunnel::createTunnel(f.edge.state_dir, f.name, f.endpoint);
@@ -166,6 +171,8 @@ int run(int argc, char** argv) {
   edge->add_option("--tunnel", f.edge.tunnel_addr, "where connectors dial in, e.g. :7844");
   edge->add_option("--cert", f.edge.cert_file, "PEM certificate for --https");
   edge->add_option("--key", f.edge.key_file, "PEM private key for --https");
+  edge->add_option("--grace-period", f.edge_grace, "time requests in flight get on SIGTERM/SIGINT")
+      ->capture_default_str();
   table.push_back({edge, edgeRun});
 
   auto* etun = edge->add_subcommand("tunnel", "create, list or delete tunnels");

@@ -107,6 +107,15 @@ struct Edge::Impl : http::Handler {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unordered_map<std::string, Live> live;  // tunnel id -> registered connections
   bool stopping = false;
+  // Client requests being answered. Shared with the request coroutines, whose frames can
+  // outlive this object when the io_context is torn down at exit: `owner` is cleared first.
+  struct InFlight {
+    int count = 0;
+    Impl* owner = nullptr;
+  };
+  std::shared_ptr<InFlight> in_flight = std::make_shared<InFlight>(InFlight{0, this});
+  http::Event drained_ev{ioc.get_executor()};
+  ~Impl() { in_flight->owner = nullptr; }
   struct stat loaded_stat {};  // of state.json when last loaded; st_ino 0 = not yet
 
   // Re-reads the state when state.json changed since it was loaded (one stat(2) otherwise),
@@ -148,6 +157,14 @@ struct Edge::Impl : http::Handler {
 
   Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                     http::ResponseWriter& out) override {
+    ++in_flight->count;
+    struct Count {
+      std::shared_ptr<InFlight> f;
+      ~Count() {
+        --f->count;
+        if (f->owner) f->owner->drained_ev.notify();
+      }
+    } count{in_flight};
     std::string host = stripPort(req.authority);
     std::optional<std::string> tunnel_id =
         edge.default_tunnel_ ? edge.default_tunnel_ : state.routeFor(host);
@@ -442,6 +459,31 @@ void Edge::reload() {
   }
   LOG_INFO("reloaded tunnels={} routes={}", impl_->state.tunnels().size(),
            impl_->state.routes().size());
+}
+
+void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
+  auto& im = *impl_;
+  im.stopping = true;
+  for (auto& a : im.acceptors) {
+    boost::system::error_code ignored;
+    a->close(ignored);
+  }
+  LOG_INFO("draining in_flight={} grace_ms={}", im.in_flight->count, grace.count());
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  auto timer = std::make_shared<asio::steady_timer>(im.ioc);
+  asio::co_spawn(
+      im.ioc,
+      [this, &im, deadline, timer, done = std::move(done)]() -> Task<void> {
+        timer->expires_at(deadline);
+        timer->async_wait([&im](const boost::system::error_code&) { im.drained_ev.notify(); });
+        while (im.in_flight->count > 0 && std::chrono::steady_clock::now() < deadline)
+          co_await im.drained_ev.wait();
+        timer->cancel();
+        if (im.in_flight->count > 0) LOG_WARN("grace period over in_flight={}", im.in_flight->count);
+        stop();
+        done();
+      },
+      asio::detached);
 }
 
 void Edge::stop() {

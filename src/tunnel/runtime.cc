@@ -137,7 +137,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
     }
   }
   Signals sig(
-      ioc, [&] { edge.stop(); ioc.stop(); }, [&] { edge.reload(); });
+      ioc, [&] { edge.drain(o.grace_period, [&] { ioc.stop(); }); }, [&] { edge.reload(); });
   LOG_INFO("{}", readyLine(edge));
   ioc.run();
   return 0;

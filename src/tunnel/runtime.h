@@ -63,6 +63,9 @@ class Edge {
   void setDefaultTunnel(std::string id) { default_tunnel_ = std::move(id); }
   // Re-reads tunnels and routes; connections of deleted tunnels are closed.
   void reload();
+  // Graceful: closes the listeners, lets requests in flight finish within `grace`, then
+  // closes everything and calls `done`.
+  void drain(std::chrono::milliseconds grace, std::function<void()> done);
   void stop();
 
   std::optional<asio::ip::tcp::endpoint> httpEndpoint() const { return http_ep_; }

@@ -44,10 +44,12 @@ struct EdgeOptions {
   std::string http_addr;    // "" = no plain listener
   std::string https_addr;   // "" = no TLS listener
   std::string tunnel_addr;  // where connectors dial in
-  std::string cert_file;    // --cert/--key for --https (and the tunnel listener if given)
+  std::string cert_file;    // --cert/--key for the --https listener
   std::string key_file;
+  std::chrono::milliseconds grace_period{30'000};
 };
-// Runs until SIGTERM/SIGINT; SIGHUP reloads tunnels and routes from the state directory.
+// Runs until SIGTERM/SIGINT: the listeners close at once, requests in flight get up to the
+// grace period to finish. SIGHUP reloads tunnels and routes from the state directory.
 base::Result<int> runEdge(const EdgeOptions& opts);
 
 struct ConnectorOptions {
