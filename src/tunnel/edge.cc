@@ -223,8 +223,12 @@ struct Edge::Impl : http::Handler {
       st = *opened;
       if (req.has_body) startUpload();
       head = co_await st->responseHead();
+      // A connection that closed under the stream (a connector finishing its drain) may
+      // have passed the request on: only idempotent methods are sent again then.
+      bool idempotent = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";
       bool retry = !head && !req.has_body && !req.upgrade_websocket && attempt < 2 &&
-                   st->closeCode() == NGHTTP2_REFUSED_STREAM;
+                   (st->closeCode() == NGHTTP2_REFUSED_STREAM ||
+                    (idempotent && st->closeCode() == NGHTTP2_CONNECT_ERROR));
       if (!retry) break;
       LOG_DEBUG("stream refused by a draining connector, retrying host={}", host);
     }
