@@ -29,10 +29,12 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 std::string stripPort(std::string_view authority) {
   if (!authority.empty() && authority.front() == '[') {
     auto close = authority.find(']');
-    return base::toLower(authority.substr(1, close == std::string_view::npos ? authority.size() - 1 : close - 1));
+    return base::toLower(
+        authority.substr(1, close == std::string_view::npos ? authority.size() - 1 : close - 1));
   }
   auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(':') == colon) authority = authority.substr(0, colon);
+  if (colon != std::string_view::npos && authority.find(':') == colon)
+    authority = authority.substr(0, colon);
   return base::toLower(authority);
 }
 
@@ -279,14 +281,31 @@ struct Edge::Impl : http::Handler {
     }
   }
 
+  // Keeps the listener and runs its accept loop; returns the address it is bound to.
+  template <class Serve>
+  tcp::endpoint serveOn(tcp::acceptor acc, std::string_view what, Serve serve) {
+    tcp::endpoint ep = acc.local_endpoint();
+    acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(acc)));
+    asio::co_spawn(ioc, acceptLoop(*acceptors.back(), what, std::move(serve)), asio::detached);
+    return ep;
+  }
+
+  void closeListeners() {
+    stopping = true;
+    for (auto& a : acceptors) {
+      boost::system::error_code ignored;
+      a->close(ignored);
+    }
+  }
+
   Task<void> serveHttp(tcp::socket sock) {
     co_await http::serveHttp1(std::move(sock), *this, http::ServerLimits{});
   }
 
   // TLS server handshake (bounded by the caller's Watchdog).
   Task<boost::system::error_code> handshake(TlsSocket& stream) {
-    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                                as_tuple(use_awaitable));
+    auto [ec] =
+        co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
     co_return ec;
   }
 
@@ -322,18 +341,22 @@ struct Edge::Impl : http::Handler {
     req.scheme = "https";
     co_await handle(req, *s, *s);
     if (!s->headWritten()) co_await http::respondText(*s, 502, "no response");
-    if (!s->finished()) s->reset(NGHTTP2_INTERNAL_ERROR);
-    else if (!s->inputComplete()) s->reset(NGHTTP2_NO_ERROR);
+    if (!s->finished())
+      s->reset(NGHTTP2_INTERNAL_ERROR);
+    else if (!s->inputComplete())
+      s->reset(NGHTTP2_NO_ERROR);
   }
 
   Task<base::Result<Registration>> readRegistration(TlsSocket& s) {
     std::string header(kFrameHeader, '\0');
     auto [ec, n] = co_await asio::async_read(s, asio::buffer(header), as_tuple(use_awaitable));
-    if (ec) co_return base::makeError(std::errc::connection_reset, "read registration: {}", ec.message());
+    if (ec)
+      co_return base::makeError(std::errc::connection_reset, "read registration: {}", ec.message());
     CO_ASSIGN_OR_RETURN(size_t len, frameLength(header));
     std::string payload(len, '\0');
     std::tie(ec, n) = co_await asio::async_read(s, asio::buffer(payload), as_tuple(use_awaitable));
-    if (ec) co_return base::makeError(std::errc::connection_reset, "read registration: {}", ec.message());
+    if (ec)
+      co_return base::makeError(std::errc::connection_reset, "read registration: {}", ec.message());
     co_return decodeRegistration(payload);
   }
 
@@ -367,7 +390,8 @@ struct Edge::Impl : http::Handler {
       if (reply.verdict == Verdict::Accepted) reply.connection_id = base::randomUuid();
     }
     std::string frame = encodeReply(reply);
-    auto [wec, wn] = co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));
+    auto [wec, wn] =
+        co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));
     if (reply.verdict != Verdict::Accepted) {
       LOG_WARN("tunnel peer refused peer={} verdict={} detail={}", peer_s,
                verdictName(reply.verdict), reply.message);
@@ -423,28 +447,14 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
     ASSIGN_OR_RETURN(auto a, listen(im.ioc, https_addr, "https"));
     https_acc.emplace(std::move(a));
   }
-  tunnel_ep_ = tunnel_acc.local_endpoint();
-  im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(tunnel_acc)));
-  asio::co_spawn(im.ioc,
-                 im.acceptLoop(*im.acceptors.back(), "tunnel",
-                               [&im](tcp::socket s) { return im.tunnelConnection(std::move(s)); }),
-                 asio::detached);
-  if (http_acc) {
-    http_ep_ = http_acc->local_endpoint();
-    im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(*http_acc)));
-    asio::co_spawn(im.ioc,
-                   im.acceptLoop(*im.acceptors.back(), "http",
-                                 [&im](tcp::socket s) { return im.serveHttp(std::move(s)); }),
-                   asio::detached);
-  }
-  if (https_acc) {
-    https_ep_ = https_acc->local_endpoint();
-    im.acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(*https_acc)));
-    asio::co_spawn(im.ioc,
-                   im.acceptLoop(*im.acceptors.back(), "https",
-                                 [&im](tcp::socket s) { return im.serveHttps(std::move(s)); }),
-                   asio::detached);
-  }
+  tunnel_ep_ = im.serveOn(std::move(tunnel_acc), "tunnel",
+                          [&im](tcp::socket s) { return im.tunnelConnection(std::move(s)); });
+  if (http_acc)
+    http_ep_ = im.serveOn(std::move(*http_acc), "http",
+                          [&im](tcp::socket s) { return im.serveHttp(std::move(s)); });
+  if (https_acc)
+    https_ep_ = im.serveOn(std::move(*https_acc), "https",
+                           [&im](tcp::socket s) { return im.serveHttps(std::move(s)); });
   return {};
 }
 
@@ -467,11 +477,7 @@ void Edge::reload() {
 
 void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
   auto& im = *impl_;
-  im.stopping = true;
-  for (auto& a : im.acceptors) {
-    boost::system::error_code ignored;
-    a->close(ignored);
-  }
+  im.closeListeners();
   LOG_INFO("draining in_flight={} grace_ms={}", im.in_flight->count, grace.count());
   auto deadline = std::chrono::steady_clock::now() + grace;
   auto timer = std::make_shared<asio::steady_timer>(im.ioc);
@@ -483,7 +489,8 @@ void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
         while (im.in_flight->count > 0 && std::chrono::steady_clock::now() < deadline)
           co_await im.drained_ev.wait();
         timer->cancel();
-        if (im.in_flight->count > 0) LOG_WARN("grace period over in_flight={}", im.in_flight->count);
+        if (im.in_flight->count > 0)
+          LOG_WARN("grace period over in_flight={}", im.in_flight->count);
         stop();
         done();
       },
@@ -491,11 +498,7 @@ void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
 }
 
 void Edge::stop() {
-  impl_->stopping = true;
-  for (auto& a : impl_->acceptors) {
-    boost::system::error_code ignored;
-    a->close(ignored);
-  }
+  impl_->closeListeners();
   for (auto& [id, l] : impl_->live)
     for (auto& s : l.sessions) s->close();
 }

@@ -23,7 +23,7 @@ using asio::as_tuple;
 using asio::use_awaitable;
 
 namespace {
-constexpr size_t kHighWater = 256 * 1024;  // queued outbound DATA per stream before writers wait
+constexpr size_t kHighWater = 256 * 1024;   // queued outbound DATA per stream before writers wait
 constexpr size_t kWriteBatch = 256 * 1024;  // bytes gathered from nghttp2 per socket write
 constexpr size_t kReadBuf = 64 * 1024;
 constexpr uint32_t kMaxFrame = 64 * 1024;
@@ -161,7 +161,8 @@ Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
   head_written_ = true;
   status_written_ = head.status;
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
-  bool no_body = is_head_request_ || (head.status >= 100 && head.status < 200 && head.status != 101) ||
+  bool no_body = is_head_request_ ||
+                 (head.status >= 100 && head.status < 200 && head.status != 101) ||
                  head.status == 204 || head.status == 304;
   has_provider_ = !no_body;
   if (no_body) out_eof_ = true;
@@ -208,12 +209,16 @@ Task<base::Result<void>> H2Stream::writeBody(const char* data, size_t len) {
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
   out_.append(data, len);
   CO_RETURN_IF_ERROR(submitHead());
-  if (deferred_) {
+  wakeSender();
+  co_return base::Result<void>{};
+}
+
+void H2Stream::wakeSender() {
+  if (deferred_) {  // nghttp2 parked this stream's DATA: it may go on now
     deferred_ = false;
     nghttp2_session_resume_data(session_->ng_, id_);
   }
   session_->signalWrite();
-  co_return base::Result<void>{};
 }
 
 Task<base::Result<void>> H2Stream::finish() {
@@ -221,11 +226,7 @@ Task<base::Result<void>> H2Stream::finish() {
   out_eof_ = true;
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
   CO_RETURN_IF_ERROR(submitHead());
-  if (deferred_) {
-    deferred_ = false;
-    nghttp2_session_resume_data(session_->ng_, id_);
-  }
-  session_->signalWrite();
+  wakeSender();
   co_return base::Result<void>{};
 }
 
@@ -259,12 +260,18 @@ struct H2Callbacks {
     if (s.role_ == H2Session::Role::Server) {
       if (f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers are dropped
       auto& r = st->request_;
-      if (n == ":method") r.method = v;
-      else if (n == ":path") r.target = v;
-      else if (n == ":authority") r.authority = v;
-      else if (n == ":scheme") r.scheme = v;
-      else if (n == ":protocol") r.upgrade_websocket = base::toLower(v) == "websocket";
-      else if (n == "content-length") r.content_length = parseLength(v);
+      if (n == ":method")
+        r.method = v;
+      else if (n == ":path")
+        r.target = v;
+      else if (n == ":authority")
+        r.authority = v;
+      else if (n == ":scheme")
+        r.scheme = v;
+      else if (n == ":protocol")
+        r.upgrade_websocket = base::toLower(v) == "websocket";
+      else if (n == "content-length")
+        r.content_length = parseLength(v);
       else if (n == "host") {
         if (r.authority.empty()) r.authority = v;
       } else if (!n.empty() && n[0] != ':')
@@ -299,8 +306,10 @@ struct H2Callbacks {
     if (f->hd.type == NGHTTP2_HEADERS) {
       if (s.role_ == H2Session::Role::Server && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
         auto& r = st->request_;
-        if (r.method == "CONNECT" && r.upgrade_websocket) r.method = "GET";
-        else r.upgrade_websocket = false;
+        if (r.method == "CONNECT" && r.upgrade_websocket)
+          r.method = "GET";
+        else
+          r.upgrade_websocket = false;
         r.version = 20;
         r.has_body = !end && !r.upgrade_websocket;
         st->is_head_request_ = r.method == "HEAD";
@@ -411,7 +420,8 @@ H2Session::~H2Session() {
 
 base::Result<std::shared_ptr<H2Stream>> H2Session::openStream(const http::RequestHead& req) {
   CHECK(role_ == Role::Client);
-  if (draining()) return base::makeError(std::errc::connection_aborted, "tunnel connection is draining");
+  if (draining())
+    return base::makeError(std::errc::connection_aborted, "tunnel connection is draining");
   auto st = std::make_shared<H2Stream>(this, ex_, false);
   std::vector<nghttp2_nv> nva;
   nva.reserve(req.headers.size() + 6);
@@ -442,10 +452,11 @@ base::Result<std::shared_ptr<H2Stream>> H2Session::openStream(const http::Reques
   st->has_provider_ = body;
   st->head_written_ = true;
   if (!body) st->out_eof_ = true;
-  int32_t id = nghttp2_submit_request(ng_, nullptr, nva.data(), nva.size(), body ? &prd : nullptr,
-                                      st.get());
+  int32_t id =
+      nghttp2_submit_request(ng_, nullptr, nva.data(), nva.size(), body ? &prd : nullptr, st.get());
   if (id < 0)
-    return base::makeError(std::errc::protocol_error, "open tunnel stream: {}", nghttp2_strerror(id));
+    return base::makeError(std::errc::protocol_error, "open tunnel stream: {}",
+                           nghttp2_strerror(id));
   st->id_ = id;
   st->is_head_request_ = req.method == "HEAD";
   streams_[id] = st;
@@ -559,8 +570,8 @@ Task<void> H2Session::run() {
   asio::co_spawn(ex_, keepaliveLoop(), asio::detached);
   auto buf = std::make_unique<uint8_t[]>(kReadBuf);
   while (!closed_) {
-    auto [ec, n] = co_await sock_->async_read_some(asio::buffer(buf.get(), kReadBuf),
-                                                    as_tuple(use_awaitable));
+    auto [ec, n] =
+        co_await sock_->async_read_some(asio::buffer(buf.get(), kReadBuf), as_tuple(use_awaitable));
     if (ec) {
       if (!closed_) LOG_DEBUG("tunnel read ended error={}", ec.message());
       break;

@@ -75,10 +75,10 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
 
   // Resets the stream with an HTTP/2 error code (NO_ERROR when only our interest ended).
   void reset(uint32_t error_code);
-  uint32_t closeCode() const { return close_code_; }  // HTTP/2 error code once closed
+  uint32_t closeCode() const { return close_code_; }     // HTTP/2 error code once closed
   int statusWritten() const { return status_written_; }  // server role: 0 until writeHead
-  bool finished() const { return out_eof_; }     // our side ended cleanly
-  bool inputComplete() const { return in_eof_; }  // the peer's side ended cleanly
+  bool finished() const { return out_eof_; }             // our side ended cleanly
+  bool inputComplete() const { return in_eof_; }         // the peer's side ended cleanly
   bool hasBufferedInput() const { return !in_.empty(); }
 
  private:
@@ -86,6 +86,8 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   friend struct H2Callbacks;
   // Hands a head kept back by writeHead to nghttp2 (no-op when there is none).
   base::Result<void> submitHead();
+  // Resumes DATA nghttp2 deferred and wakes the session's writer.
+  void wakeSender();
   friend struct H2StreamAccess;
   void wakeAll();
 
@@ -95,7 +97,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   http::RequestHead request_;    // server role
   http::ResponseHead response_;  // client role
   bool is_head_request_ = false;
-  bool connect_ws_ = false;      // client role: sent as extended CONNECT
+  bool connect_ws_ = false;  // client role: sent as extended CONNECT
   bool head_ready_ = false;
   bool head_written_ = false;
   int status_written_ = 0;
@@ -111,16 +113,16 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   bool has_provider_ = false;
   http::Event out_ev_;
 
-  bool closed_ = false;       // the stream is gone (closed or reset)
-  uint32_t close_code_ = 0;   // HTTP/2 error code it closed with
+  bool closed_ = false;      // the stream is gone (closed or reset)
+  uint32_t close_code_ = 0;  // HTTP/2 error code it closed with
 };
 
 struct H2Options {
   // A PING goes out after this long without hearing from the peer; the connection is
   // declared dead after three such periods (a path that vanished without FIN or RST).
   std::chrono::milliseconds keepalive{15'000};
-  uint32_t stream_window = 1 << 20;        // per-stream receive window
-  uint32_t connection_window = 64 << 20;   // connection receive window
+  uint32_t stream_window = 1 << 20;       // per-stream receive window
+  uint32_t connection_window = 64 << 20;  // connection receive window
   uint32_t max_concurrent_streams = 10000;
 };
 
