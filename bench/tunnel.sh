@@ -204,11 +204,14 @@ run_wrk() {
   [ -n "$host" ] && hdr=(-H "Host: $host")
   log "wrk $label: -t$threads -c$conns -d$duration $url"
   timeout 60 wrk -t"$threads" -c"$conns" -d2s "${hdr[@]}" "$url" >/dev/null 2>&1 || true  # warm-up
-  local t0
+  local t0 i0
   t0=$(cpu_ticks $cpu_pids)
+  i0=$(idle_ticks)
   timeout 120 wrk -t"$threads" -c"$conns" -d"$duration" --latency "${hdr[@]}" "$url" >"$out" 2>&1 \
     || die "wrk $label failed: $(cat "$out")"
   cpu=$(cpu_us_per_req $(($(cpu_ticks $cpu_pids) - t0)) "$(requests "$out")")
+  idle=$(awk -v i="$(($(idle_ticks) - i0))" -v hz="$hz" -v n="$(nproc)" -v d="${duration%s}" \
+    'BEGIN { printf "%.0f", 100 * i / (hz * n * d) }')
   rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -217,6 +220,8 @@ run_wrk() {
 
 # cpu_ticks PID...: user + system clock ticks used so far by these processes (see proc(5)).
 cpu_ticks() { local p; for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $1 } END { print t + 0 }'; }
+# idle_ticks: clock ticks all CPUs spent idle so far (the fourth field of /proc/stat's cpu line).
+idle_ticks() { awk '$1 == "cpu" { print $5; exit }' /proc/stat; }
 # nginx_pids NAME: the master and workers of one nginx.
 nginx_pids() { echo "${nginx_master[$1]}" $(pgrep -P "${nginx_master[$1]}"); }
 hz=$(getconf CLK_TCK)
@@ -232,7 +237,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int(
 
 # The three paths take turns, ROUNDS times, so that a passing load on the machine hits all of
 # them alike; the report gives each figure's median over the rounds.
-d_r=() d_5=() d_9=() b_r=() b_5=() b_9=() c_r=() c_5=() c_9=() b_cpu=() c_cpu=()
+d_r=() d_5=() d_9=() b_r=() b_5=() b_9=() c_r=() c_5=() c_9=() b_cpu=() c_cpu=() b_idle=() c_idle=()
 d_err=0 b_err=0 c_err=0
 for round in $(seq "$rounds"); do
   log "round $round of $rounds"
@@ -240,10 +245,10 @@ for round in $(seq "$rounds"); do
   d_r+=("$rps") d_5+=("$p50") d_9+=("$p99") d_err=$((d_err + errs))
   cpu_pids="$edge_pid $conn_pid"
   run_wrk burrow "http://127.0.0.1:$edge_http/1k.bin" bench.test
-  b_r+=("$rps") b_5+=("$p50") b_9+=("$p99") b_err=$((b_err + errs)) b_cpu+=("$cpu")
+  b_r+=("$rps") b_5+=("$p50") b_9+=("$p99") b_err=$((b_err + errs)) b_cpu+=("$cpu") b_idle+=("$idle")
   cpu_pids="$(nginx_pids front) $(nginx_pids middle)"
   run_wrk chain "http://127.0.0.1:$front_port/1k.bin"
-  c_r+=("$rps") c_5+=("$p50") c_9+=("$p99") c_err=$((c_err + errs)) c_cpu+=("$cpu")
+  c_r+=("$rps") c_5+=("$p50") c_9+=("$p99") c_err=$((c_err + errs)) c_cpu+=("$cpu") c_idle+=("$idle")
   cpu_pids=""
 done
 d_rps=$(median "${d_r[@]}") d_p50=$(median "${d_5[@]}") d_p99=$(median "${d_9[@]}")
@@ -302,7 +307,8 @@ burrow requests/s by round: ${b_r[*]}; the chain's: ${c_r[*]}.
 
 CPU per request (user + system, from /proc/PID/stat): burrow's edge + connector
 $(median "${b_cpu[@]}") µs; the chain's front + middle nginx $(median "${c_cpu[@]}") µs
-(rounds: ${b_cpu[*]} / ${c_cpu[*]}).
+(rounds: ${b_cpu[*]} / ${c_cpu[*]}). CPU left idle during the run, all cores: burrow
+$(median "${b_idle[@]}")%, the chain $(median "${c_idle[@]}")% (rounds: ${b_idle[*]} / ${c_idle[*]}).
 
 | path | requests/s | p50 ms | p99 ms | errors | req/s vs chain | p99 vs chain |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |

@@ -81,10 +81,13 @@ base::Result<RequestHead> requestFromBeast(const bhttp::request_header<>& h, int
   }
   std::string connection;
   int hosts = 0;
+  size_t fields = 0;
   for (const auto& f : h) {
+    ++fields;
     std::string_view name(f.name_string().data(), f.name_string().size());
     if (base::toLower(name) == "connection") connection += std::string(f.value()) + ",";
   }
+  r.headers.reserve(fields + 3);  // room for the X-Forwarded-* the edge adds
   for (const auto& f : h) {
     std::string name = base::toLower(std::string_view(f.name_string().data(), f.name_string().size()));
     std::string_view value(f.value().data(), f.value().size());

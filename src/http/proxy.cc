@@ -242,8 +242,12 @@ ResponseHead responseFromBeast(const bhttp::response_header<>& h) {
   ResponseHead r;
   r.status = h.result_int();
   std::string connection;
-  for (const auto& f : h)
+  size_t fields = 0;
+  for (const auto& f : h) {
+    ++fields;
     if (f.name() == bhttp::field::connection) connection += std::string(f.value()) + ",";
+  }
+  r.headers.reserve(fields);
   for (const auto& f : h) {
     std::string name =
         base::toLower(std::string_view(f.name_string().data(), f.name_string().size()));

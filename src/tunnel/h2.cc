@@ -27,6 +27,7 @@ constexpr size_t kHighWater = 256 * 1024;   // queued outbound DATA per stream b
 constexpr size_t kWriteBatch = 256 * 1024;  // bytes gathered from nghttp2 per socket write
 constexpr size_t kReadBuf = 64 * 1024;
 constexpr uint32_t kMaxFrame = 64 * 1024;
+constexpr size_t kTypicalHeaders = 16;  // headers vectors start with room for this many
 
 base::Unexpected streamGone(const H2Stream& s, uint32_t code) {
   return base::makeError(std::errc::connection_reset, "tunnel stream {} reset: {}", s.id(),
@@ -274,8 +275,10 @@ struct H2Callbacks {
         r.content_length = parseLength(v);
       else if (n == "host") {
         if (r.authority.empty()) r.authority = v;
-      } else if (!n.empty() && n[0] != ':')
+      } else if (!n.empty() && n[0] != ':') {
+        if (r.headers.empty()) r.headers.reserve(kTypicalHeaders);
         r.headers.push_back({std::string(n), std::string(v)});
+      }
     } else {
       if (f->headers.cat != NGHTTP2_HCAT_RESPONSE && f->headers.cat != NGHTTP2_HCAT_HEADERS)
         return 0;
@@ -288,6 +291,7 @@ struct H2Callbacks {
       } else if (n == "content-length") {
         r.content_length = parseLength(v);
       } else if (!n.empty() && n[0] != ':') {
+        if (r.headers.empty()) r.headers.reserve(kTypicalHeaders);
         r.headers.push_back({std::string(n), std::string(v)});
       }
     }
@@ -385,6 +389,9 @@ H2Session::H2Session(std::unique_ptr<TlsSocket> sock, Role role, H2Options opts)
       write_ev_(ex_),
       writer_done_ev_(ex_),
       keepalive_timer_(ex_) {
+  // A tunnel connection is busy for its whole life: keep OpenSSL's record buffers rather than
+  // freeing and allocating 16 KB twice per burst (Asio turns RELEASE_BUFFERS on).
+  SSL_clear_mode(sock_->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   nghttp2_session_callbacks* cbs = nullptr;
   CHECK(nghttp2_session_callbacks_new(&cbs) == 0);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2Callbacks::onBeginHeaders);
