@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -135,6 +136,10 @@ using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
 Task<void> serveHttp1(asio::ip::tcp::socket sock, Handler& handler, ServerLimits limits);
 Task<void> serveHttp1(std::unique_ptr<TlsStream> stream, Handler& handler, ServerLimits limits);
 
+// A stream socket to a peer in this process (one end of a socketpair): no client address.
+using LocalSocket = asio::generic::stream_protocol::socket;
+Task<void> serveHttp1(LocalSocket sock, Handler& handler, ServerLimits limits);
+
 // Parses a complete request head ("... \r\n\r\n") the way serveHttp1 does: the same checks,
 // the same resulting RequestHead. For tests and fuzzing. `status` gets 400 or 431 on error.
 base::Result<RequestHead> parseRequestHead(std::string_view bytes, const ServerLimits& limits,
@@ -165,6 +170,10 @@ class OriginPool {
 // reason. WebSocket upgrades are relayed both ways until either side closes.
 Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead& req,
                  BodyReader& body, ResponseWriter& out);
+
+// Sends `req` over `sock`, a connection to another HTTP/1.1 server in this process, and
+// relays its answer: one exchange, then the connection closes. Failures become 502.
+Task<void> forward(LocalSocket sock, RequestHead& req, BodyReader& body, ResponseWriter& out);
 
 std::string_view reasonPhrase(int status);
 

@@ -89,6 +89,7 @@ namespace {
 
 asio::ip::tcp::socket& lowest(asio::ip::tcp::socket& s) { return s; }
 asio::ip::tcp::socket& lowest(TlsStream& s) { return s.next_layer(); }
+LocalSocket& lowest(LocalSocket& s) { return s; }
 
 // Reads the request body (or, after a 101, the raw stream) for one request.
 template <class Stream>
@@ -249,8 +250,8 @@ struct IdleGuard {
 
 // The deadline moves with every request without touching the timer (no syscall per
 // request): the timer wakes at the old deadline, sees a later one and sleeps again.
-Task<void> watchIdle(std::shared_ptr<IdleGuard> g, asio::ip::tcp::socket* sock,
-                     std::chrono::milliseconds idle_timeout) {
+template <class Sock>
+Task<void> watchIdle(std::shared_ptr<IdleGuard> g, Sock* sock, std::chrono::milliseconds idle_timeout) {
   while (!g->done) {
     auto d = g->deadline;
     g->timer.expires_at(d == std::chrono::steady_clock::time_point::max()
@@ -260,7 +261,7 @@ Task<void> watchIdle(std::shared_ptr<IdleGuard> g, asio::ip::tcp::socket* sock,
     if (g->done) break;
     if (std::chrono::steady_clock::now() >= g->deadline) {
       beast::error_code ignored;
-      sock->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      sock->shutdown(asio::socket_base::shutdown_both, ignored);
       break;
     }
   }
@@ -269,10 +270,13 @@ Task<void> watchIdle(std::shared_ptr<IdleGuard> g, asio::ip::tcp::socket* sock,
 template <class Stream>
 Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::string scheme) {
   auto& sock = lowest(s);
-  beast::error_code ec0;
-  auto peer = sock.remote_endpoint(ec0);
-  std::string client_ip = ec0 ? "" : peer.address().to_string();
-  sock.set_option(asio::ip::tcp::no_delay(true), ec0);
+  std::string client_ip;  // none for an in-process peer
+  if constexpr (std::is_same_v<std::remove_reference_t<decltype(sock)>, asio::ip::tcp::socket>) {
+    beast::error_code ec0;
+    auto peer = sock.remote_endpoint(ec0);
+    if (!ec0) client_ip = peer.address().to_string();
+    sock.set_option(asio::ip::tcp::no_delay(true), ec0);
+  }
 
   auto guard = std::make_shared<IdleGuard>(IdleGuard{asio::steady_timer(s.get_executor())});
   asio::co_spawn(s.get_executor(), watchIdle(guard, &sock, limits.idle_timeout), asio::detached);
@@ -341,6 +345,12 @@ Task<void> serveHttp1(asio::ip::tcp::socket sock, Handler& handler, ServerLimits
   co_await serveLoop(sock, handler, limits, "http");
   beast::error_code ignored;
   sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
+
+Task<void> serveHttp1(LocalSocket sock, Handler& handler, ServerLimits limits) {
+  co_await serveLoop(sock, handler, limits, "http");
+  beast::error_code ignored;
+  sock.shutdown(asio::socket_base::shutdown_both, ignored);
 }
 
 Task<void> serveHttp1(std::unique_ptr<TlsStream> stream, Handler& handler, ServerLimits limits) {

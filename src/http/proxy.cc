@@ -46,6 +46,7 @@ struct OriginConn {
   // Beast reads at most the buffer's free capacity per call: give bodies room to arrive in
   // large pieces instead of 512-byte ones.
   explicit OriginConn(const asio::any_io_executor& ex) : sock(ex) { buf.reserve(kChunk); }
+  explicit OriginConn(Socket s) : sock(std::move(s)) { buf.reserve(kChunk); }
   Socket sock;
   std::unique_ptr<asio::ssl::stream<Socket&>> tls;  // set for https:// and unix+tls:
   beast::flat_buffer buf;
@@ -343,10 +344,9 @@ Socket& lowestSocket(S& s) {
 }
 
 template <class S>
-Task<Outcome> exchange(S& s, OriginConn& c, const config::IngressRule& rule, RequestHead& req,
+Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, RequestHead& req,
                        BodyReader& body, ResponseWriter& out, bool* reusable, std::string* error) {
   *reusable = false;
-  const auto& o = rule.origin;
   bool chunked_up = req.has_body && !req.content_length && !req.upgrade_websocket;
   std::string head = serializeRequestHead(req, o, chunked_up);
   auto [wec, wn] = co_await asio::async_write(s, asio::buffer(head), as_tuple(use_awaitable));
@@ -497,8 +497,10 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
     }
     bool reusable = false;
     std::string error;
-    Outcome r = conn->tls ? co_await exchange(*conn->tls, *conn, rule, req, body, out, &reusable, &error)
-                          : co_await exchange(conn->sock, *conn, rule, req, body, out, &reusable, &error);
+    Outcome r = conn->tls ? co_await exchange(*conn->tls, *conn, rule.origin, req, body, out,
+                                              &reusable, &error)
+                          : co_await exchange(conn->sock, *conn, rule.origin, req, body, out,
+                                              &reusable, &error);
     if (r == Outcome::Done) {
       if (reusable && !req.upgrade_websocket)
         impl.giveBack(key, std::move(conn), static_cast<size_t>(rule.origin.keep_alive_connections));
@@ -509,6 +511,17 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
     co_await respondText(out, 502, error);
     co_return;
   }
+}
+
+Task<void> forward(LocalSocket sock, RequestHead& req, BodyReader& body, ResponseWriter& out) {
+  static const config::OriginSettings kPlain;  // Host from the request, nothing else
+  OriginConn conn(std::move(sock));
+  bool reusable = false;
+  std::string error;
+  Outcome r = co_await exchange(conn.sock, conn, kPlain, req, body, out, &reusable, &error);
+  if (r != Outcome::Done) co_await respondText(out, 502, error);
+  beast::error_code ignored;
+  conn.sock.shutdown(Socket::shutdown_both, ignored);
 }
 
 }  // namespace http

@@ -1,11 +1,23 @@
 // The edge: public HTTP listeners, the tunnel acceptor (TLS + registration), the hostname
 // registry, and the handler that turns each client request into a tunnel stream.
+//
+// One shard per core, each on its own thread and io_context with nothing on the data path
+// shared: every shard listens on the client ports (SO_REUSEPORT spreads the connections),
+// shard 0 accepts tunnel connections and deals them out in turn, and a shard serves a request
+// with its own connections to the tunnel. A shard that has none forwards the request, over a
+// socketpair, to a shard that has one.
 #include <nghttp2/nghttp2.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -93,31 +105,66 @@ Task<void> pipe(http::BodyReader& from, http::ResponseWriter& to, std::shared_pt
 
 }  // namespace
 
-struct Edge::Impl : http::Handler {
-  Impl(Edge& e, asio::io_context& io) : edge(e), ioc(io) {}
+// What the shards share. Only the slow paths touch it: a connection registering or ending,
+// a request arriving at a shard with no connection to its tunnel.
+struct Edge::Shared {
+  explicit Shared(size_t shards) : n(shards) {}
+  size_t n;
+  std::mutex mu;
+  std::unordered_map<std::string, std::vector<int>> sessions;  // tunnel id -> count per shard
+  // Client requests being answered, all shards. Shared with the request coroutines, whose
+  // frames can outlive the shards when the io_contexts are torn down at exit.
+  std::shared_ptr<std::atomic<int>> in_flight = std::make_shared<std::atomic<int>>(0);
+  size_t next_tunnel_shard = 0;  // used on shard 0's thread only
+
+  void count(const std::string& tunnel_id, size_t shard, int delta) {
+    std::lock_guard lock(mu);
+    auto& v = sessions[tunnel_id];
+    v.resize(n);
+    v[shard] += delta;
+    if (std::all_of(v.begin(), v.end(), [](int c) { return c == 0; })) sessions.erase(tunnel_id);
+  }
+  // Another shard with a connection to the tunnel, preferring the one with the most.
+  std::optional<size_t> shardWith(const std::string& tunnel_id, size_t except) {
+    std::lock_guard lock(mu);
+    auto it = sessions.find(tunnel_id);
+    if (it == sessions.end()) return std::nullopt;
+    std::optional<size_t> best;
+    for (size_t i = 0; i < it->second.size(); ++i)
+      if (i != except && it->second[i] > 0 && (!best || it->second[i] > it->second[*best]))
+        best = i;
+    return best;
+  }
+};
+
+struct Edge::Shard : http::Handler {
+  Shard(Edge& e, asio::io_context& io, size_t i) : edge(e), ioc(io), index(i) {}
 
   struct Live {
     std::vector<std::shared_ptr<H2Session>> sessions;
     size_t next = 0;
   };
 
+  // Serves requests that another shard forwarded here: they carry X-Forwarded-* already.
+  struct Forwarded : http::Handler {
+    explicit Forwarded(Shard& s) : shard(s) {}
+    Task<void> handle(http::RequestHead& req, http::BodyReader& body,
+                      http::ResponseWriter& out) override {
+      co_await shard.serve(req, body, out, true);
+    }
+    Shard& shard;
+  };
+
   Edge& edge;
   asio::io_context& ioc;
+  const size_t index;
+  Forwarded from_shards{*this};
   EdgeState state;
   std::unique_ptr<asio::ssl::context> tunnel_tls;
   std::unique_ptr<asio::ssl::context> https_tls;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unordered_map<std::string, Live> live;  // tunnel id -> registered connections
   bool stopping = false;
-  // Client requests being answered. Shared with the request coroutines, whose frames can
-  // outlive this object when the io_context is torn down at exit: `owner` is cleared first.
-  struct InFlight {
-    int count = 0;
-    Impl* owner = nullptr;
-  };
-  std::shared_ptr<InFlight> in_flight = std::make_shared<InFlight>(InFlight{0, this});
-  http::Event drained_ev{ioc.get_executor()};
-  ~Impl() { in_flight->owner = nullptr; }
   struct stat loaded_stat {};  // of state.json when last loaded; st_ino 0 = not yet
 
   // Re-reads the state when state.json changed since it was loaded (one stat(2) otherwise),
@@ -129,8 +176,25 @@ struct Edge::Impl : http::Handler {
         st.st_mtim.tv_sec == loaded_stat.st_mtim.tv_sec &&
         st.st_mtim.tv_nsec == loaded_stat.st_mtim.tv_nsec)
       return false;
-    edge.reload();
+    reload();
     return true;
+  }
+
+  void reload() {
+    auto fresh = EdgeState::open(state.dir());
+    if (!fresh) {
+      LOG_ERROR("reload failed, keeping the previous state error={}", fresh.error().message());
+      return;
+    }
+    state = std::move(*fresh);
+    rememberStat();
+    // Tunnels that no longer exist lose their connections.
+    for (auto& [id, l] : live) {
+      if (state.findTunnel(id)) continue;
+      for (auto& s : l.sessions) s->close();
+    }
+    if (index == 0)
+      LOG_INFO("reloaded tunnels={} routes={}", state.tunnels().size(), state.routes().size());
   }
 
   void rememberStat() {
@@ -159,14 +223,50 @@ struct Edge::Impl : http::Handler {
 
   Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                     http::ResponseWriter& out) override {
-    ++in_flight->count;
-    struct Count {
-      std::shared_ptr<InFlight> f;
-      ~Count() {
-        --f->count;
-        if (f->owner) f->owner->drained_ev.notify();
+    co_await serve(req, body, out, false);
+  }
+
+  // Hands the request to shard `to` over a fresh socketpair and relays its answer.
+  Task<void> forwardTo(Shard& to, http::RequestHead& req, http::BodyReader& body,
+                       http::ResponseWriter& out) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      co_await http::respondText(out, 502, base::sysError("socketpair").value().message());
+      co_return;
+    }
+    const asio::generic::stream_protocol unix_stream(AF_UNIX, SOCK_STREAM);
+    asio::post(to.ioc, [&to, fd = fds[1], unix_stream] {
+      http::LocalSocket peer(to.ioc);
+      boost::system::error_code ec;
+      peer.assign(unix_stream, fd, ec);
+      if (ec) {
+        ::close(fd);
+        return;
       }
-    } count{in_flight};
+      asio::co_spawn(to.ioc, http::serveHttp1(std::move(peer), to.from_shards, http::ServerLimits{}),
+                     asio::detached);
+    });
+    http::LocalSocket mine(ioc);
+    boost::system::error_code ec;
+    mine.assign(unix_stream, fds[0], ec);
+    if (ec) {
+      ::close(fds[0]);
+      co_await http::respondText(out, 502, ec.message());
+      co_return;
+    }
+    LOG_DEBUG("request forwarded from_shard={} to_shard={} host={} method={}", index, to.index,
+              req.authority, req.method);
+    co_await http::forward(std::move(mine), req, body, out);
+  }
+
+  // `forwarded`: another shard sent the request here; it is not forwarded again.
+  Task<void> serve(http::RequestHead& req, http::BodyReader& body, http::ResponseWriter& out,
+                   bool forwarded) {
+    struct Count {
+      std::shared_ptr<std::atomic<int>> n;
+      ~Count() { n->fetch_sub(1, std::memory_order_relaxed); }
+    } count{edge.shared_->in_flight};
+    count.n->fetch_add(1, std::memory_order_relaxed);
     std::string host = stripPort(req.authority);
     std::optional<std::string> tunnel_id =
         edge.default_tunnel_ ? edge.default_tunnel_ : state.routeFor(host);
@@ -176,20 +276,28 @@ struct Edge::Impl : http::Handler {
       co_await http::respondText(out, 404, fmt::format("no tunnel serves host '{}'", host));
       co_return;
     }
-    // X-Forwarded-*: append the peer to any chain the client sent.
-    bool have_xff = false;
-    for (auto& h : req.headers) {
-      if (h.name == "x-forwarded-for") {
-        h.value += ", " + req.client_ip;
-        have_xff = true;
+    if (!forwarded) {
+      // X-Forwarded-*: append the peer to any chain the client sent.
+      bool have_xff = false;
+      for (auto& h : req.headers) {
+        if (h.name == "x-forwarded-for") {
+          h.value += ", " + req.client_ip;
+          have_xff = true;
+        }
+      }
+      std::erase_if(req.headers, [](const http::Header& h) {
+        return h.name == "x-forwarded-proto" || h.name == "x-forwarded-host";
+      });
+      if (!have_xff) req.headers.push_back({"x-forwarded-for", req.client_ip});
+      req.headers.push_back({"x-forwarded-proto", req.scheme});
+      req.headers.push_back({"x-forwarded-host", req.authority});
+      if (!live.contains(*tunnel_id)) {
+        if (auto other = edge.shared_->shardWith(*tunnel_id, index)) {
+          co_await forwardTo(*edge.shards_[*other], req, body, out);
+          co_return;
+        }
       }
     }
-    std::erase_if(req.headers, [](const http::Header& h) {
-      return h.name == "x-forwarded-proto" || h.name == "x-forwarded-host";
-    });
-    if (!have_xff) req.headers.push_back({"x-forwarded-for", req.client_ip});
-    req.headers.push_back({"x-forwarded-proto", req.scheme});
-    req.headers.push_back({"x-forwarded-host", req.authority});
 
     auto ex = co_await asio::this_coro::executor;
     std::shared_ptr<H2Stream> st;
@@ -261,6 +369,36 @@ struct Edge::Impl : http::Handler {
       }
     }
     while (up && !up->done) co_await up->ev.wait();
+  }
+
+  // On shard 0: deals each tunnel connection out to the shards in turn, so that a
+  // connector's HA connections spread over them.
+  Task<void> dealTunnel(tcp::socket sock) {
+    auto& sh = *edge.shared_;
+    Shard& to = *edge.shards_[sh.next_tunnel_shard++ % sh.n];
+    if (&to == this) {
+      co_await tunnelConnection(std::move(sock));
+      co_return;
+    }
+    boost::system::error_code ec;
+    auto protocol = sock.local_endpoint(ec).protocol();
+    int fd = ec ? -1 : sock.release(ec);
+    if (ec || fd < 0) co_return;
+    asio::post(to.ioc, [&to, protocol, fd] {
+      tcp::socket s(to.ioc);
+      boost::system::error_code e;
+      s.assign(protocol, fd, e);
+      if (e) {
+        ::close(fd);
+        return;
+      }
+      asio::co_spawn(to.ioc, to.tunnelConnection(std::move(s)), asio::detached);
+    });
+  }
+
+  void closeSessions() {
+    for (auto& [id, l] : live)
+      for (auto& s : l.sessions) s->close();
   }
 
   // Accepts until the listener closes; each connection runs `serve` in its own coroutine.
@@ -404,7 +542,9 @@ struct Edge::Impl : http::Handler {
              reply.connection_id);
     auto session = H2Session::create(std::move(stream), H2Session::Role::Client);
     live[tunnel_id].sessions.push_back(session);
+    edge.shared_->count(tunnel_id, index, +1);
     co_await session->run();
+    edge.shared_->count(tunnel_id, index, -1);
     auto it = live.find(tunnel_id);
     if (it != live.end()) {
       std::erase(it->second.sessions, session);
@@ -416,81 +556,111 @@ struct Edge::Impl : http::Handler {
 };
 
 Edge::Edge(asio::io_context& ioc, EdgeState state)
-    : impl_(std::make_unique<Impl>(*this, ioc)), state_(impl_->state) {
-  impl_->state = std::move(state);
+    : Edge(std::vector<asio::io_context*>{&ioc}, std::move(state)) {}
+
+Edge::Edge(const std::vector<asio::io_context*>& iocs, EdgeState state)
+    : shared_(std::make_unique<Shared>(iocs.size())) {
+  CHECK(!iocs.empty());
+  for (size_t i = 0; i < iocs.size(); ++i) {
+    shards_.push_back(std::make_unique<Shard>(*this, *iocs[i], i));
+    shards_.back()->state = state;
+  }
 }
 
 Edge::~Edge() = default;
 
+EdgeState& Edge::state() { return shards_[0]->state; }
+
 base::Result<void> Edge::start(const std::string& http_addr, const std::string& https_addr,
                                const std::string& tunnel_addr, const std::string& cert_file,
                                const std::string& key_file) {
-  auto& im = *impl_;
-  RETURN_IF_ERROR(im.state.ensureIdentity());
-  im.rememberStat();
-  ASSIGN_OR_RETURN(SslCtxPtr tctx, makeEdgeTunnelContext(im.state.certPath(), im.state.keyPath()));
-  im.tunnel_tls = std::make_unique<asio::ssl::context>(tctx.release());
+  auto& first = *shards_[0];
+  RETURN_IF_ERROR(first.state.ensureIdentity());
+  ASSIGN_OR_RETURN(SslCtxPtr tctx, makeEdgeTunnelContext(first.state.certPath(), first.state.keyPath()));
+  std::shared_ptr<SSL_CTX> tunnel_ctx(tctx.release(), SSL_CTX_free);
+  std::shared_ptr<SSL_CTX> https_ctx;
   if (!https_addr.empty()) {
-    std::string cert = cert_file.empty() ? im.state.certPath() : cert_file;
-    std::string key = key_file.empty() ? im.state.keyPath() : key_file;
+    std::string cert = cert_file.empty() ? first.state.certPath() : cert_file;
+    std::string key = key_file.empty() ? first.state.keyPath() : key_file;
     ASSIGN_OR_RETURN(SslCtxPtr hctx, makeEdgeHttpsContext(cert, key));
-    im.https_tls = std::make_unique<asio::ssl::context>(hctx.release());
+    https_ctx.reset(hctx.release(), SSL_CTX_free);
   }
-  // Bind everything first so that a bad address leaves nothing listening.
-  std::optional<tcp::acceptor> http_acc, https_acc;
-  ASSIGN_OR_RETURN(tcp::acceptor tunnel_acc, listen(im.ioc, tunnel_addr, "tunnel"));
-  if (!http_addr.empty()) {
-    ASSIGN_OR_RETURN(auto a, listen(im.ioc, http_addr, "http"));
-    http_acc.emplace(std::move(a));
+  // Bind everything first so that a bad address leaves nothing listening. The client
+  // listeners share their port (SO_REUSEPORT); port 0 becomes the first one's port.
+  const bool shared_port = shards_.size() > 1;
+  ASSIGN_OR_RETURN(tcp::acceptor tunnel_acc, listen(first.ioc, tunnel_addr, "tunnel"));
+  std::vector<std::optional<tcp::acceptor>> http_accs(shards_.size()), https_accs(shards_.size());
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    auto& ioc = shards_[i]->ioc;
+    if (!http_addr.empty()) {
+      auto addr = i == 0 ? http_addr : withPort(http_addr, http_accs[0]->local_endpoint().port());
+      ASSIGN_OR_RETURN(auto a, listen(ioc, addr, "http", shared_port));
+      http_accs[i].emplace(std::move(a));
+    }
+    if (!https_addr.empty()) {
+      auto addr = i == 0 ? https_addr : withPort(https_addr, https_accs[0]->local_endpoint().port());
+      ASSIGN_OR_RETURN(auto a, listen(ioc, addr, "https", shared_port));
+      https_accs[i].emplace(std::move(a));
+    }
   }
-  if (!https_addr.empty()) {
-    ASSIGN_OR_RETURN(auto a, listen(im.ioc, https_addr, "https"));
-    https_acc.emplace(std::move(a));
+  for (auto& sh : shards_) {
+    sh->rememberStat();
+    // asio::ssl::context takes ownership: each shard gets its own reference.
+    SSL_CTX_up_ref(tunnel_ctx.get());
+    sh->tunnel_tls = std::make_unique<asio::ssl::context>(tunnel_ctx.get());
+    if (https_ctx) {
+      SSL_CTX_up_ref(https_ctx.get());
+      sh->https_tls = std::make_unique<asio::ssl::context>(https_ctx.get());
+    }
   }
-  tunnel_ep_ = im.serveOn(std::move(tunnel_acc), "tunnel",
-                          [&im](tcp::socket s) { return im.tunnelConnection(std::move(s)); });
-  if (http_acc)
-    http_ep_ = im.serveOn(std::move(*http_acc), "http",
-                          [&im](tcp::socket s) { return im.serveHttp(std::move(s)); });
-  if (https_acc)
-    https_ep_ = im.serveOn(std::move(*https_acc), "https",
-                           [&im](tcp::socket s) { return im.serveHttps(std::move(s)); });
+  tunnel_ep_ = first.serveOn(std::move(tunnel_acc), "tunnel",
+                             [&first](tcp::socket s) { return first.dealTunnel(std::move(s)); });
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    auto& sh = *shards_[i];
+    if (http_accs[i]) {
+      auto ep = sh.serveOn(std::move(*http_accs[i]), "http",
+                           [&sh](tcp::socket s) { return sh.serveHttp(std::move(s)); });
+      if (i == 0) http_ep_ = ep;
+    }
+    if (https_accs[i]) {
+      auto ep = sh.serveOn(std::move(*https_accs[i]), "https",
+                           [&sh](tcp::socket s) { return sh.serveHttps(std::move(s)); });
+      if (i == 0) https_ep_ = ep;
+    }
+  }
   return {};
 }
 
+// Runs `fn` on every shard's thread: at once for a shard of the calling thread.
+void Edge::onEachShard(const std::function<void(Shard&)>& fn) {
+  for (auto& sh : shards_) {
+    if (sh->ioc.get_executor().running_in_this_thread())
+      fn(*sh);
+    else
+      asio::post(sh->ioc, [fn, s = sh.get()] { fn(*s); });
+  }
+}
+
 void Edge::reload() {
-  auto fresh = EdgeState::open(impl_->state.dir());
-  if (!fresh) {
-    LOG_ERROR("reload failed, keeping the previous state error={}", fresh.error().message());
-    return;
-  }
-  impl_->state = std::move(*fresh);
-  impl_->rememberStat();
-  // Tunnels that no longer exist lose their connections.
-  for (auto& [id, l] : impl_->live) {
-    if (impl_->state.findTunnel(id)) continue;
-    for (auto& s : l.sessions) s->close();
-  }
-  LOG_INFO("reloaded tunnels={} routes={}", impl_->state.tunnels().size(),
-           impl_->state.routes().size());
+  onEachShard([](Shard& s) { s.reload(); });
 }
 
 void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
-  auto& im = *impl_;
-  im.closeListeners();
-  LOG_INFO("draining in_flight={} grace_ms={}", im.in_flight->count, grace.count());
+  onEachShard([](Shard& s) { s.closeListeners(); });
+  auto& first = *shards_[0];
+  auto in_flight = shared_->in_flight;
+  LOG_INFO("draining in_flight={} grace_ms={}", in_flight->load(), grace.count());
   auto deadline = std::chrono::steady_clock::now() + grace;
-  auto timer = std::make_shared<asio::steady_timer>(im.ioc);
   asio::co_spawn(
-      im.ioc,
-      [this, &im, deadline, timer, done = std::move(done)]() -> Task<void> {
-        timer->expires_at(deadline);
-        timer->async_wait([&im](const boost::system::error_code&) { im.drained_ev.notify(); });
-        while (im.in_flight->count > 0 && std::chrono::steady_clock::now() < deadline)
-          co_await im.drained_ev.wait();
-        timer->cancel();
-        if (im.in_flight->count > 0)
-          LOG_WARN("grace period over in_flight={}", im.in_flight->count);
+      first.ioc,
+      [this, &first, in_flight, deadline, done = std::move(done)]() -> Task<void> {
+        // Requests end on any shard's thread: look at the count every few milliseconds.
+        asio::steady_timer tick(first.ioc);
+        while (in_flight->load() > 0 && std::chrono::steady_clock::now() < deadline) {
+          tick.expires_after(std::chrono::milliseconds(20));
+          co_await tick.async_wait(as_tuple(use_awaitable));
+        }
+        if (in_flight->load() > 0) LOG_WARN("grace period over in_flight={}", in_flight->load());
         stop();
         done();
       },
@@ -498,9 +668,10 @@ void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
 }
 
 void Edge::stop() {
-  impl_->closeListeners();
-  for (auto& [id, l] : impl_->live)
-    for (auto& s : l.sessions) s->close();
+  onEachShard([](Shard& s) {
+    s.closeListeners();
+    s.closeSessions();
+  });
 }
 
 }  // namespace tunnel

@@ -53,13 +53,20 @@ std::string formatEndpoint(const tcp::endpoint& ep) {
   return fmt::format("{}:{}", ep.address().to_string(), ep.port());
 }
 
+std::string withPort(std::string_view addr, uint16_t port) {
+  auto colon = addr.rfind(':');
+  return fmt::format("{}:{}", addr.substr(0, colon == std::string_view::npos ? 0 : colon), port);
+}
+
 base::Result<tcp::acceptor> listen(asio::io_context& ioc, std::string_view addr,
-                                   std::string_view what) {
+                                   std::string_view what, bool shared_port) {
   ASSIGN_OR_RETURN(tcp::endpoint ep, parseListenAddr(addr));
   tcp::acceptor acc(ioc);
   boost::system::error_code ec;
   acc.open(ep.protocol(), ec);
   if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && shared_port)
+    acc.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
   if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
@@ -121,8 +128,16 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   if (o.cert_file.empty() != o.key_file.empty())
     return base::invalid("--cert and --key go together");
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(o.state_dir));
-  asio::io_context ioc(1);
-  Edge edge(ioc, std::move(state));
+  // One shard per core, each with its own io_context and thread (see edge.cc).
+  int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 64);
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::vector<asio::io_context*> raw;
+  for (int t = 0; t < threads; ++t) {
+    iocs.push_back(std::make_unique<asio::io_context>(1));
+    raw.push_back(iocs.back().get());
+  }
+  auto& ioc = *iocs[0];
+  Edge edge(raw, std::move(state));
   RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));
   // Remember where connectors can dial so `edge tunnel create` can put it in tokens.
   auto ep = *edge.tunnelEndpoint();
@@ -136,10 +151,21 @@ base::Result<int> runEdge(const EdgeOptions& o) {
       if (auto r = fresh->save(); !r) LOG_WARN("cannot record tunnel address error={}", r.error().message());
     }
   }
+  auto stopAll = [&] {
+    for (auto& io : iocs) io->stop();
+  };
   Signals sig(
-      ioc, [&] { edge.drain(o.grace_period, [&] { ioc.stop(); }); }, [&] { edge.reload(); });
+      ioc, [&] { edge.drain(o.grace_period, stopAll); }, [&] { edge.reload(); });
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t)
+    workers.emplace_back([io = iocs[t].get()] {
+      auto work = asio::make_work_guard(*io);  // runs until stopAll
+      io->run();
+    });
   LOG_INFO("{}", readyLine(edge));
   ioc.run();
+  stopAll();
+  for (auto& w : workers) w.join();
   return 0;
 }
 

@@ -1,6 +1,6 @@
-// Private to src/tunnel: the running edge and connector as objects on one io_context, so that
-// `burrow edge`, `burrow tunnel run` and `burrow quick` compose them. Single-threaded: every
-// method must be called on the io_context's thread.
+// Private to src/tunnel: the running edge and connector as objects on io_contexts, so that
+// `burrow edge`, `burrow tunnel run` and `burrow quick` compose them. Every method must be
+// called on the thread of the (first) io_context the object was given.
 #pragma once
 
 #include <array>
@@ -30,8 +30,11 @@ namespace tunnel {
 // "127.0.0.1:8080", "[::1]:0", ":7844" (all addresses), "0.0.0.0:80". Port 0 = any free port.
 base::Result<asio::ip::tcp::endpoint> parseListenAddr(std::string_view text);
 std::string formatEndpoint(const asio::ip::tcp::endpoint& ep);
+// `shared_port`: SO_REUSEPORT, so that every shard of one process can listen on the port.
 base::Result<asio::ip::tcp::acceptor> listen(asio::io_context& ioc, std::string_view addr,
-                                             std::string_view what);
+                                             std::string_view what, bool shared_port = false);
+// `addr` with its port replaced: "0.0.0.0:0" and 8080 give "0.0.0.0:8080".
+std::string withPort(std::string_view addr, uint16_t port);
 
 // Jittered exponential backoff: the n-th delay is uniform in [d/2, d] with d = min(cap,
 // base * 2^n). reset() after a connection that worked.
@@ -49,17 +52,20 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
+// The edge, sharded: one shard per io_context, each meant to run on its own thread. The
+// methods are called on the first io_context's thread; they reach the other shards by
+// posting to them.
 class Edge {
  public:
   Edge(asio::io_context& ioc, EdgeState state);
+  Edge(const std::vector<asio::io_context*>& iocs, EdgeState state);
   ~Edge();
-
   // Binds the listeners ("" = none) and starts accepting; the tunnel listener uses the state
   // directory's identity, the https listener cert/key (or that identity when empty).
   base::Result<void> start(const std::string& http_addr, const std::string& https_addr,
                            const std::string& tunnel_addr, const std::string& cert_file,
                            const std::string& key_file);
-  // Every request goes to this tunnel whatever its host (burrow quick).
+  // Every request goes to this tunnel whatever its host (burrow quick). Before start().
   void setDefaultTunnel(std::string id) { default_tunnel_ = std::move(id); }
   // Re-reads tunnels and routes; connections of deleted tunnels are closed.
   void reload();
@@ -67,20 +73,22 @@ class Edge {
   // closes everything and calls `done`.
   void drain(std::chrono::milliseconds grace, std::function<void()> done);
   void stop();
-
   std::optional<asio::ip::tcp::endpoint> httpEndpoint() const { return http_ep_; }
   std::optional<asio::ip::tcp::endpoint> httpsEndpoint() const { return https_ep_; }
   std::optional<asio::ip::tcp::endpoint> tunnelEndpoint() const { return tunnel_ep_; }
-  EdgeState& state() { return state_; }
+  EdgeState& state();  // the first shard's copy
 
-  struct Impl;
+  struct Shard;
+  struct Shared;
 
  private:
-  std::unique_ptr<Impl> impl_;
-  EdgeState& state_;
+  void onEachShard(const std::function<void(Shard&)>& fn);
+
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<Shared> shared_;
   std::optional<std::string> default_tunnel_;
   std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_;
-  friend struct Impl;
+  friend struct Shard;
 };
 
 // Counters of one connector process, shared by its threads: relaxed atomics, read by the
