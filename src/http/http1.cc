@@ -52,8 +52,10 @@ Chunk::Chunk() {
 
 Chunk::~Chunk() {
   if (!p_) return;
-  if (t_chunks.free.size() < kMaxCachedChunks) t_chunks.free.push_back(p_);
-  else delete[] p_;
+  if (t_chunks.free.size() < kMaxCachedChunks)
+    t_chunks.free.push_back(p_);
+  else
+    delete[] p_;
 }
 
 Event::Event(const asio::any_io_executor& ex) : timer_(ex) {}
@@ -100,7 +102,8 @@ class Http1Body final : public BodyReader {
       : s_(s), buf_(buf), p_(p), expect_continue_(expect_continue), version_(version) {}
 
   Task<base::Result<size_t>> read(char* out, size_t len) override {
-    if (cancelled_) co_return base::makeError(std::errc::operation_canceled, "client body cancelled");
+    if (cancelled_)
+      co_return base::makeError(std::errc::operation_canceled, "client body cancelled");
     if (upgraded_) {
       if (buf_.size() > 0) {
         size_t n = asio::buffer_copy(asio::buffer(out, len), buf_.data());
@@ -109,14 +112,16 @@ class Http1Body final : public BodyReader {
       }
       auto [ec, n] = co_await s_.async_read_some(asio::buffer(out, len), as_tuple(use_awaitable));
       if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) co_return size_t{0};
-      if (ec) co_return base::makeError(std::errc::connection_reset, "client read: {}", ec.message());
+      if (ec)
+        co_return base::makeError(std::errc::connection_reset, "client read: {}", ec.message());
       co_return n;
     }
     if (expect_continue_ && !p_.is_done()) {
       expect_continue_ = false;
       static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
       auto [ec, n] = co_await asio::async_write(s_, asio::buffer(k100), as_tuple(use_awaitable));
-      if (ec) co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
+      if (ec)
+        co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
     }
     // Beast reads at most the buffer's free capacity per call; a body deserves large reads.
     if (buf_.capacity() < len) buf_.reserve(len);
@@ -128,7 +133,8 @@ class Http1Body final : public BodyReader {
       if (ec && ec != bhttp::error::need_buffer) {
         if (ec.category() == bhttp::make_error_code(bhttp::error::need_buffer).category() &&
             ec != bhttp::error::partial_message)
-          co_return base::makeError(std::errc::bad_message, "malformed request body: {}", ec.message());
+          co_return base::makeError(std::errc::bad_message, "malformed request body: {}",
+                                    ec.message());
         co_return base::makeError(std::errc::connection_reset, "client body: {}", ec.message());
       }
       if (n > 0) co_return n;
@@ -160,7 +166,11 @@ template <class Stream>
 class Http1Writer final : public ResponseWriter {
  public:
   Http1Writer(Stream& s, Http1Body<Stream>& body, bool head_request, int version, bool keep_alive)
-      : s_(s), body_(body), head_request_(head_request), version_(version), keep_alive_(keep_alive) {}
+      : s_(s),
+        body_(body),
+        head_request_(head_request),
+        version_(version),
+        keep_alive_(keep_alive) {}
 
   Task<base::Result<void>> writeHead(const ResponseHead& head) override {
     CHECK(!head_written_);
@@ -172,8 +182,10 @@ class Http1Writer final : public ResponseWriter {
       body_.setUpgraded();  // from now on the request "body" is the client's raw stream
       no_body_ = false;
     } else if (!no_body_ && !head.content_length) {
-      if (version_ == 11) chunked_ = true;
-      else close_ = true;  // HTTP/1.0: the body ends when the connection does
+      if (version_ == 11)
+        chunked_ = true;
+      else
+        close_ = true;  // HTTP/1.0: the body ends when the connection does
     }
     if (!keep_alive_) close_ = true;
     pending_ = serializeResponseHead(head, chunked_, close_ && !upgraded_, version_);
@@ -194,9 +206,11 @@ class Http1Writer final : public ResponseWriter {
     }
     bufs[nb++] = asio::buffer(data, len);
     if (chunked_) bufs[nb++] = asio::buffer("\r\n", 2);
-    auto [ec, n] = co_await asio::async_write(s_, std::span(bufs.data(), nb), as_tuple(use_awaitable));
+    auto [ec, n] =
+        co_await asio::async_write(s_, std::span(bufs.data(), nb), as_tuple(use_awaitable));
     pending_.clear();
-    if (ec) co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
+    if (ec)
+      co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
     co_return base::Result<void>{};
   }
 
@@ -212,7 +226,8 @@ class Http1Writer final : public ResponseWriter {
     if (pending_.empty()) co_return base::Result<void>{};
     auto [ec, n] = co_await asio::async_write(s_, asio::buffer(pending_), as_tuple(use_awaitable));
     pending_.clear();
-    if (ec) co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
+    if (ec)
+      co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
     co_return base::Result<void>{};
   }
 
@@ -251,7 +266,8 @@ struct IdleGuard {
 // The deadline moves with every request without touching the timer (no syscall per
 // request): the timer wakes at the old deadline, sees a later one and sleeps again.
 template <class Sock>
-Task<void> watchIdle(std::shared_ptr<IdleGuard> g, Sock* sock, std::chrono::milliseconds idle_timeout) {
+Task<void> watchIdle(std::shared_ptr<IdleGuard> g, Sock* sock,
+                     std::chrono::milliseconds idle_timeout) {
   while (!g->done) {
     auto d = g->deadline;
     g->timer.expires_at(d == std::chrono::steady_clock::time_point::max()
@@ -265,6 +281,33 @@ Task<void> watchIdle(std::shared_ptr<IdleGuard> g, Sock* sock, std::chrono::mill
       break;
     }
   }
+}
+
+// The answer went out before the client finished sending its body (an early 411, 413 or
+// 401). Closing now, with its bytes unread, would make the kernel reset the connection, and
+// the client could lose the answer. Stop sending instead, then read and drop what still
+// comes, for a bounded time and amount, as nginx's lingering close does.
+template <class Stream, class Sock>
+Task<void> lingerClose(Stream& s, Sock& sock) {
+  constexpr auto kLingerTime = std::chrono::seconds(2);
+  constexpr size_t kLingerBytes = 4 << 20;
+  beast::error_code ec;
+  if constexpr (std::is_same_v<Stream, Sock>) sock.shutdown(asio::socket_base::shutdown_send, ec);
+  asio::steady_timer limit(s.get_executor());
+  limit.expires_after(kLingerTime);
+  limit.async_wait([&sock](const beast::error_code& e) {
+    beast::error_code ignored;
+    if (!e) sock.cancel(ignored);
+  });
+  Chunk chunk;
+  size_t dropped = 0;
+  while (dropped < kLingerBytes) {
+    auto [rec, n] = co_await s.async_read_some(asio::buffer(chunk.get(), Chunk::kSize),
+                                               as_tuple(use_awaitable));
+    dropped += n;
+    if (rec) break;
+  }
+  limit.cancel();
 }
 
 template <class Stream>
@@ -299,13 +342,15 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
     if (ec) {
       if (ec == bhttp::error::header_limit) {
         LOG_DEBUG("request head too large client={}", client_ip);
-        co_await writeRaw(s, "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
-                             "connection: close\r\n\r\n");
+        co_await writeRaw(s,
+                          "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+                          "connection: close\r\n\r\n");
       } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
                  ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
         LOG_DEBUG("malformed request client={} error={}", client_ip, ec.message());
-        co_await writeRaw(s, "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n"
-                             "connection: close\r\n\r\n");
+        co_await writeRaw(s,
+                          "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n"
+                          "connection: close\r\n\r\n");
       }
       co_return;
     }
@@ -326,8 +371,8 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
     req.has_body = parser.chunked() || req.content_length.value_or(0) > 0;
     bool expect_continue = false;
     if (auto e = parser.get().find(bhttp::field::expect); e != parser.get().end())
-      expect_continue = base::toLower(std::string_view(e->value().data(), e->value().size())) ==
-                        "100-continue";
+      expect_continue =
+          base::toLower(std::string_view(e->value().data(), e->value().size())) == "100-continue";
     bool keep_alive = parser.keep_alive() && !req.upgrade_websocket;
 
     Http1Body<Stream> body(s, buf, parser, expect_continue && req.has_body, req.version);
@@ -335,6 +380,10 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
     co_await handler.handle(req, body, out);
     if (!out.headWritten()) co_await respondText(out, 502, "no response from the handler");
     if (out.upgraded()) co_return;  // the handler relayed the upgraded stream to its end
+    if (out.finished() && !out.upgraded() && !body.complete()) {
+      co_await lingerClose(s, sock);
+      co_return;
+    }
     if (!out.finished() || out.mustClose() || !body.complete()) co_return;
   }
 }

@@ -115,8 +115,10 @@ struct OriginPool::Impl {
         ctx->set_verify_mode(asio::ssl::verify_none);
       } else {
         ctx->set_verify_mode(asio::ssl::verify_peer);
-        if (o.ca_pool.empty()) ctx->set_default_verify_paths(ec);
-        else ctx->load_verify_file(o.ca_pool, ec);
+        if (o.ca_pool.empty())
+          ctx->set_default_verify_paths(ec);
+        else
+          ctx->load_verify_file(o.ca_pool, ec);
         if (ec) return base::invalid("caPool {}: {}", o.ca_pool, ec.message());
       }
       slot = std::move(ctx);
@@ -145,7 +147,7 @@ struct OriginPool::Impl {
   }
 
   Task<base::Result<std::unique_ptr<OriginConn>>> connect(const config::Service& svc,
-                                                           const config::OriginSettings& o) {
+                                                          const config::OriginSettings& o) {
     auto c = std::make_unique<OriginConn>(ex);
     bool tls = svc.kind == config::ServiceKind::Https || svc.kind == config::ServiceKind::UnixTls;
     std::string what;
@@ -178,14 +180,18 @@ struct OriginPool::Impl {
         if (d.expired()) ec = asio::error::timed_out;
         if (!ec) break;
       }
-      if (ec) co_return base::makeError(std::errc::connection_refused, "origin {}: {}", what, ec.message());
+      if (ec)
+        co_return base::makeError(std::errc::connection_refused, "origin {}: {}", what,
+                                  ec.message());
       beast::error_code ignored;
       c->sock.set_option(asio::ip::tcp::no_delay(true), ignored);
       // tcpKeepAlive: probe an idle pooled connection after this long (see tcp(7)).
       int keep_idle = static_cast<int>(std::max<int64_t>(1, o.tcp_keep_alive.count() / 1000));
       c->sock.set_option(asio::socket_base::keep_alive(true), ignored);
-      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &keep_idle, sizeof keep_idle);
-      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &keep_idle, sizeof keep_idle);
+      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &keep_idle,
+                   sizeof keep_idle);
+      ::setsockopt(c->sock.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &keep_idle,
+                   sizeof keep_idle);
     }
     if (tls) {
       CO_ASSIGN_OR_RETURN(asio::ssl::context * ctx, tlsContext(o));
@@ -196,8 +202,8 @@ struct OriginPool::Impl {
         if (!o.no_tls_verify) c->tls->set_verify_callback(asio::ssl::host_name_verification(sni));
       }
       Deadline d(ex, o.tls_timeout, c->sock);
-      auto [ec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client,
-                                                   as_tuple(use_awaitable));
+      auto [ec] =
+          co_await c->tls->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
       if (ec)
         co_return base::makeError(std::errc::connection_refused, "origin {}: TLS: {}", what,
                                   d.expired() ? "handshake timeout" : ec.message());
@@ -285,7 +291,8 @@ Task<void> upload(S& s, BodyReader& body, bool chunked, std::shared_ptr<UploadSt
     }
     if (*n == 0) {
       if (chunked) {
-        auto [ec, w] = co_await asio::async_write(s, asio::buffer("0\r\n\r\n", 5), as_tuple(use_awaitable));
+        auto [ec, w] =
+            co_await asio::async_write(s, asio::buffer("0\r\n\r\n", 5), as_tuple(use_awaitable));
         if (ec) ok = false;
       }
       break;
@@ -299,7 +306,8 @@ Task<void> upload(S& s, BodyReader& body, bool chunked, std::shared_ptr<UploadSt
     }
     bufs[nb++] = asio::buffer(chunk.get(), *n);
     if (chunked) bufs[nb++] = asio::buffer("\r\n", 2);
-    auto [ec, w] = co_await asio::async_write(s, std::span(bufs.data(), nb), as_tuple(use_awaitable));
+    auto [ec, w] =
+        co_await asio::async_write(s, std::span(bufs.data(), nb), as_tuple(use_awaitable));
     if (ec) {
       ok = false;
       break;
@@ -320,7 +328,8 @@ Task<void> relayDown(S& s, beast::flat_buffer& buf, ResponseWriter& out) {
   }
   Chunk chunk;
   for (;;) {
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(chunk.get(), kChunk), as_tuple(use_awaitable));
+    auto [ec, n] =
+        co_await s.async_read_some(asio::buffer(chunk.get(), kChunk), as_tuple(use_awaitable));
     if (n > 0 && !co_await out.writeBody(chunk.get(), n)) co_return;
     if (ec) break;
   }
@@ -328,9 +337,9 @@ Task<void> relayDown(S& s, beast::flat_buffer& buf, ResponseWriter& out) {
 }
 
 enum class Outcome {
-  Done,           // response relayed; the connection may be reusable
-  FailedEarly,    // nothing was sent to the client and no body was consumed: may retry
-  Failed,         // failed after the response started; the client sees an aborted response
+  Done,         // response relayed; the connection may be reusable
+  FailedEarly,  // nothing was sent to the client and no body was consumed: may retry
+  Failed,       // failed after the response started; the client sees an aborted response
 };
 
 void shutdownSend(Socket& s) {
@@ -339,8 +348,10 @@ void shutdownSend(Socket& s) {
 }
 template <class S>
 Socket& lowestSocket(S& s) {
-  if constexpr (std::is_same_v<S, Socket>) return s;
-  else return s.next_layer();
+  if constexpr (std::is_same_v<S, Socket>)
+    return s;
+  else
+    return s.next_layer();
 }
 
 template <class S>
@@ -408,7 +419,8 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
     for (;;) {
       auto n = co_await body.read(chunk.get(), kChunk);
       if (!n || *n == 0) break;
-      auto [ec, w] = co_await asio::async_write(s, asio::buffer(chunk.get(), *n), as_tuple(use_awaitable));
+      auto [ec, w] =
+          co_await asio::async_write(s, asio::buffer(chunk.get(), *n), as_tuple(use_awaitable));
       if (ec) break;
     }
     shutdownSend(lowestSocket(s));
@@ -481,6 +493,15 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
     co_await helloWorld(req, out);
     co_return;
   }
+  if (rule.origin.disable_chunked_encoding && req.has_body && !req.content_length &&
+      !req.upgrade_websocket) {
+    // The origin takes no chunked bodies and this one has no length: say so rather than send
+    // it unframed (the origin would see no body) or hold it all in memory to count it.
+    co_await respondText(out, 411,
+                         "this origin takes no chunked request bodies (disableChunkedEncoding); "
+                         "send Content-Length");
+    co_return;
+  }
   auto& impl = *pool.impl_;
   std::string key = poolKey(svc, rule.origin);
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -497,13 +518,14 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
     }
     bool reusable = false;
     std::string error;
-    Outcome r = conn->tls ? co_await exchange(*conn->tls, *conn, rule.origin, req, body, out,
-                                              &reusable, &error)
-                          : co_await exchange(conn->sock, *conn, rule.origin, req, body, out,
-                                              &reusable, &error);
+    Outcome r =
+        conn->tls
+            ? co_await exchange(*conn->tls, *conn, rule.origin, req, body, out, &reusable, &error)
+            : co_await exchange(conn->sock, *conn, rule.origin, req, body, out, &reusable, &error);
     if (r == Outcome::Done) {
       if (reusable && !req.upgrade_websocket)
-        impl.giveBack(key, std::move(conn), static_cast<size_t>(rule.origin.keep_alive_connections));
+        impl.giveBack(key, std::move(conn),
+                      static_cast<size_t>(rule.origin.keep_alive_connections));
       co_return;
     }
     if (r == Outcome::FailedEarly && reused && !out.headWritten()) continue;  // stale pooled conn

@@ -45,8 +45,14 @@ std::chrono::milliseconds Backoff::next() {
 struct Connector::Impl {
   Impl(Connector& c, asio::io_context& io, config::TunnelConfig config, Token tok,
        std::vector<int> idx, std::string id, std::shared_ptr<ConnectorStats> st)
-      : self(c), ioc(io), cfg(std::move(config)), token(std::move(tok)), indexes(std::move(idx)),
-        connector_id(std::move(id)), stats(std::move(st)), pool(io.get_executor()),
+      : self(c),
+        ioc(io),
+        cfg(std::move(config)),
+        token(std::move(tok)),
+        indexes(std::move(idx)),
+        connector_id(std::move(id)),
+        stats(std::move(st)),
+        pool(io.get_executor()),
         drained_ev(io.get_executor()) {}
 
   enum class End { Retry, Permanent, Stopped };
@@ -103,7 +109,8 @@ struct Connector::Impl {
   struct MetricsHandler : http::Handler {
     explicit MetricsHandler(Impl& i) : im(i) {}
     Impl& im;
-    Task<void> handle(http::RequestHead& req, http::BodyReader&, http::ResponseWriter& out) override {
+    Task<void> handle(http::RequestHead& req, http::BodyReader&,
+                      http::ResponseWriter& out) override {
       std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
       http::ResponseHead head;
       std::string body;
@@ -177,7 +184,7 @@ struct Connector::Impl {
       stats->request_errors.fetch_add(1, std::memory_order_relaxed);
       st->reset(NGHTTP2_INTERNAL_ERROR);
     } else if (!st->inputComplete()) {
-      st->reset(NGHTTP2_NO_ERROR);
+      st->stopInputAfterResponse();
     }
     --in_flight;
     stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -193,8 +200,8 @@ struct Connector::Impl {
       co_return End::Permanent;
     }
     tcp::resolver resolver(ioc);
-    auto [rec, results] =
-        co_await resolver.async_resolve(hp->host, std::to_string(hp->port), as_tuple(use_awaitable));
+    auto [rec, results] = co_await resolver.async_resolve(hp->host, std::to_string(hp->port),
+                                                          as_tuple(use_awaitable));
     if (rec) {
       *err = base::Error{rec, fmt::format("resolve edge {}", token.endpoint)};
       co_return End::Retry;
@@ -210,14 +217,16 @@ struct Connector::Impl {
       boost::system::error_code ignored;
       raw->close(ignored);
     });
-    auto [cec, ep] = co_await asio::async_connect(stream->next_layer(), results, as_tuple(use_awaitable));
+    auto [cec, ep] =
+        co_await asio::async_connect(stream->next_layer(), results, as_tuple(use_awaitable));
     if (cec) {
       timer.cancel();
-      *err = base::Error{cec, fmt::format("connect to edge {}{}", token.endpoint,
-                                          timed_out ? " (timeout)" : "")};
+      *err = base::Error{
+          cec, fmt::format("connect to edge {}{}", token.endpoint, timed_out ? " (timeout)" : "")};
       co_return End::Retry;
     }
-    auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
+    auto [hec] =
+        co_await stream->async_handshake(asio::ssl::stream_base::client, as_tuple(use_awaitable));
     if (hec) {
       timer.cancel();
       if (pinMismatch(stream->native_handle())) {
@@ -236,10 +245,13 @@ struct Connector::Impl {
     reg.conn_index = static_cast<uint32_t>(index);
     reg.connector_id = connector_id;
     std::string frame = encodeRegistration(reg);
-    auto [wec, wn] = co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));
+    auto [wec, wn] =
+        co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));
     std::string header(kFrameHeader, '\0');
     boost::system::error_code rec2 = wec;
-    if (!rec2) std::tie(rec2, wn) = co_await asio::async_read(*stream, asio::buffer(header), as_tuple(use_awaitable));
+    if (!rec2)
+      std::tie(rec2, wn) =
+          co_await asio::async_read(*stream, asio::buffer(header), as_tuple(use_awaitable));
     base::Result<Reply> reply = base::makeError(std::errc::protocol_error, "no reply");
     if (!rec2) {
       auto len = frameLength(header);
@@ -247,7 +259,8 @@ struct Connector::Impl {
         reply = base::Unexpected(len.error());
       } else {
         std::string payload(*len, '\0');
-        std::tie(rec2, wn) = co_await asio::async_read(*stream, asio::buffer(payload), as_tuple(use_awaitable));
+        std::tie(rec2, wn) =
+            co_await asio::async_read(*stream, asio::buffer(payload), as_tuple(use_awaitable));
         if (!rec2) reply = decodeReply(payload);
       }
     }
@@ -292,8 +305,8 @@ struct Connector::Impl {
     });
     sessions[slot] = session;
     stats->ready.fetch_add(1, std::memory_order_relaxed);
-    LOG_INFO("connection registered index={} connection_id={} edge={}", index,
-             reply->connection_id, token.endpoint);
+    LOG_INFO("connection registered index={} connection_id={} edge={}", index, reply->connection_id,
+             token.endpoint);
     if (!first_registered) {
       first_registered = true;
       if (self.on_first_registered_) self.on_first_registered_();
@@ -347,9 +360,8 @@ Connector::Connector(asio::io_context& ioc, config::TunnelConfig cfg, Token toke
 Connector::Connector(asio::io_context& ioc, config::TunnelConfig cfg, Token token,
                      std::vector<int> indexes, std::string connector_id,
                      std::shared_ptr<ConnectorStats> stats)
-    : impl_(std::make_unique<Impl>(*this, ioc, std::move(cfg), std::move(token),
-                                   std::move(indexes), std::move(connector_id),
-                                   std::move(stats))) {}
+    : impl_(std::make_unique<Impl>(*this, ioc, std::move(cfg), std::move(token), std::move(indexes),
+                                   std::move(connector_id), std::move(stats))) {}
 
 Connector::~Connector() = default;
 
@@ -406,9 +418,10 @@ base::Result<void> Connector::startMetrics(const std::string& addr) {
   auto& im = *impl_;
   ASSIGN_OR_RETURN(tcp::endpoint ep, parseListenAddr(addr));
   if (!ep.address().is_loopback())
-    return base::invalid("--metrics {}: the metrics listener binds loopback addresses only "
-                         "(127.0.0.0/8 or [::1])",
-                         addr);
+    return base::invalid(
+        "--metrics {}: the metrics listener binds loopback addresses only "
+        "(127.0.0.0/8 or [::1])",
+        addr);
   ASSIGN_OR_RETURN(tcp::acceptor acc, listen(im.ioc, addr, "metrics"));
   im.metrics_ep = acc.local_endpoint();
   im.metrics_acceptor = std::make_unique<tcp::acceptor>(std::move(acc));

@@ -243,7 +243,8 @@ struct Edge::Shard : http::Handler {
         ::close(fd);
         return;
       }
-      asio::co_spawn(to.ioc, http::serveHttp1(std::move(peer), to.from_shards, http::ServerLimits{}),
+      asio::co_spawn(to.ioc,
+                     http::serveHttp1(std::move(peer), to.from_shards, http::ServerLimits{}),
                      asio::detached);
     });
     http::LocalSocket mine(ioc);
@@ -262,11 +263,14 @@ struct Edge::Shard : http::Handler {
   // `forwarded`: another shard sent the request here; it is not forwarded again.
   Task<void> serve(http::RequestHead& req, http::BodyReader& body, http::ResponseWriter& out,
                    bool forwarded) {
+    // A forwarded request is counted once, by the shard its client is connected to.
     struct Count {
       std::shared_ptr<std::atomic<int>> n;
-      ~Count() { n->fetch_sub(1, std::memory_order_relaxed); }
-    } count{edge.shared_->in_flight};
-    count.n->fetch_add(1, std::memory_order_relaxed);
+      ~Count() {
+        if (n) n->fetch_sub(1, std::memory_order_relaxed);
+      }
+    } count{forwarded ? nullptr : edge.shared_->in_flight};
+    if (count.n) count.n->fetch_add(1, std::memory_order_relaxed);
     std::string host = stripPort(req.authority);
     std::optional<std::string> tunnel_id =
         edge.default_tunnel_ ? edge.default_tunnel_ : state.routeFor(host);
@@ -576,7 +580,8 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
                                const std::string& key_file) {
   auto& first = *shards_[0];
   RETURN_IF_ERROR(first.state.ensureIdentity());
-  ASSIGN_OR_RETURN(SslCtxPtr tctx, makeEdgeTunnelContext(first.state.certPath(), first.state.keyPath()));
+  ASSIGN_OR_RETURN(SslCtxPtr tctx,
+                   makeEdgeTunnelContext(first.state.certPath(), first.state.keyPath()));
   std::shared_ptr<SSL_CTX> tunnel_ctx(tctx.release(), SSL_CTX_free);
   std::shared_ptr<SSL_CTX> https_ctx;
   if (!https_addr.empty()) {
@@ -598,7 +603,8 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
       http_accs[i].emplace(std::move(a));
     }
     if (!https_addr.empty()) {
-      auto addr = i == 0 ? https_addr : withPort(https_addr, https_accs[0]->local_endpoint().port());
+      auto addr =
+          i == 0 ? https_addr : withPort(https_addr, https_accs[0]->local_endpoint().port());
       ASSIGN_OR_RETURN(auto a, listen(ioc, addr, "https", shared_port));
       https_accs[i].emplace(std::move(a));
     }

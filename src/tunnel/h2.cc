@@ -131,6 +131,13 @@ void H2Stream::reset(uint32_t error_code) {
   session_->signalWrite();
 }
 
+void H2Stream::stopInputAfterResponse() {
+  if (end_sent_)
+    reset(NGHTTP2_NO_ERROR);
+  else
+    stop_input_after_end_ = true;  // onFrameSend resets once END_STREAM is out
+}
+
 // Gives nghttp2 the next piece of a stream's outbound DATA.
 struct H2StreamAccess {
   static ssize_t provide(H2Stream& s, uint8_t* buf, size_t length, uint32_t* flags) {
@@ -352,6 +359,17 @@ struct H2Callbacks {
     return 0;
   }
 
+  static int onFrameSend(nghttp2_session* ng, const nghttp2_frame* f, void*) {
+    if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+    if (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) return 0;
+    H2Stream* st = stream(ng, f->hd.stream_id);
+    if (!st) return 0;
+    st->end_sent_ = true;
+    if (st->stop_input_after_end_ && !st->in_eof_)
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+    return 0;
+  }
+
   static int onStreamClose(nghttp2_session*, int32_t id, uint32_t code, void* user) {
     auto& s = self(user);
     auto it = s.streams_.find(id);
@@ -399,6 +417,7 @@ H2Session::H2Session(std::unique_ptr<TlsSocket> sock, Role role, H2Options opts)
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Callbacks::onFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Callbacks::onDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Callbacks::onStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, H2Callbacks::onFrameSend);
   nghttp2_session_callbacks_set_data_source_read_length_callback(cbs, H2Callbacks::readLength);
   nghttp2_option* opt = nullptr;
   CHECK(nghttp2_option_new(&opt) == 0);

@@ -75,6 +75,9 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
 
   // Resets the stream with an HTTP/2 error code (NO_ERROR when only our interest ended).
   void reset(uint32_t error_code);
+  // Asks the peer to stop sending its body once our complete response has gone out
+  // (RST_STREAM NO_ERROR after END_STREAM, RFC 9113 8.1), never before it.
+  void stopInputAfterResponse();
   uint32_t closeCode() const { return close_code_; }     // HTTP/2 error code once closed
   int statusWritten() const { return status_written_; }  // server role: 0 until writeHead
   bool finished() const { return out_eof_; }             // our side ended cleanly
@@ -109,6 +112,8 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
 
   ByteQueue out_;  // DATA to send; writers wait while it is above the high-water mark
   bool out_eof_ = false;
+  bool end_sent_ = false;  // a frame with END_STREAM went out
+  bool stop_input_after_end_ = false;
   bool deferred_ = false;  // nghttp2 is waiting for resume_data
   bool has_provider_ = false;
   http::Event out_ev_;

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -36,14 +36,16 @@ base::Result<tcp::endpoint> parseListenAddr(std::string_view text) {
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos)
     return base::invalid("listen address '{}': bad port '{}'", text, port);
   unsigned p = static_cast<unsigned>(std::stoul(std::string(port)));
   if (p > 65535) return base::invalid("listen address '{}': port {} out of range", text, p);
   boost::system::error_code ec;
   asio::ip::address addr = host.empty() ? asio::ip::address(asio::ip::address_v4::any())
-                           : host == "localhost" ? asio::ip::address(asio::ip::address_v4::loopback())
-                                                 : asio::ip::make_address(std::string(host), ec);
+                           : host == "localhost"
+                               ? asio::ip::address(asio::ip::address_v4::loopback())
+                               : asio::ip::make_address(std::string(host), ec);
   if (ec) return base::invalid("listen address '{}': '{}' is not an IP address", text, host);
   return tcp::endpoint(addr, static_cast<uint16_t>(p));
 }
@@ -87,8 +89,10 @@ struct Signals {
     set.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        if (on_reload) on_reload();
-        else LOG_INFO("SIGHUP ignored: nothing to reload");
+        if (on_reload)
+          on_reload();
+        else
+          LOG_INFO("SIGHUP ignored: nothing to reload");
       } else if (stopping) {
         LOG_WARN("second signal, exiting now");
         std::_Exit(1);
@@ -148,7 +152,8 @@ base::Result<int> runEdge(const EdgeOptions& o) {
     auto fresh = EdgeState::open(o.state_dir);  // don't clobber changes made since start
     if (fresh) {
       fresh->setLastTunnelAddr(given);
-      if (auto r = fresh->save(); !r) LOG_WARN("cannot record tunnel address error={}", r.error().message());
+      if (auto r = fresh->save(); !r)
+        LOG_WARN("cannot record tunnel address error={}", r.error().message());
     }
   }
   auto stopAll = [&] {
@@ -175,8 +180,8 @@ base::Result<int> runConnector(const ConnectorOptions& o) {
     return base::invalid("--ha-connections must be between 1 and 64, not {}", o.ha_connections);
   // One thread per core (at most one per connection), each with its own io_context and its
   // share of the HA connections: nothing on the data path crosses threads.
-  int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1,
-                           o.ha_connections);
+  int threads =
+      std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, o.ha_connections);
   auto stats = std::make_shared<ConnectorStats>();
   std::string connector_id = base::randomUuid();
   std::vector<std::unique_ptr<asio::io_context>> iocs;
@@ -225,7 +230,8 @@ base::Result<int> runConnector(const ConnectorOptions& o) {
 base::Result<int> runQuick(const QuickOptions& o) {
   config::TunnelConfig cfg;
   if (o.url.empty()) {
-    ASSIGN_OR_RETURN(cfg, config::parseTunnelConfig("ingress:\n  - service: hello_world\n", "quick"));
+    ASSIGN_OR_RETURN(cfg,
+                     config::parseTunnelConfig("ingress:\n  - service: hello_world\n", "quick"));
   } else {
     ASSIGN_OR_RETURN(cfg, config::singleServiceConfig(o.url));
   }
@@ -257,7 +263,8 @@ base::Result<int> runQuick(const QuickOptions& o) {
   RETURN_IF_ERROR(conn.start());
   conn.onFatal([&] { ioc.stop(); });
   auto http_ep = *edge.httpEndpoint();
-  std::string host = http_ep.address().is_unspecified() ? "127.0.0.1" : http_ep.address().to_string();
+  std::string host =
+      http_ep.address().is_unspecified() ? "127.0.0.1" : http_ep.address().to_string();
   if (http_ep.address().is_v6()) host = "[" + host + "]";
   std::string url = fmt::format("http://{}:{}/", host, http_ep.port());
   std::string origin = o.url.empty() ? "hello_world" : o.url;

@@ -99,7 +99,7 @@ struct ConnectorStats {
   std::atomic<int64_t> in_flight{0};
   std::atomic<uint64_t> registrations_ok{0};
   std::atomic<uint64_t> registrations_failed{0};
-  std::atomic<int> ready{0};  // registered connections not yet ended
+  std::atomic<int> ready{0};                           // registered connections not yet ended
   std::array<std::atomic<uint64_t>, 600> responses{};  // by status code
 };
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Flags and config keys not exercised elsewhere: --log-level, --version, `quick --listen`,
-and the connector's `token-file:`, `ha-connections:` and `grace-period:` config keys (with
-the command line winning over the file)."""
+the connector's `token-file:`, `ha-connections:` and `grace-period:` config keys (with
+the command line winning over the file), and `originRequest.disableChunkedEncoding`."""
+
+import hashlib
+import http.client
+import json
 
 import re
 import signal
@@ -68,6 +72,38 @@ class FlagsTest(harness.BurrowTestCase):
         conn2 = self.spawn("connector-flag", [harness.BURROW, "tunnel", "run", "--config",
                                               config, "--ha-connections", "4"])
         self.wait_registered(conn2, 4)
+
+    def test_disable_chunked_encoding(self):
+        """With the key on, a body without a length gets 411 and never reaches the origin; a
+        body with Content-Length goes through. Another rule without the key takes both."""
+        _, origin_port = self.start_origin()
+        config = (
+            "ingress:\n"
+            "  - hostname: wsgi.test\n    service: http://127.0.0.1:%d\n"
+            "    originRequest:\n      disableChunkedEncoding: true\n"
+            "  - hostname: app.test\n    service: http://127.0.0.1:%d\n"
+            "  - service: http_status:404\n") % (origin_port, origin_port)
+        edge, _ = self.tunnel_to_origin(["wsgi.test", "app.test"], config_text=config)
+        body = b"x" * 300000
+        want = {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+        def chunked_post(host):
+            c = http.client.HTTPConnection("127.0.0.1", edge.http_port, timeout=30)
+            try:
+                c.request("POST", "/upload", body=iter([body[:1000], body[1000:]]),
+                          headers={"Host": host}, encode_chunked=True)
+                r = c.getresponse()
+                return r.status, r.read()
+            finally:
+                c.close()
+
+        status, text = chunked_post("wsgi.test")
+        self.assertEqual(status, 411, text)
+        self.assertIn(b"disableChunkedEncoding", text)
+        r = self.get(edge, "/upload", "wsgi.test", method="POST", body=body)
+        self.assertEqual((r.status, json.loads(r.body)), (200, want))
+        status, text = chunked_post("app.test")
+        self.assertEqual((status, json.loads(text)), (200, want))
 
     def test_config_grace_period_bounds_the_drain(self):
         origin, origin_port = self.start_origin()
