@@ -12,6 +12,7 @@
 
 #include "base/base.h"
 #include "config/config.h"
+#include "sandbox/sandbox.h"
 #include "tunnel/tunnel.h"
 
 namespace cli {
@@ -38,6 +39,9 @@ struct Flags {
   bool ha_connections_given = false, grace_period_given = false;
   // quick
   tunnel::QuickOptions quick;
+  // audit
+  std::vector<std::string> units;
+  bool json = false;
 };
 
 // One row per runnable command: where it hangs in the tree, and what it does.
@@ -153,6 +157,31 @@ int ingressRule(Flags& f) {
 
 int quick(Flags& f) { return finish(tunnel::runQuick(f.quick)); }
 
+// A unit that cannot be read is a failure (1); one that does not parse is a usage error (2).
+int auditUnits(Flags& f) {
+  std::vector<sandbox::Audit> audits;
+  for (const auto& path : f.units) {
+    auto unit = config::loadUnitFile(path);
+    if (!unit) {
+      fail(unit.error());
+      return unit.error().code == std::errc::invalid_argument ? kUsage : kFail;
+    }
+    auto cfg = sandbox::configFromUnit(*unit);
+    if (!cfg) {
+      fail(cfg.error());
+      return kUsage;
+    }
+    audits.push_back(sandbox::audit(*cfg));
+  }
+  if (f.json) {
+    std::printf("%s", sandbox::formatAuditJson(audits).c_str());
+  } else {
+    for (size_t i = 0; i < audits.size(); ++i)
+      std::printf("%s%s", i ? "\n" : "", sandbox::formatAudit(audits[i]).c_str());
+  }
+  return kOk;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"burrow: expose self-hosted services through a tunnel you own", "burrow"};
   app.require_subcommand(1);
@@ -228,6 +257,12 @@ int run(int argc, char** argv) {
   q->add_option("--url", f.quick.url, "origin to expose (default: built-in hello page)");
   q->add_option("--listen", f.quick.listen_addr, "HTTP listener (default 127.0.0.1:0)");
   table.push_back({q, quick});
+
+  auto* aud = app.add_subcommand(
+      "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");
+  aud->add_option("UNIT_FILE", f.units, "unit files to score")->required();
+  aud->add_flag("--json", f.json, "JSON: systemd-analyze's rows per unit, the overall figure");
+  table.push_back({aud, auditUnits});
 
   try {
     app.parse(argc, argv);

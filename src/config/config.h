@@ -1,6 +1,6 @@
 // config: parsing and validation of the files users already have. This header covers the
 // connector's cloudflared-compatible config.yml (tunnel, credentials-file, originRequest,
-// ingress) and its ingress-rule matching. Every error names the file, the line and, for
+// ingress) and its ingress-rule matching, and the syntax of systemd unit files. Every error names the file, the line and, for
 // ingress problems, the rule number, with wording close to cloudflared's so users can
 // search it. Parsed configs are immutable values: safe to share read-only across threads.
 #pragma once
@@ -117,5 +117,35 @@ size_t matchIngress(const TunnelConfig& cfg, std::string_view host, std::string_
 
 // `burrow tunnel ingress rule URL`: "Matched rule #N" plus the rule, as cloudflared prints.
 base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_view url);
+
+// ---- systemd unit files (see systemd.syntax(7)) ----
+
+// One `Key=Value` line. The value is trimmed and, when the line went on with a trailing
+// backslash, joined with a space; quoting and escapes are left to the directive that reads it.
+struct UnitEntry {
+  std::string key;
+  std::string value;
+  int line = 0;  // where the assignment starts, 1-based
+};
+
+struct UnitSection {
+  std::string name;  // without brackets: "Service"
+  int line = 0;
+  std::vector<UnitEntry> entries;  // in file order; a key may repeat
+};
+
+struct UnitFile {
+  std::string source;  // the path as given, for messages
+  std::string name;    // the file's base name: "cloudflared.service"
+  std::vector<UnitSection> sections;
+
+  // The first section with this name, or nullptr.
+  const UnitSection* section(std::string_view name) const;
+};
+
+// Reads FILE. Errors name it and the line: "x.service:7: expected Key=Value, got '...'".
+base::Result<UnitFile> loadUnitFile(const std::string& path);
+// Same from text; `source` is the path used in messages and for `name`.
+base::Result<UnitFile> parseUnitFile(std::string_view text, std::string_view source);
 
 }  // namespace config

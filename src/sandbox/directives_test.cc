@@ -1,0 +1,144 @@
+#include <sched.h>
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include "sandbox/sandbox.h"
+
+namespace sandbox {
+namespace {
+
+base::Result<Config> parse(std::string_view service, std::string_view unit = "") {
+  std::string text =
+      "[Unit]\n" + std::string(unit) + "[Service]\nExecStart=/bin/true\n" + std::string(service);
+  auto u = config::parseUnitFile(text, "/x/test.service");
+  if (!u) return base::Unexpected(u.error());
+  return configFromUnit(*u);
+}
+
+TEST(Directives, BooleansTakeEverySpelling) {
+  for (auto v : {"yes", "true", "on", "1", "y", "t"}) {
+    auto c = parse(std::string("NoNewPrivileges=") + v + "\n");
+    ASSERT_TRUE(c) << v;
+    EXPECT_TRUE(c->no_new_privileges) << v;
+  }
+  auto c = parse("NoNewPrivileges=yes\nNoNewPrivileges=off\n");
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->no_new_privileges);
+}
+
+TEST(Directives, BadValuesNameFileLineAndExpectation) {
+  auto c = parse("PrivateTmp=maybe\n");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(
+      c.error().message(),
+      "/x/test.service:4: PrivateTmp=maybe: expected a boolean (yes/no, true/false, on/off, 1/0)");
+  c = parse("ProtectSystem=very\n");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message(),
+            "/x/test.service:4: ProtectSystem=very: expected one of: full, strict");
+  c = parse("CapabilityBoundingSet=CAP_NOPE\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message().find("unknown capability 'CAP_NOPE'"), std::string::npos);
+  c = parse("UMask=0999\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message().find("expected an octal mode"), std::string::npos);
+  c = parse("SystemCallFilter=@no-such-group\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message().find("unknown system call group '@no-such-group'"),
+            std::string::npos);
+}
+
+TEST(Directives, UnknownDirectivesWarnWithLine) {
+  auto c = parse("Frobnicate=yes\n");
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_EQ(c->warnings[0],
+            "/x/test.service:4: unknown directive Frobnicate= in [Service], ignored");
+}
+
+TEST(Directives, CapabilityListsMergeAsSystemdDoes) {
+  auto c = parse("CapabilityBoundingSet=CAP_CHOWN\nCapabilityBoundingSet=CAP_KILL\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->capability_bounding_set, (1u << 0) | (1u << 5));
+  c = parse("CapabilityBoundingSet=~CAP_SYS_ADMIN\nCapabilityBoundingSet=~CAP_KILL\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->capability_bounding_set, ~uint64_t{0} & ~(uint64_t{1} << 21) & ~(uint64_t{1} << 5));
+  c = parse("CapabilityBoundingSet=\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->capability_bounding_set, 0u);
+  c = parse("AmbientCapabilities=CAP_NET_BIND_SERVICE\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->ambient_capabilities, uint64_t{1} << 10);
+}
+
+TEST(Directives, AddressFamiliesAllowDenyNoneAndReset) {
+  auto c = parse("RestrictAddressFamilies=AF_INET AF_INET6\nRestrictAddressFamilies=~AF_INET6\n");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->address_families_allow_list);
+  EXPECT_EQ(c->address_families, std::set<int>{AF_INET});
+  c = parse("RestrictAddressFamilies=none\n");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->address_families_allow_list);
+  EXPECT_TRUE(c->address_families.empty());
+  c = parse(
+      "RestrictAddressFamilies=AF_PACKET\nRestrictAddressFamilies=\nRestrictAddressFamilies=~AF_"
+      "UNIX\n");
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->address_families_allow_list);
+  EXPECT_EQ(c->address_families, std::set<int>{AF_UNIX});
+}
+
+TEST(Directives, NamespacesBooleanListAndInverted) {
+  auto c = parse("RestrictNamespaces=yes\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->restrict_namespaces, 0u);
+  c = parse("RestrictNamespaces=net ipc\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->restrict_namespaces, uint64_t{CLONE_NEWNET | CLONE_NEWIPC});
+  c = parse("RestrictNamespaces=~user\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->restrict_namespaces & CLONE_NEWUSER, 0u);
+  EXPECT_NE(c->restrict_namespaces & CLONE_NEWNET, 0u);
+}
+
+TEST(Directives, SystemCallFilterAllowListStartsFromDefault) {
+  auto c = parse("SystemCallFilter=@basic-io\nSystemCallFilter=~write:EPERM\n");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->syscall_allow_list);
+  EXPECT_TRUE(c->syscall_filter.contains("read"));
+  EXPECT_TRUE(c->syscall_filter.contains("exit_group"));  // from @default
+  EXPECT_FALSE(c->syscall_filter.contains("write"));
+  EXPECT_FALSE(c->syscall_filter.contains("ptrace"));
+  c = parse("SystemCallFilter=~@debug\n");
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->syscall_allow_list);
+  EXPECT_TRUE(c->syscall_filter.contains("ptrace"));
+}
+
+TEST(Directives, DynamicUserImpliesWhatSystemdImplies) {
+  auto c = parse("DynamicUser=yes\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->user, "test");
+  EXPECT_TRUE(c->private_tmp);
+  EXPECT_TRUE(c->remove_ipc);
+  EXPECT_EQ(c->protect_system, "strict");
+  EXPECT_EQ(c->protect_home, "read-only");
+  EXPECT_TRUE(c->no_new_privileges);
+  EXPECT_TRUE(c->restrict_suid_sgid);
+  c = parse("ProtectClock=yes\nPrivateDevices=yes\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->capability_bounding_set & (uint64_t{1} << 25), 0u);  // CAP_SYS_TIME
+  EXPECT_EQ(c->capability_bounding_set & (uint64_t{1} << 27), 0u);  // CAP_MKNOD
+}
+
+TEST(Directives, NoServiceSectionIsAnError) {
+  auto u = config::parseUnitFile("[Unit]\nDescription=x\n", "t.service");
+  ASSERT_TRUE(u);
+  auto c = configFromUnit(*u);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message(), "t.service: no [Service] section");
+}
+
+}  // namespace
+}  // namespace sandbox

@@ -1,0 +1,139 @@
+// sandbox: systemd's exec sandbox without systemd. This header holds the exec model (Config:
+// what a unit's [Service] section says, parsed with systemd's value syntax and meaning), the
+// system-call groups of systemd 252, and `audit`, which scores a Config the way
+// `systemd-analyze security` does. Configs are immutable values, safe to share read-only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
+
+namespace sandbox {
+
+// One unit's directives. Unset options keep systemd's defaults for a system service.
+struct Config {
+  std::string unit_name;  // "cloudflared.service"
+  std::string source;     // the unit file's path, for messages
+
+  // [Unit]
+  bool default_dependencies = true;
+
+  // [Service]: identity and process
+  std::string type = "simple";
+  std::vector<std::string> exec_start;  // each ExecStart= line as written
+  std::string user;                     // empty: root (or the unit name with DynamicUser)
+  std::string group;
+  bool dynamic_user = false;
+  std::vector<std::string> supplementary_groups;
+  mode_t umask = 0022;
+  std::string keyring_mode = "private";  // inherit | private | shared
+  std::string notify_access;             // none | main | exec | all; empty: by Type
+  bool no_new_privileges = false;
+  bool lock_personality = false;
+  bool restrict_realtime = false;
+  bool restrict_suid_sgid = false;
+  bool remove_ipc = false;
+  bool private_users = false;
+  bool private_pids = false;  // systemd 257's PrivatePIDs=
+  bool delegate = false;
+
+  // filesystem
+  std::string protect_system = "no";  // no | yes | full | strict
+  std::string protect_home = "no";    // no | yes | read-only | tmpfs
+  bool private_tmp = false;
+  bool private_mounts = false;
+  bool private_devices = false;
+  std::string proc_subset = "all";       // all | pid
+  std::string protect_proc = "default";  // default | noaccess | invisible | ptraceable
+  std::string root_directory;
+  std::string root_image;
+
+  // kernel
+  bool protect_kernel_tunables = false;
+  bool protect_kernel_modules = false;
+  bool protect_kernel_logs = false;
+  bool protect_control_groups = false;
+  bool protect_hostname = false;
+  bool protect_clock = false;
+
+  // capabilities: bit N = capability N (see capabilities(7))
+  uint64_t capability_bounding_set = ~uint64_t{0};
+  uint64_t ambient_capabilities = 0;
+
+  // network
+  bool private_network = false;
+  bool address_families_allow_list = false;  // with an empty set: no restriction
+  std::set<int> address_families;            // AF_* numbers
+  bool ip_deny_all = false;                  // IPAddressDeny= covers 0.0.0.0/0 and ::/0
+  bool ip_allow_localhost = false;
+  bool ip_allow_other = false;
+  bool ip_custom_filters = false;      // IPIngressFilterPath= / IPEgressFilterPath=
+  std::string device_policy = "auto";  // auto | closed | strict
+  bool device_allow_non_empty = false;
+
+  // system calls
+  bool syscall_allow_list = false;       // with an empty set: no filter
+  std::set<std::string> syscall_filter;  // names resolvable on this machine
+  std::set<std::string> syscall_archs;   // "native", "x86-64", ...
+  bool memory_deny_write_execute = false;
+  uint64_t restrict_namespaces = ~uint64_t{0};  // CLONE_NEW* flags allowed; all by default
+
+  // Files named by the unit that may hold secrets (ReadOnlyPaths=, LoadCredential= …).
+  std::vector<std::string> secret_paths;
+
+  // "FILE:LINE: ..." for each directive burrow does not know (already warned about).
+  std::vector<std::string> warnings;
+};
+
+// Builds the Config of `unit` ([Unit] and [Service] sections). A value systemd would not
+// accept is an error naming file, line, directive and what was expected.
+base::Result<Config> configFromUnit(const config::UnitFile& unit);
+
+// ---- system-call groups (systemd 252's, see `systemd-analyze syscall-filter`) ----
+
+struct SyscallGroup {
+  std::string_view name;     // "@clock"
+  std::string_view members;  // space-separated names and nested "@groups"
+};
+const std::vector<SyscallGroup>& syscallGroups();
+const SyscallGroup* findSyscallGroup(std::string_view name);
+// True when libseccomp knows the name on this machine's native architecture.
+bool syscallKnown(std::string_view name);
+
+// ---- audit ----
+
+struct AuditRow {
+  std::string name;         // "PrivateNetwork=", as systemd-analyze names the check
+  std::string json_field;   // "PrivateNetwork"
+  std::string description;  // what holds for this unit
+  uint64_t weight = 0;
+  uint64_t range = 1;
+  std::optional<uint64_t> badness;  // nullopt: does not apply to this unit
+  // systemd-analyze's per-row exposure in tenths ("0.2" = 2); nullopt when nothing is exposed.
+  std::optional<uint64_t> exposure_tenths;
+};
+
+struct Audit {
+  std::string unit_name;
+  std::vector<AuditRow> rows;         // systemd-analyze's order of checks
+  uint64_t exposure = 0;              // overall, in tenths: 0..100
+  std::string band;                   // PERFECT SAFE OK MEDIUM EXPOSED UNSAFE DANGEROUS
+  std::vector<std::string> findings;  // burrow's own, beyond systemd's checks
+};
+
+Audit audit(const Config& c);
+// The text report: one line per row (✓/✗, name, description, exposure), sorted as
+// systemd-analyze sorts them, then burrow's findings, then
+// "→ Overall exposure level for NAME: N.N BAND".
+std::string formatAudit(const Audit& a);
+// JSON: an array with one object per unit: {"unit", "exposure", "band", "rows": [...
+// {"set", "name", "json_field", "description", "exposure"} ...], "findings": [...]}.
+std::string formatAuditJson(const std::vector<Audit>& audits);
+
+}  // namespace sandbox
