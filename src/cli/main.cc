@@ -42,6 +42,10 @@ struct Flags {
   // audit
   std::vector<std::string> units;
   bool json = false;
+  // exec
+  std::string unit;
+  std::vector<std::string> exec_args;
+  bool no_restart = false, strict = false;
 };
 
 // One row per runnable command: where it hangs in the tree, and what it does.
@@ -52,7 +56,8 @@ struct Command {
 
 int edgeRun(Flags& f) {
   auto grace = base::parseDuration(f.edge_grace);
-  if (!grace) return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
+  if (!grace)
+    return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
   f.edge.grace_period = *grace;
   return finish(tunnel::runEdge(f.edge));
 }
@@ -99,7 +104,8 @@ base::Result<config::TunnelConfig> loadConfig(const Flags& f) {
   if (!f.url.empty() && !f.config_file.empty())
     return base::invalid("give either --config or --url, not both");
   if (!f.url.empty()) return config::singleServiceConfig(f.url);
-  if (f.config_file.empty()) return base::invalid("give --config FILE (ingress rules) or --url URL");
+  if (f.config_file.empty())
+    return base::invalid("give --config FILE (ingress rules) or --url URL");
   return config::loadTunnelConfig(f.config_file);
 }
 
@@ -122,11 +128,12 @@ int tunnelRun(Flags& f) {
   }
   ::unsetenv("BURROW_TUNNEL_TOKEN");  // children (none today) must not inherit it
   auto grace = base::parseDuration(f.grace_period);
-  if (!grace) return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
+  if (!grace)
+    return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
   o.grace_period = *grace;
   // A flag on the command line wins over the same key in the config file.
-  o.ha_connections = f.ha_connections_given || !cfg->ha_connections ? f.ha_connections
-                                                                    : *cfg->ha_connections;
+  o.ha_connections =
+      f.ha_connections_given || !cfg->ha_connections ? f.ha_connections : *cfg->ha_connections;
   if (!f.grace_period_given && cfg->grace_period) o.grace_period = *cfg->grace_period;
   o.metrics_addr = f.metrics;
   o.config = std::move(*cfg);
@@ -156,6 +163,29 @@ int ingressRule(Flags& f) {
 }
 
 int quick(Flags& f) { return finish(tunnel::runQuick(f.quick)); }
+
+// Exit status: the service's; 1 when it could not start; 2 for a unit that does not parse.
+int execUnit(Flags& f) {
+  auto unit = config::loadUnitFile(f.unit);
+  if (!unit) {
+    fail(unit.error());
+    return unit.error().code == std::errc::invalid_argument ? kUsage : kFail;
+  }
+  auto cfg = sandbox::configFromUnit(*unit);
+  if (!cfg) {
+    fail(cfg.error());
+    return kUsage;
+  }
+  if (f.strict && !cfg->warnings.empty()) {
+    std::fprintf(stderr, "burrow: --strict: %zu unknown directive(s), not starting\n",
+                 cfg->warnings.size());
+    return kUsage;
+  }
+  sandbox::Invocation inv;
+  inv.extra_args = f.exec_args;
+  inv.restart = !f.no_restart;
+  return finish(sandbox::exec(*cfg, inv));
+}
 
 // A unit that cannot be read is a failure (1); one that does not parse is a usage error (2).
 int auditUnits(Flags& f) {
@@ -257,6 +287,14 @@ int run(int argc, char** argv) {
   q->add_option("--url", f.quick.url, "origin to expose (default: built-in hello page)");
   q->add_option("--listen", f.quick.listen_addr, "HTTP listener (default 127.0.0.1:0)");
   table.push_back({q, quick});
+
+  auto* ex = app.add_subcommand(
+      "exec", "run a unit's ExecStart in the foreground with its [Service] sandbox applied");
+  ex->add_option("UNIT_FILE", f.unit, "systemd unit file")->required();
+  ex->add_option("ARGS", f.exec_args, "extra arguments for the service (after --)");
+  ex->add_flag("--no-restart", f.no_restart, "ignore Restart=: run once");
+  ex->add_flag("--strict", f.strict, "unknown directives are errors, not warnings");
+  table.push_back({ex, execUnit});
 
   auto* aud = app.add_subcommand(
       "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");

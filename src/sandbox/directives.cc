@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <set>
 #include <string>
@@ -150,6 +151,34 @@ constexpr Family kFamilies[] = {
 std::optional<int> familyNumber(std::string_view name) {
   for (const auto& f : kFamilies)
     if (f.name == name) return f.number;
+  return std::nullopt;
+}
+
+// The errno names SystemCallFilter=name:ERRNO and SystemCallErrorNumber= take (errno(3)).
+std::optional<int> errnoNumber(std::string_view v) {
+  static constexpr std::pair<std::string_view, int> kNames[] = {
+      {"EPERM", EPERM},
+      {"ENOENT", ENOENT},
+      {"EIO", EIO},
+      {"EACCES", EACCES},
+      {"EBUSY", EBUSY},
+      {"EEXIST", EEXIST},
+      {"EINVAL", EINVAL},
+      {"ENOSPC", ENOSPC},
+      {"EROFS", EROFS},
+      {"ENOSYS", ENOSYS},
+      {"ENOTSUP", ENOTSUP},
+      {"EOPNOTSUPP", EOPNOTSUPP},
+      {"EAFNOSUPPORT", EAFNOSUPPORT},
+      {"ENOTTY", ENOTTY},
+      {"EAGAIN", EAGAIN},
+      {"ENODEV", ENODEV},
+  };
+  for (auto [name, n] : kNames)
+    if (name == v) return n;
+  int n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec == std::errc() && p == v.data() + v.size() && n > 0 && n < 4096) return n;
   return std::nullopt;
 }
 
@@ -320,6 +349,7 @@ class Builder {
   base::Result<void> addSyscall(const config::UnitEntry& e, std::string_view name, bool add,
                                 int depth);
   base::Result<void> ipAddresses(const config::UnitEntry& e, bool deny);
+  void rememberErrno(std::string_view name, int err, int depth);
 
   const config::UnitFile& unit_;
   Config& c_;
@@ -434,6 +464,16 @@ base::Result<void> Builder::addSyscall(const config::UnitEntry& e, std::string_v
   return {};
 }
 
+void Builder::rememberErrno(std::string_view name, int err, int depth) {
+  if (!name.empty() && name.front() == '@') {
+    const SyscallGroup* g = findSyscallGroup(name);
+    if (!g || depth > 8) return;
+    for (auto m : words(g->members)) rememberErrno(m, err, depth + 1);
+  } else if (syscallKnown(name)) {
+    c_.syscall_errno[std::string(name)] = err;
+  }
+}
+
 base::Result<void> Builder::syscalls(const config::UnitEntry& e) {
   std::string_view v = e.value;
   if (v.empty()) {
@@ -455,9 +495,15 @@ base::Result<void> Builder::syscalls(const config::UnitEntry& e) {
   for (auto w : words(v)) {
     auto colon = w.find(':');  // name:errno
     std::string_view name = w.substr(0, colon);
-    if (colon != std::string_view::npos && w.substr(colon + 1).empty())
-      return bad(e, "'{}' has an empty errno after ':'", w);
-    RETURN_IF_ERROR(addSyscall(e, name, !invert == c_.syscall_allow_list, 0));
+    int err = 0;
+    if (colon != std::string_view::npos) {
+      auto n = errnoNumber(w.substr(colon + 1));
+      if (!n) return bad(e, "'{}': unknown errno after ':'", w);
+      err = *n;
+    }
+    bool add = !invert == c_.syscall_allow_list;
+    RETURN_IF_ERROR(addSyscall(e, name, add, 0));
+    if (err && add && !c_.syscall_allow_list) rememberErrno(name, err, 0);
   }
   return {};
 }
@@ -620,6 +666,14 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
   } else if (k == "SystemCallArchitectures") {
     if (e.value.empty()) c_.syscall_archs.clear();
     for (auto w : words(e.value)) c_.syscall_archs.emplace(w);
+  } else if (k == "SystemCallErrorNumber") {
+    if (e.value.empty()) {
+      c_.syscall_error_number = 0;
+    } else {
+      auto n = errnoNumber(e.value);
+      if (!n) return bad(e, "expected an errno name such as EPERM, or a number");
+      c_.syscall_error_number = *n;
+    }
   } else if (k == "MemoryDenyWriteExecute") {
     return flag(&c_.memory_deny_write_execute);
   } else if (k == "RestrictNamespaces") {
@@ -634,7 +688,58 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
     ASSIGN_OR_RETURN(c_.device_policy, oneOf(e, {"auto", "closed", "strict"}));
   } else if (k == "DeviceAllow") {
     c_.device_allow_non_empty = !e.value.empty();
+  } else if (k == "Environment") {
+    if (e.value.empty())
+      c_.environment.clear();
+    else
+      c_.environment.push_back(e.value);
+  } else if (k == "EnvironmentFile") {
+    if (e.value.empty())
+      c_.environment_files.clear();
+    else
+      c_.environment_files.push_back(e.value);
+  } else if (k == "WorkingDirectory") {
+    c_.working_directory = e.value;
+  } else if (k == "ReadWritePaths" || k == "InaccessiblePaths") {
+    auto& list = k == "ReadWritePaths" ? c_.read_write_paths : c_.inaccessible_paths;
+    if (e.value.empty()) list.clear();
+    for (auto w : words(e.value)) {
+      std::string_view p = w;
+      std::string_view bare = p.substr(p.find_first_not_of("-+"));
+      if (bare.empty() || bare.front() != '/') return bad(e, "'{}' is not an absolute path", w);
+      list.emplace_back(p);
+    }
+  } else if (k == "StateDirectory" || k == "RuntimeDirectory" || k == "CacheDirectory" ||
+             k == "LogsDirectory") {
+    auto& list = k == "StateDirectory"     ? c_.state_directories
+                 : k == "RuntimeDirectory" ? c_.runtime_directories
+                 : k == "CacheDirectory"   ? c_.cache_directories
+                                           : c_.logs_directories;
+    if (e.value.empty()) list.clear();
+    for (auto w : words(e.value)) {
+      if (w.front() == '/' || w.find("..") != std::string_view::npos)
+        return bad(e, "'{}' must be a relative path without '..'", w);
+      list.emplace_back(w);
+    }
+  } else if (k == "NetworkNamespacePath") {
+    if (!e.value.empty() && e.value.front() != '/') return bad(e, "expected an absolute path");
+    c_.network_namespace_path = e.value;
+  } else if (k == "Restart") {
+    ASSIGN_OR_RETURN(c_.restart, oneOf(e, {"no", "on-success", "on-failure", "on-abnormal",
+                                           "on-watchdog", "on-abort", "always"}));
+  } else if (k == "RestartSec") {
+    // A bare number is seconds, as in systemd.time(7).
+    bool bare = !e.value.empty() && std::all_of(e.value.begin(), e.value.end(), [](char ch) {
+      return std::isdigit(static_cast<unsigned char>(ch));
+    });
+    auto d = base::parseDuration(bare ? e.value + "s" : e.value);
+    if (!d) return bad(e, "expected a time span such as 5, 5s or 500ms");
+    c_.restart_sec = *d;
   } else if (k == "ReadOnlyPaths" || k == "LoadCredential") {
+    if (k == "ReadOnlyPaths") {
+      if (e.value.empty()) c_.read_only_paths.clear();
+      for (auto w : words(e.value)) c_.read_only_paths.emplace_back(w);
+    }
     for (auto w : words(e.value)) {
       std::string_view p = w;
       if (k == "LoadCredential") {

@@ -4,7 +4,9 @@
 // `systemd-analyze security` does. Configs are immutable values, safe to share read-only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -78,11 +80,24 @@ struct Config {
   bool device_allow_non_empty = false;
 
   // system calls
-  bool syscall_allow_list = false;       // with an empty set: no filter
-  std::set<std::string> syscall_filter;  // names resolvable on this machine
-  std::set<std::string> syscall_archs;   // "native", "x86-64", ...
+  bool syscall_allow_list = false;           // with an empty set: no filter
+  std::set<std::string> syscall_filter;      // names resolvable on this machine
+  std::map<std::string, int> syscall_errno;  // deny list: `name:ERRNO` answers instead of killing
+  int syscall_error_number = 0;              // SystemCallErrorNumber=; 0: kill the process
+  std::set<std::string> syscall_archs;       // "native", "x86-64", ...
   bool memory_deny_write_execute = false;
   uint64_t restrict_namespaces = ~uint64_t{0};  // CLONE_NEW* flags allowed; all by default
+
+  // process environment and files
+  std::vector<std::string> environment;        // Environment= lines, in order
+  std::vector<std::string> environment_files;  // EnvironmentFile= ('-' prefix: optional)
+  std::string working_directory;
+  std::vector<std::string> read_write_paths, read_only_paths, inaccessible_paths;
+  std::vector<std::string> state_directories, runtime_directories, cache_directories,
+      logs_directories;
+  std::string network_namespace_path;
+  std::string restart = "no";  // no | on-success | on-failure | on-abnormal | on-abort | always
+  std::chrono::milliseconds restart_sec{100};
 
   // Files named by the unit that may hold secrets (ReadOnlyPaths=, LoadCredential= …).
   std::vector<std::string> secret_paths;
@@ -135,5 +150,21 @@ std::string formatAudit(const Audit& a);
 // JSON: an array with one object per unit: {"unit", "exposure", "band", "rows": [...
 // {"set", "name", "json_field", "description", "exposure"} ...], "findings": [...]}.
 std::string formatAuditJson(const std::vector<Audit>& audits);
+
+// ---- exec ----
+
+// One run of a unit, beyond what its file says.
+struct Invocation {
+  std::vector<std::string> extra_args;  // appended to ExecStart's arguments
+  bool restart = true;                  // false: --no-restart
+};
+
+// Runs the unit's ExecStart in the foreground with every directive applied, as root (the
+// namespaces and mounts need it). Forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and
+// SIGUSR2; honours Restart=/RestartSec= unless inv.restart is false. Returns the service's
+// exit status (128+N when signal N ended it). Problems found before the start (no such
+// user, missing binary, missing ReadWritePaths=) and a step that fails in the child are
+// errors naming the step; nothing is left running or mounted then.
+base::Result<int> exec(const Config& c, const Invocation& inv);
 
 }  // namespace sandbox

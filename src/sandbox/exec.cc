@@ -1,0 +1,466 @@
+// `burrow exec`: prepareInParent() turns a Config into a Plan (every path, id, environment
+// string and seccomp program worked out here), launch() runs it, and the parent supervises:
+// it forwards signals, waits, and restarts as Restart= says.
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/base.h"
+#include "base/log.h"
+#include "sandbox/launch.h"
+
+namespace sandbox {
+namespace {
+
+constexpr const char* kInaccessibleDir = "/run/burrow/inaccessible";
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Splits an ExecStart= or Environment= value into words: whitespace separates, double and
+// single quotes group, backslash escapes the next character.
+base::Result<std::vector<std::string>> splitWords(std::string_view v) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < v.size()) {
+    while (i < v.size() && std::isspace(static_cast<unsigned char>(v[i]))) ++i;
+    if (i >= v.size()) break;
+    std::string w;
+    char quote = 0;
+    for (; i < v.size(); ++i) {
+      char ch = v[i];
+      if (quote) {
+        if (ch == quote)
+          quote = 0;
+        else if (ch == '\\' && i + 1 < v.size())
+          w += v[++i];
+        else
+          w += ch;
+      } else if (ch == '"' || ch == '\'') {
+        quote = ch;
+      } else if (ch == '\\' && i + 1 < v.size()) {
+        w += v[++i];
+      } else if (std::isspace(static_cast<unsigned char>(ch))) {
+        break;
+      } else {
+        w += ch;
+      }
+    }
+    if (quote) return base::invalid("unterminated quote in '{}'", v.substr(0, 80));
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+// ${VAR} anywhere and $VAR as a whole word, from the service's environment.
+std::string expand(const std::string& word, const std::map<std::string, std::string>& env) {
+  if (word.size() > 1 && word[0] == '$' && word[1] != '{') {
+    auto it = env.find(word.substr(1));
+    return it == env.end() ? "" : it->second;
+  }
+  std::string out;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (word[i] == '$' && i + 1 < word.size() && word[i + 1] == '{') {
+      size_t close = word.find('}', i + 2);
+      if (close != std::string::npos) {
+        auto it = env.find(word.substr(i + 2, close - i - 2));
+        if (it != env.end()) out += it->second;
+        i = close;
+        continue;
+      }
+    }
+    out += word[i];
+  }
+  return out;
+}
+
+base::Result<std::string> findExecutable(const std::string& name) {
+  auto usable = [](const std::string& p) { return ::access(p.c_str(), X_OK) == 0; };
+  if (name.find('/') != std::string::npos) {
+    if (name.front() != '/') return base::invalid("'{}' is neither absolute nor a bare name", name);
+    if (!usable(name)) return base::sysError("ExecStart= binary {}", name);
+    return name;
+  }
+  std::string_view path = kDefaultPath;
+  while (!path.empty()) {
+    auto colon = path.find(':');
+    std::string dir(path.substr(0, colon));
+    if (usable(dir + "/" + name)) return dir + "/" + name;
+    if (colon == std::string_view::npos) break;
+    path.remove_prefix(colon + 1);
+  }
+  return base::makeError(std::errc::no_such_file_or_directory,
+                         "ExecStart= binary '{}' not found in {}", name, kDefaultPath);
+}
+
+// The empty, mode-0000 nodes that InaccessiblePaths= and friends mount over their targets
+// (systemd keeps its own in /run/systemd/inaccessible).
+base::Result<void> ensureInaccessibleNodes() {
+  RETURN_IF_ERROR(base::ensureDir("/run/burrow", 0755));
+  RETURN_IF_ERROR(base::ensureDir(kInaccessibleDir, 0755));
+  std::string dir = std::string(kInaccessibleDir) + "/dir";
+  if (::mkdir(dir.c_str(), 0) != 0 && errno != EEXIST) return base::sysError("mkdir {}", dir);
+  ::chmod(dir.c_str(), 0);
+  std::string reg = std::string(kInaccessibleDir) + "/reg";
+  int fd = ::open(reg.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0);
+  if (fd < 0) return base::sysError("create {}", reg);
+  ::close(fd);
+  ::chmod(reg.c_str(), 0);
+  std::string chr = std::string(kInaccessibleDir) + "/chr";
+  if (::mknod(chr.c_str(), S_IFCHR, makedev(0, 0)) != 0 && errno != EEXIST)
+    return base::sysError("mknod {}", chr);
+  ::chmod(chr.c_str(), 0);
+  return {};
+}
+
+std::string inaccessibleFor(const std::string& target) {
+  struct stat st {};
+  if (::lstat(target.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return std::string(kInaccessibleDir) + "/dir";
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return std::string(kInaccessibleDir) + "/chr";
+  }
+  return std::string(kInaccessibleDir) + "/reg";
+}
+
+// "-/path" is optional; "+/path" (relative to RootDirectory=) is taken as is.
+std::pair<std::string, bool> pathEntry(std::string_view w) {
+  bool optional = false;
+  while (!w.empty() && (w.front() == '-' || w.front() == '+')) {
+    if (w.front() == '-') optional = true;
+    w.remove_prefix(1);
+  }
+  return {std::string(w), optional};
+}
+
+struct Identity {
+  bool set = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string name = "root", home = "/root", shell = "/bin/sh";
+  std::vector<gid_t> groups;
+};
+
+base::Result<Identity> resolveIdentity(const Config& c) {
+  Identity id;
+  if (c.user.empty() || c.user == "root" || c.user == "0") return id;
+  id.set = true;
+  id.name = c.user;
+  if (struct passwd* pw = ::getpwnam(c.user.c_str())) {
+    id.uid = pw->pw_uid;
+    id.gid = pw->pw_gid;
+    id.home = pw->pw_dir;
+    id.shell = pw->pw_shell;
+  } else if (c.dynamic_user) {
+    // A transient identity in systemd's dynamic range, stable for the unit's name.
+    uint32_t h = 2166136261u;
+    for (char ch : c.unit_name) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
+    uid_t uid = 61184 + h % (65519 - 61184);
+    while (::getpwuid(uid) && uid < 65519) ++uid;
+    id.uid = uid;
+    id.gid = static_cast<gid_t>(uid);
+    id.home = "/";
+    id.shell = "/usr/sbin/nologin";
+  } else {
+    return base::invalid("{}: User={}: no such user", c.source, c.user);
+  }
+  if (!c.group.empty()) {
+    struct group* gr = ::getgrnam(c.group.c_str());
+    if (!gr) return base::invalid("{}: Group={}: no such group", c.source, c.group);
+    id.gid = gr->gr_gid;
+  }
+  for (const auto& g : c.supplementary_groups) {
+    struct group* gr = ::getgrnam(g.c_str());
+    if (!gr) return base::invalid("{}: SupplementaryGroups={}: no such group", c.source, g);
+    id.groups.push_back(gr->gr_gid);
+  }
+  return id;
+}
+
+base::Result<std::map<std::string, std::string>> environmentFor(const Config& c,
+                                                                const Identity& id) {
+  std::map<std::string, std::string> env{{"PATH", kDefaultPath}};
+  if (id.set) {
+    env["USER"] = env["LOGNAME"] = id.name;
+    env["HOME"] = id.home;
+    env["SHELL"] = id.shell;
+  }
+  for (const auto& f : c.environment_files) {
+    auto [path, optional] = pathEntry(f);
+    auto text = base::readFile(path, 1 << 20);
+    if (!text) {
+      if (optional) continue;
+      return base::Unexpected(text.error());
+    }
+    std::string_view t = *text;
+    while (!t.empty()) {
+      auto nl = t.find('\n');
+      std::string_view line = base::trim(t.substr(0, nl));
+      t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
+      if (line.empty() || line.front() == '#' || line.front() == ';') continue;
+      auto eq = line.find('=');
+      if (eq == std::string_view::npos) continue;
+      std::string value(base::trim(line.substr(eq + 1)));
+      if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+          value.back() == value.front())
+        value = value.substr(1, value.size() - 2);
+      env[std::string(base::trim(line.substr(0, eq)))] = value;
+    }
+  }
+  for (const auto& line : c.environment) {
+    ASSIGN_OR_RETURN(auto words, splitWords(line));
+    for (const auto& w : words) {
+      auto eq = w.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return base::invalid("{}: Environment={}: expected VAR=VALUE", c.source, w);
+      env[w.substr(0, eq)] = w.substr(eq + 1);
+    }
+  }
+  return env;
+}
+
+void addReadOnly(std::vector<MountOp>& m, const std::string& path, bool optional) {
+  m.push_back({MountOp::Kind::BindSelf, optional, path, "", "", 0, 0});
+  m.push_back({MountOp::Kind::ReadOnly, optional, path, "", "", 0, 0});
+}
+void addInaccessible(std::vector<MountOp>& m, const std::string& path, bool optional) {
+  m.push_back({MountOp::Kind::Inaccessible, optional, path, inaccessibleFor(path), "", 0, 0});
+}
+
+// The mount steps, in an order where each later step refines the earlier ones: writable
+// paths are made mounts of their own first, the read-only layers follow, then fresh file
+// systems, then the writable paths are opened again.
+base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::string>* writable) {
+  std::vector<MountOp> m;
+  for (const auto& w : c.read_write_paths) {
+    auto [path, optional] = pathEntry(w);
+    if (!optional && ::access(path.c_str(), F_OK) != 0)
+      return base::sysError("{}: ReadWritePaths={}", c.source, path);
+    writable->push_back(path);
+  }
+  for (const auto& p : *writable) m.push_back({MountOp::Kind::BindSelf, true, p, "", "", 0, 0});
+
+  if (c.protect_system == "strict") {
+    m.push_back({MountOp::Kind::ReadOnly, false, "/", "", "", 0, 0});
+    for (const char* api : {"/dev", "/proc", "/sys"})
+      m.push_back({MountOp::Kind::ReadWrite, true, api, "", "", 0, 0});
+  } else if (c.protect_system == "full" || c.protect_system == "yes") {
+    for (const char* d : {"/usr", "/boot", "/efi"}) addReadOnly(m, d, true);
+    if (c.protect_system == "full") addReadOnly(m, "/etc", false);
+  }
+  for (const char* home : {"/home", "/root", "/run/user"}) {
+    if (c.protect_home == "yes") {
+      addInaccessible(m, home, true);
+    } else if (c.protect_home == "read-only") {
+      addReadOnly(m, home, true);
+    } else if (c.protect_home == "tmpfs") {
+      m.push_back({MountOp::Kind::Tmpfs, true, home, "", "mode=0755", 0, 0});
+      m.push_back({MountOp::Kind::ReadOnly, true, home, "", "", 0, 0});
+    }
+  }
+  for (const auto& r : c.read_only_paths) {
+    auto [path, optional] = pathEntry(r);
+    addReadOnly(m, path, optional);
+  }
+  for (const auto& r : c.inaccessible_paths) {
+    auto [path, optional] = pathEntry(r);
+    addInaccessible(m, path, optional);
+  }
+  if (c.private_tmp) {
+    m.push_back({MountOp::Kind::Tmpfs, false, "/tmp", "", "mode=1777", 0, 0});
+    m.push_back({MountOp::Kind::Tmpfs, true, "/var/tmp", "", "mode=1777", 0, 0});
+  }
+  if (c.private_devices) {
+    m.push_back({MountOp::Kind::Tmpfs, false, "/dev", "", "mode=0755", 0, 0});
+    const std::pair<const char*, dev_t> nodes[] = {
+        {"/dev/null", makedev(1, 3)},    {"/dev/zero", makedev(1, 5)},
+        {"/dev/full", makedev(1, 7)},    {"/dev/random", makedev(1, 8)},
+        {"/dev/urandom", makedev(1, 9)}, {"/dev/tty", makedev(5, 0)}};
+    for (auto [name, dev] : nodes)
+      m.push_back({MountOp::Kind::CharDev, false, name, "", "", dev, 0});
+    m.push_back({MountOp::Kind::Dir, false, "/dev/shm", "", "", 0, 01777});
+    m.push_back({MountOp::Kind::Tmpfs, false, "/dev/shm", "", "mode=1777", 0, 0});
+    m.push_back({MountOp::Kind::Symlink, false, "/dev/fd", "/proc/self/fd", "", 0, 0});
+    m.push_back({MountOp::Kind::Symlink, false, "/dev/stdin", "/proc/self/fd/0", "", 0, 0});
+    m.push_back({MountOp::Kind::Symlink, false, "/dev/stdout", "/proc/self/fd/1", "", 0, 0});
+    m.push_back({MountOp::Kind::Symlink, false, "/dev/stderr", "/proc/self/fd/2", "", 0, 0});
+  }
+  // A fresh /proc: the PID namespace's own, and where ProtectProc=/ProcSubset= apply.
+  if (c.private_pids || c.protect_proc != "default" || c.proc_subset == "pid") {
+    std::string opts;
+    if (c.protect_proc != "default") opts = "hidepid=" + c.protect_proc;
+    if (c.proc_subset == "pid") opts += std::string(opts.empty() ? "" : ",") + "subset=pid";
+    m.push_back({MountOp::Kind::Proc, false, "/proc", "", opts, 0, 0});
+  }
+  if (c.protect_kernel_tunables) {
+    for (const char* p : {"/proc/sys", "/proc/sysrq-trigger", "/proc/latency_stats", "/proc/mtrr",
+                          "/proc/apm", "/proc/acpi", "/proc/timer_stats", "/proc/asound",
+                          "/proc/bus", "/proc/fs", "/proc/irq", "/sys"})
+      addReadOnly(m, p, true);
+  }
+  if (c.protect_kernel_modules)
+    for (const char* p : {"/usr/lib/modules", "/lib/modules"}) addInaccessible(m, p, true);
+  if (c.protect_kernel_logs)
+    for (const char* p : {"/proc/kmsg", "/dev/kmsg"}) addInaccessible(m, p, true);
+  if (c.protect_control_groups)
+    m.push_back({MountOp::Kind::ReadOnly, true, "/sys/fs/cgroup", "", "", 0, 0});
+  for (const auto& p : *writable) m.push_back({MountOp::Kind::ReadWrite, true, p, "", "", 0, 0});
+  return m;
+}
+
+// StateDirectory= and friends: created (owned by the service) before the start and kept
+// writable under ProtectSystem=.
+base::Result<void> makeDirectories(const Config& c, const Identity& id,
+                                   std::map<std::string, std::string>& env,
+                                   std::vector<std::string>* writable) {
+  const std::tuple<const std::vector<std::string>*, const char*, const char*> kinds[] = {
+      {&c.state_directories, "/var/lib", "STATE_DIRECTORY"},
+      {&c.runtime_directories, "/run", "RUNTIME_DIRECTORY"},
+      {&c.cache_directories, "/var/cache", "CACHE_DIRECTORY"},
+      {&c.logs_directories, "/var/log", "LOGS_DIRECTORY"}};
+  for (auto [list, base_dir, var] : kinds) {
+    std::string joined;
+    for (const auto& d : *list) {
+      std::string path = std::string(base_dir) + "/" + d;
+      RETURN_IF_ERROR(base::ensureDir(path, 0755));
+      if (::chown(path.c_str(), id.uid, id.gid) != 0) return base::sysError("chown {}", path);
+      writable->push_back(path);
+      joined += (joined.empty() ? "" : ":") + path;
+    }
+    if (!joined.empty()) env[var] = joined;
+  }
+  return {};
+}
+
+int capLast() {
+  auto t = base::readFile("/proc/sys/kernel/cap_last_cap", 64);
+  if (!t) return 40;
+  return std::atoi(t->c_str());
+}
+
+base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
+  Plan p;
+  if (c.exec_start.empty()) return base::invalid("{}: no ExecStart=", c.source);
+  ASSIGN_OR_RETURN(Identity id, resolveIdentity(c));
+  ASSIGN_OR_RETURN(auto env, environmentFor(c, id));
+  std::vector<std::string> writable;
+  RETURN_IF_ERROR(makeDirectories(c, id, env, &writable));
+
+  // ExecStart=: prefixes "-", ":", "+", "!" are accepted (and ignored); "@" gives argv[0].
+  std::string line = c.exec_start.front();
+  bool at = false;
+  while (!line.empty() && std::string_view("-@:+!").find(line.front()) != std::string_view::npos) {
+    if (line.front() == '@') at = true;
+    line.erase(0, 1);
+  }
+  auto parsed = splitWords(line);
+  if (!parsed) return base::invalid("{}: ExecStart=: {}", c.source, parsed.error().message());
+  std::vector<std::string> words;
+  for (const auto& w : *parsed) words.push_back(expand(w, env));
+  if (words.empty() || (at && words.size() < 2))
+    return base::invalid("{}: ExecStart= is empty", c.source);
+  ASSIGN_OR_RETURN(p.exe, findExecutable(words[0]));
+  if (at) words.erase(words.begin());
+  for (const auto& a : inv.extra_args) words.push_back(a);
+  p.argv_storage = std::move(words);
+  for (const auto& [k, v] : env) p.env_storage.push_back(k + "=" + v);
+
+  if (!c.working_directory.empty()) {
+    auto [dir, optional] = pathEntry(c.working_directory);
+    p.workdir = dir == "~" ? id.home : dir;
+  }
+  if (c.private_network) p.clone_flags |= CLONE_NEWNET;
+  if (c.private_pids) p.clone_flags |= CLONE_NEWPID;
+  if (c.protect_hostname) p.clone_flags |= CLONE_NEWUTS;
+  p.private_pids = c.private_pids;
+  if (!c.network_namespace_path.empty()) {
+    p.netns_fd = ::open(c.network_namespace_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (p.netns_fd < 0)
+      return base::sysError("{}: NetworkNamespacePath={}", c.source, c.network_namespace_path);
+  }
+  RETURN_IF_ERROR(ensureInaccessibleNodes());
+  ASSIGN_OR_RETURN(p.mounts, mountPlan(c, &writable));
+
+  p.set_ids = id.set;
+  p.uid = id.uid;
+  p.gid = id.gid;
+  p.groups = id.groups;
+  p.cap_last = capLast();
+  p.bounding = c.capability_bounding_set;
+  p.ambient = c.ambient_capabilities;
+  p.umask = c.umask;
+  bool mdwe = c.memory_deny_write_execute && kernelHasMdwe();
+  p.mdwe = mdwe;
+  ASSIGN_OR_RETURN(p.seccomp, buildSeccomp(c, mdwe));
+  // Loading seccomp without CAP_SYS_ADMIN needs no_new_privs, as systemd sets it then too.
+  bool keeps_admin = !id.set && (c.capability_bounding_set & (uint64_t{1} << 21));
+  p.no_new_privs = c.no_new_privileges || (!p.seccomp.empty() && !keeps_admin);
+  return p;
+}
+
+std::atomic<pid_t> g_child{-1};
+std::atomic<bool> g_stopping{false};
+
+void forwardSignal(int sig) {
+  if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) g_stopping = true;
+  pid_t pid = g_child.load();
+  if (pid > 0) ::kill(pid, sig);
+}
+
+bool shouldRestart(const std::string& policy, int status) {
+  bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  bool signaled = WIFSIGNALED(status);
+  if (policy == "always") return true;
+  if (policy == "on-success") return clean;
+  if (policy == "on-failure") return !clean;
+  if (policy == "on-abnormal" || policy == "on-abort") return signaled;
+  return false;
+}
+
+}  // namespace
+
+base::Result<int> exec(const Config& c, const Invocation& inv) {
+  ASSIGN_OR_RETURN(Plan plan, prepareInParent(c, inv));
+  for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+
+  struct sigaction sa {};
+  sa.sa_handler = forwardSignal;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
+    ::sigaction(sig, &sa, nullptr);
+  for (int run = 1;; ++run) {
+    ASSIGN_OR_RETURN(pid_t pid, launch(plan));
+    g_child = pid;
+    LOG_INFO("service started unit={} pid={} run={}", c.unit_name, pid, run);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+      if (errno != EINTR) return base::sysError("waitpid {}", pid);
+    }
+    g_child = -1;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    LOG_INFO("service ended unit={} status={}", c.unit_name, code);
+    if (!inv.restart || g_stopping || !shouldRestart(c.restart, status)) {
+      if (plan.netns_fd >= 0) ::close(plan.netns_fd);
+      return code;
+    }
+    LOG_INFO("restarting unit={} in_ms={}", c.unit_name, c.restart_sec.count());
+    std::this_thread::sleep_for(c.restart_sec);
+    if (g_stopping) return code;
+  }
+}
+
+}  // namespace sandbox

@@ -1,0 +1,104 @@
+// Private to src/sandbox: one run of a unit, worked out in the parent (Plan) so that the child
+// allocates nothing between clone() and execve(), and the child's ordered steps. The order of
+// applyInChild()'s steps is systemd's: namespaces and mounts, credentials, capabilities,
+// no_new_privs, seccomp last.
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "sandbox/sandbox.h"
+
+namespace sandbox {
+
+// What the child reports when a step fails: the step and errno, then it exits.
+enum class Step : uint8_t {
+  Namespaces = 1,  // clone() flags, setns() into NetworkNamespacePath=
+  MountPropagation,
+  Mounts,    // MountOp number in `detail`
+  Loopback,  // PrivateNetwork=: bring lo up
+  Init,      // PrivatePIDs=: the namespace's init could not fork the service
+  Groups,
+  Gid,
+  Uid,
+  BoundingSet,
+  Capabilities,  // capset()/ambient raise for AmbientCapabilities=
+  Umask,
+  WorkingDirectory,
+  NoNewPrivileges,
+  Mdwe,  // PR_SET_MDWE for MemoryDenyWriteExecute=
+  Seccomp,
+  Exec,
+};
+const char* stepName(Step s);
+
+struct ChildReport {
+  Step step;
+  uint8_t pad[3];
+  int32_t err;     // errno
+  int32_t detail;  // e.g. which mount
+};
+
+struct MountOp {
+  enum class Kind : uint8_t {
+    BindSelf,      // bind `target` onto itself (so it is a mount of its own)
+    ReadOnly,      // mount_setattr(RDONLY, recursive)
+    ReadWrite,     // mount_setattr(clear RDONLY, recursive)
+    Tmpfs,         // new tmpfs on `target` with `data`
+    Inaccessible,  // bind `source` (an empty, mode-0000 node of the same type) on `target`
+    Proc,          // a new procfs instance on /proc with `data` (hidepid=, subset=)
+    CharDev,       // mknod `target` as a character device `dev`, mode 0666
+    Dir,           // mkdir `target` with `mode`
+    Symlink,       // symlink `target` -> `source`
+  };
+  Kind kind;
+  bool optional;  // a missing target is skipped (ENOENT), like systemd's '-' prefix
+  std::string target;
+  std::string source;
+  std::string data;
+  dev_t dev = 0;
+  mode_t mode = 0755;
+};
+
+struct Plan {
+  std::string exe;  // absolute path of the binary
+  std::vector<std::string> argv_storage, env_storage;
+  std::vector<char*> argv, envp;  // null-terminated views of the storage
+
+  int clone_flags = 0;  // CLONE_NEW* beyond the always-on CLONE_NEWNS
+  int netns_fd = -1;    // NetworkNamespacePath=, joined with setns()
+  bool private_pids = false;
+  std::vector<MountOp> mounts;
+
+  bool set_ids = false;  // User= names someone other than root
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+
+  int cap_last = 40;  // /proc/sys/kernel/cap_last_cap
+  uint64_t bounding = ~uint64_t{0};
+  uint64_t ambient = 0;
+  mode_t umask = 0022;
+  std::string workdir;
+  bool no_new_privs = false;
+  bool mdwe = false;
+  // Seccomp programs, loaded in order; the kernel applies the strictest answer of all.
+  std::vector<std::vector<sock_filter>> seccomp;
+};
+
+// Builds the seccomp program for `c` (empty when nothing is filtered). `use_mdwe`: the kernel
+// has PR_SET_MDWE, so MemoryDenyWriteExecute= needs no seccomp rules.
+base::Result<std::vector<std::vector<sock_filter>>> buildSeccomp(const Config& c, bool use_mdwe);
+// True when this kernel knows PR_SET_MDWE (Linux 6.3 and later).
+bool kernelHasMdwe();
+
+// clone()s the child, which runs the plan's steps and execs. Returns its pid, or the failing
+// step as an error ("mount /usr read-only: Permission denied"), with nothing left running.
+base::Result<pid_t> launch(const Plan& plan);
+
+}  // namespace sandbox

@@ -1,0 +1,275 @@
+// The child side of `burrow exec`: clone() into new namespaces, then the plan's steps in
+// systemd's order, then execve(). Nothing here allocates between clone() and execve(); a
+// failing step is reported to the parent as {step, errno, detail} over a socketpair and the
+// child exits. See clone(2), mount_setattr(2), capabilities(7), seccomp(2), prctl(2).
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/mount.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/base.h"
+#include "base/unique_fd.h"
+#include "sandbox/launch.h"
+
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_MDWE_REFUSE_EXEC_GAIN 1
+#endif
+
+namespace sandbox {
+namespace {
+
+[[noreturn]] void fail(int report_fd, Step step, int err, int detail = 0) {
+  ChildReport r{};
+  r.step = step;
+  r.err = err;
+  r.detail = detail;
+  (void)!::write(report_fd, &r, sizeof r);
+  ::_exit(127);
+}
+
+int setattr(const char* path, uint64_t set, uint64_t clr, bool recursive) {
+  struct mount_attr attr {};
+  attr.attr_set = set;
+  attr.attr_clr = clr;
+  return static_cast<int>(::syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0,
+                                    &attr, sizeof attr));
+}
+
+int applyMount(const MountOp& m) {
+  const char* t = m.target.c_str();
+  switch (m.kind) {
+    case MountOp::Kind::BindSelf:
+      return ::mount(t, t, nullptr, MS_BIND | MS_REC, nullptr);
+    case MountOp::Kind::ReadOnly:
+      return setattr(t, MOUNT_ATTR_RDONLY, 0, true);
+    case MountOp::Kind::ReadWrite:
+      return setattr(t, 0, MOUNT_ATTR_RDONLY, true);
+    case MountOp::Kind::Tmpfs: {
+      unsigned long flags = MS_NOSUID | (m.target == "/dev" ? MS_NOEXEC : MS_NODEV);
+      return ::mount("tmpfs", t, "tmpfs", flags, m.data.c_str());
+    }
+    case MountOp::Kind::Inaccessible:
+      if (::mount(m.source.c_str(), t, nullptr, MS_BIND, nullptr) != 0) return -1;
+      return setattr(t,
+                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                     0, false);
+    case MountOp::Kind::Proc:
+      return ::mount("proc", t, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, m.data.c_str());
+    case MountOp::Kind::CharDev:
+      return ::mknod(t, S_IFCHR | 0666, m.dev) == 0 ? ::chmod(t, 0666) : -1;
+    case MountOp::Kind::Dir:
+      return ::mkdir(t, m.mode) == 0 || errno == EEXIST ? ::chmod(t, m.mode) : -1;
+    case MountOp::Kind::Symlink:
+      return ::symlink(m.source.c_str(), t);
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+int loopbackUp() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  struct ifreq ifr {};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  int rc = ::ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (rc == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    rc = ::ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int saved = errno;
+  ::close(s);
+  errno = saved;
+  return rc;
+}
+
+int capsetAll(uint64_t set) {
+  struct __user_cap_header_struct hdr {};
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  struct __user_cap_data_struct data[2]{};
+  for (int i = 0; i < 2; ++i) {
+    uint32_t v = static_cast<uint32_t>(set >> (32 * i));
+    data[i].effective = data[i].permitted = data[i].inheritable = v;
+  }
+  return static_cast<int>(::syscall(SYS_capset, &hdr, data));
+}
+
+volatile pid_t g_service = -1;  // PrivatePIDs=: the service, as the namespace's init sees it
+void forward(int sig) {
+  if (g_service > 0) ::kill(g_service, sig);
+}
+
+// Runs as PID 1 of the new PID namespace: forwards the stop and reload signals to the
+// service, reaps orphans, and leaves with the service's status.
+[[noreturn]] void initLoop(pid_t service) {
+  g_service = service;
+  struct sigaction sa {};
+  sa.sa_handler = forward;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
+    ::sigaction(sig, &sa, nullptr);
+  for (;;) {
+    int status = 0;
+    pid_t p = ::waitpid(-1, &status, 0);
+    if (p < 0 && errno == EINTR) continue;
+    if (p < 0) ::_exit(1);
+    if (p != service) continue;
+    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+    ::_exit(128 + WTERMSIG(status));
+  }
+}
+
+[[noreturn]] void applyInChild(const Plan& p, int report) {
+  // 1. Namespaces: the mount namespace (and any other) came with clone(); join a named
+  //    network namespace now, before anything can open a socket.
+  if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
+    fail(report, Step::Namespaces, errno);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    fail(report, Step::MountPropagation, errno);
+  // 2. Mounts, in the plan's order.
+  for (size_t i = 0; i < p.mounts.size(); ++i) {
+    const MountOp& m = p.mounts[i];
+    if (applyMount(m) != 0 && !(m.optional && (errno == ENOENT || errno == ENOTDIR)))
+      fail(report, Step::Mounts, errno, static_cast<int>(i));
+  }
+  if ((p.clone_flags & CLONE_NEWNET) && loopbackUp() != 0) fail(report, Step::Loopback, errno);
+  // 3. PrivatePIDs=: this process is the namespace's init; the service is its child.
+  if (p.private_pids) {
+    pid_t service = ::fork();
+    if (service < 0) fail(report, Step::Init, errno);
+    if (service > 0) {
+      ::close(report);
+      initLoop(service);
+    }
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
+  // 4. Credentials. The bounding set goes first: dropping needs CAP_SETPCAP, which a
+  //    non-root user no longer has.
+  for (int cap = 0; cap <= p.cap_last; ++cap)
+    if (!(p.bounding & (uint64_t{1} << cap)) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 &&
+        errno != EINVAL)
+      fail(report, Step::BoundingSet, errno, cap);
+  if (p.set_ids) {
+    if (p.ambient && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+      fail(report, Step::Capabilities, errno);
+    if (::setgroups(p.groups.size(), p.groups.data()) != 0) fail(report, Step::Groups, errno);
+    if (::setresgid(p.gid, p.gid, p.gid) != 0) fail(report, Step::Gid, errno);
+    if (::setresuid(p.uid, p.uid, p.uid) != 0) fail(report, Step::Uid, errno);
+    if (!p.private_pids) ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // cleared by the uid change
+  } else if (!p.private_pids) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
+  // 5. Capabilities kept across execve(): AmbientCapabilities=.
+  if (p.ambient) {
+    if (capsetAll(p.ambient & p.bounding) != 0) fail(report, Step::Capabilities, errno);
+    for (int cap = 0; cap <= p.cap_last; ++cap)
+      if ((p.ambient & p.bounding & (uint64_t{1} << cap)) &&
+          ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0)
+        fail(report, Step::Capabilities, errno, cap);
+  }
+  ::umask(p.umask);
+  if (!p.workdir.empty() && ::chdir(p.workdir.c_str()) != 0)
+    fail(report, Step::WorkingDirectory, errno);
+  // 6. no_new_privs, then W^X, then seccomp, last of all.
+  if (p.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    fail(report, Step::NoNewPrivileges, errno);
+  if (p.mdwe && ::prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0)
+    fail(report, Step::Mdwe, errno);
+  for (size_t i = 0; i < p.seccomp.size(); ++i) {
+    struct sock_fprog prog {};
+    prog.len = static_cast<unsigned short>(p.seccomp[i].size());
+    prog.filter = const_cast<sock_filter*>(p.seccomp[i].data());
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+      fail(report, Step::Seccomp, errno, static_cast<int>(i));
+  }
+  ::execve(p.exe.c_str(), p.argv.data(), p.envp.data());
+  fail(report, Step::Exec, errno);
+}
+
+}  // namespace
+
+const char* stepName(Step s) {
+  switch (s) {
+    case Step::Namespaces:
+      return "enter namespaces";
+    case Step::MountPropagation:
+      return "make mounts private";
+    case Step::Mounts:
+      return "mount";
+    case Step::Loopback:
+      return "bring up lo";
+    case Step::Init:
+      return "start the service under the namespace's init";
+    case Step::Groups:
+      return "setgroups";
+    case Step::Gid:
+      return "setresgid";
+    case Step::Uid:
+      return "setresuid";
+    case Step::BoundingSet:
+      return "drop from the capability bounding set";
+    case Step::Capabilities:
+      return "raise ambient capabilities";
+    case Step::Umask:
+      return "umask";
+    case Step::WorkingDirectory:
+      return "chdir to WorkingDirectory=";
+    case Step::NoNewPrivileges:
+      return "set no_new_privs";
+    case Step::Mdwe:
+      return "PR_SET_MDWE";
+    case Step::Seccomp:
+      return "load the seccomp filter";
+    case Step::Exec:
+      return "execve";
+  }
+  return "?";
+}
+
+bool kernelHasMdwe() {
+  // PR_GET_MDWE answers on kernels that know it; EINVAL elsewhere.
+  return ::prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) >= 0;
+}
+
+base::Result<pid_t> launch(const Plan& plan) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return base::sysError("socketpair");
+  base::UniqueFd mine(sv[0]), theirs(sv[1]);
+  long flags = CLONE_NEWNS | plan.clone_flags | SIGCHLD;
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
+  if (pid < 0) return base::sysError("clone (new namespaces)");
+  if (pid == 0) {
+    ::close(sv[0]);
+    applyInChild(plan, sv[1]);
+  }
+  theirs.reset();
+  ChildReport r{};
+  ssize_t n = base::retryEintr([&] { return ::read(mine.get(), &r, sizeof r); });
+  if (n == 0) return pid;  // the report socket closed on execve(): the service runs
+  int status = 0;
+  base::retryEintr([&] { return ::waitpid(pid, &status, 0); });
+  if (n != static_cast<ssize_t>(sizeof r)) return base::sysError("read the child's report");
+  std::string what = stepName(r.step);
+  if (r.step == Step::Mounts && r.detail >= 0 && static_cast<size_t>(r.detail) < plan.mounts.size())
+    what += " " + plan.mounts[r.detail].target;
+  if (r.step == Step::Exec) what += " " + plan.exe;
+  return base::makeError(static_cast<std::errc>(r.err), "{}: {}", what, std::strerror(r.err));
+}
+
+}  // namespace sandbox

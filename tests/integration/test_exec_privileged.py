@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""`burrow exec`: every directive shown to take effect. For each one the probe
+(tests/tools/probe.cc) does a forbidden thing twice, in a unit without the directive (it
+works) and with it (it fails with the errno the directive promises), so no directive can pass
+by doing nothing. Then the seed's whole cloudflared profile, exit statuses, signals, Restart=,
+and bad input. Needs root: namespaces and mounts."""
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+import harness
+
+PROBE = os.environ.get("BURROW_PROBE") or os.path.join(harness.SOURCE_ROOT, "build", "tests",
+                                                        "burrow_probe")
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root")
+class ExecTest(harness.BurrowTestCase):
+    def unit(self, exec_start, directives="", name="probe.service"):
+        text = "[Service]\nExecStart=%s\n%s\n" % (exec_start, directives)
+        return self.write_file(name, text)
+
+    def probe(self, action, directives="", *args):
+        unit = self.unit(" ".join([PROBE, action] + [str(a) for a in args]), directives)
+        r = self.burrow("--log-level", "warn", "exec", "--no-restart", unit, timeout=60)
+        return r.returncode, r.stdout.strip()
+
+    def assertTakesEffect(self, directives, action, *args, errno_names=None):
+        code, out = self.probe(action, "", *args)
+        self.assertEqual((code, out), (0, "ok"), "%s without %r" % (action, directives))
+        code, out = self.probe(action, directives, *args)
+        want = ["errno=%s" % e for e in errno_names]
+        self.assertIn(out, want, "%s with %r (exit %d)" % (action, directives, code))
+        self.assertEqual(code, 1)
+
+    def marker(self, directory):
+        path = os.path.join(directory, ".burrow-probe-%d" % os.getpid())
+        with open(path, "w") as f:
+            f.write("marker\n")
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        return path
+
+    # ---- filesystem ----
+
+    def test_protect_system_strict(self):
+        self.assertTakesEffect("ProtectSystem=strict", "write", "/usr/.burrow-probe-%d" % os.getpid(),
+                               errno_names=["EROFS"])
+
+    def test_protect_system_full_covers_etc(self):
+        self.assertTakesEffect("ProtectSystem=full", "write", "/etc/.burrow-probe-%d" % os.getpid(),
+                               errno_names=["EROFS"])
+
+    def test_read_write_paths_stay_writable(self):
+        d = self.path("rw")
+        os.makedirs(d)
+        code, out = self.probe("write", "ProtectSystem=strict\nReadWritePaths=%s" % d,
+                               os.path.join(d, "f"))
+        self.assertEqual((code, out), (0, "ok"))
+
+    def test_protect_home(self):
+        self.assertTakesEffect("ProtectHome=yes", "read", self.marker("/root"), errno_names=["ENOENT"])
+
+    def test_private_tmp(self):
+        self.assertTakesEffect("PrivateTmp=yes", "read", self.marker("/tmp"), errno_names=["ENOENT"])
+
+    def test_inaccessible_paths(self):
+        d = self.path("secret")
+        os.makedirs(d)
+        path = self.marker(d)
+        self.assertTakesEffect("InaccessiblePaths=%s" % d, "read", path, errno_names=["ENOENT"])
+
+    def test_private_devices(self):
+        dev = next((d for d in ("/dev/kmsg", "/dev/loop-control", "/dev/mem", "/dev/fuse")
+                    if os.path.exists(d)), None)
+        if dev is None:
+            self.skipTest("no device to probe")
+        self.assertTakesEffect("PrivateDevices=yes", "open-dev", dev, errno_names=["ENOENT"])
+
+    def test_protect_kernel_tunables(self):
+        self.assertTakesEffect("ProtectKernelTunables=yes", "write-sys", errno_names=["EROFS"])
+
+    # ---- system calls ----
+
+    def test_system_call_filter_mount(self):
+        self.assertTakesEffect("SystemCallFilter=~@mount\nSystemCallErrorNumber=EPERM", "mount",
+                               errno_names=["EPERM"])
+
+    def test_system_call_filter_debug(self):
+        self.assertTakesEffect("SystemCallFilter=~@debug\nSystemCallErrorNumber=EPERM", "ptrace",
+                               errno_names=["EPERM"])
+
+    def test_system_call_filter_kills_by_default(self):
+        code, out = self.probe("ptrace", "SystemCallFilter=~@debug")
+        self.assertEqual(code, 128 + signal.SIGSYS, out)
+
+    def test_restrict_address_families(self):
+        self.assertTakesEffect("RestrictAddressFamilies=AF_INET AF_INET6", "socket-unix",
+                               errno_names=["EAFNOSUPPORT"])
+
+    def test_memory_deny_write_execute(self):
+        self.assertTakesEffect("MemoryDenyWriteExecute=yes", "mmap-wx", errno_names=["EACCES", "EPERM"])
+
+    def test_protect_clock(self):
+        self.assertTakesEffect("ProtectClock=yes", "adjtime", errno_names=["EPERM"])
+
+    def test_restrict_namespaces(self):
+        self.assertTakesEffect("RestrictNamespaces=yes", "unshare-user", errno_names=["EPERM"])
+
+    def test_lock_personality(self):
+        self.assertTakesEffect("LockPersonality=yes", "personality", errno_names=["EPERM"])
+
+    def test_restrict_suid_sgid(self):
+        d = self.path("suid")
+        os.makedirs(d)
+        self.assertTakesEffect("RestrictSUIDSGID=yes", "setuid-file", d, errno_names=["EPERM"])
+
+    def test_restrict_realtime(self):
+        self.assertTakesEffect("RestrictRealtime=yes", "realtime", errno_names=["EPERM"])
+
+    def test_protect_kernel_modules(self):
+        self.assertTakesEffect("ProtectKernelModules=yes", "module", errno_names=["EPERM"])
+
+    def test_protect_hostname(self):
+        self.assertTakesEffect("ProtectHostname=yes", "hostname", errno_names=["EPERM"])
+
+    # ---- processes, identity, capabilities ----
+
+    def test_private_pids(self):
+        self.assertTakesEffect("PrivatePIDs=yes", "see-pid", os.getpid(), errno_names=["ENOENT"])
+
+    def test_no_new_privileges(self):
+        self.assertTakesEffect("NoNewPrivileges=yes", "nnp", errno_names=["EPERM"])
+
+    def test_capability_bounding_set(self):
+        self.assertTakesEffect("CapabilityBoundingSet=~CAP_SYS_ADMIN", "cap", 21, errno_names=["EPERM"])
+
+    def test_user(self):
+        self.assertEqual(self.probe("uid", "User=nobody"), (0, "uid=65534"))
+        self.assertEqual(self.probe("uid"), (0, "uid=0"))
+
+    def test_private_network(self):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        self.addCleanup(srv.close)
+        port = srv.getsockname()[1]
+        self.assertTakesEffect("PrivateNetwork=yes", "connect", port, errno_names=["ECONNREFUSED"])
+
+    # ---- the seed's profile: everything at once, and the service still works ----
+
+    def test_seed_cloudflared_profile(self):
+        profile = """User=nobody
+PrivateUsers=true
+PrivatePIDs=true
+UMask=0077
+KeyringMode=private
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+PrivateMounts=true
+PrivateDevices=true
+ProcSubset=pid
+ProtectProc=invisible
+ProtectKernelTunables=true
+ProtectKernelModules=true
+ProtectKernelLogs=true
+ProtectControlGroups=true
+ProtectHostname=true
+ProtectClock=true
+AmbientCapabilities=
+CapabilityBoundingSet=
+RestrictAddressFamilies=AF_INET AF_INET6
+SystemCallArchitectures=native
+SystemCallFilter=~@clock @cpu-emulation @debug @module @mount @obsolete @privileged @raw-io @reboot @resources @swap
+SystemCallErrorNumber=EPERM
+NoNewPrivileges=true
+LockPersonality=true
+MemoryDenyWriteExecute=true
+RestrictRealtime=true
+RestrictSUIDSGID=true
+RestrictNamespaces=true
+RemoveIPC=true"""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        self.addCleanup(srv.close)
+        port = srv.getsockname()[1]
+        self.assertEqual(self.probe("connect", profile, port), (0, "ok"))
+        for action, args, errnos in [
+                ("socket-unix", [], ["EAFNOSUPPORT"]), ("mount", [], ["EPERM"]),
+                ("ptrace", [], ["EPERM"]), ("mmap-wx", [], ["EACCES", "EPERM"]),
+                ("adjtime", [], ["EPERM"]), ("unshare-user", [], ["EPERM"]),
+                ("personality", [], ["EPERM"]), ("realtime", [], ["EPERM"]),
+                ("see-pid", [os.getpid()], ["ENOENT"]), ("write", ["/usr/.x"], ["EROFS"]),
+                ("read", [self.marker("/tmp")], ["ENOENT"]), ("nnp", [], ["EPERM"]),
+                ("cap", [21], ["EPERM"]), ("module", [], ["EPERM"]), ("hostname", [], ["EPERM"])]:
+            code, out = self.probe(action, profile, *args)
+            self.assertIn(out, ["errno=%s" % e for e in errnos], action)
+
+    # ---- running: status, signals, Restart= ----
+
+    def test_exit_status_and_extra_args(self):
+        unit = self.unit("/bin/sh -c 'exit $0' 7")
+        self.assertEqual(self.burrow("exec", "--no-restart", unit).returncode, 7)
+        unit = self.unit("/bin/sh -c 'exit $1' sh")
+        self.assertEqual(self.burrow("exec", "--no-restart", unit, "--", "9").returncode, 9)
+
+    def test_sigterm_reaches_the_service(self):
+        for directives in ("", "PrivatePIDs=yes"):
+            unit = self.unit("/bin/sleep 30", directives)
+            p = self.spawn("exec", [harness.BURROW, "exec", unit])
+            p.wait_for(r"service started")
+            started = time.monotonic()
+            p.send(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=10), 128 + signal.SIGTERM, directives)
+            self.assertLess(time.monotonic() - started, 5)
+
+    def test_restart_on_failure(self):
+        counter = self.path("runs")
+        script = ("n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; "
+                  "[ $n -ge 3 ]") % (counter, counter)
+        unit = self.unit("/bin/sh -c '%s'" % script, "Restart=on-failure\nRestartSec=50ms")
+        self.assertEqual(self.burrow("exec", unit, timeout=30).returncode, 0)
+        self.assertEqual(harness._read(counter).strip(), "3")
+        os.unlink(counter)
+        self.assertEqual(self.burrow("exec", "--no-restart", unit).returncode, 1)
+        self.assertEqual(harness._read(counter).strip(), "1")
+
+    # ---- bad input: a clear error before anything starts ----
+
+    def test_bad_input(self):
+        r = self.burrow("exec", self.unit("/bin/true", "User=no-such-user-here"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("User=no-such-user-here: no such user", r.stderr)
+        r = self.burrow("exec", self.unit("/nonexistent/binary"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/binary", r.stderr)
+        r = self.burrow("exec", self.unit("/bin/true", "ReadWritePaths=/nonexistent/dir"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("ReadWritePaths=/nonexistent/dir", r.stderr)
+        r = self.burrow("exec", self.unit("/bin/true", "ProtectSystem=sometimes"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("probe.service:3: ProtectSystem=sometimes", r.stderr)
+        r = self.burrow("exec", "--strict", self.unit("/bin/true", "Frobnicate=1"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown directive Frobnicate=", r.stderr)
+        # A step that fails in the child names itself; nothing is left mounted on the host.
+        before = harness._read("/proc/self/mountinfo")
+        r = self.burrow("exec", self.unit("/bin/true", "WorkingDirectory=/nonexistent/wd"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("chdir to WorkingDirectory=", r.stderr)
+        self.assertEqual(harness._read("/proc/self/mountinfo"), before)
+
+
+if __name__ == "__main__":
+    harness.main()
