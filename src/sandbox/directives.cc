@@ -2,6 +2,7 @@
 // parse_boolean() takes them, lists that an empty assignment resets, `~` for deny lists, and
 // the merging rules systemd applies when a list directive repeats.
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -179,6 +180,22 @@ std::optional<int> errnoNumber(std::string_view v) {
   int n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec == std::errc() && p == v.data() + v.size() && n > 0 && n < 4096) return n;
+  return std::nullopt;
+}
+
+std::optional<int> limitResource(std::string_view key) {
+  static constexpr std::pair<std::string_view, int> kLimits[] = {
+      {"LimitCPU", RLIMIT_CPU},         {"LimitFSIZE", RLIMIT_FSIZE},
+      {"LimitDATA", RLIMIT_DATA},       {"LimitSTACK", RLIMIT_STACK},
+      {"LimitCORE", RLIMIT_CORE},       {"LimitRSS", RLIMIT_RSS},
+      {"LimitNOFILE", RLIMIT_NOFILE},   {"LimitAS", RLIMIT_AS},
+      {"LimitNPROC", RLIMIT_NPROC},     {"LimitMEMLOCK", RLIMIT_MEMLOCK},
+      {"LimitLOCKS", RLIMIT_LOCKS},     {"LimitSIGPENDING", RLIMIT_SIGPENDING},
+      {"LimitMSGQUEUE", RLIMIT_MSGQUEUE}, {"LimitNICE", RLIMIT_NICE},
+      {"LimitRTPRIO", RLIMIT_RTPRIO},   {"LimitRTTIME", RLIMIT_RTTIME},
+  };
+  for (auto [name, r] : kLimits)
+    if (name == key) return r;
   return std::nullopt;
 }
 
@@ -721,6 +738,66 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
         return bad(e, "'{}' must be a relative path without '..'", w);
       list.emplace_back(w);
     }
+  } else if (k == "BindPaths" || k == "BindReadOnlyPaths") {
+    if (e.value.empty()) {
+      std::erase_if(c_.binds, [&](const Config::Bind& b) { return b.read_only == (k == "BindReadOnlyPaths"); });
+    }
+    for (auto w : words(e.value)) {
+      Config::Bind b;
+      b.read_only = k == "BindReadOnlyPaths";
+      std::string_view rest = w;
+      if (!rest.empty() && rest.front() == '-') {
+        b.optional = true;
+        rest.remove_prefix(1);
+      }
+      auto c1 = rest.find(':');
+      b.source = std::string(rest.substr(0, c1));
+      b.target = b.source;
+      if (c1 != std::string_view::npos) {
+        std::string_view tail = rest.substr(c1 + 1);
+        auto c2 = tail.find(':');
+        b.target = std::string(tail.substr(0, c2));
+        if (c2 != std::string_view::npos) {
+          std::string_view opt = tail.substr(c2 + 1);
+          if (opt == "norbind") b.recursive = false;
+          else if (opt != "rbind") return bad(e, "'{}': the option after the second ':' is rbind or norbind", w);
+        }
+      }
+      if (b.source.empty() || b.source.front() != '/' || b.target.empty() || b.target.front() != '/')
+        return bad(e, "'{}' is not SOURCE[:DESTINATION[:OPTIONS]] with absolute paths", w);
+      c_.binds.push_back(std::move(b));
+    }
+  } else if (k == "TemporaryFileSystem") {
+    if (e.value.empty()) c_.temporary_file_systems.clear();
+    for (auto w : words(e.value)) {
+      auto colon = w.find(':');
+      std::string path(w.substr(0, colon));
+      if (path.empty() || path.front() != '/') return bad(e, "'{}' is not an absolute path", w);
+      c_.temporary_file_systems.push_back(
+          {path, colon == std::string_view::npos ? "" : std::string(w.substr(colon + 1))});
+    }
+  } else if (k.starts_with("Limit")) {
+    auto res = limitResource(k);
+    if (!res) return bad(e, "unknown resource limit");
+    auto parseOne = [&](std::string_view v) -> std::optional<uint64_t> {
+      if (v == "infinity") return RLIM_INFINITY;
+      uint64_t mult = 1;
+      if (!v.empty() && std::string_view("KMGT").find(v.back()) != std::string_view::npos) {
+        mult = uint64_t{1} << (10 * (1 + std::string_view("KMGT").find(v.back())));
+        v.remove_suffix(1);
+      }
+      uint64_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+      return n * mult;
+    };
+    std::string_view v = e.value;
+    auto colon = v.find(':');
+    auto soft = parseOne(v.substr(0, colon));
+    auto hard = colon == std::string_view::npos ? soft : parseOne(v.substr(colon + 1));
+    if (!soft || !hard) return bad(e, "expected a number, infinity, or SOFT:HARD");
+    std::erase_if(c_.limits, [&](const Config::Limit& l) { return l.resource == *res; });
+    c_.limits.push_back({*res, *soft, *hard});
   } else if (k == "NetworkNamespacePath") {
     if (!e.value.empty() && e.value.front() != '/') return bad(e, "expected an absolute path");
     c_.network_namespace_path = e.value;

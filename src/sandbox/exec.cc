@@ -274,6 +274,24 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
     auto [path, optional] = pathEntry(r);
     addReadOnly(m, path, optional);
   }
+  for (const auto& b : c.binds) {
+    if (!b.optional && ::access(b.source.c_str(), F_OK) != 0)
+      return base::sysError("{}: {}={}", c.source, b.read_only ? "BindReadOnlyPaths" : "BindPaths",
+                            b.source);
+    m.push_back({MountOp::Kind::Bind, b.optional, b.target, b.source, b.recursive ? "" : "norbind", 0, 0});
+    if (b.read_only) m.push_back({MountOp::Kind::ReadOnly, b.optional, b.target, "", "", 0, 0});
+    else writable->push_back(b.target);
+  }
+  for (const auto& t : c.temporary_file_systems) {
+    std::string opts = t.options;
+    bool ro = false;
+    for (std::string_view o : {",ro", "ro,"}) {
+      if (auto at = opts.find(o); at != std::string::npos) opts.erase(at, o.size()), ro = true;
+    }
+    if (opts == "ro") opts.clear(), ro = true;
+    m.push_back({MountOp::Kind::Tmpfs, false, t.path, "", opts.empty() ? "mode=0755" : opts, 0, 0});
+    if (ro) m.push_back({MountOp::Kind::ReadOnly, false, t.path, "", "", 0, 0});
+  }
   for (const auto& r : c.inaccessible_paths) {
     auto [path, optional] = pathEntry(r);
     addInaccessible(m, path, optional);
@@ -401,6 +419,8 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   p.bounding = c.capability_bounding_set;
   p.ambient = c.ambient_capabilities;
   p.umask = c.umask;
+  p.limits = c.limits;
+  p.private_keyring = c.keyring_mode == "private";
   bool mdwe = c.memory_deny_write_execute && kernelHasMdwe();
   p.mdwe = mdwe;
   ASSIGN_OR_RETURN(p.seccomp, buildSeccomp(c, mdwe));

@@ -29,6 +29,8 @@ enum class Step : uint8_t {
   BoundingSet,
   Capabilities,  // capset()/ambient raise for AmbientCapabilities=
   Umask,
+  Limits,          // setrlimit(); the resource in `detail`
+  Keyring,         // KEYCTL_JOIN_SESSION_KEYRING
   WorkingDirectory,
   NoNewPrivileges,
   Mdwe,  // PR_SET_MDWE for MemoryDenyWriteExecute=
@@ -55,6 +57,7 @@ struct MountOp {
     CharDev,       // mknod `target` as a character device `dev`, mode 0666
     Dir,           // mkdir `target` with `mode`
     Symlink,       // symlink `target` -> `source`
+    Bind,          // bind `source` on `target` (recursive unless data == "norbind")
   };
   Kind kind;
   bool optional;  // a missing target is skipped (ENOENT), like systemd's '-' prefix
@@ -84,6 +87,8 @@ struct Plan {
   uint64_t bounding = ~uint64_t{0};
   uint64_t ambient = 0;
   mode_t umask = 0022;
+  std::vector<Config::Limit> limits;
+  bool private_keyring = false;  // KeyringMode=private: a session keyring of its own
   std::string workdir;
   bool no_new_privs = false;
   bool mdwe = false;

@@ -96,6 +96,21 @@ struct Config {
   std::vector<std::string> state_directories, runtime_directories, cache_directories,
       logs_directories;
   std::string network_namespace_path;
+  struct Bind {
+    std::string source, target;
+    bool read_only = false, optional = false, recursive = true;
+  };
+  std::vector<Bind> binds;  // BindPaths= / BindReadOnlyPaths=
+  struct Tmpfs {
+    std::string path, options;  // "ro" among the options makes it read-only
+  };
+  std::vector<Tmpfs> temporary_file_systems;  // TemporaryFileSystem=
+  // Limit*= as setrlimit(2) resources: {resource, soft, hard}; RLIM_INFINITY for infinity.
+  struct Limit {
+    int resource;
+    uint64_t soft, hard;
+  };
+  std::vector<Limit> limits;
   std::string restart = "no";  // no | on-success | on-failure | on-abnormal | on-abort | always
   std::chrono::milliseconds restart_sec{100};
 

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -78,6 +79,9 @@ int applyMount(const MountOp& m) {
       return ::mkdir(t, m.mode) == 0 || errno == EEXIST ? ::chmod(t, m.mode) : -1;
     case MountOp::Kind::Symlink:
       return ::symlink(m.source.c_str(), t);
+    case MountOp::Kind::Bind:
+      return ::mount(m.source.c_str(), t, nullptr, MS_BIND | (m.data == "norbind" ? 0 : MS_REC),
+                     nullptr);
   }
   errno = EINVAL;
   return -1;
@@ -183,6 +187,16 @@ void forward(int sig) {
         fail(report, Step::Capabilities, errno, cap);
   }
   ::umask(p.umask);
+  for (const auto& l : p.limits) {
+    struct rlimit rl {};
+    rl.rlim_cur = l.soft;
+    rl.rlim_max = l.hard;
+    if (::setrlimit(l.resource, &rl) != 0) fail(report, Step::Limits, errno, l.resource);
+  }
+  // A session keyring of its own (see keyrings(7)); the name is the kernel's default.
+  if (p.private_keyring && ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0) < 0 &&
+      errno != ENOSYS)
+    fail(report, Step::Keyring, errno);
   if (!p.workdir.empty() && ::chdir(p.workdir.c_str()) != 0)
     fail(report, Step::WorkingDirectory, errno);
   // 6. no_new_privs, then W^X, then seccomp, last of all.
@@ -227,6 +241,10 @@ const char* stepName(Step s) {
       return "raise ambient capabilities";
     case Step::Umask:
       return "umask";
+    case Step::Limits:
+      return "setrlimit";
+    case Step::Keyring:
+      return "join a session keyring of its own";
     case Step::WorkingDirectory:
       return "chdir to WorkingDirectory=";
     case Step::NoNewPrivileges:

@@ -151,6 +151,52 @@ class ExecTest(harness.BurrowTestCase):
         port = srv.getsockname()[1]
         self.assertTakesEffect("PrivateNetwork=yes", "connect", port, errno_names=["ECONNREFUSED"])
 
+    def test_ambient_capabilities(self):
+        # In a network namespace of its own, so that the low port is surely free.
+        base = "User=nobody\nPrivateNetwork=yes"
+        self.assertEqual(self.probe("bind-low", base, 81), (1, "errno=EACCES"))
+        self.assertEqual(self.probe("bind-low", base + "\nAmbientCapabilities=CAP_NET_BIND_SERVICE", 81),
+                         (0, "ok"))
+
+    def test_system_call_architectures_native(self):
+        if self.probe("syscall32") != (0, "ok"):
+            self.skipTest("this kernel runs no 32-bit system calls (no IA32 emulation)")
+        code, out = self.probe("syscall32", "SystemCallArchitectures=native")
+        self.assertEqual(code, 128 + signal.SIGSYS, out)
+
+    def test_protect_kernel_logs(self):
+        if not os.path.exists("/dev/kmsg"):
+            self.skipTest("no /dev/kmsg here")
+        self.assertTakesEffect("ProtectKernelLogs=yes", "open-dev", "/dev/kmsg",
+                               errno_names=["ENXIO", "EACCES", "ENOENT"])
+
+    def test_limits(self):
+        self.assertEqual(self.probe("nofile", "LimitNOFILE=123:456"), (0, "nofile=123:456"))
+        self.assertEqual(self.probe("nofile", "LimitNOFILE=77"), (0, "nofile=77:77"))
+
+    def test_keyring_mode(self):
+        inherit = self.probe("keyring", "KeyringMode=inherit")[1]
+        private_a = self.probe("keyring", "KeyringMode=private")[1]
+        private_b = self.probe("keyring", "KeyringMode=private")[1]
+        self.assertTrue(inherit.startswith("keyring="), inherit)
+        self.assertNotEqual(private_a, inherit)
+        self.assertNotEqual(private_a, private_b)
+
+    def test_bind_paths_and_temporary_file_system(self):
+        src = self.path("src")
+        os.makedirs(src)
+        marker = self.marker(src)
+        dst = self.path("dst")
+        os.makedirs(dst)
+        seen = os.path.join(dst, os.path.basename(marker))
+        self.assertEqual(self.probe("read", "BindPaths=%s:%s" % (src, dst), seen), (0, "ok"))
+        self.assertEqual(self.probe("write", "BindReadOnlyPaths=%s:%s" % (src, dst), seen + ".new"),
+                         (1, "errno=EROFS"))
+        self.assertTakesEffect("TemporaryFileSystem=%s:ro" % src, "read", marker, errno_names=["ENOENT"])
+        r = self.burrow("exec", self.unit("/bin/true", "BindPaths=/nonexistent/src:%s" % dst))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("BindPaths=/nonexistent/src", r.stderr)
+
     # ---- the seed's profile: everything at once, and the service still works ----
 
     def test_seed_cloudflared_profile(self):

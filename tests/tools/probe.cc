@@ -24,6 +24,10 @@
 //   burrow_probe nnp               ok when no_new_privs is off
 //   burrow_probe cap N             ok when capability N is in the bounding set
 //   burrow_probe uid               prints the uid (always ok)
+//   burrow_probe keyring           prints the session keyring's id (always ok)
+//   burrow_probe nofile            prints RLIMIT_NOFILE as soft:hard (always ok)
+//   burrow_probe syscall32         getpid() through the 32-bit ABI (int $0x80)
+//   burrow_probe bind-low PORT     bind 127.0.0.1:PORT (a port below 1024)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -32,6 +36,7 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -165,6 +170,36 @@ int run(int argc, char** argv) {
     int r = ::prctl(PR_CAPBSET_READ, std::atoi(arg), 0, 0, 0);
     if (r == 0) errno = EPERM;
     return report(r == 1);
+  }
+  if (a == "keyring") {
+    long id = ::syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0);
+    std::printf("keyring=%ld\n", id);
+    return 0;
+  }
+  if (a == "nofile") {
+    struct rlimit rl {};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    std::printf("nofile=%llu:%llu\n", static_cast<unsigned long long>(rl.rlim_cur),
+                static_cast<unsigned long long>(rl.rlim_max));
+    return 0;
+  }
+  if (a == "syscall32") {
+    long ret = 20;  // getpid in the i386 table
+    asm volatile("int $0x80" : "+a"(ret) : : "memory");
+    return report(ret > 0);
+  }
+  if (a == "bind-low" && arg) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return report(false);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(static_cast<uint16_t>(std::atoi(arg)));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return report(ok);
   }
   if (a == "uid") {
     std::printf("uid=%d\n", static_cast<int>(::getuid()));
