@@ -185,14 +185,14 @@ std::optional<int> errnoNumber(std::string_view v) {
 
 std::optional<int> limitResource(std::string_view key) {
   static constexpr std::pair<std::string_view, int> kLimits[] = {
-      {"LimitCPU", RLIMIT_CPU},         {"LimitFSIZE", RLIMIT_FSIZE},
-      {"LimitDATA", RLIMIT_DATA},       {"LimitSTACK", RLIMIT_STACK},
-      {"LimitCORE", RLIMIT_CORE},       {"LimitRSS", RLIMIT_RSS},
-      {"LimitNOFILE", RLIMIT_NOFILE},   {"LimitAS", RLIMIT_AS},
-      {"LimitNPROC", RLIMIT_NPROC},     {"LimitMEMLOCK", RLIMIT_MEMLOCK},
-      {"LimitLOCKS", RLIMIT_LOCKS},     {"LimitSIGPENDING", RLIMIT_SIGPENDING},
+      {"LimitCPU", RLIMIT_CPU},           {"LimitFSIZE", RLIMIT_FSIZE},
+      {"LimitDATA", RLIMIT_DATA},         {"LimitSTACK", RLIMIT_STACK},
+      {"LimitCORE", RLIMIT_CORE},         {"LimitRSS", RLIMIT_RSS},
+      {"LimitNOFILE", RLIMIT_NOFILE},     {"LimitAS", RLIMIT_AS},
+      {"LimitNPROC", RLIMIT_NPROC},       {"LimitMEMLOCK", RLIMIT_MEMLOCK},
+      {"LimitLOCKS", RLIMIT_LOCKS},       {"LimitSIGPENDING", RLIMIT_SIGPENDING},
       {"LimitMSGQUEUE", RLIMIT_MSGQUEUE}, {"LimitNICE", RLIMIT_NICE},
-      {"LimitRTPRIO", RLIMIT_RTPRIO},   {"LimitRTTIME", RLIMIT_RTTIME},
+      {"LimitRTPRIO", RLIMIT_RTPRIO},     {"LimitRTTIME", RLIMIT_RTTIME},
   };
   for (auto [name, r] : kLimits)
     if (name == key) return r;
@@ -740,7 +740,9 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
     }
   } else if (k == "BindPaths" || k == "BindReadOnlyPaths") {
     if (e.value.empty()) {
-      std::erase_if(c_.binds, [&](const Config::Bind& b) { return b.read_only == (k == "BindReadOnlyPaths"); });
+      std::erase_if(c_.binds, [&](const Config::Bind& b) {
+        return b.read_only == (k == "BindReadOnlyPaths");
+      });
     }
     for (auto w : words(e.value)) {
       Config::Bind b;
@@ -759,11 +761,14 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
         b.target = std::string(tail.substr(0, c2));
         if (c2 != std::string_view::npos) {
           std::string_view opt = tail.substr(c2 + 1);
-          if (opt == "norbind") b.recursive = false;
-          else if (opt != "rbind") return bad(e, "'{}': the option after the second ':' is rbind or norbind", w);
+          if (opt == "norbind")
+            b.recursive = false;
+          else if (opt != "rbind")
+            return bad(e, "'{}': the option after the second ':' is rbind or norbind", w);
         }
       }
-      if (b.source.empty() || b.source.front() != '/' || b.target.empty() || b.target.front() != '/')
+      if (b.source.empty() || b.source.front() != '/' || b.target.empty() ||
+          b.target.front() != '/')
         return bad(e, "'{}' is not SOURCE[:DESTINATION[:OPTIONS]] with absolute paths", w);
       c_.binds.push_back(std::move(b));
     }

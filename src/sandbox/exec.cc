@@ -278,9 +278,12 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
     if (!b.optional && ::access(b.source.c_str(), F_OK) != 0)
       return base::sysError("{}: {}={}", c.source, b.read_only ? "BindReadOnlyPaths" : "BindPaths",
                             b.source);
-    m.push_back({MountOp::Kind::Bind, b.optional, b.target, b.source, b.recursive ? "" : "norbind", 0, 0});
-    if (b.read_only) m.push_back({MountOp::Kind::ReadOnly, b.optional, b.target, "", "", 0, 0});
-    else writable->push_back(b.target);
+    m.push_back(
+        {MountOp::Kind::Bind, b.optional, b.target, b.source, b.recursive ? "" : "norbind", 0, 0});
+    if (b.read_only)
+      m.push_back({MountOp::Kind::ReadOnly, b.optional, b.target, "", "", 0, 0});
+    else
+      writable->push_back(b.target);
   }
   for (const auto& t : c.temporary_file_systems) {
     std::string opts = t.options;
@@ -473,6 +476,7 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
     g_child = -1;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     LOG_INFO("service ended unit={} status={}", c.unit_name, code);
+    if (c.remove_ipc && plan.set_ids) removeIpcOf(plan.uid);
     if (!inv.restart || g_stopping || !shouldRestart(c.restart, status)) {
       if (plan.netns_fd >= 0) ::close(plan.netns_fd);
       return code;

@@ -29,8 +29,8 @@ enum class Step : uint8_t {
   BoundingSet,
   Capabilities,  // capset()/ambient raise for AmbientCapabilities=
   Umask,
-  Limits,          // setrlimit(); the resource in `detail`
-  Keyring,         // KEYCTL_JOIN_SESSION_KEYRING
+  Limits,   // setrlimit(); the resource in `detail`
+  Keyring,  // KEYCTL_JOIN_SESSION_KEYRING
   WorkingDirectory,
   NoNewPrivileges,
   Mdwe,  // PR_SET_MDWE for MemoryDenyWriteExecute=
@@ -99,6 +99,9 @@ struct Plan {
 // Builds the seccomp program for `c` (empty when nothing is filtered). `use_mdwe`: the kernel
 // has PR_SET_MDWE, so MemoryDenyWriteExecute= needs no seccomp rules.
 base::Result<std::vector<std::vector<sock_filter>>> buildSeccomp(const Config& c, bool use_mdwe);
+// RemoveIPC=: removes the IPC objects `uid` owns (System V, POSIX shm and mqueue).
+void removeIpcOf(uid_t uid);
+
 // True when this kernel knows PR_SET_MDWE (Linux 6.3 and later).
 bool kernelHasMdwe();
 

@@ -197,6 +197,21 @@ class ExecTest(harness.BurrowTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("BindPaths=/nonexistent/src", r.stderr)
 
+    def test_remove_ipc(self):
+        def segment_exists(shmid):
+            for line in harness._read("/proc/sysvipc/shm").splitlines()[1:]:
+                if line.split()[1] == shmid:
+                    return True
+            return False
+        code, out = self.probe("make-ipc", "User=nobody")
+        self.assertEqual(code, 0, out)
+        shmid = out.split("=")[1]
+        self.addCleanup(lambda: subprocess.run(["ipcrm", "-m", shmid], capture_output=True))
+        self.assertTrue(segment_exists(shmid), "without RemoveIPC= the segment stays")
+        code, out = self.probe("make-ipc", "User=nobody\nRemoveIPC=yes")
+        self.assertEqual(code, 0, out)
+        self.assertFalse(segment_exists(out.split("=")[1]), "RemoveIPC= left the segment")
+
     # ---- the seed's profile: everything at once, and the service still works ----
 
     def test_seed_cloudflared_profile(self):

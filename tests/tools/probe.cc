@@ -28,6 +28,7 @@
 //   burrow_probe nofile            prints RLIMIT_NOFILE as soft:hard (always ok)
 //   burrow_probe syscall32         getpid() through the 32-bit ABI (int $0x80)
 //   burrow_probe bind-low PORT     bind 127.0.0.1:PORT (a port below 1024)
+//   burrow_probe make-ipc          leave a System V shared memory segment behind; prints its id
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -36,8 +37,9 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -200,6 +202,12 @@ int run(int argc, char** argv) {
     ::close(fd);
     errno = saved;
     return report(ok);
+  }
+  if (a == "make-ipc") {
+    int id = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    if (id < 0) return report(false);
+    std::printf("shmid=%d\n", id);
+    return 0;
   }
   if (a == "uid") {
     std::printf("uid=%d\n", static_cast<int>(::getuid()));
