@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -414,6 +415,18 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   RETURN_IF_ERROR(ensureInaccessibleNodes());
   ASSIGN_OR_RETURN(p.mounts, mountPlan(c, &writable));
 
+  if (c.private_users) {
+    p.private_users = true;
+    p.uid_map = "0 0 1\n";
+    p.gid_map = "0 0 1\n";
+    if (id.uid != 0) p.uid_map += fmt::format("{} {} 1\n", id.uid, id.uid);
+    std::vector<gid_t> gids = id.groups;
+    gids.push_back(id.gid);
+    std::sort(gids.begin(), gids.end());
+    gids.erase(std::unique(gids.begin(), gids.end()), gids.end());
+    for (gid_t g : gids)
+      if (g != 0) p.gid_map += fmt::format("{} {} 1\n", g, g);
+  }
   p.set_ids = id.set;
   p.uid = id.uid;
   p.gid = id.gid;

@@ -23,6 +23,7 @@ enum class Step : uint8_t {
   Mounts,    // MountOp number in `detail`
   Loopback,  // PrivateNetwork=: bring lo up
   Init,      // PrivatePIDs=: the namespace's init could not fork the service
+  Users,     // PrivateUsers=: unshare(CLONE_NEWUSER) or writing its id maps
   Groups,
   Gid,
   Uid,
@@ -76,6 +77,10 @@ struct Plan {
   int clone_flags = 0;  // CLONE_NEW* beyond the always-on CLONE_NEWNS
   int netns_fd = -1;    // NetworkNamespacePath=, joined with setns()
   bool private_pids = false;
+  // PrivateUsers=: a user namespace entered after the mounts, mapping root and the service's
+  // own ids to themselves and everyone else to nobody (uid_map/gid_map contents).
+  bool private_users = false;
+  std::string uid_map, gid_map;
   std::vector<MountOp> mounts;
 
   bool set_ids = false;  // User= names someone other than root

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "base/base.h"
@@ -162,6 +163,38 @@ void forward(int sig) {
     }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
+  // PrivateUsers=: a helper left in the original user namespace writes the id maps once this
+  // process has entered the new one (see user_namespaces(7)).
+  if (p.private_users) {
+    int sync[2];
+    if (::pipe2(sync, O_CLOEXEC) != 0) fail(report, Step::Users, errno);
+    pid_t self = ::getpid();
+    pid_t helper = ::fork();
+    if (helper < 0) fail(report, Step::Users, errno);
+    if (helper == 0) {
+      char go = 0;
+      if (::read(sync[0], &go, 1) != 1) ::_exit(EPIPE);
+      char path[64];
+      for (const auto* m : {&p.uid_map, &p.gid_map}) {
+        std::snprintf(path, sizeof path, "/proc/%d/%s", static_cast<int>(self),
+                      m == &p.uid_map ? "uid_map" : "gid_map");
+        int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ::write(fd, m->data(), m->size()) != static_cast<ssize_t>(m->size()))
+          ::_exit(errno ? errno : EIO);
+        ::close(fd);
+      }
+      ::_exit(0);
+    }
+    if (::unshare(CLONE_NEWUSER) != 0) fail(report, Step::Users, errno);
+    if (::write(sync[1], "x", 1) != 1) fail(report, Step::Users, errno);
+    int status = 0;
+    while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      fail(report, Step::Users, WIFEXITED(status) ? WEXITSTATUS(status) : EIO);
+    ::close(sync[0]);
+    ::close(sync[1]);
+  }
   // 4. Credentials. The bounding set goes first: dropping needs CAP_SETPCAP, which a
   //    non-root user no longer has.
   for (int cap = 0; cap <= p.cap_last; ++cap)
@@ -227,6 +260,8 @@ const char* stepName(Step s) {
       return "mount";
     case Step::Loopback:
       return "bring up lo";
+    case Step::Users:
+      return "enter a user namespace of its own (PrivateUsers=)";
     case Step::Init:
       return "start the service under the namespace's init";
     case Step::Groups:

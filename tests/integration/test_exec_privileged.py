@@ -6,6 +6,7 @@ by doing nothing. Then the seed's whole cloudflared profile, exit statuses, sign
 and bad input. Needs root: namespaces and mounts."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,12 +22,26 @@ PROBE = os.environ.get("BURROW_PROBE") or os.path.join(harness.SOURCE_ROOT, "bui
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
 class ExecTest(harness.BurrowTestCase):
+    @classmethod
+    def setUpClass(cls):
+        # The build tree may sit under /tmp or a home directory, which PrivateTmp= and
+        # ProtectHome= hide: run a copy of the probe from /run instead.
+        cls.probe_dir = "/run/burrow-probe-%d" % os.getpid()
+        os.makedirs(cls.probe_dir, mode=0o755, exist_ok=True)
+        cls.probe_bin = os.path.join(cls.probe_dir, "burrow_probe")
+        shutil.copy2(PROBE, cls.probe_bin)
+        os.chmod(cls.probe_bin, 0o755)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.probe_dir, ignore_errors=True)
+
     def unit(self, exec_start, directives="", name="probe.service"):
         text = "[Service]\nExecStart=%s\n%s\n" % (exec_start, directives)
         return self.write_file(name, text)
 
     def probe(self, action, directives="", *args):
-        unit = self.unit(" ".join([PROBE, action] + [str(a) for a in args]), directives)
+        unit = self.unit(" ".join([self.probe_bin, action] + [str(a) for a in args]), directives)
         r = self.burrow("--log-level", "warn", "exec", "--no-restart", unit, timeout=60)
         return r.returncode, r.stdout.strip()
 
@@ -196,6 +211,17 @@ class ExecTest(harness.BurrowTestCase):
         r = self.burrow("exec", self.unit("/bin/true", "BindPaths=/nonexistent/src:%s" % dst))
         self.assertEqual(r.returncode, 1)
         self.assertIn("BindPaths=/nonexistent/src", r.stderr)
+
+    def test_private_users(self):
+        # A file only uid 4321 may read: root reads it anyway, unless PrivateUsers= leaves the
+        # service without capabilities toward the host's users.
+        path = self.path("private")
+        with open(path, "w") as f:
+            f.write("x\n")
+        os.chown(path, 4321, 4321)
+        os.chmod(path, 0o600)
+        self.assertTakesEffect("PrivateUsers=yes", "read", path, errno_names=["EACCES"])
+        self.assertEqual(self.probe("uid", "PrivateUsers=yes\nUser=nobody"), (0, "uid=65534"))
 
     def test_remove_ipc(self):
         def segment_exists(shmid):
