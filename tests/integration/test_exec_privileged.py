@@ -126,6 +126,12 @@ class ExecTest(harness.BurrowTestCase):
     def test_restrict_namespaces(self):
         self.assertTakesEffect("RestrictNamespaces=yes", "unshare-user", errno_names=["EPERM"])
 
+    def test_clone3_answers_enosys_so_libc_falls_back(self):
+        self.assertTakesEffect("RestrictNamespaces=yes", "clone3", errno_names=["ENOSYS"])
+        # An allow list without clone3: the call answers ENOSYS instead of killing the service.
+        self.assertEqual(self.probe("clone3", "SystemCallFilter=@system-service\nSystemCallFilter=~clone3"),
+                         (1, "errno=ENOSYS"))
+
     def test_lock_personality(self):
         self.assertTakesEffect("LockPersonality=yes", "personality", errno_names=["EPERM"])
 

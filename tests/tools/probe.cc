@@ -29,8 +29,10 @@
 //   burrow_probe syscall32         getpid() through the 32-bit ABI (int $0x80)
 //   burrow_probe bind-low PORT     bind 127.0.0.1:PORT (a port below 1024)
 //   burrow_probe make-ipc          leave a System V shared memory segment behind; prints its id
+//   burrow_probe clone3            clone3() a child that exits at once
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -44,7 +46,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timex.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <cerrno>
 #include <cstdio>
@@ -202,6 +206,16 @@ int run(int argc, char** argv) {
     ::close(fd);
     errno = saved;
     return report(ok);
+  }
+  if (a == "clone3") {
+    struct clone_args args {};
+    args.exit_signal = SIGCHLD;
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) ::_exit(0);
+    if (pid < 0) return report(false);
+    int status = 0;
+    ::waitpid(static_cast<pid_t>(pid), &status, 0);
+    return report(true);
   }
   if (a == "make-ipc") {
     int id = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
