@@ -339,6 +339,16 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
   if (c.protect_control_groups)
     m.push_back({MountOp::Kind::ReadOnly, true, "/sys/fs/cgroup", "", "", 0, 0});
   for (const auto& p : *writable) m.push_back({MountOp::Kind::ReadWrite, true, p, "", "", 0, 0});
+  // RootDirectory=: the same steps inside the new root, which becomes a mount of its own;
+  // the child chroot()s into it after the last step.
+  if (!c.root_directory.empty() && c.root_directory != "/") {
+    const std::string& root = c.root_directory;
+    for (auto& op : m) {
+      op.target = op.target == "/" ? root : root + op.target;
+      if (op.kind == MountOp::Kind::Inaccessible) op.source = inaccessibleFor(op.target);
+    }
+    m.insert(m.begin(), {MountOp::Kind::BindSelf, false, root, "", "", 0, 0});
+  }
   return m;
 }
 
@@ -393,7 +403,20 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   for (const auto& w : *parsed) words.push_back(expand(w, env));
   if (words.empty() || (at && words.size() < 2))
     return base::invalid("{}: ExecStart= is empty", c.source);
-  ASSIGN_OR_RETURN(p.exe, findExecutable(words[0]));
+  const bool rooted = !c.root_directory.empty() && c.root_directory != "/";
+  if (rooted && ::access(c.root_directory.c_str(), X_OK) != 0)
+    return base::sysError("{}: RootDirectory={}", c.source, c.root_directory);
+  if (rooted) {
+    // The binary is looked up inside the new root, and run by its path there.
+    if (words[0].empty() || words[0].front() != '/')
+      return base::invalid("{}: with RootDirectory=, ExecStart= needs an absolute path", c.source);
+    ASSIGN_OR_RETURN(std::string inside, findExecutable(c.root_directory + words[0]));
+    (void)inside;
+    p.exe = words[0];
+    p.root = c.root_directory;
+  } else {
+    ASSIGN_OR_RETURN(p.exe, findExecutable(words[0]));
+  }
   if (at) words.erase(words.begin());
   for (const auto& a : inv.extra_args) words.push_back(a);
   p.argv_storage = std::move(words);

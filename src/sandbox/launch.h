@@ -24,6 +24,7 @@ enum class Step : uint8_t {
   Loopback,  // PrivateNetwork=: bring lo up
   Init,      // PrivatePIDs=: the namespace's init could not fork the service
   Users,     // PrivateUsers=: unshare(CLONE_NEWUSER) or writing its id maps
+  Root,      // RootDirectory=: chroot() and chdir("/")
   Groups,
   Gid,
   Uid,
@@ -82,6 +83,7 @@ struct Plan {
   bool private_users = false;
   std::string uid_map, gid_map;
   std::vector<MountOp> mounts;
+  std::string root;  // RootDirectory=: chroot() here after the mounts
 
   bool set_ids = false;  // User= names someone other than root
   uid_t uid = 0;

@@ -149,10 +149,16 @@ void forward(int sig) {
   // 2. Mounts, in the plan's order.
   for (size_t i = 0; i < p.mounts.size(); ++i) {
     const MountOp& m = p.mounts[i];
-    if (applyMount(m) != 0 && !(m.optional && (errno == ENOENT || errno == ENOTDIR)))
+    // An optional step is skipped when its target is missing, or for ReadWrite, when the
+    // target is no mount of its own (nothing was made read-only there).
+    if (applyMount(m) != 0 &&
+        !(m.optional && (errno == ENOENT || errno == ENOTDIR ||
+                         (m.kind == MountOp::Kind::ReadWrite && errno == EINVAL))))
       fail(report, Step::Mounts, errno, static_cast<int>(i));
   }
   if ((p.clone_flags & CLONE_NEWNET) && loopbackUp() != 0) fail(report, Step::Loopback, errno);
+  if (!p.root.empty() && (::chroot(p.root.c_str()) != 0 || ::chdir("/") != 0))
+    fail(report, Step::Root, errno);
   // 3. PrivatePIDs=: this process is the namespace's init; the service is its child.
   if (p.private_pids) {
     pid_t service = ::fork();
@@ -260,6 +266,8 @@ const char* stepName(Step s) {
       return "mount";
     case Step::Loopback:
       return "bring up lo";
+    case Step::Root:
+      return "chroot to RootDirectory=";
     case Step::Users:
       return "enter a user namespace of its own (PrivateUsers=)";
     case Step::Init:

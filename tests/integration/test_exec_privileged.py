@@ -229,6 +229,30 @@ class ExecTest(harness.BurrowTestCase):
         self.assertTakesEffect("PrivateUsers=yes", "read", path, errno_names=["EACCES"])
         self.assertEqual(self.probe("uid", "PrivateUsers=yes\nUser=nobody"), (0, "uid=65534"))
 
+    def test_root_directory(self):
+        # A root of its own: the system's programs bound in read-only, one file of its own.
+        root = self.path("root")
+        for d in ("usr", "etc", "run", "tmp", "proc", "dev"):
+            os.makedirs(os.path.join(root, d))
+        for link, to in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin")):
+            os.symlink(to, os.path.join(root, link))
+        with open(os.path.join(root, "only-in-root"), "w") as f:
+            f.write("x\n")
+        shutil.copy2(self.probe_bin, os.path.join(root, "run", "probe"))
+        unit = self.write_file("root.service", "[Service]\nExecStart=/run/probe read /only-in-root\n"
+                               "RootDirectory=%s\nBindReadOnlyPaths=/usr\nProtectSystem=strict\n" % root)
+        r = self.burrow("--log-level", "warn", "exec", "--no-restart", unit)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "ok"), r.stderr)
+        self.assertFalse(os.path.exists("/only-in-root"))
+        # Inside, ProtectSystem=strict holds for the new root.
+        unit = self.write_file("root2.service", "[Service]\nExecStart=/run/probe write /new-file\n"
+                               "RootDirectory=%s\nBindReadOnlyPaths=/usr\nProtectSystem=strict\n" % root)
+        r = self.burrow("--log-level", "warn", "exec", "--no-restart", unit)
+        self.assertEqual((r.returncode, r.stdout.strip()), (1, "errno=EROFS"), r.stderr)
+        r = self.burrow("exec", self.unit("/bin/true", "RootDirectory=/nonexistent/root"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("RootDirectory=/nonexistent/root", r.stderr)
+
     def test_remove_ipc(self):
         def segment_exists(shmid):
             for line in harness._read("/proc/sysvipc/shm").splitlines()[1:]:
