@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Spawn latency of a sandboxed /bin/true, measured in one hyperfine run (medians):
-#   1. burrow exec with the seed's whole cloudflared profile (tests/data/units/bench-true.service
-#      is written here: the profile with ExecStart=/bin/true and User=nobody),
+#   1. burrow exec with the seed's whole cloudflared profile (tests/data/profiles/
+#      seed-cloudflared.conf) running /bin/true,
 #   2. bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp,
 #   3. the floor: unshare -U -r -p -f -m -n true,
 #   4. plain /bin/true.
@@ -17,40 +17,8 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (burrow exec needs it)" >&2; exit 1; }
 work=$(mktemp -d /tmp/burrow-bench-exec.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cat >"$work/true.service" <<UNIT
-[Service]
-ExecStart=/bin/true
-User=nobody
-PrivateUsers=true
-PrivatePIDs=true
-UMask=0077
-KeyringMode=private
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-PrivateMounts=true
-PrivateDevices=true
-ProcSubset=pid
-ProtectProc=invisible
-ProtectKernelTunables=true
-ProtectKernelModules=true
-ProtectKernelLogs=true
-ProtectControlGroups=true
-ProtectHostname=true
-ProtectClock=true
-AmbientCapabilities=
-CapabilityBoundingSet=
-RestrictAddressFamilies=AF_INET AF_INET6
-SystemCallArchitectures=native
-SystemCallFilter=~@clock @cpu-emulation @debug @module @mount @obsolete @privileged @raw-io @reboot @resources @swap
-NoNewPrivileges=true
-LockPersonality=true
-MemoryDenyWriteExecute=true
-RestrictRealtime=true
-RestrictSUIDSGID=true
-RestrictNamespaces=true
-RemoveIPC=true
-UNIT
+{ printf '[Service]\nExecStart=/bin/true\n'; cat "$root/tests/data/profiles/seed-cloudflared.conf"; } \
+  >"$work/true.service"
 "$BURROW" --log-level error exec --no-restart "$work/true.service"  # fails loudly if broken
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/h.json" \
   -n burrow "$BURROW --log-level error exec --no-restart $work/true.service" \

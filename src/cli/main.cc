@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -164,18 +165,29 @@ int ingressRule(Flags& f) {
 
 int quick(Flags& f) { return finish(tunnel::runQuick(f.quick)); }
 
-// Exit status: the service's; 1 when it could not start; 2 for a unit that does not parse.
-int execUnit(Flags& f) {
-  auto unit = config::loadUnitFile(f.unit);
+// Reads and checks a unit for `exec` and `audit`. On failure, prints why and sets `*code`: 1 for
+// a unit that cannot be read, 2 for one that does not parse.
+std::optional<sandbox::Config> unitConfig(const std::string& path, int* code) {
+  auto unit = config::loadUnitFile(path);
   if (!unit) {
     fail(unit.error());
-    return unit.error().code == std::errc::invalid_argument ? kUsage : kFail;
+    *code = unit.error().code == std::errc::invalid_argument ? kUsage : kFail;
+    return std::nullopt;
   }
   auto cfg = sandbox::configFromUnit(*unit);
   if (!cfg) {
     fail(cfg.error());
-    return kUsage;
+    *code = kUsage;
+    return std::nullopt;
   }
+  return std::move(*cfg);
+}
+
+// Exit status: the service's; 1 when it could not start; 2 for a unit that does not parse.
+int execUnit(Flags& f) {
+  int code = kOk;
+  auto cfg = unitConfig(f.unit, &code);
+  if (!cfg) return code;
   if (f.strict && !cfg->warnings.empty()) {
     std::fprintf(stderr, "burrow: --strict: %zu unknown directive(s), not starting\n",
                  cfg->warnings.size());
@@ -191,16 +203,9 @@ int execUnit(Flags& f) {
 int auditUnits(Flags& f) {
   std::vector<sandbox::Audit> audits;
   for (const auto& path : f.units) {
-    auto unit = config::loadUnitFile(path);
-    if (!unit) {
-      fail(unit.error());
-      return unit.error().code == std::errc::invalid_argument ? kUsage : kFail;
-    }
-    auto cfg = sandbox::configFromUnit(*unit);
-    if (!cfg) {
-      fail(cfg.error());
-      return kUsage;
-    }
+    int code = kOk;
+    auto cfg = unitConfig(path, &code);
+    if (!cfg) return code;
     audits.push_back(sandbox::audit(*cfg));
   }
   if (f.json) {

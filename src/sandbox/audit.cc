@@ -138,29 +138,12 @@ Check family(std::string_view name, std::string_view field, uint64_t weight, Fam
 
 // Whether the filter lets through some system call of `group` (nested groups included;
 // names this architecture lacks do not count). Sets `example` to the first such call.
-bool groupGetsThrough(const Config& c, std::string_view group, std::string* example,
-                      int depth = 0) {
-  const SyscallGroup* g = findSyscallGroup(group);
-  if (!g || depth > 8) return false;
-  size_t i = 0;
-  std::string_view m = g->members;
-  while (i < m.size()) {
-    size_t j = m.find(' ', i);
-    if (j == std::string_view::npos) j = m.size();
-    std::string_view name = m.substr(i, j - i);
-    i = j + 1;
-    if (name.empty()) continue;
-    if (name.front() == '@') {
-      if (groupGetsThrough(c, name, example, depth + 1)) return true;
-      continue;
-    }
-    if (!syscallKnown(name)) continue;
-    if (c.syscall_filter.contains(std::string(name)) == c.syscall_allow_list) {
-      *example = std::string(name);
-      return true;
-    }
-  }
-  return false;
+bool groupGetsThrough(const Config& c, std::string_view group, std::string* example) {
+  return !forEachSyscall(group, [&](std::string_view name) {
+    if (c.syscall_filter.contains(std::string(name)) != c.syscall_allow_list) return true;
+    *example = std::string(name);
+    return false;
+  });
 }
 Check syscallGroup(std::string_view group, std::string_view field, uint64_t weight) {
   std::string name = fmt::format("SystemCallFilter=~{}", group);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -135,6 +136,9 @@ const std::vector<SyscallGroup>& syscallGroups();
 const SyscallGroup* findSyscallGroup(std::string_view name);
 // True when libseccomp knows the name on this machine's native architecture.
 bool syscallKnown(std::string_view name);
+// Calls `fn` for each system call of `group`, nested groups expanded, that this machine's
+// architecture knows. Stops, and returns false, as soon as `fn` returns false.
+bool forEachSyscall(std::string_view group, const std::function<bool(std::string_view)>& fn);
 
 // ---- audit ----
 

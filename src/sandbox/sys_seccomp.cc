@@ -65,23 +65,11 @@ base::Result<std::vector<sock_filter>> exportBpf(scmp_filter_ctx ctx) {
 }
 
 // Adds `action` for every call of `group` (nested groups included).
-void addGroup(scmp_filter_ctx ctx, std::string_view group, uint32_t action, int depth = 0) {
-  const SyscallGroup* g = findSyscallGroup(group);
-  if (!g || depth > 8) return;
-  std::string_view m = g->members;
-  size_t i = 0;
-  while (i < m.size()) {
-    size_t j = m.find(' ', i);
-    if (j == std::string_view::npos) j = m.size();
-    std::string_view name = m.substr(i, j - i);
-    i = j + 1;
-    if (name.empty()) continue;
-    if (name.front() == '@') {
-      addGroup(ctx, name, action, depth + 1);
-    } else if (int n = nr(name); n != __NR_SCMP_ERROR) {
-      (void)seccomp_rule_add(ctx, action, n, 0);
-    }
-  }
+void addGroup(scmp_filter_ctx ctx, std::string_view group, uint32_t action) {
+  forEachSyscall(group, [&](std::string_view name) {
+    (void)seccomp_rule_add(ctx, action, nr(name), 0);
+    return true;
+  });
 }
 
 // SystemCallFilter= and SystemCallArchitectures=.

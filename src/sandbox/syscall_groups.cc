@@ -27,4 +27,28 @@ bool syscallKnown(std::string_view name) {
   return seccomp_syscall_resolve_name(n.c_str()) != __NR_SCMP_ERROR;
 }
 
+namespace {
+bool walk(std::string_view group, const std::function<bool(std::string_view)>& fn, int depth) {
+  const SyscallGroup* g = findSyscallGroup(group);
+  if (!g || depth > 8) return true;
+  std::string_view m = g->members;
+  while (!m.empty()) {
+    size_t sp = m.find(' ');
+    std::string_view name = m.substr(0, sp);
+    m = sp == std::string_view::npos ? std::string_view() : m.substr(sp + 1);
+    if (name.empty()) continue;
+    if (name.front() == '@') {
+      if (!walk(name, fn, depth + 1)) return false;
+    } else if (syscallKnown(name) && !fn(name)) {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+bool forEachSyscall(std::string_view group, const std::function<bool(std::string_view)>& fn) {
+  return walk(group, fn, 0);
+}
+
 }  // namespace sandbox

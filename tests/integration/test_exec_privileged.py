@@ -271,37 +271,9 @@ class ExecTest(harness.BurrowTestCase):
     # ---- the seed's profile: everything at once, and the service still works ----
 
     def test_seed_cloudflared_profile(self):
-        profile = """User=nobody
-PrivateUsers=true
-PrivatePIDs=true
-UMask=0077
-KeyringMode=private
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-PrivateMounts=true
-PrivateDevices=true
-ProcSubset=pid
-ProtectProc=invisible
-ProtectKernelTunables=true
-ProtectKernelModules=true
-ProtectKernelLogs=true
-ProtectControlGroups=true
-ProtectHostname=true
-ProtectClock=true
-AmbientCapabilities=
-CapabilityBoundingSet=
-RestrictAddressFamilies=AF_INET AF_INET6
-SystemCallArchitectures=native
-SystemCallFilter=~@clock @cpu-emulation @debug @module @mount @obsolete @privileged @raw-io @reboot @resources @swap
-SystemCallErrorNumber=EPERM
-NoNewPrivileges=true
-LockPersonality=true
-MemoryDenyWriteExecute=true
-RestrictRealtime=true
-RestrictSUIDSGID=true
-RestrictNamespaces=true
-RemoveIPC=true"""
+        # The seed's profile, with errno answers instead of SIGSYS so the probe can report.
+        profile = harness._read(os.path.join(harness.SOURCE_ROOT, "tests", "data", "profiles",
+                                             "seed-cloudflared.conf")) + "SystemCallErrorNumber=EPERM\n"
         srv = socket.socket()
         srv.bind(("127.0.0.1", 0))
         srv.listen(8)
