@@ -46,6 +46,11 @@ base::Result<Ctx> newCtx(uint32_t default_action, bool native_only) {
   return ctx;
 }
 
+// One argument comparison, spelled out (libseccomp's SCMP_A* macros leave fields unset).
+scmp_arg_cmp arg(unsigned n, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+  return scmp_arg_cmp{n, op, a, b};
+}
+
 int nr(std::string_view name) {
   std::string n(name);
   return seccomp_syscall_resolve_name(n.c_str());
@@ -128,10 +133,10 @@ base::Result<std::optional<std::vector<sock_filter>>> restrictionFilter(const Co
       bool blocked = c.address_families_allow_list ? !listed : listed;
       if (blocked)
         (void)seccomp_rule_add(x, refuse, SCMP_SYS(socket), 1,
-                               SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(af)));
+                               arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(af)));
     }
     if (c.address_families_allow_list)
-      (void)seccomp_rule_add(x, refuse, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GE, AF_MAX));
+      (void)seccomp_rule_add(x, refuse, SCMP_SYS(socket), 1, arg(0, SCMP_CMP_GE, AF_MAX));
   }
   // RestrictNamespaces=: unshare(), clone() and setns() with a forbidden type fail.
   constexpr uint64_t kAll = CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS |
@@ -141,50 +146,50 @@ base::Result<std::optional<std::vector<sock_filter>>> restrictionFilter(const Co
     any = true;
     for (uint64_t bit = 1; bit; bit <<= 1) {
       if (!(forbidden & bit)) continue;
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(unshare), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(setns), 1, SCMP_A1(SCMP_CMP_EQ, bit));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(unshare), 1, arg(0, SCMP_CMP_MASKED_EQ, bit, bit));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(clone), 1, arg(0, SCMP_CMP_MASKED_EQ, bit, bit));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(setns), 1, arg(1, SCMP_CMP_EQ, bit));
     }
-    (void)seccomp_rule_add(x, eperm, SCMP_SYS(setns), 1, SCMP_A1(SCMP_CMP_EQ, 0));  // any type
+    (void)seccomp_rule_add(x, eperm, SCMP_SYS(setns), 1, arg(1, SCMP_CMP_EQ, 0));  // any type
     (void)seccomp_rule_add(x, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
   }
   if (c.memory_deny_write_execute && !use_mdwe) {
     any = true;
     const scmp_datum_t wx = PROT_WRITE | PROT_EXEC;
-    (void)seccomp_rule_add(x, eperm, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, wx, wx));
+    (void)seccomp_rule_add(x, eperm, SCMP_SYS(mmap), 1, arg(2, SCMP_CMP_MASKED_EQ, wx, wx));
     (void)seccomp_rule_add(x, eperm, SCMP_SYS(mprotect), 1,
-                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+                           arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
     (void)seccomp_rule_add(x, eperm, SCMP_SYS(pkey_mprotect), 1,
-                           SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
+                           arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
   }
   if (c.restrict_realtime) {
     any = true;
     for (scmp_datum_t policy : {SCHED_FIFO, SCHED_RR, SCHED_DEADLINE})
       (void)seccomp_rule_add(x, eperm, SCMP_SYS(sched_setscheduler), 1,
-                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0x3fffffff, policy));
+                             arg(1, SCMP_CMP_MASKED_EQ, 0x3fffffff, policy));
   }
   if (c.lock_personality) {
     any = true;
-    (void)seccomp_rule_add(x, eperm, SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_NE, PER_LINUX));
+    (void)seccomp_rule_add(x, eperm, SCMP_SYS(personality), 1, arg(0, SCMP_CMP_NE, PER_LINUX));
   }
   if (c.restrict_suid_sgid) {
     any = true;
     const scmp_datum_t bits = S_ISUID | S_ISGID;
     for (scmp_datum_t b : {scmp_datum_t{S_ISUID}, scmp_datum_t{S_ISGID}}) {
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(chmod), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, b, b));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(fchmod), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, b, b));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(fchmodat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, b, b));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(mkdir), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, b, b));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(mkdirat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, b, b));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(mknod), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, b, b));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(mknodat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, b, b));
-      (void)seccomp_rule_add(x, eperm, SCMP_SYS(creat), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, b, b));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(chmod), 1, arg(1, SCMP_CMP_MASKED_EQ, b, b));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(fchmod), 1, arg(1, SCMP_CMP_MASKED_EQ, b, b));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(fchmodat), 1, arg(2, SCMP_CMP_MASKED_EQ, b, b));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(mkdir), 1, arg(1, SCMP_CMP_MASKED_EQ, b, b));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(mkdirat), 1, arg(2, SCMP_CMP_MASKED_EQ, b, b));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(mknod), 1, arg(1, SCMP_CMP_MASKED_EQ, b, b));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(mknodat), 1, arg(2, SCMP_CMP_MASKED_EQ, b, b));
+      (void)seccomp_rule_add(x, eperm, SCMP_SYS(creat), 1, arg(1, SCMP_CMP_MASKED_EQ, b, b));
       (void)seccomp_rule_add(x, eperm, SCMP_SYS(open), 2,
-                             SCMP_A1(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT),
-                             SCMP_A2(SCMP_CMP_MASKED_EQ, b, b));
+                             arg(1, SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT),
+                             arg(2, SCMP_CMP_MASKED_EQ, b, b));
       (void)seccomp_rule_add(x, eperm, SCMP_SYS(openat), 2,
-                             SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT),
-                             SCMP_A3(SCMP_CMP_MASKED_EQ, b, b));
+                             arg(2, SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT),
+                             arg(3, SCMP_CMP_MASKED_EQ, b, b));
     }
     (void)bits;
   }
