@@ -233,8 +233,10 @@ void forward(int sig) {
     if (::setrlimit(l.resource, &rl) != 0) fail(report, Step::Limits, errno, l.resource);
   }
   // A session keyring of its own (see keyrings(7)); the name is the kernel's default.
+  // Where keyrings are unsupported or refused (a container's seccomp policy), the service
+  // runs on without one, as under systemd.
   if (p.private_keyring && ::syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0) < 0 &&
-      errno != ENOSYS)
+      errno != ENOSYS && errno != EPERM && errno != EACCES)
     fail(report, Step::Keyring, errno);
   if (!p.workdir.empty() && ::chdir(p.workdir.c_str()) != 0)
     fail(report, Step::WorkingDirectory, errno);
