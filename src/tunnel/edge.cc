@@ -652,16 +652,29 @@ void Edge::reload() {
 }
 
 void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
-  onEachShard([](Shard& s) { s.closeListeners(); });
+  // Every shard closes its own listeners on its own thread; "draining" is logged once all
+  // have, so that from then on no shard takes a new client.
+  auto closed = std::make_shared<std::atomic<size_t>>(0);
+  onEachShard([closed](Shard& s) {
+    s.closeListeners();
+    closed->fetch_add(1);
+  });
   auto& first = *shards_[0];
   auto in_flight = shared_->in_flight;
-  LOG_INFO("draining in_flight={} grace_ms={}", in_flight->load(), grace.count());
+  const size_t shards = shards_.size();
   auto deadline = std::chrono::steady_clock::now() + grace;
   asio::co_spawn(
       first.ioc,
-      [this, &first, in_flight, deadline, done = std::move(done)]() -> Task<void> {
-        // Requests end on any shard's thread: look at the count every few milliseconds.
+      [this, &first, in_flight, closed, shards, grace, deadline,
+       done = std::move(done)]() -> Task<void> {
+        // Other shards' listeners close and requests end on their threads: look every few
+        // milliseconds.
         asio::steady_timer tick(first.ioc);
+        while (closed->load() < shards && std::chrono::steady_clock::now() < deadline) {
+          tick.expires_after(std::chrono::milliseconds(1));
+          co_await tick.async_wait(as_tuple(use_awaitable));
+        }
+        LOG_INFO("draining in_flight={} grace_ms={}", in_flight->load(), grace.count());
         while (in_flight->load() > 0 && std::chrono::steady_clock::now() < deadline) {
           tick.expires_after(std::chrono::milliseconds(20));
           co_await tick.async_wait(as_tuple(use_awaitable));
