@@ -447,13 +447,33 @@ std::string bandOf(uint64_t exposure) {
 // burrow's own findings: secrets the unit names that others can read.
 std::vector<std::string> ownFindings(const Config& c) {
   std::vector<std::string> out;
+  auto who = [](mode_t m, mode_t other, mode_t group) {
+    return (m & other) ? "everyone" : (m & group) ? "its group" : "";
+  };
+  // Secrets (ReadOnlyPaths=, LoadCredential=, EnvironmentFile=) only the service should read.
   for (const auto& p : c.secret_paths) {
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (st.st_mode & 0077)
+    const unsigned mode = st.st_mode & 07777;
+    if (st.st_mode & 0044)
       out.push_back(fmt::format("secret file {} is readable by {} (mode {:04o}): chmod 600 it", p,
-                                (st.st_mode & 0007) ? "everyone" : "its group",
-                                static_cast<unsigned>(st.st_mode & 07777)));
+                                who(st.st_mode, 0004, 0040), mode));
+    else if (st.st_mode & 0022)
+      out.push_back(fmt::format("secret file {} is writable by {} (mode {:04o}): chmod 600 it", p,
+                                who(st.st_mode, 0002, 0020), mode));
+  }
+  // The program itself: whoever can rewrite it runs code as the service.
+  if (!c.exec_start.empty()) {
+    std::string_view line = c.exec_start.front();
+    while (!line.empty() && std::string_view("-@:+!").find(line.front()) != std::string_view::npos)
+      line.remove_prefix(1);
+    std::string exe(line.substr(0, line.find_first_of(" \t")));
+    struct stat st {};
+    if (!exe.empty() && exe.front() == '/' && ::stat(exe.c_str(), &st) == 0 && (st.st_mode & 0022))
+      out.push_back(
+          fmt::format("program {} is writable by {} (mode {:04o}): they could replace "
+                      "what runs as the service",
+                      exe, who(st.st_mode, 0002, 0020), static_cast<unsigned>(st.st_mode & 07777)));
   }
   return out;
 }
