@@ -16,6 +16,7 @@
 
 #include "base/base.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/unit_values.h"
 
 namespace sandbox {
 namespace {
@@ -72,8 +73,8 @@ struct Verdict {
 };
 
 struct Check {
-  std::string_view name;
-  std::string_view json_field;
+  std::string name;
+  std::string json_field;
   uint64_t weight;
   uint64_t range;
   bool default_dependencies_only;
@@ -86,7 +87,7 @@ bool runsPrivileged(const Config& c) {
   return c.user.empty();
 }
 
-Check flag(std::string_view name, std::string_view field, uint64_t weight, bool Config::*member,
+Check flag(std::string name, std::string field, uint64_t weight, bool Config::*member,
            std::string_view good, std::string_view bad, bool invert = false) {
   return {name, field, weight, 1, false, [=](const Config& c) {
             bool on = c.*member;
@@ -95,7 +96,7 @@ Check flag(std::string_view name, std::string_view field, uint64_t weight, bool 
           }};
 }
 
-Check capability(std::string_view name, std::string_view field, uint64_t weight, uint64_t mask,
+Check capability(std::string name, std::string field, uint64_t weight, uint64_t mask,
                  std::string_view what) {
   return {name, field, weight, 1, false, [=](const Config& c) {
             bool kept = (c.capability_bounding_set & mask) != 0;
@@ -103,7 +104,7 @@ Check capability(std::string_view name, std::string_view field, uint64_t weight,
           }};
 }
 
-Check nsCheck(std::string_view name, std::string_view field, uint64_t weight, uint64_t flag,
+Check nsCheck(std::string name, std::string field, uint64_t weight, uint64_t flag,
               std::string_view what) {
   return {name, field, weight, 1, false, [=](const Config& c) {
             bool may = (c.restrict_namespaces & flag) != 0;
@@ -127,7 +128,7 @@ bool familyRestricted(const Config& c, FamilyKind kind) {
     if (kindOf(af) == kind) restricted = !c.address_families_allow_list;
   return restricted;
 }
-Check family(std::string_view name, std::string_view field, uint64_t weight, FamilyKind kind,
+Check family(std::string name, std::string field, uint64_t weight, FamilyKind kind,
              std::string_view what) {
   return {name, field, weight, 1, false, [=](const Config& c) {
             bool ok = familyRestricted(c, kind);
@@ -145,9 +146,16 @@ bool groupGetsThrough(const Config& c, std::string_view group, std::string* exam
     return false;
   });
 }
-Check syscallGroup(std::string_view group, std::string_view field, uint64_t weight) {
-  std::string name = fmt::format("SystemCallFilter=~{}", group);
-  return {"", field, weight, 10, false, [group](const Config& c) {
+// "SystemCallFilter=~@raw-io", field "SystemCallFilter_raw_io", as systemd names them.
+Check syscallGroup(std::string_view group, uint64_t weight) {
+  std::string field = "SystemCallFilter_" + std::string(group.substr(1));
+  std::replace(field.begin(), field.end(), '-', '_');
+  return {fmt::format("SystemCallFilter=~{}", group),
+          field,
+          weight,
+          10,
+          false,
+          [group](const Config& c) {
             if (!c.syscall_allow_list && c.syscall_filter.empty())
               return Verdict{10u, "no system call filter"};
             std::string example;
@@ -383,27 +391,19 @@ std::vector<Check> buildChecks() {
            return Verdict{0u, "native system call ABI only"};
          return Verdict{8u, "several system call ABIs"};
        }});
-  const std::pair<std::string_view, uint64_t> groups[] = {
-      {"@swap", 1000},   {"@obsolete", 250},   {"@clock", 1000},   {"@cpu-emulation", 250},
-      {"@debug", 1000},  {"@mount", 1000},     {"@module", 1000},  {"@raw-io", 1000},
-      {"@reboot", 1000}, {"@privileged", 700}, {"@resources", 700}};
-  static const char* const kGroupFields[] = {
-      "SystemCallFilter_swap",          "SystemCallFilter_obsolete", "SystemCallFilter_clock",
-      "SystemCallFilter_cpu_emulation", "SystemCallFilter_debug",    "SystemCallFilter_mount",
-      "SystemCallFilter_module",        "SystemCallFilter_raw_io",   "SystemCallFilter_reboot",
-      "SystemCallFilter_privileged",    "SystemCallFilter_resources"};
-  static const char* const kGroupNames[] = {
-      "SystemCallFilter=~@swap",     "SystemCallFilter=~@obsolete",
-      "SystemCallFilter=~@clock",    "SystemCallFilter=~@cpu-emulation",
-      "SystemCallFilter=~@debug",    "SystemCallFilter=~@mount",
-      "SystemCallFilter=~@module",   "SystemCallFilter=~@raw-io",
-      "SystemCallFilter=~@reboot",   "SystemCallFilter=~@privileged",
-      "SystemCallFilter=~@resources"};
-  for (size_t i = 0; i < std::size(groups); ++i) {
-    Check ch = syscallGroup(groups[i].first, kGroupFields[i], groups[i].second);
-    ch.name = kGroupNames[i];
-    v.push_back(ch);
-  }
+  for (auto [group, weight] :
+       std::initializer_list<std::pair<std::string_view, uint64_t>>{{"@swap", 1000},
+                                                                    {"@obsolete", 250},
+                                                                    {"@clock", 1000},
+                                                                    {"@cpu-emulation", 250},
+                                                                    {"@debug", 1000},
+                                                                    {"@mount", 1000},
+                                                                    {"@module", 1000},
+                                                                    {"@raw-io", 1000},
+                                                                    {"@reboot", 1000},
+                                                                    {"@privileged", 700},
+                                                                    {"@resources", 700}})
+    v.push_back(syscallGroup(group, weight));
   v.push_back({"IPAddressDeny=", "IPAddressDeny", 1000, 10, false, [](const Config& c) {
                  if (c.ip_custom_filters) return Verdict{0u, "custom IP filter programs"};
                  if (!c.ip_deny_all) return Verdict{10u, "no IP address allow list"};
@@ -464,9 +464,7 @@ std::vector<std::string> ownFindings(const Config& c) {
   }
   // The program itself: whoever can rewrite it runs code as the service.
   if (!c.exec_start.empty()) {
-    std::string_view line = c.exec_start.front();
-    while (!line.empty() && std::string_view("-@:+!").find(line.front()) != std::string_view::npos)
-      line.remove_prefix(1);
+    std::string_view line = execLine(c.exec_start.front());
     std::string exe(line.substr(0, line.find_first_of(" \t")));
     struct stat st {};
     if (!exe.empty() && exe.front() == '/' && ::stat(exe.c_str(), &st) == 0 && (st.st_mode & 0022))

@@ -18,6 +18,7 @@
 #include "base/base.h"
 #include "base/log.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/unit_values.h"
 
 namespace sandbox {
 namespace {
@@ -364,9 +365,8 @@ class Builder {
   base::Result<void> namespaces(const config::UnitEntry& e);
   base::Result<void> syscalls(const config::UnitEntry& e);
   base::Result<void> addSyscall(const config::UnitEntry& e, std::string_view name, bool add,
-                                int depth);
+                                int err);
   base::Result<void> ipAddresses(const config::UnitEntry& e, bool deny);
-  void rememberErrno(std::string_view name, int err, int depth);
 
   const config::UnitFile& unit_;
   Config& c_;
@@ -377,11 +377,7 @@ class Builder {
 
 base::Result<void> Builder::capabilities(const config::UnitEntry& e, uint64_t* set, bool bounding) {
   std::string_view v = e.value;
-  bool invert = false;
-  if (!v.empty() && v.front() == '~') {
-    invert = true;
-    v.remove_prefix(1);
-  }
+  const bool invert = stripInvert(v);
   uint64_t sum = 0;
   for (auto w : words(v)) {
     auto n = capabilityNumber(w);
@@ -406,11 +402,7 @@ base::Result<void> Builder::families(const config::UnitEntry& e) {
     families_set_ = false;
     return {};
   }
-  bool invert = false;
-  if (v.front() == '~') {
-    invert = true;
-    v.remove_prefix(1);
-  }
+  const bool invert = stripInvert(v);
   if (!families_set_) {
     families_set_ = true;
     c_.address_families_allow_list = !invert;
@@ -436,11 +428,7 @@ base::Result<void> Builder::namespaces(const config::UnitEntry& e) {
     c_.restrict_namespaces = *b ? 0 : kAllNamespaces;
     return {};
   }
-  bool invert = false;
-  if (v.front() == '~') {
-    invert = true;
-    v.remove_prefix(1);
-  }
+  const bool invert = stripInvert(v);
   uint64_t flags = 0;
   for (auto w : words(v)) {
     auto it = std::find_if(std::begin(kNamespaces), std::end(kNamespaces),
@@ -458,37 +446,31 @@ base::Result<void> Builder::namespaces(const config::UnitEntry& e) {
   return {};
 }
 
+// Adds `name` (a call or an @group) to the filter or takes it out; `err` is the errno a deny
+// list answers with instead of killing (0: kill).
 base::Result<void> Builder::addSyscall(const config::UnitEntry& e, std::string_view name, bool add,
-                                       int depth) {
+                                       int err) {
+  auto apply = [&](std::string_view call) {
+    std::string n(call);
+    if (!add) {
+      c_.syscall_filter.erase(n);
+    } else {
+      if (err && !c_.syscall_allow_list) c_.syscall_errno[n] = err;
+      c_.syscall_filter.insert(std::move(n));
+    }
+    return true;
+  };
   if (!name.empty() && name.front() == '@') {
-    const SyscallGroup* g = findSyscallGroup(name);
-    if (!g)
+    if (!findSyscallGroup(name))
       return bad(e, "unknown system call group '{}' (see systemd-analyze syscall-filter)", name);
-    if (depth > 8) return bad(e, "system call groups nest too deeply");
-    for (auto m : words(g->members)) RETURN_IF_ERROR(addSyscall(e, m, add, depth + 1));
-    return {};
-  }
-  if (!syscallKnown(name)) {
-    // Like systemd: a name this kernel's architecture lacks is skipped, not an error.
-    if (depth == 0)
-      LOG_DEBUG("unknown system call skipped unit={} line={} name={}", unit_.name, e.line, name);
-    return {};
-  }
-  if (add)
-    c_.syscall_filter.insert(std::string(name));
-  else
-    c_.syscall_filter.erase(std::string(name));
-  return {};
-}
-
-void Builder::rememberErrno(std::string_view name, int err, int depth) {
-  if (!name.empty() && name.front() == '@') {
-    const SyscallGroup* g = findSyscallGroup(name);
-    if (!g || depth > 8) return;
-    for (auto m : words(g->members)) rememberErrno(m, err, depth + 1);
+    forEachSyscall(name, apply);
   } else if (syscallKnown(name)) {
-    c_.syscall_errno[std::string(name)] = err;
+    apply(name);
+  } else {
+    // Like systemd: a name this kernel's architecture lacks is skipped, not an error.
+    LOG_DEBUG("unknown system call skipped unit={} line={} name={}", unit_.name, e.line, name);
   }
+  return {};
 }
 
 base::Result<void> Builder::syscalls(const config::UnitEntry& e) {
@@ -499,15 +481,11 @@ base::Result<void> Builder::syscalls(const config::UnitEntry& e) {
     syscalls_set_ = false;
     return {};
   }
-  bool invert = false;
-  if (v.front() == '~') {
-    invert = true;
-    v.remove_prefix(1);
-  }
+  const bool invert = stripInvert(v);
   if (!syscalls_set_) {
     syscalls_set_ = true;
     c_.syscall_allow_list = !invert;
-    if (c_.syscall_allow_list) RETURN_IF_ERROR(addSyscall(e, "@default", true, 1));
+    if (c_.syscall_allow_list) RETURN_IF_ERROR(addSyscall(e, "@default", true, 0));
   }
   for (auto w : words(v)) {
     auto colon = w.find(':');  // name:errno
@@ -519,8 +497,7 @@ base::Result<void> Builder::syscalls(const config::UnitEntry& e) {
       err = *n;
     }
     bool add = !invert == c_.syscall_allow_list;
-    RETURN_IF_ERROR(addSyscall(e, name, add, 0));
-    if (err && add && !c_.syscall_allow_list) rememberErrno(name, err, 0);
+    RETURN_IF_ERROR(addSyscall(e, name, add, err));
   }
   return {};
 }
@@ -711,20 +688,22 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
     else
       c_.environment.push_back(e.value);
   } else if (k == "EnvironmentFile") {
-    if (e.value.empty())
+    if (e.value.empty()) {
       c_.environment_files.clear();
-    else
+    } else {
       c_.environment_files.push_back(e.value);
+      // Secrets often live there: audit checks who may read the file.
+      if (auto pv = pathValue(e.value); pv.path.starts_with('/'))
+        c_.secret_paths.emplace_back(pv.path);
+    }
   } else if (k == "WorkingDirectory") {
     c_.working_directory = e.value;
   } else if (k == "ReadWritePaths" || k == "InaccessiblePaths") {
     auto& list = k == "ReadWritePaths" ? c_.read_write_paths : c_.inaccessible_paths;
     if (e.value.empty()) list.clear();
     for (auto w : words(e.value)) {
-      std::string_view p = w;
-      std::string_view bare = p.substr(p.find_first_not_of("-+"));
-      if (bare.empty() || bare.front() != '/') return bad(e, "'{}' is not an absolute path", w);
-      list.emplace_back(p);
+      if (!pathValue(w).path.starts_with('/')) return bad(e, "'{}' is not an absolute path", w);
+      list.emplace_back(w);
     }
   } else if (k == "StateDirectory" || k == "RuntimeDirectory" || k == "CacheDirectory" ||
              k == "LogsDirectory") {
@@ -829,8 +808,7 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
         if (colon == std::string_view::npos) continue;
         p = p.substr(colon + 1);
       }
-      while (!p.empty() && (p.front() == '-' || p.front() == '+')) p.remove_prefix(1);
-      if (!p.empty() && p.front() == '/') c_.secret_paths.emplace_back(p);
+      if (auto pv = pathValue(p); pv.path.starts_with('/')) c_.secret_paths.emplace_back(pv.path);
     }
   } else if (!knownServiceKey(k)) {
     std::string w =

@@ -24,6 +24,7 @@
 #include "base/base.h"
 #include "base/log.h"
 #include "sandbox/launch.h"
+#include "sandbox/unit_values.h"
 
 namespace sandbox {
 namespace {
@@ -136,16 +137,6 @@ std::string inaccessibleFor(const std::string& target) {
   return std::string(kInaccessibleDir) + "/reg";
 }
 
-// "-/path" is optional; "+/path" (relative to RootDirectory=) is taken as is.
-std::pair<std::string, bool> pathEntry(std::string_view w) {
-  bool optional = false;
-  while (!w.empty() && (w.front() == '-' || w.front() == '+')) {
-    if (w.front() == '-') optional = true;
-    w.remove_prefix(1);
-  }
-  return {std::string(w), optional};
-}
-
 struct Identity {
   bool set = false;
   uid_t uid = 0;
@@ -199,7 +190,8 @@ base::Result<std::map<std::string, std::string>> environmentFor(const Config& c,
     env["SHELL"] = id.shell;
   }
   for (const auto& f : c.environment_files) {
-    auto [path, optional] = pathEntry(f);
+    auto [path_view, optional] = pathValue(f);
+    std::string path(path_view);
     auto text = base::readFile(path, 1 << 20);
     if (!text) {
       if (optional) continue;
@@ -246,7 +238,8 @@ void addInaccessible(std::vector<MountOp>& m, const std::string& path, bool opti
 base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::string>* writable) {
   std::vector<MountOp> m;
   for (const auto& w : c.read_write_paths) {
-    auto [path, optional] = pathEntry(w);
+    auto [path_view, optional] = pathValue(w);
+    std::string path(path_view);
     if (!optional && ::access(path.c_str(), F_OK) != 0)
       return base::sysError("{}: ReadWritePaths={}", c.source, path);
     writable->push_back(path);
@@ -272,7 +265,8 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
     }
   }
   for (const auto& r : c.read_only_paths) {
-    auto [path, optional] = pathEntry(r);
+    auto [path_view, optional] = pathValue(r);
+    std::string path(path_view);
     addReadOnly(m, path, optional);
   }
   for (const auto& b : c.binds) {
@@ -287,17 +281,24 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
       writable->push_back(b.target);
   }
   for (const auto& t : c.temporary_file_systems) {
-    std::string opts = t.options;
+    // "ro" among the options means a read-only tmpfs; the rest go to the mount.
+    std::string opts;
     bool ro = false;
-    for (std::string_view o : {",ro", "ro,"}) {
-      if (auto at = opts.find(o); at != std::string::npos) opts.erase(at, o.size()), ro = true;
+    for (std::string_view rest = t.options; !rest.empty();) {
+      auto comma = rest.find(',');
+      std::string_view o = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (o == "ro")
+        ro = true;
+      else if (!o.empty())
+        opts += (opts.empty() ? "" : ",") + std::string(o);
     }
-    if (opts == "ro") opts.clear(), ro = true;
     m.push_back({MountOp::Kind::Tmpfs, false, t.path, "", opts.empty() ? "mode=0755" : opts, 0, 0});
     if (ro) m.push_back({MountOp::Kind::ReadOnly, false, t.path, "", "", 0, 0});
   }
   for (const auto& r : c.inaccessible_paths) {
-    auto [path, optional] = pathEntry(r);
+    auto [path_view, optional] = pathValue(r);
+    std::string path(path_view);
     addInaccessible(m, path, optional);
   }
   if (c.private_tmp) {
@@ -391,13 +392,8 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   RETURN_IF_ERROR(makeDirectories(c, id, env, &writable));
 
   // ExecStart=: prefixes "-", ":", "+", "!" are accepted (and ignored); "@" gives argv[0].
-  std::string line = c.exec_start.front();
   bool at = false;
-  while (!line.empty() && std::string_view("-@:+!").find(line.front()) != std::string_view::npos) {
-    if (line.front() == '@') at = true;
-    line.erase(0, 1);
-  }
-  auto parsed = splitWords(line);
+  auto parsed = splitWords(execLine(c.exec_start.front(), &at));
   if (!parsed) return base::invalid("{}: ExecStart=: {}", c.source, parsed.error().message());
   std::vector<std::string> words;
   for (const auto& w : *parsed) words.push_back(expand(w, env));
@@ -410,8 +406,7 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
     // The binary is looked up inside the new root, and run by its path there.
     if (words[0].empty() || words[0].front() != '/')
       return base::invalid("{}: with RootDirectory=, ExecStart= needs an absolute path", c.source);
-    ASSIGN_OR_RETURN(std::string inside, findExecutable(c.root_directory + words[0]));
-    (void)inside;
+    RETURN_IF_ERROR(findExecutable(c.root_directory + words[0]));
     p.exe = words[0];
     p.root = c.root_directory;
   } else {
@@ -423,8 +418,8 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   for (const auto& [k, v] : env) p.env_storage.push_back(k + "=" + v);
 
   if (!c.working_directory.empty()) {
-    auto [dir, optional] = pathEntry(c.working_directory);
-    p.workdir = dir == "~" ? id.home : dir;
+    std::string_view dir = pathValue(c.working_directory).path;
+    p.workdir = dir == "~" ? id.home : std::string(dir);
   }
   if (c.private_network) p.clone_flags |= CLONE_NEWNET;
   if (c.private_pids) p.clone_flags |= CLONE_NEWPID;
@@ -435,8 +430,10 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
     if (p.netns_fd < 0)
       return base::sysError("{}: NetworkNamespacePath={}", c.source, c.network_namespace_path);
   }
-  RETURN_IF_ERROR(ensureInaccessibleNodes());
   ASSIGN_OR_RETURN(p.mounts, mountPlan(c, &writable));
+  if (std::any_of(p.mounts.begin(), p.mounts.end(),
+                  [](const MountOp& m) { return m.kind == MountOp::Kind::Inaccessible; }))
+    RETURN_IF_ERROR(ensureInaccessibleNodes());
 
   if (c.private_users) {
     p.private_users = true;

@@ -111,22 +111,28 @@ base::Result<std::optional<std::vector<sock_filter>>> listFilter(const Config& c
 base::Result<std::optional<std::vector<sock_filter>>> restrictionFilter(const Config& c,
                                                                         bool native_only,
                                                                         bool use_mdwe) {
+  constexpr uint64_t kAll = CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS |
+                            CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWUTS;
+  const uint64_t forbidden = kAll & ~c.restrict_namespaces;
+  const bool families = c.address_families_allow_list || !c.address_families.empty();
+  const bool wx = c.memory_deny_write_execute && !use_mdwe;
+  if (!(c.protect_clock || c.protect_kernel_modules || c.private_devices || c.protect_kernel_logs ||
+        c.protect_hostname || families || forbidden || wx || c.restrict_realtime ||
+        c.lock_personality || c.restrict_suid_sgid))
+    return std::optional<std::vector<sock_filter>>();
   ASSIGN_OR_RETURN(Ctx ctx, newCtx(SCMP_ACT_ALLOW, native_only));
   scmp_filter_ctx x = ctx.get();
-  bool any = false;
   const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
-  if (c.protect_clock) addGroup(x, "@clock", eperm), any = true;
-  if (c.protect_kernel_modules) addGroup(x, "@module", eperm), any = true;
-  if (c.private_devices) addGroup(x, "@raw-io", eperm), any = true;
-  if (c.protect_kernel_logs) (void)seccomp_rule_add(x, eperm, nr("syslog"), 0), any = true;
+  if (c.protect_clock) addGroup(x, "@clock", eperm);
+  if (c.protect_kernel_modules) addGroup(x, "@module", eperm);
+  if (c.private_devices) addGroup(x, "@raw-io", eperm);
+  if (c.protect_kernel_logs) (void)seccomp_rule_add(x, eperm, nr("syslog"), 0);
   if (c.protect_hostname) {
     (void)seccomp_rule_add(x, eperm, nr("sethostname"), 0);
     (void)seccomp_rule_add(x, eperm, nr("setdomainname"), 0);
-    any = true;
   }
   // RestrictAddressFamilies=: socket() with a family outside the list fails.
-  if (c.address_families_allow_list || !c.address_families.empty()) {
-    any = true;
+  if (families) {
     const uint32_t refuse = SCMP_ACT_ERRNO(EAFNOSUPPORT);
     for (int af = 0; af < AF_MAX; ++af) {
       bool listed = c.address_families.contains(af);
@@ -139,11 +145,7 @@ base::Result<std::optional<std::vector<sock_filter>>> restrictionFilter(const Co
       (void)seccomp_rule_add(x, refuse, SCMP_SYS(socket), 1, arg(0, SCMP_CMP_GE, AF_MAX));
   }
   // RestrictNamespaces=: unshare(), clone() and setns() with a forbidden type fail.
-  constexpr uint64_t kAll = CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS |
-                            CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWUTS;
-  uint64_t forbidden = kAll & ~c.restrict_namespaces;
   if (forbidden) {
-    any = true;
     for (uint64_t bit = 1; bit; bit <<= 1) {
       if (!(forbidden & bit)) continue;
       (void)seccomp_rule_add(x, eperm, SCMP_SYS(unshare), 1, arg(0, SCMP_CMP_MASKED_EQ, bit, bit));
@@ -153,28 +155,23 @@ base::Result<std::optional<std::vector<sock_filter>>> restrictionFilter(const Co
     (void)seccomp_rule_add(x, eperm, SCMP_SYS(setns), 1, arg(1, SCMP_CMP_EQ, 0));  // any type
     (void)seccomp_rule_add(x, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
   }
-  if (c.memory_deny_write_execute && !use_mdwe) {
-    any = true;
-    const scmp_datum_t wx = PROT_WRITE | PROT_EXEC;
-    (void)seccomp_rule_add(x, eperm, SCMP_SYS(mmap), 1, arg(2, SCMP_CMP_MASKED_EQ, wx, wx));
+  if (wx) {
+    const scmp_datum_t prot = PROT_WRITE | PROT_EXEC;
+    (void)seccomp_rule_add(x, eperm, SCMP_SYS(mmap), 1, arg(2, SCMP_CMP_MASKED_EQ, prot, prot));
     (void)seccomp_rule_add(x, eperm, SCMP_SYS(mprotect), 1,
                            arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
     (void)seccomp_rule_add(x, eperm, SCMP_SYS(pkey_mprotect), 1,
                            arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
   }
   if (c.restrict_realtime) {
-    any = true;
     for (scmp_datum_t policy : {SCHED_FIFO, SCHED_RR, SCHED_DEADLINE})
       (void)seccomp_rule_add(x, eperm, SCMP_SYS(sched_setscheduler), 1,
                              arg(1, SCMP_CMP_MASKED_EQ, 0x3fffffff, policy));
   }
   if (c.lock_personality) {
-    any = true;
     (void)seccomp_rule_add(x, eperm, SCMP_SYS(personality), 1, arg(0, SCMP_CMP_NE, PER_LINUX));
   }
   if (c.restrict_suid_sgid) {
-    any = true;
-    const scmp_datum_t bits = S_ISUID | S_ISGID;
     for (scmp_datum_t b : {scmp_datum_t{S_ISUID}, scmp_datum_t{S_ISGID}}) {
       (void)seccomp_rule_add(x, eperm, SCMP_SYS(chmod), 1, arg(1, SCMP_CMP_MASKED_EQ, b, b));
       (void)seccomp_rule_add(x, eperm, SCMP_SYS(fchmod), 1, arg(1, SCMP_CMP_MASKED_EQ, b, b));
@@ -191,9 +188,7 @@ base::Result<std::optional<std::vector<sock_filter>>> restrictionFilter(const Co
                              arg(2, SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT),
                              arg(3, SCMP_CMP_MASKED_EQ, b, b));
     }
-    (void)bits;
   }
-  if (!any) return std::optional<std::vector<sock_filter>>();
   ASSIGN_OR_RETURN(auto prog, exportBpf(x));
   return std::optional<std::vector<sock_filter>>(std::move(prog));
 }

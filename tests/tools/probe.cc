@@ -68,6 +68,21 @@ int report(bool ok) {
   return 1;
 }
 
+// A TCP socket given to `op` (connect or bind) with 127.0.0.1:PORT; errno kept from `op`.
+bool onLoopback(int port, int (*op)(int, const sockaddr*, socklen_t)) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(port));
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = op(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return ok;
+}
+
 int run(int argc, char** argv) {
   if (argc < 2) return 2;
   std::string a = argv[1];
@@ -153,17 +168,7 @@ int run(int argc, char** argv) {
     return report(::sethostname(name, std::strlen(name)) == 0);
   }
   if (a == "connect" && arg) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return report(false);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(static_cast<uint16_t>(std::atoi(arg)));
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
-    int saved = errno;
-    ::close(fd);
-    errno = saved;
-    return report(ok);
+    return report(onLoopback(std::atoi(arg), ::connect));
   }
   if (a == "nnp") {
     if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) {
@@ -195,17 +200,7 @@ int run(int argc, char** argv) {
     return report(ret > 0);
   }
   if (a == "bind-low" && arg) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return report(false);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(static_cast<uint16_t>(std::atoi(arg)));
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
-    int saved = errno;
-    ::close(fd);
-    errno = saved;
-    return report(ok);
+    return report(onLoopback(std::atoi(arg), ::bind));
   }
   if (a == "clone3") {
     struct clone_args args {};
