@@ -72,8 +72,27 @@ TEST(Audit, FindsSecretFilesOthersCanRead) {
   ASSERT_EQ(a.findings.size(), 1u);
   EXPECT_NE(a.findings[0].find(secret.string() + " is readable by everyone (mode 0644)"),
             std::string::npos);
+  ::chmod(secret.c_str(), 0620);
+  a = auditText(unit);
+  ASSERT_EQ(a.findings.size(), 1u);
+  EXPECT_NE(a.findings[0].find("is writable by its group (mode 0620)"), std::string::npos);
   ::chmod(secret.c_str(), 0600);
   EXPECT_TRUE(auditText(unit).findings.empty());
+  // EnvironmentFile= is where secrets often live.
+  ::chmod(secret.c_str(), 0604);
+  a = auditText("[Service]\nExecStart=/bin/true\nEnvironmentFile=-" + secret.string() + "\n");
+  ASSERT_EQ(a.findings.size(), 1u);
+  EXPECT_NE(a.findings[0].find("readable by everyone (mode 0604)"), std::string::npos);
+  // A program others may rewrite.
+  auto prog = dir / "prog";
+  std::ofstream(prog) << "#!/bin/sh\n";
+  ::chmod(prog.c_str(), 0777);
+  a = auditText("[Service]\nExecStart=-" + prog.string() + " --flag\n");
+  ASSERT_EQ(a.findings.size(), 1u);
+  EXPECT_NE(a.findings[0].find("program " + prog.string() + " is writable by everyone"),
+            std::string::npos);
+  ::chmod(prog.c_str(), 0755);
+  EXPECT_TRUE(auditText("[Service]\nExecStart=" + prog.string() + "\n").findings.empty());
   std::filesystem::remove_all(dir);
 }
 
