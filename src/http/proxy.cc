@@ -20,14 +20,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 
 #include "base/base.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/origin_response.h"
 
 namespace http {
 
@@ -245,30 +242,18 @@ std::string serializeRequestHead(const RequestHead& req, const config::OriginSet
   return out;
 }
 
-ResponseHead responseFromBeast(const bhttp::response_header<>& h) {
-  ResponseHead r;
-  r.status = h.result_int();
-  std::string connection;
-  size_t fields = 0;
-  for (const auto& f : h) {
-    ++fields;
-    if (f.name() == bhttp::field::connection) connection += std::string(f.value()) + ",";
-  }
-  r.headers.reserve(fields);
-  for (const auto& f : h) {
-    std::string name =
-        base::toLower(std::string_view(f.name_string().data(), f.name_string().size()));
-    std::string value(f.value().data(), f.value().size());
-    if (isHopByHop(name) || listedInConnection(connection, name)) continue;
-    if (name == "content-length") {
-      char* end = nullptr;
-      unsigned long long v = std::strtoull(value.c_str(), &end, 10);
-      if (end && *end == '\0' && !value.empty()) r.content_length = v;
-      continue;
-    }
-    r.headers.push_back({std::move(name), std::move(value)});
-  }
-  return r;
+std::string_view bufView(const beast::flat_buffer& b) {
+  return {static_cast<const char*>(b.data().data()), b.size()};
+}
+
+// Reads what the origin has into the free end of `buf`.
+template <class S>
+Task<beast::error_code> readMore(S& s, beast::flat_buffer& buf) {
+  size_t room = buf.capacity() > buf.size() ? buf.capacity() - buf.size() : 4096;
+  auto [ec, n] = co_await s.async_read_some(buf.prepare(room), as_tuple(use_awaitable));
+  buf.commit(n);
+  if (n > 0) co_return beast::error_code{};
+  co_return ec ? ec : beast::error_code(asio::error::eof);
 }
 
 // Shared by the two halves of one exchange so the reading half can wait for the writing half.
@@ -379,25 +364,27 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
     co_return up->ok;
   };
 
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+  // The head, after any interim (1xx) answers, which stay here.
+  OriginResponse r;
   for (;;) {
-    auto& p = parser.emplace();
-    p.header_limit(64 * 1024);
-    p.body_limit(std::numeric_limits<std::uint64_t>::max());
-    if (req.method == "HEAD") p.skip(true);
-    auto [ec, n] = co_await bhttp::async_read_header(s, c.buf, p, as_tuple(use_awaitable));
-    if (ec) {
-      *error = fmt::format("origin response: {}", ec.message());
+    auto used = parseOriginResponse(bufView(c.buf), req.method == "HEAD", &r);
+    if (used && *used > 0) {
+      c.buf.consume(*used);
+      if (r.head.status < 200 && r.head.status != 101) continue;
+      break;
+    }
+    auto ec = used ? co_await readMore(s, c.buf) : beast::error_code{};
+    if (!used || ec) {
+      *error = !used ? fmt::format("origin response: {}", used.error().message())
+               : ec == asio::error::eof && c.buf.size() == 0
+                   ? std::string("origin closed the connection without answering")
+                   : fmt::format("origin response: {}", ec.message());
       bool body_touched = up != nullptr;
       co_await joinUpload(true);
       co_return body_touched ? Outcome::Failed : Outcome::FailedEarly;
     }
-    int st = p.get().result_int();
-    if (st >= 100 && st < 200 && st != 101) continue;  // interim answers stay here
-    break;
   }
-  auto& p = *parser;
-  ResponseHead resp = responseFromBeast(p.get().base());
+  ResponseHead& resp = r.head;
   if (resp.status == 101) {
     if (!req.upgrade_websocket) {
       *error = "origin switched protocols without being asked";
@@ -437,28 +424,60 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
   // whose body comes later (server-sent events, long polls).
   beast::error_code avail_ec;
   bool body_ready = c.buf.size() > 0 || lowestSocket(s).available(avail_ec) > 0;
-  if (p.is_done() || !body_ready) (void)co_await out.flush();
-  Chunk chunk;
-  while (!p.is_done()) {
-    p.get().body().data = chunk.get();
-    p.get().body().size = kChunk;
-    auto [ec, n] = co_await bhttp::async_read_some(s, c.buf, p, as_tuple(use_awaitable));
-    size_t got = kChunk - p.get().body().size;
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (got > 0 && !co_await out.writeBody(chunk.get(), got)) {
+  // Body bytes go from the connection's buffer to the client as they come, decoded in place.
+  ChunkedDecoder chunks;
+  uint64_t left = r.length;
+  auto bodyDone = [&] {
+    switch (r.framing) {
+      case BodyFraming::None:
+        return true;
+      case BodyFraming::Length:
+        return left == 0;
+      case BodyFraming::Chunked:
+        return chunks.done();
+      case BodyFraming::UntilClose:
+        return false;
+    }
+    return true;
+  };
+  if (bodyDone() || !body_ready) (void)co_await out.flush();
+  while (!bodyDone()) {
+    size_t consumed = 0, offset = 0, len = 0;
+    if (r.framing == BodyFraming::Chunked) {
+      auto st = chunks.step(bufView(c.buf));
+      if (!st) {
+        *error = fmt::format("origin body: {}", st.error().message());
+        co_await joinUpload(true);
+        co_return Outcome::Failed;
+      }
+      consumed = st->consumed, offset = st->data_offset, len = st->data_len;
+    } else {
+      len = consumed = r.framing == BodyFraming::Length
+                           ? static_cast<size_t>(std::min<uint64_t>(left, c.buf.size()))
+                           : c.buf.size();
+      left -= len;
+    }
+    if (len > 0 && !co_await out.writeBody(bufView(c.buf).data() + offset, len)) {
       *error = "client went away";
       co_await joinUpload(true);
       co_return Outcome::Failed;
     }
+    c.buf.consume(consumed);
+    if (consumed > 0) continue;
+    auto ec = co_await readMore(s, c.buf);
+    if (ec == asio::error::eof && r.framing == BodyFraming::UntilClose) break;
     if (ec) {
-      *error = fmt::format("origin body: {}", ec.message());
+      *error =
+          fmt::format("origin body: {}", ec == asio::error::eof
+                                             ? std::string("origin closed the connection early")
+                                             : ec.message());
       co_await joinUpload(true);
       co_return Outcome::Failed;
     }
   }
   bool upload_ok = co_await joinUpload(true);
   if (!co_await out.finish()) co_return Outcome::Failed;
-  *reusable = upload_ok && p.keep_alive();
+  *reusable = upload_ok && r.keep_alive && c.buf.size() == 0;
   co_return Outcome::Done;
 }
 

@@ -110,6 +110,24 @@ ingress:
         self.assertBody(self.get(self.edge, "/hello", "app.test"), 200,
                         b"hello from A path=/hello\n")
 
+    def test_origin_response_framing(self):
+        # A close-delimited HTTP/1.0 body arrives whole; chunk extensions and trailers are
+        # decoded away.
+        r = self.get(self.edge, "/raw/until-close", "app.test")
+        self.assertBody(r, 200, b"0123456789" * 1000)
+        self.assertEqual(r.headers.get("X-Framing"), "close")
+        self.assertBody(self.get(self.edge, "/raw/chunked-extensions", "app.test"), 200,
+                        b"hello world")
+
+    def test_malformed_origin_response_is_502(self):
+        for name, reason in (("conflicting-length", "Content-Length"),
+                             ("folded-header", "folding")):
+            r = self.get(self.edge, "/raw/" + name, "app.test")
+            self.assertEqual(r.status, 502, (name, r.body))
+            self.assertIn(reason, r.body.decode("utf-8", "replace"), name)
+        self.assertBody(self.get(self.edge, "/hello", "app.test"), 200,
+                        b"hello from A path=/hello\n")
+
     def test_forwarded_headers(self):
         r = self.get(self.edge, "/headers", "app.test", headers={"X-Custom": "kept"})
         self.assertEqual(r.status, 200, r.body)

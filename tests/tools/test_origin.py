@@ -35,6 +35,18 @@ import time
 import urllib.parse
 
 BLOCK = 64 * 1024
+
+# /raw/NAME: exact bytes, then the connection closes.
+RAW_RESPONSES = {
+    # Two lengths: a proxy that picked either one could be made to read a second response.
+    "conflicting-length": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    # HTTP/1.0, no length: the body is everything until the close.
+    "until-close": b"HTTP/1.0 200 OK\r\nX-Framing: close\r\n\r\n" + b"0123456789" * 1000,
+    # Chunked with extensions and a trailer, bare LFs after the size lines.
+    "chunked-extensions": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"5;name=value\nhello\r\n6\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+    "folded-header": b"HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\nContent-Length: 0\r\n\r\n",
+}
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -180,6 +192,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_text(code, "status %d\n" % code)
         elif path == "/ws":
             self.serve_websocket()
+        elif path.startswith("/raw/") and path[len("/raw/"):] in RAW_RESPONSES:
+            # Hand-written answers a well-behaved server library would never send.
+            self.wfile.write(RAW_RESPONSES[path[len("/raw/"):]])
+            self.wfile.flush()
+            self.close_connection = True
         elif path == "/upload":
             self.send_text(405, "POST or PUT a body to /upload\n")
         else:
