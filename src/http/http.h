@@ -108,7 +108,7 @@ class BodyReader {
 class ResponseWriter {
  public:
   virtual ~ResponseWriter() = default;
-  virtual Task<base::Result<void>> writeHead(const ResponseHead& head) = 0;
+  virtual Task<base::Result<void>> writeHead(ResponseHead head) = 0;  // a sink: move into it
   virtual Task<base::Result<void>> writeBody(const char* data, size_t len) = 0;
   virtual Task<base::Result<void>> finish() = 0;
   // Sends what is buffered (a head kept back to go out with the first body bytes).

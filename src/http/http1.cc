@@ -82,7 +82,7 @@ Task<void> respondText(ResponseWriter& out, int status, std::string_view reason)
   std::string body = fmt::format("{} {}: {}\n", status, reasonPhrase(status), reason);
   head.headers.push_back({"content-type", "text/plain; charset=utf-8"});
   head.content_length = body.size();
-  if (!co_await out.writeHead(head)) co_return;
+  if (!co_await out.writeHead(std::move(head))) co_return;
   if (!co_await out.writeBody(body.data(), body.size())) co_return;
   (void)co_await out.finish();
 }
@@ -172,7 +172,7 @@ class Http1Writer final : public ResponseWriter {
         version_(version),
         keep_alive_(keep_alive) {}
 
-  Task<base::Result<void>> writeHead(const ResponseHead& head) override {
+  Task<base::Result<void>> writeHead(ResponseHead head) override {
     CHECK(!head_written_);
     head_written_ = true;
     status_ = head.status;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -50,22 +51,31 @@ struct OriginConn {
   Clock::time_point idle_since{};
 };
 
-std::string poolKey(const config::Service& svc, const config::OriginSettings& o) {
+// Origin connections are pooled per destination and TLS settings. The key is built in place
+// (no allocation per request); the pool copies it only for a destination it has not seen.
+using PoolKey = fmt::basic_memory_buffer<char, 128>;
+void poolKey(const config::Service& svc, const config::OriginSettings& o, PoolKey* key) {
+  auto out = std::back_inserter(*key);
   switch (svc.kind) {
     case config::ServiceKind::Http:
-      return fmt::format("h|{}|{}", svc.host, svc.port);
+      fmt::format_to(out, "h|{}|{}", svc.host, svc.port);
+      break;
     case config::ServiceKind::Https:
-      return fmt::format("s|{}|{}|{}|{}|{}", svc.host, svc.port, o.origin_server_name,
-                         o.no_tls_verify, o.ca_pool);
+      fmt::format_to(out, "s|{}|{}|{}|{}|{}", svc.host, svc.port, o.origin_server_name,
+                     o.no_tls_verify, o.ca_pool);
+      break;
     case config::ServiceKind::Unix:
-      return "u|" + svc.unix_path;
+      fmt::format_to(out, "u|{}", svc.unix_path);
+      break;
     case config::ServiceKind::UnixTls:
-      return fmt::format("t|{}|{}|{}|{}", svc.unix_path, o.origin_server_name, o.no_tls_verify,
-                         o.ca_pool);
+      fmt::format_to(out, "t|{}|{}|{}|{}", svc.unix_path, o.origin_server_name, o.no_tls_verify,
+                     o.ca_pool);
+      break;
     default:
-      return "";
+      break;
   }
 }
+std::string_view view(const PoolKey& k) { return {k.data(), k.size()}; }
 
 // Runs `fn` on the socket's executor when `timeout` passes first; disarm() stops it.
 class Deadline {
@@ -99,7 +109,7 @@ struct OriginPool::Impl {
   explicit Impl(asio::any_io_executor e) : ex(std::move(e)), resolver(ex) {}
   asio::any_io_executor ex;
   asio::ip::tcp::resolver resolver;
-  std::map<std::string, std::deque<std::unique_ptr<OriginConn>>> idle;
+  std::map<std::string, std::deque<std::unique_ptr<OriginConn>>, std::less<>> idle;
   std::map<std::string, std::unique_ptr<asio::ssl::context>> tls_contexts;
 
   base::Result<asio::ssl::context*> tlsContext(const config::OriginSettings& o) {
@@ -123,7 +133,7 @@ struct OriginPool::Impl {
     return slot.get();
   }
 
-  std::unique_ptr<OriginConn> takeIdle(const std::string& key, Clock::duration max_idle) {
+  std::unique_ptr<OriginConn> takeIdle(std::string_view key, Clock::duration max_idle) {
     auto it = idle.find(key);
     if (it == idle.end()) return nullptr;
     auto& q = it->second;
@@ -136,8 +146,10 @@ struct OriginPool::Impl {
     return nullptr;
   }
 
-  void giveBack(const std::string& key, std::unique_ptr<OriginConn> c, size_t max_idle_conns) {
-    auto& q = idle[key];
+  void giveBack(std::string_view key, std::unique_ptr<OriginConn> c, size_t max_idle_conns) {
+    auto it = idle.find(key);
+    if (it == idle.end()) it = idle.emplace(std::string(key), decltype(it->second){}).first;
+    auto& q = it->second;
     if (q.size() >= max_idle_conns) return;  // closes c
     c->idle_since = Clock::now();
     q.push_back(std::move(c));
@@ -339,6 +351,110 @@ Socket& lowestSocket(S& s) {
     return s.next_layer();
 }
 
+// Reads the response head, after any interim (1xx) answers, which stay here.
+template <class S>
+Task<bool> readResponseHead(S& s, OriginConn& c, bool head_request, OriginResponse* r,
+                            std::string* error) {
+  for (;;) {
+    auto used = parseOriginResponse(bufView(c.buf), head_request, r);
+    if (used && *used > 0) {
+      c.buf.consume(*used);
+      if (r->head.status < 200 && r->head.status != 101) continue;
+      co_return true;
+    }
+    auto ec = used ? co_await readMore(s, c.buf) : beast::error_code{};
+    if (!used || ec) {
+      *error = !used ? fmt::format("origin response: {}", used.error().message())
+               : ec == asio::error::eof && c.buf.size() == 0
+                   ? std::string("origin closed the connection without answering")
+                   : fmt::format("origin response: {}", ec.message());
+      co_return false;
+    }
+  }
+}
+
+// After a 101: both directions until either side ends, client -> origin here and origin ->
+// client in a coroutine of its own.
+template <class S>
+Task<void> relayUpgraded(S& s, OriginConn& c, BodyReader& body, ResponseWriter& out) {
+  auto ex = co_await asio::this_coro::executor;
+  auto down_done = std::make_shared<UploadState>(ex);
+  asio::co_spawn(
+      ex,
+      [&s, &c, &out, down_done]() -> Task<void> {
+        co_await relayDown(s, c.buf, out);
+        down_done->done = true;
+        down_done->done_ev.notify();
+      },
+      asio::detached);
+  Chunk chunk;
+  for (;;) {
+    auto n = co_await body.read(chunk.get(), kChunk);
+    if (!n || *n == 0) break;
+    auto [ec, w] =
+        co_await asio::async_write(s, asio::buffer(chunk.get(), *n), as_tuple(use_awaitable));
+    if (ec) break;
+  }
+  shutdownSend(lowestSocket(s));
+  while (!down_done->done) co_await down_done->done_ev.wait();
+}
+
+// Relays the response body as `r` frames it. `body_ready`: bytes of it are already here, so
+// a head kept back by `out` can leave with them.
+template <class S>
+Task<bool> relayBody(S& s, OriginConn& c, const OriginResponse& r, bool body_ready,
+                     ResponseWriter& out, std::string* error) {
+  // Body bytes go from the connection's buffer to the client as they come, decoded in place.
+  ChunkedDecoder chunks;
+  uint64_t left = r.length;
+  auto bodyDone = [&] {
+    switch (r.framing) {
+      case BodyFraming::None:
+        return true;
+      case BodyFraming::Length:
+        return left == 0;
+      case BodyFraming::Chunked:
+        return chunks.done();
+      case BodyFraming::UntilClose:
+        return false;
+    }
+    return true;
+  };
+  if (bodyDone() || !body_ready) (void)co_await out.flush();
+  while (!bodyDone()) {
+    size_t consumed = 0, offset = 0, len = 0;
+    if (r.framing == BodyFraming::Chunked) {
+      auto st = chunks.step(bufView(c.buf));
+      if (!st) {
+        *error = fmt::format("origin body: {}", st.error().message());
+        co_return false;
+      }
+      consumed = st->consumed, offset = st->data_offset, len = st->data_len;
+    } else {
+      len = consumed = r.framing == BodyFraming::Length
+                           ? static_cast<size_t>(std::min<uint64_t>(left, c.buf.size()))
+                           : c.buf.size();
+      left -= len;
+    }
+    if (len > 0 && !co_await out.writeBody(bufView(c.buf).data() + offset, len)) {
+      *error = "client went away";
+      co_return false;
+    }
+    c.buf.consume(consumed);
+    if (consumed > 0) continue;
+    auto ec = co_await readMore(s, c.buf);
+    if (ec == asio::error::eof && r.framing == BodyFraming::UntilClose) break;
+    if (ec) {
+      *error =
+          fmt::format("origin body: {}", ec == asio::error::eof
+                                             ? std::string("origin closed the connection early")
+                                             : ec.message());
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
 template <class S>
 Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, RequestHead& req,
                        BodyReader& body, ResponseWriter& out, bool* reusable, std::string* error) {
@@ -364,25 +480,11 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
     co_return up->ok;
   };
 
-  // The head, after any interim (1xx) answers, which stay here.
   OriginResponse r;
-  for (;;) {
-    auto used = parseOriginResponse(bufView(c.buf), req.method == "HEAD", &r);
-    if (used && *used > 0) {
-      c.buf.consume(*used);
-      if (r.head.status < 200 && r.head.status != 101) continue;
-      break;
-    }
-    auto ec = used ? co_await readMore(s, c.buf) : beast::error_code{};
-    if (!used || ec) {
-      *error = !used ? fmt::format("origin response: {}", used.error().message())
-               : ec == asio::error::eof && c.buf.size() == 0
-                   ? std::string("origin closed the connection without answering")
-                   : fmt::format("origin response: {}", ec.message());
-      bool body_touched = up != nullptr;
-      co_await joinUpload(true);
-      co_return body_touched ? Outcome::Failed : Outcome::FailedEarly;
-    }
+  if (!co_await readResponseHead(s, c, req.method == "HEAD", &r, error)) {
+    bool body_touched = up != nullptr;
+    co_await joinUpload(true);
+    co_return body_touched ? Outcome::Failed : Outcome::FailedEarly;
   }
   ResponseHead& resp = r.head;
   if (resp.status == 101) {
@@ -391,31 +493,12 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
       co_await joinUpload(true);
       co_return Outcome::Failed;
     }
-    if (!co_await out.writeHead(resp)) co_return Outcome::Failed;
-    // Both directions until either side ends: client -> origin here, origin -> client spawned.
-    auto down_done = std::make_shared<UploadState>(ex);
-    asio::co_spawn(
-        ex,
-        [&s, &c, &out, down_done]() -> Task<void> {
-          co_await relayDown(s, c.buf, out);
-          down_done->done = true;
-          down_done->done_ev.notify();
-        },
-        asio::detached);
-    Chunk chunk;
-    for (;;) {
-      auto n = co_await body.read(chunk.get(), kChunk);
-      if (!n || *n == 0) break;
-      auto [ec, w] =
-          co_await asio::async_write(s, asio::buffer(chunk.get(), *n), as_tuple(use_awaitable));
-      if (ec) break;
-    }
-    shutdownSend(lowestSocket(s));
-    while (!down_done->done) co_await down_done->done_ev.wait();
+    if (!co_await out.writeHead(std::move(resp))) co_return Outcome::Failed;
+    co_await relayUpgraded(s, c, body, out);
     co_return Outcome::Done;
   }
 
-  if (!co_await out.writeHead(resp)) {
+  if (!co_await out.writeHead(std::move(resp))) {
     co_await joinUpload(true);
     co_return Outcome::Failed;
   }
@@ -424,56 +507,9 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
   // whose body comes later (server-sent events, long polls).
   beast::error_code avail_ec;
   bool body_ready = c.buf.size() > 0 || lowestSocket(s).available(avail_ec) > 0;
-  // Body bytes go from the connection's buffer to the client as they come, decoded in place.
-  ChunkedDecoder chunks;
-  uint64_t left = r.length;
-  auto bodyDone = [&] {
-    switch (r.framing) {
-      case BodyFraming::None:
-        return true;
-      case BodyFraming::Length:
-        return left == 0;
-      case BodyFraming::Chunked:
-        return chunks.done();
-      case BodyFraming::UntilClose:
-        return false;
-    }
-    return true;
-  };
-  if (bodyDone() || !body_ready) (void)co_await out.flush();
-  while (!bodyDone()) {
-    size_t consumed = 0, offset = 0, len = 0;
-    if (r.framing == BodyFraming::Chunked) {
-      auto st = chunks.step(bufView(c.buf));
-      if (!st) {
-        *error = fmt::format("origin body: {}", st.error().message());
-        co_await joinUpload(true);
-        co_return Outcome::Failed;
-      }
-      consumed = st->consumed, offset = st->data_offset, len = st->data_len;
-    } else {
-      len = consumed = r.framing == BodyFraming::Length
-                           ? static_cast<size_t>(std::min<uint64_t>(left, c.buf.size()))
-                           : c.buf.size();
-      left -= len;
-    }
-    if (len > 0 && !co_await out.writeBody(bufView(c.buf).data() + offset, len)) {
-      *error = "client went away";
-      co_await joinUpload(true);
-      co_return Outcome::Failed;
-    }
-    c.buf.consume(consumed);
-    if (consumed > 0) continue;
-    auto ec = co_await readMore(s, c.buf);
-    if (ec == asio::error::eof && r.framing == BodyFraming::UntilClose) break;
-    if (ec) {
-      *error =
-          fmt::format("origin body: {}", ec == asio::error::eof
-                                             ? std::string("origin closed the connection early")
-                                             : ec.message());
-      co_await joinUpload(true);
-      co_return Outcome::Failed;
-    }
+  if (!co_await relayBody(s, c, r, body_ready, out, error)) {
+    co_await joinUpload(true);
+    co_return Outcome::Failed;
   }
   bool upload_ok = co_await joinUpload(true);
   if (!co_await out.finish()) co_return Outcome::Failed;
@@ -491,7 +527,7 @@ Task<void> helloWorld(RequestHead& req, ResponseWriter& out) {
   head.status = 200;
   head.headers.push_back({"content-type", "text/html; charset=utf-8"});
   head.content_length = body.size();
-  if (!co_await out.writeHead(head)) co_return;
+  if (!co_await out.writeHead(std::move(head))) co_return;
   if (req.method != "HEAD" && !co_await out.writeBody(body.data(), body.size())) co_return;
   (void)co_await out.finish();
 }
@@ -505,7 +541,7 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
     ResponseHead head;
     head.status = svc.status;
     head.content_length = 0;
-    if (co_await out.writeHead(head)) (void)co_await out.finish();
+    if (co_await out.writeHead(std::move(head))) (void)co_await out.finish();
     co_return;
   }
   if (svc.kind == config::ServiceKind::HelloWorld) {
@@ -522,9 +558,10 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
     co_return;
   }
   auto& impl = *pool.impl_;
-  std::string key = poolKey(svc, rule.origin);
+  PoolKey key;
+  poolKey(svc, rule.origin, &key);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto conn = impl.takeIdle(key, rule.origin.keep_alive_timeout);
+    auto conn = impl.takeIdle(view(key), rule.origin.keep_alive_timeout);
     bool reused = conn != nullptr;
     if (!conn) {
       auto fresh = co_await impl.connect(svc, rule.origin);
@@ -543,7 +580,7 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
             : co_await exchange(conn->sock, *conn, rule.origin, req, body, out, &reusable, &error);
     if (r == Outcome::Done) {
       if (reusable && !req.upgrade_websocket)
-        impl.giveBack(key, std::move(conn),
+        impl.giveBack(view(key), std::move(conn),
                       static_cast<size_t>(rule.origin.keep_alive_connections));
       co_return;
     }

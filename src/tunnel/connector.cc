@@ -133,7 +133,7 @@ struct Connector::Impl {
         body = "not found: try /ready, /healthcheck or /metrics\n";
       }
       head.content_length = body.size();
-      if (!co_await out.writeHead(head)) co_return;
+      if (!co_await out.writeHead(std::move(head))) co_return;
       if (req.method != "HEAD" && !co_await out.writeBody(body.data(), body.size())) co_return;
       (void)co_await out.finish();
     }

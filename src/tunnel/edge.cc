@@ -356,17 +356,18 @@ struct Edge::Shard : http::Handler {
       co_return;
     }
     if (head->status == 101 && !req.upgrade_websocket) head->status = 502;
-    if (!co_await out.writeHead(*head)) {
+    const int status = head->status;
+    if (!co_await out.writeHead(std::move(*head))) {
       st->cancel();
     } else {
-      if (head->status == 101) startUpload();  // now the client's bytes are the stream
+      if (status == 101) startUpload();  // now the client's bytes are the stream
       if (!st->hasBufferedInput()) (void)co_await out.flush();
       auto down = std::make_shared<Done>(ex);
       co_await pipe(*st, out, down);
       if (!down->ok) st->cancel();
     }
     if (up && !up->done) {
-      if (head->status == 101) {
+      if (status == 101) {
         body.cancel();  // the origin closed the upgraded stream: stop reading the client
       } else if (!st->inputComplete()) {
         body.cancel();

@@ -34,11 +34,30 @@ base::Unexpected streamGone(const H2Stream& s, uint32_t code) {
                          nghttp2_http2_strerror(code));
 }
 
-void addNv(std::vector<nghttp2_nv>& nva, const std::string& name, const std::string& value) {
-  nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                 reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                 value.size(), NGHTTP2_NV_FLAG_NONE});
-}
+// The name/value list of one head: on the stack for ordinary heads, on the heap past that.
+class NvList {
+ public:
+  explicit NvList(size_t n) {
+    if (n > kInline) heap_.reserve(n);
+  }
+  void add(const std::string& name, const std::string& value) {
+    nghttp2_nv nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                  reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                  value.size(), NGHTTP2_NV_FLAG_NONE};
+    if (heap_.capacity() > 0)
+      heap_.push_back(nv);
+    else
+      inline_[size_++] = nv;
+  }
+  const nghttp2_nv* data() const { return heap_.capacity() > 0 ? heap_.data() : inline_; }
+  size_t size() const { return heap_.capacity() > 0 ? heap_.size() : size_; }
+
+ private:
+  static constexpr size_t kInline = 24;
+  nghttp2_nv inline_[kInline];
+  size_t size_ = 0;
+  std::vector<nghttp2_nv> heap_;
+};
 
 std::optional<uint64_t> parseLength(std::string_view v) {
   if (v.empty() || v.size() > 19) return std::nullopt;
@@ -164,7 +183,7 @@ ssize_t readData(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_
 }
 }  // namespace
 
-Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
+Task<base::Result<void>> H2Stream::writeHead(http::ResponseHead head) {
   CHECK(server_ && !head_written_);
   head_written_ = true;
   status_written_ = head.status;
@@ -174,10 +193,11 @@ Task<base::Result<void>> H2Stream::writeHead(const http::ResponseHead& head) {
                  head.status == 204 || head.status == 304;
   has_provider_ = !no_body;
   if (no_body) out_eof_ = true;
-  pending_head_ = head;
+  bool now = no_body || head.status == 101;
+  pending_head_ = std::move(head);
   // A head with a body waits for its first bytes, finish() or flush(), so that a short answer
   // leaves in one write; a body-less answer, or a 101, is complete now.
-  if (no_body || head.status == 101) co_return submitHead();
+  if (now) co_return submitHead();
   co_return base::Result<void>{};
 }
 
@@ -186,16 +206,15 @@ base::Result<void> H2Stream::submitHead() {
   http::ResponseHead head = std::move(*pending_head_);
   pending_head_.reset();
   if (closed_ || !session_ || session_->closed_) return streamGone(*this, close_code_);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(head.headers.size() + 2);
+  NvList nva(head.headers.size() + 2);
   std::string status = std::to_string(head.status == 101 ? 200 : head.status);
   static const std::string kStatus = ":status", kLen = "content-length";
-  addNv(nva, kStatus, status);
-  for (const auto& h : head.headers) addNv(nva, h.name, h.value);
+  nva.add(kStatus, status);
+  for (const auto& h : head.headers) nva.add(h.name, h.value);
   std::string len;
   if (head.content_length) {
     len = std::to_string(*head.content_length);
-    addNv(nva, kLen, len);
+    nva.add(kLen, len);
   }
   nghttp2_data_provider prd{};
   prd.source.ptr = this;
@@ -449,27 +468,26 @@ base::Result<std::shared_ptr<H2Stream>> H2Session::openStream(const http::Reques
   if (draining())
     return base::makeError(std::errc::connection_aborted, "tunnel connection is draining");
   auto st = std::make_shared<H2Stream>(this, ex_, false);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(req.headers.size() + 6);
+  NvList nva(req.headers.size() + 6);
   static const std::string kMethod = ":method", kScheme = ":scheme", kAuthority = ":authority",
                            kPath = ":path", kProtocol = ":protocol", kWebsocket = "websocket",
                            kConnect = "CONNECT", kLen = "content-length";
   st->connect_ws_ = req.upgrade_websocket;
-  addNv(nva, kMethod, req.upgrade_websocket ? kConnect : req.method);
+  nva.add(kMethod, req.upgrade_websocket ? kConnect : req.method);
   static const std::string kHttp = "http";
-  addNv(nva, kScheme, req.scheme.empty() ? kHttp : req.scheme);
-  addNv(nva, kAuthority, req.authority);
-  addNv(nva, kPath, req.target);
-  if (req.upgrade_websocket) addNv(nva, kProtocol, kWebsocket);
+  nva.add(kScheme, req.scheme.empty() ? kHttp : req.scheme);
+  nva.add(kAuthority, req.authority);
+  nva.add(kPath, req.target);
+  if (req.upgrade_websocket) nva.add(kProtocol, kWebsocket);
   std::string len;
   if (req.content_length && !req.upgrade_websocket) {
     len = std::to_string(*req.content_length);
-    addNv(nva, kLen, len);
+    nva.add(kLen, len);
   }
   for (const auto& h : req.headers) {
     if (h.name == "content-length") continue;
     if (h.name == "te" && base::toLower(h.value) != "trailers") continue;
-    addNv(nva, h.name, h.value);
+    nva.add(h.name, h.value);
   }
   bool body = req.has_body || req.upgrade_websocket;
   nghttp2_data_provider prd{};

@@ -67,7 +67,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   Task<base::Result<size_t>> read(char* buf, size_t len) override;
   void cancel() override;  // RST_STREAM(CANCEL): we no longer want anything from this stream
 
-  Task<base::Result<void>> writeHead(const http::ResponseHead& head) override;
+  Task<base::Result<void>> writeHead(http::ResponseHead head) override;
   Task<base::Result<void>> writeBody(const char* data, size_t len) override;
   Task<base::Result<void>> finish() override;
   Task<base::Result<void>> flush() override;
