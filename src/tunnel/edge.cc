@@ -303,6 +303,44 @@ struct Edge::Shard : http::Handler {
       }
     }
 
+    co_await relay(req, body, out, *tunnel_id, host);
+  }
+
+  // Opens the stream for `req` and waits for its answer's head. A connector that is draining
+  // refuses streams it had not seen when it sent GOAWAY; nothing of those reached an origin,
+  // so a body-less request moves to another connection (a replica, or a connection that
+  // reconnected).
+  template <class StartUpload>
+  Task<base::Result<http::ResponseHead>> firstAnswer(http::RequestHead& req,
+                                                     const std::string& tunnel_id,
+                                                     const std::string& host,
+                                                     std::shared_ptr<H2Stream>& st,
+                                                     StartUpload& startUpload) {
+    for (int attempt = 0;; ++attempt) {
+      auto session = pick(tunnel_id);
+      if (!session)
+        co_return base::makeError(std::errc::not_connected, "tunnel '{}' has no live connector",
+                                  tunnelName(tunnel_id));
+      auto opened = session->openStream(req);
+      if (!opened) co_return base::Unexpected(opened.error());
+      st = *opened;
+      if (req.has_body) startUpload();
+      auto head = co_await st->responseHead();
+      // A connection that closed under the stream (a connector finishing its drain) may
+      // have passed the request on: only idempotent methods are sent again then.
+      bool idempotent = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";
+      bool retry = !head && !req.has_body && !req.upgrade_websocket && attempt < 2 &&
+                   (st->closeCode() == NGHTTP2_REFUSED_STREAM ||
+                    (idempotent && st->closeCode() == NGHTTP2_CONNECT_ERROR));
+      if (!retry) co_return head;
+      LOG_DEBUG("stream refused by a draining connector, retrying host={}", host);
+    }
+  }
+
+  // Sends one routed request through the tunnel and relays the answer back (a coroutine of
+  // its own, so that each frame stays small enough for Asio's recycling allocator).
+  Task<void> relay(http::RequestHead& req, http::BodyReader& body, http::ResponseWriter& out,
+                   const std::string& tunnel_id, const std::string& host) {
     auto ex = co_await asio::this_coro::executor;
     std::shared_ptr<H2Stream> st;
     std::shared_ptr<Done> up;
@@ -318,34 +356,7 @@ struct Edge::Shard : http::Handler {
           },
           asio::detached);
     };
-    // A connector that is draining refuses streams it had not seen when it sent GOAWAY;
-    // nothing of those reached an origin, so a body-less request moves to another
-    // connection (a replica, or a connection that reconnected).
-    base::Result<http::ResponseHead> head = base::makeError(std::errc::connection_aborted, "");
-    for (int attempt = 0;; ++attempt) {
-      auto session = pick(*tunnel_id);
-      if (!session) {
-        co_await http::respondText(
-            out, 502, fmt::format("tunnel '{}' has no live connector", tunnelName(*tunnel_id)));
-        co_return;
-      }
-      auto opened = session->openStream(req);
-      if (!opened) {
-        co_await http::respondText(out, 502, opened.error().message());
-        co_return;
-      }
-      st = *opened;
-      if (req.has_body) startUpload();
-      head = co_await st->responseHead();
-      // A connection that closed under the stream (a connector finishing its drain) may
-      // have passed the request on: only idempotent methods are sent again then.
-      bool idempotent = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";
-      bool retry = !head && !req.has_body && !req.upgrade_websocket && attempt < 2 &&
-                   (st->closeCode() == NGHTTP2_REFUSED_STREAM ||
-                    (idempotent && st->closeCode() == NGHTTP2_CONNECT_ERROR));
-      if (!retry) break;
-      LOG_DEBUG("stream refused by a draining connector, retrying host={}", host);
-    }
+    auto head = co_await firstAnswer(req, tunnel_id, host, st, startUpload);
     if (!head) {
       if (up && !up->done) body.cancel();
       while (up && !up->done) co_await up->ev.wait();

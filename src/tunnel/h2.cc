@@ -123,7 +123,7 @@ void H2Stream::wakeAll() {
 Task<base::Result<http::ResponseHead>> H2Stream::responseHead() {
   while (!head_ready_ && !closed_) co_await in_ev_.wait();
   if (!head_ready_) co_return streamGone(*this, close_code_);
-  co_return response_;
+  co_return std::move(response_);
 }
 
 Task<base::Result<size_t>> H2Stream::read(char* buf, size_t len) {

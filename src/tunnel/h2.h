@@ -61,7 +61,8 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   http::RequestHead& request() { return request_; }  // server role: what the peer asked
 
   // Client role: waits for the final response head (interim 1xx are skipped). A 200 answer
-  // to an extended CONNECT (WebSocket) is reported as status 101.
+  // to an extended CONNECT (WebSocket) is reported as status 101. Call it once: the head is
+  // moved out to the caller.
   Task<base::Result<http::ResponseHead>> responseHead();
 
   Task<base::Result<size_t>> read(char* buf, size_t len) override;
