@@ -73,7 +73,9 @@ OriginResponse responseOk(std::string_view text, bool head_request = false) {
   OriginResponse r;
   auto used = parseOriginResponse(text, head_request, &r);
   EXPECT_TRUE(used) << used.error().message();
-  if (used) EXPECT_EQ(*used, text.size());
+  if (used) {
+    EXPECT_EQ(*used, text.size());
+  }
   return r;
 }
 
