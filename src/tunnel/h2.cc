@@ -34,29 +34,31 @@ base::Unexpected streamGone(const H2Stream& s, uint32_t code) {
                          nghttp2_http2_strerror(code));
 }
 
-// The name/value list of one head: on the stack for ordinary heads, on the heap past that.
+// The name/value list of one head, for at most `n` fields: on the stack for ordinary heads,
+// on the heap past that.
 class NvList {
  public:
-  explicit NvList(size_t n) {
-    if (n > kInline) heap_.reserve(n);
+  explicit NvList(size_t n) : cap_(n) {
+    if (n > kInline) heap_.resize(n);
+    p_ = n > kInline ? heap_.data() : inline_;
   }
+  NvList(const NvList&) = delete;
+  NvList& operator=(const NvList&) = delete;
   void add(const std::string& name, const std::string& value) {
-    nghttp2_nv nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                  reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                  value.size(), NGHTTP2_NV_FLAG_NONE};
-    if (heap_.capacity() > 0)
-      heap_.push_back(nv);
-    else
-      inline_[size_++] = nv;
+    CHECK(size_ < cap_);
+    p_[size_++] = {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                   value.size(), NGHTTP2_NV_FLAG_NONE};
   }
-  const nghttp2_nv* data() const { return heap_.capacity() > 0 ? heap_.data() : inline_; }
-  size_t size() const { return heap_.capacity() > 0 ? heap_.size() : size_; }
+  const nghttp2_nv* data() const { return p_; }
+  size_t size() const { return size_; }
 
  private:
   static constexpr size_t kInline = 24;
   nghttp2_nv inline_[kInline];
-  size_t size_ = 0;
   std::vector<nghttp2_nv> heap_;
+  nghttp2_nv* p_;
+  size_t cap_, size_ = 0;
 };
 
 std::optional<uint64_t> parseLength(std::string_view v) {
