@@ -235,6 +235,9 @@ void addInaccessible(std::vector<MountOp>& m, const std::string& path, bool opti
 // The mount steps, in an order where each later step refines the earlier ones: writable
 // paths are made mounts of their own first, the read-only layers follow, then fresh file
 // systems, then the writable paths are opened again.
+// RootDirectory= names a root other than the host's own.
+bool hasOwnRoot(const Config& c) { return !c.root_directory.empty() && c.root_directory != "/"; }
+
 base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::string>* writable) {
   std::vector<MountOp> m;
   for (const auto& w : c.read_write_paths) {
@@ -342,7 +345,7 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
   for (const auto& p : *writable) m.push_back({MountOp::Kind::ReadWrite, true, p, "", "", 0, 0});
   // RootDirectory=: the same steps inside the new root, which becomes a mount of its own;
   // the child chroot()s into it after the last step.
-  if (!c.root_directory.empty() && c.root_directory != "/") {
+  if (hasOwnRoot(c)) {
     const std::string& root = c.root_directory;
     for (auto& op : m) {
       op.target = op.target == "/" ? root : root + op.target;
@@ -399,7 +402,7 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   for (const auto& w : *parsed) words.push_back(expand(w, env));
   if (words.empty() || (at && words.size() < 2))
     return base::invalid("{}: ExecStart= is empty", c.source);
-  const bool rooted = !c.root_directory.empty() && c.root_directory != "/";
+  const bool rooted = hasOwnRoot(c);
   if (rooted && ::access(c.root_directory.c_str(), X_OK) != 0)
     return base::sysError("{}: RootDirectory={}", c.source, c.root_directory);
   if (rooted) {
