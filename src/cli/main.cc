@@ -220,7 +220,7 @@ int auditUnits(Flags& f) {
 int run(int argc, char** argv) {
   CLI::App app{"burrow: expose self-hosted services through a tunnel you own", "burrow"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "burrow 0.1.0");
+  app.set_version_flag("--version", std::string("burrow 0.1.0 (") + tunnel::tlsLibrary() + ")");
   Flags f;
   app.add_option("--log-level", f.log_level, "debug, info, warn, error or off")
       ->capture_default_str();

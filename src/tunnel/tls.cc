@@ -1,4 +1,5 @@
 #include "tunnel/tls.h"
+#include "tunnel/tunnel.h"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -324,5 +325,7 @@ base::Result<SslCtxPtr> makeEdgeHttpsContext(const std::string& cert_path,
   SSL_CTX_set_alpn_select_cb(ctx.get(), selectHttpsAlpn, nullptr);
   return ctx;
 }
+
+const char* tlsLibrary() { return OpenSSL_version(OPENSSL_VERSION); }
 
 }  // namespace tunnel

@@ -74,4 +74,8 @@ struct QuickOptions {
 // directory; prints the URL to open; stops on SIGTERM/SIGINT and removes the directory.
 base::Result<int> runQuick(const QuickOptions& opts);
 
+// The TLS library built into burrow ("OpenSSL 3.0.17 1 Jul 2025"): it is linked statically
+// (docs/decisions/0003-static-linking.md), so this is what `burrow --version` reports.
+const char* tlsLibrary();
+
 }  // namespace tunnel

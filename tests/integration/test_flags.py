@@ -19,7 +19,7 @@ class FlagsTest(harness.BurrowTestCase):
     def test_version_and_bad_log_level(self):
         r = self.burrow("--version")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"^burrow \d+\.\d+\.\d+")
+        self.assertRegex(r.stdout, r"^burrow \d+\.\d+\.\d+ \(OpenSSL 3\.\d+\.\d+ ")
         r = self.burrow("--log-level", "loud", "tunnel", "ingress", "validate", "--url",
                         "http://127.0.0.1:9")
         self.assertEqual(r.returncode, 2)
