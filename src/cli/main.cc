@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "config/config.h"
+#include "netns/netns.h"
 #include "sandbox/sandbox.h"
 #include "tunnel/tunnel.h"
 
@@ -47,6 +48,11 @@ struct Flags {
   std::string unit;
   std::vector<std::string> exec_args;
   bool no_restart = false, strict = false;
+  std::string exec_netns;
+  bool allow_root = false;
+  // netns
+  std::string state_dir = "/var/lib/burrow";
+  std::string netns_name, netns_file;
 };
 
 // One row per runnable command: where it hangs in the tree, and what it does.
@@ -196,7 +202,60 @@ int execUnit(Flags& f) {
   sandbox::Invocation inv;
   inv.extra_args = f.exec_args;
   inv.restart = !f.no_restart;
+  // --netns NAME, or NetworkNamespacePath= naming a namespace burrow made: confined, fail-closed.
+  std::string ns = f.exec_netns;
+  const std::string prefix = netns::namespacePath("");
+  if (ns.empty() && cfg->network_namespace_path.starts_with(prefix) &&
+      netns::status(f.state_dir, cfg->network_namespace_path.substr(prefix.size())))
+    ns = cfg->network_namespace_path.substr(prefix.size());
+  if (ns.empty()) return finish(sandbox::exec(*cfg, inv));
+
+  auto conf = netns::confinement(ns, f.state_dir);
+  if (!conf) return fail(conf.error());
+  bool root = cfg->user.empty() ? !cfg->dynamic_user : cfg->user == "root" || cfg->user == "0";
+  if (conf->refuse_root && root && !f.allow_root)
+    return fail(base::Error{{},
+                            fmt::format("{}: namespace {} is highAssurance and refuses services "
+                                        "that run as root: set User= or DynamicUser=yes, or "
+                                        "pass --allow-root",
+                                        cfg->source, ns)});
+  cfg->network_namespace_path = conf->namespace_path;
+  for (const auto& [src, dst] : conf->read_only_binds)
+    cfg->binds.push_back({src, dst, /*read_only=*/true, /*optional=*/false, /*recursive=*/false});
+  for (const auto& p : conf->hidden_paths) cfg->inaccessible_paths.push_back("-" + p);
+  auto watch = netns::Watch::open(ns, f.state_dir);
+  if (!watch) return fail(watch.error());
+  inv.bound_fd = watch->fd();
+  inv.bound = [&w = *watch]() -> base::Result<void> {
+    auto r = w.check();
+    if (!r) w.killMembers();
+    return r;
+  };
   return finish(sandbox::exec(*cfg, inv));
+}
+
+int netnsUp(Flags& f) {
+  auto ns = config::loadNamespace(f.netns_file, f.netns_name);
+  if (!ns) return fail(ns.error());
+  if (auto r = netns::up(*ns, f.state_dir); !r) return fail(r.error());
+  std::fprintf(stderr, "namespace %s is up (%s)\n", f.netns_name.c_str(),
+               netns::namespacePath(f.netns_name).c_str());
+  return kOk;
+}
+
+int netnsDown(Flags& f) {
+  if (auto r = netns::down(f.netns_name, f.state_dir); !r) return fail(r.error());
+  std::fprintf(stderr, "namespace %s is down\n", f.netns_name.c_str());
+  return kOk;
+}
+
+int netnsStatus(Flags& f) {
+  std::optional<std::string> name;
+  if (!f.netns_name.empty()) name = f.netns_name;
+  auto all = netns::status(f.state_dir, name);
+  if (!all) return fail(all.error());
+  std::printf("%s", (f.json ? netns::formatStatusJson(*all) : netns::formatStatus(*all)).c_str());
+  return kOk;
 }
 
 // A unit that cannot be read is a failure (1); one that does not parse is a usage error (2).
@@ -299,7 +358,30 @@ int run(int argc, char** argv) {
   ex->add_option("ARGS", f.exec_args, "extra arguments for the service (after --)");
   ex->add_flag("--no-restart", f.no_restart, "ignore Restart=: run once");
   ex->add_flag("--strict", f.strict, "unknown directives are errors, not warnings");
+  ex->add_option("--netns", f.exec_netns,
+                 "confine to namespace NAME (burrow netns up): its tunnel is the only way out");
+  ex->add_flag("--allow-root", f.allow_root, "let a highAssurance namespace run a root service");
+  ex->add_option("--state-dir", f.state_dir, "where `netns up` keeps its records")
+      ->capture_default_str();
   table.push_back({ex, execUnit});
+
+  // burrow netns up|down|status
+  auto* nsc = app.add_subcommand("netns", "namespaces whose only way out is a WireGuard tunnel");
+  nsc->require_subcommand(1);
+  auto* nup = nsc->add_subcommand("up", "create namespace NAME as FILE describes");
+  nup->add_option("NAME", f.netns_name, "namespace name (a key under namespaces:)")->required();
+  nup->add_option("-f,--file", f.netns_file, "YAML file with namespaces.NAME")->required();
+  table.push_back({nup, netnsUp});
+  auto* ndown = nsc->add_subcommand("down", "stop what runs inside namespace NAME, remove it");
+  ndown->add_option("NAME", f.netns_name, "namespace name")->required();
+  table.push_back({ndown, netnsDown});
+  auto* nstat = nsc->add_subcommand("status", "show namespaces, their tunnels and processes");
+  nstat->add_option("NAME", f.netns_name, "only this namespace");
+  nstat->add_flag("--json", f.json, "JSON: one object per namespace");
+  table.push_back({nstat, netnsStatus});
+  for (auto* c : {nup, ndown, nstat})
+    c->add_option("--state-dir", f.state_dir, "where namespace records live")
+        ->capture_default_str();
 
   auto* aud = app.add_subcommand(
       "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");

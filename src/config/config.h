@@ -1,8 +1,9 @@
 // config: parsing and validation of the files users already have. This header covers the
 // connector's cloudflared-compatible config.yml (tunnel, credentials-file, originRequest,
-// ingress) and its ingress-rule matching, and the syntax of systemd unit files. Every error names the file, the line and, for
-// ingress problems, the rule number, with wording close to cloudflared's so users can
-// search it. Parsed configs are immutable values: safe to share read-only across threads.
+// ingress) and its ingress-rule matching, the syntax of systemd unit files, and the
+// VPN-confinement namespace files of `burrow netns` (with wg-quick files). Every error names the
+// file, the line and, for ingress problems, the rule number, with wording close to cloudflared's so
+// users can search it. Parsed configs are immutable values: safe to share read-only across threads.
 #pragma once
 
 #include <chrono>
@@ -147,5 +148,87 @@ struct UnitFile {
 base::Result<UnitFile> loadUnitFile(const std::string& path);
 // Same from text; `source` is the path used in messages and for `name`.
 base::Result<UnitFile> parseUnitFile(std::string_view text, std::string_view source);
+
+// ---- VPN confinement: `burrow netns up NAME -f FILE` ----
+// The file is YAML with vpn-confinement's option names under `namespaces.<name>`:
+//
+//   namespaces:
+//     vpn:
+//       securityProfile: default          # default | highAssurance
+//       wireguard:
+//         interface: wg-vpn               # host-wide unique, at most 15 bytes
+//         privateKeyFile: /etc/burrow/vpn.key
+//         address: [10.2.0.2/32]
+//         mtu: 1420
+//         peers:
+//           - publicKey: <base64>
+//             endpoint: 192.0.2.1:51820
+//             allowedIPs: [0.0.0.0/0]
+//             persistentKeepalive: 25
+//       dns: {mode: strict, servers: [10.2.0.1], allowHostResolverIPC: false}
+//       egress: {mode: allowAllTunnel, allowedCidrs: [], allowedPorts: []}
+//       ipv6: {mode: disable}
+//       publishToHost: {tcp: [8080]}
+
+struct WireguardPeer {
+  std::string public_key;                // base64 of 32 bytes
+  std::string preshared_key_file;        // optional
+  std::string endpoint;                  // "1.2.3.4:51820", "[2001:db8::1]:51820" or "host:port"
+  std::vector<std::string> allowed_ips;  // CIDRs, normalised ("10.0.0.0/8")
+  int persistent_keepalive = 0;          // seconds; 0: off
+  int line = 0;  // its list item, or its [Peer] line in the wg-quick file it came from
+};
+
+struct WireguardSettings {
+  std::string interface;
+  std::string private_key_file;
+  std::string private_key;             // inline base64 (refused by highAssurance)
+  std::vector<std::string> addresses;  // "10.2.0.2/32", "fd00::2/128"; host bits are kept
+  int mtu = 1420;
+  int listen_port = 0;  // 0: any
+  std::vector<WireguardPeer> peers;
+  // A wg-quick file whose [Interface]/[Peer] fill what is unset or empty here; a list set
+  // here (address, peers) replaces the file's whole list. Relative to the YAML file.
+  std::string config_file;
+  bool allow_hostname_endpoints = false;
+  int line = 0;
+};
+
+struct NamespaceConfig {
+  std::string name;    // the key under `namespaces:`
+  std::string source;  // file path, for messages
+  int line = 0;
+  std::string security_profile = "default";  // default | highAssurance
+  WireguardSettings wireguard;
+  std::string dns_mode = "strict";       // strict | compat
+  std::vector<std::string> dns_servers;  // addresses; strict mode needs at least one
+  bool dns_allow_host_resolver_ipc = false;
+  std::string egress_mode;  // allowAllTunnel | allowList; highAssurance defaults to allowList
+  std::vector<std::string> egress_allowed_cidrs;  // normalised CIDRs
+  std::vector<uint16_t> egress_allowed_ports;
+  std::string ipv6_mode = "disable";  // the only mode
+  std::vector<uint16_t> publish_tcp;  // publishToHost.tcp
+  std::vector<std::string> warnings;  // "FILE:LINE: unknown key 'x'" (also logged)
+};
+
+// Reads FILE and returns namespace NAME from it, validated (and its wireguard.configFile
+// merged in). Errors name the file, the line and the key:
+//   "vpn.yml:9: namespaces.vpn.egress.allowedCidrs: '10.0.0.0/33' is not a CIDR"
+//   "vpn.yml:4: namespaces.vpn.wireguard.privateKey: highAssurance refuses an inline private
+//    key; use privateKeyFile"
+base::Result<NamespaceConfig> loadNamespace(const std::string& path, std::string_view name);
+// Same from text; `source` names it in messages and relative paths are kept as written. A
+// wireguard.configFile is still read, relative to `source`'s directory.
+base::Result<NamespaceConfig> parseNamespace(std::string_view yaml, std::string_view source,
+                                             std::string_view name);
+// A wg-quick file ([Interface] PrivateKey, Address, MTU, ListenPort, DNS; [Peer] PublicKey,
+// PresharedKey, Endpoint, AllowedIPs, PersistentKeepalive). wg-quick's PostUp/PreDown and
+// the like are errors: burrow runs no shell hooks. So is an inline PresharedKey: burrow takes
+// preshared keys only from presharedKeyFile in the YAML. Keys are case-insensitive.
+struct WgQuick {
+  WireguardSettings wireguard;
+  std::vector<std::string> dns;  // the DNS= addresses
+};
+base::Result<WgQuick> parseWgQuick(std::string_view text, std::string_view source);
 
 }  // namespace config

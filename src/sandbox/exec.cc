@@ -3,10 +3,12 @@
 // it forwards signals, waits, and restarts as Restart= says.
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -488,6 +490,25 @@ bool shouldRestart(const std::string& policy, int status) {
   return false;
 }
 
+// Waits for `pid` to end, into *status. With inv.bound set, kills the service as soon as
+// `bound` reports an error and returns that error (after reaping it).
+base::Result<void> waitBound(pid_t pid, const Invocation& inv, int* status) {
+  base::UniqueFd pidfd;
+  if (inv.bound) pidfd = base::UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  base::Result<void> verdict;
+  while (pidfd && verdict) {
+    pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {inv.bound_fd, POLLIN, 0}};
+    int n = ::poll(fds, inv.bound_fd >= 0 ? 2 : 1, 250);
+    if (n < 0 && errno != EINTR) return base::sysError("poll");
+    if (n > 0 && (fds[0].revents & POLLIN)) break;
+    verdict = inv.bound();
+    if (!verdict) ::kill(pid, SIGKILL);
+  }
+  while (::waitpid(pid, status, 0) < 0)
+    if (errno != EINTR) return base::sysError("waitpid {}", pid);
+  return verdict;
+}
+
 }  // namespace
 
 base::Result<int> exec(const Config& c, const Invocation& inv) {
@@ -502,14 +523,18 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
     ::sigaction(sig, &sa, nullptr);
   for (int run = 1;; ++run) {
+    if (inv.bound) RETURN_IF_ERROR(inv.bound());
     ASSIGN_OR_RETURN(pid_t pid, launch(plan));
     g_child = pid;
     LOG_INFO("service started unit={} pid={} run={}", c.unit_name, pid, run);
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-      if (errno != EINTR) return base::sysError("waitpid {}", pid);
-    }
+    base::Result<void> lost = waitBound(pid, inv, &status);
     g_child = -1;
+    if (!lost) {
+      LOG_WARN("service stopped unit={} reason={}", c.unit_name, lost.error().message());
+      if (plan.netns_fd >= 0) ::close(plan.netns_fd);
+      return base::Unexpected(lost.error());
+    }
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     LOG_INFO("service ended unit={} status={}", c.unit_name, code);
     if (c.remove_ipc && plan.set_ids) removeIpcOf(plan.uid);

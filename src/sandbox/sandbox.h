@@ -176,6 +176,12 @@ std::string formatAuditJson(const std::vector<Audit>& audits);
 struct Invocation {
   std::vector<std::string> extra_args;  // appended to ExecStart's arguments
   bool restart = true;                  // false: --no-restart
+  // BindsTo=: when set, the service starts only while `bound` returns no error, and is killed
+  // (its whole process group, SIGKILL) as soon as it returns one; exec then fails with that
+  // error and does not restart. `bound` is asked whenever `bound_fd` turns readable, and
+  // every 250 ms in any case.
+  std::function<base::Result<void>()> bound;
+  int bound_fd = -1;
 };
 
 // Runs the unit's ExecStart in the foreground with every directive applied, as root (the

@@ -1,0 +1,513 @@
+#include "netns/netns.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/base.h"
+#include "netns/netlink.h"
+#include "netns/nft.h"
+#include "netns/wireguard.h"
+
+namespace netns {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kRunDir = "/run/netns";
+constexpr const char* kHostLinkInside = "host";  // the namespace's end of the publish veth
+
+std::string recordDir(const std::string& state_dir, const std::string& name) {
+  return fmt::format("{}/netns/{}", state_dir, name);
+}
+
+// Runs `fn` in a thread that has joined the namespace of `ns_fd` (or a new one when ns_fd is
+// -1): network namespaces belong to threads, and netlink and libnftables act on the caller's.
+base::Result<void> inNamespace(int ns_fd, const std::function<base::Result<void>()>& fn) {
+  base::Result<void> r;
+  std::thread t([&] {
+    if (ns_fd < 0 ? ::unshare(CLONE_NEWNET) : ::setns(ns_fd, CLONE_NEWNET)) {
+      r = base::sysError("{}", ns_fd < 0 ? "unshare(CLONE_NEWNET)" : "setns");
+      return;
+    }
+    r = fn();
+  });
+  t.join();
+  return r;
+}
+
+base::Result<void> writeSysctl(const std::string& key, const char* value) {
+  std::string path = "/proc/sys/" + key;
+  base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.get(), value, std::strlen(value)) < 0)
+    return base::sysError("sysctl {}", key);
+  return {};
+}
+
+// /run/netns as iproute2 keeps it: a shared mount point, so that namespaces bound under it
+// appear in every mount namespace.
+base::Result<void> prepareRunDir() {
+  if (::mkdir(kRunDir, 0755) < 0 && errno != EEXIST) return base::sysError("mkdir {}", kRunDir);
+  if (::mount("", kRunDir, "none", MS_SHARED | MS_REC, nullptr) == 0) return {};
+  if (errno != EINVAL) return base::sysError("make {} shared", kRunDir);
+  if (::mount(kRunDir, kRunDir, "none", MS_BIND | MS_REC, nullptr) < 0)
+    return base::sysError("bind {}", kRunDir);
+  if (::mount("", kRunDir, "none", MS_SHARED | MS_REC, nullptr) < 0)
+    return base::sysError("make {} shared", kRunDir);
+  return {};
+}
+
+std::string hostLinkName(const std::string& name) {
+  if (name.size() <= 12) return "bh-" + name;
+  return fmt::format("bh-{}{:04x}", name.substr(0, 8), std::hash<std::string>{}(name)&0xffff);
+}
+
+// A /30 in 169.254.0.0/16 chosen from the name: the host's end is .1 of it, the namespace's .2.
+std::pair<std::string, std::string> hostLinkAddresses(const std::string& name) {
+  uint32_t h = static_cast<uint32_t>(std::hash<std::string>{}(name));
+  uint32_t third = 1 + h % 253;  // 1..253, never 169.254.0.x or .254/.255
+  if (third == 169) third = 170;
+  uint32_t fourth = 4 * ((h >> 8) % 63);
+  return {fmt::format("169.254.{}.{}", third, fourth + 1),
+          fmt::format("169.254.{}.{}", third, fourth + 2)};
+}
+
+// Identity of a namespace file: the same (dev, ino) as /proc/PID/ns/net of its members.
+base::Result<std::pair<dev_t, ino_t>> nsIdentity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) < 0) return base::sysError("{}", path);
+  return std::pair{st.st_dev, st.st_ino};
+}
+
+// Pids of the processes whose network namespace is `id`.
+std::vector<pid_t> membersOf(std::pair<dev_t, ino_t> id) {
+  std::vector<pid_t> pids;
+  DIR* d = ::opendir("/proc");
+  if (!d) return pids;
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end) continue;
+    struct stat st {};
+    if (::stat(fmt::format("/proc/{}/ns/net", pid).c_str(), &st) == 0 && st.st_dev == id.first &&
+        st.st_ino == id.second)
+      pids.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return pids;
+}
+
+// A child of ours (wireguard-go during `up`) is reaped here, or it would linger as a zombie.
+bool alive(pid_t pid) {
+  if (::waitpid(pid, nullptr, WNOHANG) == pid) return false;
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+// SIGTERM to every pid, SIGKILL to those still there after `grace`; returns when all are gone
+// or after a further second.
+void stopAll(const std::vector<pid_t>& pids, std::chrono::milliseconds grace) {
+  using clock = std::chrono::steady_clock;
+  for (pid_t p : pids) ::kill(p, SIGTERM);
+  auto until = clock::now() + grace;
+  auto any_alive = [&] {
+    for (pid_t p : pids)
+      if (alive(p)) return true;
+    return false;
+  };
+  while (any_alive() && clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (pid_t p : pids)
+    if (alive(p)) ::kill(p, SIGKILL);
+  until = clock::now() + std::chrono::seconds(1);
+  while (any_alive() && clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+bool isWireguardGo(pid_t pid) {
+  auto comm = base::readFile(fmt::format("/proc/{}/comm", pid), 64);
+  return comm && base::trim(*comm) == "wireguard-go";
+}
+
+std::string resolvConf(const config::NamespaceConfig& ns) {
+  std::string out = "# written by burrow netns up " + ns.name + "\n";
+  for (const auto& s : ns.dns_servers) out += "nameserver " + s + "\n";
+  return out;
+}
+
+constexpr const char* kNsswitch =
+    "# written by burrow: names come from files and the namespace's DNS servers only\n"
+    "passwd: files\ngroup: files\nshadow: files\nhosts: files myhostname dns\n"
+    "networks: files\nprotocols: files\nservices: files\nethers: files\nrpc: files\n";
+
+// What `up` leaves behind, undone in reverse order when a later step fails.
+class Undo {
+ public:
+  void add(std::function<void()> f) { steps_.push_back(std::move(f)); }
+  void run() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+    steps_.clear();
+  }
+  void keep() { steps_.clear(); }
+  ~Undo() { run(); }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+};
+
+base::Result<std::string> privateKey(const config::WireguardSettings& wg) {
+  if (!wg.private_key.empty()) return wg.private_key;
+  ASSIGN_OR_RETURN(std::string text, base::readFile(wg.private_key_file, 1024));
+  return std::string(base::trim(text));
+}
+
+base::Result<json> readRecord(const std::string& state_dir, const std::string& name) {
+  std::string path = recordDir(state_dir, name) + "/state.json";
+  ASSIGN_OR_RETURN(std::string text, base::readFile(path));
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return base::invalid("{}: not a burrow record", path);
+  return j;
+}
+
+}  // namespace
+
+std::string namespacePath(const std::string& name) { return fmt::format("{}/{}", kRunDir, name); }
+
+base::Result<void> up(const config::NamespaceConfig& ns, const std::string& state_dir) {
+  const std::string path = namespacePath(ns.name);
+  const std::string& wg_if = ns.wireguard.interface;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0)
+    return base::makeError(std::errc::file_exists,
+                           "namespace {} is already up (burrow netns down {} first)", ns.name,
+                           ns.name);
+  if (nl::linkIndex(wg_if) != 0)
+    return base::makeError(std::errc::file_exists,
+                           "link {} already exists on the host: WireGuard interface names must "
+                           "be unique host-wide",
+                           wg_if);
+  const bool publish = !ns.publish_tcp.empty();
+  const std::string host_link = publish ? hostLinkName(ns.name) : "";
+  if (publish && nl::linkIndex(host_link) != 0)
+    return base::makeError(std::errc::file_exists, "link {} already exists on the host", host_link);
+  ASSIGN_OR_RETURN(std::string key, privateKey(ns.wireguard));
+
+  Undo undo;
+  const std::string dir = recordDir(state_dir, ns.name);
+  RETURN_IF_ERROR(base::ensureDir(dir, 0700));
+  undo.add([dir] {
+    for (const char* f : {"state.json", "resolv.conf", "nsswitch.conf", "wireguard-go.log"})
+      ::unlink((dir + "/" + f).c_str());
+    ::rmdir(dir.c_str());
+  });
+
+  // The namespace, bound at /run/netns/NAME; IPv6 off before any link moves in; lo up.
+  RETURN_IF_ERROR(prepareRunDir());
+  {
+    base::UniqueFd f(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+    if (!f) return base::sysError("create {}", path);
+  }
+  undo.add([path] {
+    ::umount2(path.c_str(), MNT_DETACH);
+    ::unlink(path.c_str());
+  });
+  auto make = [&]() -> base::Result<void> {
+    if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) < 0)
+      return base::sysError("bind the namespace at {}", path);
+    for (const char* k : {"net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"})
+      RETURN_IF_ERROR(writeSysctl(k, "1"));
+    ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open());
+    return nl::linkUp(s, nl::linkIndex("lo"), 0, "lo");
+  };
+  RETURN_IF_ERROR(inNamespace(-1, make));
+  base::UniqueFd ns_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns_fd) return base::sysError("open {}", path);
+
+  // Resolver files for the services (strict DNS mode bind-mounts them).
+  RETURN_IF_ERROR(base::writeFileAtomic(dir + "/resolv.conf", resolvConf(ns), 0644));
+  RETURN_IF_ERROR(base::writeFileAtomic(dir + "/nsswitch.conf", kNsswitch, 0644));
+
+  // wireguard-go in the host's namespace, configured, its link then moved inside.
+  ASSIGN_OR_RETURN(pid_t wg_pid, startWireguardGo(wg_if, dir + "/wireguard-go.log"));
+  undo.add([wg_pid] { stopAll({wg_pid}, std::chrono::seconds(1)); });
+  RETURN_IF_ERROR(configureWireguard(ns.wireguard, key));
+  ASSIGN_OR_RETURN(nl::Socket host, nl::Socket::open());
+  RETURN_IF_ERROR(nl::linkSetNetns(host, nl::linkIndex(wg_if), ns_fd.get(), wg_if));
+
+  auto [host_addr, ns_addr] = hostLinkAddresses(ns.name);
+  if (publish) {
+    RETURN_IF_ERROR(nl::vethCreate(host, host_link, kHostLinkInside, ns_fd.get()));
+    undo.add([host_link] {
+      if (auto s = nl::Socket::open())
+        (void)nl::linkDelete(*s, nl::linkIndex(host_link), host_link);
+    });
+    int idx = nl::linkIndex(host_link);
+    RETURN_IF_ERROR(nl::addressAdd(host, idx, host_addr + "/30", host_link));
+    RETURN_IF_ERROR(nl::linkUp(host, idx, 0, host_link));
+  }
+
+  // Inside: addresses, the tunnel as default route, the policy (dry run, then for real).
+  auto inside = [&]() -> base::Result<void> {
+    ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open());
+    int idx = nl::linkIndex(wg_if);
+    for (const auto& a : ns.wireguard.addresses)
+      if (a.find(':') == std::string::npos) RETURN_IF_ERROR(nl::addressAdd(s, idx, a, wg_if));
+    RETURN_IF_ERROR(nl::linkUp(s, idx, ns.wireguard.mtu, wg_if));
+    RETURN_IF_ERROR(nl::defaultRoute(s, idx, wg_if));
+    if (publish) {
+      int h = nl::linkIndex(kHostLinkInside);
+      RETURN_IF_ERROR(nl::addressAdd(s, h, ns_addr + "/30", kHostLinkInside));
+      RETURN_IF_ERROR(nl::linkUp(s, h, 0, kHostLinkInside));
+    }
+    return applyPolicy(renderPolicy(ns, {wg_if, publish ? kHostLinkInside : ""}));
+  };
+  RETURN_IF_ERROR(inNamespace(ns_fd.get(), inside));
+
+  ASSIGN_OR_RETURN(auto id, nsIdentity(path));
+  json rec = {{"name", ns.name},
+              {"interface", wg_if},
+              {"wireguard_pid", wg_pid},
+              {"namespace_dev", id.first},
+              {"namespace_ino", id.second},
+              {"addresses", ns.wireguard.addresses},
+              {"dns_mode", ns.dns_mode},
+              {"dns_servers", ns.dns_servers},
+              {"allow_host_resolver_ipc", ns.dns_allow_host_resolver_ipc},
+              {"egress_mode", ns.egress_mode},
+              {"security_profile", ns.security_profile},
+              {"host_link", host_link},
+              {"host_address", publish ? host_addr : ""},
+              {"namespace_address", publish ? ns_addr : ""},
+              {"publish_tcp", ns.publish_tcp}};
+  RETURN_IF_ERROR(base::writeFileAtomic(dir + "/state.json", rec.dump(2) + "\n", 0600));
+  undo.keep();
+  LOG_INFO("namespace up name={} interface={} wireguard_pid={}", ns.name, wg_if, wg_pid);
+  return {};
+}
+
+base::Result<void> down(const std::string& name, const std::string& state_dir) {
+  const std::string path = namespacePath(name);
+  auto rec = readRecord(state_dir, name);
+  struct stat st {};
+  const bool bound = ::stat(path.c_str(), &st) == 0;
+  if (!rec && !bound) return base::invalid("namespace {} is not up", name);
+  if (bound) stopAll(membersOf({st.st_dev, st.st_ino}), std::chrono::seconds(1));
+  if (rec) {
+    pid_t wg = rec->value("wireguard_pid", 0);
+    if (wg > 0 && isWireguardGo(wg)) stopAll({wg}, std::chrono::seconds(1));
+    // A wireguard-go that was killed could not remove its UAPI socket.
+    ::unlink(uapiSocketPath(rec->value("interface", "")).c_str());
+    std::string host_link = rec->value("host_link", "");
+    if (!host_link.empty() && nl::linkIndex(host_link) != 0) {
+      ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open());
+      RETURN_IF_ERROR(nl::linkDelete(s, nl::linkIndex(host_link), host_link));
+    }
+  }
+  if (bound) {
+    if (::umount2(path.c_str(), MNT_DETACH) < 0 && errno != EINVAL)
+      return base::sysError("unmount {}", path);
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT) return base::sysError("remove {}", path);
+  }
+  const std::string dir = recordDir(state_dir, name);
+  for (const char* f : {"state.json", "resolv.conf", "nsswitch.conf", "wireguard-go.log"})
+    ::unlink((dir + "/" + f).c_str());
+  ::rmdir(dir.c_str());
+  LOG_INFO("namespace down name={}", name);
+  return {};
+}
+
+base::Result<std::vector<Status>> status(const std::string& state_dir,
+                                         const std::optional<std::string>& name) {
+  std::vector<std::string> names;
+  if (name) {
+    names.push_back(*name);
+  } else if (DIR* d = ::opendir((state_dir + "/netns").c_str())) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+  }
+  std::vector<Status> out;
+  for (const auto& n : names) {
+    ASSIGN_OR_RETURN(json rec, readRecord(state_dir, n));
+    Status s;
+    s.name = n;
+    s.interface = rec.value("interface", "");
+    s.wireguard_pid = rec.value("wireguard_pid", 0);
+    s.addresses = rec.value("addresses", std::vector<std::string>{});
+    s.dns_mode = rec.value("dns_mode", "");
+    s.dns_servers = rec.value("dns_servers", std::vector<std::string>{});
+    s.egress_mode = rec.value("egress_mode", "");
+    s.security_profile = rec.value("security_profile", "");
+    s.host_link = rec.value("host_link", "");
+    s.host_address = rec.value("host_address", "");
+    s.namespace_address = rec.value("namespace_address", "");
+    s.publish_tcp = rec.value("publish_tcp", std::vector<uint16_t>{});
+    auto id = nsIdentity(namespacePath(n));
+    s.up = id && id->first == rec.value("namespace_dev", dev_t{0}) &&
+           id->second == rec.value("namespace_ino", ino_t{0});
+    s.wireguard_running = s.wireguard_pid > 0 && isWireguardGo(s.wireguard_pid);
+    if (s.up) {
+      s.processes = static_cast<int>(membersOf(*id).size());
+      base::UniqueFd fd(::open(namespacePath(n).c_str(), O_RDONLY | O_CLOEXEC));
+      (void)inNamespace(fd.get(), [&]() -> base::Result<void> {
+        s.link_running = nl::linkRunning(s.interface);
+        return {};
+      });
+    }
+    if (s.wireguard_running)
+      if (auto w = wireguardState(s.interface)) {
+        s.last_handshake = w->last_handshake;
+        s.rx_bytes = w->rx_bytes;
+        s.tx_bytes = w->tx_bytes;
+      }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string formatStatus(const std::vector<Status>& all) {
+  std::string out;
+  for (const auto& s : all) {
+    bool healthy = s.up && s.wireguard_running && s.link_running;
+    out += fmt::format("{}: {}\n", s.name, healthy ? "up" : s.up ? "degraded" : "down");
+    std::string hs = s.last_handshake == 0 ? "no handshake yet"
+                                           : fmt::format("last handshake {}s ago",
+                                                         ::time(nullptr) - s.last_handshake);
+    out += fmt::format("  wireguard  {} (wireguard-go pid {}{}), link {}, {}, rx {} B, tx {} B\n",
+                       s.interface, s.wireguard_pid, s.wireguard_running ? "" : ", not running",
+                       s.link_running ? "up" : "down", hs, s.rx_bytes, s.tx_bytes);
+    out += fmt::format("  addresses  {}\n", fmt::join(s.addresses, ", "));
+    out += fmt::format("  dns        {}{}{}\n", s.dns_mode, s.dns_servers.empty() ? "" : ": ",
+                       fmt::join(s.dns_servers, ", "));
+    out += fmt::format("  egress     {}\n  profile    {}\n", s.egress_mode, s.security_profile);
+    if (!s.host_link.empty())
+      out += fmt::format("  host link  {} {} <-> {} (tcp {})\n", s.host_link, s.host_address,
+                         s.namespace_address, fmt::join(s.publish_tcp, ", "));
+    out += fmt::format("  processes  {}\n", s.processes);
+  }
+  return out;
+}
+
+std::string formatStatusJson(const std::vector<Status>& all) {
+  json arr = json::array();
+  for (const auto& s : all) {
+    arr.push_back({{"name", s.name},
+                   {"up", s.up},
+                   {"interface", s.interface},
+                   {"wireguard_pid", s.wireguard_pid},
+                   {"wireguard_running", s.wireguard_running},
+                   {"link_running", s.link_running},
+                   {"last_handshake", s.last_handshake},
+                   {"rx_bytes", s.rx_bytes},
+                   {"tx_bytes", s.tx_bytes},
+                   {"addresses", s.addresses},
+                   {"dns_mode", s.dns_mode},
+                   {"dns_servers", s.dns_servers},
+                   {"egress_mode", s.egress_mode},
+                   {"security_profile", s.security_profile},
+                   {"host_link", s.host_link},
+                   {"host_address", s.host_address},
+                   {"namespace_address", s.namespace_address},
+                   {"publish_tcp", s.publish_tcp},
+                   {"processes", s.processes}});
+  }
+  return arr.dump(2) + "\n";
+}
+
+base::Result<Confinement> confinement(const std::string& name, const std::string& state_dir) {
+  ASSIGN_OR_RETURN(auto all, status(state_dir, name));
+  const Status& s = all.front();
+  if (!s.up)
+    return base::invalid("namespace {} is not up (burrow netns up {} -f FILE)", name, name);
+  if (!s.wireguard_running || !s.link_running)
+    return base::invalid("namespace {}: its tunnel {} is down", name, s.interface);
+  ASSIGN_OR_RETURN(json rec, readRecord(state_dir, name));
+  Confinement c;
+  c.namespace_path = namespacePath(name);
+  c.security_profile = s.security_profile;
+  c.refuse_root = s.security_profile == "highAssurance";
+  if (s.dns_mode == "strict") {
+    const std::string dir = recordDir(state_dir, name);
+    c.read_only_binds = {{dir + "/resolv.conf", "/etc/resolv.conf"},
+                         {dir + "/nsswitch.conf", "/etc/nsswitch.conf"}};
+    if (!rec.value("allow_host_resolver_ipc", false))
+      c.hidden_paths = {"/run/nscd", "/run/dbus/system_bus_socket", "/run/systemd/resolve",
+                        "/var/run/nscd"};
+  }
+  return c;
+}
+
+base::Result<Watch> Watch::open(const std::string& name, const std::string& state_dir) {
+  ASSIGN_OR_RETURN(json rec, readRecord(state_dir, name));
+  Watch w;
+  w.name_ = name;
+  w.interface_ = rec.value("interface", "");
+  w.path_ = namespacePath(name);
+  w.dev_ = rec.value("namespace_dev", dev_t{0});
+  w.ino_ = rec.value("namespace_ino", ino_t{0});
+  base::UniqueFd ns_fd(::open(w.path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns_fd) return base::sysError("open {}", w.path_);
+  auto subscribe = [&]() -> base::Result<void> {
+    ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open(RTMGRP_LINK));
+    w.netlink_ = base::UniqueFd(::dup(s.fd()));
+    return {};
+  };
+  RETURN_IF_ERROR(inNamespace(ns_fd.get(), subscribe));
+  w.inotify_ = base::UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!w.inotify_ || ::inotify_add_watch(w.inotify_.get(), kRunDir, IN_DELETE | IN_MOVED_FROM) < 0)
+    return base::sysError("inotify on {}", kRunDir);
+  w.epoll_ = base::UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!w.epoll_) return base::sysError("epoll_create1");
+  for (int fd : {w.netlink_.get(), w.inotify_.get()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(w.epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return base::sysError("epoll_ctl");
+  }
+  ::fcntl(w.netlink_.get(), F_SETFL, O_NONBLOCK);
+  RETURN_IF_ERROR(w.check());
+  return w;
+}
+
+base::Result<void> Watch::check() {
+  char buf[8192];
+  while (::read(netlink_.get(), buf, sizeof buf) > 0) {
+  }
+  while (::read(inotify_.get(), buf, sizeof buf) > 0) {
+  }
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) < 0 || st.st_dev != dev_ || st.st_ino != ino_)
+    return base::invalid("namespace {} was removed", name_);
+  base::UniqueFd ns_fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  bool running = false;
+  auto probe = [&]() -> base::Result<void> {
+    running = nl::linkRunning(interface_);
+    return {};
+  };
+  RETURN_IF_ERROR(inNamespace(ns_fd.get(), probe));
+  if (!running) return base::invalid("namespace {}: tunnel link {} is down", name_, interface_);
+  return {};
+}
+
+void Watch::killMembers() const {
+  for (pid_t p : membersOf({dev_, ino_})) ::kill(p, SIGKILL);
+}
+
+}  // namespace netns

@@ -1,0 +1,86 @@
+// netns: named network namespaces whose only way out is a WireGuard tunnel, fail-closed
+// (vpn-confinement's model). `up` builds one at /run/netns/NAME (so `ip netns` sees it): lo,
+// IPv6 off, the WireGuard link as default route, a deny-by-default nftables policy, resolver
+// files, and optionally a veth link that publishes chosen TCP ports to the host. `down`
+// stops every process inside, then removes all of it. Records live in
+// <state-dir>/netns/NAME/. Every entry point needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "config/config.h"
+
+namespace netns {
+
+// /run/netns/NAME
+std::string namespacePath(const std::string& name);
+
+// Builds namespace `ns.name`. Any failure removes everything already made, then returns the
+// error naming the step.
+base::Result<void> up(const config::NamespaceConfig& ns, const std::string& state_dir);
+
+// Stops the processes inside (SIGTERM, then SIGKILL after 1 s), stops wireguard-go, removes
+// the host link, the namespace and its records.
+base::Result<void> down(const std::string& name, const std::string& state_dir);
+
+struct Status {
+  std::string name;
+  bool up = false;  // the namespace exists and is the one `up` made
+  std::string interface;
+  pid_t wireguard_pid = 0;
+  bool wireguard_running = false;  // wireguard-go alive
+  bool link_running = false;       // the tunnel link is up inside the namespace
+  int64_t last_handshake = 0;      // seconds since the epoch; 0: never
+  uint64_t rx_bytes = 0, tx_bytes = 0;
+  std::vector<std::string> addresses;
+  std::string dns_mode, egress_mode, security_profile;
+  std::vector<std::string> dns_servers;
+  std::string host_link, host_address, namespace_address;  // "" when nothing is published
+  std::vector<uint16_t> publish_tcp;
+  int processes = 0;  // processes inside the namespace
+};
+// Every namespace recorded in the state directory, or only `name`.
+base::Result<std::vector<Status>> status(const std::string& state_dir,
+                                         const std::optional<std::string>& name);
+std::string formatStatus(const std::vector<Status>& all);
+std::string formatStatusJson(const std::vector<Status>& all);
+
+// What a service confined to namespace NAME needs (`burrow exec --netns NAME`). An error when
+// the namespace or its tunnel is not up: confined services fail closed.
+struct Confinement {
+  std::string namespace_path;
+  std::vector<std::pair<std::string, std::string>> read_only_binds;  // source, target
+  std::vector<std::string> hidden_paths;  // host resolver IPC, in strict DNS mode
+  bool refuse_root = false;               // highAssurance
+  std::string security_profile;
+};
+base::Result<Confinement> confinement(const std::string& name, const std::string& state_dir);
+
+// BindsTo= for a confined service: `fd()` turns readable when a link changes inside the
+// namespace or an entry of /run/netns goes away; `check()` then says whether the namespace
+// and its tunnel are still up.
+class Watch {
+ public:
+  static base::Result<Watch> open(const std::string& name, const std::string& state_dir);
+  int fd() const { return epoll_.get(); }
+  // Consumes what made fd() readable, then checks.
+  base::Result<void> check();
+  // Kills (SIGKILL) every process inside the namespace: the fail-closed answer to a failed
+  // check(), since the trust boundary is the namespace, not one service.
+  void killMembers() const;
+
+ private:
+  std::string name_, interface_, path_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  base::UniqueFd epoll_, netlink_, inotify_;
+};
+
+}  // namespace netns
