@@ -179,6 +179,10 @@ base::Result<std::string> privateKey(const config::WireguardSettings& wg) {
 
 base::Result<json> readRecord(const std::string& state_dir, const std::string& name) {
   std::string path = recordDir(state_dir, name) + "/state.json";
+  if (::access(path.c_str(), F_OK) < 0 && errno == ENOENT)
+    return base::makeError(std::errc::no_such_file_or_directory,
+                           "namespace {} is not up (no record in {}; burrow netns up {} -f FILE)",
+                           name, state_dir, name);
   ASSIGN_OR_RETURN(std::string text, base::readFile(path));
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return base::invalid("{}: not a burrow record", path);

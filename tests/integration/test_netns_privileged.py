@@ -249,6 +249,38 @@ class NetnsTest(harness.BurrowTestCase):
         self.assertIn("%s: up" % self.name, text)
         self.assertIn("dns        strict: " + PROVIDER_TUN, text)
 
+    def test_confined_services_see_pinned_resolver_files_only(self):
+        r = self.burrow("exec", "--netns", self.name, "--state-dir", self.state, "--no-restart",
+                        self.unit("early", "/bin/true"))
+        self.assertEqual(r.returncode, 1)  # fail-closed: no namespace, no start
+        self.assertIn("namespace %s is not up" % self.name, r.stderr)
+        self.assertEqual(self.up().returncode, 0)
+        # The host resolver's IPC is hidden from confined services (strict DNS, the default).
+        ipc = "/run/nscd"
+        made = not os.path.exists(ipc)
+        if made:
+            os.mkdir(ipc)
+            self.addCleanup(os.rmdir, ipc)
+        marker = os.path.join(ipc, "burrow-test-%d" % os.getpid())
+        open(marker, "w").close()
+        self.addCleanup(os.unlink, marker)
+        look = "/bin/sh -c 'cat /etc/resolv.conf; grep ^hosts: /etc/nsswitch.conf; ls %s'" % ipc
+        # NetworkNamespacePath= naming a namespace burrow made confines it like --netns.
+        r = self.burrow("exec", "--state-dir", self.state, "--no-restart",
+                        self.unit("look", look,
+                                  "NetworkNamespacePath=/run/netns/%s\n" % self.name))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("nameserver " + PROVIDER_TUN, r.stdout)
+        self.assertIn("hosts: files myhostname dns", r.stdout)
+        self.assertNotIn(os.path.basename(marker), r.stdout)
+        # allowHostResolverIPC: true leaves it visible.
+        self.burrow("netns", "down", self.name, "--state-dir", self.state, check=True)
+        self.assertEqual(self.up(dns={"allowHostResolverIPC": True}).returncode, 0)
+        r = self.burrow("exec", "--netns", self.name, "--state-dir", self.state, "--no-restart",
+                        self.unit("look2", look))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(os.path.basename(marker), r.stdout)
+
     def _confined_sleeper(self):
         svc = self.spawn("confined", [harness.BURROW, "exec", "--netns", self.name, "--state-dir",
                                       self.state, "--no-restart",
