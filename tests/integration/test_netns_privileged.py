@@ -295,7 +295,8 @@ class NetnsTest(harness.BurrowTestCase):
         t0 = time.monotonic()
         os.kill(self.status()["wireguard_pid"], 9)  # (e) the tunnel goes down
         svc.wait(timeout=5)
-        self.assertLess(time.monotonic() - t0, 1.5)
+        took = time.monotonic() - t0  # about 20 ms here; the promise is one second
+        self.assertLess(took, 1.5, "service still there %.0f ms after the tunnel" % (took * 1000))
         self.assertEqual(run("ip", "netns", "pids", self.name).stdout.strip(), "")
         self.assertIn("tunnel link %s is down" % self.wg_if, svc.read())
         # Nothing from the namespace reaches the underlay now.
