@@ -206,6 +206,12 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
                            "link {} already exists on the host: WireGuard interface names must "
                            "be unique host-wide",
                            wg_if);
+  if (wireguardGoRunning(wg_if))
+    return base::makeError(std::errc::file_exists,
+                           "a wireguard-go already serves interface {} ({}), perhaps in another "
+                           "namespace: interface names must be unique host-wide",
+                           wg_if, uapiSocketPath(wg_if));
+  ::unlink(uapiSocketPath(wg_if).c_str());  // left by a wireguard-go that was killed
   const bool publish = !ns.publish_tcp.empty();
   const std::string host_link = publish ? hostLinkName(ns.name) : "";
   if (publish && nl::linkIndex(host_link) != 0)

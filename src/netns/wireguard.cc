@@ -95,6 +95,8 @@ std::string uapiSocketPath(const std::string& ifname) {
   return fmt::format("/var/run/wireguard/{}.sock", ifname);
 }
 
+bool wireguardGoRunning(const std::string& ifname) { return uapiConnect(ifname).has_value(); }
+
 base::Result<pid_t> startWireguardGo(const std::string& ifname, const std::string& log_path) {
   // Debian's wireguard-go refuses to start on kernels new enough to have WireGuard built in
   // unless told otherwise; this path is taken only when the kernel has no WireGuard.

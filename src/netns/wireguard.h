@@ -17,6 +17,9 @@ namespace netns {
 // be unique host-wide.
 std::string uapiSocketPath(const std::string& ifname);
 
+// True when a wireguard-go answers on the UAPI socket of `ifname`, wherever its link lives.
+bool wireguardGoRunning(const std::string& ifname);
+
 // Starts wireguard-go for `ifname` in the calling thread's network namespace and waits until
 // its link and UAPI socket exist. Its output goes to `log_path` (the daemon keeps it open, so
 // it must not be the caller's). Returns the daemon's pid.

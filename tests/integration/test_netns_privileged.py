@@ -401,6 +401,11 @@ class NetnsTest(harness.BurrowTestCase):
         r = self.up()
         self.assertEqual(r.returncode, 1)
         self.assertIn("already up", r.stderr)
+        # Interface names are host-wide: the provider's, from another namespace, is taken.
+        r = self.up("bw" + self.name[2:], wireguard={"interface": self.peer_if})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("a wireguard-go already serves interface " + self.peer_if, r.stderr)
+        self.assertFalse(os.path.exists("/run/netns/bw" + self.name[2:]))
 
 
 if __name__ == "__main__":
