@@ -3,10 +3,12 @@
 // it forwards signals, waits, and restarts as Restart= says.
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/loop.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -237,10 +239,27 @@ void addInaccessible(std::vector<MountOp>& m, const std::string& path, bool opti
 // The mount steps, in an order where each later step refines the earlier ones: writable
 // paths are made mounts of their own first, the read-only layers follow, then fresh file
 // systems, then the writable paths are opened again.
-// RootDirectory= names a root other than the host's own.
-bool hasOwnRoot(const Config& c) { return !c.root_directory.empty() && c.root_directory != "/"; }
+// RootImage=: the image's file system is mounted here, in the service's mount namespace only.
+constexpr const char* kImageRoot = "/run/burrow/root-image";
 
-base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::string>* writable) {
+// RootDirectory= or RootImage= names a root other than the host's own.
+bool hasOwnRoot(const Config& c) {
+  return !c.root_image.empty() || (!c.root_directory.empty() && c.root_directory != "/");
+}
+// That root, as the service's mount namespace sees it.
+std::string rootOf(const Config& c) { return c.root_image.empty() ? c.root_directory : kImageRoot; }
+
+// A RootImage= attached to a loop device: its node and file system type.
+struct Image {
+  std::string device, fs_type;
+};
+
+// `dirs`: StateDirectory= and friends, made on the host. Under a root of the service's own they
+// are bound in at the same path (systemd does the same); otherwise they are writable paths.
+base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::string>* writable,
+                                             const std::vector<std::string>& dirs,
+                                             const Image& image) {
+  if (!hasOwnRoot(c)) writable->insert(writable->end(), dirs.begin(), dirs.end());
   std::vector<MountOp> m;
   for (const auto& w : c.read_write_paths) {
     auto [path_view, optional] = pathValue(w);
@@ -348,12 +367,17 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
   // RootDirectory=: the same steps inside the new root, which becomes a mount of its own;
   // the child chroot()s into it after the last step.
   if (hasOwnRoot(c)) {
-    const std::string& root = c.root_directory;
+    const std::string root = rootOf(c);
     for (auto& op : m) {
       op.target = op.target == "/" ? root : root + op.target;
       if (op.kind == MountOp::Kind::Inaccessible) op.source = inaccessibleFor(op.target);
     }
-    m.insert(m.begin(), {MountOp::Kind::BindSelf, false, root, "", "", 0, 0});
+    if (image.device.empty())
+      m.insert(m.begin(), {MountOp::Kind::BindSelf, false, root, "", "", 0, 0});
+    else
+      m.insert(m.begin(), {MountOp::Kind::Image, false, root, image.device, image.fs_type, 0, 0});
+    // The mount points: made in a RootDirectory= beforehand, held by a (read-only) image.
+    for (const auto& d : dirs) m.push_back({MountOp::Kind::Bind, false, root + d, d, "", 0, 0});
   }
   return m;
 }
@@ -362,7 +386,7 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
 // writable under ProtectSystem=.
 base::Result<void> makeDirectories(const Config& c, const Identity& id,
                                    std::map<std::string, std::string>& env,
-                                   std::vector<std::string>* writable) {
+                                   std::vector<std::string>* dirs) {
   const std::tuple<const std::vector<std::string>*, const char*, const char*> kinds[] = {
       {&c.state_directories, "/var/lib", "STATE_DIRECTORY"},
       {&c.runtime_directories, "/run", "RUNTIME_DIRECTORY"},
@@ -374,12 +398,55 @@ base::Result<void> makeDirectories(const Config& c, const Identity& id,
       std::string path = std::string(base_dir) + "/" + d;
       RETURN_IF_ERROR(base::ensureDir(path, 0755));
       if (::chown(path.c_str(), id.uid, id.gid) != 0) return base::sysError("chown {}", path);
-      writable->push_back(path);
+      dirs->push_back(path);
       joined += (joined.empty() ? "" : ":") + path;
     }
     if (!joined.empty()) env[var] = joined;
   }
   return {};
+}
+
+// The file system inside a RootImage=, from its superblock's magic number.
+base::Result<std::string> imageFsType(const Config& c) {
+  base::UniqueFd fd(::open(c.root_image.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return base::sysError("{}: RootImage={}", c.source, c.root_image);
+  std::vector<unsigned char> buf(0x10048);
+  ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), 0);
+  auto at = [&](size_t off, std::string_view magic) {
+    return n >= 0 && static_cast<size_t>(n) >= off + magic.size() &&
+           std::memcmp(buf.data() + off, magic.data(), magic.size()) == 0;
+  };
+  if (at(0, "hsqs")) return std::string("squashfs");
+  if (at(1080, "\x53\xef")) return std::string("ext4");
+  if (at(1024, "\xe2\xe1\xf5\xe0")) return std::string("erofs");
+  if (at(0, "XFSB")) return std::string("xfs");
+  if (at(0x10040, "_BHRfS_M")) return std::string("btrfs");
+  return base::invalid(
+      "{}: RootImage={}: not an ext4, squashfs, erofs, xfs or btrfs file system image "
+      "(partitioned disk images are not supported)",
+      c.source, c.root_image);
+}
+
+// Attaches the image to a free loop device, read-only and cleared on its last close.
+base::Result<base::UniqueFd> attachLoop(const Config& c, std::string* device) {
+  base::UniqueFd image(::open(c.root_image.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!image) return base::sysError("{}: RootImage={}", c.source, c.root_image);
+  base::UniqueFd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (!ctl) return base::sysError("{}: RootImage= needs /dev/loop-control", c.source);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int n = ::ioctl(ctl.get(), LOOP_CTL_GET_FREE);
+    if (n < 0) return base::sysError("{}: RootImage=: no free loop device", c.source);
+    *device = fmt::format("/dev/loop{}", n);
+    base::UniqueFd loop(::open(device->c_str(), O_RDONLY | O_CLOEXEC));
+    if (!loop) return base::sysError("{}: RootImage=: {}", c.source, *device);
+    loop_config cfg{};
+    cfg.fd = static_cast<uint32_t>(image.get());
+    cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+    if (::ioctl(loop.get(), LOOP_CONFIGURE, &cfg) == 0) return loop;
+    if (errno != EBUSY) return base::sysError("{}: RootImage=: attach to {}", c.source, *device);
+  }
+  return base::makeError(std::errc::device_or_resource_busy,
+                         "{}: RootImage=: every free loop device was taken first", c.source);
 }
 
 int capLast() {
@@ -393,8 +460,8 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   if (c.exec_start.empty()) return base::invalid("{}: no ExecStart=", c.source);
   ASSIGN_OR_RETURN(Identity id, resolveIdentity(c));
   ASSIGN_OR_RETURN(auto env, environmentFor(c, id));
-  std::vector<std::string> writable;
-  RETURN_IF_ERROR(makeDirectories(c, id, env, &writable));
+  std::vector<std::string> writable, dirs;
+  RETURN_IF_ERROR(makeDirectories(c, id, env, &dirs));
 
   // ExecStart=: prefixes "-", ":", "+", "!" are accepted (and ignored); "@" gives argv[0].
   bool at = false;
@@ -405,15 +472,29 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   if (words.empty() || (at && words.size() < 2))
     return base::invalid("{}: ExecStart= is empty", c.source);
   const bool rooted = hasOwnRoot(c);
-  if (rooted && ::access(c.root_directory.c_str(), X_OK) != 0)
+  if (!c.root_image.empty() && !c.root_directory.empty())
+    return base::invalid("{}: RootDirectory= and RootImage= cannot both be set", c.source);
+  if (!c.root_directory.empty() && rooted && ::access(c.root_directory.c_str(), X_OK) != 0)
     return base::sysError("{}: RootDirectory={}", c.source, c.root_directory);
+  if (rooted && c.root_image.empty())
+    for (const auto& d : dirs) RETURN_IF_ERROR(base::ensureDir(c.root_directory + d, 0755));
+  Image image;
+  if (!c.root_image.empty()) {
+    ASSIGN_OR_RETURN(image.fs_type, imageFsType(c));
+    ASSIGN_OR_RETURN(p.loop_fd, attachLoop(c, &image.device));
+    RETURN_IF_ERROR(base::ensureDir(kImageRoot, 0755));
+  }
   if (rooted) {
-    // The binary is looked up inside the new root, and run by its path there.
+    // The binary is run by its path inside the new root (and looked up there beforehand when
+    // the root is a directory the parent can see).
     if (words[0].empty() || words[0].front() != '/')
-      return base::invalid("{}: with RootDirectory=, ExecStart= needs an absolute path", c.source);
-    RETURN_IF_ERROR(findExecutable(c.root_directory + words[0]));
+      return base::invalid(
+          "{}: with RootDirectory= or RootImage=, ExecStart= needs an absolute "
+          "path",
+          c.source);
+    if (c.root_image.empty()) RETURN_IF_ERROR(findExecutable(c.root_directory + words[0]));
     p.exe = words[0];
-    p.root = c.root_directory;
+    p.root = rootOf(c);
   } else {
     ASSIGN_OR_RETURN(p.exe, findExecutable(words[0]));
   }
@@ -431,11 +512,11 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   if (c.protect_hostname) p.clone_flags |= CLONE_NEWUTS;
   p.private_pids = c.private_pids;
   if (!c.network_namespace_path.empty()) {
-    p.netns_fd = ::open(c.network_namespace_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (p.netns_fd < 0)
+    p.netns_fd = base::UniqueFd(::open(c.network_namespace_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!p.netns_fd)
       return base::sysError("{}: NetworkNamespacePath={}", c.source, c.network_namespace_path);
   }
-  ASSIGN_OR_RETURN(p.mounts, mountPlan(c, &writable));
+  ASSIGN_OR_RETURN(p.mounts, mountPlan(c, &writable, dirs, image));
   if (std::any_of(p.mounts.begin(), p.mounts.end(),
                   [](const MountOp& m) { return m.kind == MountOp::Kind::Inaccessible; }))
     RETURN_IF_ERROR(ensureInaccessibleNodes());
@@ -532,14 +613,12 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
     g_child = -1;
     if (!lost) {
       LOG_WARN("service stopped unit={} reason={}", c.unit_name, lost.error().message());
-      if (plan.netns_fd >= 0) ::close(plan.netns_fd);
       return base::Unexpected(lost.error());
     }
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     LOG_INFO("service ended unit={} status={}", c.unit_name, code);
     if (c.remove_ipc && plan.set_ids) removeIpcOf(plan.uid);
     if (!inv.restart || g_stopping || !shouldRestart(c.restart, status)) {
-      if (plan.netns_fd >= 0) ::close(plan.netns_fd);
       return code;
     }
     LOG_INFO("restarting unit={} in_ms={}", c.unit_name, c.restart_sec.count());

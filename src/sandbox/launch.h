@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "sandbox/sandbox.h"
 
 namespace sandbox {
@@ -60,6 +61,7 @@ struct MountOp {
     Dir,           // mkdir `target` with `mode`
     Symlink,       // symlink `target` -> `source`
     Bind,          // bind `source` on `target` (recursive unless data == "norbind")
+    Image,         // mount the block device `source` (file system type `data`) on `target`
   };
   Kind kind;
   bool optional;  // a missing target is skipped (ENOENT), like systemd's '-' prefix
@@ -75,8 +77,11 @@ struct Plan {
   std::vector<std::string> argv_storage, env_storage;
   std::vector<char*> argv, envp;  // null-terminated views of the storage
 
-  int clone_flags = 0;  // CLONE_NEW* beyond the always-on CLONE_NEWNS
-  int netns_fd = -1;    // NetworkNamespacePath=, joined with setns()
+  int clone_flags = 0;      // CLONE_NEW* beyond the always-on CLONE_NEWNS
+  base::UniqueFd netns_fd;  // NetworkNamespacePath=, joined with setns()
+  // RootImage=: the loop device the image is attached to (read-only, cleared on last close),
+  // held until the service ends.
+  base::UniqueFd loop_fd;
   bool private_pids = false;
   // PrivateUsers=: a user namespace entered after the mounts, mapping root and the service's
   // own ids to themselves and everyone else to nobody (uid_map/gid_map contents).

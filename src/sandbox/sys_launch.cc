@@ -83,6 +83,8 @@ int applyMount(const MountOp& m) {
     case MountOp::Kind::Bind:
       return ::mount(m.source.c_str(), t, nullptr, MS_BIND | (m.data == "norbind" ? 0 : MS_REC),
                      nullptr);
+    case MountOp::Kind::Image:
+      return ::mount(m.source.c_str(), t, m.data.c_str(), MS_RDONLY | MS_NODEV, nullptr);
   }
   errno = EINVAL;
   return -1;
@@ -142,7 +144,7 @@ void forward(int sig) {
 [[noreturn]] void applyInChild(const Plan& p, int report) {
   // 1. Namespaces: the mount namespace (and any other) came with clone(); join a named
   //    network namespace now, before anything can open a socket.
-  if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
+  if (p.netns_fd && ::setns(p.netns_fd.get(), CLONE_NEWNET) != 0)
     fail(report, Step::Namespaces, errno);
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     fail(report, Step::MountPropagation, errno);

@@ -262,6 +262,68 @@ class ExecTest(harness.BurrowTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("RootDirectory=/nonexistent/root", r.stderr)
 
+    def _small_root(self, name):
+        """A root of its own: the system's programs get bound in, /run holds the probe."""
+        root = self.path(name)
+        for d in ("usr", "etc", "run", "tmp", "proc", "dev", "var/lib/burrow-it-state"):
+            os.makedirs(os.path.join(root, d))
+        for link, to in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin")):
+            os.symlink(to, os.path.join(root, link))
+        with open(os.path.join(root, "only-in-root"), "w") as f:
+            f.write("x\n")
+        shutil.copy2(self.probe_bin, os.path.join(root, "run", "probe"))
+        shutil.copy2(os.path.realpath("/bin/sh"), os.path.join(root, "run", "sh"))
+        return root
+
+    def test_root_image(self):
+        if shutil.which("mkfs.ext4") is None or not os.path.exists("/dev/loop-control"):
+            self.skipTest("needs mkfs.ext4 and loop devices")
+        image = self.path("root.img")
+        subprocess.run(["mkfs.ext4", "-q", "-d", self._small_root("image-root"), image, "16M"],
+                       check=True, capture_output=True, timeout=60)
+        # What the service reads now comes from the image, not from the directory it was made of.
+        os.unlink(os.path.join(self.tmp, "image-root", "only-in-root"))
+        before = subprocess.run(["losetup", "-j", image], capture_output=True, text=True).stdout
+        self.assertEqual(before, "")
+        common = "RootImage=%s\nBindReadOnlyPaths=/usr\n" % image
+        r = self.burrow("--log-level", "warn", "exec", "--no-restart",
+                        self.unit("/run/probe read /only-in-root", common))
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "ok"), r.stderr)
+        # The image is mounted read-only, and the loop device goes when the service ends.
+        r = self.burrow("--log-level", "warn", "exec", "--no-restart",
+                        self.unit("/run/probe write /new-file", common))
+        self.assertEqual((r.returncode, r.stdout.strip()), (1, "errno=EROFS"), r.stderr)
+        after = subprocess.run(["losetup", "-j", image], capture_output=True, text=True).stdout
+        self.assertEqual(after, "")
+        # StateDirectory= lives on the host and is bound into the image at the same path.
+        state = "/var/lib/burrow-it-state"
+        self.addCleanup(shutil.rmtree, state, ignore_errors=True)
+        r = self.burrow("--log-level", "warn", "exec", "--no-restart",
+                        self.unit("/bin/sh -c 'echo kept > %s/from-image'" % state,
+                                  common + "StateDirectory=burrow-it-state\n"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(state + "/from-image"))
+        # Bad input: a file that is no file system, both roots at once.
+        junk = self.write_file("junk.img", "not a file system\n" * 100)
+        r = self.burrow("exec", self.unit("/bin/true", "RootImage=%s" % junk))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not an ext4, squashfs, erofs, xfs or btrfs file system image", r.stderr)
+        r = self.burrow("exec", self.unit("/bin/true", "RootImage=%s\nRootDirectory=/" % image))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot both be set", r.stderr)
+
+    def test_state_directory_inside_root_directory(self):
+        root = self._small_root("state-root")
+        state = "/var/lib/burrow-it-state2"
+        self.addCleanup(shutil.rmtree, state, ignore_errors=True)
+        r = self.burrow("--log-level", "warn", "exec", "--no-restart",
+                        self.unit("/run/sh -c 'echo kept > %s/from-root'" % state,
+                                  "RootDirectory=%s\nBindReadOnlyPaths=/usr\n"
+                                  "ProtectSystem=strict\nStateDirectory=burrow-it-state2\n" % root))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(state + "/from-root"))
+        self.assertFalse(os.path.exists(root + state + "/from-root"))
+
     def test_remove_ipc(self):
         def segment_exists(shmid):
             for line in harness._read("/proc/sysvipc/shm").splitlines()[1:]:
