@@ -114,10 +114,15 @@ std::vector<pid_t> membersOf(std::pair<dev_t, ino_t> id) {
   return pids;
 }
 
-// A child of ours (wireguard-go during `up`) is reaped here, or it would linger as a zombie.
+// Whether `pid` still runs. A child of ours (wireguard-go during `up`) is reaped here; one that
+// ended but waits for another parent to reap it (a zombie) counts as gone.
 bool alive(pid_t pid) {
   if (::waitpid(pid, nullptr, WNOHANG) == pid) return false;
-  return ::kill(pid, 0) == 0 || errno == EPERM;
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  auto stat = base::readFile(fmt::format("/proc/{}/stat", pid), 4096);
+  if (!stat) return false;
+  auto paren = stat->rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
 }
 
 // SIGTERM to every pid, SIGKILL to those still there after `grace`; returns when all are gone
