@@ -32,6 +32,7 @@
 
 #include "base/base.h"
 #include "config/config.h"
+#include "config/yaml_internal.h"
 
 namespace config {
 namespace {
@@ -438,24 +439,6 @@ base::Result<WgQuick> parseWgQuickWithLines(std::string_view text, std::string_v
 }
 
 // ---- The YAML namespace file ----
-
-int lineOf(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  return m.is_null() ? 0 : m.line + 1;
-}
-
-const char* kindName(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Null:
-      return "nothing";
-    default:
-      return "a scalar";
-  }
-}
 
 // One `key: value` of a mapping. `path` is the full key path for messages:
 // "namespaces.vpn.dns.mode".

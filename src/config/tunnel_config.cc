@@ -21,6 +21,7 @@
 #include "base/base.h"
 #include "config/config.h"
 #include "config/ingress_internal.h"
+#include "config/yaml_internal.h"
 
 namespace config {
 namespace {
@@ -28,24 +29,6 @@ namespace {
 // Config files are small; the cap keeps a wrong path (a log, a disk image) from being slurped.
 constexpr size_t kMaxConfigBytes = 1 << 20;
 constexpr int kMaxHaConnections = 64;
-
-int lineOf(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  return m.is_null() ? 0 : m.line + 1;
-}
-
-const char* kindName(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Null:
-      return "nothing";
-    default:
-      return "a scalar";
-  }
-}
 
 // One `key: value` of a mapping, with the key's line for messages.
 struct Entry {

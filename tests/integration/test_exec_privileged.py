@@ -240,14 +240,7 @@ class ExecTest(harness.BurrowTestCase):
 
     def test_root_directory(self):
         # A root of its own: the system's programs bound in read-only, one file of its own.
-        root = self.path("root")
-        for d in ("usr", "etc", "run", "tmp", "proc", "dev"):
-            os.makedirs(os.path.join(root, d))
-        for link, to in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin")):
-            os.symlink(to, os.path.join(root, link))
-        with open(os.path.join(root, "only-in-root"), "w") as f:
-            f.write("x\n")
-        shutil.copy2(self.probe_bin, os.path.join(root, "run", "probe"))
+        root = self._small_root("root")
         unit = self.write_file("root.service", "[Service]\nExecStart=/run/probe read /only-in-root\n"
                                "RootDirectory=%s\nBindReadOnlyPaths=/usr\nProtectSystem=strict\n" % root)
         r = self.burrow("--log-level", "warn", "exec", "--no-restart", unit)
