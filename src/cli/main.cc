@@ -1,6 +1,7 @@
 // The `burrow` command: parses flags, calls one subsystem entry point, prints, and maps the
 // Result to an exit status (0 ok, 1 failure, 2 usage). No logic of its own lives here.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "config/config.h"
 #include "netns/netns.h"
 #include "sandbox/sandbox.h"
+#include "supervise/supervise.h"
 #include "tunnel/tunnel.h"
 
 namespace cli {
@@ -53,6 +55,9 @@ struct Flags {
   // netns
   std::string state_dir = "/var/lib/burrow";
   std::string netns_name, netns_file;
+  // service
+  std::string init = "auto", service_name, service_user;
+  std::vector<std::string> service_command;
 };
 
 // One row per runnable command: where it hangs in the tree, and what it does.
@@ -234,6 +239,31 @@ int execUnit(Flags& f) {
   return finish(sandbox::exec(*cfg, inv));
 }
 
+int printLines(const base::Result<std::vector<std::string>>& r) {
+  if (!r) return fail(r.error());
+  for (const auto& l : *r) std::printf("%s\n", l.c_str());
+  return kOk;
+}
+
+int serviceInstall(Flags& f) {
+  auto init = supervise::parseInit(f.init);
+  if (!init) {
+    std::fprintf(stderr, "burrow: %s\n", init.error().message().c_str());
+    return kUsage;
+  }
+  supervise::Service s;
+  s.command = f.service_command;
+  s.name = !f.service_name.empty()                        ? f.service_name
+           : !s.command.empty() && s.command[0] == "edge" ? "burrow-edge"
+                                                          : "burrow-tunnel";
+  s.user = f.service_user.empty() ? s.name : f.service_user;
+  s.state_dir = f.state_dir;
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  s.burrow = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "/usr/local/bin/burrow";
+  return printLines(supervise::install(s, *init));
+}
+
 int netnsUp(Flags& f) {
   auto ns = config::loadNamespace(f.netns_file, f.netns_name);
   if (!ns) return fail(ns.error());
@@ -382,6 +412,31 @@ int run(int argc, char** argv) {
   for (auto* c : {nup, ndown, nstat})
     c->add_option("--state-dir", f.state_dir, "where namespace records live")
         ->capture_default_str();
+
+  // burrow service install|uninstall|status|restart|reload
+  auto* svc = app.add_subcommand("service", "install burrow as a service of systemd or OpenRC");
+  svc->require_subcommand(1);
+  auto* sinst = svc->add_subcommand(
+      "install", "write and start a service running the burrow command given after --");
+  sinst->add_option("--init", f.init, "auto, systemd, openrc or none")->capture_default_str();
+  sinst->add_option("--name", f.service_name, "default burrow-tunnel or burrow-edge");
+  sinst->add_option("--user", f.service_user, "the service's system user (default: its name)");
+  sinst->add_option("--state-dir", f.state_dir, "the service's own directory (0700)")
+      ->capture_default_str();
+  sinst->add_option("COMMAND", f.service_command, "burrow subcommand and flags, after --")
+      ->required();
+  table.push_back({sinst, serviceInstall});
+  auto* sun = svc->add_subcommand("uninstall", "stop and remove what install made");
+  sun->add_option("--name", f.service_name, "the service")->required();
+  table.push_back(
+      {sun, [](Flags& fl) { return printLines(supervise::uninstall(fl.service_name)); }});
+  for (const char* action : {"status", "restart", "reload"}) {
+    auto* c = svc->add_subcommand(action, std::string(action) + " the service through its init");
+    c->add_option("--name", f.service_name, "the service")->required();
+    table.push_back({c, [action](Flags& fl) {
+                       return printLines(supervise::control(fl.service_name, action));
+                     }});
+  }
 
   auto* aud = app.add_subcommand(
       "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");

@@ -1,0 +1,63 @@
+// supervise: burrow as a service of the init system that runs here (systemd or OpenRC), and
+// the one place where burrow gains root for a step (runPrivileged). Nothing else in burrow
+// looks at the effective uid. Files written here carry a header naming what install made, so
+// that uninstall removes exactly that.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+
+namespace supervise {
+
+// ---- privileged steps ----
+
+struct Step {
+  std::string what;               // "create the service user burrow-tunnel"
+  std::vector<std::string> argv;  // the command to run as root
+  std::string input;              // its stdin
+};
+
+// Runs the step directly when burrow runs as root, through `sudo -n` when it does not, and
+// otherwise fails naming the step, the command and why it could not be elevated. Returns the
+// command's stdout.
+base::Result<std::string> runPrivileged(const Step& step);
+
+// ---- init systems ----
+
+enum class Init { Auto, Systemd, OpenRC, None };
+base::Result<Init> parseInit(std::string_view text);  // auto | systemd | openrc | none
+const char* initName(Init init);
+// The init `auto` picks: what runs as PID 1 (and has its tools here), with the reason.
+std::pair<Init, std::string> detectInit();
+
+// ---- services ----
+
+struct Service {
+  std::string name;                  // burrow-tunnel, burrow-edge, or --name
+  std::string user;                  // the service identity; a system user made if missing
+  std::string state_dir;             // owned by `user`, 0700
+  std::vector<std::string> command;  // burrow subcommand and flags: {"tunnel", "run", ...}
+  std::string burrow;                // absolute path of the burrow binary
+};
+
+// The files install writes, exposed for tests. `created` lists what install made besides the
+// file (e.g. "user=burrow-tunnel"), recorded in its header for uninstall.
+std::string systemdUnit(const Service& s, const std::vector<std::string>& created);
+std::string openrcScript(const Service& s, const std::vector<std::string>& created);
+std::string unitPath(Init init, const std::string& name);
+
+// Writes the service's files (idempotent: a reinstall rewrites them), makes its user and state
+// directory when missing, and starts it when `init` is what runs here; otherwise says that it
+// was not started, and why. Returns the lines to print.
+base::Result<std::vector<std::string>> install(const Service& s, Init init);
+// Stops and removes what install made for `name` and nothing else. A state directory that
+// is not empty is kept (it holds the operator's token and config), and said so.
+base::Result<std::vector<std::string>> uninstall(const std::string& name);
+// `status`, `restart` or `reload` through the init that runs the service.
+base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action);
+
+}  // namespace supervise

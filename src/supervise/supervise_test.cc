@@ -1,0 +1,77 @@
+// The service files install writes: seed 001's profile adapted to the subcommand, quoting,
+// and the header that uninstall reads.
+#include <gtest/gtest.h>
+
+#include "supervise/supervise.h"
+
+namespace supervise {
+namespace {
+
+Service connector() {
+  return {"burrow-tunnel",
+          "burrow-tunnel",
+          "/var/lib/burrow",
+          {"tunnel", "run", "--config", "/var/lib/burrow/config.yml", "--token-file",
+           "/var/lib/burrow/token"},
+          "/usr/local/bin/burrow"};
+}
+
+bool has(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST(SystemdUnit, ConnectorGetsTheWholeProfileAndNoCapability) {
+  std::string u = systemdUnit(connector(), {"user=burrow-tunnel"});
+  EXPECT_EQ(u.rfind("# Written by burrow service install", 0), 0u) << u;
+  EXPECT_TRUE(has(u, "# burrow-created: user=burrow-tunnel")) << u;
+  EXPECT_TRUE(has(u,
+                  "ExecStart=/usr/local/bin/burrow tunnel run --config "
+                  "/var/lib/burrow/config.yml --token-file /var/lib/burrow/token"))
+      << u;
+  for (const char* l : {"User=burrow-tunnel", "ReadWritePaths=/var/lib/burrow", "PrivateUsers=yes",
+                        "CapabilityBoundingSet=", "ProtectSystem=strict", "NoNewPrivileges=yes",
+                        "SystemCallFilter=@system-service", "Restart=on-failure"})
+    EXPECT_TRUE(has(u, l)) << l << "\n" << u;
+}
+
+TEST(SystemdUnit, EdgeOnALowPortKeepsOnlyNetBindService) {
+  Service s = connector();
+  s.name = s.user = "burrow-edge";
+  s.command = {"edge", "--state-dir", "/var/lib/burrow", "--http", ":80", "--tunnel", ":7844"};
+  std::string u = systemdUnit(s, {});
+  EXPECT_TRUE(has(u, "CapabilityBoundingSet=CAP_NET_BIND_SERVICE")) << u;
+  EXPECT_TRUE(has(u, "AmbientCapabilities=CAP_NET_BIND_SERVICE")) << u;
+  EXPECT_FALSE(has(u, "PrivateUsers=yes")) << u;
+  s.command = {"edge", "--state-dir", "/var/lib/burrow", "--http", ":8080", "--tunnel", ":7844"};
+  EXPECT_TRUE(has(systemdUnit(s, {}), "PrivateUsers=yes"));
+}
+
+TEST(SystemdUnit, QuotesAndSpecifiers) {
+  Service s = connector();
+  s.command = {"tunnel", "run", "--config", "/srv/my config.yml", "--token-file", "/srv/100%"};
+  std::string u = systemdUnit(s, {});
+  EXPECT_NE(u.find("--config \"/srv/my config.yml\" --token-file /srv/100%%\n"), std::string::npos)
+      << u;
+}
+
+TEST(OpenrcScript, SuperviseDaemonAsTheServiceUser) {
+  std::string sc = openrcScript(connector(), {"state-dir=/var/lib/burrow"});
+  EXPECT_EQ(sc.rfind("#!/sbin/openrc-run\n# Written by burrow service install", 0), 0u) << sc;
+  for (const char* l :
+       {"supervisor=supervise-daemon", "command='/usr/local/bin/burrow'",
+        "command_user='burrow-tunnel:burrow-tunnel'", "pidfile='/var/lib/burrow/burrow-tunnel.pid'",
+        "respawn_max=0", "# burrow-created: state-dir=/var/lib/burrow"})
+    EXPECT_TRUE(has(sc, l)) << l << "\n" << sc;
+  EXPECT_NE(sc.find("depend() {\n\tneed net\n}"), std::string::npos) << sc;
+  EXPECT_NE(sc.find("command_args=\"'tunnel' 'run' '--config'"), std::string::npos) << sc;
+}
+
+TEST(Init, Names) {
+  EXPECT_EQ(*parseInit("openrc"), Init::OpenRC);
+  auto bad = parseInit("upstart");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "--init upstart: expected auto, systemd, openrc or none");
+}
+
+}  // namespace
+}  // namespace supervise

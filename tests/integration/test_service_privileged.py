@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""`burrow service install|uninstall|status`: the files for systemd and OpenRC checked with the
+real tools (systemd-analyze verify and security, sh -n), users made and removed, modes and
+owners, and the exact refusal when a step cannot be elevated: run as a user without sudo, and
+as one whose sudo allows only named commands. Every test removes its users, files and sudoers
+entries. Needs root."""
+
+import grp
+import os
+import pwd
+import re
+import shutil
+import stat
+import subprocess
+import unittest
+
+import harness
+
+
+def _missing():
+    need = ["useradd", "userdel", "runuser", "systemd-analyze", "sudo"]
+    out = [t for t in need if shutil.which(t) is None]
+    if os.geteuid() != 0:
+        out.append("root")
+    return out
+
+
+def pid1():
+    with open("/proc/1/comm") as f:
+        return f.read().strip()
+
+
+def user_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+@unittest.skipIf(_missing(), "needs root and %s" % _missing())
+class ServiceTest(harness.BurrowTestCase):
+
+    def setUp(self):
+        super().setUp()
+        sfx = "%d" % (os.getpid() % 100000)
+        self.name = "burrow-it" + sfx
+        self.state = self.path("state")
+        self.unit = "/etc/systemd/system/%s.service" % self.name
+        self.script = "/etc/init.d/" + self.name
+        # Whatever a test leaves, this removes (by exact name), pass or fail.
+        self.addCleanup(self._scrub)
+        self.root_before = sorted(os.listdir("/root")) if os.path.isdir("/root") else []
+
+    def _scrub(self):
+        for path in (self.unit, self.script):
+            if os.path.exists(path):
+                os.unlink(path)
+        for user in (self.name, "bnosudo" + self.name[9:], "bsudo" + self.name[9:]):
+            if user_exists(user):
+                subprocess.run(["userdel", user], capture_output=True)
+        sudoers = "/etc/sudoers.d/" + self.name
+        if os.path.exists(sudoers):
+            os.unlink(sudoers)
+
+    def install(self, *extra, init="systemd", user=None, command=None):
+        argv = ["service", "install", "--init", init, "--name", self.name, "--state-dir",
+                self.state, *extra, "--"]
+        argv += command or ["tunnel", "run", "--config", self.state + "/config.yml",
+                            "--token-file", self.state + "/token"]
+        if user is None:
+            return self.burrow(*argv)
+        return subprocess.run(["runuser", "-u", user, "--", harness.BURROW, *argv],
+                              capture_output=True, text=True, timeout=60,
+                              env=harness.clean_env())
+
+    def test_systemd_unit_verifies_scores_and_uninstalls_cleanly(self):
+        r = self.install()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("created system user " + self.name, r.stdout)
+        self.assertIn("wrote " + self.unit, r.stdout)
+        if pid1() != "systemd":
+            self.assertIn("not started: PID 1 is %s" % pid1(), r.stdout)
+        st = os.stat(self.unit)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o644, 0))
+        st = os.stat(self.state)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
+        self.assertEqual(pwd.getpwuid(st.st_uid).pw_name, self.name)
+        self.assertEqual(grp.getgrgid(st.st_gid).gr_name, self.name)
+        # The real tools: the unit verifies and rates 2.0 or lower.
+        v = subprocess.run(["systemd-analyze", "verify", self.unit], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertEqual(v.stderr.strip(), "")
+        s = subprocess.run(["systemd-analyze", "security", "--offline=true", self.unit],
+                           capture_output=True, text=True, timeout=60)
+        m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", s.stdout)
+        self.assertIsNotNone(m, s.stdout + s.stderr)
+        self.assertLessEqual(float(m.group(1)), 2.0, s.stdout)
+        # Reinstall: the same file, nothing new made.
+        with open(self.unit) as f:
+            first = f.read()
+        r = self.install()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("rewrote " + self.unit, r.stdout)
+        self.assertNotIn("created", r.stdout)
+        with open(self.unit) as f:
+            self.assertEqual(f.read(), first)
+        r = self.burrow("service", "status", "--name", self.name)
+        self.assertIn("%s: systemd service, %s" % (self.name, self.unit), r.stdout)
+        # Uninstall removes the unit, the user and the empty state directory, and only those.
+        r = self.burrow("service", "uninstall", "--name", self.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(self.unit))
+        self.assertFalse(user_exists(self.name))
+        self.assertFalse(os.path.exists(self.state))
+        r = self.burrow("service", "uninstall", "--name", self.name)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no service %s installed by burrow" % self.name, r.stderr)
+
+    def test_uninstall_keeps_what_it_did_not_make(self):
+        os.makedirs(self.state)
+        with open(os.path.join(self.state, "token"), "w") as f:
+            f.write("t\n")
+        r = self.install()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.burrow("service", "uninstall", "--name", self.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(self.state, "token")))
+        self.assertFalse(user_exists(self.name))
+        # A file at the unit's path that burrow did not write is left alone.
+        with open(self.unit, "w") as f:
+            f.write("[Service]\nExecStart=/bin/true\n")
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s exists and was not written by burrow" % self.unit, r.stderr)
+        self.assertFalse(user_exists(self.name))
+
+    def test_openrc_script(self):
+        r = self.install(init="openrc")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(self.script).st_mode), 0o755)
+        n = subprocess.run(["sh", "-n", self.script], capture_output=True, text=True)
+        self.assertEqual(n.returncode, 0, n.stderr)
+        with open(self.script) as f:
+            text = f.read()
+        self.assertTrue(text.startswith("#!/sbin/openrc-run\n"))
+        for line in ("supervisor=supervise-daemon", "command_user='%s:%s'" % (self.name, self.name),
+                     "pidfile='%s/%s.pid'" % (self.state, self.name)):
+            self.assertIn("\n%s\n" % line, text)
+        self.assertIn("depend() {\n\tneed net\n}", text)
+        r = self.burrow("service", "uninstall", "--name", self.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(self.script))
+
+    def test_bad_input_leaves_nothing_behind(self):
+        r = self.burrow("service", "install", "--init", "upstart", "--", "tunnel", "run")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--init upstart: expected auto, systemd, openrc or none", r.stderr)
+        r = self.install(command=["tunnel", "run", "--config", "/x.yml"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("add --token-file FILE", r.stderr)
+        r = self.install("--user", "-bad")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--user -bad", r.stderr)
+        # A state directory that cannot be made: the user made first is removed again.
+        self.state = "/proc/burrow-it-no-such-dir"
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("make /proc/burrow-it-no-such-dir the service's own (0700) failed", r.stderr)
+        self.assertFalse(user_exists(self.name))
+        self.assertFalse(os.path.exists(self.unit))
+        # --init auto says what it picked and why.
+        r = self.install(init="auto")
+        if pid1() not in ("systemd", "openrc-init", "init"):
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("--init none (auto picked it: PID 1 is %s" % pid1(), r.stderr)
+
+    def test_unprivileged_users_get_the_exact_refusal_or_elevate_named_steps(self):
+        sfx = self.name[9:]
+        nosudo, withsudo = "bnosudo" + sfx, "bsudo" + sfx
+        for u in (nosudo, withsudo):
+            subprocess.run(["useradd", "--system", "--no-create-home", u], check=True)
+        os.chmod(self.tmp, 0o755)
+        r = self.install(user=nosudo)
+        self.assertEqual(r.returncode, 1)
+        uid = pwd.getpwnam(nosudo).pw_uid
+        want = ("burrow: create the service user %s needs root: burrow runs as uid %d and "
+                "`sudo -n useradd --system --user-group --no-create-home --home-dir %s --shell "
+                "/usr/sbin/nologin %s` was refused (sudo: a password is required); run it as "
+                "root, or allow that command without a password in sudoers\n"
+                % (self.name, uid, self.state, self.name))
+        self.assertEqual(r.stderr, want)
+        self.assertFalse(user_exists(self.name))
+        # Passwordless sudo for named commands only: the service user exists already, so
+        # install needs just `install`.
+        with open("/etc/sudoers.d/" + self.name, "w") as f:
+            f.write("%s ALL=(root) NOPASSWD: /usr/bin/install\n" % withsudo)
+        os.chmod("/etc/sudoers.d/" + self.name, 0o440)
+        subprocess.run(["useradd", "--system", "--no-create-home", self.name], check=True)
+        r = self.install(user=withsudo)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = os.stat(self.unit)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o644, 0))
+        self.assertEqual(pwd.getpwuid(os.stat(self.state).st_uid).pw_name, self.name)
+        # Uninstall needs `rm`, which that sudo does not allow: refused, nothing removed.
+        r = subprocess.run(["runuser", "-u", withsudo, "--", harness.BURROW, "service",
+                            "uninstall", "--name", self.name], capture_output=True, text=True,
+                           timeout=60, env=harness.clean_env())
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("remove %s needs root" % self.unit, r.stderr)
+        self.assertTrue(os.path.exists(self.unit))
+        self.assertEqual(sorted(os.listdir("/root")) if os.path.isdir("/root") else [],
+                         self.root_before)
+
+
+if __name__ == "__main__":
+    unittest.main()
