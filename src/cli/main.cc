@@ -428,15 +428,35 @@ int run(int argc, char** argv) {
   table.push_back({sinst, serviceInstall});
   auto* sun = svc->add_subcommand("uninstall", "stop and remove what install made");
   sun->add_option("--name", f.service_name, "the service")->required();
-  table.push_back(
-      {sun, [](Flags& fl) { return printLines(supervise::uninstall(fl.service_name)); }});
+  table.push_back({sun, [](Flags& fl) {
+                     return printLines(supervise::uninstall(fl.service_name, fl.state_dir));
+                   }});
+  std::vector<CLI::App*> by_name = {sun};
   for (const char* action : {"status", "restart", "reload"}) {
     auto* c = svc->add_subcommand(action, std::string(action) + " the service through its init");
     c->add_option("--name", f.service_name, "the service")->required();
     table.push_back({c, [action](Flags& fl) {
-                       return printLines(supervise::control(fl.service_name, action));
+                       return printLines(supervise::control(fl.service_name, action, fl.state_dir));
                      }});
+    by_name.push_back(c);
   }
+  for (auto* c : by_name)
+    c->add_option("--state-dir", f.state_dir, "where an --init none service keeps its files")
+        ->capture_default_str();
+  // What --init none runs, detached, as the service user.
+  auto* ssup = svc->add_subcommand(
+      "supervise", "run COMMAND and restart it on failure (what --init none starts)");
+  ssup->add_option("--name", f.service_name, "the service")->required();
+  ssup->add_option("--state-dir", f.state_dir, "its pid files and log")->capture_default_str();
+  ssup->add_option("COMMAND", f.service_command, "burrow subcommand and flags, after --")
+      ->required();
+  table.push_back({ssup, [](Flags& fl) {
+                     char exe[4096];
+                     ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+                     std::string self = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "burrow";
+                     return supervise::runSupervisor(fl.service_name, fl.state_dir,
+                                                     fl.service_command, self);
+                   }});
 
   auto* aud = app.add_subcommand(
       "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");

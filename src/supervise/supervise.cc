@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <spawn.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <functional>
 
@@ -190,6 +193,28 @@ class Undo {
   std::vector<std::function<void()>> steps_;
 };
 
+std::string noneRecord(const Service& s, const std::vector<std::string>& created) {
+  return header(s, created) +
+         fmt::format(
+             "# burrow supervises it itself (--init none): {} service supervise --name {} "
+             "--state-dir {} -- {}\n",
+             s.burrow, s.name, s.state_dir, fmt::join(s.command, " "));
+}
+
+std::string pidFile(const std::string& state_dir, const std::string& name, bool supervisor) {
+  return fmt::format("{}/{}{}.pid", state_dir, name, supervisor ? ".supervisor" : "");
+}
+
+// The pid in FILE when that process still runs burrow; 0 otherwise.
+pid_t runningPid(const std::string& file) {
+  auto text = base::readFile(file, 64);
+  if (!text) return 0;
+  pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return 0;
+  auto comm = base::readFile(fmt::format("/proc/{}/comm", pid), 64);
+  return comm && base::trim(*comm) == "burrow" ? pid : 0;
+}
+
 }  // namespace
 
 base::Result<std::string> runPrivileged(const Step& step) {
@@ -216,6 +241,46 @@ base::Result<std::string> runPrivileged(const Step& step) {
                        WIFEXITED(o.status) ? WEXITSTATUS(o.status) : 128 + WTERMSIG(o.status),
                        why.empty() ? "" : ": ", why);
 }
+
+namespace {
+
+base::Result<void> signalPid(pid_t pid, const char* sig, const std::string& what) {
+  RETURN_IF_ERROR(runPrivileged({what, {"kill", sig, std::to_string(pid)}, ""}));
+  return {};
+}
+
+// Stops a running supervisor of NAME (and with it the service) and waits until it is gone.
+base::Result<void> stopSupervisor(const std::string& name, const std::string& state_dir) {
+  pid_t pid = runningPid(pidFile(state_dir, name, true));
+  if (pid == 0) return {};
+  RETURN_IF_ERROR(signalPid(pid, "-TERM", "stop " + name));
+  for (int i = 0; i < 400 && runningPid(pidFile(state_dir, name, true)) == pid; ++i)
+    ::usleep(100 * 1000);
+  if (runningPid(pidFile(state_dir, name, true)) == pid)
+    return base::makeError(std::errc::timed_out, "{} did not stop within 40 s", name);
+  return {};
+}
+
+// Starts `burrow service supervise` detached, as the service user, and waits for the service.
+base::Result<std::string> startSupervisor(const Service& s) {
+  std::vector<std::string> argv = {"runuser", "-u",          s.user,      "--",        "setsid",
+                                   "-f",      s.burrow,      "service",   "supervise", "--name",
+                                   s.name,    "--state-dir", s.state_dir, "--"};
+  argv.insert(argv.end(), s.command.begin(), s.command.end());
+  RETURN_IF_ERROR(runPrivileged({"start " + s.name, argv, ""}));
+  for (int i = 0; i < 100; ++i) {
+    pid_t sup = runningPid(pidFile(s.state_dir, s.name, true));
+    auto svc = base::readFile(pidFile(s.state_dir, s.name, false), 64);
+    if (sup && svc)
+      return fmt::format("started {} (burrow's supervisor pid {}, service pid {})", s.name, sup,
+                         std::string(base::trim(*svc)));
+    ::usleep(50 * 1000);
+  }
+  return base::makeError(std::errc::timed_out, "{} did not start within 5 s; see {}/{}.log", s.name,
+                         s.state_dir, s.name);
+}
+
+}  // namespace
 
 base::Result<Init> parseInit(std::string_view t) {
   if (t == "auto") return Init::Auto;
@@ -249,7 +314,8 @@ std::pair<Init, std::string> detectInit() {
   return {Init::None, fmt::format("PID 1 is {}, neither systemd nor OpenRC", comm)};
 }
 
-std::string unitPath(Init init, const std::string& name) {
+std::string unitPath(Init init, const std::string& name, const std::string& state_dir) {
+  if (init == Init::None) return state_dir + "/" + name + ".none";
   return init == Init::OpenRC ? "/etc/init.d/" + name : "/etc/systemd/system/" + name + ".service";
 }
 
@@ -318,11 +384,6 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
     picked_because = fmt::format(" (auto picked it: {})", why);
     lines.push_back(fmt::format("init: {}{}", initName(init), picked_because));
   }
-  if (init == Init::None)
-    return base::makeError(std::errc::not_supported,
-                           "--init none{}: burrow supervising the service itself is not built "
-                           "yet; use --init systemd or --init openrc to write the service's files",
-                           picked_because);
   if (!validName(s.name)) return base::invalid("--name {}: use letters, digits, - and _", s.name);
   if (!validName(s.user)) return base::invalid("--user {}: use letters, digits, - and _", s.user);
   if (s.state_dir.empty() || s.state_dir.front() != '/')
@@ -337,7 +398,7 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
         "a connector service takes its token from a file: add --token-file "
         "FILE to the command");
 
-  const std::string path = unitPath(init, s.name);
+  const std::string path = unitPath(init, s.name, s.state_dir);
   ASSIGN_OR_RETURN(std::vector<std::string> created, recordedCreations(path));
   const bool reinstall = exists(path);
   Undo undo;
@@ -362,13 +423,21 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   std::sort(created.begin(), created.end());
   created.erase(std::unique(created.begin(), created.end()), created.end());
   const bool systemd = init == Init::Systemd;
-  std::string text = systemd ? systemdUnit(s, created) : openrcScript(s, created);
-  RETURN_IF_ERROR(
-      runPrivileged({fmt::format("write {}", path),
-                     {"install", "-D", "-m", systemd ? "0644" : "0755", "/dev/stdin", path},
-                     text}));
+  std::string text = systemd                ? systemdUnit(s, created)
+                     : init == Init::OpenRC ? openrcScript(s, created)
+                                            : noneRecord(s, created);
+  std::vector<std::string> write = {"install", "-D", "-m", systemd ? "0644" : "0755"};
+  if (init == Init::None) write = {"install", "-m", "0600", "-o", s.user, "-g", s.user};
+  write.insert(write.end(), {"/dev/stdin", path});
+  RETURN_IF_ERROR(runPrivileged({fmt::format("write {}", path), write, text}));
   undo.keep();
   lines.push_back(fmt::format("{} {}", reinstall ? "rewrote" : "wrote", path));
+  if (init == Init::None) {
+    RETURN_IF_ERROR(stopSupervisor(s.name, s.state_dir));
+    ASSIGN_OR_RETURN(std::string started, startSupervisor(s));
+    lines.push_back(started);
+    return lines;
+  }
 
   auto [running, why] = detectInit();
   if (running != init) {
@@ -392,13 +461,26 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   return lines;
 }
 
-base::Result<std::vector<std::string>> uninstall(const std::string& name) {
+namespace {
+
+base::Result<void> notInstalled(const std::string& name, const std::string& state_dir) {
+  return base::makeError(std::errc::no_such_file_or_directory,
+                         "no service {} installed by burrow (looked for {}, {} and {})", name,
+                         unitPath(Init::Systemd, name, state_dir),
+                         unitPath(Init::OpenRC, name, state_dir),
+                         unitPath(Init::None, name, state_dir));
+}
+
+}  // namespace
+
+base::Result<std::vector<std::string>> uninstall(const std::string& name,
+                                                 const std::string& state_dir) {
   if (!validName(name)) return base::invalid("--name {}: use letters, digits, - and _", name);
   std::vector<std::string> lines;
   auto [running, why] = detectInit();
   bool found = false;
-  for (Init init : {Init::Systemd, Init::OpenRC}) {
-    const std::string path = unitPath(init, name);
+  for (Init init : {Init::Systemd, Init::OpenRC, Init::None}) {
+    const std::string path = unitPath(init, name, state_dir);
     if (!exists(path)) continue;
     ASSIGN_OR_RETURN(std::vector<std::string> created, recordedCreations(path));
     found = true;
@@ -408,7 +490,15 @@ base::Result<std::vector<std::string>> uninstall(const std::string& name) {
       RETURN_IF_ERROR(runPrivileged({"stop " + name, {"rc-service", name, "stop"}, ""}));
       RETURN_IF_ERROR(runPrivileged({"disable " + name, {"rc-update", "del", name}, ""}));
     }
-    RETURN_IF_ERROR(runPrivileged({"remove " + path, {"rm", "-f", "--", path}, ""}));
+    std::vector<std::string> files = {path};
+    if (init == Init::None) {
+      RETURN_IF_ERROR(stopSupervisor(name, state_dir));
+      for (const char* f : {".pid", ".supervisor.pid", ".log", ".log.1"})
+        files.push_back(state_dir + "/" + name + f);
+    }
+    std::vector<std::string> rm = {"rm", "-f", "--"};
+    rm.insert(rm.end(), files.begin(), files.end());
+    RETURN_IF_ERROR(runPrivileged({"remove " + path, rm, ""}));
     lines.push_back("removed " + path);
     if (running == init && init == Init::Systemd)
       RETURN_IF_ERROR(runPrivileged({"reload systemd", {"systemctl", "daemon-reload"}, ""}));
@@ -428,22 +518,34 @@ base::Result<std::vector<std::string>> uninstall(const std::string& name) {
       }
     }
   }
-  if (!found)
-    return base::makeError(std::errc::no_such_file_or_directory,
-                           "no service {} installed by burrow (looked for {} and {})", name,
-                           unitPath(Init::Systemd, name), unitPath(Init::OpenRC, name));
+  if (!found) RETURN_IF_ERROR(notInstalled(name, state_dir));
   return lines;
 }
 
-base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action) {
+base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action,
+                                               const std::string& state_dir) {
   if (!validName(name)) return base::invalid("--name {}: use letters, digits, - and _", name);
   auto [running, why] = detectInit();
   std::vector<std::string> lines;
-  for (Init init : {Init::Systemd, Init::OpenRC}) {
-    const std::string path = unitPath(init, name);
+  for (Init init : {Init::Systemd, Init::OpenRC, Init::None}) {
+    const std::string path = unitPath(init, name, state_dir);
     if (!exists(path)) continue;
-    ASSIGN_OR_RETURN(auto created, recordedCreations(path));
-    (void)created;
+    RETURN_IF_ERROR(recordedCreations(path));
+    if (init == Init::None) {
+      pid_t sup = runningPid(pidFile(state_dir, name, true));
+      if (action == "status") {
+        auto svc = base::readFile(pidFile(state_dir, name, false), 64);
+        lines.push_back(fmt::format("{}: supervised by burrow, {}", name, path));
+        lines.push_back(sup ? fmt::format("running: supervisor pid {}, service pid {}", sup,
+                                          svc ? std::string(base::trim(*svc)) : "?")
+                            : "not running");
+        continue;
+      }
+      if (!sup) return base::makeError(std::errc::no_such_process, "{} is not running", name);
+      RETURN_IF_ERROR(signalPid(sup, action == "restart" ? "-USR1" : "-HUP", action + " " + name));
+      lines.push_back(fmt::format("{}: {} sent", name, action));
+      continue;
+    }
     if (action == "status") {
       lines.push_back(fmt::format("{}: {} service, {}", name, initName(init), path));
       if (running != init) {
@@ -465,11 +567,125 @@ base::Result<std::vector<std::string>> control(const std::string& name, const st
     RETURN_IF_ERROR(runPrivileged({action + " " + name, argv, ""}));
     lines.push_back(fmt::format("{}: {} done", name, action));
   }
-  if (lines.empty())
-    return base::makeError(std::errc::no_such_file_or_directory,
-                           "no service {} installed by burrow (looked for {} and {})", name,
-                           unitPath(Init::Systemd, name), unitPath(Init::OpenRC, name));
+  if (lines.empty()) RETURN_IF_ERROR(notInstalled(name, state_dir));
   return lines;
+}
+
+namespace {
+
+constexpr off_t kLogRotateBytes = 10 << 20;
+
+// The log on stdout and stderr; rotated to NAME.log.1 once it passes 10 MiB.
+void openLog(const std::string& log) {
+  struct stat st {};
+  if (::stat(log.c_str(), &st) == 0 && st.st_size > kLogRotateBytes)
+    ::rename(log.c_str(), (log + ".1").c_str());
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  ::dup2(fd, 1);
+  ::dup2(fd, 2);
+  ::close(fd);
+}
+
+void note(const std::string& name, const std::string& what) {
+  std::string line = fmt::format("burrow supervise: {}: {}\n", name, what);
+  (void)!::write(2, line.data(), line.size());
+}
+
+}  // namespace
+
+int runSupervisor(const std::string& name, const std::string& state_dir,
+                  const std::vector<std::string>& command, const std::string& burrow) {
+  using clock = std::chrono::steady_clock;
+  const std::string log = fmt::format("{}/{}.log", state_dir, name);
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0) ::dup2(null, 0);
+  openLog(log);
+  if (!base::writeFileAtomic(pidFile(state_dir, name, true), fmt::format("{}\n", ::getpid()), 0600))
+    return 1;
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&mask, sig);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  base::UniqueFd sigs(::signalfd(-1, &mask, SFD_CLOEXEC));
+  std::vector<std::string> argv_storage = {burrow};
+  argv_storage.insert(argv_storage.end(), command.begin(), command.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+
+  auto backoff = std::chrono::seconds(1);
+  bool stopping = false;
+  while (!stopping) {
+    openLog(log);
+    pid_t child = -1;
+    if (int rc = ::posix_spawn(&child, burrow.c_str(), nullptr, &attr, argv.data(), environ)) {
+      note(name, fmt::format("cannot start {}: {}", burrow, std::strerror(rc)));
+      break;
+    }
+    (void)base::writeFileAtomic(pidFile(state_dir, name, false), fmt::format("{}\n", child), 0600);
+    note(name, fmt::format("started pid {}", child));
+    const auto started = clock::now();
+    bool restart_now = false;
+    int status = 0;
+    // Until the service ends: pass signals on.
+    for (bool ended = false; !ended;) {
+      signalfd_siginfo si{};
+      if (::read(sigs.get(), &si, sizeof si) != sizeof si) continue;
+      switch (si.ssi_signo) {
+        case SIGCHLD:
+          ended = ::waitpid(child, &status, WNOHANG) == child;
+          break;
+        case SIGTERM:
+        case SIGINT:
+          stopping = true;
+          ::kill(child, SIGTERM);
+          break;
+        case SIGUSR1:
+          restart_now = true;
+          ::kill(child, SIGTERM);
+          break;
+        default:
+          ::kill(child, static_cast<int>(si.ssi_signo));
+      }
+    }
+    const bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    note(name,
+         fmt::format("pid {} ended ({} {})", child, WIFEXITED(status) ? "exit status" : "signal",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)));
+    if (stopping) break;
+    if (restart_now) {
+      backoff = std::chrono::seconds(1);
+      continue;
+    }
+    if (!failed) break;  // Restart=on-failure: a clean exit ends the service
+    if (clock::now() - started > std::chrono::minutes(1)) backoff = std::chrono::seconds(1);
+    note(name, fmt::format("restarting in {} s", backoff.count()));
+    // Wait out the backoff; a stop request cuts it short.
+    pollfd pfd{sigs.get(), POLLIN, 0};
+    auto until = clock::now() + backoff;
+    while (!stopping && clock::now() < until) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+      if (::poll(&pfd, 1, static_cast<int>(left.count()) + 1) <= 0) continue;
+      signalfd_siginfo si{};
+      if (::read(sigs.get(), &si, sizeof si) == sizeof si &&
+          (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
+        stopping = true;
+      if (si.ssi_signo == SIGUSR1) break;
+    }
+    backoff = std::min(backoff * 2, std::chrono::seconds(60));
+  }
+  posix_spawnattr_destroy(&attr);
+  ::unlink(pidFile(state_dir, name, false).c_str());
+  ::unlink(pidFile(state_dir, name, true).c_str());
+  note(name, "supervisor stopped");
+  return 0;
 }
 
 }  // namespace supervise

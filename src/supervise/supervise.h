@@ -48,7 +48,8 @@ struct Service {
 // file (e.g. "user=burrow-tunnel"), recorded in its header for uninstall.
 std::string systemdUnit(const Service& s, const std::vector<std::string>& created);
 std::string openrcScript(const Service& s, const std::vector<std::string>& created);
-std::string unitPath(Init init, const std::string& name);
+// Where install writes the service's file. For `none` it is a record in the state directory.
+std::string unitPath(Init init, const std::string& name, const std::string& state_dir);
 
 // Writes the service's files (idempotent: a reinstall rewrites them), makes its user and state
 // directory when missing, and starts it when `init` is what runs here; otherwise says that it
@@ -56,8 +57,19 @@ std::string unitPath(Init init, const std::string& name);
 base::Result<std::vector<std::string>> install(const Service& s, Init init);
 // Stops and removes what install made for `name` and nothing else. A state directory that
 // is not empty is kept (it holds the operator's token and config), and said so.
-base::Result<std::vector<std::string>> uninstall(const std::string& name);
+base::Result<std::vector<std::string>> uninstall(const std::string& name,
+                                                 const std::string& state_dir);
 // `status`, `restart` or `reload` through the init that runs the service.
-base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action);
+base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action,
+                                               const std::string& state_dir);
+
+// --init none: burrow's own supervisor (`burrow service supervise`), run detached as the
+// service user. It runs `burrow COMMAND` with its output in <state-dir>/NAME.log (rotated at
+// 10 MiB to NAME.log.1), keeps the service's pid in <state-dir>/NAME.pid and its own in
+// NAME.supervisor.pid, and restarts the service when it fails, after 1 s doubling to 60 s
+// (back to 1 s after a minute up). SIGTERM stops both; SIGHUP is passed on; SIGUSR1
+// restarts the service. Returns the exit status for the process.
+int runSupervisor(const std::string& name, const std::string& state_dir,
+                  const std::vector<std::string>& command, const std::string& burrow);
 
 }  // namespace supervise
