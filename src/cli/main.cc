@@ -245,6 +245,13 @@ int printLines(const base::Result<std::vector<std::string>>& r) {
   return kOk;
 }
 
+// burrow's own binary, as services and elevated runs must name it.
+std::string selfPath() {
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  return n > 0 ? std::string(exe, static_cast<size_t>(n)) : "burrow";
+}
+
 int serviceInstall(Flags& f) {
   auto init = supervise::parseInit(f.init);
   if (!init) {
@@ -258,15 +265,24 @@ int serviceInstall(Flags& f) {
                                                           : "burrow-tunnel";
   s.user = f.service_user.empty() ? s.name : f.service_user;
   s.state_dir = f.state_dir;
-  char exe[4096];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  s.burrow = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "/usr/local/bin/burrow";
+  s.burrow = selfPath();
   return printLines(supervise::install(s, *init));
+}
+
+// The command line as given, with burrow's own path first, for running it again as root.
+std::vector<std::string> g_argv;
+
+std::vector<std::string> selfArgv() {
+  std::vector<std::string> argv = g_argv;
+  if (!argv.empty()) argv[0] = selfPath();
+  return argv;
 }
 
 int netnsUp(Flags& f) {
   auto ns = config::loadNamespace(f.netns_file, f.netns_name);
   if (!ns) return fail(ns.error());
+  if (auto r = supervise::reexecAsRoot("create network namespace " + f.netns_name, selfArgv()); !r)
+    return fail(r.error());
   if (auto r = netns::up(*ns, f.state_dir); !r) return fail(r.error());
   std::fprintf(stderr, "namespace %s is up (%s)\n", f.netns_name.c_str(),
                netns::namespacePath(f.netns_name).c_str());
@@ -274,6 +290,8 @@ int netnsUp(Flags& f) {
 }
 
 int netnsDown(Flags& f) {
+  if (auto r = supervise::reexecAsRoot("remove network namespace " + f.netns_name, selfArgv()); !r)
+    return fail(r.error());
   if (auto r = netns::down(f.netns_name, f.state_dir); !r) return fail(r.error());
   std::fprintf(stderr, "namespace %s is down\n", f.netns_name.c_str());
   return kOk;
@@ -307,6 +325,7 @@ int auditUnits(Flags& f) {
 }
 
 int run(int argc, char** argv) {
+  g_argv.assign(argv, argv + argc);
   CLI::App app{"burrow: expose self-hosted services through a tunnel you own", "burrow"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("burrow 0.1.0 (") + tunnel::tlsLibrary() + ")");
@@ -451,11 +470,8 @@ int run(int argc, char** argv) {
   ssup->add_option("COMMAND", f.service_command, "burrow subcommand and flags, after --")
       ->required();
   table.push_back({ssup, [](Flags& fl) {
-                     char exe[4096];
-                     ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-                     std::string self = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "burrow";
                      return supervise::runSupervisor(fl.service_name, fl.state_dir,
-                                                     fl.service_command, self);
+                                                     fl.service_command, selfPath());
                    }});
 
   auto* aud = app.add_subcommand(

@@ -282,6 +282,30 @@ base::Result<std::string> startSupervisor(const Service& s) {
 
 }  // namespace
 
+base::Result<void> reexecAsRoot(const std::string& what, const std::vector<std::string>& argv) {
+  if (::geteuid() == 0) return {};
+  std::vector<std::string> probe = {"sudo", "-n", "-l", "--"};
+  probe.insert(probe.end(), argv.begin(), argv.end());
+  auto refused = [&](const std::string& why) {
+    return base::makeError(std::errc::operation_not_permitted,
+                           "{} needs root: burrow runs as uid {} and {}; run it as root, or allow "
+                           "that command without a password in sudoers",
+                           what, ::geteuid(), why);
+  };
+  if (!onPath("sudo")) return refused("sudo is not installed");
+  ASSIGN_OR_RETURN(Output o, runCommand(probe, ""));
+  if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0)
+    return refused(fmt::format("`sudo -n {}` was refused ({})", joined(argv),
+                               firstLine(o.err.empty() ? "not allowed" : o.err)));
+  std::vector<std::string> full = {"sudo", "-n", "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  std::vector<char*> args;
+  for (auto& a : full) args.push_back(a.data());
+  args.push_back(nullptr);
+  ::execvp("sudo", args.data());
+  return base::sysError("run sudo");
+}
+
 base::Result<Init> parseInit(std::string_view t) {
   if (t == "auto") return Init::Auto;
   if (t == "systemd") return Init::Systemd;

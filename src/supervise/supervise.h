@@ -26,6 +26,11 @@ struct Step {
 // command's stdout.
 base::Result<std::string> runPrivileged(const Step& step);
 
+// For commands that need root as a whole (`netns up`): returns at once when burrow runs as
+// root; otherwise runs `argv` (the command line burrow was given) again through `sudo -n`,
+// replacing this process, or fails naming the step when sudo would refuse it.
+base::Result<void> reexecAsRoot(const std::string& what, const std::vector<std::string>& argv);
+
 // ---- init systems ----
 
 enum class Init { Auto, Systemd, OpenRC, None };

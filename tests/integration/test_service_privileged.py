@@ -5,6 +5,7 @@ owners, and the exact refusal when a step cannot be elevated: run as a user with
 as one whose sudo allows only named commands. Every test removes its users, files and sudoers
 entries. Needs root."""
 
+import base64
 import grp
 import os
 import pwd
@@ -207,6 +208,45 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertTrue(os.path.exists(self.unit))
         self.assertEqual(sorted(os.listdir("/root")) if os.path.isdir("/root") else [],
                          self.root_before)
+
+    def test_netns_up_is_elevated_as_one_named_step(self):
+        user = "bnosudo" + self.name[9:]
+        subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
+        os.chmod(self.tmp, 0o755)
+        cfg = self.write_file("ns.yml", "namespaces: {x%s: {wireguard: {interface: wgx%s, "
+                              "privateKey: %s, address: [10.9.0.2/32], peers: [{publicKey: %s, "
+                              "endpoint: '192.0.2.1:51820', allowedIPs: [0.0.0.0/0]}]}, "
+                              "dns: {servers: [10.9.0.1]}}}\n"
+                              % (self.name[9:], self.name[9:], base64.b64encode(bytes(32)).decode(),
+                                 base64.b64encode(bytes([1] * 32)).decode()))
+        argv = [harness.BURROW, "netns", "up", "x" + self.name[9:], "-f", cfg, "--state-dir",
+                self.state]
+        r = subprocess.run(["runuser", "-u", user, "--", *argv], capture_output=True, text=True,
+                           timeout=60, env=harness.clean_env())
+        self.assertEqual(r.returncode, 1)
+        uid = pwd.getpwnam(user).pw_uid
+        self.assertRegex(r.stderr, r"^burrow: create network namespace x%s needs root: burrow "
+                         r"runs as uid %d and `sudo -n \S+ netns up x%s -f %s --state-dir %s` was "
+                         r"refused \(sudo: .*\); run it as root, or allow that command without a "
+                         r"password in sudoers\n$" % (self.name[9:], uid, self.name[9:],
+                                                      re.escape(cfg), re.escape(self.state)))
+        self.assertFalse(os.path.exists("/run/netns/x" + self.name[9:]))
+        # With sudo allowed for burrow, the same command line runs again as root, whole.
+        if shutil.which("wireguard-go") and shutil.which("nft"):
+            with open("/etc/sudoers.d/" + self.name, "w") as f:
+                f.write("%s ALL=(root) NOPASSWD: %s\n" % (user, os.path.realpath(harness.BURROW)))
+            os.chmod("/etc/sudoers.d/" + self.name, 0o440)
+            down = [harness.BURROW, "netns", "down", "x" + self.name[9:], "--state-dir",
+                    self.state]
+            self.addCleanup(subprocess.run, down, capture_output=True)
+            r = subprocess.run(["runuser", "-u", user, "--", *argv], capture_output=True,
+                               text=True, timeout=60, env=harness.clean_env())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(os.path.exists("/run/netns/x" + self.name[9:]))
+            r = subprocess.run(["runuser", "-u", user, "--", *down], capture_output=True,
+                               text=True, timeout=60, env=harness.clean_env())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertFalse(os.path.exists("/run/netns/x" + self.name[9:]))
 
 
 def read_int(path):
