@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "base/base.h"
+#include "base/undo.h"
 #include "netns/netlink.h"
 #include "netns/nft.h"
 #include "netns/wireguard.h"
@@ -161,21 +162,6 @@ constexpr const char* kNsswitch =
     "passwd: files\ngroup: files\nshadow: files\nhosts: files myhostname dns\n"
     "networks: files\nprotocols: files\nservices: files\nethers: files\nrpc: files\n";
 
-// What `up` leaves behind, undone in reverse order when a later step fails.
-class Undo {
- public:
-  void add(std::function<void()> f) { steps_.push_back(std::move(f)); }
-  void run() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
-    steps_.clear();
-  }
-  void keep() { steps_.clear(); }
-  ~Undo() { run(); }
-
- private:
-  std::vector<std::function<void()>> steps_;
-};
-
 base::Result<std::string> privateKey(const config::WireguardSettings& wg) {
   if (!wg.private_key.empty()) return wg.private_key;
   ASSIGN_OR_RETURN(std::string text, base::readFile(wg.private_key_file, 1024));
@@ -223,7 +209,7 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
     return base::makeError(std::errc::file_exists, "link {} already exists on the host", host_link);
   ASSIGN_OR_RETURN(std::string key, privateKey(ns.wireguard));
 
-  Undo undo;
+  base::Undo undo;
   const std::string dir = recordDir(state_dir, ns.name);
   RETURN_IF_ERROR(base::ensureDir(dir, 0700));
   undo.add([dir] {

@@ -19,6 +19,7 @@
 #include <functional>
 
 #include "base/base.h"
+#include "base/undo.h"
 
 extern char** environ;
 
@@ -179,19 +180,6 @@ base::Result<std::vector<std::string>> recordedCreations(const std::string& path
   }
   return out;
 }
-
-// Undone in reverse order when a later step of install fails.
-class Undo {
- public:
-  void add(std::function<void()> f) { steps_.push_back(std::move(f)); }
-  void keep() { steps_.clear(); }
-  ~Undo() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
-  }
-
- private:
-  std::vector<std::function<void()>> steps_;
-};
 
 std::string noneRecord(const Service& s, const std::vector<std::string>& created) {
   return header(s, created) +
@@ -425,7 +413,7 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   const std::string path = unitPath(init, s.name, s.state_dir);
   ASSIGN_OR_RETURN(std::vector<std::string> created, recordedCreations(path));
   const bool reinstall = exists(path);
-  Undo undo;
+  base::Undo undo;
   if (::getpwnam(s.user.c_str()) == nullptr) {
     RETURN_IF_ERROR(
         runPrivileged({fmt::format("create the service user {}", s.user),
