@@ -1,7 +1,9 @@
 #include "netns/netns.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/rtnetlink.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "base/base.h"
 #include "base/undo.h"
@@ -80,14 +83,36 @@ std::string hostLinkName(const std::string& name) {
   return fmt::format("bh-{}{:04x}", name.substr(0, 8), std::hash<std::string>{}(name)&0xffff);
 }
 
-// A /30 in 169.254.0.0/16 chosen from the name: the host's end is .1 of it, the namespace's .2.
-std::pair<std::string, std::string> hostLinkAddresses(const std::string& name) {
+// True when any IPv4 address on the host lies in the /30 starting at `net` (host order).
+bool subnetTaken(uint32_t net) {
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) != 0) return false;
+  bool taken = false;
+  for (ifaddrs* a = all; a && !taken; a = a->ifa_next)
+    if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET) {
+      uint32_t ip = ntohl(reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr);
+      taken = (ip & ~3u) == net;
+    }
+  ::freeifaddrs(all);
+  return taken;
+}
+
+// A /30 in 169.254.0.0/16 for the host link: the host's end is .1 of it, the namespace's .2.
+// The name picks where to start looking; a /30 with an address on the host already is skipped.
+base::Result<std::pair<std::string, std::string>> hostLinkAddresses(const std::string& name) {
   uint32_t h = static_cast<uint32_t>(std::hash<std::string>{}(name));
-  uint32_t third = 1 + h % 253;  // 1..253, never 169.254.0.x or .254/.255
-  if (third == 169) third = 170;
-  uint32_t fourth = 4 * ((h >> 8) % 63);
-  return {fmt::format("169.254.{}.{}", third, fourth + 1),
-          fmt::format("169.254.{}.{}", third, fourth + 2)};
+  // 169.254.1.0 to 169.254.253.252: never 169.254.0.x, .254.x or .255.x (RFC 3927), nor
+  // 169.254.169.x, where clouds keep their metadata service.
+  constexpr uint32_t kFirst = (169u << 24) | (254u << 16) | (1u << 8), kCount = 253 * 64;
+  for (uint32_t i = 0; i < kCount; ++i) {
+    uint32_t net = kFirst + 4 * ((h + i) % kCount);
+    if (((net >> 8) & 0xff) == 169 || subnetTaken(net)) continue;
+    auto dotted = [](uint32_t ip) {
+      return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
+    };
+    return std::pair{dotted(net + 1), dotted(net + 2)};
+  }
+  return base::makeError(std::errc::address_in_use, "no free /30 left in 169.254.0.0/16");
 }
 
 // Identity of a namespace file: the same (dev, ino) as /proc/PID/ns/net of its members.
@@ -251,8 +276,9 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
   ASSIGN_OR_RETURN(nl::Socket host, nl::Socket::open());
   RETURN_IF_ERROR(nl::linkSetNetns(host, nl::linkIndex(wg_if), ns_fd.get(), wg_if));
 
-  auto [host_addr, ns_addr] = hostLinkAddresses(ns.name);
+  std::string host_addr, ns_addr;
   if (publish) {
+    ASSIGN_OR_RETURN(std::tie(host_addr, ns_addr), hostLinkAddresses(ns.name));
     RETURN_IF_ERROR(nl::vethCreate(host, host_link, kHostLinkInside, ns_fd.get()));
     undo.add([host_link] {
       if (auto s = nl::Socket::open())

@@ -373,6 +373,16 @@ class NetnsTest(harness.BurrowTestCase):
         self.assertFalse(reach(8081))
         # The host link carries nothing the namespace starts itself.
         self.assertFalse(self.probe("tcp", st["host_address"], 22))
+        # A /30 that already has an address on the host is not used twice.
+        self.burrow("netns", "down", self.name, "--state-dir", self.state, check=True)
+        taken = "bz" + self.name[2:]
+        run("ip", "link", "add", taken, "type", "veth", "peer", "name", taken + "p")
+        self.addCleanup(run, "ip", "link", "del", taken, check=False)
+        run("ip", "addr", "add", st["host_address"] + "/30", "dev", taken)
+        self.assertEqual(self.up(publishToHost={"tcp": [8080]}).returncode, 0)
+        again = self.status()
+        self.assertNotEqual(again["host_address"], st["host_address"])
+        self.assertTrue(again["namespace_address"].startswith("169.254."), again)
 
     def test_high_assurance_refusals(self):
         with open(self.key) as f:
