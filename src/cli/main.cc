@@ -31,6 +31,22 @@ int fail(const base::Error& e) {
 
 int finish(const base::Result<int>& r) { return r ? *r : fail(r.error()); }
 
+// burrow's own binary, as services and elevated runs must name it.
+std::string selfPath() {
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  return n > 0 ? std::string(exe, static_cast<size_t>(n)) : "burrow";
+}
+
+// The command line as given, with burrow's own path first, for running it again as root.
+std::vector<std::string> g_argv;
+
+std::vector<std::string> selfArgv() {
+  std::vector<std::string> argv = g_argv;
+  if (!argv.empty()) argv[0] = selfPath();
+  return argv;
+}
+
 struct Flags {
   std::string log_level = "info";
   // edge
@@ -204,6 +220,9 @@ int execUnit(Flags& f) {
                  cfg->warnings.size());
     return kUsage;
   }
+  // Namespaces and mounts need root: the whole command runs again through sudo when allowed.
+  if (auto r = supervise::reexecAsRoot("run " + cfg->unit_name + " in its sandbox", selfArgv()); !r)
+    return fail(r.error());
   sandbox::Invocation inv;
   inv.extra_args = f.exec_args;
   inv.restart = !f.no_restart;
@@ -245,13 +264,6 @@ int printLines(const base::Result<std::vector<std::string>>& r) {
   return kOk;
 }
 
-// burrow's own binary, as services and elevated runs must name it.
-std::string selfPath() {
-  char exe[4096];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  return n > 0 ? std::string(exe, static_cast<size_t>(n)) : "burrow";
-}
-
 int serviceInstall(Flags& f) {
   auto init = supervise::parseInit(f.init);
   if (!init) {
@@ -267,15 +279,6 @@ int serviceInstall(Flags& f) {
   s.state_dir = f.state_dir;
   s.burrow = selfPath();
   return printLines(supervise::install(s, *init));
-}
-
-// The command line as given, with burrow's own path first, for running it again as root.
-std::vector<std::string> g_argv;
-
-std::vector<std::string> selfArgv() {
-  std::vector<std::string> argv = g_argv;
-  if (!argv.empty()) argv[0] = selfPath();
-  return argv;
 }
 
 int netnsUp(Flags& f) {

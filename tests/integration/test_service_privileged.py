@@ -248,6 +248,31 @@ class ServiceTest(harness.BurrowTestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertFalse(os.path.exists("/run/netns/x" + self.name[9:]))
 
+    def test_exec_is_elevated_as_one_named_step(self):
+        sfx = self.name[9:]
+        nosudo, withsudo = "bnosudo" + sfx, "bsudo" + sfx
+        for u in (nosudo, withsudo):
+            subprocess.run(["useradd", "--system", "--no-create-home", u], check=True)
+        os.chmod(self.tmp, 0o755)
+        unit = self.write_file("seven.service", "[Service]\nExecStart=/bin/sh -c 'exit 7'\n"
+                               "ProtectSystem=strict\nPrivateTmp=yes\n")
+        os.chmod(unit, 0o644)
+        argv = [harness.BURROW, "exec", "--no-restart", unit]
+        r = subprocess.run(["runuser", "-u", nosudo, "--", *argv], capture_output=True,
+                           text=True, timeout=60, env=harness.clean_env())
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"^burrow: run seven.service in its sandbox needs root: burrow "
+                         r"runs as uid %d and `sudo -n \S+ exec --no-restart %s` was refused "
+                         r"\(sudo: .*\); run it as root, or allow that command without a "
+                         r"password in sudoers\n$" % (pwd.getpwnam(nosudo).pw_uid,
+                                                      re.escape(unit)))
+        with open("/etc/sudoers.d/" + self.name, "w") as f:
+            f.write("%s ALL=(root) NOPASSWD: %s\n" % (withsudo, os.path.realpath(harness.BURROW)))
+        os.chmod("/etc/sudoers.d/" + self.name, 0o440)
+        r = subprocess.run(["runuser", "-u", withsudo, "--", *argv], capture_output=True,
+                           text=True, timeout=60, env=harness.clean_env())
+        self.assertEqual(r.returncode, 7, r.stderr)  # the service's own status, through sudo
+
 
 def read_int(path):
     with open(path) as f:
