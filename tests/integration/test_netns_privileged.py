@@ -404,13 +404,12 @@ class NetnsTest(harness.BurrowTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_failed_up_rolls_back_everything(self):
-        blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        blocker.bind(("0.0.0.0", 0))
-        self.addCleanup(blocker.close)
-        port = blocker.getsockname()[1]
-        r = self.up(wireguard={"listenPort": port})  # wireguard-go cannot take the port
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("wireguard-go", r.stderr)
+        # The second address fails inside the namespace, after the namespace, wireguard-go and
+        # the moved link were made: all of it goes again.
+        r = self.up(wireguard={"address": [CONFINED_TUN + "/32", CONFINED_TUN + "/32"]})
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("add address %s/32 to %s: File exists" % (CONFINED_TUN, self.wg_if),
+                      r.stderr)
         self.assert_nothing_left()
         self.assertEqual(self.up().returncode, 0)
         r = self.up()
