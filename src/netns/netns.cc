@@ -38,6 +38,10 @@ using nlohmann::json;
 constexpr const char* kRunDir = "/run/netns";
 constexpr const char* kHostLinkInside = "host";  // the namespace's end of the publish veth
 
+// What <state-dir>/netns/NAME/ holds; `down` (and a failed `up`) removes these and the directory.
+constexpr const char* kRecordFiles[] = {"state.json", "resolv.conf", "nsswitch.conf",
+                                        "wireguard-go.log"};
+
 std::string recordDir(const std::string& state_dir, const std::string& name) {
   return fmt::format("{}/netns/{}", state_dir, name);
 }
@@ -238,8 +242,7 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
   const std::string dir = recordDir(state_dir, ns.name);
   RETURN_IF_ERROR(base::ensureDir(dir, 0700));
   undo.add([dir] {
-    for (const char* f : {"state.json", "resolv.conf", "nsswitch.conf", "wireguard-go.log"})
-      ::unlink((dir + "/" + f).c_str());
+    for (const char* f : kRecordFiles) ::unlink((dir + "/" + f).c_str());
     ::rmdir(dir.c_str());
   });
 
@@ -352,8 +355,7 @@ base::Result<void> down(const std::string& name, const std::string& state_dir) {
     if (::unlink(path.c_str()) < 0 && errno != ENOENT) return base::sysError("remove {}", path);
   }
   const std::string dir = recordDir(state_dir, name);
-  for (const char* f : {"state.json", "resolv.conf", "nsswitch.conf", "wireguard-go.log"})
-    ::unlink((dir + "/" + f).c_str());
+  for (const char* f : kRecordFiles) ::unlink((dir + "/" + f).c_str());
   ::rmdir(dir.c_str());
   LOG_INFO("namespace down name={}", name);
   return {};

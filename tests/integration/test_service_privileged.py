@@ -71,9 +71,27 @@ class ServiceTest(harness.BurrowTestCase):
                             "--token-file", self.state + "/token"]
         if user is None:
             return self.burrow(*argv)
-        return subprocess.run(["runuser", "-u", user, "--", harness.BURROW, *argv],
-                              capture_output=True, text=True, timeout=60,
-                              env=harness.clean_env())
+        return self.as_user(user, [harness.BURROW, *argv])
+
+    def as_user(self, user, argv):
+        """Runs argv (its first word a program path) as `user`."""
+        return subprocess.run(["runuser", "-u", user, "--", *argv], capture_output=True,
+                              text=True, timeout=60, env=harness.clean_env())
+
+    def make_users(self):
+        """Two system users of the test's own: (one without sudo, one for allow_sudo)."""
+        sfx = self.name[9:]
+        users = ("bnosudo" + sfx, "bsudo" + sfx)
+        for u in users:
+            subprocess.run(["useradd", "--system", "--no-create-home", u], check=True)
+        os.chmod(self.tmp, 0o755)
+        return users
+
+    def allow_sudo(self, user, command):
+        path = "/etc/sudoers.d/" + self.name
+        with open(path, "w") as f:
+            f.write("%s ALL=(root) NOPASSWD: %s\n" % (user, command))
+        os.chmod(path, 0o440)
 
     def test_systemd_unit_verifies_scores_and_uninstalls_cleanly(self):
         r = self.install()
@@ -173,11 +191,7 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertFalse(os.path.exists(self.unit))
 
     def test_unprivileged_users_get_the_exact_refusal_or_elevate_named_steps(self):
-        sfx = self.name[9:]
-        nosudo, withsudo = "bnosudo" + sfx, "bsudo" + sfx
-        for u in (nosudo, withsudo):
-            subprocess.run(["useradd", "--system", "--no-create-home", u], check=True)
-        os.chmod(self.tmp, 0o755)
+        nosudo, withsudo = self.make_users()
         r = self.install(user=nosudo)
         self.assertEqual(r.returncode, 1)
         uid = pwd.getpwnam(nosudo).pw_uid
@@ -190,9 +204,7 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertFalse(user_exists(self.name))
         # Passwordless sudo for named commands only: the service user exists already, so
         # install needs just `install`.
-        with open("/etc/sudoers.d/" + self.name, "w") as f:
-            f.write("%s ALL=(root) NOPASSWD: /usr/bin/install\n" % withsudo)
-        os.chmod("/etc/sudoers.d/" + self.name, 0o440)
+        self.allow_sudo(withsudo, "/usr/bin/install")
         subprocess.run(["useradd", "--system", "--no-create-home", self.name], check=True)
         r = self.install(user=withsudo)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -200,9 +212,7 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o644, 0))
         self.assertEqual(pwd.getpwuid(os.stat(self.state).st_uid).pw_name, self.name)
         # Uninstall needs `rm`, which that sudo does not allow: refused, nothing removed.
-        r = subprocess.run(["runuser", "-u", withsudo, "--", harness.BURROW, "service",
-                            "uninstall", "--name", self.name], capture_output=True, text=True,
-                           timeout=60, env=harness.clean_env())
+        r = self.as_user(withsudo, [harness.BURROW, "service", "uninstall", "--name", self.name])
         self.assertEqual(r.returncode, 1)
         self.assertIn("remove %s needs root" % self.unit, r.stderr)
         self.assertTrue(os.path.exists(self.unit))
@@ -210,9 +220,7 @@ class ServiceTest(harness.BurrowTestCase):
                          self.root_before)
 
     def test_netns_up_is_elevated_as_one_named_step(self):
-        user = "bnosudo" + self.name[9:]
-        subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
-        os.chmod(self.tmp, 0o755)
+        user = self.make_users()[0]
         cfg = self.write_file("ns.yml", "namespaces: {x%s: {wireguard: {interface: wgx%s, "
                               "privateKey: %s, address: [10.9.0.2/32], peers: [{publicKey: %s, "
                               "endpoint: '192.0.2.1:51820', allowedIPs: [0.0.0.0/0]}]}, "
@@ -221,8 +229,7 @@ class ServiceTest(harness.BurrowTestCase):
                                  base64.b64encode(bytes([1] * 32)).decode()))
         argv = [harness.BURROW, "netns", "up", "x" + self.name[9:], "-f", cfg, "--state-dir",
                 self.state]
-        r = subprocess.run(["runuser", "-u", user, "--", *argv], capture_output=True, text=True,
-                           timeout=60, env=harness.clean_env())
+        r = self.as_user(user, argv)
         self.assertEqual(r.returncode, 1)
         uid = pwd.getpwnam(user).pw_uid
         self.assertRegex(r.stderr, r"^burrow: create network namespace x%s needs root: burrow "
@@ -233,44 +240,32 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertFalse(os.path.exists("/run/netns/x" + self.name[9:]))
         # With sudo allowed for burrow, the same command line runs again as root, whole.
         if shutil.which("wireguard-go") and shutil.which("nft"):
-            with open("/etc/sudoers.d/" + self.name, "w") as f:
-                f.write("%s ALL=(root) NOPASSWD: %s\n" % (user, os.path.realpath(harness.BURROW)))
-            os.chmod("/etc/sudoers.d/" + self.name, 0o440)
+            self.allow_sudo(user, os.path.realpath(harness.BURROW))
             down = [harness.BURROW, "netns", "down", "x" + self.name[9:], "--state-dir",
                     self.state]
             self.addCleanup(subprocess.run, down, capture_output=True)
-            r = subprocess.run(["runuser", "-u", user, "--", *argv], capture_output=True,
-                               text=True, timeout=60, env=harness.clean_env())
+            r = self.as_user(user, argv)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(os.path.exists("/run/netns/x" + self.name[9:]))
-            r = subprocess.run(["runuser", "-u", user, "--", *down], capture_output=True,
-                               text=True, timeout=60, env=harness.clean_env())
+            r = self.as_user(user, down)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertFalse(os.path.exists("/run/netns/x" + self.name[9:]))
 
     def test_exec_is_elevated_as_one_named_step(self):
-        sfx = self.name[9:]
-        nosudo, withsudo = "bnosudo" + sfx, "bsudo" + sfx
-        for u in (nosudo, withsudo):
-            subprocess.run(["useradd", "--system", "--no-create-home", u], check=True)
-        os.chmod(self.tmp, 0o755)
+        nosudo, withsudo = self.make_users()
         unit = self.write_file("seven.service", "[Service]\nExecStart=/bin/sh -c 'exit 7'\n"
                                "ProtectSystem=strict\nPrivateTmp=yes\n")
         os.chmod(unit, 0o644)
         argv = [harness.BURROW, "exec", "--no-restart", unit]
-        r = subprocess.run(["runuser", "-u", nosudo, "--", *argv], capture_output=True,
-                           text=True, timeout=60, env=harness.clean_env())
+        r = self.as_user(nosudo, argv)
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stderr, r"^burrow: run seven.service in its sandbox needs root: burrow "
                          r"runs as uid %d and `sudo -n \S+ exec --no-restart %s` was refused "
                          r"\(sudo: .*\); run it as root, or allow that command without a "
                          r"password in sudoers\n$" % (pwd.getpwnam(nosudo).pw_uid,
                                                       re.escape(unit)))
-        with open("/etc/sudoers.d/" + self.name, "w") as f:
-            f.write("%s ALL=(root) NOPASSWD: %s\n" % (withsudo, os.path.realpath(harness.BURROW)))
-        os.chmod("/etc/sudoers.d/" + self.name, 0o440)
-        r = subprocess.run(["runuser", "-u", withsudo, "--", *argv], capture_output=True,
-                           text=True, timeout=60, env=harness.clean_env())
+        self.allow_sudo(withsudo, os.path.realpath(harness.BURROW))
+        r = self.as_user(withsudo, argv)
         self.assertEqual(r.returncode, 7, r.stderr)  # the service's own status, through sudo
 
 
