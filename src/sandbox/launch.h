@@ -17,7 +17,10 @@
 
 namespace sandbox {
 
-// What the child reports when a step fails: the step and errno, then it exits.
+// What the child reports when a step fails: the step and errno, then it exits. With `map_ids`
+// set it is no failure but a request: the child has entered its own user namespace
+// (PrivateUsers=) and waits for the parent to write its id maps and answer with an errno
+// (an int32_t, 0 when done).
 enum class Step : uint8_t {
   Namespaces = 1,  // clone() flags, setns() into NetworkNamespacePath=
   MountPropagation,
@@ -44,7 +47,8 @@ const char* stepName(Step s);
 
 struct ChildReport {
   Step step;
-  uint8_t pad[3];
+  uint8_t map_ids;
+  uint8_t pad[2];
   int32_t err;     // errno
   int32_t detail;  // e.g. which mount
 };

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -141,7 +142,21 @@ void forward(int sig) {
   }
 }
 
+[[noreturn]] void serviceSteps(const Plan& p, int report);
+
+struct ServiceArgs {
+  const Plan* plan;
+  int report;
+};
+
+int serviceEntry(void* arg) {
+  auto* a = static_cast<ServiceArgs*>(arg);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  serviceSteps(*a->plan, a->report);
+}
+
 [[noreturn]] void applyInChild(const Plan& p, int report) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // 1. Namespaces: the mount namespace (and any other) came with clone(); join a named
   //    network namespace now, before anything can open a socket.
   if (p.netns_fd && ::setns(p.netns_fd.get(), CLONE_NEWNET) != 0)
@@ -161,47 +176,36 @@ void forward(int sig) {
   if ((p.clone_flags & CLONE_NEWNET) && loopbackUp() != 0) fail(report, Step::Loopback, errno);
   if (!p.root.empty() && (::chroot(p.root.c_str()) != 0 || ::chdir("/") != 0))
     fail(report, Step::Root, errno);
-  // 3. PrivatePIDs=: this process is the namespace's init; the service is its child.
-  if (p.private_pids) {
-    pid_t service = ::fork();
-    if (service < 0) fail(report, Step::Init, errno);
-    if (service > 0) {
-      ::close(report);
-      initLoop(service);
-    }
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  }
-  // PrivateUsers=: a helper left in the original user namespace writes the id maps once this
-  // process has entered the new one (see user_namespaces(7)).
+  if (!p.private_pids) serviceSteps(p, report);
+  // 3. PrivatePIDs=: this process is the namespace's init and the service its child. The
+  //    service shares this process's memory until its execve() (CLONE_VM | CLONE_VFORK: this
+  //    process waits meanwhile), which spares copying the page tables and every later
+  //    copy-on-write fault.
+  constexpr size_t kStack = 256 << 10;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) fail(report, Step::Init, errno);
+  ServiceArgs args{&p, report};
+  pid_t service = ::clone(serviceEntry, static_cast<char*>(stack) + kStack,
+                          CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  if (service < 0) fail(report, Step::Init, errno);
+  ::munmap(stack, kStack);
+  ::close(report);
+  initLoop(service);
+}
+
+[[noreturn]] void serviceSteps(const Plan& p, int report) {
+  // PrivateUsers=: a user namespace of its own, entered after the mounts. Its id maps must be
+  // written from the original one: the parent does it when asked (see user_namespaces(7)).
   if (p.private_users) {
-    int sync[2];
-    if (::pipe2(sync, O_CLOEXEC) != 0) fail(report, Step::Users, errno);
-    pid_t self = ::getpid();
-    pid_t helper = ::fork();
-    if (helper < 0) fail(report, Step::Users, errno);
-    if (helper == 0) {
-      char go = 0;
-      if (::read(sync[0], &go, 1) != 1) ::_exit(EPIPE);
-      char path[64];
-      for (const auto* m : {&p.uid_map, &p.gid_map}) {
-        std::snprintf(path, sizeof path, "/proc/%d/%s", static_cast<int>(self),
-                      m == &p.uid_map ? "uid_map" : "gid_map");
-        int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || ::write(fd, m->data(), m->size()) != static_cast<ssize_t>(m->size()))
-          ::_exit(errno ? errno : EIO);
-        ::close(fd);
-      }
-      ::_exit(0);
-    }
     if (::unshare(CLONE_NEWUSER) != 0) fail(report, Step::Users, errno);
-    if (::write(sync[1], "x", 1) != 1) fail(report, Step::Users, errno);
-    int status = 0;
-    while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      fail(report, Step::Users, WIFEXITED(status) ? WEXITSTATUS(status) : EIO);
-    ::close(sync[0]);
-    ::close(sync[1]);
+    ChildReport ask{};
+    ask.step = Step::Users;
+    ask.map_ids = 1;
+    int32_t answer = EIO;
+    if (::write(report, &ask, sizeof ask) != sizeof ask ||
+        ::read(report, &answer, sizeof answer) != sizeof answer || answer != 0)
+      fail(report, Step::Users, answer);
   }
   // 4. Credentials. The bounding set goes first: dropping needs CAP_SETPCAP, which a
   //    non-root user no longer has.
@@ -215,9 +219,7 @@ void forward(int sig) {
     if (::setgroups(p.groups.size(), p.groups.data()) != 0) fail(report, Step::Groups, errno);
     if (::setresgid(p.gid, p.gid, p.gid) != 0) fail(report, Step::Gid, errno);
     if (::setresuid(p.uid, p.uid, p.uid) != 0) fail(report, Step::Uid, errno);
-    if (!p.private_pids) ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // cleared by the uid change
-  } else if (!p.private_pids) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // cleared by the uid change
   }
   // 5. Capabilities kept across execve(): AmbientCapabilities=.
   if (p.ambient) {
@@ -311,11 +313,55 @@ bool kernelHasMdwe() {
   return ::prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) >= 0;
 }
 
+namespace {
+
+// Reads one report and, through SCM_CREDENTIALS, the pid of the process that sent it as this
+// process sees it. Returns what read() would.
+ssize_t readReport(int fd, ChildReport* r, pid_t* sender) {
+  iovec iov{r, sizeof *r};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = base::retryEintr([&] { return ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC); });
+  *sender = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      ucred cred;
+      std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      *sender = cred.pid;
+    }
+  return n;
+}
+
+// PrivateUsers=: writes the id maps of `pid`, which has just entered a user namespace of its
+// own. Returns 0 or the errno.
+int32_t writeIdMaps(pid_t pid, const Plan& plan) {
+  if (pid <= 0) return ESRCH;
+  for (const auto& [file, map] :
+       {std::pair{"uid_map", &plan.uid_map}, {"gid_map", &plan.gid_map}}) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/%s", static_cast<int>(pid), file);
+    base::UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+    if (!fd) return errno;
+    if (::write(fd.get(), map->data(), map->size()) != static_cast<ssize_t>(map->size()))
+      return errno ? errno : EIO;
+  }
+  return 0;
+}
+
+}  // namespace
+
 base::Result<pid_t> launch(const Plan& plan) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return base::sysError("socketpair");
   base::UniqueFd mine(sv[0]), theirs(sv[1]);
+  int on = 1;
+  if (plan.private_users && ::setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+    return base::sysError("setsockopt SO_PASSCRED");
   long flags = CLONE_NEWNS | plan.clone_flags | SIGCHLD;
   pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
   if (pid < 0) return base::sysError("clone (new namespaces)");
@@ -325,7 +371,14 @@ base::Result<pid_t> launch(const Plan& plan) {
   }
   theirs.reset();
   ChildReport r{};
-  ssize_t n = base::retryEintr([&] { return ::read(mine.get(), &r, sizeof r); });
+  ssize_t n;
+  for (;;) {
+    pid_t sender = -1;
+    n = readReport(mine.get(), &r, &sender);
+    if (n != static_cast<ssize_t>(sizeof r) || !r.map_ids) break;
+    int32_t answer = writeIdMaps(sender, plan);
+    (void)!::write(mine.get(), &answer, sizeof answer);
+  }
   if (n == 0) return pid;  // the report socket closed on execve(): the service runs
   int status = 0;
   base::retryEintr([&] { return ::waitpid(pid, &status, 0); });
