@@ -373,6 +373,31 @@ class ExecTest(harness.BurrowTestCase):
             self.assertEqual(p.wait(timeout=10), 128 + signal.SIGTERM, directives)
             self.assertLess(time.monotonic() - started, 5)
 
+    def test_service_dies_with_burrow(self):
+        # SIGKILL leaves burrow no time to stop the service: the kernel must (PR_SET_PDEATHSIG,
+        # and for PrivatePIDs= the namespace's init going with it).
+        for directives in ("", "PrivatePIDs=yes\nPrivateUsers=yes\nUser=nobody"):
+            marker = "0.000%d%d" % (os.getpid(), time.monotonic_ns() % 100000)
+            unit = self.unit("/bin/sleep 3600 %s" % marker, directives)
+            p = self.spawn("exec", [harness.BURROW, "exec", unit])
+            p.wait_for(r"service started")
+
+            def service_pids():
+                found = []
+                for pid in filter(str.isdigit, os.listdir("/proc")):
+                    try:
+                        with open("/proc/%s/cmdline" % pid, "rb") as f:
+                            if marker.encode() in f.read().split(b"\0"):
+                                found.append(int(pid))
+                    except OSError:
+                        pass
+                return found
+
+            harness.poll(service_pids, 10, what="the service running")
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+            harness.poll(lambda: not service_pids(), 5, what="the service gone (%r)" % directives)
+
     def test_restart_on_failure(self):
         counter = self.path("runs")
         script = ("n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s; "
