@@ -79,7 +79,8 @@ Result<void> ensureDir(const std::string& path, unsigned mode) {
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return sysError("stat {}", path);
-  if (!S_ISDIR(st.st_mode)) return makeError(std::errc::not_a_directory, "{} is not a directory", path);
+  if (!S_ISDIR(st.st_mode))
+    return makeError(std::errc::not_a_directory, "{} is not a directory", path);
   if ((st.st_mode & 07777) != mode && ::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0)
     return sysError("chmod {}", path);
   return {};
@@ -225,6 +226,7 @@ Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
   double total_ms = 0;
   size_t i = 0;
   while (i < s.size()) {
+    while (s[i] == ' ') ++i;  // "1min 30s", as systemd.time(7) writes spans
     size_t start = i;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
     if (start == i) return invalid("duration '{}': expected a number at offset {}", text, start);
@@ -233,14 +235,20 @@ Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
     std::string_view unit = s.substr(ustart, i - ustart);
     double mult;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s") mult = 1000;
-    else if (unit == "m") mult = 60'000;
-    else if (unit == "h") mult = 3'600'000;
-    else if (unit == "us" || unit == "µs") mult = 0.001;
-    else if (unit == "ns") mult = 0.000001;
+    if (unit == "ms" || unit == "msec")
+      mult = 1;
+    else if (unit == "s" || unit == "sec")
+      mult = 1000;
+    else if (unit == "m" || unit == "min")
+      mult = 60'000;
+    else if (unit == "h")
+      mult = 3'600'000;
+    else if (unit == "us" || unit == "usec" || unit == "µs")
+      mult = 0.001;
+    else if (unit == "ns")
+      mult = 0.000001;
     else
-      return invalid("duration '{}': unknown unit '{}' (use ms, s, m or h)", text, unit);
+      return invalid("duration '{}': unknown unit '{}' (use ms, s, min or h)", text, unit);
     total_ms += num * mult;
     if (total_ms > 1e12) return invalid("duration '{}' is too large", text);
   }

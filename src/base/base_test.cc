@@ -42,6 +42,9 @@ TEST(Duration, ParsesGoSyntax) {
   EXPECT_EQ(parseDuration("250ms")->count(), 250);
   EXPECT_EQ(parseDuration("2h")->count(), 7200000);
   EXPECT_EQ(parseDuration("5")->count(), 5000);
+  // systemd.time(7) spellings.
+  EXPECT_EQ(parseDuration("1min 30s")->count(), 90000);
+  EXPECT_EQ(parseDuration("2sec 500msec")->count(), 2500);
   EXPECT_FALSE(parseDuration("5x"));
   EXPECT_FALSE(parseDuration(""));
   EXPECT_FALSE(parseDuration("s"));

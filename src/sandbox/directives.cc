@@ -789,13 +789,14 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
     ASSIGN_OR_RETURN(c_.restart, oneOf(e, {"no", "on-success", "on-failure", "on-abnormal",
                                            "on-watchdog", "on-abort", "always"}));
   } else if (k == "RestartSec") {
-    // A bare number is seconds, as in systemd.time(7).
-    bool bare = !e.value.empty() && std::all_of(e.value.begin(), e.value.end(), [](char ch) {
-      return std::isdigit(static_cast<unsigned char>(ch));
-    });
-    auto d = base::parseDuration(bare ? e.value + "s" : e.value);
+    auto d = base::parseDuration(e.value);
     if (!d) return bad(e, "expected a time span such as 5, 5s or 500ms");
     c_.restart_sec = *d;
+  } else if (k == "TimeoutStopSec" || k == "TimeoutSec") {
+    auto d = e.value == "infinity" ? base::Result<std::chrono::milliseconds>(0)
+                                   : base::parseDuration(e.value);
+    if (!d) return bad(e, "expected a time span such as 90, 1min 30s or 500ms, or infinity");
+    c_.timeout_stop = *d;
   } else if (k == "ReadOnlyPaths" || k == "LoadCredential") {
     if (k == "ReadOnlyPaths") {
       if (e.value.empty()) c_.read_only_paths.clear();

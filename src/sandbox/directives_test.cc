@@ -132,6 +132,26 @@ TEST(Directives, DynamicUserImpliesWhatSystemdImplies) {
   EXPECT_EQ(c->capability_bounding_set & (uint64_t{1} << 27), 0u);  // CAP_MKNOD
 }
 
+TEST(Directives, StopTimeoutTakesSpansAndInfinity) {
+  auto c = parse("");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->timeout_stop.count(), 90'000);  // systemd's default
+  c = parse("TimeoutStopSec=1min 30s\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->timeout_stop.count(), 90'000);
+  c = parse("TimeoutSec=250ms\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->timeout_stop.count(), 250);
+  c = parse("TimeoutStopSec=infinity\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->timeout_stop.count(), 0);
+  c = parse("TimeoutStopSec=soon\n");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message(),
+            "/x/test.service:4: TimeoutStopSec=soon: expected a time span such as 90, 1min 30s "
+            "or 500ms, or infinity");
+}
+
 TEST(Directives, NoServiceSectionIsAnError) {
   auto u = config::parseUnitFile("[Unit]\nDescription=x\n", "t.service");
   ASSERT_TRUE(u);

@@ -18,9 +18,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -510,7 +512,6 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
   if (c.private_network) p.clone_flags |= CLONE_NEWNET;
   if (c.private_pids) p.clone_flags |= CLONE_NEWPID;
   if (c.protect_hostname) p.clone_flags |= CLONE_NEWUTS;
-  p.private_pids = c.private_pids;
   if (!c.network_namespace_path.empty()) {
     p.netns_fd = base::UniqueFd(::open(c.network_namespace_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!p.netns_fd)
@@ -554,11 +555,15 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
 
 std::atomic<pid_t> g_child{-1};
 std::atomic<bool> g_stopping{false};
+int g_wake_fd = -1;  // written by the handler so that the wait loop looks again
 
 void forwardSignal(int sig) {
+  int saved = errno;
   if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) g_stopping = true;
   pid_t pid = g_child.load();
   if (pid > 0) ::kill(pid, sig);
+  if (g_wake_fd >= 0) (void)!::write(g_wake_fd, "", 1);
+  errno = saved;
 }
 
 bool shouldRestart(const std::string& policy, int status) {
@@ -571,19 +576,44 @@ bool shouldRestart(const std::string& policy, int status) {
   return false;
 }
 
-// Waits for `pid` to end, into *status. With inv.bound set, kills the service as soon as
-// `bound` reports an error and returns that error (after reaping it).
-base::Result<void> waitBound(pid_t pid, const Invocation& inv, int* status) {
-  base::UniqueFd pidfd;
-  if (inv.bound) pidfd = base::UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+// Waits for `pid` to end, into *status. Once burrow is told to stop, the service gets
+// TimeoutStopSec= to end before SIGKILL (a PrivatePIDs= service is PID 1 of its namespace, and
+// the kernel gives PID 1 no signal it has no handler for, SIGKILL aside). With inv.bound set,
+// kills the service as soon as `bound` reports an error and returns that error (after
+// reaping it).
+base::Result<void> waitService(pid_t pid, const Config& c, const Invocation& inv, int wake,
+                               int* status) {
+  using Clock = std::chrono::steady_clock;
+  base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return base::sysError("pidfd_open {}", pid);
   base::Result<void> verdict;
-  while (pidfd && verdict) {
-    pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {inv.bound_fd, POLLIN, 0}};
-    int n = ::poll(fds, inv.bound_fd >= 0 ? 2 : 1, 250);
+  std::optional<Clock::time_point> kill_at;
+  bool killed = false;
+  while (verdict) {
+    if (g_stopping && !kill_at && c.timeout_stop.count() > 0)
+      kill_at = Clock::now() + c.timeout_stop;
+    int timeout = inv.bound ? 250 : -1;
+    if (kill_at && !killed) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*kill_at - Clock::now()).count();
+      timeout = static_cast<int>(std::clamp<int64_t>(left, 0, timeout < 0 ? INT32_MAX : timeout));
+    }
+    pollfd fds[3] = {{pidfd.get(), POLLIN, 0}, {wake, POLLIN, 0}, {inv.bound_fd, POLLIN, 0}};
+    int n = ::poll(fds, inv.bound_fd >= 0 ? 3 : 2, timeout);
     if (n < 0 && errno != EINTR) return base::sysError("poll");
     if (n > 0 && (fds[0].revents & POLLIN)) break;
-    verdict = inv.bound();
-    if (!verdict) ::kill(pid, SIGKILL);
+    char drain[64];
+    while (n > 0 && (fds[1].revents & POLLIN) && ::read(wake, drain, sizeof drain) > 0) {
+    }
+    if (kill_at && !killed && Clock::now() >= *kill_at) {
+      LOG_WARN("service did not stop in time unit={} timeout_ms={}; sending SIGKILL", c.unit_name,
+               c.timeout_stop.count());
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    if (inv.bound) {
+      verdict = inv.bound();
+      if (!verdict) ::kill(pid, SIGKILL);
+    }
   }
   while (::waitpid(pid, status, 0) < 0)
     if (errno != EINTR) return base::sysError("waitpid {}", pid);
@@ -599,6 +629,14 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
   for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
   plan.envp.push_back(nullptr);
 
+  // The handler's wake-up pipe lives as long as the process, as the handler does.
+  static const int wake_read = [] {
+    int wake[2];
+    if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+    g_wake_fd = wake[1];
+    return wake[0];
+  }();
+  if (wake_read < 0) return base::sysError("pipe");
   struct sigaction sa {};
   sa.sa_handler = forwardSignal;
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
@@ -609,7 +647,7 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
     g_child = pid;
     LOG_INFO("service started unit={} pid={} run={}", c.unit_name, pid, run);
     int status = 0;
-    base::Result<void> lost = waitBound(pid, inv, &status);
+    base::Result<void> lost = waitService(pid, c, inv, wake_read, &status);
     g_child = -1;
     if (!lost) {
       LOG_WARN("service stopped unit={} reason={}", c.unit_name, lost.error().message());

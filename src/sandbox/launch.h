@@ -17,17 +17,13 @@
 
 namespace sandbox {
 
-// What the child reports when a step fails: the step and errno, then it exits. With `map_ids`
-// set it is no failure but a request: the child has entered its own user namespace
-// (PrivateUsers=) and waits for the parent to write its id maps and answer with an errno
-// (an int32_t, 0 when done).
+// What the child reports when a step fails: the step and errno, then it exits.
 enum class Step : uint8_t {
   Namespaces = 1,  // clone() flags, setns() into NetworkNamespacePath=
   MountPropagation,
   Mounts,    // MountOp number in `detail`
   Loopback,  // PrivateNetwork=: bring lo up
-  Init,      // PrivatePIDs=: the namespace's init could not fork the service
-  Users,     // PrivateUsers=: unshare(CLONE_NEWUSER) or writing its id maps
+  Users,     // PrivateUsers=: setns() into the user namespace the parent made
   Root,      // RootDirectory=: chroot() and chdir("/")
   Groups,
   Gid,
@@ -47,8 +43,7 @@ const char* stepName(Step s);
 
 struct ChildReport {
   Step step;
-  uint8_t map_ids;
-  uint8_t pad[2];
+  uint8_t pad[3];
   int32_t err;     // errno
   int32_t detail;  // e.g. which mount
 };
@@ -86,7 +81,6 @@ struct Plan {
   // RootImage=: the loop device the image is attached to (read-only, cleared on last close),
   // held until the service ends.
   base::UniqueFd loop_fd;
-  bool private_pids = false;
   // PrivateUsers=: a user namespace entered after the mounts, mapping root and the service's
   // own ids to themselves and everyone else to nobody (uid_map/gid_map contents).
   bool private_users = false;

@@ -114,6 +114,9 @@ struct Config {
   std::vector<Limit> limits;
   std::string restart = "no";  // no | on-success | on-failure | on-abnormal | on-abort | always
   std::chrono::milliseconds restart_sec{100};
+  // TimeoutStopSec= (or TimeoutSec=): how long a service told to stop has before SIGKILL;
+  // zero for infinity.
+  std::chrono::milliseconds timeout_stop{90'000};
 
   // Files named by the unit that may hold secrets (ReadOnlyPaths=, LoadCredential= …).
   std::vector<std::string> secret_paths;
@@ -186,7 +189,8 @@ struct Invocation {
 
 // Runs the unit's ExecStart in the foreground with every directive applied, as root (the
 // namespaces and mounts need it). Forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and
-// SIGUSR2; honours Restart=/RestartSec= unless inv.restart is false. Returns the service's
+// SIGUSR2, and kills the service with SIGKILL when it outlives TimeoutStopSec= after a stop
+// signal; honours Restart=/RestartSec= unless inv.restart is false. Returns the service's
 // exit status (128+N when signal N ended it). Problems found before the start (no such
 // user, missing binary, missing ReadWritePaths=) and a step that fails in the child are
 // errors naming the step; nothing is left running or mounted then.

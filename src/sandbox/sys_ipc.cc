@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sstream>
+#include <algorithm>
+#include <charconv>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/base.h"
@@ -21,20 +23,29 @@
 namespace sandbox {
 namespace {
 
-// Ids of the objects in /proc/sysvipc/KIND whose owner (column `uid_col`) is `uid`.
+// Ids of the objects in /proc/sysvipc/KIND whose owner (column `uid_col`) is `uid`. Columns
+// are separated by runs of spaces; the first line is the header.
 std::vector<int> sysvIdsOf(const char* kind, size_t uid_col, uid_t uid) {
   std::vector<int> ids;
   auto text = base::readFile(std::string("/proc/sysvipc/") + kind, 16 << 20);
   if (!text) return ids;
-  std::istringstream in(*text);
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    std::istringstream cols(line);
-    std::vector<std::string> f;
-    for (std::string w; cols >> w;) f.push_back(w);
-    if (f.size() > uid_col && f[uid_col] == std::to_string(uid))
-      ids.push_back(std::atoi(f[1].c_str()));
+  std::string_view rest = *text;
+  rest.remove_prefix(std::min(rest.size(), rest.find('\n') + 1));
+  while (!rest.empty()) {
+    size_t eol = std::min(rest.size(), rest.find('\n'));
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(std::min(rest.size(), eol + 1));
+    long id = -1, owner = -1;
+    for (size_t col = 0; !line.empty() && col <= uid_col; ++col) {
+      line.remove_prefix(std::min(line.size(), line.find_first_not_of(' ')));
+      std::string_view word = line.substr(0, line.find(' '));
+      line.remove_prefix(word.size());
+      long v = -1;
+      std::from_chars(word.data(), word.data() + word.size(), v);
+      if (col == 1) id = v;
+      if (col == uid_col) owner = v;
+    }
+    if (id >= 0 && owner == static_cast<long>(uid)) ids.push_back(static_cast<int>(id));
   }
   return ids;
 }

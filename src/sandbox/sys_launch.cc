@@ -1,7 +1,9 @@
 // The child side of `burrow exec`: clone() into new namespaces, then the plan's steps in
-// systemd's order, then execve(). Nothing here allocates between clone() and execve(); a
-// failing step is reported to the parent as {step, errno, detail} over a socketpair and the
-// child exits. See clone(2), mount_setattr(2), capabilities(7), seccomp(2), prctl(2).
+// systemd's order, then execve(). The child shares the parent's memory and the parent waits
+// meanwhile (CLONE_VM | CLONE_VFORK, as posix_spawn does): nothing here allocates between
+// clone() and execve(). A failing step is reported to the parent as {step, errno, detail} over
+// a socketpair and the child exits. With PrivatePIDs= the service is PID 1 of its namespace, as
+// under systemd 257. See clone(2), mount_setattr(2), capabilities(7), seccomp(2), prctl(2).
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -25,6 +27,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "base/base.h"
 #include "base/unique_fd.h"
@@ -118,44 +124,18 @@ int capsetAll(uint64_t set) {
   return static_cast<int>(::syscall(SYS_capset, &hdr, data));
 }
 
-volatile pid_t g_service = -1;  // PrivatePIDs=: the service, as the namespace's init sees it
-void forward(int sig) {
-  if (g_service > 0) ::kill(g_service, sig);
-}
-
-// Runs as PID 1 of the new PID namespace: forwards the stop and reload signals to the
-// service, reaps orphans, and leaves with the service's status.
-[[noreturn]] void initLoop(pid_t service) {
-  g_service = service;
-  struct sigaction sa {};
-  sa.sa_handler = forward;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
-    ::sigaction(sig, &sa, nullptr);
-  for (;;) {
-    int status = 0;
-    pid_t p = ::waitpid(-1, &status, 0);
-    if (p < 0 && errno == EINTR) continue;
-    if (p < 0) ::_exit(1);
-    if (p != service) continue;
-    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
-    ::_exit(128 + WTERMSIG(status));
-  }
-}
-
-[[noreturn]] void serviceSteps(const Plan& p, int report);
-
-struct ServiceArgs {
+struct ChildArgs {
   const Plan* plan;
   int report;
+  int userns;  // PrivateUsers=: the namespace to enter after the mounts, or -1
 };
 
-int serviceEntry(void* arg) {
-  auto* a = static_cast<ServiceArgs*>(arg);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  serviceSteps(*a->plan, a->report);
-}
-
-[[noreturn]] void applyInChild(const Plan& p, int report) {
+// The child: it shares the parent's memory (CLONE_VM), and the parent waits until it has
+// called execve() or exited (CLONE_VFORK), so it only reads the plan and allocates nothing.
+int applyInChild(void* arg) {
+  const auto& a = *static_cast<const ChildArgs*>(arg);
+  const Plan& p = *a.plan;
+  const int report = a.report;
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // 1. Namespaces: the mount namespace (and any other) came with clone(); join a named
   //    network namespace now, before anything can open a socket.
@@ -176,37 +156,8 @@ int serviceEntry(void* arg) {
   if ((p.clone_flags & CLONE_NEWNET) && loopbackUp() != 0) fail(report, Step::Loopback, errno);
   if (!p.root.empty() && (::chroot(p.root.c_str()) != 0 || ::chdir("/") != 0))
     fail(report, Step::Root, errno);
-  if (!p.private_pids) serviceSteps(p, report);
-  // 3. PrivatePIDs=: this process is the namespace's init and the service its child. The
-  //    service shares this process's memory until its execve() (CLONE_VM | CLONE_VFORK: this
-  //    process waits meanwhile), which spares copying the page tables and every later
-  //    copy-on-write fault.
-  constexpr size_t kStack = 256 << 10;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) fail(report, Step::Init, errno);
-  ServiceArgs args{&p, report};
-  pid_t service = ::clone(serviceEntry, static_cast<char*>(stack) + kStack,
-                          CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-  if (service < 0) fail(report, Step::Init, errno);
-  ::munmap(stack, kStack);
-  ::close(report);
-  initLoop(service);
-}
-
-[[noreturn]] void serviceSteps(const Plan& p, int report) {
-  // PrivateUsers=: a user namespace of its own, entered after the mounts. Its id maps must be
-  // written from the original one: the parent does it when asked (see user_namespaces(7)).
-  if (p.private_users) {
-    if (::unshare(CLONE_NEWUSER) != 0) fail(report, Step::Users, errno);
-    ChildReport ask{};
-    ask.step = Step::Users;
-    ask.map_ids = 1;
-    int32_t answer = EIO;
-    if (::write(report, &ask, sizeof ask) != sizeof ask ||
-        ::read(report, &answer, sizeof answer) != sizeof answer || answer != 0)
-      fail(report, Step::Users, answer);
-  }
+  // 3. PrivateUsers=: the user namespace the parent made, entered once the mounts are done.
+  if (a.userns >= 0 && ::setns(a.userns, CLONE_NEWUSER) != 0) fail(report, Step::Users, errno);
   // 4. Credentials. The bounding set goes first: dropping needs CAP_SETPCAP, which a
   //    non-root user no longer has.
   for (int cap = 0; cap <= p.cap_last; ++cap)
@@ -275,9 +226,7 @@ const char* stepName(Step s) {
     case Step::Root:
       return "chroot to RootDirectory=";
     case Step::Users:
-      return "enter a user namespace of its own (PrivateUsers=)";
-    case Step::Init:
-      return "start the service under the namespace's init";
+      return "enter the user namespace of PrivateUsers=";
     case Step::Groups:
       return "setgroups";
     case Step::Gid:
@@ -315,70 +264,90 @@ bool kernelHasMdwe() {
 
 namespace {
 
-// Reads one report and, through SCM_CREDENTIALS, the pid of the process that sent it as this
-// process sees it. Returns what read() would.
-ssize_t readReport(int fd, ChildReport* r, pid_t* sender) {
-  iovec iov{r, sizeof *r};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = base::retryEintr([&] { return ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC); });
-  *sender = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-      ucred cred;
-      std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
-      *sender = cred.pid;
-    }
-  return n;
+// Memory for a CLONE_VM child's stack, unmapped when it goes out of scope.
+class ChildStack {
+ public:
+  static constexpr size_t kSize = 256 << 10;
+  ChildStack()
+      : base_(::mmap(nullptr, kSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)) {}
+  ~ChildStack() {
+    if (!ok()) return;
+#if defined(__SANITIZE_ADDRESS__)
+    // The child's frames never returned (it called execve() or _exit()): clear their poison
+    // before the memory can be handed out again.
+    __asan_unpoison_memory_region(base_, kSize);
+#endif
+    ::munmap(base_, kSize);
+  }
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+  bool ok() const { return base_ != MAP_FAILED; }
+  void* top() const { return static_cast<char*>(base_) + kSize; }
+
+ private:
+  void* base_;
+};
+
+[[noreturn]] int waitForever(void*) {
+  for (;;) ::pause();
 }
 
-// PrivateUsers=: writes the id maps of `pid`, which has just entered a user namespace of its
-// own. Returns 0 or the errno.
-int32_t writeIdMaps(pid_t pid, const Plan& plan) {
-  if (pid <= 0) return ESRCH;
+// PrivateUsers=: a user namespace holding the plan's id maps, made before the service starts so
+// that the service can enter it after its mounts. A helper sharing this process's memory
+// enters it and waits while the maps are written from outside (see user_namespaces(7));
+// the returned fd keeps the namespace once the helper is gone.
+base::Result<base::UniqueFd> makeUserNamespace(const Plan& plan) {
+  ChildStack stack;
+  if (!stack.ok()) return base::sysError("mmap a stack for the user-namespace helper");
+  pid_t helper = ::clone(waitForever, stack.top(), CLONE_VM | CLONE_NEWUSER | SIGCHLD, nullptr);
+  if (helper < 0) return base::sysError("clone (a user namespace for PrivateUsers=)");
+  auto reap = [&] {
+    ::kill(helper, SIGKILL);
+    base::retryEintr([&] { return ::waitpid(helper, nullptr, 0); });
+  };
+  std::string dir = fmt::format("/proc/{}/", helper);
   for (const auto& [file, map] :
        {std::pair{"uid_map", &plan.uid_map}, {"gid_map", &plan.gid_map}}) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/%s", static_cast<int>(pid), file);
-    base::UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
-    if (!fd) return errno;
-    if (::write(fd.get(), map->data(), map->size()) != static_cast<ssize_t>(map->size()))
-      return errno ? errno : EIO;
+    base::UniqueFd fd(::open((dir + file).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), map->data(), map->size()) != static_cast<ssize_t>(map->size())) {
+      auto e = base::sysError("PrivateUsers=: write {}{}", dir, file);
+      reap();
+      return e;
+    }
   }
-  return 0;
+  base::UniqueFd ns(::open((dir + "ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+  int err = errno;
+  reap();
+  if (!ns) {
+    errno = err;
+    return base::sysError("PrivateUsers=: open {}ns/user", dir);
+  }
+  return ns;
 }
 
 }  // namespace
 
 base::Result<pid_t> launch(const Plan& plan) {
+  base::UniqueFd userns;
+  if (plan.private_users) {
+    ASSIGN_OR_RETURN(userns, makeUserNamespace(plan));
+  }
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return base::sysError("socketpair");
   base::UniqueFd mine(sv[0]), theirs(sv[1]);
-  int on = 1;
-  if (plan.private_users && ::setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
-    return base::sysError("setsockopt SO_PASSCRED");
-  long flags = CLONE_NEWNS | plan.clone_flags | SIGCHLD;
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr));
+  ChildStack stack;
+  if (!stack.ok()) return base::sysError("mmap a stack for the service");
+  ChildArgs args{&plan, sv[1], userns ? userns.get() : -1};
+  // Returns once the child has called execve() or exited; it never ran concurrently with
+  // this process, so its copy-on-write-free start costs no page-table copy.
+  pid_t pid = ::clone(applyInChild, stack.top(),
+                      CLONE_VM | CLONE_VFORK | CLONE_NEWNS | plan.clone_flags | SIGCHLD, &args);
   if (pid < 0) return base::sysError("clone (new namespaces)");
-  if (pid == 0) {
-    ::close(sv[0]);
-    applyInChild(plan, sv[1]);
-  }
   theirs.reset();
   ChildReport r{};
-  ssize_t n;
-  for (;;) {
-    pid_t sender = -1;
-    n = readReport(mine.get(), &r, &sender);
-    if (n != static_cast<ssize_t>(sizeof r) || !r.map_ids) break;
-    int32_t answer = writeIdMaps(sender, plan);
-    (void)!::write(mine.get(), &answer, sizeof answer);
-  }
+  ssize_t n = base::retryEintr([&] { return ::read(mine.get(), &r, sizeof r); });
   if (n == 0) return pid;  // the report socket closed on execve(): the service runs
   int status = 0;
   base::retryEintr([&] { return ::waitpid(pid, &status, 0); });

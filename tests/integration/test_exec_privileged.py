@@ -162,6 +162,10 @@ class ExecTest(harness.BurrowTestCase):
 
     def test_private_pids(self):
         self.assertTakesEffect("PrivatePIDs=yes", "see-pid", os.getpid(), errno_names=["ENOENT"])
+        # As under systemd 257, the service itself is PID 1 of the namespace.
+        unit = self.unit("/bin/readlink /proc/self", "PrivatePIDs=yes")
+        r = self.burrow("--log-level", "warn", "exec", "--no-restart", unit)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "1"))
 
     def test_no_new_privileges(self):
         self.assertTakesEffect("NoNewPrivileges=yes", "nnp", errno_names=["EPERM"])
@@ -364,14 +368,28 @@ class ExecTest(harness.BurrowTestCase):
         self.assertEqual(self.burrow("exec", "--no-restart", unit, "--", "9").returncode, 9)
 
     def test_sigterm_reaches_the_service(self):
-        for directives in ("", "PrivatePIDs=yes"):
-            unit = self.unit("/bin/sleep 30", directives)
+        cases = [
+            # (directives, command, status): a plain service dies of SIGTERM; with
+            # PrivatePIDs= it is PID 1, which gets only signals it handles, so a shell that
+            # traps TERM exits its own way and `sleep` lasts until TimeoutStopSec='s SIGKILL.
+            ("", "/bin/sleep 30", 128 + signal.SIGTERM),
+            ("PrivatePIDs=yes", "/bin/sh -c 'trap \"exit 7\" TERM; while :; do sleep 0.1; done'",
+             7),
+            ("PrivatePIDs=yes\nTimeoutStopSec=500ms", "/bin/sleep 30", 128 + signal.SIGKILL),
+        ]
+        for directives, command, status in cases:
+            unit = self.unit(command, directives)
             p = self.spawn("exec", [harness.BURROW, "exec", unit])
             p.wait_for(r"service started")
+            time.sleep(0.2)  # the shell's trap is set
             started = time.monotonic()
             p.send(signal.SIGTERM)
-            self.assertEqual(p.wait(timeout=10), 128 + signal.SIGTERM, directives)
-            self.assertLess(time.monotonic() - started, 5)
+            self.assertEqual(p.wait(timeout=10), status, directives)
+            took = time.monotonic() - started
+            self.assertLess(took, 5)
+            if status == 128 + signal.SIGKILL:
+                self.assertGreaterEqual(took, 0.5)
+                p.wait_for(r"did not stop in time")
 
     def test_service_dies_with_burrow(self):
         # SIGKILL leaves burrow no time to stop the service: the kernel must (PR_SET_PDEATHSIG,
