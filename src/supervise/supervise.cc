@@ -508,6 +508,8 @@ base::Result<std::vector<std::string>> uninstall(const std::string& name,
       for (const char* f : {".pid", ".supervisor.pid", ".log", ".log.1"})
         files.push_back(state_dir + "/" + name + f);
     }
+    if (init == Init::OpenRC)  // the pidfile and log the script named
+      for (const char* f : {".pid", ".log"}) files.push_back(state_dir + "/" + name + f);
     std::vector<std::string> rm = {"rm", "-f", "--"};
     rm.insert(rm.end(), files.begin(), files.end());
     RETURN_IF_ERROR(runPrivileged({"remove " + path, rm, ""}));
@@ -520,7 +522,9 @@ base::Result<std::vector<std::string>> uninstall(const std::string& name,
       auto eq = c.find('=');
       std::string kind = c.substr(0, eq), value = eq == std::string::npos ? "" : c.substr(eq + 1);
       if (kind == "state-dir") {
-        if (auto r = runPrivileged({"remove " + value, {"rmdir", "--", value}, ""}))
+        if (!exists(value))
+          lines.push_back(fmt::format("{} was already gone", value));
+        else if (auto r = runPrivileged({"remove " + value, {"rmdir", "--", value}, ""}))
           lines.push_back("removed " + value);
         else
           lines.push_back(fmt::format("kept {}: not empty (its files are yours)", value));

@@ -344,5 +344,122 @@ class SupervisedByBurrowTest(harness.BurrowTestCase):
         self.assertEqual(sorted(os.listdir(state)), ["token"])
 
 
+def children(pid):
+    """Pids whose parent is pid."""
+    out = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def _openrc_missing():
+    out = _missing()
+    out += [t for t in ("openrc-run", "supervise-daemon", "unshare", "nsenter")
+            if shutil.which(t) is None]
+    if os.path.exists("/run/openrc/softlevel"):
+        out.append("a host not booted by OpenRC (this one is: the test would start it for real)")
+    return out
+
+
+@unittest.skipIf(_openrc_missing(), "needs root and %s" % _openrc_missing())
+class SupervisedByOpenRCTest(harness.BurrowTestCase):
+    """--init openrc, run by OpenRC itself: the script starts the real connector under
+    supervise-daemon as the service user, which brings it back after kill -9. This host was not
+    booted by OpenRC, so OpenRC runs in a mount namespace of the test's own whose /run/openrc
+    says it was (softlevel); nothing of it is seen outside."""
+
+    def setUp(self):
+        super().setUp()
+        self.name = "burrow-orc%d" % (os.getpid() % 100000)
+        self.script = "/etc/init.d/" + self.name
+        self.addCleanup(self._scrub)
+
+    def _scrub(self):
+        if os.path.exists(self.script):
+            os.unlink(self.script)
+        if user_exists(self.name):
+            subprocess.run(["userdel", self.name], capture_output=True)
+
+    def openrc_namespace(self):
+        """A process holding a mount namespace whose /run/openrc is a private copy."""
+        skel = self.path("openrc-skel")
+        os.makedirs(skel)
+        subprocess.run(["cp", "-a", "/run/openrc/.", skel], check=True)
+        holder = self.spawn("openrc-ns", [
+            "unshare", "--mount", "--propagation", "private", "sh", "-c",
+            "mount -t tmpfs -o mode=0755 tmpfs /run/openrc && cp -a %s/. /run/openrc/ && "
+            "touch /run/openrc/softlevel && echo ready >&2 && exec sleep 600" % skel])
+        holder.wait_for("ready")
+        return holder.pid
+
+    def in_ns(self, holder, *argv):
+        return subprocess.run(["nsenter", "--target", str(holder), "--mount", "--", *argv],
+                              capture_output=True, text=True, timeout=60,
+                              env=harness.clean_env())
+
+    def test_openrc_runs_the_connector_respawns_it_and_uninstalls(self):
+        edge = self.start_edge()
+        state = self.path("state")
+        os.makedirs(state)
+        token = os.path.join(state, "token")
+        with open(token, "w") as f:
+            f.write(self.create_tunnel(edge, "svc") + "\n")
+        os.chmod(token, 0o600)
+        os.chmod(self.tmp, 0o755)
+        r = self.burrow("service", "install", "--init", "openrc", "--name", self.name,
+                        "--state-dir", state, "--", "tunnel", "run", "--url",
+                        "http://127.0.0.1:9", "--token-file", token)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("created system user " + self.name, r.stdout)
+        self.assertIn("not started: PID 1 is %s, neither systemd nor OpenRC" % pid1(), r.stdout)
+        pw = pwd.getpwnam(self.name)
+        os.chown(token, pw.pw_uid, pw.pw_gid)
+        # OpenRC reads the script: its description, and its commands.
+        d = subprocess.run([self.script, "describe"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(d.returncode, 0, d.stderr)
+        self.assertIn("burrow tunnel run", d.stdout + d.stderr)
+        self.assertIn("reload", d.stdout + d.stderr)
+
+        holder = self.openrc_namespace()
+        # `need net`: this host has no OpenRC service that provides net, hence --nodeps.
+        r = self.in_ns(holder, self.script, "--nodeps", "start")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        pidfile = os.path.join(state, self.name + ".pid")
+        sup = harness.poll(lambda: os.path.exists(pidfile) and read_int(pidfile), 10,
+                           what="supervise-daemon's pidfile")
+        self.addCleanup(lambda: gone(sup) or os.kill(sup, 9))
+        log = os.path.join(state, self.name + ".log")
+
+        def registered():
+            with open(log) as f:
+                return f.read().count("connection registered")
+        harness.poll(lambda: registered() >= 4, 15, what="connector registered")
+        first = harness.poll(lambda: children(sup), 5, what="the connector")[0]
+        self.assertEqual(os.stat("/proc/%d" % first).st_uid, pw.pw_uid)
+        r = self.in_ns(holder, harness.BURROW, "service", "status", "--name", self.name,
+                       "--state-dir", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("started", r.stdout + r.stderr)
+        os.kill(first, 9)
+        again = harness.poll(lambda: [p for p in children(sup) if p != first], 15,
+                             what="supervise-daemon starting the connector again")
+        harness.poll(lambda: registered() >= 8, 15, what="connector registered again")
+        r = self.in_ns(holder, self.script, "--nodeps", "stop")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        harness.poll(lambda: gone(sup) and gone(again[0]), 10, what="the service stopped")
+        # Uninstall (outside, where OpenRC does not run) removes the script and the user it
+        # made, and not the state directory, which the test made.
+        r = self.burrow("service", "uninstall", "--name", self.name, "--state-dir", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(self.script))
+        self.assertFalse(user_exists(self.name))
+        self.assertEqual(os.listdir(state), ["token"])
+
+
 if __name__ == "__main__":
     unittest.main()
