@@ -340,7 +340,11 @@ int run(int argc, char** argv) {
   // burrow edge [tunnel create|list|delete] [route dns]
   auto* edge = app.add_subcommand("edge", "run the public edge, or manage its tunnels");
   edge->require_subcommand(0, 1);
-  edge->add_option("--state-dir", f.edge.state_dir, "state directory (created 0700)");
+  f.edge.state_dir = supervise::defaultStateDir();
+  edge->add_option("--state-dir", f.edge.state_dir,
+                   "state directory (created 0700; as root /var/lib/burrow, otherwise "
+                   "$XDG_STATE_HOME/burrow)")
+      ->capture_default_str();
   edge->add_option("--http", f.edge.http_addr, "plain HTTP listener, e.g. :80");
   edge->add_option("--https", f.edge.https_addr, "HTTPS listener (HTTP/1.1 and h2), e.g. :443");
   edge->add_option("--tunnel", f.edge.tunnel_addr, "where connectors dial in, e.g. :7844");
@@ -369,7 +373,8 @@ int run(int argc, char** argv) {
   dns->add_option("HOSTNAME", f.hostname, "exact hostname or *.zone")->required();
   table.push_back({dns, routeDns});
   for (auto* sub : {create, list, del, dns})
-    sub->add_option("--state-dir", f.edge.state_dir, "the edge's state directory")->required();
+    sub->add_option("--state-dir", f.edge.state_dir, "the edge's state directory")
+        ->capture_default_str();
 
   // burrow tunnel run | ingress validate | ingress rule
   auto* tun = app.add_subcommand("tunnel", "run a connector, or check its ingress rules");

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 
@@ -270,6 +271,17 @@ base::Result<std::string> startSupervisor(const Service& s) {
 
 }  // namespace
 
+std::string defaultStateDir() {
+  if (::geteuid() == 0) return "/var/lib/burrow";
+  const char* xdg = std::getenv("XDG_STATE_HOME");
+  if (xdg && xdg[0] == '/') return std::string(xdg) + "/burrow";  // relative: ignored, per the spec
+  const char* home = std::getenv("HOME");
+  if (home && home[0] == '/') return std::string(home) + "/.local/state/burrow";
+  if (struct passwd* pw = ::getpwuid(::geteuid()))
+    return std::string(pw->pw_dir) + "/.local/state/burrow";
+  return "/var/lib/burrow";
+}
+
 base::Result<void> reexecAsRoot(const std::string& what, const std::vector<std::string>& argv) {
   if (::geteuid() == 0) return {};
   std::vector<std::string> probe = {"sudo", "-n", "-l", "--"};
@@ -410,6 +422,12 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
         "a connector service takes its token from a file: add --token-file "
         "FILE to the command");
 
+  // The service is given its paths: an edge without --state-dir would otherwise pick one from
+  // the identity it runs as.
+  if (s.command[0] == "edge" && std::none_of(s.command.begin(), s.command.end(), [](auto& a) {
+        return a == "--state-dir" || a.starts_with("--state-dir=");
+      }))
+    s.command.insert(s.command.begin() + 1, {"--state-dir", s.state_dir});
   const std::string path = unitPath(init, s.name, s.state_dir);
   ASSIGN_OR_RETURN(std::vector<std::string> created, recordedCreations(path));
   const bool reinstall = exists(path);

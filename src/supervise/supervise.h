@@ -31,6 +31,11 @@ base::Result<std::string> runPrivileged(const Step& step);
 // replacing this process, or fails naming the step when sudo would refuse it.
 base::Result<void> reexecAsRoot(const std::string& what, const std::vector<std::string>& argv);
 
+// The edge's default --state-dir: /var/lib/burrow when burrow runs as root (a system
+// install), otherwise $XDG_STATE_HOME/burrow, or ~/.local/state/burrow when that is unset.
+// Commands that act on the whole system (netns, exec, service) default to /var/lib/burrow.
+std::string defaultStateDir();
+
 // ---- init systems ----
 
 enum class Init { Auto, Systemd, OpenRC, None };

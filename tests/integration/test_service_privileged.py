@@ -219,6 +219,30 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertEqual(sorted(os.listdir("/root")) if os.path.isdir("/root") else [],
                          self.root_before)
 
+    def test_edge_state_dir_is_explicit_for_services_and_xdg_for_users(self):
+        # A user's edge keeps its state under $XDG_STATE_HOME/burrow, or ~/.local/state/burrow.
+        user = self.make_users()[0]
+        pw = pwd.getpwnam(user)
+        home = self.path("home")
+        os.makedirs(home)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        argv = [harness.BURROW, "edge", "tunnel", "create", "t1", "--endpoint", "127.0.0.1:7844"]
+        # (runuser sets HOME from the password database: env sets what the test wants.)
+        for env, where in ((["XDG_STATE_HOME=%s/xdg" % home], home + "/xdg/burrow"),
+                           (["-u", "XDG_STATE_HOME", "HOME=" + home],
+                            home + "/.local/state/burrow")):
+            r = self.as_user(user, ["env", *env, *argv])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            st = os.stat(where)
+            self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o700, pw.pw_uid))
+        # As root the default is /var/lib/burrow; a service gets its state directory spelled out.
+        r = self.burrow("edge", "--help")
+        self.assertIn("--state-dir TEXT=/var/lib/burrow", r.stdout)
+        r = self.install(command=["edge", "--http", "127.0.0.1:8080", "--tunnel", "127.0.0.1:7844"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.unit) as f:
+            self.assertIn(" edge --state-dir %s --http " % self.state, f.read())
+
     def test_netns_up_is_elevated_as_one_named_step(self):
         user = self.make_users()[0]
         cfg = self.write_file("ns.yml", "namespaces: {x%s: {wireguard: {interface: wgx%s, "
