@@ -52,7 +52,8 @@ struct Flags {
   // edge
   tunnel::EdgeOptions edge;
   std::string name, hostname, endpoint, edge_grace = "30s";
-  // tunnel run / ingress
+  // tunnel run / ingress: --config and --token-file default to config.yml and token here
+  std::string tunnel_state_dir = supervise::defaultStateDir();
   std::string config_file, token_file, url, grace_period = "30s", rule_url;
   int ha_connections = 4;
   std::string metrics;
@@ -128,13 +129,21 @@ int routeDns(Flags& f) {
   return kOk;
 }
 
+// A file of the connector's state directory, when neither flag nor config names one.
+std::string inStateDir(const Flags& f, const char* name) {
+  std::string path = f.tunnel_state_dir + "/" + name;
+  return ::access(path.c_str(), F_OK) == 0 ? path : "";
+}
+
 base::Result<config::TunnelConfig> loadConfig(const Flags& f) {
   if (!f.url.empty() && !f.config_file.empty())
     return base::invalid("give either --config or --url, not both");
   if (!f.url.empty()) return config::singleServiceConfig(f.url);
-  if (f.config_file.empty())
-    return base::invalid("give --config FILE (ingress rules) or --url URL");
-  return config::loadTunnelConfig(f.config_file);
+  std::string file = f.config_file.empty() ? inStateDir(f, "config.yml") : f.config_file;
+  if (file.empty())
+    return base::invalid("give --config FILE (ingress rules) or --url URL, or put the rules in {}",
+                         f.tunnel_state_dir + "/config.yml");
+  return config::loadTunnelConfig(file);
 }
 
 int tunnelRun(Flags& f) {
@@ -144,15 +153,19 @@ int tunnelRun(Flags& f) {
   std::string token_file = f.token_file;
   if (token_file.empty() && !cfg->token_file.empty()) token_file = cfg->token_file;
   if (token_file.empty() && !cfg->credentials_file.empty()) token_file = cfg->credentials_file;
+  const char* env = std::getenv("BURROW_TUNNEL_TOKEN");
+  if (token_file.empty() && !(env && *env)) token_file = inStateDir(f, "token");
   if (!token_file.empty()) {
     auto t = tunnel::readTokenFile(token_file);
     if (!t) return fail(t.error());
     o.token = *t;
-  } else if (const char* env = std::getenv("BURROW_TUNNEL_TOKEN"); env && *env) {
+  } else if (env && *env) {
     o.token = base::trim(env);
   } else {
-    return fail(base::Error{std::make_error_code(std::errc::invalid_argument),
-                            "no token: give --token-file FILE or set BURROW_TUNNEL_TOKEN"});
+    return fail(base::invalid("no token: give --token-file FILE, set BURROW_TUNNEL_TOKEN, or put "
+                              "it in {}/token",
+                              f.tunnel_state_dir)
+                    .value());
   }
   ::unsetenv("BURROW_TUNNEL_TOKEN");  // children (none today) must not inherit it
   auto grace = base::parseDuration(f.grace_period);
@@ -400,8 +413,13 @@ int run(int argc, char** argv) {
   rule->add_option("URL", f.rule_url, "URL to match")->required();
   table.push_back({rule, ingressRule});
   for (auto* sub : {trun, validate, rule}) {
-    sub->add_option("--config", f.config_file, "cloudflared-style config.yml");
+    sub->add_option("--config", f.config_file,
+                    "cloudflared-style config.yml (default: config.yml in --state-dir)");
     sub->add_option("--url", f.url, "one origin for every request (instead of --config)");
+    sub->add_option("--state-dir", f.tunnel_state_dir,
+                    "where config.yml and token are found when not named (as root "
+                    "/var/lib/burrow, otherwise $XDG_STATE_HOME/burrow)")
+        ->capture_default_str();
   }
 
   auto* q = app.add_subcommand("quick", "edge + connector on loopback; prints the URL to open");

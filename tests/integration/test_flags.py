@@ -4,6 +4,7 @@ the connector's `token-file:`, `ha-connections:` and `grace-period:` config keys
 the command line winning over the file), and `originRequest.disableChunkedEncoding`."""
 
 import hashlib
+import os
 import http.client
 import json
 
@@ -72,6 +73,32 @@ class FlagsTest(harness.BurrowTestCase):
         conn2 = self.spawn("connector-flag", [harness.BURROW, "tunnel", "run", "--config",
                                               config, "--ha-connections", "4"])
         self.wait_registered(conn2, 4)
+
+    def test_state_dir_holds_the_connectors_config_and_token(self):
+        state = self.path("state")
+        os.makedirs(state, mode=0o700)
+        r = self.burrow("tunnel", "run", "--state-dir", state)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("give --config FILE (ingress rules) or --url URL, or put the rules in "
+                      "%s/config.yml" % state, r.stderr)
+        r = self.burrow("tunnel", "run", "--state-dir", state, "--url", "http://127.0.0.1:9")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no token: give --token-file FILE, set BURROW_TUNNEL_TOKEN, or put it in "
+                      "%s/token" % state, r.stderr)
+        origin, origin_port = self.start_origin()
+        edge = self.start_edge()
+        token = self.create_tunnel(edge, "app", ["app.test"])
+        self.reload_edge(edge, "app.test")
+        with open(os.path.join(state, "token"), "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+            f.write(token + "\n")
+        with open(os.path.join(state, "config.yml"), "w") as f:
+            f.write("ha-connections: 1\ningress:\n  - service: http://127.0.0.1:%d\n"
+                    % origin_port)
+        r = self.burrow("tunnel", "ingress", "validate", "--state-dir", state)
+        self.assertEqual((r.returncode, r.stdout), (0, "OK\n"))
+        conn = self.spawn("connector", [harness.BURROW, "tunnel", "run", "--state-dir", state])
+        self.wait_registered(conn, 1)
+        self.assertBody(self.get(edge, "/hello", "app.test"), 200, contains=b"hello")
 
     def test_disable_chunked_encoding(self):
         """With the key on, a body without a length gets 411 and never reaches the origin; a
