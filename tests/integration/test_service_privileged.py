@@ -243,6 +243,42 @@ class ServiceTest(harness.BurrowTestCase):
         with open(self.unit) as f:
             self.assertIn(" edge --state-dir %s --http " % self.state, f.read())
 
+    def test_every_init_flavour_by_both_users(self):
+        # The user without sudo is refused at the first step, whatever the init; the one whose
+        # sudo allows exactly the commands burrow names installs and uninstalls each of them.
+        nosudo, withsudo = self.make_users()
+        tools = ["useradd", "userdel", "install", "rm", "rmdir", "runuser", "kill", "cat", "test"]
+        self.allow_sudo(withsudo, ", ".join(shutil.which(t) for t in tools))
+        token = self.state + "/token"
+        for init in ("systemd", "openrc", "none"):
+            r = self.install(init=init, user=nosudo)
+            self.assertEqual(r.returncode, 1, init)
+            self.assertTrue(r.stderr.startswith(
+                "burrow: create the service user %s needs root: burrow runs as uid %d and "
+                "`sudo -n useradd" % (self.name, pwd.getpwnam(nosudo).pw_uid)), r.stderr)
+            self.assertFalse(user_exists(self.name))
+            r = self.install(init=init, user=withsudo,
+                             command=["tunnel", "run", "--url", "http://127.0.0.1:9",
+                                      "--token-file", token])
+            self.assertEqual(r.returncode, 0, "%s: %s" % (init, r.stderr))
+            path = {"systemd": self.unit, "openrc": self.script,
+                    "none": os.path.join(self.state, self.name + ".none")}[init]
+            st = os.stat(path)
+            owner = 0 if init != "none" else pwd.getpwnam(self.name).pw_uid
+            mode = {"systemd": 0o644, "openrc": 0o755, "none": 0o600}[init]
+            self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (mode, owner), init)
+            st = os.stat(self.state)
+            self.assertEqual((stat.S_IMODE(st.st_mode), pwd.getpwuid(st.st_uid).pw_name),
+                             (0o700, self.name), init)
+            r = self.as_user(withsudo, [harness.BURROW, "service", "uninstall", "--name",
+                                        self.name, "--state-dir", self.state])
+            self.assertEqual(r.returncode, 0, "%s: %s" % (init, r.stderr))
+            self.assertFalse(os.path.exists(path), init)
+            self.assertFalse(os.path.exists(self.state), init)
+            self.assertFalse(user_exists(self.name), init)
+        self.assertEqual(sorted(os.listdir("/root")) if os.path.isdir("/root") else [],
+                         self.root_before)
+
     def test_netns_up_is_elevated_as_one_named_step(self):
         user = self.make_users()[0]
         cfg = self.write_file("ns.yml", "namespaces: {x%s: {wireguard: {interface: wgx%s, "
