@@ -438,12 +438,12 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
         "a connector service takes its token from a file: add --token-file "
         "FILE to the command");
 
-  // The service is given its paths: an edge without --state-dir would otherwise pick one from
-  // the identity it runs as.
-  if (s.command[0] == "edge" && std::none_of(s.command.begin(), s.command.end(), [](auto& a) {
-        return a == "--state-dir" || a.starts_with("--state-dir=");
-      }))
-    s.command.insert(s.command.begin() + 1, {"--state-dir", s.state_dir});
+  // The service is given its paths: without --state-dir, the edge and the connector would pick
+  // one from the identity they run as.
+  const size_t verb = s.command[0] == "tunnel" && s.command.size() > 1 ? 2 : 1;
+  if (std::none_of(s.command.begin(), s.command.end(),
+                   [](auto& a) { return a == "--state-dir" || a.starts_with("--state-dir="); }))
+    s.command.insert(s.command.begin() + verb, {"--state-dir", s.state_dir});
   const std::string path = unitPath(init, s.name, s.state_dir);
   ASSIGN_OR_RETURN(std::vector<std::string> created, recordedCreations(path));
   const bool reinstall = exists(path);

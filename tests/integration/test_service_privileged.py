@@ -119,6 +119,7 @@ class ServiceTest(harness.BurrowTestCase):
         # Reinstall: the same file, nothing new made.
         with open(self.unit) as f:
             first = f.read()
+        self.assertIn(" tunnel run --state-dir %s --config " % self.state, first)
         r = self.install()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("rewrote " + self.unit, r.stdout)
@@ -219,7 +220,7 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertEqual(sorted(os.listdir("/root")) if os.path.isdir("/root") else [],
                          self.root_before)
 
-    def test_edge_state_dir_is_explicit_for_services_and_xdg_for_users(self):
+    def test_state_dir_is_explicit_for_services_and_xdg_for_users(self):
         # A user's edge keeps its state under $XDG_STATE_HOME/burrow, or ~/.local/state/burrow.
         user = self.make_users()[0]
         pw = pwd.getpwnam(user)
@@ -332,6 +333,14 @@ class ServiceTest(harness.BurrowTestCase):
 def read_int(path):
     with open(path) as f:
         return int(f.read())
+
+
+def pid_in(path):
+    """The pid a pidfile holds, or None while it is missing or not yet written."""
+    try:
+        return read_int(path)
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def gone(pid):
@@ -490,8 +499,7 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         r = self.in_ns(holder, self.script, "--nodeps", "start")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         pidfile = os.path.join(state, self.name + ".pid")
-        sup = harness.poll(lambda: os.path.exists(pidfile) and read_int(pidfile), 10,
-                           what="supervise-daemon's pidfile")
+        sup = harness.poll(lambda: pid_in(pidfile), 10, what="supervise-daemon's pidfile")
         self.addCleanup(lambda: gone(sup) or os.kill(sup, 9))
         log = os.path.join(state, self.name + ".log")
 
