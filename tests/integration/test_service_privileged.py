@@ -183,13 +183,28 @@ class ServiceTest(harness.BurrowTestCase):
         r = self.install("--user", "-bad")
         self.assertEqual(r.returncode, 1)
         self.assertIn("--user -bad", r.stderr)
-        # A state directory that cannot be made: the user made first is removed again.
-        self.state = "/proc/burrow-it-no-such-dir"
+        # A state directory on a read-only file system: the user made first is removed again.
+        ro = self.path("ro")
+        os.makedirs(ro)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", ro], check=True)
+        self.addCleanup(subprocess.run, ["umount", ro], check=True)
+        self.state = ro + "/state"
         r = self.install()
         self.assertEqual(r.returncode, 1)
-        self.assertIn("make /proc/burrow-it-no-such-dir the service's own (0700) failed", r.stderr)
+        self.assertIn("make %s the service's own (0700) failed" % self.state, r.stderr)
         self.assertFalse(user_exists(self.name))
         self.assertFalse(os.path.exists(self.unit))
+        # A user that cannot be made (a group of its name is in the way): a clear error, and
+        # nothing written.
+        self.state = self.path("state")
+        subprocess.run(["groupadd", "--system", self.name], check=True)
+        self.addCleanup(subprocess.run, ["groupdel", self.name], capture_output=True)
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("create the service user %s failed" % self.name, r.stderr)
+        self.assertFalse(user_exists(self.name))
+        self.assertFalse(os.path.exists(self.unit))
+        self.assertFalse(os.path.exists(self.state))
 
     def test_unprivileged_users_get_the_exact_refusal_or_elevate_named_steps(self):
         nosudo, withsudo = self.make_users()
