@@ -31,6 +31,20 @@ def pid1():
         return f.read().strip()
 
 
+def kill_processes_of(user):
+    """SIGKILL, by pid, every process running as `user` (so that userdel can remove it)."""
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat("/proc/" + pid).st_uid == uid:
+                os.kill(int(pid), 9)
+        except OSError:
+            pass
+
+
 def user_exists(name):
     try:
         pwd.getpwnam(name)
@@ -59,6 +73,7 @@ class ServiceTest(harness.BurrowTestCase):
                 os.unlink(path)
         for user in (self.name, "bnosudo" + self.name[9:], "bsudo" + self.name[9:]):
             if user_exists(user):
+                kill_processes_of(user)
                 subprocess.run(["userdel", user], capture_output=True)
         sudoers = "/etc/sudoers.d/" + self.name
         if os.path.exists(sudoers):
@@ -374,7 +389,8 @@ class SupervisedByBurrowTest(harness.BurrowTestCase):
     def test_runs_the_connector_restarts_it_and_uninstalls(self):
         name = "burrow-nv%d" % (os.getpid() % 100000)
         state = self.path("state")
-        self.addCleanup(lambda: subprocess.run(["userdel", name], capture_output=True))
+        self.addCleanup(lambda: (kill_processes_of(name),
+                                 subprocess.run(["userdel", name], capture_output=True)))
         subprocess.run(["useradd", "--system", "--no-create-home", name], check=True)
         edge = self.start_edge()
         os.makedirs(state)
@@ -467,6 +483,7 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         if os.path.exists(self.script):
             os.unlink(self.script)
         if user_exists(self.name):
+            kill_processes_of(self.name)
             subprocess.run(["userdel", self.name], capture_output=True)
 
     def openrc_namespace(self):
