@@ -340,8 +340,8 @@ base::Result<pid_t> launch(const Plan& plan) {
   ChildStack stack;
   if (!stack.ok()) return base::sysError("mmap a stack for the service");
   ChildArgs args{&plan, sv[1], userns ? userns.get() : -1};
-  // Returns once the child has called execve() or exited; it never ran concurrently with
-  // this process, so its copy-on-write-free start costs no page-table copy.
+  // Returns once the child has called execve() or exited (CLONE_VFORK). Sharing this
+  // process's memory (CLONE_VM) costs no page-table copy and no copy-on-write faults.
   pid_t pid = ::clone(applyInChild, stack.top(),
                       CLONE_VM | CLONE_VFORK | CLONE_NEWNS | plan.clone_flags | SIGCHLD, &args);
   if (pid < 0) return base::sysError("clone (new namespaces)");
