@@ -468,10 +468,12 @@ def _openrc_missing():
 
 @unittest.skipIf(_openrc_missing(), "needs root and %s" % _openrc_missing())
 class SupervisedByOpenRCTest(harness.BurrowTestCase):
-    """--init openrc, run by OpenRC itself: the script starts the real connector under
-    supervise-daemon as the service user, which brings it back after kill -9. This host was not
-    booted by OpenRC, so OpenRC runs in a mount namespace of the test's own whose /run/openrc
-    says it was (softlevel); nothing of it is seen outside."""
+    """--init openrc, run by OpenRC itself: install enables and starts the script, which runs
+    the real connector under supervise-daemon as the service user and brings it back after
+    kill -9. This host was not booted by OpenRC, so OpenRC runs in a mount namespace of the
+    test's own: its /run/openrc says OpenRC booted (softlevel), and /etc/init.d (with a `net`
+    service, which nothing provides here) and /etc/runlevels are private copies. Nothing of it
+    is seen outside."""
 
     def setUp(self):
         super().setUp()
@@ -487,14 +489,21 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
             subprocess.run(["userdel", self.name], capture_output=True)
 
     def openrc_namespace(self):
-        """A process holding a mount namespace whose /run/openrc is a private copy."""
-        skel = self.path("openrc-skel")
-        os.makedirs(skel)
-        subprocess.run(["cp", "-a", "/run/openrc/.", skel], check=True)
+        """The pid of a process holding the mount namespace described above."""
+        root = self.path("openrc")
+        os.makedirs(root + "/run")
+        subprocess.run(["cp", "-a", "/run/openrc/.", root + "/run"], check=True)
+        subprocess.run(["cp", "-a", "/etc/init.d", root + "/init.d"], check=True)
+        subprocess.run(["cp", "-a", "/etc/runlevels", root + "/runlevels"], check=True)
+        with open(root + "/init.d/net", "w") as f:
+            f.write("#!/sbin/openrc-run\nstart() { return 0; }\nstop() { return 0; }\n")
+        os.chmod(root + "/init.d/net", 0o755)
         holder = self.spawn("openrc-ns", [
             "unshare", "--mount", "--propagation", "private", "sh", "-c",
-            "mount -t tmpfs -o mode=0755 tmpfs /run/openrc && cp -a %s/. /run/openrc/ && "
-            "touch /run/openrc/softlevel && echo ready >&2 && exec sleep 600" % skel])
+            "mount -t tmpfs -o mode=0755 tmpfs /run/openrc && cp -a {0}/run/. /run/openrc/ && "
+            "touch /run/openrc/softlevel && mount --bind {0}/init.d /etc/init.d && "
+            "mount --bind {0}/runlevels /etc/runlevels && echo ready >&2 && exec sleep 600"
+            .format(root)])
         holder.wait_for("ready")
         return holder.pid
 
@@ -512,27 +521,35 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
             f.write(self.create_tunnel(edge, "svc") + "\n")
         os.chmod(token, 0o600)
         os.chmod(self.tmp, 0o755)
-        r = self.burrow("service", "install", "--init", "openrc", "--name", self.name,
-                        "--state-dir", state, "--", "tunnel", "run", "--url",
-                        "http://127.0.0.1:9", "--token-file", token)
+        install = ["service", "install", "--name", self.name, "--state-dir", state, "--",
+                   "tunnel", "run", "--url", "http://127.0.0.1:9", "--token-file", token]
+        # Where OpenRC does not run, --init openrc writes the script and says why it did not
+        # start it; OpenRC reads the script (describe).
+        r = self.burrow(*install[:2], "--init", "openrc", *install[2:])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("created system user " + self.name, r.stdout)
         self.assertIn("not started: PID 1 is %s, neither systemd nor OpenRC" % pid1(), r.stdout)
-        pw = pwd.getpwnam(self.name)
-        os.chown(token, pw.pw_uid, pw.pw_gid)
-        # OpenRC reads the script: its description, and its commands.
         d = subprocess.run([self.script, "describe"], capture_output=True, text=True, timeout=60)
         self.assertEqual(d.returncode, 0, d.stderr)
         self.assertIn("burrow tunnel run", d.stdout + d.stderr)
-        self.assertIn("reload", d.stdout + d.stderr)
+        r = self.burrow("service", "uninstall", "--name", self.name, "--state-dir", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(self.script) or user_exists(self.name))
 
+        # Where OpenRC runs, auto picks it, and install enables and starts the service.
+        subprocess.run(["useradd", "--system", "--no-create-home", self.name], check=True)
+        pw = pwd.getpwnam(self.name)
+        os.chown(token, pw.pw_uid, pw.pw_gid)
         holder = self.openrc_namespace()
-        # `need net`: this host has no OpenRC service that provides net, hence --nodeps.
-        r = self.in_ns(holder, self.script, "--nodeps", "start")
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.in_ns(holder, harness.BURROW, *install[:2], "--init", "auto", *install[2:])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("init: openrc (auto picked it: OpenRC is running (PID 1 is %s))" % pid1(),
+                      r.stdout)
+        self.assertIn("started " + self.name, r.stdout)
+        self.assertFalse(os.path.exists(self.script), "the script is the namespace's alone")
         pidfile = os.path.join(state, self.name + ".pid")
         sup = harness.poll(lambda: pid_in(pidfile), 10, what="supervise-daemon's pidfile")
-        self.addCleanup(lambda: gone(sup) or os.kill(sup, 9))
+        self.addCleanup(lambda: [os.kill(p, 9) for p in [sup, *children(sup)] if not gone(p)])
         log = os.path.join(state, self.name + ".log")
 
         def registered():
@@ -541,25 +558,31 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         harness.poll(lambda: registered() >= 4, 15, what="connector registered")
         first = harness.poll(lambda: children(sup), 5, what="the connector")[0]
         self.assertEqual(os.stat("/proc/%d" % first).st_uid, pw.pw_uid)
+        os.kill(first, 9)
+        harness.poll(lambda: [p for p in children(sup) if p != first], 15,
+                     what="supervise-daemon starting the connector again")
+        harness.poll(lambda: registered() >= 8, 15, what="connector registered again")
         r = self.in_ns(holder, harness.BURROW, "service", "status", "--name", self.name,
                        "--state-dir", state)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("started", r.stdout + r.stderr)
-        os.kill(first, 9)
-        again = harness.poll(lambda: [p for p in children(sup) if p != first], 15,
-                             what="supervise-daemon starting the connector again")
-        harness.poll(lambda: registered() >= 8, 15, what="connector registered again")
-        r = self.in_ns(holder, self.script, "--nodeps", "stop")
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        harness.poll(lambda: gone(sup) and gone(again[0]), 10, what="the service stopped")
-        # Uninstall (outside, where OpenRC does not run) removes the script and the user it
-        # made, and not the state directory, which the test made.
-        r = self.burrow("service", "uninstall", "--name", self.name, "--state-dir", state)
+        self.assertIn("status: started", r.stdout + r.stderr)
+        r = self.in_ns(holder, harness.BURROW, "service", "restart", "--name", self.name,
+                       "--state-dir", state)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertFalse(os.path.exists(self.script))
-        self.assertFalse(user_exists(self.name))
+        harness.poll(lambda: registered() >= 12, 15, what="connector registered after restart")
+        self.assertTrue(gone(sup))
+        sup = pid_in(pidfile)
+        # Uninstall stops and disables the service and removes the script, its pidfile and
+        # log; the user and the state directory were not made by install and stay.
+        r = self.in_ns(holder, harness.BURROW, "service", "uninstall", "--name", self.name,
+                       "--state-dir", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("removed " + self.script, r.stdout)
+        harness.poll(lambda: gone(sup) and not children(sup), 10, what="the service stopped")
+        for path in (self.script, "/etc/runlevels/default/" + self.name):
+            self.assertNotEqual(self.in_ns(holder, "test", "-e", path).returncode, 0, path)
+        self.assertTrue(user_exists(self.name))
         self.assertEqual(os.listdir(state), ["token"])
-
 
 if __name__ == "__main__":
     unittest.main()
