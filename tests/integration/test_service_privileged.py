@@ -584,5 +584,133 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         self.assertTrue(user_exists(self.name))
         self.assertEqual(os.listdir(state), ["token"])
 
+def _nspawn_missing():
+    out = _missing()
+    out += [t for t in ("systemd-nspawn", "nsenter") if shutil.which(t) is None]
+    if not all(os.path.islink("/" + d) for d in ("bin", "sbin", "lib")):
+        out.append("a merged /usr")
+    return out
+
+
+def descendants(pid):
+    """Every process below pid."""
+    out, todo = [], [pid]
+    while todo:
+        kids = children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+@unittest.skipIf(_nspawn_missing(), "needs root and %s" % _nspawn_missing())
+class SupervisedBySystemdTest(harness.BurrowTestCase):
+    """--init auto under a running systemd: this host's PID 1 is not systemd, so the test boots
+    this machine's own systemd in a container (systemd-nspawn, private network, /usr read-only
+    from the host, a copy of /etc, nothing else). There install picks systemd, and systemd runs
+    the real connector under the hardened unit against an edge in the same container, restarts
+    it after kill -9, and rates the unit; uninstall takes it all back."""
+
+    def boot(self):
+        """Boots the container; returns the host pid of its systemd."""
+        root = self.path("root")
+        for d in ("usr/lib", "var", "tmp", "root", "run"):
+            os.makedirs(os.path.join(root, d))
+        for d in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            if os.path.islink("/" + d):
+                os.symlink(os.readlink("/" + d), os.path.join(root, d))
+        subprocess.run(["cp", "-a", "/etc", root + "/etc"], check=True)
+        open(root + "/etc/machine-id", "w").close()  # a new one, not the host's
+        shutil.copy("/usr/lib/os-release", root + "/usr/lib/os-release")
+        bindir = os.path.dirname(os.path.realpath(harness.BURROW))
+        self.machine = "burrow-it%d" % (os.getpid() % 100000)
+        c = self.spawn("nspawn", [
+            "systemd-nspawn", "-D", root, "--bind-ro=/usr", "--bind-ro=" + bindir,
+            "--private-network", "--register=no", "--keep-unit", "--link-journal=no",
+            "-M", self.machine, "-b", "--console=pipe", "--",
+            "systemd.unit=multi-user.target"])
+
+        def init():
+            for pid in descendants(c.pid):
+                try:
+                    with open("/proc/%d/comm" % pid) as f:
+                        if f.read().strip() == "systemd":
+                            return pid
+                except OSError:
+                    pass
+            return None
+        self.init = harness.poll(init, 30, what="systemd in the container")
+        # ("degraded": the host's own services, nginx or a database, fail in there.)
+        harness.poll(lambda: self.inside("systemctl", "is-system-running", "--wait",
+                                         timeout=120).stdout.strip() in ("running", "degraded"),
+                     120, interval=0.2, what="the container's systemd up")
+        self.burrow_bin = os.path.realpath(harness.BURROW)
+
+    def inside(self, *argv, timeout=60, stdin=None):
+        return subprocess.run(["nsenter", "--target", str(self.init), "--all", "--", *argv],
+                              capture_output=True, text=True, timeout=timeout, input=stdin,
+                              env=harness.clean_env())
+
+    def journal(self, unit):
+        return self.inside("journalctl", "--no-pager", "-o", "cat", "-u", unit).stdout
+
+    def test_systemd_runs_the_connector_restarts_it_and_uninstalls(self):
+        self.boot()
+        b = self.burrow_bin
+        name, state = self.machine, "/var/lib/" + self.machine
+        r = self.inside("systemd-run", "--unit", "it-edge", b, "edge", "--state-dir",
+                        "/var/lib/it-edge", "--http", "127.0.0.1:8080", "--tunnel",
+                        "127.0.0.1:7844")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        token = harness.poll(lambda: self.inside(b, "edge", "tunnel", "create", "svc",
+                                                 "--state-dir", "/var/lib/it-edge").stdout,
+                             15, what="a tunnel from the container's edge")
+        r = self.inside(b, "service", "install", "--init", "auto", "--name", name,
+                        "--state-dir", state, "--", "tunnel", "run", "--url",
+                        "http://127.0.0.1:9", "--token-file", state + "/token")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("init: systemd (auto picked it: PID 1 is systemd)", r.stdout)
+        self.assertIn("created system user " + name, r.stdout)
+        self.assertIn("started " + name, r.stdout)
+        # The token goes in after the start, as an operator would: systemd restarts the
+        # service (Restart=on-failure, RestartSec=5s) until it can read it.
+        r = self.inside("install", "-m", "0600", "-o", name, "-g", name, "/dev/stdin",
+                        state + "/token", stdin=token)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def registered():
+            return self.journal(name).count("connection registered")
+        harness.poll(lambda: registered() >= 4, 30, what="connector registered")
+
+        def main_pid():
+            return int(self.inside("systemctl", "show", "-P", "MainPID", name).stdout or 0)
+        first = main_pid()
+        self.inside("kill", "-9", str(first))
+        harness.poll(lambda: main_pid() not in (0, first), 20, what="systemd restarting it")
+        harness.poll(lambda: registered() >= 8, 20, what="connector registered again")
+        # The live rating of the unit as systemd runs it.
+        r = self.inside("systemd-analyze", "security", name)
+        m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", r.stdout)
+        self.assertIsNotNone(m, r.stdout + r.stderr)
+        self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
+        r = self.inside(b, "service", "status", "--name", name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("\nactive\n", r.stdout)
+        for action in ("reload", "restart"):
+            r = self.inside(b, "service", action, "--name", name)
+            self.assertEqual((r.returncode, r.stdout), (0, "%s: %s done\n" % (name, action)),
+                             r.stderr)
+        harness.poll(lambda: registered() >= 12, 20, what="connector registered after restart")
+        # Uninstall: stopped and disabled, the unit and the user gone, the state directory
+        # kept for the token the operator put there.
+        r = self.inside(b, "service", "uninstall", "--name", name, "--state-dir", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("removed /etc/systemd/system/%s.service" % name, r.stdout)
+        self.assertIn("kept %s: not empty" % state, r.stdout)
+        self.assertIn("removed system user " + name, r.stdout)
+        r = self.inside("systemctl", "show", "-P", "LoadState", name)
+        self.assertEqual(r.stdout.strip(), "not-found")
+        self.assertFalse(os.path.exists("/etc/systemd/system/%s.service" % name))
+
+
 if __name__ == "__main__":
     unittest.main()
