@@ -438,6 +438,14 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
         "a connector service takes its token from a file: add --token-file "
         "FILE to the command");
 
+  // The unit hides these from the service (PrivateTmp=, ProtectHome=): a burrow there could
+  // not be started by it.
+  for (std::string_view hidden : {"/tmp/", "/var/tmp/", "/home/", "/root/", "/run/user/"})
+    if (init == Init::Systemd && s.burrow.starts_with(hidden))
+      return base::invalid(
+          "{} is under {}, which the unit's PrivateTmp=/ProtectHome= hide from the service: "
+          "install burrow elsewhere (e.g. /usr/local/bin) and run that one",
+          s.burrow, hidden.substr(0, hidden.size() - 1));
   // The service is given its paths: without --state-dir, the edge and the connector would pick
   // one from the identity they run as.
   const size_t verb = s.command[0] == "tunnel" && s.command.size() > 1 ? 2 : 1;

@@ -31,6 +31,23 @@ def pid1():
         return f.read().strip()
 
 
+_BIN_DIR = "/run/burrow-it-bin-%d" % os.getpid()
+
+
+def installed_burrow():
+    """A copy of burrow outside /tmp and /home, which a systemd unit's PrivateTmp= and
+    ProtectHome= hide (install refuses a burrow there); removed when the module ends."""
+    path = os.path.join(_BIN_DIR, "burrow")
+    if not os.path.exists(path):
+        os.makedirs(_BIN_DIR, mode=0o755, exist_ok=True)
+        shutil.copy2(os.path.realpath(harness.BURROW), path)
+    return path
+
+
+def tearDownModule():
+    shutil.rmtree(_BIN_DIR, ignore_errors=True)
+
+
 def kill_processes_of(user):
     """SIGKILL, by pid, every process running as `user` (so that userdel can remove it)."""
     try:
@@ -85,8 +102,9 @@ class ServiceTest(harness.BurrowTestCase):
         argv += command or ["tunnel", "run", "--config", self.state + "/config.yml",
                             "--token-file", self.state + "/token"]
         if user is None:
-            return self.burrow(*argv)
-        return self.as_user(user, [harness.BURROW, *argv])
+            return subprocess.run([installed_burrow(), *argv], capture_output=True, text=True,
+                                  timeout=60, env=harness.clean_env())
+        return self.as_user(user, [installed_burrow(), *argv])
 
     def as_user(self, user, argv):
         """Runs argv (its first word a program path) as `user`."""
@@ -209,9 +227,20 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertIn("make %s the service's own (0700) failed" % self.state, r.stderr)
         self.assertFalse(user_exists(self.name))
         self.assertFalse(os.path.exists(self.unit))
+        # A burrow where the unit would hide it from the service (PrivateTmp=): refused.
+        self.state = self.path("state")
+        hidden = os.path.join("/tmp", os.path.basename(self.tmp) + "-burrow")
+        self.addCleanup(os.unlink, hidden)
+        shutil.copy2(installed_burrow(), hidden)
+        r = subprocess.run([hidden, "service", "install", "--init", "systemd", "--name",
+                            self.name, "--", "tunnel", "run", "--token-file", "/x"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s is under /tmp, which the unit's PrivateTmp=/ProtectHome= hide from "
+                      "the service" % hidden, r.stderr)
+        self.assertFalse(user_exists(self.name) or os.path.exists(self.unit))
         # A user that cannot be made (a group of its name is in the way): a clear error, and
         # nothing written.
-        self.state = self.path("state")
         subprocess.run(["groupadd", "--system", self.name], check=True)
         self.addCleanup(subprocess.run, ["groupdel", self.name], capture_output=True)
         r = self.install()
@@ -621,10 +650,10 @@ class SupervisedBySystemdTest(harness.BurrowTestCase):
         subprocess.run(["cp", "-a", "/etc", root + "/etc"], check=True)
         open(root + "/etc/machine-id", "w").close()  # a new one, not the host's
         shutil.copy("/usr/lib/os-release", root + "/usr/lib/os-release")
-        bindir = os.path.dirname(os.path.realpath(harness.BURROW))
+        bindir = os.path.dirname(installed_burrow())
         self.machine = "burrow-it%d" % (os.getpid() % 100000)
         c = self.spawn("nspawn", [
-            "systemd-nspawn", "-D", root, "--bind-ro=/usr", "--bind-ro=" + bindir,
+            "systemd-nspawn", "-D", root, "--bind-ro=/usr", "--bind-ro=%s:/opt/burrow-it" % bindir,
             "--private-network", "--register=no", "--keep-unit", "--link-journal=no",
             "-M", self.machine, "-b", "--console=pipe", "--",
             "systemd.unit=multi-user.target"])
@@ -643,7 +672,7 @@ class SupervisedBySystemdTest(harness.BurrowTestCase):
         harness.poll(lambda: self.inside("systemctl", "is-system-running", "--wait",
                                          timeout=120).stdout.strip() in ("running", "degraded"),
                      120, interval=0.2, what="the container's systemd up")
-        self.burrow_bin = os.path.realpath(harness.BURROW)
+        self.burrow_bin = "/opt/burrow-it/burrow"
 
     def inside(self, *argv, timeout=60, stdin=None):
         return subprocess.run(["nsenter", "--target", str(self.init), "--all", "--", *argv],
