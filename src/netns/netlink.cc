@@ -160,12 +160,16 @@ base::Result<void> vethCreate(Socket& s, const std::string& name, const std::str
   return s.call(m.h, fmt::format("create veth pair {}/{}", name, peer));
 }
 
-bool linkRunning(const std::string& name) {
-  base::UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!fd) return false;
+bool linkRunning(const std::string& name, int inet_socket) {
+  base::UniqueFd own;
+  if (inet_socket < 0) {
+    own = base::UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!own) return false;
+    inet_socket = own.get();
+  }
   ifreq req{};
   std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  if (::ioctl(fd.get(), SIOCGIFFLAGS, &req) < 0) return false;
+  if (::ioctl(inet_socket, SIOCGIFFLAGS, &req) < 0) return false;
   return (req.ifr_flags & IFF_UP) && (req.ifr_flags & IFF_RUNNING);
 }
 

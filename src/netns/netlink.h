@@ -47,8 +47,9 @@ base::Result<void> defaultRoute(Socket& s, int ifindex, std::string_view name);
 // Creates the veth pair `name` (here) and `peer` (in the namespace of `peer_netns_fd`).
 base::Result<void> vethCreate(Socket& s, const std::string& name, const std::string& peer,
                               int peer_netns_fd);
-// True when link `ifindex` is administratively and operationally up (IFF_UP and IFF_RUNNING
-// or IFF_LOWER_UP); false when it is down or gone.
-bool linkRunning(const std::string& name);
+// True when link `name` is administratively and operationally up (IFF_UP and IFF_RUNNING);
+// false when it is down or gone. Asked through `inet_socket` (an AF_INET socket, which sees
+// the links of the namespace it was made in), or a new one in the calling thread's namespace.
+bool linkRunning(const std::string& name, int inet_socket = -1);
 
 }  // namespace netns::nl

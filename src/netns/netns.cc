@@ -496,6 +496,8 @@ base::Result<Watch> Watch::open(const std::string& name, const std::string& stat
   auto subscribe = [&]() -> base::Result<void> {
     ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open(RTMGRP_LINK));
     w.netlink_ = base::UniqueFd(::dup(s.fd()));
+    w.probe_ = base::UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!w.netlink_ || !w.probe_) return base::sysError("sockets in namespace {}", w.name_);
     return {};
   };
   RETURN_IF_ERROR(inNamespace(ns_fd.get(), subscribe));
@@ -524,14 +526,8 @@ base::Result<void> Watch::check() {
   struct stat st {};
   if (::stat(path_.c_str(), &st) < 0 || st.st_dev != dev_ || st.st_ino != ino_)
     return base::invalid("namespace {} was removed", name_);
-  base::UniqueFd ns_fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  bool running = false;
-  auto probe = [&]() -> base::Result<void> {
-    running = nl::linkRunning(interface_);
-    return {};
-  };
-  RETURN_IF_ERROR(inNamespace(ns_fd.get(), probe));
-  if (!running) return base::invalid("namespace {}: tunnel link {} is down", name_, interface_);
+  if (!nl::linkRunning(interface_, probe_.get()))
+    return base::invalid("namespace {}: tunnel link {} is down", name_, interface_);
   return {};
 }
 

@@ -80,7 +80,9 @@ class Watch {
   std::string name_, interface_, path_;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
-  base::UniqueFd epoll_, netlink_, inotify_;
+  // netlink_ and probe_ were made inside the namespace: the link events, and the socket
+  // check() asks the link's state through, without entering the namespace again.
+  base::UniqueFd epoll_, netlink_, probe_, inotify_;
 };
 
 }  // namespace netns
