@@ -340,16 +340,35 @@ int auditUnits(Flags& f) {
   return kOk;
 }
 
-int run(int argc, char** argv) {
-  g_argv.assign(argv, argv + argc);
-  CLI::App app{"burrow: expose self-hosted services through a tunnel you own", "burrow"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("burrow 0.1.0 (") + tunnel::tlsLibrary() + ")");
-  Flags f;
-  app.add_option("--log-level", f.log_level, "debug, info, warn, error or off")
-      ->capture_default_str();
-  std::vector<Command> table;
+// The top-level commands, in the order help lists them.
+void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addQuick(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addExec(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addNetns(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addService(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table);
+using AddCommand = void (*)(CLI::App&, Flags&, std::vector<Command>&);
+constexpr std::pair<std::string_view, AddCommand> kCommands[] = {
+    {"edge", addEdge},   {"tunnel", addTunnel},   {"quick", addQuick}, {"exec", addExec},
+    {"netns", addNetns}, {"service", addService}, {"audit", addAudit},
+};
 
+// The first word that is not a global option (`--log-level LEVEL`), or "".
+std::string_view commandWord(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (a.empty() || a.front() == '-') continue;
+    return a;
+  }
+  return "";
+}
+
+void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   // burrow edge [tunnel create|list|delete] [route dns]
   auto* edge = app.add_subcommand("edge", "run the public edge, or manage its tunnels");
   edge->require_subcommand(0, 1);
@@ -388,7 +407,9 @@ int run(int argc, char** argv) {
   for (auto* sub : {create, list, del, dns})
     sub->add_option("--state-dir", f.edge.state_dir, "the edge's state directory")
         ->capture_default_str();
+}
 
+void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table) {
   // burrow tunnel run | ingress validate | ingress rule
   auto* tun = app.add_subcommand("tunnel", "run a connector, or check its ingress rules");
   tun->require_subcommand(1);
@@ -421,12 +442,16 @@ int run(int argc, char** argv) {
                     "/var/lib/burrow, otherwise $XDG_STATE_HOME/burrow)")
         ->capture_default_str();
   }
+}
 
+void addQuick(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* q = app.add_subcommand("quick", "edge + connector on loopback; prints the URL to open");
   q->add_option("--url", f.quick.url, "origin to expose (default: built-in hello page)");
   q->add_option("--listen", f.quick.listen_addr, "HTTP listener (default 127.0.0.1:0)");
   table.push_back({q, quick});
+}
 
+void addExec(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* ex = app.add_subcommand(
       "exec", "run a unit's ExecStart in the foreground with its [Service] sandbox applied");
   ex->add_option("UNIT_FILE", f.unit, "systemd unit file")->required();
@@ -439,7 +464,9 @@ int run(int argc, char** argv) {
   ex->add_option("--state-dir", f.state_dir, "where `netns up` keeps its records")
       ->capture_default_str();
   table.push_back({ex, execUnit});
+}
 
+void addNetns(CLI::App& app, Flags& f, std::vector<Command>& table) {
   // burrow netns up|down|status
   auto* nsc = app.add_subcommand("netns", "namespaces whose only way out is a WireGuard tunnel");
   nsc->require_subcommand(1);
@@ -457,7 +484,9 @@ int run(int argc, char** argv) {
   for (auto* c : {nup, ndown, nstat})
     c->add_option("--state-dir", f.state_dir, "where namespace records live")
         ->capture_default_str();
+}
 
+void addService(CLI::App& app, Flags& f, std::vector<Command>& table) {
   // burrow service install|uninstall|status|restart|reload
   auto* svc = app.add_subcommand("service", "install burrow as a service of systemd or OpenRC");
   svc->require_subcommand(1);
@@ -499,12 +528,33 @@ int run(int argc, char** argv) {
                      return supervise::runSupervisor(fl.service_name, fl.state_dir,
                                                      fl.service_command, selfPath());
                    }});
+}
 
+void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* aud = app.add_subcommand(
       "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");
   aud->add_option("UNIT_FILE", f.units, "unit files to score")->required();
   aud->add_flag("--json", f.json, "JSON: systemd-analyze's rows per unit, the overall figure");
   table.push_back({aud, auditUnits});
+}
+
+int run(int argc, char** argv) {
+  g_argv.assign(argv, argv + argc);
+  CLI::App app{"burrow: expose self-hosted services through a tunnel you own", "burrow"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("burrow 0.1.0 (") + tunnel::tlsLibrary() + ")");
+  Flags f;
+  app.add_option("--log-level", f.log_level, "debug, info, warn, error or off")
+      ->capture_default_str();
+  std::vector<Command> table;
+  // Only the command named on the command line is built (each costs allocations, and
+  // `burrow exec` is on the path of every sandboxed start); all of them for help, --version
+  // or a word burrow does not know.
+  const std::string_view word = commandWord(argc, argv);
+  bool known = false;
+  for (const auto& [name, add] : kCommands) known = known || name == word;
+  for (const auto& [name, add] : kCommands)
+    if (!known || name == word) add(app, f, table);
 
   try {
     app.parse(argc, argv);
