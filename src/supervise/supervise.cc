@@ -106,7 +106,16 @@ std::string firstLine(std::string_view text) {
   return std::string(text.substr(0, text.find('\n')));
 }
 
-std::optional<std::string> readStateFile(const std::string& file, size_t max = 64);
+// A file of the state directory, which is the service user's own (0700): read through the
+// privileged runner when this user may not.
+std::optional<std::string> readStateFile(const std::string& file, size_t max = 64) {
+  auto text = base::readFile(file, max);
+  if (text) return *text;
+  if (text.error().code != std::errc::permission_denied) return std::nullopt;
+  auto via = runPrivileged({"read " + file, {"cat", "--", file}, ""});
+  if (!via) return std::nullopt;
+  return *via;
+}
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -200,17 +209,6 @@ std::string pidFile(const std::string& state_dir, const std::string& name, bool 
 }
 
 // The pid in FILE when that process still runs burrow; 0 otherwise.
-// A file of the state directory, which is the service user's own (0700): read through the
-// privileged runner when this user may not.
-std::optional<std::string> readStateFile(const std::string& file, size_t max) {
-  auto text = base::readFile(file, max);
-  if (text) return *text;
-  if (text.error().code != std::errc::permission_denied) return std::nullopt;
-  auto via = runPrivileged({"read " + file, {"cat", "--", file}, ""});
-  if (!via) return std::nullopt;
-  return *via;
-}
-
 pid_t runningPid(const std::string& file) {
   auto text = readStateFile(file);
   if (!text) return 0;
@@ -290,7 +288,8 @@ base::Result<std::string> startSupervisor(const Service& s) {
 std::string defaultStateDir() {
   if (::geteuid() == 0) return "/var/lib/burrow";
   const char* xdg = std::getenv("XDG_STATE_HOME");
-  if (xdg && xdg[0] == '/') return std::string(xdg) + "/burrow";  // relative: ignored, per the spec
+  if (xdg && xdg[0] == '/')
+    return std::string(xdg) + "/burrow";  // the XDG spec ignores a relative one
   const char* home = std::getenv("HOME");
   if (home && home[0] == '/') return std::string(home) + "/.local/state/burrow";
   if (struct passwd* pw = ::getpwuid(::geteuid()))
