@@ -293,6 +293,10 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
   }
 
   // Inside: addresses, the tunnel as default route, the policy (dry run, then for real).
+  for (const auto& a : ns.wireguard.addresses)
+    if (a.find(':') != std::string::npos)
+      LOG_WARN("namespace {}: address {} not configured: IPv6 is off inside (ipv6.mode: disable)",
+               ns.name, a);
   auto inside = [&]() -> base::Result<void> {
     ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open());
     int idx = nl::linkIndex(wg_if);

@@ -645,6 +645,7 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
     if (inv.bound) RETURN_IF_ERROR(inv.bound());
     ASSIGN_OR_RETURN(pid_t pid, launch(plan));
     g_child = pid;
+    if (g_stopping) ::kill(pid, SIGTERM);  // told to stop while it was starting
     LOG_INFO("service started unit={} pid={} run={}", c.unit_name, pid, run);
     int status = 0;
     base::Result<void> lost = waitService(pid, c, inv, wake_read, &status);
