@@ -30,6 +30,7 @@ namespace {
 
 constexpr const char* kHeader = "# Written by burrow service install";
 constexpr const char* kCreated = "# burrow-created:";
+constexpr const char* kStateDir = "# burrow-state-dir:";
 
 struct Output {
   int status = 0;  // as from waitpid
@@ -170,8 +171,17 @@ bool bindsLowPort(const Service& s) {
 }
 
 std::string header(const Service& s, const std::vector<std::string>& created) {
-  return fmt::format("{}; `burrow service uninstall --name {}` removes it.\n{} {}\n", kHeader,
-                     s.name, kCreated, fmt::join(created, " "));
+  return fmt::format("{}; `burrow service uninstall --name {}` removes it.\n{} {}\n{} {}\n",
+                     kHeader, s.name, kCreated, fmt::join(created, " "), kStateDir, s.state_dir);
+}
+
+// The state directory an install recorded in the file's header, or "" (older files).
+std::string recordedStateDir(const std::string& path) {
+  std::string text = readStateFile(path, 1 << 20).value_or("");
+  auto at = text.find(kStateDir);
+  if (at == std::string::npos) return "";
+  std::string_view line(text.data() + at + std::strlen(kStateDir));
+  return std::string(base::trim(line.substr(0, line.find('\n'))));
 }
 
 // Reads what an earlier install recorded in the file's header; an error when a file is there
@@ -425,7 +435,8 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   }
   if (!validName(s.name)) return base::invalid("--name {}: use letters, digits, - and _", s.name);
   if (!validName(s.user)) return base::invalid("--user {}: use letters, digits, - and _", s.user);
-  if (s.state_dir.empty() || s.state_dir.front() != '/')
+  if (s.state_dir.empty() || s.state_dir.front() != '/' ||
+      s.state_dir.find_first_of("\n\r") != std::string::npos)
     return base::invalid("--state-dir {}: give an absolute path", s.state_dir);
   if (s.command.empty() || (s.command[0] != "edge" && s.command[0] != "tunnel"))
     return base::invalid(
@@ -549,8 +560,11 @@ base::Result<std::vector<std::string>> uninstall(const std::string& name,
       for (const char* f : {".pid", ".supervisor.pid", ".log", ".log.1"})
         files.push_back(state_dir + "/" + name + f);
     }
-    if (init == Init::OpenRC)  // the pidfile and log the script named
-      for (const char* f : {".pid", ".log"}) files.push_back(state_dir + "/" + name + f);
+    if (init == Init::OpenRC) {  // the pidfile and log the script named
+      std::string dir = recordedStateDir(path);
+      if (dir.empty()) dir = state_dir;
+      for (const char* f : {".pid", ".log"}) files.push_back(dir + "/" + name + f);
+    }
     std::vector<std::string> rm = {"rm", "-f", "--"};
     rm.insert(rm.end(), files.begin(), files.end());
     RETURN_IF_ERROR(runPrivileged({"remove " + path, rm, ""}));

@@ -602,9 +602,9 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         self.assertTrue(gone(sup))
         sup = pid_in(pidfile)
         # Uninstall stops and disables the service and removes the script, its pidfile and
-        # log; the user and the state directory were not made by install and stay.
-        r = self.in_ns(holder, harness.BURROW, "service", "uninstall", "--name", self.name,
-                       "--state-dir", state)
+        # log (found through the state directory the script's header records, without
+        # --state-dir); the user and the state directory were not made by install and stay.
+        r = self.in_ns(holder, harness.BURROW, "service", "uninstall", "--name", self.name)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("removed " + self.script, r.stdout)
         harness.poll(lambda: gone(sup) and not children(sup), 10, what="the service stopped")
