@@ -220,6 +220,9 @@ class NetnsTest(harness.BurrowTestCase):
         st = self.status()
         self.assertTrue(st["up"] and st["wireguard_running"] and st["link_running"], st)
         self.assertIn(self.name, run("ip", "netns", "list").stdout)
+        # The first handshake (persistentKeepalive starts it) before the first probe, whose
+        # 1.5 s a handshake retried under load could outlast.
+        harness.poll(lambda: self.status()["last_handshake"] > 0, 15, what="a handshake")
         # (a) HTTP and DNS through the tunnel; DNS by name, through the pinned resolv.conf.
         self.assertTrue(self.probe("tcp", PROVIDER_TUN, 8000))
         self.assertTrue(self.probe("dns-udp", PROVIDER_TUN, 53))
