@@ -24,7 +24,7 @@ TEST(SystemdUnit, ConnectorGetsTheWholeProfileAndNoCapability) {
   std::string u = systemdUnit(connector(), {"user=burrow-tunnel"});
   EXPECT_EQ(u.rfind("# Written by burrow service install", 0), 0u) << u;
   EXPECT_TRUE(has(u, "# burrow-created: user=burrow-tunnel")) << u;
-  EXPECT_TRUE(has(u, "\n# burrow-state-dir: /var/lib/burrow\n")) << u;
+  EXPECT_TRUE(has(u, "# burrow-state-dir: /var/lib/burrow")) << u;
   EXPECT_TRUE(has(u,
                   "ExecStart=/usr/local/bin/burrow tunnel run --config "
                   "/var/lib/burrow/config.yml --token-file /var/lib/burrow/token"))
