@@ -584,12 +584,12 @@ bool shouldRestart(const std::string& policy, int status) {
 base::Result<void> waitService(pid_t pid, const Config& c, const Invocation& inv, int wake,
                                int* status) {
   using Clock = std::chrono::steady_clock;
+  // (Without pidfd_open, before Linux 5.3: a plain wait, with no stop timeout.)
   base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd) return base::sysError("pidfd_open {}", pid);
   base::Result<void> verdict;
   std::optional<Clock::time_point> kill_at;
   bool killed = false;
-  while (verdict) {
+  while (pidfd && verdict) {
     if (g_stopping && !kill_at && c.timeout_stop.count() > 0)
       kill_at = Clock::now() + c.timeout_stop;
     int timeout = inv.bound ? 250 : -1;
