@@ -394,6 +394,15 @@ def read_int(path):
         return int(f.read())
 
 
+def registrations(log):
+    """How often the connector logged a registration in `log` (0 before the log exists)."""
+    try:
+        with open(log) as f:
+            return f.read().count("connection registered")
+    except FileNotFoundError:
+        return 0
+
+
 def pid_in(path):
     """The pid a pidfile holds, or None while it is missing or not yet written."""
     try:
@@ -443,8 +452,7 @@ class SupervisedByBurrowTest(harness.BurrowTestCase):
         self.addCleanup(lambda: gone(sup) or os.kill(sup, 9))
 
         def registered():
-            with open(log) as f:
-                return f.read().count("connection registered")
+            return registrations(log)
         harness.poll(lambda: registered() >= 4, 15, what="connector registered")
         first = read_int(pidfile)
         self.assertEqual(os.stat("/proc/%d" % first).st_uid, pw.pw_uid)
@@ -582,8 +590,7 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         log = os.path.join(state, self.name + ".log")
 
         def registered():
-            with open(log) as f:
-                return f.read().count("connection registered")
+            return registrations(log)
         harness.poll(lambda: registered() >= 4, 15, what="connector registered")
         first = harness.poll(lambda: children(sup), 5, what="the connector")[0]
         self.assertEqual(os.stat("/proc/%d" % first).st_uid, pw.pw_uid)
