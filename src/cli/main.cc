@@ -314,6 +314,12 @@ int netnsDown(Flags& f) {
 }
 
 int netnsStatus(Flags& f) {
+  // The link's state is read inside the namespace (setns needs CAP_SYS_ADMIN), the tunnel's
+  // through wireguard-go's root-only UAPI socket: without root, a status would say "down".
+  const std::string what = f.netns_name.empty()
+                               ? "read the state of the network namespaces"
+                               : "read the state of network namespace " + f.netns_name;
+  if (auto r = supervise::reexecAsRoot(what, selfArgv()); !r) return fail(r.error());
   std::optional<std::string> name;
   if (!f.netns_name.empty()) name = f.netns_name;
   auto all = netns::status(f.state_dir, name);

@@ -7,6 +7,7 @@ entries. Needs root."""
 
 import base64
 import grp
+import json
 import os
 import pwd
 import re
@@ -358,6 +359,12 @@ class ServiceTest(harness.BurrowTestCase):
                          r"password in sudoers\n$" % (self.name[9:], uid, self.name[9:],
                                                       re.escape(cfg), re.escape(self.state)))
         self.assertFalse(os.path.exists("/run/netns/x" + self.name[9:]))
+        status = [harness.BURROW, "netns", "status", "x" + self.name[9:], "--json",
+                  "--state-dir", self.state]
+        r = self.as_user(user, status)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"^burrow: read the state of network namespace x%s needs "
+                         r"root: " % self.name[9:])
         # With sudo allowed for burrow, the same command line runs again as root, whole.
         if shutil.which("wireguard-go") and shutil.which("nft"):
             self.allow_sudo(user, os.path.realpath(harness.BURROW))
@@ -367,6 +374,10 @@ class ServiceTest(harness.BurrowTestCase):
             r = self.as_user(user, argv)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertTrue(os.path.exists("/run/netns/x" + self.name[9:]))
+            r = self.as_user(user, status)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            st = json.loads(r.stdout)[0]
+            self.assertTrue(st["up"] and st["link_running"], st)
             r = self.as_user(user, down)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertFalse(os.path.exists("/run/netns/x" + self.name[9:]))
