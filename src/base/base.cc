@@ -29,6 +29,14 @@ void UniqueFd::reset(int fd) {
   fd_ = fd;
 }
 
+bool processRunning(pid_t pid) {
+  auto stat = readFile(fmt::format("/proc/{}/stat", pid), 4096);
+  if (!stat) return false;
+  // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so look after the last ')'.
+  auto paren = stat->rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
+}
+
 Result<std::string> readFile(const std::string& path, size_t max_bytes) {
   UniqueFd fd(retryEintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
   if (!fd) return sysError("open({})", path);

@@ -3,6 +3,8 @@
 // other subsystems. All functions are thread-safe unless noted.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -51,6 +53,9 @@ std::string toLower(std::string_view s);
 std::string randomBytes(size_t n);
 // A random id of 16 bytes formatted as a UUID (version 4).
 std::string randomUuid();
+
+// True while `pid` runs; a process that has ended but is not reaped yet (a zombie) does not.
+bool processRunning(pid_t pid);
 
 // Go-style durations: "300ms", "30s", "1m30s", "2h". A bare integer is seconds.
 Result<std::chrono::milliseconds> parseDuration(std::string_view text);

@@ -1,6 +1,7 @@
 #include "base/base.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -68,6 +69,18 @@ TEST(Files, AtomicWriteSetsModeAndContent) {
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message().find("/nope"), std::string::npos);
   ASSERT_EQ(system(("rm -rf " + dir).c_str()), 0);
+}
+
+TEST(Process, ZombieDoesNotRun) {
+  EXPECT_TRUE(processRunning(::getpid()));
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  // Not reaped yet: a zombie once it has exited.
+  for (int i = 0; i < 500 && processRunning(child); ++i) ::usleep(2000);
+  EXPECT_FALSE(processRunning(child));
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  EXPECT_FALSE(processRunning(child));
 }
 
 TEST(Random, UuidHasVersion4Shape) {

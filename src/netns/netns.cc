@@ -148,11 +148,7 @@ std::vector<pid_t> membersOf(std::pair<dev_t, ino_t> id) {
 // ended but waits for another parent to reap it (a zombie) counts as gone.
 bool alive(pid_t pid) {
   if (::waitpid(pid, nullptr, WNOHANG) == pid) return false;
-  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
-  auto stat = base::readFile(fmt::format("/proc/{}/stat", pid), 4096);
-  if (!stat) return false;
-  auto paren = stat->rfind(')');
-  return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
+  return base::processRunning(pid);
 }
 
 // SIGTERM to every pid, SIGKILL to those still there after `grace`; returns when all are gone

@@ -218,15 +218,6 @@ std::string pidFile(const std::string& state_dir, const std::string& name, bool 
   return fmt::format("{}/{}{}.pid", state_dir, name, supervisor ? ".supervisor" : "");
 }
 
-// True when `pid` has exited: gone, or a zombie its parent (PID 1, for a detached
-// supervisor) has not reaped yet.
-bool ended(pid_t pid) {
-  auto stat = base::readFile(fmt::format("/proc/{}/stat", pid), 4096);
-  if (!stat) return true;
-  auto paren = stat->rfind(')');
-  return paren == std::string::npos || stat->compare(paren, 3, ") Z") == 0;
-}
-
 // The pid in FILE when that process still runs burrow; 0 otherwise.
 pid_t runningPid(const std::string& file) {
   auto text = readStateFile(file);
@@ -277,7 +268,9 @@ base::Result<void> stopSupervisor(const std::string& name, const std::string& st
   if (pid == 0) return {};
   RETURN_IF_ERROR(signalPid(pid, "-TERM", "stop " + name));
   // Its pidfile goes once the service has ended; then the supervisor itself has to.
-  auto running = [&] { return runningPid(pidFile(state_dir, name, true)) == pid || !ended(pid); };
+  auto running = [&] {
+    return runningPid(pidFile(state_dir, name, true)) == pid || base::processRunning(pid);
+  };
   for (int i = 0; i < 400 && running(); ++i) ::usleep(100 * 1000);
   if (running()) return base::makeError(std::errc::timed_out, "{} did not stop within 40 s", name);
   return {};

@@ -44,6 +44,14 @@ _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
+def root_and_tools_missing(*tools):
+    """What a privileged test lacks here: the tools not on PATH, and "root"."""
+    out = [t for t in tools if shutil.which(t) is None]
+    if os.geteuid() != 0:
+        out.append("root")
+    return out
+
+
 def clean_env(extra=None):
     """The environment for child processes: no proxies, no inherited token."""
     env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}

@@ -10,7 +10,6 @@ as services under `burrow exec --netns`. Needs root."""
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -27,11 +26,7 @@ CLEARNET = "10.250.1.2"
 
 
 def _tools_missing():
-    need = ["ip", "wireguard-go", "wg", "nft", "unshare"]
-    missing = [t for t in need if shutil.which(t) is None]
-    if os.geteuid() != 0:
-        missing.append("root")
-    return missing
+    return harness.root_and_tools_missing("ip", "wireguard-go", "wg", "nft", "unshare")
 
 
 def run(*argv, check=True, timeout=30):

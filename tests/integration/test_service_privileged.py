@@ -19,12 +19,9 @@ import unittest
 import harness
 
 
-def _missing():
-    need = ["useradd", "userdel", "runuser", "systemd-analyze", "sudo"]
-    out = [t for t in need if shutil.which(t) is None]
-    if os.geteuid() != 0:
-        out.append("root")
-    return out
+def _missing(*more):
+    return harness.root_and_tools_missing("useradd", "userdel", "runuser", "systemd-analyze",
+                                          "sudo", *more)
 
 
 def pid1():
@@ -506,9 +503,7 @@ def children(pid):
 
 
 def _openrc_missing():
-    out = _missing()
-    out += [t for t in ("openrc-run", "supervise-daemon", "unshare", "nsenter")
-            if shutil.which(t) is None]
+    out = _missing("openrc-run", "supervise-daemon", "unshare", "nsenter")
     if os.path.exists("/run/openrc/softlevel"):
         out.append("a host not booted by OpenRC (this one is: the test would start it for real)")
     return out
@@ -632,8 +627,7 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         self.assertEqual(os.listdir(state), ["token"])
 
 def _nspawn_missing():
-    out = _missing()
-    out += [t for t in ("systemd-nspawn", "nsenter") if shutil.which(t) is None]
+    out = _missing("systemd-nspawn", "nsenter")
     if not all(os.path.islink("/" + d) for d in ("bin", "sbin", "lib")):
         out.append("a merged /usr")
     return out
