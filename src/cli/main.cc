@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -52,6 +53,7 @@ struct Flags {
   // edge
   tunnel::EdgeOptions edge;
   std::string name, hostname, endpoint, edge_grace = "30s";
+  std::string idle_timeout = "60s", body_timeout = "60s", send_timeout = "60s";
   // tunnel run / ingress: --config and --token-file default to config.yml and token here
   std::string tunnel_state_dir = supervise::defaultStateDir();
   std::string config_file, token_file, url, grace_period = "30s", rule_url;
@@ -84,10 +86,16 @@ struct Command {
 };
 
 int edgeRun(Flags& f) {
-  auto grace = base::parseDuration(f.edge_grace);
-  if (!grace)
-    return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
-  f.edge.grace_period = *grace;
+  auto& l = f.edge.limits;
+  for (auto [flag, text, out] : {std::tuple{"--grace-period", &f.edge_grace, &f.edge.grace_period},
+                                 {"--idle-timeout", &f.idle_timeout, &l.idle_timeout},
+                                 {"--body-timeout", &f.body_timeout, &l.body_timeout},
+                                 {"--send-timeout", &f.send_timeout, &l.send_timeout}}) {
+    auto d = base::parseDuration(*text);
+    if (!d)
+      return fail(base::Error{d.error().code, fmt::format("{}: {}", flag, d.error().message())});
+    *out = *d;
+  }
   return finish(tunnel::runEdge(f.edge));
 }
 
@@ -389,6 +397,24 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   edge->add_option("--cert", f.edge.cert_file, "PEM certificate for --https");
   edge->add_option("--key", f.edge.key_file, "PEM private key for --https");
   edge->add_option("--grace-period", f.edge_grace, "time requests in flight get on SIGTERM/SIGINT")
+      ->capture_default_str();
+  edge->add_option("--max-connections", f.edge.limits.max_connections,
+                   "client connections in all (lowered to fit the open-file limit)")
+      ->capture_default_str();
+  edge->add_option("--max-connections-per-client", f.edge.limits.max_connections_per_client,
+                   "client connections from one IPv4 address or IPv6 /64")
+      ->capture_default_str();
+  edge->add_option("--h2-max-streams", f.edge.limits.h2_max_streams,
+                   "concurrent streams per client HTTP/2 connection")
+      ->capture_default_str();
+  edge->add_option("--idle-timeout", f.idle_timeout,
+                   "a client connection without a request is closed after this")
+      ->capture_default_str();
+  edge->add_option("--body-timeout", f.body_timeout,
+                   "a request body that sends nothing for this long gets 408")
+      ->capture_default_str();
+  edge->add_option("--send-timeout", f.send_timeout,
+                   "a client that takes no response bytes for this long is disconnected")
       ->capture_default_str();
   table.push_back({edge, edgeRun});
 

@@ -37,6 +37,7 @@ struct OriginRequest {
   std::optional<int> keep_alive_connections;      // keepAliveConnections, default 100
   std::optional<Millis> keep_alive_timeout;       // keepAliveTimeout, default 90s
   std::optional<bool> disable_chunked_encoding;   // disableChunkedEncoding, default false
+  std::optional<Millis> response_timeout;         // responseTimeout, default 100s
 };
 
 // originRequest with every field decided.
@@ -51,6 +52,8 @@ struct OriginSettings {
   int keep_alive_connections = 100;
   Millis keep_alive_timeout{90'000};
   bool disable_chunked_encoding = false;
+  // How long the origin has to send its response head once the request went out; then 504.
+  Millis response_timeout{100'000};
 };
 
 // Child values win over parent values field by field.

@@ -5,7 +5,9 @@
 // accessors that do not throw on well-formed nodes (IsMap, Scalar, iteration, Mark).
 //
 // A config written for cloudflared must keep working, so keys burrow does not use are
-// warnings (LOG_WARN once each, and TunnelConfig::warnings), never errors.
+// warnings (LOG_WARN once each, and TunnelConfig::warnings) — except a key that protects a
+// route (access: required, ipRules): unenforced, it would leave the route public, so it is an
+// error until burrow enforces it.
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -57,6 +59,7 @@ class Parser {
   base::Result<std::optional<int>> intValue(const Entry& e, std::string_view where, int min,
                                             int max);
   base::Result<OriginRequest> originRequest(const Entry& e, std::string_view where);
+  base::Result<void> access(const Entry& e, std::string_view where);
   base::Result<IngressRule> rule(const YAML::Node& n, size_t index, size_t count,
                                  const OriginRequest& defaults);
 
@@ -138,6 +141,32 @@ base::Result<std::optional<int>> Parser::intValue(const Entry& e, std::string_vi
   return std::optional<int>(v);
 }
 
+// cloudflared's `access:` makes a route require a Cloudflare Access login. burrow cannot check
+// that login, so a route that asks for it is refused rather than served in the open;
+// `required: false` protects nothing and only its other keys are noted.
+base::Result<void> Parser::access(const Entry& e, std::string_view where) {
+  if (e.value.IsNull()) return {};
+  if (!e.value.IsMap())
+    return fail(e.line, "{}access: expected a mapping (required, teamName, audTag), got {}", where,
+                kindName(e.value));
+  std::string w = fmt::format("{}access: ", where);
+  ASSIGN_OR_RETURN(std::vector<Entry> items, entries(e.value, w));
+  for (const Entry& item : items) {
+    if (item.key == "required") {
+      ASSIGN_OR_RETURN(std::optional<bool> required, boolValue(item, w));
+      if (required.value_or(false))
+        return fail(item.line,
+                    "{}required: true asks for a Cloudflare Access login on this route, which "
+                    "burrow cannot check; the route would be public. Remove access: (or set "
+                    "required: false) and protect the route another way",
+                    w);
+    } else {
+      ignore(item, w);  // teamName, audTag: meaningful only with required: true
+    }
+  }
+  return {};
+}
+
 base::Result<OriginRequest> Parser::originRequest(const Entry& e, std::string_view where) {
   OriginRequest o;
   if (e.value.IsNull()) return o;
@@ -157,6 +186,10 @@ base::Result<OriginRequest> Parser::originRequest(const Entry& e, std::string_vi
       ASSIGN_OR_RETURN(o.tcp_keep_alive, durationValue(item, w));
     } else if (k == "keepAliveTimeout") {
       ASSIGN_OR_RETURN(o.keep_alive_timeout, durationValue(item, w));
+    } else if (k == "responseTimeout") {
+      ASSIGN_OR_RETURN(o.response_timeout, durationValue(item, w));
+      if (o.response_timeout && o.response_timeout->count() <= 0)
+        return fail(item.line, "{}responseTimeout: must be longer than 0s", w);
     } else if (k == "keepAliveConnections") {
       ASSIGN_OR_RETURN(o.keep_alive_connections, intValue(item, w, 0, 1'000'000));
     } else if (k == "noTLSVerify") {
@@ -169,8 +202,16 @@ base::Result<OriginRequest> Parser::originRequest(const Entry& e, std::string_vi
       ASSIGN_OR_RETURN(o.origin_server_name, stringValue(item, w));
     } else if (k == "caPool") {
       ASSIGN_OR_RETURN(o.ca_pool, stringValue(item, w));
+    } else if (k == "access") {
+      RETURN_IF_ERROR(access(item, w));
+    } else if (k == "ipRules") {
+      // A protection burrow does not enforce must not be taken as one.
+      return fail(item.line,
+                  "{}ipRules: burrow does not enforce IP rules; remove the key rather than "
+                  "leave the origin believed protected",
+                  w);
     } else {
-      // noHappyEyeballs, proxyAddress, proxyPort, proxyType, http2Origin, access, ...
+      // noHappyEyeballs, proxyAddress, proxyPort, proxyType, http2Origin, ...
       ignore(item, w);
     }
   }
@@ -347,6 +388,7 @@ OriginRequest merge(const OriginRequest& parent, const OriginRequest& child) {
   if (child.disable_chunked_encoding) {
     out.disable_chunked_encoding = child.disable_chunked_encoding;
   }
+  if (child.response_timeout) out.response_timeout = child.response_timeout;
   return out;
 }
 
@@ -362,6 +404,7 @@ OriginSettings resolve(const OriginRequest& req) {
   if (req.keep_alive_connections) s.keep_alive_connections = *req.keep_alive_connections;
   if (req.keep_alive_timeout) s.keep_alive_timeout = *req.keep_alive_timeout;
   if (req.disable_chunked_encoding) s.disable_chunked_encoding = *req.disable_chunked_encoding;
+  if (req.response_timeout) s.response_timeout = *req.response_timeout;
   return s;
 }
 

@@ -157,6 +157,66 @@ TEST(TunnelConfig, OriginRequestDefaults) {
   EXPECT_EQ(s.http_host_header, "");
   EXPECT_EQ(s.origin_server_name, "");
   EXPECT_EQ(s.ca_pool, "");
+  EXPECT_EQ(s.response_timeout, seconds(100));
+}
+
+TEST(TunnelConfig, ResponseTimeoutIsADurationAboveZero) {
+  auto cfg = parseTunnelConfig(
+      "originRequest:\n"
+      "  responseTimeout: 2s\n"
+      "ingress:\n"
+      "  - hostname: a.example.com\n"
+      "    service: http://localhost:1\n"
+      "    originRequest: {responseTimeout: 1m}\n"
+      "  - service: http://localhost:2\n",
+      "t.yml");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->ingress[0].origin.response_timeout, seconds(60));
+  EXPECT_EQ(cfg->ingress[1].origin.response_timeout, seconds(2));
+  expectError(errorOf("originRequest:\n"
+                      "  responseTimeout: 0s\n"
+                      "ingress:\n"
+                      "  - service: hello_world\n"),
+              "t.yml:2: originRequest: ", "responseTimeout: must be longer than 0s");
+}
+
+// A key that protects a route and is not enforced would leave the route public: an error
+// with file and line, never a warning.
+TEST(TunnelConfig, UnenforcedProtectionIsAnError) {
+  expectError(errorOf("ingress:\n"
+                      "  - hostname: a.example.com\n"
+                      "    service: http://localhost:1\n"
+                      "    originRequest:\n"
+                      "      access:\n"
+                      "        required: true\n"
+                      "        teamName: home\n"
+                      "        audTag: [abc]\n"
+                      "  - service: http_status:404\n"),
+              "t.yml:6: ingress rule #1: originRequest: access: ",
+              "required: true asks for a Cloudflare Access login");
+  expectError(errorOf("originRequest:\n"
+                      "  access: {required: yes}\n"
+                      "ingress:\n"
+                      "  - service: hello_world\n"),
+              "t.yml:2: originRequest: access: ", "burrow cannot check");
+  expectError(errorOf("originRequest:\n"
+                      "  ipRules:\n"
+                      "    - prefix: 10.0.0.0/8\n"
+                      "      allow: false\n"
+                      "ingress:\n"
+                      "  - service: hello_world\n"),
+              "t.yml:2: originRequest: ", "ipRules: burrow does not enforce IP rules");
+  // required: false protects nothing: its other keys are only noted.
+  auto cfg = parseTunnelConfig(
+      "originRequest:\n"
+      "  access: {required: false, teamName: home}\n"
+      "ingress:\n"
+      "  - service: hello_world\n",
+      "t.yml");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  ASSERT_EQ(cfg->warnings.size(), 1u);
+  EXPECT_EQ(cfg->warnings[0],
+            "t.yml:2: originRequest: access: ignoring key 'teamName' (not used by burrow)");
 }
 
 TEST(TunnelConfig, MergeIsFieldByFieldChildWins) {

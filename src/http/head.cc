@@ -1,10 +1,14 @@
 // Request and response heads: parsing a client's HTTP/1.1 head into a RequestHead (the
 // edge's first contact with untrusted bytes, fuzzed in fuzz/fuzz_request_head.cc), header
 // filtering, and serialising response heads. No I/O here.
+#include <algorithm>
+#include <cctype>
+
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "base/base.h"
 #include "http/http.h"
@@ -35,7 +39,7 @@ std::string_view reasonPhrase(int status) {
 
 bool isHopByHop(std::string_view lower_name) {
   static constexpr std::string_view kHop[] = {
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
+      "connection", "keep-alive", "proxy-connection",   "transfer-encoding",  "te",
       "trailer",    "upgrade",    "proxy-authenticate", "proxy-authorization"};
   for (auto h : kHop)
     if (h == lower_name) return true;
@@ -59,7 +63,81 @@ namespace {
 bool containsToken(std::string_view value, std::string_view token) {
   return listedInConnection(value, token);
 }
+
+// RFC 9112 6.1 and 6.3: a request body is framed by chunked as the final transfer coding, or
+// by one Content-Length, never by both. Anything else could be read two ways by two servers
+// (request smuggling), so it ends the connection: 400, or 501 for codings burrow does not
+// decode (the body would cross the tunnel with its coding stripped from the head).
+base::Result<void> checkFraming(const boost::beast::http::request_header<>& h, int* status) {
+  std::vector<std::string> codings;
+  bool has_length = false;
+  for (const auto& f : h) {
+    if (f.name() == bhttp::field::content_length) has_length = true;
+    if (f.name() != bhttp::field::transfer_encoding) continue;
+    std::string_view v(f.value().data(), f.value().size());
+    size_t pos = 0;
+    while (pos <= v.size()) {
+      size_t comma = std::min(v.find(',', pos), v.size());
+      auto token = base::trim(v.substr(pos, comma - pos));
+      if (!token.empty()) codings.push_back(base::toLower(token.substr(0, token.find(';'))));
+      pos = comma + 1;
+    }
+  }
+  if (codings.empty()) return {};
+  *status = 400;
+  if (h.version() < 11) return base::invalid("Transfer-Encoding in an HTTP/1.0 request");
+  if (has_length) return base::invalid("both Transfer-Encoding and Content-Length");
+  if (codings.back() != "chunked")
+    return base::invalid("Transfer-Encoding does not end in chunked");
+  if (std::count(codings.begin(), codings.end(), "chunked") > 1)
+    return base::invalid("Transfer-Encoding names chunked twice");
+  if (codings.size() > 1) {
+    *status = 501;
+    return base::invalid("transfer coding '{}' is not supported", codings.front());
+  }
+  *status = 400;
+  return {};
+}
 }  // namespace
+
+bool validAuthority(std::string_view a) {
+  if (a.empty()) return true;  // no authority: routed as such (and never found)
+  std::string_view host = a, port;
+  if (a.front() == '[') {
+    auto close = a.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : a.substr(1, close - 1))
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+    host = {};
+    std::string_view rest = a.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+  } else if (auto colon = a.find(':'); colon != std::string_view::npos) {
+    host = a.substr(0, colon);
+    port = a.substr(colon + 1);
+    if (host.empty()) return false;
+  }
+  // reg-name of RFC 3986 (unreserved, pct-encoded, sub-delims): no space, '/', '@', '\\'.
+  for (char c : host) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) ||
+              std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  if (port.size() > 5) return false;
+  for (char c : port)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+base::Result<void> checkTarget(const RequestHead& r) {
+  if (!validAuthority(r.authority))
+    return base::invalid("Host '{}' is not a host name or address", r.authority.substr(0, 64));
+  if (r.target == "*" ? r.method != "OPTIONS" : r.target.empty() || r.target.front() != '/')
+    return base::invalid("request target '{}' is not a path", r.target.substr(0, 64));
+  return {};
+}
 
 base::Result<RequestHead> requestFromBeast(const bhttp::request_header<>& h, int* status) {
   *status = 400;
@@ -89,7 +167,8 @@ base::Result<RequestHead> requestFromBeast(const bhttp::request_header<>& h, int
   }
   r.headers.reserve(fields + 3);  // room for the X-Forwarded-* the edge adds
   for (const auto& f : h) {
-    std::string name = base::toLower(std::string_view(f.name_string().data(), f.name_string().size()));
+    std::string name =
+        base::toLower(std::string_view(f.name_string().data(), f.name_string().size()));
     std::string_view value(f.value().data(), f.value().size());
     if (name == "host") {
       ++hosts;
@@ -97,8 +176,7 @@ base::Result<RequestHead> requestFromBeast(const bhttp::request_header<>& h, int
       continue;
     }
     if (name == "upgrade") {
-      if (base::toLower(base::trim(value)) == "websocket" &&
-          containsToken(connection, "upgrade"))
+      if (base::toLower(base::trim(value)) == "websocket" && containsToken(connection, "upgrade"))
         r.upgrade_websocket = true;
       continue;
     }
@@ -109,6 +187,8 @@ base::Result<RequestHead> requestFromBeast(const bhttp::request_header<>& h, int
   if (hosts == 0 && r.version == 11 && r.authority.empty())
     return base::invalid("HTTP/1.1 request without a Host header");
   if (r.upgrade_websocket && r.method != "GET") r.upgrade_websocket = false;
+  RETURN_IF_ERROR(checkTarget(r));
+  RETURN_IF_ERROR(checkFraming(h, status));
   return r;
 }
 
@@ -135,15 +215,66 @@ base::Result<RequestHead> parseRequestHead(std::string_view bytes, const ServerL
   }
   auto head = requestFromBeast(parser.get().base(), status);
   if (head) {
-    head->content_length = parser.content_length() ? std::optional<uint64_t>(*parser.content_length())
-                                                    : std::nullopt;
+    head->content_length =
+        parser.content_length() ? std::optional<uint64_t>(*parser.content_length()) : std::nullopt;
     head->has_body = parser.chunked() || head->content_length.value_or(0) > 0;
   }
   return head;
 }
 
-std::string serializeResponseHead(const ResponseHead& head, bool chunked, bool close,
-                                  int version) {
+base::Result<std::vector<ParsedRequest>> parseRequestStream(std::string_view bytes,
+                                                            const ServerLimits& limits,
+                                                            int* status) {
+  constexpr uint64_t kMaxBody = 1 << 20;  // enough for tests and fuzzing
+  std::vector<ParsedRequest> out;
+  size_t off = 0;
+  while (off < bytes.size()) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_head_bytes));
+    parser.body_limit(kMaxBody);
+    parser.eager(true);
+    beast::error_code ec;
+    bool head_checked = false;
+    ParsedRequest one;
+    while (!parser.is_done()) {
+      size_t n = parser.put(asio::buffer(bytes.data() + off, bytes.size() - off), ec);
+      off += n;
+      if (ec == bhttp::error::need_more) {
+        if (off >= bytes.size()) {
+          *status = 400;
+          return base::invalid("request {} is incomplete", out.size() + 1);
+        }
+        ec = {};
+        if (n == 0) {
+          *status = 400;
+          return base::invalid("request {}: parser made no progress", out.size() + 1);
+        }
+        continue;
+      }
+      if (ec) {
+        *status = ec == bhttp::error::header_limit ? 431 : 400;
+        return base::invalid("request {}: {}", out.size() + 1, ec.message());
+      }
+      if (parser.is_header_done() && !head_checked) {
+        head_checked = true;
+        auto head = requestFromBeast(parser.get().base(), status);
+        if (!head) return base::invalid("request {}: {}", out.size() + 1, head.error().message());
+        if (parser.content_length()) head->content_length = *parser.content_length();
+        head->has_body = parser.chunked() || head->content_length.value_or(0) > 0;
+        if (head->upgrade_websocket) {  // the rest is the upgraded stream, not requests
+          out.push_back({std::move(*head), {}});
+          return out;
+        }
+        one.head = std::move(*head);
+      }
+    }
+    one.body = std::move(parser.get().body());
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+std::string serializeResponseHead(const ResponseHead& head, bool chunked, bool close, int version) {
   std::string out;
   out.reserve(256);
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -161,7 +292,8 @@ std::string serializeResponseHead(const ResponseHead& head, bool chunked, bool c
   if (head.status == 101) {
     out += "connection: upgrade\r\nupgrade: websocket\r\n";
   } else {
-    if (head.content_length) out += "content-length: " + std::to_string(*head.content_length) + "\r\n";
+    if (head.content_length)
+      out += "content-length: " + std::to_string(*head.content_length) + "\r\n";
     if (chunked) out += "transfer-encoding: chunked\r\n";
     if (close) out += "connection: close\r\n";
   }
@@ -169,6 +301,8 @@ std::string serializeResponseHead(const ResponseHead& head, bool chunked, bool c
   return out;
 }
 
-bool statusHasNoBody(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
+bool statusHasNoBody(int status) {
+  return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
 
 }  // namespace http

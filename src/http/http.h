@@ -5,7 +5,9 @@
 // nothing buffers a whole body.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +40,8 @@ class Event {
  public:
   explicit Event(const asio::any_io_executor& ex);
   Task<void> wait();
+  // As wait(), but gives up at `deadline`: false when it passed without a notify().
+  Task<bool> waitUntil(std::chrono::steady_clock::time_point deadline);
   void notify();
 
  private:
@@ -114,6 +118,12 @@ class ResponseWriter {
   // Sends what is buffered (a head kept back to go out with the first body bytes).
   virtual Task<base::Result<void>> flush() = 0;
   virtual bool headWritten() const = 0;
+  // Calls `fn` once if the consumer goes away before the response is finished (the client
+  // closed its connection, an HTTP/2 stream was reset, a tunnel connection was lost), so that
+  // the work done for it stops at once. Replaces an earlier callback; an empty `fn` removes
+  // it. `fn` runs on the writer's executor, possibly inside another call of the writer's
+  // connection: it must only cancel or close things, never wait or destroy the writer.
+  virtual void onAbandoned(std::function<void()> fn) = 0;
 };
 
 class Handler {
@@ -126,7 +136,15 @@ class Handler {
 
 struct ServerLimits {
   size_t max_head_bytes = 32 * 1024;  // larger request heads get 431
+  // A connection waiting this long for a request head (or its rest) is closed.
   std::chrono::milliseconds idle_timeout{60'000};
+  // A request body that sends nothing for this long gets 408 and the connection closes.
+  std::chrono::milliseconds body_timeout{60'000};
+  // A client that takes no bytes of the answer for this long is disconnected.
+  std::chrono::milliseconds send_timeout{60'000};
+  // Told true when the connection starts waiting for a request, false when one arrives, so
+  // that its owner can close idle connections to make room (see tunnel's ConnectionGate).
+  std::function<void(bool idle)> on_idle;
 };
 
 using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
@@ -145,9 +163,31 @@ Task<void> serveHttp1(LocalSocket sock, Handler& handler, ServerLimits limits);
 base::Result<RequestHead> parseRequestHead(std::string_view bytes, const ServerLimits& limits,
                                            int* status);
 
-// Writes a one-line text/plain answer ("502 Bad Gateway: <reason>\n") when the head has not
-// been written yet; otherwise does nothing.
-Task<void> respondText(ResponseWriter& out, int status, std::string_view reason);
+// One request of a byte stream as the HTTP/1.1 server reads it: its head and its body,
+// decoded from whatever framing it had.
+struct ParsedRequest {
+  RequestHead head;
+  std::string body;
+};
+// Splits `bytes` into the requests the HTTP/1.1 server reads from them, in order and with the
+// same checks and framing (Content-Length or chunked; bodies up to 1 MiB). The first bad or
+// incomplete request ends it with an error, `status` holding its answer (400, 431 or 501).
+// For tests and fuzzing: what it returns is what would reach the origin.
+base::Result<std::vector<ParsedRequest>> parseRequestStream(std::string_view bytes,
+                                                            const ServerLimits& limits,
+                                                            int* status);
+
+// True when `authority` (a Host header or :authority) is a host name, IPv4 or [IPv6] address
+// with an optional port, as RFC 3986 allows: no space, '/', '@' or '\\'. Empty is accepted.
+bool validAuthority(std::string_view authority);
+// The request's authority is valid and its target a path ("*" only for OPTIONS).
+base::Result<void> checkTarget(const RequestHead& req);
+
+// Answers `status` with a short text/plain page that names the status and nothing else
+// ("502 Bad Gateway\n"), when the head has not been written yet; otherwise does nothing.
+// `detail` (what went wrong, possibly internal: addresses, paths) goes to the debug log only:
+// the public never learns it.
+Task<void> respondText(ResponseWriter& out, int status, std::string_view detail);
 
 // Keeps idle origin connections for reuse, per origin. One per thread.
 class OriginPool {

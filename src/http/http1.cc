@@ -1,6 +1,10 @@
 // The client-facing HTTP/1.1 server loop and the pieces of the request model shared with
 // the rest of http: header filtering, Event, text answers.
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <limits>
 
@@ -70,16 +74,29 @@ Task<void> Event::wait() {
   pending_ = false;
 }
 
+Task<bool> Event::waitUntil(std::chrono::steady_clock::time_point deadline) {
+  if (pending_) {
+    pending_ = false;
+    co_return true;
+  }
+  timer_.expires_at(deadline);
+  auto [ec] = co_await timer_.async_wait(as_tuple(use_awaitable));
+  bool woken = pending_ || ec == asio::error::operation_aborted;
+  pending_ = false;
+  co_return woken;
+}
+
 void Event::notify() {
   pending_ = true;
   timer_.cancel();
 }
 
-Task<void> respondText(ResponseWriter& out, int status, std::string_view reason) {
+Task<void> respondText(ResponseWriter& out, int status, std::string_view detail) {
   if (out.headWritten()) co_return;
+  LOG_DEBUG("answering status={} detail={}", status, detail);
   ResponseHead head;
   head.status = status;
-  std::string body = fmt::format("{} {}: {}\n", status, reasonPhrase(status), reason);
+  std::string body = fmt::format("{} {}\n", status, reasonPhrase(status));
   head.headers.push_back({"content-type", "text/plain; charset=utf-8"});
   head.content_length = body.size();
   if (!co_await out.writeHead(std::move(head))) co_return;
@@ -93,13 +110,113 @@ asio::ip::tcp::socket& lowest(asio::ip::tcp::socket& s) { return s; }
 asio::ip::tcp::socket& lowest(TlsStream& s) { return s.next_layer(); }
 LocalSocket& lowest(LocalSocket& s) { return s; }
 
+using Clock = std::chrono::steady_clock;
+constexpr Clock::time_point kNever = Clock::time_point::max();
+
+// The deadlines of one client connection, on one timer: waiting for a request head (idle),
+// waiting for request body bytes, and waiting for the client to take response bytes. Moving
+// a deadline later costs nothing (the timer wakes at the old one, sees the later one and
+// sleeps again); only an earlier one re-arms the timer.
+struct ConnTimer {
+  explicit ConnTimer(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  Clock::time_point head = kNever, body = kNever, send = kNever;
+  bool body_expired = false;  // the body deadline passed: reads end, the request gets 408
+  bool done = false;
+
+  void set(Clock::time_point& which, std::chrono::milliseconds after) {
+    which = Clock::now() + after;
+    if (which < timer.expiry()) timer.expires_at(which);  // wakes the watcher to re-arm
+  }
+  Clock::time_point next() const { return std::min({head, body, send}); }
+};
+
+// Enforces a ConnTimer: an expired head or send deadline shuts the connection down; an
+// expired body deadline shuts down only its reading side, so that the request can still be
+// answered 408 while the reads in progress end.
+template <class Sock>
+Task<void> watchDeadlines(std::shared_ptr<ConnTimer> t, Sock* sock,
+                          std::chrono::milliseconds idle_timeout) {
+  while (!t->done) {
+    auto next = t->next();
+    t->timer.expires_at(next == kNever ? Clock::now() + idle_timeout : next);
+    co_await t->timer.async_wait(as_tuple(use_awaitable));
+    if (t->done) break;
+    auto now = Clock::now();
+    beast::error_code ignored;
+    if (now >= t->head || now >= t->send) {
+      LOG_DEBUG("client connection closed reason={}", now >= t->send ? "send_timeout" : "idle");
+      sock->shutdown(asio::socket_base::shutdown_both, ignored);
+      break;
+    }
+    if (now >= t->body && !t->body_expired) {
+      t->body_expired = true;
+      t->body = kNever;
+      sock->shutdown(asio::socket_base::shutdown_receive, ignored);
+    }
+  }
+}
+
+// Watches, while a request is answered, for its client to close the connection (nginx's
+// check for a broken connection): a zero-byte peek means it went away, and the response's
+// abandon callback runs. Bytes waiting (a pipelined request, a TLS record) end the watch.
+struct AbandonWatch {
+  std::function<void()> fn;
+  bool armed = false;
+  bool finished = false;  // the request is over; its socket may be gone
+
+  // 1: the peer closed; 0: bytes are waiting; -1: nothing to read yet.
+  static int peek(int fd) {
+    char c;
+    ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return 1;
+    if (n > 0) return 0;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : 1;
+  }
+  void fire() {
+    finished = true;
+    if (auto f = std::move(fn)) f();
+  }
+};
+
+template <class Sock>
+Task<void> watchAbandon(std::shared_ptr<AbandonWatch> w, Sock* sock) {
+  for (;;) {
+    auto [ec] = co_await sock->async_wait(asio::socket_base::wait_read, as_tuple(use_awaitable));
+    if (w->finished || ec) co_return;  // the request ended first; the socket may be gone
+    int state = AbandonWatch::peek(sock->native_handle());
+    if (state == 1) w->fire();
+    if (state >= 0) co_return;
+  }
+}
+
+// Starts watching once the request has been read whole (before, reading its body notices).
+template <class Sock>
+void armAbandon(const std::shared_ptr<AbandonWatch>& w, Sock& sock) {
+  if (!w || w->armed || w->finished || !w->fn) return;
+  w->armed = true;
+  int state = AbandonWatch::peek(sock.native_handle());
+  if (state == 1) {
+    w->fire();
+  } else if (state == -1) {
+    asio::co_spawn(sock.get_executor(), watchAbandon(w, &sock), asio::detached);
+  }
+}
+
 // Reads the request body (or, after a 101, the raw stream) for one request.
 template <class Stream>
 class Http1Body final : public BodyReader {
  public:
   Http1Body(Stream& s, beast::flat_buffer& buf, bhttp::request_parser<bhttp::buffer_body>& p,
-            bool expect_continue, int version)
-      : s_(s), buf_(buf), p_(p), expect_continue_(expect_continue), version_(version) {}
+            bool expect_continue, ConnTimer& timer, std::chrono::milliseconds body_timeout,
+            std::shared_ptr<AbandonWatch> watch)
+      : s_(s),
+        buf_(buf),
+        p_(p),
+        expect_continue_(expect_continue),
+        timer_(timer),
+        body_timeout_(body_timeout),
+        watch_(std::move(watch)) {}
 
   Task<base::Result<size_t>> read(char* out, size_t len) override {
     if (cancelled_)
@@ -128,8 +245,14 @@ class Http1Body final : public BodyReader {
     while (!p_.is_done()) {
       p_.get().body().data = out;
       p_.get().body().size = len;
+      timer_.set(timer_.body, body_timeout_);
       auto [ec, unused] = co_await bhttp::async_read_some(s_, buf_, p_, as_tuple(use_awaitable));
+      timer_.body = kNever;
       size_t n = len - p_.get().body().size;
+      if (timer_.body_expired)
+        co_return base::makeError(std::errc::timed_out, "request body: nothing came for {} ms",
+                                  body_timeout_.count());
+      if (p_.is_done()) armAbandon(watch_, lowest(s_));
       if (ec && ec != bhttp::error::need_buffer) {
         if (ec.category() == bhttp::make_error_code(bhttp::error::need_buffer).category() &&
             ec != bhttp::error::partial_message)
@@ -156,7 +279,9 @@ class Http1Body final : public BodyReader {
   beast::flat_buffer& buf_;
   bhttp::request_parser<bhttp::buffer_body>& p_;
   bool expect_continue_;
-  [[maybe_unused]] int version_;
+  ConnTimer& timer_;
+  std::chrono::milliseconds body_timeout_;
+  std::shared_ptr<AbandonWatch> watch_;
   bool upgraded_ = false;
   bool cancelled_ = false;
 };
@@ -165,12 +290,22 @@ class Http1Body final : public BodyReader {
 template <class Stream>
 class Http1Writer final : public ResponseWriter {
  public:
-  Http1Writer(Stream& s, Http1Body<Stream>& body, bool head_request, int version, bool keep_alive)
+  Http1Writer(Stream& s, Http1Body<Stream>& body, bool head_request, int version, bool keep_alive,
+              ConnTimer& timer, std::chrono::milliseconds send_timeout,
+              std::shared_ptr<AbandonWatch> watch)
       : s_(s),
         body_(body),
         head_request_(head_request),
         version_(version),
-        keep_alive_(keep_alive) {}
+        keep_alive_(keep_alive),
+        timer_(timer),
+        send_timeout_(send_timeout),
+        watch_(std::move(watch)) {}
+
+  void onAbandoned(std::function<void()> fn) override {
+    watch_->fn = std::move(fn);
+    if (body_.complete()) armAbandon(watch_, lowest(s_));
+  }
 
   Task<base::Result<void>> writeHead(ResponseHead head) override {
     CHECK(!head_written_);
@@ -206,8 +341,10 @@ class Http1Writer final : public ResponseWriter {
     }
     bufs[nb++] = asio::buffer(data, len);
     if (chunked_) bufs[nb++] = asio::buffer("\r\n", 2);
+    timer_.set(timer_.send, send_timeout_);
     auto [ec, n] =
         co_await asio::async_write(s_, std::span(bufs.data(), nb), as_tuple(use_awaitable));
+    timer_.send = kNever;
     pending_.clear();
     if (ec)
       co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
@@ -224,7 +361,9 @@ class Http1Writer final : public ResponseWriter {
 
   Task<base::Result<void>> flush() override {
     if (pending_.empty()) co_return base::Result<void>{};
+    timer_.set(timer_.send, send_timeout_);
     auto [ec, n] = co_await asio::async_write(s_, asio::buffer(pending_), as_tuple(use_awaitable));
+    timer_.send = kNever;
     pending_.clear();
     if (ec)
       co_return base::makeError(std::errc::connection_reset, "client write: {}", ec.message());
@@ -250,37 +389,13 @@ class Http1Writer final : public ResponseWriter {
   bool upgraded_ = false;
   int status_ = 0;
   std::string pending_;  // serialized head not yet sent
+  ConnTimer& timer_;
+  std::chrono::milliseconds send_timeout_;
+  std::shared_ptr<AbandonWatch> watch_;
 };
 
 Task<void> writeRaw(auto& s, std::string_view text) {
   (void)co_await asio::async_write(s, asio::buffer(text), as_tuple(use_awaitable));
-}
-
-// Closes the socket when the connection sits idle past its deadline.
-struct IdleGuard {
-  asio::steady_timer timer;
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  bool done = false;
-};
-
-// The deadline moves with every request without touching the timer (no syscall per
-// request): the timer wakes at the old deadline, sees a later one and sleeps again.
-template <class Sock>
-Task<void> watchIdle(std::shared_ptr<IdleGuard> g, Sock* sock,
-                     std::chrono::milliseconds idle_timeout) {
-  while (!g->done) {
-    auto d = g->deadline;
-    g->timer.expires_at(d == std::chrono::steady_clock::time_point::max()
-                            ? std::chrono::steady_clock::now() + idle_timeout
-                            : d);
-    co_await g->timer.async_wait(as_tuple(use_awaitable));
-    if (g->done) break;
-    if (std::chrono::steady_clock::now() >= g->deadline) {
-      beast::error_code ignored;
-      sock->shutdown(asio::socket_base::shutdown_both, ignored);
-      break;
-    }
-  }
 }
 
 // The answer went out before the client finished sending its body (an early 411, 413 or
@@ -321,24 +436,27 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
     sock.set_option(asio::ip::tcp::no_delay(true), ec0);
   }
 
-  auto guard = std::make_shared<IdleGuard>(IdleGuard{asio::steady_timer(s.get_executor())});
-  asio::co_spawn(s.get_executor(), watchIdle(guard, &sock, limits.idle_timeout), asio::detached);
+  auto timer = std::make_shared<ConnTimer>(s.get_executor());
+  asio::co_spawn(s.get_executor(), watchDeadlines(timer, &sock, limits.idle_timeout),
+                 asio::detached);
   struct Stop {
-    std::shared_ptr<IdleGuard> g;
+    std::shared_ptr<ConnTimer> t;
     ~Stop() {
-      g->done = true;
-      g->timer.cancel();
+      t->done = true;
+      t->timer.cancel();
     }
-  } stop{guard};
+  } stop{timer};
 
   beast::flat_buffer buf;
   for (;;) {
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_head_bytes));
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    guard->deadline = std::chrono::steady_clock::now() + limits.idle_timeout;
+    timer->set(timer->head, limits.idle_timeout);
+    if (limits.on_idle) limits.on_idle(true);
     auto [ec, n] = co_await bhttp::async_read_header(s, buf, parser, as_tuple(use_awaitable));
-    guard->deadline = std::chrono::steady_clock::time_point::max();
+    timer->head = kNever;
+    if (limits.on_idle) limits.on_idle(false);
     if (ec) {
       if (ec == bhttp::error::header_limit) {
         LOG_DEBUG("request head too large client={}", client_ip);
@@ -357,11 +475,12 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
     int status = 400;
     auto parsed = requestFromBeast(parser.get().base(), &status);
     if (!parsed) {
-      LOG_DEBUG("bad request client={} error={}", client_ip, parsed.error().message());
-      std::string body = fmt::format("400 Bad Request: {}\n", parsed.error().message());
-      co_await writeRaw(s, fmt::format("HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\n"
+      LOG_DEBUG("bad request client={} status={} error={}", client_ip, status,
+                parsed.error().message());
+      std::string page = fmt::format("{} {}\n", status, reasonPhrase(status));
+      co_await writeRaw(s, fmt::format("HTTP/1.1 {} {}\r\ncontent-type: text/plain\r\n"
                                        "content-length: {}\r\nconnection: close\r\n\r\n{}",
-                                       body.size(), body));
+                                       status, reasonPhrase(status), page.size(), page));
       co_return;
     }
     RequestHead& req = *parsed;
@@ -375,9 +494,14 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
           base::toLower(std::string_view(e->value().data(), e->value().size())) == "100-continue";
     bool keep_alive = parser.keep_alive() && !req.upgrade_websocket;
 
-    Http1Body<Stream> body(s, buf, parser, expect_continue && req.has_body, req.version);
-    Http1Writer<Stream> out(s, body, req.method == "HEAD", req.version, keep_alive);
+    auto watch = std::make_shared<AbandonWatch>();
+    Http1Body<Stream> body(s, buf, parser, expect_continue && req.has_body, *timer,
+                           limits.body_timeout, watch);
+    Http1Writer<Stream> out(s, body, req.method == "HEAD", req.version, keep_alive, *timer,
+                            limits.send_timeout, watch);
     co_await handler.handle(req, body, out);
+    watch->finished = true;
+    watch->fn = nullptr;
     if (!out.headWritten()) co_await respondText(out, 502, "no response from the handler");
     if (out.upgraded()) co_return;  // the handler relayed the upgraded stream to its end
     if (out.finished() && !out.upgraded() && !body.complete()) {

@@ -58,6 +58,72 @@ TEST(RequestHead, RejectsMalformedWith400) {
   EXPECT_EQ(parseStatus("GET nopath HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
 }
 
+// RFC 9112 6.1/6.3: a body is framed by chunked as the last coding or by one Content-Length;
+// any other Transfer-Encoding could be read two ways (TE.0 / TE.CL smuggling) and is refused.
+TEST(RequestHead, TransferEncodingMustEndInChunkedAlone) {
+  const std::string post = "POST /u HTTP/1.1\r\nHost: a\r\n";
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: gzip\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: identity\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: chunked, identity\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: xchunked\r\nContent-Length: 5\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus(post + "Content-Length: 5\r\nTransfer-Encoding: xchunked\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400);
+  EXPECT_EQ(parseStatus("POST /u HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+  // A coding burrow does not decode before chunked: 501, not a body with its coding lost.
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: gzip, chunked\r\n\r\n"), 501);
+  auto ok = parseOk(post + "Transfer-Encoding: Chunked \r\n\r\n");
+  EXPECT_TRUE(ok.has_body);
+}
+
+TEST(RequestHead, HostMustBeAHostName) {
+  EXPECT_EQ(parseStatus("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus("GET / HTTP/1.1\r\nHost: user@a\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus("GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus("GET http://u@x.example/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(parseOk("GET / HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n").authority, "[::1]:8443");
+  EXPECT_EQ(parseOk("GET / HTTP/1.1\r\nHost: a-b.example_x:80\r\n\r\n").authority,
+            "a-b.example_x:80");
+  EXPECT_TRUE(validAuthority(""));
+  EXPECT_FALSE(validAuthority(":80"));
+  EXPECT_FALSE(validAuthority("a\\b"));
+}
+
+TEST(RequestHead, AsteriskIsOnlyForOptions) {
+  EXPECT_EQ(parseStatus("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(parseOk("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").target, "*");
+}
+
+// What reaches the origin from a byte stream: each request once, with the body its framing
+// gives, and never a second request hidden in a body (the seeds of fuzz_request_stream).
+TEST(RequestStream, NoSmugglingForm) {
+  ServerLimits limits;
+  int status = 0;
+  auto ok = parseRequestStream(
+      "POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n0\r\n"
+      "\r\nGET /b HTTP/1.1\r\nHost: b\r\n\r\n",
+      limits, &status);
+  ASSERT_TRUE(ok) << ok.error().message();
+  ASSERT_EQ(ok->size(), 2u);
+  EXPECT_EQ((*ok)[0].body, "abc");
+  EXPECT_EQ((*ok)[1].head.target, "/b");
+  for (std::string te : {"gzip", "identity", "chunked, identity"}) {
+    auto r = parseRequestStream("POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: " + te +
+                                    "\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+                                limits, &status);
+    EXPECT_FALSE(r) << te;
+    EXPECT_EQ(status, 400) << te;
+  }
+  auto r = parseRequestStream(
+      "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\nG",
+      limits, &status);
+  EXPECT_FALSE(r);
+}
+
 TEST(RequestHead, OversizedHeadGets431) {
   std::string big = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n";
   EXPECT_EQ(parseStatus(big, 1024), 431);

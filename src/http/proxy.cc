@@ -455,10 +455,36 @@ Task<bool> relayBody(S& s, OriginConn& c, const OriginResponse& r, bool body_rea
   co_return true;
 }
 
+// How an exchange that did not complete ended, beyond its Outcome.
+struct Failure {
+  std::string error;       // for the log, never for the client
+  bool timed_out = false;  // the origin sent no response head within responseTimeout
+  bool abandoned = false;  // the client went away: nothing more is owed to it
+};
+
+// While an exchange runs, a client that goes away closes the origin connection: the origin
+// stops working for nobody, and every wait below ends at once.
+class AbandonGuard {
+ public:
+  AbandonGuard(ResponseWriter& out, Socket& sock, Failure* f) : out_(out) {
+    out_.onAbandoned([&sock, f] {
+      f->abandoned = true;
+      beast::error_code ignored;
+      sock.close(ignored);
+    });
+  }
+  ~AbandonGuard() { out_.onAbandoned(nullptr); }
+
+ private:
+  ResponseWriter& out_;
+};
+
 template <class S>
 Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, RequestHead& req,
-                       BodyReader& body, ResponseWriter& out, bool* reusable, std::string* error) {
+                       BodyReader& body, ResponseWriter& out, bool* reusable, Failure* failure) {
   *reusable = false;
+  std::string* error = &failure->error;
+  AbandonGuard abandon(out, c.sock, failure);
   bool chunked_up = req.has_body && !req.content_length && !req.upgrade_websocket;
   std::string head = serializeRequestHead(req, o, chunked_up);
   auto [wec, wn] = co_await asio::async_write(s, asio::buffer(head), as_tuple(use_awaitable));
@@ -481,7 +507,16 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
   };
 
   OriginResponse r;
-  if (!co_await readResponseHead(s, c, req.method == "HEAD", &r, error)) {
+  std::optional<Deadline> response_deadline;
+  if (o.response_timeout.count() > 0) response_deadline.emplace(ex, o.response_timeout, c.sock);
+  bool got_head = co_await readResponseHead(s, c, req.method == "HEAD", &r, error);
+  if (response_deadline && response_deadline->expired()) {
+    failure->timed_out = true;
+    *error = fmt::format("origin sent no response head within {} ms (responseTimeout)",
+                         o.response_timeout.count());
+  }
+  response_deadline.reset();
+  if (!got_head) {
     bool body_touched = up != nullptr;
     co_await joinUpload(true);
     co_return body_touched ? Outcome::Failed : Outcome::FailedEarly;
@@ -573,31 +608,42 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
       conn = std::move(*fresh);
     }
     bool reusable = false;
-    std::string error;
+    Failure f;
     Outcome r =
         conn->tls
-            ? co_await exchange(*conn->tls, *conn, rule.origin, req, body, out, &reusable, &error)
-            : co_await exchange(conn->sock, *conn, rule.origin, req, body, out, &reusable, &error);
-    if (r == Outcome::Done) {
+            ? co_await exchange(*conn->tls, *conn, rule.origin, req, body, out, &reusable, &f)
+            : co_await exchange(conn->sock, *conn, rule.origin, req, body, out, &reusable, &f);
+    if (r == Outcome::Done && !f.abandoned) {
       if (reusable && !req.upgrade_websocket)
         impl.giveBack(view(key), std::move(conn),
                       static_cast<size_t>(rule.origin.keep_alive_connections));
       co_return;
     }
-    if (r == Outcome::FailedEarly && reused && !out.headWritten()) continue;  // stale pooled conn
-    LOG_WARN("origin request failed service={} error={}", svc.text, error);
-    co_await respondText(out, 502, error);
+    if (f.abandoned) {
+      LOG_DEBUG("request abandoned by the client, origin connection closed service={}", svc.text);
+      co_return;
+    }
+    if (r == Outcome::FailedEarly && reused && !out.headWritten() && !f.timed_out)
+      continue;  // a stale pooled connection
+    LOG_WARN("origin request failed service={} error={}", svc.text, f.error);
+    co_await respondText(out, f.timed_out ? 504 : 502, f.error);
     co_return;
   }
 }
 
 Task<void> forward(LocalSocket sock, RequestHead& req, BodyReader& body, ResponseWriter& out) {
-  static const config::OriginSettings kPlain;  // Host from the request, nothing else
+  // Host from the request, and no response timeout of its own: the shard that serves the
+  // request applies the origin's.
+  static const config::OriginSettings kPlain = [] {
+    config::OriginSettings o;
+    o.response_timeout = config::Millis(0);
+    return o;
+  }();
   OriginConn conn(std::move(sock));
   bool reusable = false;
-  std::string error;
-  Outcome r = co_await exchange(conn.sock, conn, kPlain, req, body, out, &reusable, &error);
-  if (r != Outcome::Done) co_await respondText(out, 502, error);
+  Failure f;
+  Outcome r = co_await exchange(conn.sock, conn, kPlain, req, body, out, &reusable, &f);
+  if (r != Outcome::Done && !f.abandoned) co_await respondText(out, 502, f.error);
   beast::error_code ignored;
   conn.sock.shutdown(Socket::shutdown_both, ignored);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <list>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
@@ -25,6 +26,7 @@
 #include <boost/asio/write.hpp>
 
 #include "base/base.h"
+#include "tunnel/gate.h"
 #include "tunnel/registration.h"
 #include "tunnel/runtime.h"
 #include "tunnel/tls.h"
@@ -110,6 +112,8 @@ Task<void> pipe(http::BodyReader& from, http::ResponseWriter& to, std::shared_pt
 struct Edge::Shared {
   explicit Shared(size_t shards) : n(shards) {}
   size_t n;
+  ClientLimits limits;
+  std::unique_ptr<ConnectionGate> gate;  // made at start(), from limits
   std::mutex mu;
   std::unordered_map<std::string, std::vector<int>> sessions;  // tunnel id -> count per shard
   // Client requests being answered, all shards. Shared with the request coroutines, whose
@@ -140,6 +144,30 @@ struct Edge::Shared {
 struct Edge::Shard : http::Handler {
   Shard(Edge& e, asio::io_context& io, size_t i) : edge(e), ioc(io), index(i) {}
 
+  // One client connection of this shard: its place in the gate, and, while it waits for a
+  // request, its place in the idle list, oldest first, from which room is made when every
+  // slot is taken (as nginx reuses idle keep-alive connections). Lives in the connection's
+  // coroutine; used on the shard's thread only.
+  struct Slot {
+    Slot(Shard& s, int f) : shard(s), fd(f) {}
+    ~Slot() { setIdle(false); }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    void setIdle(bool idle) {
+      if (idle == idle_pos.has_value()) return;
+      if (idle) {
+        idle_pos = shard.idle_slots.insert(shard.idle_slots.end(), this);
+      } else {
+        shard.idle_slots.erase(*idle_pos);
+        idle_pos.reset();
+      }
+    }
+    Shard& shard;
+    int fd;  // not owned: the connection's socket, shut down to evict it
+    ConnectionGate::Ticket ticket;
+    std::optional<std::list<Slot*>::iterator> idle_pos;  // set while idle
+  };
+
   struct Live {
     std::vector<std::shared_ptr<H2Session>> sessions;
     size_t next = 0;
@@ -164,6 +192,7 @@ struct Edge::Shard : http::Handler {
   std::unique_ptr<asio::ssl::context> https_tls;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unordered_map<std::string, Live> live;  // tunnel id -> registered connections
+  std::list<Slot*> idle_slots;                 // client connections waiting for a request
   bool stopping = false;
   struct stat loaded_stat {};  // of state.json when last loaded; st_ino 0 = not yet
 
@@ -244,7 +273,7 @@ struct Edge::Shard : http::Handler {
         return;
       }
       asio::co_spawn(to.ioc,
-                     http::serveHttp1(std::move(peer), to.from_shards, http::ServerLimits{}),
+                     http::serveHttp1(std::move(peer), to.from_shards, to.serverLimits(nullptr)),
                      asio::detached);
     });
     http::LocalSocket mine(ioc);
@@ -271,13 +300,20 @@ struct Edge::Shard : http::Handler {
       }
     } count{forwarded ? nullptr : edge.shared_->in_flight};
     if (count.n) count.n->fetch_add(1, std::memory_order_relaxed);
+    if (req.version == 20 && !forwarded) {
+      // HTTP/1.1 heads were checked as they were parsed; HTTP/2's are checked here.
+      if (auto ok = http::checkTarget(req); !ok) {
+        co_await http::respondText(out, 400, ok.error().message());
+        co_return;
+      }
+    }
     std::string host = stripPort(req.authority);
     std::optional<std::string> tunnel_id =
         edge.default_tunnel_ ? edge.default_tunnel_ : state.routeFor(host);
     if (!tunnel_id && refreshIfChanged()) tunnel_id = state.routeFor(host);
     if (!tunnel_id) {
       LOG_DEBUG("route miss host={}", host);
-      co_await http::respondText(out, 404, fmt::format("no tunnel serves host '{}'", host));
+      co_await http::respondText(out, 404, "no tunnel serves this host");
       co_return;
     }
     if (!forwarded) {
@@ -337,6 +373,16 @@ struct Edge::Shard : http::Handler {
     }
   }
 
+  void noLiveConnector(const std::string& tunnel_id) {
+    static std::atomic<int64_t> last_ms{0};
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    int64_t last = last_ms.load(std::memory_order_relaxed);
+    if (now - last >= 1000 && last_ms.compare_exchange_strong(last, now))
+      LOG_WARN("request for a tunnel with no live connector tunnel={}", tunnelName(tunnel_id));
+  }
+
   // Sends one routed request through the tunnel and relays the answer back (a coroutine of
   // its own, so that each frame stays small enough for Asio's recycling allocator).
   Task<void> relay(http::RequestHead& req, http::BodyReader& body, http::ResponseWriter& out,
@@ -356,14 +402,29 @@ struct Edge::Shard : http::Handler {
           },
           asio::detached);
     };
+    // A client that goes away takes its tunnel stream with it: the connector then stops
+    // the origin request.
+    out.onAbandoned([&st] {
+      if (st) st->cancel();
+    });
+    struct Unhook {
+      http::ResponseWriter& w;
+      ~Unhook() { w.onAbandoned(nullptr); }
+    } unhook{out};
     auto head = co_await firstAnswer(req, tunnel_id, host, st, startUpload);
     if (!head) {
       if (up && !up->done) body.cancel();
       while (up && !up->done) co_await up->ev.wait();
-      if (up && up->read_error && up->read_error->code == std::errc::bad_message)
+      auto why = up && up->read_error ? up->read_error->code : std::error_code();
+      if (why == std::errc::bad_message) {
         co_await http::respondText(out, 400, up->read_error->message());
-      else
+      } else if (why == std::errc::timed_out) {
+        LOG_DEBUG("request body timed out client={} host={}", req.client_ip, host);
+        co_await http::respondText(out, 408, up->read_error->message());
+      } else {
+        if (head.error().code == std::errc::not_connected) noLiveConnector(tunnel_id);
         co_await http::respondText(out, 502, head.error().message());
+      }
       co_return;
     }
     if (head->status == 101 && !req.upgrade_websocket) head->status = 502;
@@ -417,10 +478,47 @@ struct Edge::Shard : http::Handler {
       for (auto& s : l.sessions) s->close();
   }
 
-  // Accepts until the listener closes; each connection runs `serve` in its own coroutine.
-  // A failing accept (out of fds, say) pauses the loop briefly instead of spinning.
+  // Takes a slot in the gate for a new client connection, making room by closing the
+  // longest-idle connection of this shard when every slot is taken. A refused connection costs
+  // its accept and a close (with RST: no TIME_WAIT kept for it). Null when refused.
+  std::unique_ptr<Slot> admitClient(tcp::socket& sock) {
+    auto& gate = *edge.shared_->gate;
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    auto slot = std::make_unique<Slot>(*this, sock.native_handle());
+    auto verdict =
+        ec ? ConnectionGate::Verdict::TotalFull : gate.admit(peer.address(), &slot->ticket);
+    if (verdict == ConnectionGate::Verdict::TotalFull && !ec && evictIdle())
+      verdict = gate.admit(peer.address(), &slot->ticket, true);
+    if (verdict == ConnectionGate::Verdict::Admitted) {
+      slot->setIdle(true);  // until its first request arrives
+      return slot;
+    }
+    sock.set_option(asio::socket_base::linger(true, 0), ec);
+    sock.close(ec);
+    if (auto r = gate.refusalsToReport(std::chrono::steady_clock::now()))
+      LOG_WARN(
+          "client connections refused per_client_limit={} total_limit={} "
+          "max_connections_per_client={} max_connections={}",
+          r->per_client, r->total, gate.maxPerClient(), gate.maxTotal());
+    return nullptr;
+  }
+
+  // Closes the connection of this shard that has waited longest for a request.
+  bool evictIdle() {
+    if (idle_slots.empty()) return false;
+    Slot* s = idle_slots.front();
+    s->setIdle(false);  // never picked twice; its ticket goes back when its coroutine ends
+    ::shutdown(s->fd, SHUT_RDWR);
+    LOG_DEBUG("idle client connection closed to make room shard={}", index);
+    return true;
+  }
+
+  // Accepts until the listener closes; each connection runs `serve` in its own coroutine,
+  // given its gate slot when `gated` (client listeners). A failing accept (out of fds, say)
+  // pauses the loop briefly instead of spinning.
   template <class Serve>
-  Task<void> acceptLoop(tcp::acceptor& acc, std::string_view what, Serve serve) {
+  Task<void> acceptLoop(tcp::acceptor& acc, std::string_view what, bool gated, Serve serve) {
     asio::steady_timer pause(ioc);
     for (;;) {
       auto [ec, sock] = co_await acc.async_accept(as_tuple(use_awaitable));
@@ -431,17 +529,31 @@ struct Edge::Shard : http::Handler {
         co_await pause.async_wait(as_tuple(use_awaitable));
         continue;
       }
-      asio::co_spawn(ioc, serve(std::move(sock)), asio::detached);
+      std::unique_ptr<Slot> slot;
+      if (gated && !(slot = admitClient(sock))) continue;
+      asio::co_spawn(ioc, serve(std::move(sock), std::move(slot)), asio::detached);
     }
   }
 
   // Keeps the listener and runs its accept loop; returns the address it is bound to.
   template <class Serve>
-  tcp::endpoint serveOn(tcp::acceptor acc, std::string_view what, Serve serve) {
+  tcp::endpoint serveOn(tcp::acceptor acc, std::string_view what, bool gated, Serve serve) {
     tcp::endpoint ep = acc.local_endpoint();
     acceptors.push_back(std::make_unique<tcp::acceptor>(std::move(acc)));
-    asio::co_spawn(ioc, acceptLoop(*acceptors.back(), what, std::move(serve)), asio::detached);
+    asio::co_spawn(ioc, acceptLoop(*acceptors.back(), what, gated, std::move(serve)),
+                   asio::detached);
     return ep;
+  }
+
+  http::ServerLimits serverLimits(Slot* slot) const {
+    const ClientLimits& l = edge.shared_->limits;
+    http::ServerLimits s;
+    s.max_head_bytes = l.max_head_bytes;
+    s.idle_timeout = l.idle_timeout;
+    s.body_timeout = l.body_timeout;
+    s.send_timeout = l.send_timeout;
+    if (slot) s.on_idle = [slot](bool idle) { slot->setIdle(idle); };
+    return s;
   }
 
   void closeListeners() {
@@ -452,8 +564,8 @@ struct Edge::Shard : http::Handler {
     }
   }
 
-  Task<void> serveHttp(tcp::socket sock) {
-    co_await http::serveHttp1(std::move(sock), *this, http::ServerLimits{});
+  Task<void> serveHttp(tcp::socket sock, std::unique_ptr<Slot> slot) {
+    co_await http::serveHttp1(std::move(sock), *this, serverLimits(slot.get()));
   }
 
   // TLS server handshake (bounded by the caller's Watchdog).
@@ -463,7 +575,7 @@ struct Edge::Shard : http::Handler {
     co_return ec;
   }
 
-  Task<void> serveHttps(tcp::socket sock) {
+  Task<void> serveHttps(tcp::socket sock, std::unique_ptr<Slot> slot) {
     auto stream = std::make_unique<TlsSocket>(std::move(sock), *https_tls);
     std::optional<Watchdog> dog(std::in_place, ioc, stream->next_layer(), kHandshakeTimeout);
     auto ec = co_await handshake(*stream);
@@ -479,17 +591,30 @@ struct Edge::Shard : http::Handler {
       boost::system::error_code e2;
       auto peer = stream->next_layer().remote_endpoint(e2);
       std::string ip = e2 ? "" : peer.address().to_string();
-      auto session = H2Session::create(std::move(stream), H2Session::Role::Server);
+      const ClientLimits& l = edge.shared_->limits;
+      H2Options o;
+      o.max_concurrent_streams = l.h2_max_streams;
+      o.max_head_bytes = l.max_head_bytes;
+      o.idle_timeout = l.idle_timeout;
+      o.body_timeout = l.body_timeout;
+      o.send_timeout = l.send_timeout;
+      o.stream_send_timeout = l.send_timeout;
+      o.limit_resets = true;
+      o.peer = ip;
+      o.on_idle = [s = slot.get()](bool idle) { s->setIdle(idle); };
+      auto session = H2Session::create(std::move(stream), H2Session::Role::Server, o);
       session->setRequestHandler([this, ip](std::shared_ptr<H2Stream> s) {
         asio::co_spawn(ioc, serveH2Request(std::move(s), ip), asio::detached);
       });
       co_await session->run();
     } else {
-      co_await http::serveHttp1(std::move(stream), *this, http::ServerLimits{});
+      co_await http::serveHttp1(std::move(stream), *this, serverLimits(slot.get()));
     }
   }
 
   Task<void> serveH2Request(std::shared_ptr<H2Stream> s, std::string ip) {
+    // Reset before its turn came (HTTP/2 rapid reset): nothing was asked of anyone yet.
+    if (s->closed()) co_return;
     auto& req = s->request();
     req.client_ip = ip;
     req.scheme = "https";
@@ -587,10 +712,14 @@ Edge::~Edge() = default;
 
 EdgeState& Edge::state() { return shards_[0]->state; }
 
+void Edge::setClientLimits(const ClientLimits& limits) { shared_->limits = limits; }
+
 base::Result<void> Edge::start(const std::string& http_addr, const std::string& https_addr,
                                const std::string& tunnel_addr, const std::string& cert_file,
                                const std::string& key_file) {
   auto& first = *shards_[0];
+  shared_->gate = std::make_unique<ConnectionGate>(shared_->limits.max_connections,
+                                                   shared_->limits.max_connections_per_client);
   RETURN_IF_ERROR(first.state.ensureIdentity());
   ASSIGN_OR_RETURN(SslCtxPtr tctx,
                    makeEdgeTunnelContext(first.state.certPath(), first.state.keyPath()));
@@ -631,18 +760,24 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
       sh->https_tls = std::make_unique<asio::ssl::context>(https_ctx.get());
     }
   }
-  tunnel_ep_ = first.serveOn(std::move(tunnel_acc), "tunnel",
-                             [&first](tcp::socket s) { return first.dealTunnel(std::move(s)); });
+  tunnel_ep_ = first.serveOn(std::move(tunnel_acc), "tunnel", false,
+                             [&first](tcp::socket s, std::unique_ptr<Shard::Slot>) {
+                               return first.dealTunnel(std::move(s));
+                             });
   for (size_t i = 0; i < shards_.size(); ++i) {
     auto& sh = *shards_[i];
     if (http_accs[i]) {
-      auto ep = sh.serveOn(std::move(*http_accs[i]), "http",
-                           [&sh](tcp::socket s) { return sh.serveHttp(std::move(s)); });
+      auto ep = sh.serveOn(std::move(*http_accs[i]), "http", true,
+                           [&sh](tcp::socket s, std::unique_ptr<Shard::Slot> slot) {
+                             return sh.serveHttp(std::move(s), std::move(slot));
+                           });
       if (i == 0) http_ep_ = ep;
     }
     if (https_accs[i]) {
-      auto ep = sh.serveOn(std::move(*https_accs[i]), "https",
-                           [&sh](tcp::socket s) { return sh.serveHttps(std::move(s)); });
+      auto ep = sh.serveOn(std::move(*https_accs[i]), "https", true,
+                           [&sh](tcp::socket s, std::unique_ptr<Shard::Slot> slot) {
+                             return sh.serveHttps(std::move(s), std::move(slot));
+                           });
       if (i == 0) https_ep_ = ep;
     }
   }

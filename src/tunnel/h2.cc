@@ -140,11 +140,31 @@ Task<base::Result<size_t>> H2Stream::read(char* buf, size_t len) {
     }
     if (in_eof_) co_return size_t{0};
     if (closed_) co_return streamGone(*this, close_code_);
-    co_await in_ev_.wait();
+    auto timeout =
+        server_ && session_ ? session_->opts_.body_timeout : std::chrono::milliseconds(0);
+    if (timeout.count() == 0) {
+      co_await in_ev_.wait();
+    } else if (!co_await in_ev_.waitUntil(std::chrono::steady_clock::now() + timeout)) {
+      co_return base::makeError(std::errc::timed_out, "request body: nothing came for {} ms",
+                                timeout.count());
+    }
   }
 }
 
 void H2Stream::cancel() { reset(NGHTTP2_CANCEL); }
+
+void H2Stream::onAbandoned(std::function<void()> fn) {
+  abandoned_ = std::move(fn);
+  if (closed_ && !end_sent_ && abandoned_) std::exchange(abandoned_, nullptr)();
+}
+
+void H2Stream::markClosed(uint32_t code) {
+  closed_ = true;
+  if (close_code_ == 0) close_code_ = code;
+  session_ = nullptr;
+  wakeAll();
+  if (!end_sent_ && abandoned_) std::exchange(abandoned_, nullptr)();
+}
 
 void H2Stream::reset(uint32_t error_code) {
   if (closed_ || !session_ || session_->closed_) return;
@@ -234,7 +254,18 @@ Task<base::Result<void>> H2Stream::flush() { co_return submitHead(); }
 Task<base::Result<void>> H2Stream::writeBody(const char* data, size_t len) {
   if (len == 0) co_return base::Result<void>{};
   if (!has_provider_) co_return base::Result<void>{};  // a body-less answer: drop it
-  while (!closed_ && out_.size() > kHighWater) co_await out_ev_.wait();
+  while (!closed_ && out_.size() > kHighWater) {
+    auto timeout = session_ ? session_->opts_.stream_send_timeout : std::chrono::milliseconds(0);
+    if (timeout.count() == 0) {
+      co_await out_ev_.wait();
+    } else if (!co_await out_ev_.waitUntil(std::chrono::steady_clock::now() + timeout)) {
+      LOG_DEBUG("http2 reader took nothing, resetting stream={} peer={} timeout_ms={}", id_,
+                session_ ? session_->opts_.peer : "", timeout.count());
+      reset(NGHTTP2_CANCEL);
+      co_return base::makeError(std::errc::timed_out, "client took no bytes for {} ms",
+                                timeout.count());
+    }
+  }
   if (closed_ || !session_ || session_->closed_) co_return streamGone(*this, close_code_);
   out_.append(data, len);
   CO_RETURN_IF_ERROR(submitHead());
@@ -274,7 +305,9 @@ struct H2Callbacks {
       return 0;
     auto st = std::make_shared<H2Stream>(&s, s.ex_, true);
     st->id_ = f->hd.stream_id;
+    if (s.streams_.empty() && s.opts_.on_idle) s.opts_.on_idle(false);
     s.streams_[st->id_] = st;
+    s.idle_since_ = std::chrono::steady_clock::time_point::max();
     nghttp2_session_set_stream_user_data(ng, st->id_, st.get());
     return 0;
   }
@@ -288,6 +321,11 @@ struct H2Callbacks {
     std::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (s.role_ == H2Session::Role::Server) {
       if (f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers are dropped
+      if (s.opts_.max_head_bytes > 0) {
+        st->head_bytes_ += namelen + valuelen + 32;  // RFC 9113 6.5.2's accounting
+        if (st->head_bytes_ > s.opts_.max_head_bytes) st->head_too_large_ = true;
+        if (st->head_too_large_) return 0;  // keep nothing more of it
+      }
       auto& r = st->request_;
       if (n == ":method")
         r.method = v;
@@ -334,6 +372,12 @@ struct H2Callbacks {
     }
     H2Stream* st = f->hd.stream_id ? stream(ng, f->hd.stream_id) : nullptr;
     if (!st) return 0;
+    if (f->hd.type == NGHTTP2_RST_STREAM && !st->end_sent_ && !s.admitReset()) {
+      LOG_WARN("http2 client resets streams faster than they are served, closing peer={} resets={}",
+               s.opts_.peer, s.premature_resets_);
+      nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
+      return 0;
+    }
     bool end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (f->hd.type == NGHTTP2_HEADERS) {
       if (s.role_ == H2Session::Role::Server && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -346,6 +390,19 @@ struct H2Callbacks {
         r.has_body = !end && !r.upgrade_websocket;
         st->is_head_request_ = r.method == "HEAD";
         if (end) st->in_eof_ = true;
+        if (st->head_too_large_) {
+          // As the HTTP/1.1 listener does: 431, and the request goes no further.
+          LOG_DEBUG("request head too large peer={} bytes={}", s.opts_.peer, st->head_bytes_);
+          static const nghttp2_nv kNv[] = {
+              {(uint8_t*)":status", (uint8_t*)"431", 7, 3, NGHTTP2_NV_FLAG_NONE},
+              {(uint8_t*)"content-length", (uint8_t*)"0", 14, 1, NGHTTP2_NV_FLAG_NONE}};
+          st->head_written_ = true;
+          st->status_written_ = 431;
+          st->out_eof_ = true;
+          nghttp2_submit_response(ng, st->id_, kNv, 2, nullptr);
+          if (!end) st->stop_input_after_end_ = true;
+          return 0;
+        }
         if (s.on_request_) {
           auto shared = s.streams_[st->id_];
           s.on_request_(shared);
@@ -399,11 +456,12 @@ struct H2Callbacks {
     // Bytes nobody will read must still be credited back to the connection window.
     if (size_t unread = st->in_.size(); unread > 0)
       nghttp2_session_consume_connection(s.ng_, unread);
-    st->closed_ = true;
-    st->close_code_ = code;
-    st->session_ = nullptr;
-    st->wakeAll();
     s.streams_.erase(it);
+    if (s.streams_.empty()) {
+      s.idle_since_ = std::chrono::steady_clock::now();
+      if (s.opts_.on_idle) s.opts_.on_idle(true);
+    }
+    st->markClosed(code);
     return 0;
   }
 
@@ -428,6 +486,7 @@ H2Session::H2Session(std::unique_ptr<TlsSocket> sock, Role role, H2Options opts)
       write_ev_(ex_),
       writer_done_ev_(ex_),
       keepalive_timer_(ex_) {
+  reset_tokens_ = 2.0 * opts_.max_concurrent_streams;
   // A tunnel connection is busy for its whole life: keep OpenSSL's record buffers rather than
   // freeing and allocating 16 KB twice per burst (Asio turns RELEASE_BUFFERS on).
   SSL_clear_mode(sock_->native_handle(), SSL_MODE_RELEASE_BUFFERS);
@@ -532,12 +591,7 @@ void H2Session::terminate() {
   closed_ = true;
   auto streams = std::move(streams_);
   streams_.clear();
-  for (auto& [id, st] : streams) {
-    st->closed_ = true;
-    if (st->close_code_ == 0) st->close_code_ = NGHTTP2_CONNECT_ERROR;
-    st->session_ = nullptr;
-    st->wakeAll();
-  }
+  for (auto& [id, st] : streams) st->markClosed(NGHTTP2_CONNECT_ERROR);
   keepalive_timer_.cancel();
   boost::system::error_code ignored;
   sock_->next_layer().cancel(ignored);
@@ -576,7 +630,9 @@ Task<void> H2Session::writeLoop() {
       co_await write_ev_.wait();
       continue;
     }
+    write_since_ = std::chrono::steady_clock::now();
     auto [ec, n] = co_await asio::async_write(*sock_, asio::buffer(out), as_tuple(use_awaitable));
+    write_since_ = std::chrono::steady_clock::time_point::max();
     if (ec) {
       if (!closed_) LOG_DEBUG("tunnel write failed error={}", ec.message());
       terminate();
@@ -587,23 +643,53 @@ Task<void> H2Session::writeLoop() {
   writer_done_ev_.notify();
 }
 
+bool H2Session::admitReset() {
+  if (!opts_.limit_resets) return true;
+  ++premature_resets_;
+  auto now = std::chrono::steady_clock::now();
+  double rate = opts_.max_concurrent_streams, burst = 2.0 * opts_.max_concurrent_streams;
+  reset_tokens_ = std::min(
+      burst, reset_tokens_ + rate * std::chrono::duration<double>(now - reset_refill_).count());
+  reset_refill_ = now;
+  reset_tokens_ -= 1;
+  return reset_tokens_ >= 0;
+}
+
 Task<void> H2Session::keepaliveLoop() {
   auto self = shared_from_this();
+  // Wake often enough to notice each deadline within a quarter of it.
+  auto tick = opts_.keepalive;
+  for (auto d : {opts_.idle_timeout, opts_.send_timeout})
+    if (d.count() > 0) tick = std::min(tick, std::max(d / 4, std::chrono::milliseconds(50)));
   while (!closed_) {
-    keepalive_timer_.expires_after(opts_.keepalive);
+    keepalive_timer_.expires_after(tick);
     co_await keepalive_timer_.async_wait(as_tuple(use_awaitable));
     if (closed_) break;
-    auto silent = std::chrono::steady_clock::now() - last_read_;
+    auto now = std::chrono::steady_clock::now();
+    if (opts_.send_timeout.count() > 0 && now - write_since_ >= opts_.send_timeout) {
+      LOG_DEBUG("http2 peer takes no bytes, closing peer={} timeout_ms={}", opts_.peer,
+                opts_.send_timeout.count());
+      terminate();
+      break;
+    }
+    if (opts_.idle_timeout.count() > 0 && streams_.empty() &&
+        now - idle_since_ >= opts_.idle_timeout && !goaway_sent_) {
+      LOG_DEBUG("http2 connection idle, closing peer={}", opts_.peer);
+      goaway_sent_ = true;
+      nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);  // GOAWAY, then close
+      signalWrite();
+      continue;
+    }
+    if (now - last_read_ < opts_.keepalive) continue;
+    auto silent = now - last_read_;
     if (silent >= 3 * opts_.keepalive) {
       LOG_WARN("tunnel peer silent, closing silent_ms={}",
                std::chrono::duration_cast<std::chrono::milliseconds>(silent).count());
       terminate();
       break;
     }
-    if (silent >= opts_.keepalive) {
-      nghttp2_submit_ping(ng_, NGHTTP2_FLAG_NONE, nullptr);  // the peer must answer
-      signalWrite();
-    }
+    nghttp2_submit_ping(ng_, NGHTTP2_FLAG_NONE, nullptr);  // the peer must answer
+    signalWrite();
   }
 }
 

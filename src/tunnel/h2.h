@@ -73,6 +73,9 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   Task<base::Result<void>> finish() override;
   Task<base::Result<void>> flush() override;
   bool headWritten() const override { return head_written_; }
+  // Fires when the stream closes (reset by the peer, or its connection lost) before our side
+  // of it ended.
+  void onAbandoned(std::function<void()> fn) override;
 
   // Resets the stream with an HTTP/2 error code (NO_ERROR when only our interest ended).
   void reset(uint32_t error_code);
@@ -84,6 +87,7 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   bool finished() const { return out_eof_; }             // our side ended cleanly
   bool inputComplete() const { return in_eof_; }         // the peer's side ended cleanly
   bool hasBufferedInput() const { return !in_.empty(); }
+  bool closed() const { return closed_; }  // reset, or its connection ended
 
  private:
   friend class H2Session;
@@ -93,12 +97,17 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   // Resumes DATA nghttp2 deferred and wakes the session's writer.
   void wakeSender();
   friend struct H2StreamAccess;
+  // Marks the stream gone with HTTP/2 error `code`, wakes its waiters and, when our side had
+  // not ended, runs the abandon callback.
+  void markClosed(uint32_t code);
   void wakeAll();
 
   H2Session* session_;  // null once the stream or its session is gone
   int32_t id_ = -1;
   bool server_;
   http::RequestHead request_;    // server role
+  size_t head_bytes_ = 0;        // server role: request head size as HPACK counts it
+  bool head_too_large_ = false;  // server role: over H2Options::max_head_bytes; answered 431
   http::ResponseHead response_;  // client role
   bool is_head_request_ = false;
   bool connect_ws_ = false;  // client role: sent as extended CONNECT
@@ -119,8 +128,9 @@ class H2Stream final : public http::BodyReader, public http::ResponseWriter {
   bool has_provider_ = false;
   http::Event out_ev_;
 
-  bool closed_ = false;      // the stream is gone (closed or reset)
-  uint32_t close_code_ = 0;  // HTTP/2 error code it closed with
+  bool closed_ = false;              // the stream is gone (closed or reset)
+  uint32_t close_code_ = 0;          // HTTP/2 error code it closed with
+  std::function<void()> abandoned_;  // see onAbandoned; cleared once run
 };
 
 struct H2Options {
@@ -130,6 +140,25 @@ struct H2Options {
   uint32_t stream_window = 1 << 20;       // per-stream receive window
   uint32_t connection_window = 64 << 20;  // connection receive window
   uint32_t max_concurrent_streams = 10000;
+  // A write to the peer that makes no progress for this long ends the connection.
+  std::chrono::milliseconds send_timeout{60'000};
+
+  // For connections from the public (the edge's https listener); 0 / false = off, as on the
+  // tunnel, whose peer is a registered connector or edge.
+  size_t max_head_bytes = 0;  // a larger request head (HPACK's count) gets 431
+  // No stream open for this long (PINGs do not count): GOAWAY and close.
+  std::chrono::milliseconds idle_timeout{0};
+  // A request body that sends nothing for this long fails its reads with timed_out.
+  std::chrono::milliseconds body_timeout{0};
+  // A stream whose reader takes no response bytes for this long is reset.
+  std::chrono::milliseconds stream_send_timeout{0};
+  // Streams the peer resets before their response ended (HTTP/2 rapid reset) are allowed in a
+  // burst of twice max_concurrent_streams, then at max_concurrent_streams per second; past
+  // that the connection ends with GOAWAY(ENHANCE_YOUR_CALM).
+  bool limit_resets = false;
+  std::string peer;  // for log lines: the client's address
+  // Told true when the last open stream ends, false when the first one opens.
+  std::function<void(bool idle)> on_idle;
 };
 
 class H2Session : public std::enable_shared_from_this<H2Session> {
@@ -188,7 +217,16 @@ class H2Session : public std::enable_shared_from_this<H2Session> {
   bool goaway_received_ = false;
   bool close_when_idle_ = false;
   std::chrono::steady_clock::time_point last_read_ = std::chrono::steady_clock::now();
+  // When the last stream closed (or the connection opened); max while streams are open.
+  std::chrono::steady_clock::time_point idle_since_ = std::chrono::steady_clock::now();
+  // When the socket write in progress began; max when none is.
+  std::chrono::steady_clock::time_point write_since_ = std::chrono::steady_clock::time_point::max();
+  double reset_tokens_ = 0;  // rapid-reset budget (limit_resets)
+  std::chrono::steady_clock::time_point reset_refill_ = std::chrono::steady_clock::now();
+  uint64_t premature_resets_ = 0;
   asio::steady_timer keepalive_timer_;  // cancelled when the connection ends
+  // Counts a reset by the peer of a stream we had not finished; false once over budget.
+  bool admitReset();
 };
 
 }  // namespace tunnel

@@ -2,6 +2,7 @@
 // Connector objects composed for `burrow edge`, `burrow tunnel run` and `burrow quick`.
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -114,6 +115,36 @@ struct Signals {
   bool stopping = false;
 };
 
+// Descriptors kept for everything but client connections: tunnel connections, the forwarding
+// socketpairs between shards, state files, listeners.
+constexpr size_t kReservedFds = 256;
+
+// Raises the soft open-file limit to the hard one (Debian starts processes at 1,024), and
+// lowers the client connection cap to what fits in it, so that clients can never take the
+// descriptors the edge needs for itself (see setrlimit(2)).
+ClientLimits fitToOpenFiles(ClientLimits l) {
+  struct rlimit r {};
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0) {
+    if (r.rlim_cur < r.rlim_max) {
+      struct rlimit raised = r;
+      raised.rlim_cur = r.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) r = raised;
+    }
+    size_t files = r.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<size_t>(r.rlim_cur);
+    size_t room = files > 2 * kReservedFds ? files - kReservedFds : files / 2;
+    if (l.max_connections > room) {
+      LOG_WARN("max_connections lowered to fit the open-file limit from={} to={} open_files={}",
+               l.max_connections, room, files);
+      l.max_connections = room;
+    }
+    LOG_INFO(
+        "client limits max_connections={} max_connections_per_client={} h2_max_streams={} "
+        "open_files={}",
+        l.max_connections, l.max_connections_per_client, l.h2_max_streams, files);
+  }
+  return l;
+}
+
 std::string readyLine(const Edge& e) {
   std::string line = "edge ready";
   if (auto ep = e.httpEndpoint()) line += " http=" + formatEndpoint(*ep);
@@ -131,6 +162,18 @@ base::Result<int> runEdge(const EdgeOptions& o) {
     return base::invalid("give at least one of --http and --https");
   if (o.cert_file.empty() != o.key_file.empty())
     return base::invalid("--cert and --key go together");
+  const ClientLimits& l = o.limits;
+  if (l.max_connections < 1 || l.max_connections_per_client < 1)
+    return base::invalid("--max-connections and --max-connections-per-client must be at least 1");
+  if (l.max_connections_per_client > l.max_connections)
+    return base::invalid("--max-connections-per-client {} is above --max-connections {}",
+                         l.max_connections_per_client, l.max_connections);
+  if (l.h2_max_streams < 1 || l.h2_max_streams > 10'000)
+    return base::invalid("--h2-max-streams must be between 1 and 10000, not {}", l.h2_max_streams);
+  for (auto [name, d] : {std::pair{"--idle-timeout", l.idle_timeout},
+                         {"--body-timeout", l.body_timeout},
+                         {"--send-timeout", l.send_timeout}})
+    if (d.count() <= 0) return base::invalid("{} must be longer than 0s", name);
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(o.state_dir));
   // One shard per core, each with its own io_context and thread (see edge.cc).
   int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 64);
@@ -142,6 +185,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   }
   auto& ioc = *iocs[0];
   Edge edge(raw, std::move(state));
+  edge.setClientLimits(fitToOpenFiles(o.limits));
   RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));
   // Remember where connectors can dial so `edge tunnel create` can put it in tokens.
   auto ep = *edge.tunnelEndpoint();

@@ -24,6 +24,7 @@
 #include "tunnel/edge_state.h"
 #include "tunnel/h2.h"
 #include "tunnel/token.h"
+#include "tunnel/tunnel.h"
 
 namespace tunnel {
 
@@ -67,6 +68,8 @@ class Edge {
                            const std::string& key_file);
   // Every request goes to this tunnel whatever its host (burrow quick). Before start().
   void setDefaultTunnel(std::string id) { default_tunnel_ = std::move(id); }
+  // Bounds on clients (see ClientLimits). Before start(); the defaults hold otherwise.
+  void setClientLimits(const ClientLimits& limits);
   // Re-reads tunnels and routes; connections of deleted tunnels are closed.
   void reload();
   // Graceful: closes the listeners, lets requests in flight finish within `grace`, then

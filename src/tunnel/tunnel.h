@@ -39,6 +39,17 @@ base::Result<void> routeHostname(const std::string& state_dir, const std::string
 
 // ---- running ----
 
+// What one client of the edge can make it hold, each bounded by default (see README).
+struct ClientLimits {
+  size_t max_connections = 4096;                   // in all; lowered to fit the open-file limit
+  size_t max_connections_per_client = 256;         // per IPv4 address or IPv6 /64
+  uint32_t h2_max_streams = 128;                   // concurrent HTTP/2 streams per connection
+  size_t max_head_bytes = 32 * 1024;               // larger request heads get 431
+  std::chrono::milliseconds idle_timeout{60'000};  // no request on a connection
+  std::chrono::milliseconds body_timeout{60'000};  // no request body bytes: 408
+  std::chrono::milliseconds send_timeout{60'000};  // the client takes no response bytes
+};
+
 struct EdgeOptions {
   std::string state_dir;
   std::string http_addr;    // "" = no plain listener
@@ -47,6 +58,7 @@ struct EdgeOptions {
   std::string cert_file;    // --cert/--key for the --https listener
   std::string key_file;
   std::chrono::milliseconds grace_period{30'000};
+  ClientLimits limits;
 };
 // Runs until SIGTERM/SIGINT: the listeners close at once, requests in flight get up to the
 // grace period to finish. SIGHUP reloads tunnels and routes from the state directory.
