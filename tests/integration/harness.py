@@ -357,10 +357,12 @@ class BurrowTestCase(unittest.TestCase):
     # ---- edge ----
 
     def start_edge(self, state_dir=None, http="%s:0" % LOOPBACK, tunnel="%s:0" % LOOPBACK,
-                   https=None, cert=None, key=None, extra=(), log_level=None):
-        """Starts `burrow edge`; waits for its `edge ready` line and parses the ports."""
+                   https=None, cert=None, key=None, extra=(), log_level=None, wrap=()):
+        """Starts `burrow edge`; waits for its `edge ready` line and parses the ports.
+
+        `wrap` goes before burrow's path (e.g. prlimit and its arguments)."""
         state_dir = state_dir or self.path("edge-state")
-        argv = [BURROW] + (["--log-level", log_level] if log_level else [])
+        argv = list(wrap) + [BURROW] + (["--log-level", log_level] if log_level else [])
         argv += ["edge", "--state-dir", state_dir, "--http", http, "--tunnel", tunnel]
         if https:
             argv += ["--https", https, "--cert", cert, "--key", key]
