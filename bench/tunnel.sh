@@ -7,11 +7,14 @@
 #      keepalive upstreams),
 # with wrk -t2 -c32 -d10s --latency (requests/s, p50, p99 and ratios vs the chain), bulk
 # throughput of the 1 GB file with curl (MB/s), and the peak RSS (VmHWM) of the edge and
-# the connector idle and during 1,000 concurrent connections (wrk -c1000).
+# the connector idle and during 1,000 concurrent connections (wrk -c1000). Then HTTP/2 rapid
+# reset: requests/s of a well-behaved h2load client on the edge's https listener alone, and
+# while tests/tools/hostile.py resets streams as fast as it can (20 connections), as a ratio.
 #
 # Usage: bench/tunnel.sh            (builds a release binary in build-bench/ if BURROW unset)
 #        BURROW=path/to/burrow DURATION=10s ROUNDS=3 bench/tunnel.sh
-# Needs: wrk, nginx (nginx-light), curl, openssl, python3 (scripts/deps bench installs them).
+# Needs: wrk, h2load (nghttp2-client), nginx (nginx-light), curl, openssl, python3 with
+# python3-h2 (scripts/deps bench installs them).
 # Prints a markdown table on stdout; progress goes to stderr. Every process it starts is
 # stopped by pid on exit, and every step is bounded in time.
 set -euo pipefail
@@ -26,7 +29,7 @@ rounds=${ROUNDS:-3}
 log() { printf '%s\n' "bench: $*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 
-for tool in wrk nginx curl openssl python3; do
+for tool in wrk h2load nginx curl openssl python3; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool not found (scripts/deps bench)"
 done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
@@ -144,14 +147,16 @@ wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$front_port/1k.bin" || die
 
 # ---- burrow: edge + connector ----
 
-"$BURROW" edge --state-dir "$work/edge" --http 127.0.0.1:0 --tunnel 127.0.0.1:0 \
-  2>"$work/edge.log" &
+# wrk -c1000 below comes from one address: let it.
+"$BURROW" edge --state-dir "$work/edge" --http 127.0.0.1:0 --https 127.0.0.1:0 \
+  --tunnel 127.0.0.1:0 --max-connections-per-client 4096 2>"$work/edge.log" &
 edge_pid=$!
 pids+=("$edge_pid")
 wait_until 15 grep -q 'edge ready' "$work/edge.log" || die "edge not ready: $(tail -5 "$work/edge.log")"
 ready=$(grep -m1 'edge ready' "$work/edge.log")
 edge_http=$(sed -E 's/.*[^s-]http=[^ ]*:([0-9]+).*/\1/' <<<" $ready")
 edge_tunnel=$(sed -E 's/.*tunnel=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
+edge_https=$(sed -E 's/.*https=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
 [[ "$edge_http" =~ ^[0-9]+$ && "$edge_tunnel" =~ ^[0-9]+$ ]] || die "cannot parse: $ready"
 
 "$BURROW" edge tunnel create bench --state-dir "$work/edge" --endpoint "127.0.0.1:$edge_tunnel" \
@@ -171,8 +176,9 @@ ingress:
     service: http://127.0.0.1:$origin_port
   - service: http_status:404
 EOF
+metrics_port=$(free_port)
 "$BURROW" tunnel run --config "$work/config.yml" --token-file "$work/token" \
-  2>"$work/connector.log" &
+  --metrics "127.0.0.1:$metrics_port" 2>"$work/connector.log" &
 conn_pid=$!
 pids+=("$conn_pid")
 registered() { [ "$(grep -c 'connection registered' "$work/connector.log")" -ge 4 ]; }
@@ -289,6 +295,41 @@ load_edge=$(hwm "$edge_pid")
 load_conn=$(hwm "$conn_pid")
 kill -0 "$edge_pid" && kill -0 "$conn_pid" || die "burrow died under load"
 
+# ---- HTTP/2 rapid reset: the same well-behaved client alone and beside an attacker ----
+
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+# h2good: sets h2_rps and h2_fail from a 10 s h2load run (8 connections, 10 streams each).
+h2good() {
+  local out=$work/h2load.$1.txt
+  timeout 60 h2load -D 10 -c 8 -m 10 -H ':authority: bench.test' \
+    "https://127.0.0.1:$edge_https/1k.bin" >"$out" 2>&1 || die "h2load failed: $(tail -5 "$out")"
+  h2_rps=$(awk '/^finished in/ { gsub(/,/, ""); printf "%.0f", $4 }' "$out")
+  h2_fail=$(awk '/^requests:/ { print $10 + $12 + $14 }' "$out")
+}
+served() { curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '$1 == "burrow_tunnel_requests_total" { print $2 }'; }
+log "h2load alone: -c8 -m10 -D10 on the https listener"
+h2good alone
+alone_rps=$h2_rps alone_fail=$h2_fail
+log "h2load beside a rapid-reset attacker (20 connections)"
+before=$(served)
+timeout 60 "$py" "$root/tests/tools/hostile.py" rapid-reset --host 127.0.0.1 --port "$edge_https" \
+  --authority bench.test --path /1k.bin --connections 20 --streams 20000 --seconds 10 \
+  >"$work/attack.json" 2>"$work/attack.err" &
+attack_pid=$!
+pids+=("$attack_pid")
+h2good attacked
+wait "$attack_pid" || die "the attacker failed: $(tail -5 "$work/attack.err")"
+after=$(served)
+attacked_rps=$h2_rps attacked_fail=$h2_fail
+attack_sent=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])' "$work/attack.json")
+attack_closed=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["closed"])' "$work/attack.json")
+# Requests that reached the connector in the attacked run, beyond the good client's own.
+h2_done=$(awk '/^requests:/ { print $8 }' "$work/h2load.attacked.txt")
+reached=$(( after - before - h2_done ))
+calm=$(grep -c 'resets streams faster' "$work/edge.log" || true)
+kill -0 "$edge_pid" && kill -0 "$conn_pid" || die "burrow died under the rapid-reset attack"
+
 # ---- report ----
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -333,4 +374,15 @@ $(median "${b_idle[@]}")%, the chain $(median "${c_idle[@]}")% (rounds: ${b_idle
 
 wrk -c1000 through burrow: $k_rps requests/s, p99 $k_p99 ms, $k_err errors.
 Peak reset before the -c1000 phase: $reset_peak (if no, that column is the peak of the whole run).
+
+## HTTP/2 rapid reset (h2load -c8 -m10 -D10 on the https listener)
+
+| well-behaved client | requests/s | failed | vs alone |
+| --- | ---: | ---: | ---: |
+| alone | $alone_rps | $alone_fail | 1.00 |
+| beside the attacker | $attacked_rps | $attacked_fail | $(ratio "$attacked_rps" "$alone_rps") |
+
+The attacker (tests/tools/hostile.py, 20 connections, HEADERS then RST_STREAM at once) sent
+$attack_sent streams; the edge closed $attack_closed of its connections with
+ENHANCE_YOUR_CALM ($calm log lines); $reached of its requests reached the connector.
 EOF

@@ -222,6 +222,18 @@ class HostileTest(harness.BurrowTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("burrow cannot check", r.stderr)
 
+    def test_limit_flags_refuse_values_that_protect_nothing(self):
+        for args, msg in ((["--idle-timeout", "0s"], "--idle-timeout must be longer than 0s"),
+                          (["--body-timeout", "soon"], "--body-timeout: "),
+                          (["--max-connections", "10", "--max-connections-per-client", "20"],
+                           "--max-connections-per-client 20 is above --max-connections 10"),
+                          (["--h2-max-streams", "0"], "--h2-max-streams must be between 1")):
+            with self.subTest(args=args):
+                r = self.burrow("edge", "--state-dir", self.path("st"), "--http", "127.0.0.1:0",
+                                "--tunnel", "127.0.0.1:0", *args, timeout=10)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(msg, r.stderr)
+
     # ---- origins that never answer, clients that go away ----
 
     def test_response_timeout_answers_504(self):
