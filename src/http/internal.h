@@ -18,8 +18,7 @@ bool listedInConnection(std::string_view connection_value, std::string_view lowe
 // Builds a RequestHead from a parsed HTTP/1.1 head; *status is the answer on error.
 base::Result<RequestHead> requestFromBeast(const boost::beast::http::request_header<>& h,
                                            int* status);
-std::string serializeResponseHead(const ResponseHead& head, bool chunked, bool close,
-                                  int version);
+std::string serializeResponseHead(const ResponseHead& head, bool chunked, bool close, int version);
 bool statusHasNoBody(int status);
 
 }  // namespace http

@@ -113,7 +113,7 @@ struct Edge::Shared {
   explicit Shared(size_t shards) : n(shards) {}
   size_t n;
   ClientLimits limits;
-  std::unique_ptr<ConnectionGate> gate;  // made at start(), from limits
+  std::shared_ptr<ConnectionGate> gate;  // made at start(), from limits
   std::mutex mu;
   std::unordered_map<std::string, std::vector<int>> sessions;  // tunnel id -> count per shard
   // Client requests being answered, all shards. Shared with the request coroutines, whose
@@ -147,22 +147,25 @@ struct Edge::Shard : http::Handler {
   // One client connection of this shard: its place in the gate, and, while it waits for a
   // request, its place in the idle list, oldest first, from which room is made when every
   // slot is taken (as nginx reuses idle keep-alive connections). Lives in the connection's
-  // coroutine; used on the shard's thread only.
+  // coroutine; used on the shard's thread only. It shares the idle list rather than point at
+  // the shard: coroutine frames can outlive the shard when the io_contexts are torn down.
+  struct Slot;
+  using IdleList = std::list<Slot*>;
   struct Slot {
-    Slot(Shard& s, int f) : shard(s), fd(f) {}
+    Slot(std::shared_ptr<IdleList> l, int f) : list(std::move(l)), fd(f) {}
     ~Slot() { setIdle(false); }
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
     void setIdle(bool idle) {
       if (idle == idle_pos.has_value()) return;
       if (idle) {
-        idle_pos = shard.idle_slots.insert(shard.idle_slots.end(), this);
+        idle_pos = list->insert(list->end(), this);
       } else {
-        shard.idle_slots.erase(*idle_pos);
+        list->erase(*idle_pos);
         idle_pos.reset();
       }
     }
-    Shard& shard;
+    std::shared_ptr<IdleList> list;
     int fd;  // not owned: the connection's socket, shut down to evict it
     ConnectionGate::Ticket ticket;
     std::optional<std::list<Slot*>::iterator> idle_pos;  // set while idle
@@ -192,7 +195,8 @@ struct Edge::Shard : http::Handler {
   std::unique_ptr<asio::ssl::context> https_tls;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unordered_map<std::string, Live> live;  // tunnel id -> registered connections
-  std::list<Slot*> idle_slots;                 // client connections waiting for a request
+  // Client connections waiting for a request, longest-waiting first.
+  std::shared_ptr<IdleList> idle_slots = std::make_shared<IdleList>();
   bool stopping = false;
   struct stat loaded_stat {};  // of state.json when last loaded; st_ino 0 = not yet
 
@@ -351,7 +355,7 @@ struct Edge::Shard : http::Handler {
                                                      const std::string& tunnel_id,
                                                      const std::string& host,
                                                      std::shared_ptr<H2Stream>& st,
-                                                     StartUpload& startUpload) {
+                                                     StartUpload& startUpload, const bool& gone) {
     for (int attempt = 0;; ++attempt) {
       auto session = pick(tunnel_id);
       if (!session)
@@ -360,6 +364,7 @@ struct Edge::Shard : http::Handler {
       auto opened = session->openStream(req);
       if (!opened) co_return base::Unexpected(opened.error());
       st = *opened;
+      if (gone) st->cancel();  // the client left while a retry was being opened
       if (req.has_body) startUpload();
       auto head = co_await st->responseHead();
       // A connection that closed under the stream (a connector finishing its drain) may
@@ -404,14 +409,21 @@ struct Edge::Shard : http::Handler {
     };
     // A client that goes away takes its tunnel stream with it: the connector then stops
     // the origin request.
-    out.onAbandoned([&st] {
+    // It may be gone already (closed right after sending): then no stream is opened at all.
+    bool gone = false;
+    out.onAbandoned([&st, &gone] {
+      gone = true;
       if (st) st->cancel();
     });
     struct Unhook {
       http::ResponseWriter& w;
       ~Unhook() { w.onAbandoned(nullptr); }
     } unhook{out};
-    auto head = co_await firstAnswer(req, tunnel_id, host, st, startUpload);
+    if (gone) {
+      LOG_DEBUG("client gone before its request was sent client={} host={}", req.client_ip, host);
+      co_return;
+    }
+    auto head = co_await firstAnswer(req, tunnel_id, host, st, startUpload, gone);
     if (!head) {
       if (up && !up->done) body.cancel();
       while (up && !up->done) co_await up->ev.wait();
@@ -485,7 +497,7 @@ struct Edge::Shard : http::Handler {
     auto& gate = *edge.shared_->gate;
     boost::system::error_code ec;
     auto peer = sock.remote_endpoint(ec);
-    auto slot = std::make_unique<Slot>(*this, sock.native_handle());
+    auto slot = std::make_unique<Slot>(idle_slots, sock.native_handle());
     auto verdict =
         ec ? ConnectionGate::Verdict::TotalFull : gate.admit(peer.address(), &slot->ticket);
     if (verdict == ConnectionGate::Verdict::TotalFull && !ec && evictIdle())
@@ -506,8 +518,8 @@ struct Edge::Shard : http::Handler {
 
   // Closes the connection of this shard that has waited longest for a request.
   bool evictIdle() {
-    if (idle_slots.empty()) return false;
-    Slot* s = idle_slots.front();
+    if (idle_slots->empty()) return false;
+    Slot* s = idle_slots->front();
     s->setIdle(false);  // never picked twice; its ticket goes back when its coroutine ends
     ::shutdown(s->fd, SHUT_RDWR);
     LOG_DEBUG("idle client connection closed to make room shard={}", index);
@@ -600,6 +612,7 @@ struct Edge::Shard : http::Handler {
       o.send_timeout = l.send_timeout;
       o.stream_send_timeout = l.send_timeout;
       o.limit_resets = true;
+      o.name = "client";
       o.peer = ip;
       o.on_idle = [s = slot.get()](bool idle) { s->setIdle(idle); };
       auto session = H2Session::create(std::move(stream), H2Session::Role::Server, o);
@@ -623,7 +636,7 @@ struct Edge::Shard : http::Handler {
     if (!s->finished())
       s->reset(NGHTTP2_INTERNAL_ERROR);
     else if (!s->inputComplete())
-      s->reset(NGHTTP2_NO_ERROR);
+      s->stopInputAfterResponse();  // after the answer (a 408, say), never before it
   }
 
   Task<base::Result<Registration>> readRegistration(TlsSocket& s) {
@@ -718,8 +731,8 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
                                const std::string& tunnel_addr, const std::string& cert_file,
                                const std::string& key_file) {
   auto& first = *shards_[0];
-  shared_->gate = std::make_unique<ConnectionGate>(shared_->limits.max_connections,
-                                                   shared_->limits.max_connections_per_client);
+  shared_->gate = ConnectionGate::create(shared_->limits.max_connections,
+                                         shared_->limits.max_connections_per_client);
   RETURN_IF_ERROR(first.state.ensureIdentity());
   ASSIGN_OR_RETURN(SslCtxPtr tctx,
                    makeEdgeTunnelContext(first.state.certPath(), first.state.keyPath()));

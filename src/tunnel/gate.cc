@@ -5,16 +5,15 @@ namespace tunnel {
 ConnectionGate::Ticket& ConnectionGate::Ticket::operator=(Ticket&& o) noexcept {
   if (this != &o) {
     reset();
-    gate_ = o.gate_;
+    gate_ = std::move(o.gate_);
     key_ = o.key_;
-    o.gate_ = nullptr;
   }
   return *this;
 }
 
 void ConnectionGate::Ticket::reset() {
   if (gate_) gate_->release(key_);
-  gate_ = nullptr;
+  gate_.reset();
 }
 
 uint64_t ConnectionGate::clientKey(const boost::asio::ip::address& a) {
@@ -48,7 +47,7 @@ ConnectionGate::Verdict ConnectionGate::admit(const boost::asio::ip::address& cl
   else
     ++it->second;
   ticket->reset();
-  ticket->gate_ = this;
+  ticket->gate_ = shared_from_this();
   ticket->key_ = key;
   return Verdict::Admitted;
 }

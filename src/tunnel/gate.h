@@ -3,11 +3,14 @@
 // the block one subscriber usually holds — so that neither one client nor a flood can take
 // every descriptor. Refusals are counted for a log line at most once a second.
 // Thread-safe: one mutex, taken when a connection arrives and when it ends, never per request.
+// Held through shared_ptr: a Ticket keeps its gate alive (connection coroutines can outlive
+// the edge when the io_contexts are torn down at exit).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -16,7 +19,7 @@
 
 namespace tunnel {
 
-class ConnectionGate {
+class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
  public:
   enum class Verdict {
     Admitted,       // the connection holds a slot until its Ticket is destroyed
@@ -28,7 +31,7 @@ class ConnectionGate {
   class Ticket {
    public:
     Ticket() = default;
-    Ticket(Ticket&& o) noexcept : gate_(o.gate_), key_(o.key_) { o.gate_ = nullptr; }
+    Ticket(Ticket&& o) noexcept : gate_(std::move(o.gate_)), key_(o.key_) {}
     Ticket& operator=(Ticket&& o) noexcept;
     Ticket(const Ticket&) = delete;
     Ticket& operator=(const Ticket&) = delete;
@@ -38,7 +41,7 @@ class ConnectionGate {
 
    private:
     friend class ConnectionGate;
-    ConnectionGate* gate_ = nullptr;
+    std::shared_ptr<ConnectionGate> gate_;
     uint64_t key_ = 0;
   };
 
@@ -48,8 +51,9 @@ class ConnectionGate {
     uint64_t total = 0;
   };
 
-  ConnectionGate(size_t max_total, size_t max_per_client)
-      : max_total_(max_total), max_per_client_(max_per_client) {}
+  static std::shared_ptr<ConnectionGate> create(size_t max_total, size_t max_per_client) {
+    return std::shared_ptr<ConnectionGate>(new ConnectionGate(max_total, max_per_client));
+  }
 
   // Takes a slot for a connection from `client` into *ticket, or says why not. With
   // `beyond_total`, the total cap is ignored (a slot is being freed to make room), never the
@@ -65,6 +69,8 @@ class ConnectionGate {
   static uint64_t clientKey(const boost::asio::ip::address& a);
 
  private:
+  ConnectionGate(size_t max_total, size_t max_per_client)
+      : max_total_(max_total), max_per_client_(max_per_client) {}
   void release(uint64_t key);
 
   const size_t max_total_, max_per_client_;

@@ -11,7 +11,8 @@ using boost::asio::ip::make_address;
 using Verdict = ConnectionGate::Verdict;
 
 TEST(ConnectionGate, CapsEachClientAndGivesSlotsBack) {
-  ConnectionGate gate(100, 2);
+  auto gate_ptr = ConnectionGate::create(100, 2);
+  ConnectionGate& gate = *gate_ptr;
   ConnectionGate::Ticket a, b, c;
   EXPECT_EQ(gate.admit(make_address("192.0.2.1"), &a), Verdict::Admitted);
   EXPECT_EQ(gate.admit(make_address("192.0.2.1"), &b), Verdict::Admitted);
@@ -26,7 +27,8 @@ TEST(ConnectionGate, CapsEachClientAndGivesSlotsBack) {
 }
 
 TEST(ConnectionGate, CapsTheTotalUnlessASlotIsBeingFreed) {
-  ConnectionGate gate(2, 10);
+  auto gate_ptr = ConnectionGate::create(2, 10);
+  ConnectionGate& gate = *gate_ptr;
   std::vector<ConnectionGate::Ticket> t(4);
   EXPECT_EQ(gate.admit(make_address("10.0.0.1"), &t[0]), Verdict::Admitted);
   EXPECT_EQ(gate.admit(make_address("10.0.0.2"), &t[1]), Verdict::Admitted);
@@ -37,7 +39,8 @@ TEST(ConnectionGate, CapsTheTotalUnlessASlotIsBeingFreed) {
 }
 
 TEST(ConnectionGate, NeverLetsAClientPastItsCapEvenToMakeRoom) {
-  ConnectionGate gate(1, 1);
+  auto gate_ptr = ConnectionGate::create(1, 1);
+  ConnectionGate& gate = *gate_ptr;
   ConnectionGate::Ticket a, b;
   EXPECT_EQ(gate.admit(make_address("10.0.0.1"), &a), Verdict::Admitted);
   EXPECT_EQ(gate.admit(make_address("10.0.0.1"), &b, true), Verdict::PerClientFull);
@@ -56,7 +59,8 @@ TEST(ConnectionGate, IPv6ClientsCountByTheirSlash64) {
 }
 
 TEST(ConnectionGate, ReportsRefusalsAtMostOnceASecond) {
-  ConnectionGate gate(1, 1);
+  auto gate_ptr = ConnectionGate::create(1, 1);
+  ConnectionGate& gate = *gate_ptr;
   ConnectionGate::Ticket a, b;
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_FALSE(gate.refusalsToReport(t0));  // nothing refused yet

@@ -612,7 +612,8 @@ Task<void> H2Session::writeLoop() {
       const uint8_t* data = nullptr;
       ssize_t n = nghttp2_session_mem_send(ng_, &data);
       if (n < 0) {
-        LOG_WARN("tunnel http2 send error={}", nghttp2_strerror(static_cast<int>(n)));
+        LOG_WARN("{} http2 send error peer={} error={}", opts_.name, opts_.peer,
+                 nghttp2_strerror(static_cast<int>(n)));
         terminate();
         break;
       }
@@ -634,7 +635,8 @@ Task<void> H2Session::writeLoop() {
     auto [ec, n] = co_await asio::async_write(*sock_, asio::buffer(out), as_tuple(use_awaitable));
     write_since_ = std::chrono::steady_clock::time_point::max();
     if (ec) {
-      if (!closed_) LOG_DEBUG("tunnel write failed error={}", ec.message());
+      if (!closed_)
+        LOG_DEBUG("{} write failed peer={} error={}", opts_.name, opts_.peer, ec.message());
       terminate();
       break;
     }
@@ -683,7 +685,7 @@ Task<void> H2Session::keepaliveLoop() {
     if (now - last_read_ < opts_.keepalive) continue;
     auto silent = now - last_read_;
     if (silent >= 3 * opts_.keepalive) {
-      LOG_WARN("tunnel peer silent, closing silent_ms={}",
+      LOG_WARN("{} peer silent, closing peer={} silent_ms={}", opts_.name, opts_.peer,
                std::chrono::duration_cast<std::chrono::milliseconds>(silent).count());
       terminate();
       break;
@@ -705,13 +707,25 @@ Task<void> H2Session::run() {
     auto [ec, n] =
         co_await sock_->async_read_some(asio::buffer(buf.get(), kReadBuf), as_tuple(use_awaitable));
     if (ec) {
-      if (!closed_) LOG_DEBUG("tunnel read ended error={}", ec.message());
+      if (!closed_)
+        LOG_DEBUG("{} read ended peer={} error={}", opts_.name, opts_.peer, ec.message());
       break;
     }
     last_read_ = std::chrono::steady_clock::now();
     ssize_t rv = nghttp2_session_mem_recv(ng_, buf.get(), n);
     if (rv < 0) {
-      LOG_WARN("tunnel http2 protocol error={}", nghttp2_strerror(static_cast<int>(rv)));
+      int code = static_cast<int>(rv);
+      if (opts_.name == std::string_view("tunnel"))
+        LOG_WARN("tunnel http2 protocol error={}", nghttp2_strerror(code));
+      else
+        LOG_DEBUG("{} http2 protocol error peer={} error={}", opts_.name, opts_.peer,
+                  nghttp2_strerror(code));
+      // Say why in a GOAWAY, then close once it is out (the writer ends the session when
+      // nghttp2 has nothing more to send; a peer that does not read is cut by send_timeout).
+      nghttp2_session_terminate_session(
+          ng_, code == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+      signalWrite();
+      while (!writer_done_) co_await writer_done_ev_.wait();
       break;
     }
     signalWrite();

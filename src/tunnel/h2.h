@@ -156,7 +156,8 @@ struct H2Options {
   // burst of twice max_concurrent_streams, then at max_concurrent_streams per second; past
   // that the connection ends with GOAWAY(ENHANCE_YOUR_CALM).
   bool limit_resets = false;
-  std::string peer;  // for log lines: the client's address
+  const char* name = "tunnel";  // for log lines: "tunnel", or "client" on the https listener
+  std::string peer;             // for log lines: the client's address
   // Told true when the last open stream ends, false when the first one opens.
   std::function<void(bool idle)> on_idle;
 };

@@ -18,6 +18,7 @@ import threading
 import time
 
 import harness
+import hostile
 
 HELLO = b"hello from A path=/hello\n"
 
@@ -108,8 +109,12 @@ class HostileTest(harness.BurrowTestCase):
                 "  - service: http_status:404\n") % (self.origin_port, extra_origin,
                                                      harness.free_port())
 
-    def setup_tunnel(self, edge_extra=(), origin_extra="", metrics=False, wrap=()):
+    def setup_tunnel(self, edge_extra=(), origin_extra="", metrics=False, wrap=(), https=False):
+        edge_extra = list(edge_extra) + (["--https", "127.0.0.1:0"] if https else [])
         edge = self.start_edge(extra=edge_extra, wrap=wrap)
+        if https:  # with the edge's own certificate: the clients here do not verify it
+            line = edge.proc.wait_for(r"edge ready[^\n]*").group(0)
+            edge.https_port = int(re.search(r"https=\S+:(\d+)", line).group(1))
         token = self.create_tunnel(edge, "secret-tunnel-name", ["app.test", "down.test",
                                                                 "sock.test"])
         self.reload_edge(edge, "app.test")
@@ -250,6 +255,14 @@ class HostileTest(harness.BurrowTestCase):
     def test_abandoned_http1_requests_free_the_connector(self):
         edge, conn = self.setup_tunnel(metrics=True)
         g = self.good(edge)
+        # Closed at once after sending: the edge may see the request and the close together.
+        r = hostile.abandon_http1(harness.LOOPBACK, edge.http_port, "app.test",
+                                  "/slow?ms=600000", connections=50)
+        self.assertEqual(r["sent"], 50)
+        time.sleep(0.5)
+        harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 0, 5,
+                     what="the connector to drop requests abandoned at once")
+        # Held until the connector serves them all, then abandoned.
         socks = []
         try:
             for _ in range(100):
@@ -313,6 +326,115 @@ class HostileTest(harness.BurrowTestCase):
         finally:
             s.close()
         self.assertGoodServed(g)
+
+
+    # ---- HTTP/2 on the https listener ----
+
+    def h2_good(self, edge, n=3):
+        for _ in range(n):
+            c = hostile.h2_connect(harness.LOOPBACK, edge.https_port, "app.test")
+            try:
+                sid = c.request("/hello")
+                c.wait(sid, timeout=2)
+                self.assertEqual((c.responses[sid]["status"], c.responses[sid]["body"]),
+                                 (200, HELLO))
+            finally:
+                c.close()
+
+    def test_h2_rapid_reset_is_cut_off_and_reaches_little(self):
+        edge, conn = self.setup_tunnel(https=True, metrics=True)
+        self.h2_good(edge, 1)
+        g = self.good(edge)
+        before = self.metric("burrow_tunnel_requests_total")
+        r = hostile.rapid_reset(harness.LOOPBACK, edge.https_port, "app.test", connections=4,
+                                streams=20000, seconds=10)
+        self.assertEqual(r["closed"], 4, r)
+        # ENHANCE_YOUR_CALM. A GOAWAY can be lost when the close meets frames still coming
+        # (the kernel then resets the connection), so not every attacker sees one.
+        self.assertTrue(r["goaways"] and set(r["goaways"]) == {11}, r)
+        self.assertGoodServed(g)
+        self.h2_good(edge)
+        reached = self.metric("burrow_tunnel_requests_total") - before - g.ok - 3
+        # At most the reset budget (twice the 128 streams) per connection, most never.
+        self.assertLessEqual(reached, 4 * 256, r)
+        self.assertEqual(edge.proc.count(r"resets streams faster than they are served"), 4)
+        harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 0, 5,
+                     what="nothing left in flight at the connector")
+
+    def test_h2_streams_are_capped_and_abandoned_ones_free_the_connector(self):
+        edge, conn = self.setup_tunnel(https=True, metrics=True,
+                                       edge_extra=["--h2-max-streams", "50"])
+        g = self.good(edge)
+        r = hostile.abandon_streams(harness.LOOPBACK, edge.https_port, "app.test",
+                                    "/slow?ms=600000", streams=300, hold=10,
+                                    until=lambda: self.metric(
+                                        "burrow_tunnel_concurrent_requests") == 50)
+        self.assertEqual(r["limit"], 50)
+        self.assertEqual(r["opened"], 50, r)
+        harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 0, 5,
+                     what="the connector to drop the abandoned streams")
+        harness.poll(lambda: self.origin_connections(conn) <= 3, 5,
+                     what="the origin connections to close")
+        self.assertGoodServed(g)
+        self.h2_good(edge)
+
+    def test_h2_idle_connection_is_closed_despite_pings(self):
+        edge, _ = self.setup_tunnel(https=True, edge_extra=["--idle-timeout", "2s"])
+        g = self.good(edge)
+        r = hostile.idle_h2(harness.LOOPBACK, edge.https_port, "app.test", seconds=10,
+                            ping_every=0.5)
+        self.assertIsNotNone(r["closed_after"], r)
+        self.assertGreaterEqual(r["closed_after"], 1.5, r)
+        self.assertLess(r["closed_after"], 5.0, r)
+        self.assertEqual(r["goaway"], 0, r)
+        self.assertGoodServed(g)
+        self.h2_good(edge, 1)
+
+    def test_h2_oversized_head_gets_431(self):
+        edge, _ = self.setup_tunnel(https=True)
+        g = self.good(edge)
+        r = hostile.oversized_h2_head(harness.LOOPBACK, edge.https_port, "app.test",
+                                      header_bytes=64 * 1024)
+        self.assertEqual(r["status"], 431, r)
+        # Far past what HPACK and CONTINUATION limits allow: the connection ends with a GOAWAY.
+        r = hostile.oversized_h2_head(harness.LOOPBACK, edge.https_port, "app.test",
+                                      header_bytes=1 << 20)
+        self.assertIsNotNone(r["goaway"], r)
+        self.assertGoodServed(g)
+        self.h2_good(edge, 1)
+
+    def test_h2_stalled_body_gets_408_and_stalled_reader_is_reset(self):
+        edge, _ = self.setup_tunnel(https=True, edge_extra=["--body-timeout", "2s",
+                                                            "--send-timeout", "2s"])
+        g = self.good(edge)
+        r = hostile.stalled_body_h2(harness.LOOPBACK, edge.https_port, "app.test", seconds=20)
+        self.assertEqual(r["status"], 408, r)
+        self.assertLess(r["elapsed"], 6.0, r)
+        r = hostile.stalled_reader_h2(harness.LOOPBACK, edge.https_port, "app.test", seconds=20)
+        self.assertEqual(r["reset"], 8, r)  # CANCEL: the stream, not the connection
+        self.assertLess(r["closed_after"], 8.0, r)
+        self.assertGoodServed(g)
+        self.h2_good(edge, 1)
+
+    def test_h2_bad_authority_and_target_get_400(self):
+        edge, _ = self.setup_tunnel(https=True)
+        c = hostile.h2_connect(harness.LOOPBACK, edge.https_port, "app.test")
+        try:
+            for authority, path, method in (("app test", "/hello", "GET"),
+                                            ("user@app.test", "/hello", "GET"),
+                                            ("app.test", "*", "GET")):
+                with self.subTest(authority=authority, path=path):
+                    c.authority = authority
+                    sid = c.request(path, method=method)
+                    c.wait(sid, timeout=3)
+                    # 400 from burrow, or a stream error from nghttp2's own checks (RFC 9113
+                    # 8.1.1: a malformed request is a PROTOCOL_ERROR).
+                    got = c.responses[sid]
+                    self.assertTrue(got["status"] == 400 or got["reset"] == 1, got)
+        finally:
+            c.close()
+        self.assertEqual(self.origin.count(r"origin request"), 0, self.origin.tail())
+        self.h2_good(edge, 1)
 
     # ---- connection floods ----
 
