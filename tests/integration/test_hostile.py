@@ -13,6 +13,7 @@ import json
 import os
 import re
 import resource
+import signal
 import socket
 import threading
 import time
@@ -281,6 +282,25 @@ class HostileTest(harness.BurrowTestCase):
         harness.poll(lambda: self.origin_connections(conn) <= 3, 5,
                      what="the origin connections to close")
         self.assertGoodServed(g)
+
+    def test_losing_the_edge_cancels_origin_requests(self):
+        edge, conn = self.setup_tunnel(metrics=True)
+        socks = []
+        try:
+            for _ in range(20):
+                s = socket.create_connection((harness.LOOPBACK, edge.http_port), timeout=5)
+                s.sendall(b"GET /slow?ms=600000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+                socks.append(s)
+            harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 20, 15,
+                         what="20 requests in flight at the connector")
+            edge.proc.stop(signal.SIGKILL)
+            harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 0, 5,
+                         what="the connector to drop the requests of the lost connections")
+            harness.poll(lambda: self.origin_connections(conn) == 0, 5,
+                         what="the origin connections to close")
+        finally:
+            for s in socks:
+                s.close()
 
     # ---- stalled bodies and readers ----
 
