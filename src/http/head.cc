@@ -237,23 +237,20 @@ base::Result<std::vector<ParsedRequest>> parseRequestStream(std::string_view byt
     bool head_checked = false;
     ParsedRequest one;
     while (!parser.is_done()) {
+      if (off >= bytes.size()) {
+        *status = 400;
+        return base::invalid("request {} is incomplete", out.size() + 1);
+      }
       size_t n = parser.put(asio::buffer(bytes.data() + off, bytes.size() - off), ec);
       off += n;
-      if (ec == bhttp::error::need_more) {
-        if (off >= bytes.size()) {
-          *status = 400;
-          return base::invalid("request {} is incomplete", out.size() + 1);
-        }
-        ec = {};
-        if (n == 0) {
-          *status = 400;
-          return base::invalid("request {}: parser made no progress", out.size() + 1);
-        }
-        continue;
-      }
+      if (ec == bhttp::error::need_more) ec = {};
       if (ec) {
         *status = ec == bhttp::error::header_limit ? 431 : 400;
         return base::invalid("request {}: {}", out.size() + 1, ec.message());
+      }
+      if (n == 0 && !parser.is_done()) {
+        *status = 400;
+        return base::invalid("request {} is incomplete", out.size() + 1);
       }
       if (parser.is_header_done() && !head_checked) {
         head_checked = true;

@@ -122,6 +122,11 @@ TEST(RequestStream, NoSmugglingForm) {
       "0\r\n\r\nG",
       limits, &status);
   EXPECT_FALSE(r);
+  // A body cut short is incomplete, not a request (this once looped for ever).
+  r = parseRequestStream("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n0\r\n\r\nG",
+                         limits, &status);
+  EXPECT_FALSE(r);
+  EXPECT_EQ(status, 400);
 }
 
 TEST(RequestHead, OversizedHeadGets431) {
