@@ -309,8 +309,12 @@ h2good() {
   h2_fail=$(awk '/^requests:/ { print $10 + $12 + $14 }' "$out")
 }
 served() { curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '$1 == "burrow_tunnel_requests_total" { print $2 }'; }
+# burrow_cpu TICKS: the CPU burrow's edge and connector used in a 10 s phase, in % of one core.
+burrow_cpu() { awk -v t="$1" -v hz="$hz" 'BEGIN { printf "%.0f", 100 * t / (hz * 10) }'; }
 log "h2load alone: -c8 -m10 -D10 on the https listener"
+t0=$(cpu_ticks "$edge_pid" "$conn_pid")
 h2good alone
+alone_cpu=$(burrow_cpu $(($(cpu_ticks "$edge_pid" "$conn_pid") - t0)))
 alone_rps=$h2_rps alone_fail=$h2_fail
 log "h2load beside a rapid-reset attacker (20 connections)"
 before=$(served)
@@ -319,7 +323,9 @@ timeout 60 "$py" "$root/tests/tools/hostile.py" rapid-reset --host 127.0.0.1 --p
   >"$work/attack.json" 2>"$work/attack.err" &
 attack_pid=$!
 pids+=("$attack_pid")
+t0=$(cpu_ticks "$edge_pid" "$conn_pid")
 h2good attacked
+attacked_cpu=$(burrow_cpu $(($(cpu_ticks "$edge_pid" "$conn_pid") - t0)))
 wait "$attack_pid" || die "the attacker failed: $(tail -5 "$work/attack.err")"
 after=$(served)
 attacked_rps=$h2_rps attacked_fail=$h2_fail
@@ -379,10 +385,10 @@ Peak reset before the -c1000 phase: $reset_peak (if no, that column is the peak 
 
 ## HTTP/2 rapid reset (h2load -c8 -m10 -D10 on the https listener)
 
-| well-behaved client | requests/s | failed | vs alone |
-| --- | ---: | ---: | ---: |
-| alone | $alone_rps | $alone_fail | 1.00 |
-| beside the attacker | $attacked_rps | $attacked_fail | $(ratio "$attacked_rps" "$alone_rps") |
+| well-behaved client | requests/s | failed | vs alone | CPU of edge + connector, % of one core |
+| --- | ---: | ---: | ---: | ---: |
+| alone | $alone_rps | $alone_fail | 1.00 | $alone_cpu |
+| beside the attacker | $attacked_rps | $attacked_fail | $(ratio "$attacked_rps" "$alone_rps") | $attacked_cpu |
 
 The attacker (tests/tools/hostile.py: 20 threads, each sending HEADERS then RST_STREAM at
 once and opening a new connection whenever the edge closes its last) opened $attack_opened

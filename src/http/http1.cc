@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <limits>
+#include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -25,6 +26,7 @@
 #include "base/base.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/sweep.h"
 
 namespace http {
 
@@ -160,10 +162,12 @@ Task<void> watchDeadlines(std::shared_ptr<ConnTimer> t, Sock* sock,
 // Watches, while a request is answered, for its client to close the connection (nginx's
 // check for a broken connection): a zero-byte peek means it went away, and the response's
 // abandon callback runs. Bytes waiting (a pipelined request, a TLS record) end the watch.
+// The peek runs on the io_context's sweep ticks, so a request answered within the first tick
+// costs no syscall for it.
 struct AbandonWatch {
   std::function<void()> fn;
-  bool armed = false;
-  bool finished = false;  // the request is over; its socket may be gone
+  std::optional<SweepCheck> check;  // registered once the request has been read whole
+  bool finished = false;            // the request is over
 
   // 1: the peer closed; 0: bytes are waiting; -1: nothing to read yet.
   static int peek(int fd) {
@@ -173,35 +177,23 @@ struct AbandonWatch {
     if (n > 0) return 0;
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : 1;
   }
-  void fire() {
-    finished = true;
-    if (auto f = std::move(fn)) f();
+
+  // Starts watching once the request has been read whole (before, reading its body notices).
+  template <class Sock>
+  void arm(Sock& sock) {
+    if (check || finished || !fn) return;
+    int fd = sock.native_handle();
+    check.emplace(sock.get_executor(), std::chrono::milliseconds(0), [this, fd] {
+      if (finished) return true;
+      int state = peek(fd);
+      if (state == 1) {
+        finished = true;
+        if (auto f = std::move(fn)) f();
+      }
+      return state >= 0;
+    });
   }
 };
-
-template <class Sock>
-Task<void> watchAbandon(std::shared_ptr<AbandonWatch> w, Sock* sock) {
-  for (;;) {
-    auto [ec] = co_await sock->async_wait(asio::socket_base::wait_read, as_tuple(use_awaitable));
-    if (w->finished || ec) co_return;  // the request ended first; the socket may be gone
-    int state = AbandonWatch::peek(sock->native_handle());
-    if (state == 1) w->fire();
-    if (state >= 0) co_return;
-  }
-}
-
-// Starts watching once the request has been read whole (before, reading its body notices).
-template <class Sock>
-void armAbandon(const std::shared_ptr<AbandonWatch>& w, Sock& sock) {
-  if (!w || w->armed || w->finished || !w->fn) return;
-  w->armed = true;
-  int state = AbandonWatch::peek(sock.native_handle());
-  if (state == 1) {
-    w->fire();
-  } else if (state == -1) {
-    asio::co_spawn(sock.get_executor(), watchAbandon(w, &sock), asio::detached);
-  }
-}
 
 // Reads the request body (or, after a 101, the raw stream) for one request.
 template <class Stream>
@@ -209,14 +201,14 @@ class Http1Body final : public BodyReader {
  public:
   Http1Body(Stream& s, beast::flat_buffer& buf, bhttp::request_parser<bhttp::buffer_body>& p,
             bool expect_continue, ConnTimer& timer, std::chrono::milliseconds body_timeout,
-            std::shared_ptr<AbandonWatch> watch)
+            AbandonWatch& watch)
       : s_(s),
         buf_(buf),
         p_(p),
         expect_continue_(expect_continue),
         timer_(timer),
         body_timeout_(body_timeout),
-        watch_(std::move(watch)) {}
+        watch_(watch) {}
 
   Task<base::Result<size_t>> read(char* out, size_t len) override {
     if (cancelled_)
@@ -252,7 +244,7 @@ class Http1Body final : public BodyReader {
       if (timer_.body_expired)
         co_return base::makeError(std::errc::timed_out, "request body: nothing came for {} ms",
                                   body_timeout_.count());
-      if (p_.is_done()) armAbandon(watch_, lowest(s_));
+      if (p_.is_done()) watch_.arm(lowest(s_));
       if (ec && ec != bhttp::error::need_buffer) {
         if (ec.category() == bhttp::make_error_code(bhttp::error::need_buffer).category() &&
             ec != bhttp::error::partial_message)
@@ -281,7 +273,7 @@ class Http1Body final : public BodyReader {
   bool expect_continue_;
   ConnTimer& timer_;
   std::chrono::milliseconds body_timeout_;
-  std::shared_ptr<AbandonWatch> watch_;
+  AbandonWatch& watch_;
   bool upgraded_ = false;
   bool cancelled_ = false;
 };
@@ -291,8 +283,7 @@ template <class Stream>
 class Http1Writer final : public ResponseWriter {
  public:
   Http1Writer(Stream& s, Http1Body<Stream>& body, bool head_request, int version, bool keep_alive,
-              ConnTimer& timer, std::chrono::milliseconds send_timeout,
-              std::shared_ptr<AbandonWatch> watch)
+              ConnTimer& timer, std::chrono::milliseconds send_timeout, AbandonWatch& watch)
       : s_(s),
         body_(body),
         head_request_(head_request),
@@ -300,11 +291,11 @@ class Http1Writer final : public ResponseWriter {
         keep_alive_(keep_alive),
         timer_(timer),
         send_timeout_(send_timeout),
-        watch_(std::move(watch)) {}
+        watch_(watch) {}
 
   void onAbandoned(std::function<void()> fn) override {
-    watch_->fn = std::move(fn);
-    if (body_.complete()) armAbandon(watch_, lowest(s_));
+    watch_.fn = std::move(fn);
+    if (body_.complete()) watch_.arm(lowest(s_));
   }
 
   Task<base::Result<void>> writeHead(ResponseHead head) override {
@@ -391,7 +382,7 @@ class Http1Writer final : public ResponseWriter {
   std::string pending_;  // serialized head not yet sent
   ConnTimer& timer_;
   std::chrono::milliseconds send_timeout_;
-  std::shared_ptr<AbandonWatch> watch_;
+  AbandonWatch& watch_;
 };
 
 Task<void> writeRaw(auto& s, std::string_view text) {
@@ -494,14 +485,14 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
           base::toLower(std::string_view(e->value().data(), e->value().size())) == "100-continue";
     bool keep_alive = parser.keep_alive() && !req.upgrade_websocket;
 
-    auto watch = std::make_shared<AbandonWatch>();
+    AbandonWatch watch;
     Http1Body<Stream> body(s, buf, parser, expect_continue && req.has_body, *timer,
                            limits.body_timeout, watch);
     Http1Writer<Stream> out(s, body, req.method == "HEAD", req.version, keep_alive, *timer,
                             limits.send_timeout, watch);
     co_await handler.handle(req, body, out);
-    watch->finished = true;
-    watch->fn = nullptr;
+    watch.finished = true;
+    watch.check.reset();
     if (!out.headWritten()) co_await respondText(out, 502, "no response from the handler");
     if (out.upgraded()) co_return;  // the handler relayed the upgraded stream to its end
     if (out.finished() && !out.upgraded() && !body.complete()) {

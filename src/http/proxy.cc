@@ -26,6 +26,7 @@
 #include "http/http.h"
 #include "http/internal.h"
 #include "http/origin_response.h"
+#include "http/sweep.h"
 
 namespace http {
 
@@ -507,15 +508,21 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
   };
 
   OriginResponse r;
-  std::optional<Deadline> response_deadline;
-  if (o.response_timeout.count() > 0) response_deadline.emplace(ex, o.response_timeout, c.sock);
+  // responseTimeout, on the sweep's ticks (no timer per request): the connection is closed,
+  // which ends the read below.
+  std::optional<SweepCheck> response_deadline;
+  if (o.response_timeout.count() > 0)
+    response_deadline.emplace(ex, o.response_timeout, [&c, failure] {
+      failure->timed_out = true;
+      beast::error_code ignored;
+      c.sock.close(ignored);
+      return true;
+    });
   bool got_head = co_await readResponseHead(s, c, req.method == "HEAD", &r, error);
-  if (response_deadline && response_deadline->expired()) {
-    failure->timed_out = true;
+  response_deadline.reset();
+  if (failure->timed_out)
     *error = fmt::format("origin sent no response head within {} ms (responseTimeout)",
                          o.response_timeout.count());
-  }
-  response_deadline.reset();
   if (!got_head) {
     bool body_touched = up != nullptr;
     co_await joinUpload(true);

@@ -376,7 +376,9 @@ struct H2Callbacks {
       LOG_WARN("http2 client resets streams faster than they are served, closing peer={} resets={}",
                s.opts_.peer, s.premature_resets_);
       nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
-      return 0;
+      s.calmed_ = true;
+      // Stop here: the rest of what it sent (more of the same) is not even decoded.
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     bool end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (f->hd.type == NGHTTP2_HEADERS) {
@@ -717,6 +719,11 @@ Task<void> H2Session::run() {
     if (closed_) break;  // ended while the read was in flight: nghttp2 is done with
     last_read_ = std::chrono::steady_clock::now();
     ssize_t rv = nghttp2_session_mem_recv(ng_, buf.get(), n);
+    if (rv < 0 && calmed_) {  // GOAWAY(ENHANCE_YOUR_CALM) is queued: send it, then close
+      signalWrite();
+      while (!writer_done_) co_await writer_done_ev_.wait();
+      break;
+    }
     if (rv < 0) {
       int code = static_cast<int>(rv);
       if (opts_.name == std::string_view("tunnel"))

@@ -9,6 +9,7 @@ other loopback addresses against an edge started with a 1,024 soft open-file lim
 HTTP/2 attacks (rapid reset, idle connections, oversized heads) with python3-h2
 (tests/tools/hostile.py)."""
 
+import contextlib
 import json
 import os
 import re
@@ -145,6 +146,23 @@ class HostileTest(harness.BurrowTestCase):
         m = re.search(r"(?m)^%s (\d+)$" % re.escape(name), r.body.decode())
         return int(m.group(1)) if m else None
 
+    @contextlib.contextmanager
+    def slow_requests(self, edge, n):
+        """`n` requests that the origin never answers, each on its own connection, held
+        open (and in flight at the connector) inside the block and closed after it."""
+        socks = []
+        try:
+            for _ in range(n):
+                s = socket.create_connection((harness.LOOPBACK, edge.http_port), timeout=5)
+                socks.append(s)
+                s.sendall(b"GET /slow?ms=600000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+            harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == n, 15,
+                         what="%d requests in flight at the connector" % n)
+            yield socks
+        finally:
+            for s in socks:
+                s.close()
+
     def origin_connections(self, conn):
         """Established TCP connections the connector holds to the origin."""
         mine = harness.socket_inodes(conn.pid)
@@ -264,18 +282,8 @@ class HostileTest(harness.BurrowTestCase):
         harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 0, 5,
                      what="the connector to drop requests abandoned at once")
         # Held until the connector serves them all, then abandoned.
-        socks = []
-        try:
-            for _ in range(100):
-                s = socket.create_connection((harness.LOOPBACK, edge.http_port), timeout=5)
-                s.sendall(b"GET /slow?ms=600000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
-                socks.append(s)
-            harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 100, 15,
-                         what="100 requests in flight at the connector")
+        with self.slow_requests(edge, 100):
             self.assertGreaterEqual(self.origin_connections(conn), 100)
-        finally:
-            for s in socks:
-                s.close()
         harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 0, 5,
                      what="the connector to drop abandoned requests")
         # The good client's requests keep a pooled connection or two; the hundred are closed.
@@ -285,22 +293,12 @@ class HostileTest(harness.BurrowTestCase):
 
     def test_losing_the_edge_cancels_origin_requests(self):
         edge, conn = self.setup_tunnel(metrics=True)
-        socks = []
-        try:
-            for _ in range(20):
-                s = socket.create_connection((harness.LOOPBACK, edge.http_port), timeout=5)
-                s.sendall(b"GET /slow?ms=600000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
-                socks.append(s)
-            harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 20, 15,
-                         what="20 requests in flight at the connector")
+        with self.slow_requests(edge, 20):
             edge.proc.stop(signal.SIGKILL)
             harness.poll(lambda: self.metric("burrow_tunnel_concurrent_requests") == 0, 5,
                          what="the connector to drop the requests of the lost connections")
             harness.poll(lambda: self.origin_connections(conn) == 0, 5,
                          what="the origin connections to close")
-        finally:
-            for s in socks:
-                s.close()
 
     # ---- stalled bodies and readers ----
 
