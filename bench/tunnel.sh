@@ -335,7 +335,7 @@ attack_opened=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["o
 # Requests that reached the connector in the attacked run, beyond the good client's own.
 h2_done=$(awk '/^requests:/ { print $8 }' "$work/h2load.attacked.txt")
 reached=$(( after - before - h2_done ))
-calm=$(grep -c 'resets streams faster' "$work/edge.log" || true)
+calm=$(grep -c 'resets streams faster' "$work/edge.log" || true)  # lines: one a second at most
 kill -0 "$edge_pid" && kill -0 "$conn_pid" || die "burrow died under the rapid-reset attack"
 
 # ---- report ----
