@@ -40,6 +40,10 @@ _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY
                "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "BURROW_TUNNEL_TOKEN")
 
 
+# How much slower than the release build a time bound may be met: the sanitizer stage of
+# scripts/test (which sets ASAN_OPTIONS) runs burrow several times slower, on the same cores.
+TIME_FACTOR = 3.0 if os.environ.get("ASAN_OPTIONS") else 1.0
+
 # What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print on a finding.
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
