@@ -90,5 +90,12 @@ TEST(Random, UuidHasVersion4Shape) {
   EXPECT_NE(randomUuid(), u);
 }
 
+TEST(EverySecond, OneLineThenCountsUntilTheNextSecond) {
+  EverySecond limit;
+  EXPECT_EQ(limit.admit(), 1u);  // the first event gets its line
+  EXPECT_EQ(limit.admit(), 0u);  // the rest of the second is counted, not written
+  EXPECT_EQ(limit.admit(), 0u);
+}
+
 }  // namespace
 }  // namespace base

@@ -379,13 +379,10 @@ struct Edge::Shard : http::Handler {
   }
 
   void noLiveConnector(const std::string& tunnel_id) {
-    static std::atomic<int64_t> last_ms{0};
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch())
-                      .count();
-    int64_t last = last_ms.load(std::memory_order_relaxed);
-    if (now - last >= 1000 && last_ms.compare_exchange_strong(last, now))
-      LOG_WARN("request for a tunnel with no live connector tunnel={}", tunnelName(tunnel_id));
+    static base::EverySecond log;
+    if (uint64_t n = log.admit())
+      LOG_WARN("requests for a tunnel with no live connector tunnel={} requests={}",
+               tunnelName(tunnel_id), n);
   }
 
   // Sends one routed request through the tunnel and relays the answer back (a coroutine of

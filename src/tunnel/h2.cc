@@ -3,7 +3,6 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -293,23 +292,6 @@ Task<base::Result<void>> H2Stream::finish() {
 
 // ---- H2Session ----
 
-// One line a second at most, with how many connections were closed since the last one: an
-// attacker that reconnects must not flood the log either. Shared by every thread.
-void logCalm(const std::string& peer) {
-  static std::atomic<int64_t> last_ms{0};
-  static std::atomic<uint64_t> closed{0};
-  closed.fetch_add(1, std::memory_order_relaxed);
-  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch())
-                    .count();
-  int64_t last = last_ms.load(std::memory_order_relaxed);
-  if (now - last < 1000 || !last_ms.compare_exchange_strong(last, now)) return;
-  LOG_WARN(
-      "http2 clients reset streams faster than they are served, connections closed "
-      "connections={} last_peer={}",
-      closed.exchange(0), peer);
-}
-
 struct H2Callbacks {
   static H2Session& self(void* p) { return *static_cast<H2Session*>(p); }
   static H2Stream* stream(nghttp2_session* ng, int32_t id) {
@@ -391,7 +373,12 @@ struct H2Callbacks {
     H2Stream* st = f->hd.stream_id ? stream(ng, f->hd.stream_id) : nullptr;
     if (!st) return 0;
     if (f->hd.type == NGHTTP2_RST_STREAM && !st->end_sent_ && !s.admitReset()) {
-      logCalm(s.opts_.peer);
+      static base::EverySecond calm_log;  // a reconnecting attacker must not flood the log
+      if (uint64_t n = calm_log.admit())
+        LOG_WARN(
+            "http2 clients reset streams faster than they are served, connections closed "
+            "connections={} last_peer={}",
+            n, s.opts_.peer);
       nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
       s.calmed_ = true;
       // Stop here: the rest of what it sent (more of the same) is not even decoded.
