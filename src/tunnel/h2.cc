@@ -656,7 +656,6 @@ Task<void> H2Session::writeLoop() {
 
 bool H2Session::admitReset() {
   if (!opts_.limit_resets) return true;
-  ++premature_resets_;
   auto now = std::chrono::steady_clock::now();
   double rate = opts_.max_concurrent_streams, burst = 2.0 * opts_.max_concurrent_streams;
   reset_tokens_ = std::min(
@@ -720,25 +719,23 @@ Task<void> H2Session::run() {
         LOG_DEBUG("{} read ended peer={} error={}", opts_.name, opts_.peer, ec.message());
       break;
     }
-    if (closed_) break;  // ended while the read was in flight: nghttp2 is done with
+    if (closed_) break;  // ended while the read was in flight: nghttp2 is done with it
     last_read_ = std::chrono::steady_clock::now();
     ssize_t rv = nghttp2_session_mem_recv(ng_, buf.get(), n);
-    if (rv < 0 && calmed_) {  // GOAWAY(ENHANCE_YOUR_CALM) is queued: send it, then close
-      signalWrite();
-      while (!writer_done_) co_await writer_done_ev_.wait();
-      break;
-    }
     if (rv < 0) {
-      int code = static_cast<int>(rv);
-      if (opts_.name == std::string_view("tunnel"))
-        LOG_WARN("tunnel http2 protocol error={}", nghttp2_strerror(code));
-      else
-        LOG_DEBUG("{} http2 protocol error peer={} error={}", opts_.name, opts_.peer,
-                  nghttp2_strerror(code));
       // Say why in a GOAWAY, then close once it is out (the writer ends the session when
       // nghttp2 has nothing more to send; a peer that does not read is cut by send_timeout).
-      nghttp2_session_terminate_session(
-          ng_, code == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+      // A connection closed for resetting too fast has its GOAWAY queued already.
+      if (!calmed_) {
+        int code = static_cast<int>(rv);
+        if (opts_.name == std::string_view("tunnel"))
+          LOG_WARN("tunnel http2 protocol error={}", nghttp2_strerror(code));
+        else
+          LOG_DEBUG("{} http2 protocol error peer={} error={}", opts_.name, opts_.peer,
+                    nghttp2_strerror(code));
+        nghttp2_session_terminate_session(
+            ng_, code == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+      }
       signalWrite();
       while (!writer_done_) co_await writer_done_ev_.wait();
       break;

@@ -224,7 +224,6 @@ class H2Session : public std::enable_shared_from_this<H2Session> {
   std::chrono::steady_clock::time_point write_since_ = std::chrono::steady_clock::time_point::max();
   double reset_tokens_ = 0;  // rapid-reset budget (limit_resets)
   std::chrono::steady_clock::time_point reset_refill_ = std::chrono::steady_clock::now();
-  uint64_t premature_resets_ = 0;
   bool calmed_ = false;                 // closed for resetting too fast; nothing more is read
   asio::steady_timer keepalive_timer_;  // cancelled when the connection ends
   // Counts a reset by the peer of a stream we had not finished; false once over budget.
