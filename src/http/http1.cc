@@ -120,8 +120,9 @@ constexpr Clock::time_point kNever = Clock::time_point::max();
 // a deadline later costs nothing (the timer wakes at the old one, sees the later one and
 // sleeps again); only an earlier one re-arms the timer.
 struct ConnTimer {
-  explicit ConnTimer(const asio::any_io_executor& ex) : timer(ex) {}
+  explicit ConnTimer(const asio::any_io_executor& ex) : timer(ex), sweep(sweepOf(ex)) {}
   asio::steady_timer timer;
+  SweepService& sweep;  // for the connection's checks (see AbandonWatch)
   Clock::time_point head = kNever, body = kNever, send = kNever;
   bool body_expired = false;  // the body deadline passed: reads end, the request gets 408
   bool done = false;
@@ -180,10 +181,10 @@ struct AbandonWatch {
 
   // Starts watching once the request has been read whole (before, reading its body notices).
   template <class Sock>
-  void arm(Sock& sock) {
+  void arm(Sock& sock, SweepService& sweep) {
     if (check || finished || !fn) return;
     int fd = sock.native_handle();
-    check.emplace(sock.get_executor(), std::chrono::milliseconds(0), [this, fd] {
+    check.emplace(sweep, std::chrono::milliseconds(0), [this, fd] {
       if (finished) return true;
       int state = peek(fd);
       if (state == 1) {
@@ -244,7 +245,7 @@ class Http1Body final : public BodyReader {
       if (timer_.body_expired)
         co_return base::makeError(std::errc::timed_out, "request body: nothing came for {} ms",
                                   body_timeout_.count());
-      if (p_.is_done()) watch_.arm(lowest(s_));
+      if (p_.is_done()) watch_.arm(lowest(s_), timer_.sweep);
       if (ec && ec != bhttp::error::need_buffer) {
         if (ec.category() == bhttp::make_error_code(bhttp::error::need_buffer).category() &&
             ec != bhttp::error::partial_message)
@@ -295,7 +296,7 @@ class Http1Writer final : public ResponseWriter {
 
   void onAbandoned(std::function<void()> fn) override {
     watch_.fn = std::move(fn);
-    if (body_.complete()) watch_.arm(lowest(s_));
+    if (body_.complete()) watch_.arm(lowest(s_), timer_.sweep);
   }
 
   Task<base::Result<void>> writeHead(ResponseHead head) override {

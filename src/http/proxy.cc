@@ -44,9 +44,14 @@ constexpr size_t kChunk = Chunk::kSize;
 struct OriginConn {
   // Beast reads at most the buffer's free capacity per call: give bodies room to arrive in
   // large pieces instead of 512-byte ones.
-  explicit OriginConn(const asio::any_io_executor& ex) : sock(ex) { buf.reserve(kChunk); }
-  explicit OriginConn(Socket s) : sock(std::move(s)) { buf.reserve(kChunk); }
+  explicit OriginConn(const asio::any_io_executor& ex) : sock(ex), sweep(sweepOf(ex)) {
+    buf.reserve(kChunk);
+  }
+  explicit OriginConn(Socket s) : sock(std::move(s)), sweep(sweepOf(sock.get_executor())) {
+    buf.reserve(kChunk);
+  }
   Socket sock;
+  SweepService& sweep;  // checks responseTimeout, looked up once per connection
   std::unique_ptr<asio::ssl::stream<Socket&>> tls;  // set for https:// and unix+tls:
   beast::flat_buffer buf;
   Clock::time_point idle_since{};
@@ -512,7 +517,7 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
   // which ends the read below.
   std::optional<SweepCheck> response_deadline;
   if (o.response_timeout.count() > 0)
-    response_deadline.emplace(ex, o.response_timeout, [&c, failure] {
+    response_deadline.emplace(c.sweep, o.response_timeout, [&c, failure] {
       failure->timed_out = true;
       beast::error_code ignored;
       c.sock.close(ignored);

@@ -22,11 +22,13 @@ class SweepService : public asio::execution_context::service {
   static inline asio::execution_context::id id;
 
   explicit SweepService(asio::execution_context& ctx) : service(ctx) {}
+  void setExecutor(const asio::any_io_executor& ex) {
+    if (!timer_ && !shut_) timer_.emplace(ex);
+  }
 
-  void add(SweepCheck* c, const asio::any_io_executor& ex) {
+  void add(SweepCheck* c) {
     c->pos_ = checks_.insert(checks_.end(), c);
     if (shut_) return;
-    if (!timer_) timer_.emplace(ex);
     if (!ticking_) arm();
   }
   void remove(SweepCheck* c) {
@@ -72,12 +74,16 @@ class SweepService : public asio::execution_context::service {
   bool shut_ = false;
 };
 
-SweepCheck::SweepCheck(const asio::any_io_executor& ex, std::chrono::milliseconds after,
+SweepService& sweepOf(const asio::any_io_executor& ex) {
+  auto& s = asio::use_service<SweepService>(asio::query(ex, asio::execution::context));
+  s.setExecutor(ex);
+  return s;
+}
+
+SweepCheck::SweepCheck(SweepService& sweep, std::chrono::milliseconds after,
                        std::function<bool()> fn)
-    : service_(&asio::use_service<SweepService>(asio::query(ex, asio::execution::context))),
-      due_(Clock::now() + after),
-      fn_(std::move(fn)) {
-  service_->add(this, ex);
+    : service_(&sweep), due_(Clock::now() + after), fn_(std::move(fn)) {
+  service_->add(this);
 }
 
 SweepCheck::~SweepCheck() { service_->remove(this); }

@@ -15,13 +15,16 @@ namespace http {
 
 class SweepService;
 
+// The sweep of the io_context behind `ex`. Finding it takes a lock: look it up once per
+// connection or pool, not per request.
+SweepService& sweepOf(const boost::asio::any_io_executor& ex);
+
 // Registered while alive. `fn` runs on each tick from `after` on, until it returns true.
 // It must not destroy any SweepCheck (cancelling or closing sockets is fine: their
 // completions run later).
 class SweepCheck {
  public:
-  SweepCheck(const boost::asio::any_io_executor& ex, std::chrono::milliseconds after,
-             std::function<bool()> fn);
+  SweepCheck(SweepService& sweep, std::chrono::milliseconds after, std::function<bool()> fn);
   ~SweepCheck();
   SweepCheck(const SweepCheck&) = delete;
   SweepCheck& operator=(const SweepCheck&) = delete;
