@@ -47,16 +47,24 @@ bool isHopByHop(std::string_view lower_name) {
 }
 
 // Names listed in a Connection header are hop-by-hop too.
-bool listedInConnection(std::string_view connection_value, std::string_view lower_name) {
+namespace {
+// Calls fn(token) for each trimmed, lowercased token of a comma-separated field value (a
+// list as RFC 9110 5.6.1 defines it), empty ones left out; stops when fn returns true.
+template <class Fn>
+bool anyToken(std::string_view value, Fn fn) {
   size_t pos = 0;
-  while (pos <= connection_value.size()) {
-    size_t comma = connection_value.find(',', pos);
-    if (comma == std::string_view::npos) comma = connection_value.size();
-    auto token = base::trim(connection_value.substr(pos, comma - pos));
-    if (base::toLower(token) == lower_name) return true;
+  while (pos <= value.size()) {
+    size_t comma = std::min(value.find(',', pos), value.size());
+    auto token = base::trim(value.substr(pos, comma - pos));
+    if (!token.empty() && fn(base::toLower(token))) return true;
     pos = comma + 1;
   }
   return false;
+}
+}  // namespace
+
+bool listedInConnection(std::string_view connection_value, std::string_view lower_name) {
+  return anyToken(connection_value, [&](const std::string& t) { return t == lower_name; });
 }
 
 namespace {
@@ -74,19 +82,19 @@ base::Result<void> checkFraming(const boost::beast::http::request_header<>& h, i
   for (const auto& f : h) {
     if (f.name() == bhttp::field::content_length) has_length = true;
     if (f.name() != bhttp::field::transfer_encoding) continue;
-    std::string_view v(f.value().data(), f.value().size());
-    size_t pos = 0;
-    while (pos <= v.size()) {
-      size_t comma = std::min(v.find(',', pos), v.size());
-      auto token = base::trim(v.substr(pos, comma - pos));
-      if (!token.empty()) codings.push_back(base::toLower(token.substr(0, token.find(';'))));
-      pos = comma + 1;
-    }
+    anyToken(std::string_view(f.value().data(), f.value().size()), [&](const std::string& t) {
+      codings.push_back(t);
+      return false;
+    });
   }
   if (codings.empty()) return {};
   *status = 400;
   if (h.version() < 11) return base::invalid("Transfer-Encoding in an HTTP/1.0 request");
   if (has_length) return base::invalid("both Transfer-Encoding and Content-Length");
+  // Parameters (chunked has none) are refused rather than read in a way Beast might not.
+  if (std::any_of(codings.begin(), codings.end(),
+                  [](const std::string& c) { return c.find(';') != std::string::npos; }))
+    return base::invalid("Transfer-Encoding with parameters");
   if (codings.back() != "chunked")
     return base::invalid("Transfer-Encoding does not end in chunked");
   if (std::count(codings.begin(), codings.end(), "chunked") > 1)

@@ -73,6 +73,8 @@ TEST(RequestHead, TransferEncodingMustEndInChunkedAlone) {
   EXPECT_EQ(parseStatus("POST /u HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
   // A coding burrow does not decode before chunked: 501, not a body with its coding lost.
   EXPECT_EQ(parseStatus(post + "Transfer-Encoding: gzip, chunked\r\n\r\n"), 501);
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: chunked;x=1\r\n\r\n"), 400);
+  EXPECT_EQ(parseStatus(post + "Transfer-Encoding: gzip;q=1, chunked\r\n\r\n"), 400);
   auto ok = parseOk(post + "Transfer-Encoding: Chunked \r\n\r\n");
   EXPECT_TRUE(ok.has_body);
 }
