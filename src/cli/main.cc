@@ -52,7 +52,7 @@ struct Flags {
   std::string log_level = "info";
   // edge
   tunnel::EdgeOptions edge;
-  std::string name, hostname, endpoint, edge_grace = "30s";
+  std::string name, hostname, endpoint, output, edge_grace = "30s";
   std::string idle_timeout = "60s", body_timeout = "60s", send_timeout = "60s";
   // tunnel run / ingress: --config and --token-file default to config.yml and token here
   std::string tunnel_state_dir = supervise::defaultStateDir();
@@ -100,40 +100,109 @@ int edgeRun(Flags& f) {
 }
 
 int tunnelCreate(Flags& f) {
+  // --output is checked before the tunnel exists, so that a refused file leaves no tunnel.
+  if (!f.output.empty() && ::access(f.output.c_str(), F_OK) == 0)
+    return fail(
+        base::invalid("{} exists: remove it or name another file with --output", f.output).value());
   auto token = tunnel::createTunnel(f.edge.state_dir, f.name, f.endpoint);
   if (!token) return fail(token.error());
-  std::printf("%s\n", token->c_str());
+  if (f.output.empty()) {
+    std::printf("%s\n", token->c_str());
+    return kOk;
+  }
+  if (auto r = tunnel::writeTokenFile(f.output, *token); !r) {
+    (void)tunnel::deleteTunnel(f.edge.state_dir, f.name);
+    return fail(r.error());
+  }
+  std::fprintf(stderr, "created tunnel %s; its token is in %s (mode 0600)\n", f.name.c_str(),
+               f.output.c_str());
   return kOk;
 }
+
+std::string utcTime(int64_t unix_time) {
+  char when[32] = "-";
+  time_t ts = static_cast<time_t>(unix_time);
+  struct tm tm {};
+  if (gmtime_r(&ts, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return when;
+}
+
+std::string joined(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out.empty() ? "-" : out;
+}
+
+const char* kNoEdge = "no edge runs on this state directory: live connections unknown";
 
 int tunnelList(Flags& f) {
   auto list = tunnel::listTunnels(f.edge.state_dir);
   if (!list) return fail(list.error());
-  std::printf("%-36s  %-20s  %-20s  %s\n", "ID", "NAME", "CREATED", "HOSTNAMES");
+  std::printf("%-36s  %-20s  %-20s  %-11s  %s\n", "ID", "NAME", "CREATED", "CONNECTIONS",
+              "HOSTNAMES");
+  bool edge_runs = true;
   for (const auto& t : *list) {
-    char when[32] = "-";
-    time_t ts = static_cast<time_t>(t.created_unix);
-    struct tm tm {};
-    if (gmtime_r(&ts, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::string hosts;
-    for (const auto& h : t.hostnames) hosts += (hosts.empty() ? "" : ",") + h;
-    std::printf("%-36s  %-20s  %-20s  %s\n", t.id.c_str(), t.name.c_str(), when,
-                hosts.empty() ? "-" : hosts.c_str());
+    edge_runs = edge_runs && t.connections.has_value();
+    std::string conns = t.connections ? std::to_string(t.connections->size()) : "-";
+    std::printf("%-36s  %-20s  %-20s  %-11s  %s\n", t.id.c_str(), t.name.c_str(),
+                utcTime(t.created_unix).c_str(), conns.c_str(), joined(t.hostnames, ",").c_str());
   }
+  if (!list->empty() && !edge_runs) std::fprintf(stderr, "%s\n", kNoEdge);
+  return kOk;
+}
+
+int tunnelInfo(Flags& f) {
+  auto t = tunnel::tunnelInfo(f.edge.state_dir, f.name);
+  if (!t) return fail(t.error());
+  std::printf("NAME:     %s\nID:       %s\nCREATED:  %s\nROUTES:   %s\n", t->name.c_str(),
+              t->id.c_str(), utcTime(t->created_unix).c_str(), joined(t->hostnames, ", ").c_str());
+  if (!t->connections) {
+    std::printf("\n%s\n", kNoEdge);
+    return kOk;
+  }
+  if (t->connections->empty()) {
+    std::printf("\nno connector is connected\n");
+    return kOk;
+  }
+  std::printf("\n%-36s  %-36s  %-5s  %-22s  %s\n", "CONNECTOR ID", "CONNECTION ID", "INDEX",
+              "ORIGIN ADDRESS", "SINCE");
+  for (const auto& c : *t->connections)
+    std::printf("%-36s  %-36s  %-5u  %-22s  %s\n", c.connector_id.c_str(), c.connection_id.c_str(),
+                c.index, c.peer.c_str(), utcTime(c.since_unix).c_str());
   return kOk;
 }
 
 int tunnelDelete(Flags& f) {
   if (auto r = tunnel::deleteTunnel(f.edge.state_dir, f.name); !r) return fail(r.error());
-  std::fprintf(stderr, "deleted tunnel %s (a running edge drops it on SIGHUP)\n", f.name.c_str());
+  std::fprintf(stderr,
+               "deleted tunnel %s and its routes (a running edge drops its connectors within a "
+               "second)\n",
+               f.name.c_str());
   return kOk;
 }
 
 int routeDns(Flags& f) {
   if (auto r = tunnel::routeHostname(f.edge.state_dir, f.name, f.hostname); !r)
     return fail(r.error());
-  std::fprintf(stderr, "routed %s to tunnel %s (a running edge picks it up on SIGHUP)\n",
+  std::fprintf(stderr, "routed %s to tunnel %s (a running edge serves it within a second)\n",
                f.hostname.c_str(), f.name.c_str());
+  return kOk;
+}
+
+int routeList(Flags& f) {
+  auto routes = tunnel::listRoutes(f.edge.state_dir);
+  if (!routes) return fail(routes.error());
+  std::printf("%-40s  %-20s  %s\n", "HOSTNAME", "TUNNEL", "TUNNEL ID");
+  for (const auto& r : *routes)
+    std::printf("%-40s  %-20s  %s\n", r.hostname.c_str(), r.tunnel_name.c_str(),
+                r.tunnel_id.c_str());
+  return kOk;
+}
+
+int routeDelete(Flags& f) {
+  if (auto r = tunnel::deleteRoute(f.edge.state_dir, f.hostname); !r) return fail(r.error());
+  std::fprintf(stderr, "deleted route %s (a running edge stops serving it within a second)\n",
+               f.hostname.c_str());
   return kOk;
 }
 
@@ -424,9 +493,13 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   create->add_option("NAME", f.name, "tunnel name")->required();
   create->add_option("--endpoint", f.endpoint,
                      "HOST:PORT connectors dial (default: the edge's last --tunnel address)");
+  create->add_option("-o,--output", f.output, "write the token to this new file (mode 0600)");
   table.push_back({create, tunnelCreate});
-  auto* list = etun->add_subcommand("list", "list tunnels and their hostnames");
+  auto* list = etun->add_subcommand("list", "list tunnels, their live connections and hostnames");
   table.push_back({list, tunnelList});
+  auto* info = etun->add_subcommand("info", "show a tunnel and its live connections");
+  info->add_option("NAME", f.name, "tunnel name or id")->required();
+  table.push_back({info, tunnelInfo});
   auto* del = etun->add_subcommand("delete", "delete a tunnel and its routes");
   del->add_option("NAME", f.name, "tunnel name or id")->required();
   table.push_back({del, tunnelDelete});
@@ -436,7 +509,12 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   dns->add_option("NAME", f.name, "tunnel name or id")->required();
   dns->add_option("HOSTNAME", f.hostname, "exact hostname or *.zone")->required();
   table.push_back({dns, routeDns});
-  for (auto* sub : {create, list, del, dns})
+  auto* rlist = route->add_subcommand("list", "list hostname routes");
+  table.push_back({rlist, routeList});
+  auto* rdel = route->add_subcommand("delete", "remove the route of HOSTNAME");
+  rdel->add_option("HOSTNAME", f.hostname, "a routed hostname or *.zone")->required();
+  table.push_back({rdel, routeDelete});
+  for (auto* sub : {create, list, info, del, dns, rlist, rdel})
     sub->add_option("--state-dir", f.edge.state_dir, "the edge's state directory")
         ->capture_default_str();
 }

@@ -1,14 +1,16 @@
-// Edge administration: the `burrow tunnel create/list/delete/route` commands work on the
-// state directory alone, so they run whether or not an edge is up (a running edge picks
-// the changes up on SIGHUP).
+// Edge administration: the `burrow edge tunnel|route` commands work on the state directory
+// alone, so they run whether or not an edge is up; a running edge applies their changes
+// within a second (it watches state.json), and tells them its live connections (live.h).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 
 #include "base/base.h"
 #include "tunnel/edge_state.h"
+#include "tunnel/live.h"
 #include "tunnel/token.h"
 #include "tunnel/tunnel.h"
 
@@ -56,17 +58,36 @@ base::Result<std::string> createTunnel(const std::string& state_dir, const std::
   return encodeToken(token);
 }
 
+namespace {
+TunnelInfo infoOf(const EdgeState& state, const TunnelRecord& t,
+                  const std::optional<std::vector<LiveConnection>>& live) {
+  TunnelInfo info{t.id, t.name, t.created_unix, {}, std::nullopt};
+  for (const RouteRecord& r : state.routes())
+    if (r.tunnel_id == t.id) info.hostnames.push_back(r.hostname);
+  if (live) {
+    info.connections.emplace();
+    for (const LiveConnection& c : *live)
+      if (c.tunnel_id == t.id) info.connections->push_back(c);
+  }
+  return info;
+}
+}  // namespace
+
 base::Result<std::vector<TunnelInfo>> listTunnels(const std::string& state_dir) {
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  ASSIGN_OR_RETURN(auto live, readLive(state_dir));
   std::vector<TunnelInfo> out;
   out.reserve(state.tunnels().size());
-  for (const TunnelRecord& t : state.tunnels()) {
-    TunnelInfo info{t.id, t.name, t.created_unix, {}};
-    for (const RouteRecord& r : state.routes())
-      if (r.tunnel_id == t.id) info.hostnames.push_back(r.hostname);
-    out.push_back(std::move(info));
-  }
+  for (const TunnelRecord& t : state.tunnels()) out.push_back(infoOf(state, t, live));
   return out;
+}
+
+base::Result<TunnelInfo> tunnelInfo(const std::string& state_dir, const std::string& name_or_id) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  const TunnelRecord* t = state.findTunnel(name_or_id);
+  if (t == nullptr) return base::invalid("no tunnel with name or id '{}'", name_or_id);
+  ASSIGN_OR_RETURN(auto live, readLive(state_dir));
+  return infoOf(state, *t, live);
 }
 
 base::Result<void> deleteTunnel(const std::string& state_dir, const std::string& name_or_id) {
@@ -83,6 +104,44 @@ base::Result<void> routeHostname(const std::string& state_dir, const std::string
   RETURN_IF_ERROR(state.addRoute(name_or_id, hostname));
   RETURN_IF_ERROR(state.save());
   LOG_INFO("route added hostname={} tunnel={}", base::toLower(hostname), name_or_id);
+  return {};
+}
+
+base::Result<std::vector<RouteInfo>> listRoutes(const std::string& state_dir) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  std::vector<RouteInfo> out;
+  for (const RouteRecord& r : state.routes()) {
+    const TunnelRecord* t = state.findTunnel(r.tunnel_id);
+    out.push_back({r.hostname, r.tunnel_id, t ? t->name : std::string("?")});
+  }
+  return out;
+}
+
+base::Result<void> deleteRoute(const std::string& state_dir, const std::string& hostname) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  RETURN_IF_ERROR(state.removeRoute(hostname));
+  RETURN_IF_ERROR(state.save());
+  LOG_INFO("route deleted hostname={}", base::toLower(hostname));
+  return {};
+}
+
+base::Result<void> writeTokenFile(const std::string& path, const std::string& token) {
+  // O_EXCL: a token is never written over another file (or through a symlink).
+  base::UniqueFd fd(base::retryEintr([&] {
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  }));
+  if (!fd) {
+    if (errno == EEXIST)
+      return base::invalid("{} exists: remove it or name another file with --output", path);
+    return base::sysError("create token file {}", path);
+  }
+  std::string line = token + "\n";
+  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+      ::fsync(fd.get()) != 0) {
+    auto e = base::sysError("write token file {}", path);
+    ::unlink(path.c_str());
+    return e;
+  }
   return {};
 }
 

@@ -27,6 +27,7 @@
 
 #include "base/base.h"
 #include "tunnel/gate.h"
+#include "tunnel/live.h"
 #include "tunnel/registration.h"
 #include "tunnel/runtime.h"
 #include "tunnel/tls.h"
@@ -39,6 +40,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// How often each shard looks whether state.json changed (one stat(2)).
+constexpr auto kWatchEvery = std::chrono::milliseconds(250);
 
 std::string stripPort(std::string_view authority) {
   if (!authority.empty() && authority.front() == '[') {
@@ -120,6 +123,8 @@ struct Edge::Shared {
   // frames can outlive the shards when the io_contexts are torn down at exit.
   std::shared_ptr<std::atomic<int>> in_flight = std::make_shared<std::atomic<int>>(0);
   size_t next_tunnel_shard = 0;  // used on shard 0's thread only
+  // The state directory's lock and its list of live connections (see live.h); made at start().
+  std::unique_ptr<LiveRegistry> live;
 
   void count(const std::string& tunnel_id, size_t shard, int delta) {
     std::lock_guard lock(mu);
@@ -232,6 +237,19 @@ struct Edge::Shard : http::Handler {
 
   void rememberStat() {
     if (::stat(state.statePath().c_str(), &loaded_stat) != 0) loaded_stat = {};
+  }
+
+  // Looks at state.json every kWatchEvery, so that what `edge tunnel delete` and `edge route`
+  // change is applied within a second without a SIGHUP: a deleted tunnel's connectors are
+  // dropped, a deleted route stops being served.
+  std::unique_ptr<asio::steady_timer> watch_timer;
+  Task<void> watchState() {
+    while (!stopping) {
+      watch_timer->expires_after(kWatchEvery);
+      auto [ec] = co_await watch_timer->async_wait(as_tuple(use_awaitable));
+      if (ec || stopping) co_return;
+      refreshIfChanged();
+    }
   }
 
   std::shared_ptr<H2Session> pick(const std::string& tunnel_id) {
@@ -567,6 +585,7 @@ struct Edge::Shard : http::Handler {
 
   void closeListeners() {
     stopping = true;
+    if (watch_timer) watch_timer->cancel();
     for (auto& a : acceptors) {
       boost::system::error_code ignored;
       a->close(ignored);
@@ -694,7 +713,12 @@ struct Edge::Shard : http::Handler {
     auto session = H2Session::create(std::move(stream), H2Session::Role::Client);
     live[tunnel_id].sessions.push_back(session);
     edge.shared_->count(tunnel_id, index, +1);
+    LiveRegistry* registry = edge.shared_->live.get();
+    if (registry)
+      registry->add({tunnel_id, reply.connection_id, reg->connector_id, reg->conn_index, peer_s,
+                     static_cast<int64_t>(::time(nullptr))});
     co_await session->run();
+    if (registry) registry->remove(reply.connection_id);
     edge.shared_->count(tunnel_id, index, -1);
     auto it = live.find(tunnel_id);
     if (it != live.end()) {
@@ -730,6 +754,8 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
   auto& first = *shards_[0];
   shared_->gate = ConnectionGate::create(shared_->limits.max_connections,
                                          shared_->limits.max_connections_per_client);
+  // First: a second edge on the same state directory is refused before it binds anything.
+  ASSIGN_OR_RETURN(shared_->live, LiveRegistry::open(first.state.dir()));
   RETURN_IF_ERROR(first.state.ensureIdentity());
   ASSIGN_OR_RETURN(SslCtxPtr tctx,
                    makeEdgeTunnelContext(first.state.certPath(), first.state.keyPath()));
@@ -762,6 +788,8 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
   }
   for (auto& sh : shards_) {
     sh->rememberStat();
+    sh->watch_timer = std::make_unique<asio::steady_timer>(sh->ioc);
+    asio::co_spawn(sh->ioc, sh->watchState(), asio::detached);
     // asio::ssl::context takes ownership: each shard gets its own reference.
     SSL_CTX_up_ref(tunnel_ctx.get());
     sh->tunnel_tls = std::make_unique<asio::ssl::context>(tunnel_ctx.get());

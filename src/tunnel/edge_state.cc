@@ -267,6 +267,13 @@ base::Result<void> EdgeState::addRoute(std::string_view name_or_id, std::string_
   return {};
 }
 
+base::Result<void> EdgeState::removeRoute(std::string_view hostname) {
+  const std::string host = base::toLower(hostname);
+  if (std::erase_if(routes_, [&](const RouteRecord& r) { return r.hostname == host; }) == 0)
+    return base::invalid("no route for hostname '{}' (see burrow edge route list)", hostname);
+  return {};
+}
+
 Verdict EdgeState::authenticate(std::string_view tunnel_id, std::string_view secret) const {
   const TunnelRecord* found = nullptr;
   for (const TunnelRecord& t : tunnels_)

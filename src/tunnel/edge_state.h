@@ -61,6 +61,7 @@ class EdgeState {
   const TunnelRecord* findTunnel(std::string_view name_or_id) const;
   base::Result<void> removeTunnel(std::string_view name_or_id);
   base::Result<void> addRoute(std::string_view name_or_id, std::string_view hostname);
+  base::Result<void> removeRoute(std::string_view hostname);
 
   // Registration check: Accepted, UnknownTunnel or BadSecret (constant-time compare).
   Verdict authenticate(std::string_view tunnel_id, std::string_view secret) const;

@@ -16,11 +16,30 @@ namespace tunnel {
 
 // ---- edge administration (state directory only; no running edge needed) ----
 
+// A connector connection registered with the running edge.
+struct LiveConnection {
+  std::string tunnel_id;
+  std::string connection_id;
+  std::string connector_id;
+  uint32_t index = 0;  // the connector's HA connection index
+  std::string peer;    // the connector's address as the edge saw it
+  int64_t since_unix = 0;
+};
+
 struct TunnelInfo {
   std::string id;
   std::string name;
   int64_t created_unix = 0;
   std::vector<std::string> hostnames;
+  // The tunnel's connections to the edge running on the state directory; nullopt when no
+  // edge runs there.
+  std::optional<std::vector<LiveConnection>> connections;
+};
+
+struct RouteInfo {
+  std::string hostname;
+  std::string tunnel_id;
+  std::string tunnel_name;
 };
 
 // Creates tunnel NAME and returns its token (base64 of id, secret, endpoint and the SHA-256
@@ -30,12 +49,18 @@ struct TunnelInfo {
 base::Result<std::string> createTunnel(const std::string& state_dir, const std::string& name,
                                        const std::string& endpoint);
 base::Result<std::vector<TunnelInfo>> listTunnels(const std::string& state_dir);
+// One tunnel by name or id.
+base::Result<TunnelInfo> tunnelInfo(const std::string& state_dir, const std::string& name_or_id);
 // Deletes the tunnel (by name or id) and every route to it.
 base::Result<void> deleteTunnel(const std::string& state_dir, const std::string& name_or_id);
 // Binds HOSTNAME (exact, or "*.zone") to the tunnel. Idempotent for the same tunnel; a
 // hostname bound to another tunnel is an error naming it.
 base::Result<void> routeHostname(const std::string& state_dir, const std::string& name_or_id,
                                  const std::string& hostname);
+base::Result<std::vector<RouteInfo>> listRoutes(const std::string& state_dir);
+// Removes the route of HOSTNAME (written as it was routed, any case).
+base::Result<void> deleteRoute(const std::string& state_dir, const std::string& hostname);
+// A running edge applies what these change within a second (it watches state.json).
 
 // ---- running ----
 
@@ -77,6 +102,8 @@ base::Result<int> runConnector(const ConnectorOptions& opts);
 
 // Reads a token from FILE (trimmed). Refuses a file readable by group or others.
 base::Result<std::string> readTokenFile(const std::string& path);
+// Writes TOKEN to a new FILE of mode 0600; an existing FILE is refused, not replaced.
+base::Result<void> writeTokenFile(const std::string& path, const std::string& token);
 
 struct QuickOptions {
   std::string url;          // "" = built-in hello page
