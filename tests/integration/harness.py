@@ -384,7 +384,7 @@ class BurrowTestCase(unittest.TestCase):
     def create_tunnel(self, edge, name, hostnames=(), endpoint=True):
         """Creates tunnel NAME (and its routes) in the edge's state; returns the token.
 
-        The running edge learns about it only on reload (see reload_edge)."""
+        The running edge finds it within a second (reload_edge waits until it does)."""
         args = ["edge", "tunnel", "create", name, "--state-dir", edge.state_dir]
         if endpoint:
             args += ["--endpoint", edge.endpoint]

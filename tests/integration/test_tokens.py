@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 import stat
+import re
+import time
 import uuid
 
 import harness
@@ -146,6 +148,115 @@ class TokenTest(harness.BurrowTestCase):
                 self.assertTrue("%o" % mode in msg or stat.filemode(0o100000 | mode)[1:] in msg,
                                 "the message gives the mode %o: %r" % (mode, msg))
                 self.assertEqual(p.count("connection registered"), 0, p.tail())
+
+
+
+def poll(pred, timeout):
+    """Polls pred every 50 ms until it holds or timeout seconds pass; returns the time taken or
+    None."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if pred():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    return None
+
+
+class LiveAdminTest(harness.BurrowTestCase):
+    """What `edge tunnel|route` change reaches a running edge without a SIGHUP, and what it
+    tells them about its live connections."""
+
+    def setUp(self):
+        super().setUp()
+        _, self.origin_port = self.start_origin("A")
+        self.edge = self.start_edge()
+        self.url = "http://127.0.0.1:%d" % self.origin_port
+        self.state = self.edge.state_dir
+
+    def admin(self, *args, check=True):
+        return self.burrow("edge", *args, "--state-dir", self.state, check=check)
+
+    def status(self, host):
+        try:
+            return self.get(self.edge, "/hello", host).status
+        except OSError:
+            return None
+
+    def test_create_output_writes_a_private_file_the_connector_accepts(self):
+        out = self.path("home.token")
+        r = self.admin("tunnel", "create", "home", "--endpoint", self.edge.endpoint,
+                       "--output", out)
+        self.assertEqual(r.stdout, "", "the token goes to the file, not stdout")
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        self.admin("route", "dns", "home", "home.test")
+        conn = self.start_connector(out, url=self.url, ha=1)
+        self.wait_registered(conn, 1)
+        self.assertBody(self.get(self.edge, "/hello", "home.test"), 200,
+                        b"hello from A path=/hello\n")
+        # An existing file is neither replaced nor left with a tunnel that has no token.
+        r = self.admin("tunnel", "create", "again", "--output", out, check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("exists", r.stderr)
+        self.assertNotIn("again", self.admin("tunnel", "list").stdout)
+
+    def test_info_and_list_show_live_connections(self):
+        token = self.create_tunnel(self.edge, "app", ["app.test"])
+        conn = self.start_connector(self.write_token(token), url=self.url, ha=2)
+        self.wait_registered(conn, 2)
+        ids = set(re.findall(r"connection_id=([0-9a-f-]{36})", conn.read()))
+        self.assertEqual(len(ids), 2, conn.tail())
+        info = self.admin("tunnel", "info", "app").stdout
+        self.assertIn("app.test", info)
+        for i in ids:
+            self.assertIn(i, info, "tunnel info lists every live connection")
+        self.assertRegex(info, r"127\.0\.0\.1:\d+")
+        rows = [l for l in self.admin("tunnel", "list").stdout.splitlines() if " app " in l]
+        self.assertEqual(len(rows), 1)
+        self.assertRegex(rows[0], r"\s2\s+app\.test$")
+        conn.stop()
+        took = poll(lambda: "no connector is connected" in self.admin("tunnel", "info",
+                                                                        "app").stdout, 5)
+        self.assertIsNotNone(took, self.admin("tunnel", "info", "app").stdout)
+        self.edge.proc.stop()
+        info = self.admin("tunnel", "info", "app").stdout
+        self.assertIn("no edge runs", info, "a stopped edge's connections are not reported")
+
+    def test_second_edge_on_one_state_directory_is_refused(self):
+        r = self.burrow("edge", "--state-dir", self.state, "--http", "127.0.0.1:0",
+                        "--tunnel", "127.0.0.1:0")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("another edge (pid %d)" % self.edge.proc.pid, r.stderr)
+        self.assertEqual(self.status("nothing.test"), 404, "the first edge still serves")
+
+    def test_route_changes_apply_within_a_second_without_sighup(self):
+        token = self.create_tunnel(self.edge, "app", ["app.test"])
+        conn = self.start_connector(self.write_token(token), url=self.url, ha=1)
+        self.wait_registered(conn, 1)
+        self.assertEqual(self.status("app.test"), 200)
+        self.admin("route", "dns", "app", "late.test")
+        self.assertIsNotNone(poll(lambda: self.status("late.test") == 200, 1.0))
+        rows = self.admin("route", "list").stdout
+        self.assertRegex(rows, r"late\.test\s+app\s")
+        self.admin("route", "delete", "APP.test")
+        self.assertIsNotNone(poll(lambda: self.status("app.test") == 404, 1.0),
+                             "a deleted route stops being served within a second")
+        self.assertEqual(self.status("late.test"), 200)
+        r = self.admin("route", "delete", "app.test", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no route for hostname 'app.test'", r.stderr)
+
+    def test_deleted_tunnel_loses_its_connectors_within_a_second(self):
+        token = self.create_tunnel(self.edge, "app", ["app.test"])
+        conn = self.start_connector(self.write_token(token), url=self.url, ha=2)
+        self.wait_registered(conn, 2)
+        r = self.admin("tunnel", "delete", "app")
+        self.assertIn("within a second", r.stderr)
+        start = time.monotonic()
+        conn.wait_for(r"connection lost", count=2, timeout=5)
+        self.assertLess(time.monotonic() - start, 1.0 * harness.TIME_FACTOR + 0.5)
+        code = conn.wait(timeout=10)
+        self.assertNotEqual(code, 0)
+        self.assertIn("unknown tunnel", conn.read())
 
 
 if __name__ == "__main__":
