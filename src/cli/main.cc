@@ -50,6 +50,7 @@ std::vector<std::string> selfArgv() {
 
 struct Flags {
   std::string log_level = "info";
+  bool log_level_given = false;
   // edge
   tunnel::EdgeOptions edge;
   std::string name, hostname, endpoint, output, edge_grace = "30s";
@@ -212,21 +213,23 @@ std::string inStateDir(const Flags& f, const char* name) {
   return ::access(path.c_str(), F_OK) == 0 ? path : "";
 }
 
-base::Result<config::TunnelConfig> loadConfig(const Flags& f) {
+// The rules of --url, or of the config file (its path in *file).
+base::Result<config::TunnelConfig> loadConfig(const Flags& f, std::string* file = nullptr) {
   if (!f.url.empty() && !f.config_file.empty())
     return base::invalid("give either --config or --url, not both");
   if (!f.url.empty()) return config::singleServiceConfig(f.url);
-  std::string file = f.config_file.empty() ? inStateDir(f, "config.yml") : f.config_file;
-  if (file.empty())
+  std::string path = f.config_file.empty() ? inStateDir(f, "config.yml") : f.config_file;
+  if (file) *file = path;
+  if (path.empty())
     return base::invalid("give --config FILE (ingress rules) or --url URL, or put the rules in {}",
                          f.tunnel_state_dir + "/config.yml");
-  return config::loadTunnelConfig(file);
+  return config::loadTunnelConfig(path);
 }
 
 int tunnelRun(Flags& f) {
-  auto cfg = loadConfig(f);
-  if (!cfg) return fail(cfg.error());
   tunnel::ConnectorOptions o;
+  auto cfg = loadConfig(f, &o.config_file);
+  if (!cfg) return fail(cfg.error());
   std::string token_file = f.token_file;
   if (token_file.empty() && !cfg->token_file.empty()) token_file = cfg->token_file;
   if (token_file.empty() && !cfg->credentials_file.empty()) token_file = cfg->credentials_file;
@@ -248,12 +251,10 @@ int tunnelRun(Flags& f) {
   auto grace = base::parseDuration(f.grace_period);
   if (!grace)
     return fail(base::Error{grace.error().code, "--grace-period: " + grace.error().message()});
-  o.grace_period = *grace;
-  // A flag on the command line wins over the same key in the config file.
-  o.ha_connections =
-      f.ha_connections_given || !cfg->ha_connections ? f.ha_connections : *cfg->ha_connections;
-  if (!f.grace_period_given && cfg->grace_period) o.grace_period = *cfg->grace_period;
+  if (f.grace_period_given) o.grace_period = *grace;
+  if (f.ha_connections_given) o.ha_connections = f.ha_connections;
   o.metrics_addr = f.metrics;
+  o.log_level_given = f.log_level_given;
   o.config = std::move(*cfg);
   return finish(tunnel::runConnector(o));
 }
@@ -262,6 +263,11 @@ int ingressValidate(Flags& f) {
   auto cfg = loadConfig(f);
   if (!cfg) {
     std::printf("Validation failed: %s\n", cfg.error().message().c_str());
+    return kFail;
+  }
+  if (f.strict && !cfg->warnings.empty()) {
+    std::printf("Validation failed: --strict: %zu key(s) not used by burrow (see above)\n",
+                cfg->warnings.size());
     return kFail;
   }
   std::printf("OK\n");
@@ -441,7 +447,7 @@ constexpr std::pair<std::string_view, AddCommand> kCommands[] = {
 std::string_view commandWord(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a == "--log-level") {
+    if (a == "--log-level" || a == "--loglevel") {
       ++i;
       continue;
     }
@@ -539,6 +545,7 @@ void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* ingress = tun->add_subcommand("ingress", "validate or test ingress rules");
   ingress->require_subcommand(1);
   auto* validate = ingress->add_subcommand("validate", "check the ingress rules");
+  validate->add_flag("--strict", f.strict, "keys burrow does not use (typos too) are errors");
   table.push_back({validate, ingressValidate});
   auto* rule = ingress->add_subcommand("rule", "show which rule a URL matches");
   rule->add_option("URL", f.rule_url, "URL to match")->required();
@@ -648,13 +655,55 @@ void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table) {
   table.push_back({aud, auditUnits});
 }
 
+// A word where a command is expected that names none ("burrow access", "burrow tunnel
+// rn"): the message CLI11 would give ("A subcommand is required", "arguments were not
+// expected") does not say which word is wrong. Returns it, and the command it was given to.
+std::optional<std::pair<std::string, std::string>> unknownCommand(CLI::App& app, int argc,
+                                                                  char** argv) {
+  CLI::App* cur = &app;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") break;
+    if (a.starts_with("-")) {
+      // An option's value is not a command word.
+      if (a.find('=') != std::string::npos) continue;
+      for (CLI::App* at = cur; at; at = at->get_parent())
+        if (const CLI::Option* opt = at->get_option_no_throw(a)) {
+          if (opt->get_items_expected_min() > 0) ++i;
+          break;
+        }
+      continue;
+    }
+    auto subs = cur->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) return std::nullopt;  // from here on, the command's own arguments
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : subs)
+      if (sub->check_name(a)) next = sub;
+    if (!next) {
+      if (!cur->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty())
+        return std::nullopt;
+      std::string known;
+      for (CLI::App* sub : subs) known += (known.empty() ? "" : ", ") + sub->get_name();
+      std::string path = cur == &app ? "burrow" : "burrow " + cur->get_name();
+      for (CLI::App* p = cur->get_parent(); p && p != &app; p = p->get_parent())
+        path.insert(7, p->get_name() + " ");
+      return std::pair{a, fmt::format("{} (commands of {}: {})", path, path, known)};
+    }
+    cur = next;
+  }
+  return std::nullopt;
+}
+
 int run(int argc, char** argv) {
   g_argv.assign(argv, argv + argc);
   CLI::App app{"burrow: expose self-hosted services through a tunnel you own", "burrow"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("burrow 0.1.0 (") + tunnel::tlsLibrary() + ")");
   Flags f;
-  app.add_option("--log-level", f.log_level, "debug, info, warn, error or off")
+  // Global options are taken after a command too (`burrow tunnel run --log-level debug`).
+  app.fallthrough();
+  app.add_option("--log-level,--loglevel", f.log_level,
+                 "debug, info, warn, error or off (also after the command)")
       ->capture_default_str();
   std::vector<Command> table;
   // Only the command named on the command line is built (each costs allocations, and
@@ -666,6 +715,11 @@ int run(int argc, char** argv) {
   for (const auto& [name, add] : kCommands)
     if (!known || name == word) add(app, f, table);
 
+  if (auto bad = unknownCommand(app, argc, argv)) {
+    std::fprintf(stderr, "burrow: unknown command '%s' for %s\n", bad->first.c_str(),
+                 bad->second.c_str());
+    return kUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -684,6 +738,7 @@ int run(int argc, char** argv) {
     return kUsage;
   }
   base::setLogLevel(level);
+  f.log_level_given = app.count("--log-level") > 0;
   // The deepest parsed command wins: `edge tunnel list` over `edge`.
   for (auto it = table.rbegin(); it != table.rend(); ++it) {
     CLI::App* a = it->app;

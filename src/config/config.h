@@ -95,6 +95,7 @@ struct TunnelConfig {
   std::optional<int> ha_connections;   // `ha-connections:`
   std::optional<Millis> grace_period;  // `grace-period:`
   std::string metrics;                 // `metrics:` address (loopback), may be empty
+  std::string loglevel;                // `loglevel:` debug|info|warn|error|fatal|off, may be empty
   std::vector<IngressRule> ingress;    // never empty after a successful parse
   // "FILE:LINE: ..." for each key burrow ignored (cloudflared options it does not use,
   // typos). Already logged once each with LOG_WARN while parsing; kept so that
@@ -109,6 +110,11 @@ base::Result<TunnelConfig> loadTunnelConfig(const std::string& path);
 base::Result<TunnelConfig> parseTunnelConfig(std::string_view yaml, std::string_view source);
 // The config `--url URL` means: one catch-all rule to URL.
 base::Result<TunnelConfig> singleServiceConfig(std::string_view url);
+// `metrics:` and --metrics: HOST:PORT with HOST localhost, an address in 127.0.0.0/8, or
+// [::1]; port 0 picks a free one. The error says what is wrong with ADDR.
+base::Result<void> checkMetricsAddress(std::string_view addr);
+// The nearest of `known` to `key` (a typo's likely meaning), or "" when none is close.
+std::string nearestKey(std::string_view key, const std::vector<std::string_view>& known);
 // Parses one `service:` value ("http://localhost:8080", "unix:/run/x.sock", ...).
 base::Result<Service> parseService(std::string_view text);
 

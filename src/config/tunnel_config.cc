@@ -11,6 +11,10 @@
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <exception>
 #include <memory>
@@ -32,6 +36,32 @@ namespace {
 constexpr size_t kMaxConfigBytes = 1 << 20;
 constexpr int kMaxHaConnections = 64;
 
+// The keys of each place in a config: those burrow reads, then cloudflared's that it does not.
+// A key in neither is a typo or a stranger, and the warning says so (with the nearest key).
+const std::vector<std::string_view> kTopKeys = {
+    "tunnel", "credentials-file", "token-file", "metrics", "ha-connections", "grace-period",
+    "originRequest", "ingress", "url", "loglevel",
+    // cloudflared's, not used by burrow
+    "logfile", "log-directory", "protocol", "no-autoupdate", "autoupdate-freq", "warp-routing",
+    "edge-ip-version", "edge-bind-address", "region", "retries", "metrics-update-freq", "tag",
+    "origincert", "transport-loglevel", "pidfile", "post-quantum", "management-diagnostics",
+    "hello-world", "name", "lb-pool", "compression-quality", "use-reconnect-token",
+    "dial-edge-timeout", "max-edge-addr-retries", "rpc-timeout", "write-stream-timeout",
+    "quic-disable-pmtu-discovery", "label", "icmpv4-src", "icmpv6-src", "features"};
+constexpr size_t kTopUsed = 10;
+const std::vector<std::string_view> kOriginKeys = {
+    "connectTimeout", "tlsTimeout", "tcpKeepAlive", "keepAliveTimeout", "responseTimeout",
+    "keepAliveConnections", "noTLSVerify", "disableChunkedEncoding", "httpHostHeader",
+    "originServerName", "caPool", "access", "ipRules",
+    // cloudflared's, not used by burrow
+    "noHappyEyeballs", "matchSNItoHost", "bastionMode", "proxyAddress", "proxyPort", "proxyType",
+    "http2Origin"};
+constexpr size_t kOriginUsed = 13;
+const std::vector<std::string_view> kRuleKeys = {"hostname", "path", "service", "originRequest"};
+constexpr size_t kRuleUsed = 4;
+const std::vector<std::string_view> kAccessKeys = {"required", "teamName", "audTag"};
+constexpr size_t kAccessUsed = 1;
+
 // One `key: value` of a mapping, with the key's line for messages.
 struct Entry {
   std::string key;
@@ -51,7 +81,8 @@ class Parser {
     return base::invalid("{}:{}: {}", source_, line, fmt::format(f, std::forward<Args>(args)...));
   }
 
-  void ignore(const Entry& e, std::string_view where);
+  void ignore(const Entry& e, std::string_view where, const std::vector<std::string_view>& known,
+              size_t used);
   base::Result<std::vector<Entry>> entries(const YAML::Node& map, std::string_view where);
   base::Result<std::string> stringValue(const Entry& e, std::string_view where);
   base::Result<std::optional<Millis>> durationValue(const Entry& e, std::string_view where);
@@ -67,9 +98,18 @@ class Parser {
   std::vector<std::string> warnings_;
 };
 
-void Parser::ignore(const Entry& e, std::string_view where) {
-  std::string w =
-      fmt::format("{}:{}: {}ignoring key '{}' (not used by burrow)", source_, e.line, where, e.key);
+void Parser::ignore(const Entry& e, std::string_view where,
+                    const std::vector<std::string_view>& known, size_t used) {
+  std::string w;
+  if (std::find(known.begin() + static_cast<ptrdiff_t>(used), known.end(), e.key) != known.end()) {
+    w = fmt::format("{}:{}: {}ignoring key '{}' (not used by burrow)", source_, e.line, where,
+                    e.key);
+  } else if (std::string near = nearestKey(e.key, known); !near.empty()) {
+    w = fmt::format("{}:{}: {}unknown key '{}' ignored; did you mean '{}'?", source_, e.line, where,
+                    e.key, near);
+  } else {
+    w = fmt::format("{}:{}: {}unknown key '{}' ignored", source_, e.line, where, e.key);
+  }
   LOG_WARN("{}", w);
   warnings_.push_back(std::move(w));
 }
@@ -161,7 +201,7 @@ base::Result<void> Parser::access(const Entry& e, std::string_view where) {
                     "required: false) and protect the route another way",
                     w);
     } else {
-      ignore(item, w);  // teamName, audTag: meaningful only with required: true
+      ignore(item, w, kAccessKeys, kAccessUsed);  // teamName, audTag: only with required: true
     }
   }
   return {};
@@ -211,8 +251,7 @@ base::Result<OriginRequest> Parser::originRequest(const Entry& e, std::string_vi
                   "leave the origin believed protected",
                   w);
     } else {
-      // noHappyEyeballs, proxyAddress, proxyPort, proxyType, http2Origin, ...
-      ignore(item, w);
+      ignore(item, w, kOriginKeys, kOriginUsed);
     }
   }
   return o;
@@ -250,7 +289,7 @@ base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t
     } else if (item.key == "originRequest") {
       ASSIGN_OR_RETURN(own, originRequest(item, where));
     } else {
-      ignore(item, where);
+      ignore(item, where, kRuleKeys, kRuleUsed);
     }
   }
 
@@ -322,6 +361,16 @@ base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
       ASSIGN_OR_RETURN(cfg.token_file, stringValue(item, ""));
     } else if (k == "metrics") {
       ASSIGN_OR_RETURN(cfg.metrics, stringValue(item, ""));
+      if (auto ok = checkMetricsAddress(cfg.metrics); !cfg.metrics.empty() && !ok)
+        return fail(item.line, "metrics: {}", ok.error().message());
+    } else if (k == "loglevel") {
+      ASSIGN_OR_RETURN(cfg.loglevel, stringValue(item, ""));
+      base::LogLevel level;
+      if (!cfg.loglevel.empty() && cfg.loglevel != "fatal" &&
+          !base::parseLogLevel(cfg.loglevel, &level))
+        return fail(item.line, "loglevel: '{}' is not one of debug, info, warn, error, fatal, off",
+                    cfg.loglevel);
+      if (cfg.loglevel == "fatal") cfg.loglevel = "error";  // burrow's most severe level
     } else if (k == "ha-connections") {
       ASSIGN_OR_RETURN(cfg.ha_connections, intValue(item, "", 1, kMaxHaConnections));
     } else if (k == "grace-period") {
@@ -334,8 +383,7 @@ base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
       // cloudflared's single-origin mode: `url:` instead of an ingress list.
       url = &item;
     } else {
-      // loglevel, logfile, protocol, no-autoupdate, warp-routing, edge-ip-version, ...
-      ignore(item, "");
+      ignore(item, "", kTopKeys, kTopUsed);
     }
   }
 
@@ -373,6 +421,68 @@ base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
 }
 
 }  // namespace
+
+base::Result<void> checkMetricsAddress(std::string_view addr) {
+  constexpr const char* kOnly =
+      "the metrics listener binds loopback addresses only (localhost, 127.0.0.0/8 or [::1])";
+  std::string_view host, port;
+  if (!addr.empty() && addr.front() == '[') {
+    size_t close = addr.find(']');
+    if (close == std::string_view::npos || close + 1 >= addr.size() || addr[close + 1] != ':')
+      return base::invalid("'{}': expected [ADDRESS]:PORT", addr);
+    host = addr.substr(1, close - 1);
+    port = addr.substr(close + 2);
+  } else {
+    size_t colon = addr.rfind(':');
+    if (colon == std::string_view::npos) return base::invalid("'{}': expected HOST:PORT", addr);
+    host = addr.substr(0, colon);
+    port = addr.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != port.npos ||
+      std::stoul(std::string(port)) > 65535)
+    return base::invalid("'{}': port must be a number from 0 to 65535", addr);
+  const std::string h(host);
+  in_addr a4{};
+  in6_addr a6{};
+  bool loopback = h == "localhost" ||
+                  (::inet_pton(AF_INET, h.c_str(), &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
+                  (addr.front() == '[' && ::inet_pton(AF_INET6, h.c_str(), &a6) == 1 &&
+                   IN6_IS_ADDR_LOOPBACK(&a6));
+  if (!loopback) return base::invalid("'{}': {}", addr, kOnly);
+  return {};
+}
+
+std::string nearestKey(std::string_view key, const std::vector<std::string_view>& known) {
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
+  // Levenshtein distance, ignoring case; close is at most 2 edits and a third of the key.
+  auto distance = [&](std::string_view a, std::string_view b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min(
+            {row[j] + 1, row[j - 1] + 1, diag + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
+        diag = up;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string best;
+  size_t best_d = 3;
+  for (std::string_view k : known) {
+    size_t d = distance(key, k);
+    if (d < best_d && d * 3 <= key.size()) {
+      best_d = d;
+      best = std::string(k);
+    }
+  }
+  return best;
+}
 
 OriginRequest merge(const OriginRequest& parent, const OriginRequest& child) {
   OriginRequest out = parent;

@@ -73,7 +73,6 @@ TEST(TunnelConfig, CloudflaredUserConfigLoads) {
   // Every cloudflared-only key is a warning naming key and line, never an error.
   const std::string f = dataFile("cloudflared_config.yml");
   const std::vector<std::string> want = {
-      f + ":5: ignoring key 'loglevel' (not used by burrow)",
       f + ":6: ignoring key 'logfile' (not used by burrow)",
       f + ":7: ignoring key 'protocol' (not used by burrow)",
       f + ":8: ignoring key 'no-autoupdate' (not used by burrow)",
@@ -333,8 +332,8 @@ TEST(TunnelConfig, UnknownKeysWarnNeverFail) {
       "t.yml");
   ASSERT_TRUE(cfg) << cfg.error().message();
   const std::vector<std::string> want = {
-      "t.yml:1: ignoring key 'ingres' (not used by burrow)",
-      "t.yml:5: ingress rule #1: ignoring key 'comment' (not used by burrow)",
+      "t.yml:1: unknown key 'ingres' ignored; did you mean 'ingress'?",
+      "t.yml:5: ingress rule #1: unknown key 'comment' ignored",
       "t.yml:7: ingress rule #1: originRequest: ignoring key 'proxyType' (not used by burrow)",
   };
   EXPECT_EQ(cfg->warnings, want);
@@ -416,4 +415,54 @@ TEST(SingleService, UrlIsValidatedLikeAService) {
 }
 
 }  // namespace
+
+TEST(TunnelConfig, MisspeltKeysGetTheNearestKnownKey) {
+  auto cfg = parseTunnelConfig(
+      "ha-conections: 2\n"
+      "originRequest:\n"
+      "  connectTimout: 5s\n"
+      "ingress:\n"
+      "  - hostname: a.example.com\n"
+      "    pathh: ^/api\n"
+      "    service: http://localhost\n"
+      "  - service: http_status:404\n",
+      "t.yml");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  const std::vector<std::string> want = {
+      "t.yml:1: unknown key 'ha-conections' ignored; did you mean 'ha-connections'?",
+      "t.yml:3: originRequest: unknown key 'connectTimout' ignored; did you mean "
+      "'connectTimeout'?",
+      "t.yml:6: ingress rule #1: unknown key 'pathh' ignored; did you mean 'path'?",
+  };
+  EXPECT_EQ(cfg->warnings, want);
+  EXPECT_EQ(nearestKey("zzz", {"ingress", "url"}), "");
+  EXPECT_EQ(nearestKey("URL", {"ingress", "url"}), "url");
+}
+
+TEST(TunnelConfig, LogLevel) {
+  auto cfg =
+      parseTunnelConfig("loglevel: debug\ningress:\n  - service: http_status:404\n", "t.yml");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->loglevel, "debug");
+  EXPECT_TRUE(cfg->warnings.empty());
+  cfg = parseTunnelConfig("loglevel: fatal\ningress:\n  - service: http_status:404\n", "t.yml");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->loglevel, "error");
+  expectError(errorOf("loglevel: loud\ningress:\n  - service: http_status:404\n"),
+              "t.yml:1: ", "loglevel: 'loud' is not one of debug, info, warn, error, fatal, off");
+}
+
+TEST(TunnelConfig, MetricsMustBeLoopback) {
+  for (const char* ok : {"localhost:2000", "127.0.0.1:0", "127.1.2.3:2000", "[::1]:2000"})
+    EXPECT_TRUE(checkMetricsAddress(ok)) << ok;
+  for (const char* bad :
+       {"0.0.0.0:2000", ":2000", "[::]:2000", "192.168.1.1:2000", "example.com:2000"})
+    EXPECT_FALSE(checkMetricsAddress(bad)) << bad;
+  expectError(
+      errorOf("metrics: 0.0.0.0:2000\ningress:\n  - service: http_status:404\n"),
+      "t.yml:1: ", "metrics: '0.0.0.0:2000': the metrics listener binds loopback addresses only");
+  EXPECT_FALSE(checkMetricsAddress("localhost"));
+  EXPECT_FALSE(checkMetricsAddress("localhost:99999"));
+}
+
 }  // namespace config

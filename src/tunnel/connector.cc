@@ -47,33 +47,38 @@ struct Connector::Impl {
        std::vector<int> idx, std::string id, std::shared_ptr<ConnectorStats> st)
       : self(c),
         ioc(io),
-        cfg(std::move(config)),
+        cfg(std::make_shared<const config::TunnelConfig>(std::move(config))),
         token(std::move(tok)),
         indexes(std::move(idx)),
         connector_id(std::move(id)),
         stats(std::move(st)),
-        pool(io.get_executor()),
+        pool(std::make_shared<http::OriginPool>(io.get_executor())),
         drained_ev(io.get_executor()) {}
 
   enum class End { Retry, Permanent, Stopped };
 
   Connector& self;
   asio::io_context& ioc;
-  config::TunnelConfig cfg;
+  // The rules and the origin pool that go with them. A reload swaps both; a request keeps the
+  // ones it started with until it ends.
+  std::shared_ptr<const config::TunnelConfig> cfg;
   Token token;
-  std::vector<int> indexes;  // the HA connection indexes this thread keeps
+  std::vector<int> indexes;  // by slot: the HA connection indexes this thread keeps
   std::string connector_id;
   std::shared_ptr<ConnectorStats> stats;
   std::unique_ptr<asio::ssl::context> tls;
-  http::OriginPool pool;
-  std::vector<std::shared_ptr<H2Session>> sessions;  // registered, by position in indexes
+  std::shared_ptr<http::OriginPool> pool;
+  std::vector<std::shared_ptr<H2Session>> sessions;  // registered, by slot
   std::vector<std::unique_ptr<asio::steady_timer>> retry_timers;
+  // By slot: a connection no longer wanted (ha-connections lowered by a reload) drains and is
+  // not dialled again; `looping` while its connection loop runs.
+  std::vector<bool> retired, looping;
   bool stopping = false;
   bool first_registered = false;
   int in_flight = 0;
   http::Event drained_ev;
 
-  std::unique_ptr<tcp::acceptor> metrics_acceptor;
+  std::shared_ptr<tcp::acceptor> metrics_acceptor;
   std::optional<tcp::endpoint> metrics_ep;
 
   int readyConnections() const { return stats->ready.load(std::memory_order_relaxed); }
@@ -140,10 +145,11 @@ struct Connector::Impl {
   };
   std::unique_ptr<MetricsHandler> metrics_handler;
 
-  Task<void> acceptMetrics() {
+  // Holds its acceptor: a reload may replace metrics_acceptor while this waits on the old one.
+  Task<void> acceptMetrics(std::shared_ptr<tcp::acceptor> acc) {
     for (;;) {
-      auto [ec, sock] = co_await metrics_acceptor->async_accept(as_tuple(use_awaitable));
-      if (ec) co_return;  // closed at stop
+      auto [ec, sock] = co_await acc->async_accept(as_tuple(use_awaitable));
+      if (ec) co_return;  // closed at stop or by a reload
       asio::co_spawn(ioc, http::serveHttp1(std::move(sock), *metrics_handler, http::ServerLimits{}),
                      asio::detached);
     }
@@ -175,11 +181,15 @@ struct Connector::Impl {
     auto& req = st->request();
     std::string_view target = req.target;
     std::string_view path = target.substr(0, target.find('?'));
-    size_t idx = config::matchIngress(cfg, req.authority, path);
-    co_await http::proxy(pool, cfg.ingress[idx], req, *st, *st);
+    const auto rules = cfg;
+    const auto origins = pool;
+    size_t idx = config::matchIngress(*rules, req.authority, path);
+    co_await http::proxy(*origins, rules->ingress[idx], req, *st, *st);
     if (!st->headWritten()) co_await http::respondText(*st, 502, "no response");
     if (int code = st->statusWritten(); code > 0 && code < 600)
       stats->responses[static_cast<size_t>(code)].fetch_add(1, std::memory_order_relaxed);
+    LOG_DEBUG("request served method={} host={} path={} rule={} status={}", req.method,
+              req.authority, path, idx + 1, st->statusWritten());
     if (!st->finished()) {
       stats->request_errors.fetch_add(1, std::memory_order_relaxed);
       st->reset(NGHTTP2_INTERNAL_ERROR);
@@ -325,7 +335,13 @@ struct Connector::Impl {
     Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60),
                     std::hash<std::string>{}(connector_id) + static_cast<uint64_t>(index));
     auto& timer = *retry_timers[slot];
-    while (!stopping) {
+    looping[slot] = true;
+    struct Done {
+      std::vector<bool>& v;
+      size_t i;
+      ~Done() { v[i] = false; }
+    } done{looping, slot};
+    while (!stopping && !retired[slot]) {
       base::Error err;
       auto started = std::chrono::steady_clock::now();
       End end = co_await connectOnce(slot, &err);
@@ -334,6 +350,10 @@ struct Connector::Impl {
         co_return;
       }
       if (end == End::Stopped || stopping) co_return;
+      if (retired[slot]) {
+        LOG_INFO("connection retired index={} (ha-connections lowered)", index);
+        co_return;
+      }
       if (std::chrono::steady_clock::now() - started > kStableAfter) backoff.reset();
       auto delay = backoff.next();
       LOG_WARN("connection lost index={} error={} retry_in_ms={}", index, err.message(),
@@ -372,11 +392,64 @@ base::Result<void> Connector::start() {
   ASSIGN_OR_RETURN(SslCtxPtr ctx, makeConnectorContext(im.token.pin));
   im.tls = std::make_unique<asio::ssl::context>(ctx.release());
   im.sessions.resize(im.indexes.size());
+  im.retired.resize(im.indexes.size());
+  im.looping.resize(im.indexes.size());
   for (size_t slot = 0; slot < im.indexes.size(); ++slot) {
     im.retry_timers.push_back(std::make_unique<asio::steady_timer>(im.ioc));
     asio::co_spawn(im.ioc, im.connectionLoop(slot), asio::detached);
   }
   return {};
+}
+
+void Connector::setConfig(std::shared_ptr<const config::TunnelConfig> cfg) {
+  auto& im = *impl_;
+  im.cfg = std::move(cfg);
+  // New origin settings (TLS, timeouts, keep-alive) apply to new origin connections; the old
+  // pool closes its idle ones once the last request using it ends.
+  im.pool = std::make_shared<http::OriginPool>(im.ioc.get_executor());
+}
+
+void Connector::setIndexes(const std::vector<int>& wanted, std::chrono::milliseconds grace) {
+  auto& im = *impl_;
+  if (im.stopping) return;
+  for (size_t slot = 0; slot < im.indexes.size(); ++slot) {
+    bool keep = std::find(wanted.begin(), wanted.end(), im.indexes[slot]) != wanted.end();
+    if (keep == !im.retired[slot]) continue;
+    im.retired[slot] = !keep;
+    if (!keep) {
+      // Drain: the edge stops opening streams here; the connection ends once they are done,
+      // or at the grace period.
+      im.retry_timers[slot]->cancel();
+      if (auto s = im.sessions[slot]) {
+        s->goAway();
+        s->closeWhenIdle();
+        auto t = std::make_shared<asio::steady_timer>(im.ioc, grace);
+        t->async_wait([t, w = std::weak_ptr<H2Session>(s)](const boost::system::error_code& ec) {
+          if (auto live = w.lock(); live && !ec) live->close();
+        });
+      }
+    } else if (!im.looping[slot]) {
+      asio::co_spawn(im.ioc, im.connectionLoop(slot), asio::detached);
+    }
+  }
+  for (int index : wanted) {
+    if (std::find(im.indexes.begin(), im.indexes.end(), index) != im.indexes.end()) continue;
+    im.indexes.push_back(index);
+    im.sessions.emplace_back();
+    im.retired.push_back(false);
+    im.looping.push_back(false);
+    im.retry_timers.push_back(std::make_unique<asio::steady_timer>(im.ioc));
+    asio::co_spawn(im.ioc, im.connectionLoop(im.indexes.size() - 1), asio::detached);
+  }
+}
+
+void Connector::stopMetrics() {
+  auto& im = *impl_;
+  if (!im.metrics_acceptor) return;
+  boost::system::error_code ignored;
+  im.metrics_acceptor->close(ignored);
+  im.metrics_acceptor.reset();
+  im.metrics_ep.reset();
 }
 
 void Connector::drain(std::chrono::milliseconds grace, std::function<void()> done) {
@@ -416,17 +489,14 @@ void Connector::stop() { impl_->stopAll(); }
 
 base::Result<void> Connector::startMetrics(const std::string& addr) {
   auto& im = *impl_;
-  ASSIGN_OR_RETURN(tcp::endpoint ep, parseListenAddr(addr));
-  if (!ep.address().is_loopback())
-    return base::invalid(
-        "--metrics {}: the metrics listener binds loopback addresses only "
-        "(127.0.0.0/8 or [::1])",
-        addr);
+  if (auto ok = config::checkMetricsAddress(addr); !ok)
+    return base::invalid("--metrics {}", ok.error().message());
   ASSIGN_OR_RETURN(tcp::acceptor acc, listen(im.ioc, addr, "metrics"));
+  stopMetrics();  // the one a reload replaces, once the new one is bound
   im.metrics_ep = acc.local_endpoint();
-  im.metrics_acceptor = std::make_unique<tcp::acceptor>(std::move(acc));
-  im.metrics_handler = std::make_unique<Impl::MetricsHandler>(im);
-  asio::co_spawn(im.ioc, im.acceptMetrics(), asio::detached);
+  im.metrics_acceptor = std::make_shared<tcp::acceptor>(std::move(acc));
+  if (!im.metrics_handler) im.metrics_handler = std::make_unique<Impl::MetricsHandler>(im);
+  asio::co_spawn(im.ioc, im.acceptMetrics(im.metrics_acceptor), asio::detached);
   LOG_INFO("metrics ready addr={}", formatEndpoint(*im.metrics_ep));
   return {};
 }

@@ -218,27 +218,61 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   return 0;
 }
 
+namespace {
+
+// What a connector runs with, from its flags over its config file (see ConnectorOptions).
+struct Effective {
+  int ha_connections = 4;
+  std::chrono::milliseconds grace_period{30'000};
+  std::string metrics;
+  std::string loglevel;  // "" = leave as it is
+};
+
+Effective effective(const ConnectorOptions& o, const config::TunnelConfig& cfg) {
+  Effective e;
+  e.ha_connections = o.ha_connections.value_or(cfg.ha_connections.value_or(4));
+  e.grace_period = o.grace_period.value_or(cfg.grace_period.value_or(e.grace_period));
+  e.metrics = !o.metrics_addr.empty() ? o.metrics_addr : cfg.metrics;
+  if (!o.log_level_given) e.loglevel = cfg.loglevel;
+  return e;
+}
+
+void applyLogLevel(const std::string& name) {
+  base::LogLevel level;
+  if (!name.empty() && base::parseLogLevel(name, &level)) base::setLogLevel(level);
+}
+
+// The HA connection indexes thread t of `threads` keeps: t, t + threads, ...
+std::vector<int> indexesOf(int t, int threads, int ha_connections) {
+  std::vector<int> v;
+  for (int i = t; i < ha_connections; i += threads) v.push_back(i);
+  return v;
+}
+
+}  // namespace
+
 base::Result<int> runConnector(const ConnectorOptions& o) {
   ASSIGN_OR_RETURN(Token token, decodeToken(o.token));
-  if (o.ha_connections < 1 || o.ha_connections > 64)
-    return base::invalid("--ha-connections must be between 1 and 64, not {}", o.ha_connections);
+  Effective now = effective(o, o.config);
+  if (now.ha_connections < 1 || now.ha_connections > 64)
+    return base::invalid("--ha-connections must be between 1 and 64, not {}", now.ha_connections);
+  applyLogLevel(now.loglevel);
   // One thread per core (at most one per connection), each with its own io_context and its
-  // share of the HA connections: nothing on the data path crosses threads.
+  // share of the HA connections: nothing on the data path crosses threads. A reload that
+  // raises ha-connections spreads the new ones over these threads.
   int threads =
-      std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, o.ha_connections);
+      std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, now.ha_connections);
   auto stats = std::make_shared<ConnectorStats>();
   std::string connector_id = base::randomUuid();
   std::vector<std::unique_ptr<asio::io_context>> iocs;
   std::vector<std::unique_ptr<Connector>> conns;
   for (int t = 0; t < threads; ++t) {
-    std::vector<int> indexes;
-    for (int i = t; i < o.ha_connections; i += threads) indexes.push_back(i);
     iocs.push_back(std::make_unique<asio::io_context>(1));
-    conns.push_back(std::make_unique<Connector>(*iocs.back(), o.config, token, std::move(indexes),
+    conns.push_back(std::make_unique<Connector>(*iocs.back(), o.config, token,
+                                                indexesOf(t, threads, now.ha_connections),
                                                 connector_id, stats));
   }
-  std::string metrics = !o.metrics_addr.empty() ? o.metrics_addr : o.config.metrics;
-  if (!metrics.empty()) RETURN_IF_ERROR(conns[0]->startMetrics(metrics));
+  if (!now.metrics.empty()) RETURN_IF_ERROR(conns[0]->startMetrics(now.metrics));
   for (auto& c : conns) RETURN_IF_ERROR(c->start());
 
   auto stopAll = [&iocs] {
@@ -246,21 +280,61 @@ base::Result<int> runConnector(const ConnectorOptions& o) {
   };
   for (auto& c : conns) c->onFatal(stopAll);
   std::atomic<int> draining{threads};
+  bool stopping = false;
+  // SIGHUP, on the first thread: everything that can be refused is checked before anything
+  // changes.
+  auto reload = [&] {
+    if (stopping) return;
+    if (o.config_file.empty()) {
+      LOG_INFO("SIGHUP: nothing to reload (the connector runs with --url, not a config file)");
+      return;
+    }
+    auto fresh = config::loadTunnelConfig(o.config_file);
+    if (!fresh) {
+      LOG_ERROR("reload refused, the running config stays file={} error={}", o.config_file,
+                fresh.error().message());
+      return;
+    }
+    Effective next = effective(o, *fresh);
+    if (next.metrics != now.metrics) {
+      if (next.metrics.empty()) {
+        conns[0]->stopMetrics();
+      } else if (auto r = conns[0]->startMetrics(next.metrics); !r) {
+        LOG_ERROR("reload refused, the running config stays file={} error={}", o.config_file,
+                  r.error().message());
+        return;
+      }
+    }
+    applyLogLevel(next.loglevel);
+    auto cfg = std::make_shared<const config::TunnelConfig>(std::move(*fresh));
+    for (int t = 0; t < threads; ++t) {
+      asio::post(*iocs[t],
+                 [c = conns[t].get(), cfg, want = indexesOf(t, threads, next.ha_connections),
+                  grace = next.grace_period] {
+                   c->setConfig(cfg);
+                   c->setIndexes(want, grace);
+                 });
+    }
+    LOG_INFO("config reloaded file={} rules={} ha_connections={} metrics={}", o.config_file,
+             cfg->ingress.size(), next.ha_connections, next.metrics.empty() ? "-" : next.metrics);
+    now = next;
+  };
   Signals sig(
       *iocs[0],
       [&] {
+        stopping = true;
         for (size_t t = 0; t < conns.size(); ++t) {
           Connector* c = conns[t].get();
-          asio::post(*iocs[t], [&, c] {
-            c->drain(o.grace_period, [&] {
+          asio::post(*iocs[t], [&, c, grace = now.grace_period] {
+            c->drain(grace, [&] {
               if (--draining == 0) stopAll();
             });
           });
         }
       },
-      nullptr);
+      reload);
   LOG_INFO("connector starting tunnel={} edge={} ha_connections={} threads={} rules={}",
-           token.tunnel_id, token.endpoint, o.ha_connections, threads, o.config.ingress.size());
+           token.tunnel_id, token.endpoint, now.ha_connections, threads, o.config.ingress.size());
   std::vector<std::thread> workers;
   for (int t = 1; t < threads; ++t) workers.emplace_back([io = iocs[t].get()] { io->run(); });
   iocs[0]->run();

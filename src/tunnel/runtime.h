@@ -118,7 +118,14 @@ class Connector {
 
   base::Result<void> start();
   // Serves /ready, /healthcheck and /metrics on `addr`, which must be a loopback address.
+  // Called again (a reload), it binds the new address before closing the old listener.
   base::Result<void> startMetrics(const std::string& addr);
+  void stopMetrics();
+  // A reload: requests from now on follow `cfg`'s rules; those in flight finish with theirs.
+  void setConfig(std::shared_ptr<const config::TunnelConfig> cfg);
+  // A reload: keep the HA connections `wanted` (dialling new ones); connections no longer
+  // wanted get GOAWAY and end when their streams are done, or after `grace`.
+  void setIndexes(const std::vector<int>& wanted, std::chrono::milliseconds grace);
   std::optional<asio::ip::tcp::endpoint> metricsEndpoint() const;
   // Graceful stop: GOAWAY on every connection, in-flight requests finish; `done` runs when
   // none is left or the grace period ends.

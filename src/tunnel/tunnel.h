@@ -91,13 +91,23 @@ base::Result<int> runEdge(const EdgeOptions& opts);
 
 struct ConnectorOptions {
   config::TunnelConfig config;
+  // The file `config` was read from; "" (a --url config) = nothing to reload on SIGHUP.
+  std::string config_file;
   std::string token;  // decoded by the connector; never logged
-  int ha_connections = 4;
-  std::chrono::milliseconds grace_period{30'000};
+  // Flags given on the command line. Each wins over its key in the config file, on start and
+  // on reload; without either, the defaults: 4 connections, 30s, no metrics, info.
+  std::optional<int> ha_connections;
+  std::optional<std::chrono::milliseconds> grace_period;
   std::string metrics_addr;  // loopback only; "" = none
+  bool log_level_given = false;
 };
 // Runs until SIGTERM/SIGINT (drain up to the grace period, exit 0) or a permanent refusal
 // by the edge (error naming the reason: unknown tunnel, bad secret, pin mismatch, ...).
+// SIGHUP re-reads the config file: ingress rules and originRequest (for requests from then
+// on; those in flight finish as they began), ha-connections (connections added, or drained),
+// grace-period, metrics (the new listener is bound before the old one closes) and loglevel.
+// A file that does not load, or a metrics address that cannot be bound, is refused and logged,
+// and the running config stays.
 base::Result<int> runConnector(const ConnectorOptions& opts);
 
 // Reads a token from FILE (trimmed). Refuses a file readable by group or others.
