@@ -741,8 +741,10 @@ bool within(std::string_view path, std::string_view dir) {
 // user may not read it).
 base::Result<std::string> readToken(const std::string& file) {
   auto text = base::readFile(file, 64 << 10);
-  if (!text && text.error().code == std::errc::permission_denied)
+  if (!text && text.error().code == std::errc::permission_denied) {
     text = runPrivileged({"read the token " + file, {"cat", "--", file}, ""});
+    RETURN_IF_ERROR(text);  // it names the step and why it could not be elevated
+  }
   if (!text)
     return base::invalid(
         "--token-file {}: cannot read it ({}); create the tunnel first, e.g. `burrow edge tunnel "
