@@ -1,7 +1,7 @@
 // supervise: burrow as a service of the init system that runs here (systemd or OpenRC), and
 // the one place where burrow gains root for a step (runPrivileged). Nothing else in burrow
-// looks at the effective uid. Files written here carry a header naming what install made, so
-// that uninstall removes exactly that.
+// looks at the effective uid. Every install is recorded in /var/lib/burrow/services/NAME with
+// what it made, so that the name alone finds it and uninstall removes exactly that.
 #pragma once
 
 #include <string>
