@@ -769,7 +769,10 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   if (s.state_dir.empty()) s.state_dir = fmt::format("/var/lib/burrow/{}", s.name);
   while (s.state_dir.size() > 1 && s.state_dir.back() == '/') s.state_dir.pop_back();
   if (!removable(s.state_dir) || s.state_dir.find_first_of("\n\r") != std::string::npos)
-    return base::invalid("--state-dir {}: give an absolute path below / without ..", s.state_dir);
+    return base::invalid(
+        "--state-dir {}: give an absolute path two levels deep or more, without .. (uninstall "
+        "removes it), e.g. /var/lib/burrow/{}",
+        s.state_dir, s.name);
   if (within(s.state_dir, kRecords) || within(kRecords, s.state_dir))
     return base::invalid(
         "--state-dir {}: {} holds burrow's records of services, root's own; give the service a "
@@ -817,7 +820,8 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   const std::string record = recordPath(s.name);
   const std::string path = unitPath(init, s.name);
   ASSIGN_OR_RETURN(std::optional<Installed> before, findInstalled(s.name));
-  if (before && (before->init != init || before->state_dir != s.state_dir))
+  if (before &&
+      (before->init != init || (!before->state_dir.empty() && before->state_dir != s.state_dir)))
     return base::invalid(
         "{} is installed already, for --init {} with its state in {}: uninstall it first "
         "(--keep-state keeps its files)",

@@ -172,6 +172,13 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertNotIn("created", r.stdout)
         with open(self.unit) as f:
             self.assertEqual(f.read(), first)
+        # Another init, or another state directory, for the same name: uninstall first.
+        r = self.install(init="openrc")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("burrow: %s is installed already, for --init systemd with its state in %s: "
+                      "uninstall it first (--keep-state keeps its files)"
+                      % (self.name, self.state), r.stderr)
+        self.assertFalse(os.path.exists(self.script))
         r = self.burrow("service", "status", "--name", self.name)
         self.assertIn("%s: systemd service, %s" % (self.name, self.unit), r.stdout)
         # Uninstall removes the unit, the user, the state directory with the token, and the
@@ -265,6 +272,11 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("--token-file %s is empty" % self.path("e"), r.stderr)
         # The records are root's: no service may own them.
+        for self.state in ("/srv", "/var/lib/../lib/x"):
+            r = self.install()
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("--state-dir %s: give an absolute path two levels deep or more, "
+                          "without .. (uninstall removes it)" % self.state, r.stderr)
         for self.state in ("/var/lib/burrow", "/var/lib/burrow/services/x"):
             r = self.install()
             self.assertEqual(r.returncode, 1)
