@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -442,6 +443,44 @@ std::string settleSystemd(const std::string& name) {
   }
 }
 
+// The first process whose parent is `parent`, or 0 (the 4th field of proc_pid_stat(5)).
+pid_t childOf(pid_t parent) {
+  if (parent <= 0) return 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto stat = base::readFile("/proc/" + pid + "/stat", 4096);
+    if (!stat) continue;
+    std::string_view rest(*stat);
+    rest.remove_prefix(std::min(rest.size(), rest.rfind(')') + 1));  // after "pid (comm)"
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(std::string(rest).c_str(), " %c %d", &state, &ppid) == 2 && ppid == parent &&
+        state != 'Z')
+      return static_cast<pid_t>(std::atoi(pid.c_str()));
+  }
+  return 0;
+}
+
+// OpenRC's supervise-daemon keeps its own pid in the script's pidfile; the service is its child.
+std::string settleOpenrc(const std::string& name, const std::string& state_dir) {
+  auto service = [&] {
+    auto text = readStateFile(fmt::format("{}/{}.pid", state_dir, name));
+    return childOf(text ? static_cast<pid_t>(std::atoi(text->c_str())) : 0);
+  };
+  const auto until = std::chrono::steady_clock::now() + kSettle;
+  pid_t first = 0;
+  for (int i = 0; i < 20 && !first; ++i, ::usleep(50 * 1000)) first = service();
+  for (;;) {
+    if (!first || service() != first)
+      return fmt::format("it ended within {} s of starting (supervise-daemon starts it again)",
+                         kSettle.count());
+    if (std::chrono::steady_clock::now() >= until) return "";
+    ::usleep(100 * 1000);
+  }
+}
+
 std::vector<std::string> journalLines(const std::string& name) {
   auto r = runCommand(
       {"journalctl", "--no-pager", "-o", "cat", "-n", std::to_string(kLogLines), "-u", name}, "");
@@ -851,8 +890,22 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
       runPrivileged({fmt::format("make {} the service's own (0700)", s.state_dir),
                      {"install", "-d", "-m", "0700", "-o", s.user, "-g", s.user, s.state_dir},
                      ""}));
+  // A first install that fails puts back a token it found in the state directory.
+  std::optional<std::string> old_token;
+  auto putTokenBack = [&] {
+    if (!old_token) return false;
+    return runPrivileged(
+               {"put back " + token_to,
+                {"install", "-m", "0600", "-o", s.user, "-g", s.user, "/dev/stdin", token_to},
+                *old_token})
+        .has_value();
+  };
   if (token_arg) {
     const bool had = exists(token_to);
+    if (had && !reinstall) {
+      if (auto t = readToken(token_to); t && *t != token) old_token = *t;
+    }
+    if (old_token) undo.add([&] { putTokenBack(); });
     RETURN_IF_ERROR(runPrivileged(
         {fmt::format("copy the token to {}", token_to),
          {"install", "-m", "0600", "-o", s.user, "-g", s.user, "/dev/stdin", token_to},
@@ -890,16 +943,18 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   auto notUp = [&](const std::string& why,
                    const std::vector<std::string>& log_lines) -> base::Result<void> {
     std::string msg = fmt::format("{} did not stay up: {}", s.name, why);
-    for (const auto& l : logTail(init == Init::None ? log : "its journal", log_lines))
+    for (const auto& l : logTail(init == Init::Systemd ? "its journal" : log, log_lines))
       msg += "\n" + l;
     if (reinstall) {
       msg += fmt::format(
           "\nit stays installed, as it was before; `burrow service status --name {}` follows it",
           s.name);
-    } else if (auto undone = removeInstalled(s.name, installed, !made_dir)) {
-      msg += fmt::format("\ninstall taken back: {}", fmt::join(*undone, "; "));
     } else {
-      msg += fmt::format("\ntaking the install back failed: {}", undone.error().message());
+      const bool put_back = putTokenBack();  // while its user is still there
+      auto undone = removeInstalled(s.name, installed, !made_dir);
+      if (undone && put_back) undone->push_back("put back the token that was in " + token_to);
+      msg += undone ? fmt::format("\ninstall taken back: {}", fmt::join(*undone, "; "))
+                    : fmt::format("\ntaking the install back failed: {}", undone.error().message());
     }
     return base::makeError(std::errc::io_error, "{}", msg);
   };
@@ -939,6 +994,10 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
     started = runPrivileged({"enable " + s.name, {"rc-update", "add", s.name}, ""});
     if (started)
       started = runPrivileged({"start " + s.name, {"rc-service", s.name, "restart"}, ""});
+    if (started) {
+      if (std::string not_up = settleOpenrc(s.name, s.state_dir); !not_up.empty())
+        RETURN_IF_ERROR(notUp(not_up, lastLines(log, kLogLines)));
+    }
   }
   if (!started) RETURN_IF_ERROR(notUp(started.error().message(), {}));
   lines.push_back(fmt::format("started {}", s.name));
@@ -976,6 +1035,8 @@ base::Result<std::vector<std::string>> control(const std::string& name, const st
     if (i.init == Init::OpenRC) {
       auto r = runCommand({"rc-service", name, "status"}, "");
       lines.push_back(r ? firstLine(r->out + r->err) : r.error().message());
+      const std::string log = fmt::format("{}/{}.log", i.state_dir, name);
+      for (auto& l : logTail(log, lastLines(log, kLogLines))) lines.push_back(std::move(l));
       return lines;
     }
     auto show = systemdShow(name);

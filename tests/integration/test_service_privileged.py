@@ -700,8 +700,9 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         state = self.path("state")
         os.makedirs(state)
         token = os.path.join(state, "token")
+        good = self.create_tunnel(edge, "svc") + "\n"
         with open(token, "w") as f:
-            f.write(self.create_tunnel(edge, "svc") + "\n")
+            f.write(good)
         os.chmod(token, 0o600)
         os.chmod(self.tmp, 0o755)
         install = ["service", "install", "--name", self.name, "--state-dir", state, "--",
@@ -725,6 +726,25 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         pw = pwd.getpwnam(self.name)
         os.chown(token, pw.pw_uid, pw.pw_gid)
         holder = self.openrc_namespace()
+        # A token the connector refuses: supervise-daemon sees it exit at once, and install
+        # says so with its log's last lines and takes back the script and its runlevel.
+        bad = self.write_token("not a token", 0o644, name="bad-token")
+        r = self.in_ns(holder, harness.BURROW, *install[:2], "--init", "openrc", *install[2:-1],
+                       bad)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("burrow: %s did not stay up: it ended within 2 s of starting "
+                      "(supervise-daemon starts it again)\nlast lines of %s/%s.log:\n"
+                      % (self.name, state, self.name), r.stderr)
+        self.assertIn("token", r.stderr.split("last lines of", 1)[1])
+        self.assertIn("\ninstall taken back: removed %s; kept %s;" % (self.script, state),
+                      r.stderr)
+        for path in (self.script, "/etc/runlevels/default/" + self.name):
+            self.assertNotEqual(self.in_ns(holder, "test", "-e", path).returncode, 0, path)
+        self.assertIn("; put back the token that was in %s\n" % token, r.stderr)
+        self.assertFalse(os.path.exists(self.record))
+        self.assertTrue(user_exists(self.name))
+        with open(token) as f:
+            self.assertEqual(f.read(), good)
         r = self.in_ns(holder, harness.BURROW, *install[:2], "--init", "auto", *install[2:])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("init: openrc (auto picked it: OpenRC is running (PID 1 is %s))" % pid1(),
