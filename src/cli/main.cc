@@ -76,7 +76,8 @@ struct Flags {
   std::string state_dir = "/var/lib/burrow";
   std::string netns_name, netns_file;
   // service
-  std::string init = "auto", service_name, service_user;
+  std::string init = "auto", service_name, service_user, service_state_dir;
+  bool keep_state = false;
   std::vector<std::string> service_command;
 };
 
@@ -372,7 +373,7 @@ int serviceInstall(Flags& f) {
            : !s.command.empty() && s.command[0] == "edge" ? "burrow-edge"
                                                           : "burrow-tunnel";
   s.user = f.service_user.empty() ? s.name : f.service_user;
-  s.state_dir = f.state_dir;
+  s.state_dir = f.service_state_dir;
   s.burrow = selfPath();
   return printLines(supervise::install(s, *init));
 }
@@ -612,28 +613,24 @@ void addService(CLI::App& app, Flags& f, std::vector<Command>& table) {
   sinst->add_option("--init", f.init, "auto, systemd, openrc or none")->capture_default_str();
   sinst->add_option("--name", f.service_name, "default burrow-tunnel or burrow-edge");
   sinst->add_option("--user", f.service_user, "the service's system user (default: its name)");
-  sinst->add_option("--state-dir", f.state_dir, "the service's own directory (0700)")
-      ->capture_default_str();
+  sinst->add_option("--state-dir", f.service_state_dir,
+                    "the service's own directory, 0700 (default /var/lib/burrow/NAME)");
   sinst->add_option("COMMAND", f.service_command, "burrow subcommand and flags, after --")
       ->required();
   table.push_back({sinst, serviceInstall});
   auto* sun = svc->add_subcommand("uninstall", "stop and remove what install made");
   sun->add_option("--name", f.service_name, "the service")->required();
+  sun->add_flag("--keep-state", f.keep_state, "keep the state directory (handed to root)");
   table.push_back({sun, [](Flags& fl) {
-                     return printLines(supervise::uninstall(fl.service_name, fl.state_dir));
+                     return printLines(supervise::uninstall(fl.service_name, fl.keep_state));
                    }});
-  std::vector<CLI::App*> by_name = {sun};
   for (const char* action : {"status", "restart", "reload"}) {
     auto* c = svc->add_subcommand(action, std::string(action) + " the service through its init");
     c->add_option("--name", f.service_name, "the service")->required();
     table.push_back({c, [action](Flags& fl) {
-                       return printLines(supervise::control(fl.service_name, action, fl.state_dir));
+                       return printLines(supervise::control(fl.service_name, action));
                      }});
-    by_name.push_back(c);
   }
-  for (auto* c : by_name)
-    c->add_option("--state-dir", f.state_dir, "where an --init none service keeps its files")
-        ->capture_default_str();
   // What --init none runs, detached, as the service user.
   auto* ssup = svc->add_subcommand(
       "supervise", "run COMMAND and restart it on failure (what --init none starts)");

@@ -17,7 +17,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 
 #include "base/base.h"
@@ -31,6 +33,14 @@ namespace {
 constexpr const char* kHeader = "# Written by burrow service install";
 constexpr const char* kCreated = "# burrow-created:";
 constexpr const char* kStateDir = "# burrow-state-dir:";
+constexpr const char* kInit = "# burrow-init:";
+constexpr const char* kUser = "# burrow-user:";
+constexpr const char* kCommand = "# burrow-command:";
+// Root's own: a service's state directory may neither hold it nor lie in it.
+constexpr const char* kRecords = "/var/lib/burrow/services";
+// A service that has not stayed up this long after install started it was not started.
+constexpr auto kSettle = std::chrono::seconds(2);
+constexpr int kLogLines = 5;
 
 struct Output {
   int status = 0;  // as from waitpid
@@ -175,27 +185,16 @@ std::string header(const Service& s, const std::vector<std::string>& created) {
                      kHeader, s.name, kCreated, fmt::join(created, " "), kStateDir, s.state_dir);
 }
 
-// The state directory an install recorded in the file's header, or "" (older files).
-std::string recordedStateDir(const std::string& path) {
-  std::string text = readStateFile(path, 1 << 20).value_or("");
-  auto at = text.find(kStateDir);
-  if (at == std::string::npos) return "";
-  std::string_view line(text.data() + at + std::strlen(kStateDir));
+// The value of a "# burrow-KEY: value" line of a file install wrote, or "".
+std::string headerField(std::string_view text, std::string_view key) {
+  auto at = text.find(key);
+  if (at == std::string_view::npos) return "";
+  std::string_view line = text.substr(at + key.size());
   return std::string(base::trim(line.substr(0, line.find('\n'))));
 }
 
-// Reads what an earlier install recorded in the file's header; an error when a file is there
-// that burrow did not write.
-base::Result<std::vector<std::string>> recordedCreations(const std::string& path) {
-  if (!exists(path)) return std::vector<std::string>{};
-  std::string text = readStateFile(path, 1 << 20).value_or("");
-  if (text.find(kHeader) == std::string::npos)
-    return base::makeError(std::errc::file_exists, "{} exists and was not written by burrow", path);
+std::vector<std::string> splitWords(std::string_view line) {
   std::vector<std::string> out;
-  auto at = text.find(kCreated);
-  if (at == std::string::npos) return out;
-  std::string_view line(text.data() + at + std::strlen(kCreated));
-  line = line.substr(0, line.find('\n'));
   while (!line.empty()) {
     line = base::trim(line);
     auto sp = line.find(' ');
@@ -206,12 +205,20 @@ base::Result<std::vector<std::string>> recordedCreations(const std::string& path
   return out;
 }
 
-std::string noneRecord(const Service& s, const std::vector<std::string>& created) {
-  return header(s, created) +
-         fmt::format(
-             "# burrow supervises it itself (--init none): {} service supervise --name {} "
-             "--state-dir {} -- {}\n",
-             s.burrow, s.name, s.state_dir, fmt::join(s.command, " "));
+// Reads what an earlier install recorded in the file's header; an error when a file is there
+// that burrow did not write.
+base::Result<std::vector<std::string>> recordedCreations(const std::string& path) {
+  if (!exists(path)) return std::vector<std::string>{};
+  std::string text = readStateFile(path, 1 << 20).value_or("");
+  if (text.find(kHeader) == std::string::npos)
+    return base::makeError(std::errc::file_exists, "{} exists and was not written by burrow", path);
+  return splitWords(headerField(text, kCreated));
+}
+
+// The record of an install: what uninstall, status, restart and reload act on.
+std::string recordText(const Service& s, Init init, const std::vector<std::string>& created) {
+  return header(s, created) + fmt::format("{} {}\n{} {}\n{} {} {}\n", kInit, initName(init), kUser,
+                                          s.user, kCommand, s.burrow, fmt::join(s.command, " "));
 }
 
 std::string pidFile(const std::string& state_dir, const std::string& name, bool supervisor) {
@@ -226,6 +233,102 @@ pid_t runningPid(const std::string& file) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return 0;
   auto comm = base::readFile(fmt::format("/proc/{}/comm", pid), 64);
   return comm && base::trim(*comm) == "burrow" ? pid : 0;
+}
+
+// What the supervisor of an --init none service tells `status` and install's settle check, in
+// <state-dir>/NAME.status: one key=value a line, rewritten whole at every change.
+struct RunState {
+  long runs = 0;          // how often the service was started
+  long pid = 0;           // the service's pid; 0 while none runs
+  long started = 0;       // when the current (or last) run started, in Unix seconds
+  long failures = 0;      // runs in a row that failed within a minute of starting
+  std::string last_exit;  // "exit status 1", "signal 9 (Killed)"; empty before the first end
+  long last_exit_at = 0;  // Unix seconds
+  long next_start = 0;    // while it waits out the back-off, when it starts again
+};
+
+std::string statusFile(const std::string& state_dir, const std::string& name) {
+  return fmt::format("{}/{}.status", state_dir, name);
+}
+
+std::string formatRunState(const RunState& r) {
+  return fmt::format(
+      "runs={}\npid={}\nstarted={}\nfailures={}\nlast-exit={}\nlast-exit-at={}\nnext-start={}\n",
+      r.runs, r.pid, r.started, r.failures, r.last_exit, r.last_exit_at, r.next_start);
+}
+
+RunState parseRunState(std::string_view text) {
+  RunState r;
+  while (!text.empty()) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, eq);
+    std::string value(line.substr(eq + 1));
+    long n = std::atol(value.c_str());
+    if (key == "runs") r.runs = n;
+    if (key == "pid") r.pid = n;
+    if (key == "started") r.started = n;
+    if (key == "failures") r.failures = n;
+    if (key == "last-exit") r.last_exit = value;
+    if (key == "last-exit-at") r.last_exit_at = n;
+    if (key == "next-start") r.next_start = n;
+  }
+  return r;
+}
+
+long unixNow() {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+}
+
+std::string duration(long s) {
+  if (s < 0) s = 0;
+  if (s < 60) return fmt::format("{} s", s);
+  if (s < 3600) return fmt::format("{} min {} s", s / 60, s % 60);
+  return fmt::format("{} h {} min", s / 3600, s % 3600 / 60);
+}
+
+std::string exitText(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit status {}", WEXITSTATUS(status));
+  return fmt::format("signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+}
+
+// The last `n` lines of the service's log, or none when it cannot be read.
+std::vector<std::string> lastLines(const std::string& file, int n) {
+  std::string text;
+  base::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd) {
+    struct stat st {};
+    if (::fstat(fd.get(), &st) == 0) {
+      const off_t from = std::max<off_t>(0, st.st_size - (16 << 10));
+      text.resize(static_cast<size_t>(st.st_size - from));
+      ssize_t got = ::pread(fd.get(), text.data(), text.size(), from);
+      text.resize(got > 0 ? static_cast<size_t>(got) : 0);
+    }
+  } else if (errno == EACCES) {  // the service user's own log (0600)
+    text = runPrivileged({"read " + file, {"tail", "-n", std::to_string(n), "--", file}, ""})
+               .value_or("");
+  }
+  std::vector<std::string> lines;
+  std::string_view rest = base::trim(text);
+  while (!rest.empty() && static_cast<int>(lines.size()) < n) {
+    auto nl = rest.rfind('\n');
+    std::string_view line = nl == std::string_view::npos ? rest : rest.substr(nl + 1);
+    lines.emplace(lines.begin(), line);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(0, nl);
+  }
+  return lines;
+}
+
+// "last lines of FILE:" and the lines, indented; nothing when the log is empty.
+std::vector<std::string> logTail(const std::string& file, const std::vector<std::string>& lines) {
+  if (lines.empty()) return {};
+  std::vector<std::string> out = {fmt::format("last lines of {}:", file)};
+  for (const auto& l : lines) out.push_back("  " + l);
+  return out;
 }
 
 }  // namespace
@@ -276,23 +379,262 @@ base::Result<void> stopSupervisor(const std::string& name, const std::string& st
   return {};
 }
 
-// Starts `burrow service supervise` detached, as the service user, and waits for the service.
-base::Result<std::string> startSupervisor(const Service& s) {
+// Starts `burrow service supervise` detached, as the service user, and waits until it has
+// started the service once.
+base::Result<void> startSupervisor(const Service& s) {
+  const std::string status = statusFile(s.state_dir, s.name);
+  RETURN_IF_ERROR(runPrivileged({"remove " + status, {"rm", "-f", "--", status}, ""}));
   std::vector<std::string> argv = {"runuser", "-u",          s.user,      "--",        "setsid",
                                    "-f",      s.burrow,      "service",   "supervise", "--name",
                                    s.name,    "--state-dir", s.state_dir, "--"};
   argv.insert(argv.end(), s.command.begin(), s.command.end());
   RETURN_IF_ERROR(runPrivileged({"start " + s.name, argv, ""}));
   for (int i = 0; i < 100; ++i) {
-    pid_t sup = runningPid(pidFile(s.state_dir, s.name, true));
-    auto svc = readStateFile(pidFile(s.state_dir, s.name, false));
-    if (sup && svc)
-      return fmt::format("started {} (burrow's supervisor pid {}, service pid {})", s.name, sup,
-                         std::string(base::trim(*svc)));
+    if (parseRunState(readStateFile(status, 4096).value_or("")).runs > 0) return {};
     ::usleep(50 * 1000);
   }
-  return base::makeError(std::errc::timed_out, "{} did not start within 5 s; see {}/{}.log", s.name,
-                         s.state_dir, s.name);
+  return base::makeError(std::errc::timed_out, "burrow's supervisor did not start it within 5 s");
+}
+
+// Waits kSettle and says whether the service stayed up all along: "" when it did, otherwise how
+// it did not, for the operator to read.
+std::string settleNone(const Service& s) {
+  const auto until = std::chrono::steady_clock::now() + kSettle;
+  for (;;) {
+    RunState r = parseRunState(readStateFile(statusFile(s.state_dir, s.name), 4096).value_or(""));
+    if (r.runs > 1 || r.pid == 0 || runningPid(pidFile(s.state_dir, s.name, true)) == 0)
+      return fmt::format(
+          "it ended within {} s of starting ({}){}", kSettle.count(),
+          r.last_exit.empty() ? "its supervisor is gone" : r.last_exit,
+          r.runs > 1 ? fmt::format(", and again after {} restarts", r.runs - 1) : "");
+    if (std::chrono::steady_clock::now() >= until) return "";
+    ::usleep(100 * 1000);
+  }
+}
+
+// systemctl show's properties of the unit NAME.
+std::map<std::string, std::string> systemdShow(const std::string& name) {
+  std::map<std::string, std::string> out;
+  auto r = runCommand({"systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "MainPID",
+                       "-p", "NRestarts", "-p", "ExecMainStatus", name},
+                      "");
+  std::string_view text = r ? std::string_view(r->out) : std::string_view();
+  while (!text.empty()) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    auto eq = line.find('=');
+    if (eq != std::string_view::npos) out[std::string(line.substr(0, eq))] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string settleSystemd(const std::string& name) {
+  const auto first = systemdShow(name);
+  const auto until = std::chrono::steady_clock::now() + kSettle;
+  for (;;) {
+    auto now = systemdShow(name);
+    if (now["ActiveState"] != "active" || now["SubState"] != "running" ||
+        now["MainPID"] != first.at("MainPID") || now["MainPID"] == "0")
+      return fmt::format("within {} s of starting, systemd reports it {}/{} (exit status {})",
+                         kSettle.count(), now["ActiveState"], now["SubState"],
+                         now["ExecMainStatus"]);
+    if (std::chrono::steady_clock::now() >= until) return "";
+    ::usleep(100 * 1000);
+  }
+}
+
+// The first process whose parent is `parent`, or 0 (the 4th field of proc_pid_stat(5)).
+pid_t childOf(pid_t parent) {
+  if (parent <= 0) return 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto stat = base::readFile("/proc/" + pid + "/stat", 4096);
+    if (!stat) continue;
+    std::string_view rest(*stat);
+    rest.remove_prefix(std::min(rest.size(), rest.rfind(')') + 1));  // after "pid (comm)"
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(std::string(rest).c_str(), " %c %d", &state, &ppid) == 2 && ppid == parent &&
+        state != 'Z')
+      return static_cast<pid_t>(std::atoi(pid.c_str()));
+  }
+  return 0;
+}
+
+// OpenRC's supervise-daemon keeps its own pid in the script's pidfile; the service is its child.
+std::string settleOpenrc(const std::string& name, const std::string& state_dir) {
+  auto service = [&] {
+    auto text = readStateFile(fmt::format("{}/{}.pid", state_dir, name));
+    return childOf(text ? static_cast<pid_t>(std::atoi(text->c_str())) : 0);
+  };
+  const auto until = std::chrono::steady_clock::now() + kSettle;
+  pid_t first = 0;
+  for (int i = 0; i < 20 && !first; ++i, ::usleep(50 * 1000)) first = service();
+  for (;;) {
+    if (!first || service() != first)
+      return fmt::format("it ended within {} s of starting (supervise-daemon starts it again)",
+                         kSettle.count());
+    if (std::chrono::steady_clock::now() >= until) return "";
+    ::usleep(100 * 1000);
+  }
+}
+
+std::vector<std::string> journalLines(const std::string& name) {
+  auto r = runCommand(
+      {"journalctl", "--no-pager", "-o", "cat", "-n", std::to_string(kLogLines), "-u", name}, "");
+  std::vector<std::string> out;
+  std::string_view text = r ? base::trim(r->out) : std::string_view();
+  while (!text.empty()) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    out.emplace_back(line);
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+  }
+  return out;
+}
+
+// What install recorded about a service.
+struct Installed {
+  Init init = Init::None;
+  std::string record;     // its record; "" for a unit written before records were kept
+  std::string file;       // the unit or script; for --init none, the record itself
+  std::string state_dir;  // "" when the file does not say
+  std::string user;       // the service user, made by install or not
+  std::vector<std::string> created;
+};
+
+// The user install made ("user=NAME" among the creations), or "".
+std::string createdUser(const Installed& i) {
+  for (const auto& c : i.created)
+    if (c.starts_with("user=")) return c.substr(5);
+  return "";
+}
+
+// What install recorded for NAME; nothing when it is not installed.
+base::Result<std::optional<Installed>> findInstalled(const std::string& name) {
+  Installed i;
+  i.record = recordPath(name);
+  if (exists(i.record)) {
+    ASSIGN_OR_RETURN(i.created, recordedCreations(i.record));
+    std::string text = readStateFile(i.record, 1 << 20).value_or("");
+    auto init = parseInit(headerField(text, kInit));
+    if (!init || *init == Init::Auto)
+      return base::invalid("{}: no init recorded ('{}')", i.record, headerField(text, kInit));
+    i.init = *init;
+    i.file = unitPath(i.init, name);
+    i.state_dir = headerField(text, kStateDir);
+    i.user = headerField(text, kUser);
+    return i;
+  }
+  // A unit or script written before installs were recorded: its header says the rest.
+  i.record.clear();
+  for (Init init : {Init::Systemd, Init::OpenRC}) {
+    i.file = unitPath(init, name);
+    if (!exists(i.file)) continue;
+    ASSIGN_OR_RETURN(i.created, recordedCreations(i.file));
+    i.init = init;
+    i.state_dir = headerField(readStateFile(i.file, 1 << 20).value_or(""), kStateDir);
+    i.user = createdUser(i);
+    return i;
+  }
+  return std::nullopt;
+}
+
+base::Result<void> notInstalled(const std::string& name) {
+  return base::makeError(std::errc::no_such_file_or_directory,
+                         "no service {} installed by burrow (looked for {}, {} and {})", name,
+                         recordPath(name), unitPath(Init::Systemd, name),
+                         unitPath(Init::OpenRC, name));
+}
+
+// A state directory that uninstall may remove whole: absolute, below the root, no "..".
+bool removable(const std::string& dir) {
+  return dir.size() > 1 && dir.front() == '/' && dir.find("/..") == std::string::npos &&
+         std::count(dir.begin(), dir.end(), '/') >= 2;
+}
+
+// Stops the service and removes what `i` records; see uninstall().
+base::Result<std::vector<std::string>> removeInstalled(const std::string& name, const Installed& i,
+                                                       bool keep_state) {
+  std::vector<std::string> lines;
+  auto [running, why] = detectInit();
+  if (running == i.init && i.init == Init::Systemd)
+    RETURN_IF_ERROR(runPrivileged({"stop " + name, {"systemctl", "disable", "--now", name}, ""}));
+  if (running == i.init && i.init == Init::OpenRC) {
+    RETURN_IF_ERROR(runPrivileged({"stop " + name, {"rc-service", name, "stop"}, ""}));
+    RETURN_IF_ERROR(runPrivileged({"disable " + name, {"rc-update", "del", name}, ""}));
+  }
+  if (i.init == Init::None) RETURN_IF_ERROR(stopSupervisor(name, i.state_dir));
+  if (i.init != Init::None && exists(i.file)) {
+    RETURN_IF_ERROR(runPrivileged({"remove " + i.file, {"rm", "-f", "--", i.file}, ""}));
+    lines.push_back("removed " + i.file);
+    if (running == i.init && i.init == Init::Systemd)
+      RETURN_IF_ERROR(runPrivileged({"reload systemd", {"systemctl", "daemon-reload"}, ""}));
+  }
+  const std::string user = createdUser(i);
+  const std::string& dir = i.state_dir;
+  if (!dir.empty() && exists(dir)) {
+    if (!keep_state) {
+      if (!removable(dir))
+        return base::invalid("will not remove the state directory {}: give --keep-state", dir);
+      RETURN_IF_ERROR(
+          runPrivileged({"remove " + dir, {"rm", "-rf", "--one-file-system", "--", dir}, ""}));
+      lines.push_back(fmt::format("removed {} and all it held (--keep-state keeps it)", dir));
+    } else {
+      std::vector<std::string> rm = {"rm", "-f", "--"};
+      for (const char* f : {".pid", ".supervisor.pid", ".status"})
+        rm.push_back(dir + "/" + name + f);
+      RETURN_IF_ERROR(runPrivileged({"remove the pid files of " + name, rm, ""}));
+      if (!user.empty()) {
+        RETURN_IF_ERROR(runPrivileged(
+            {"give " + dir + " to root", {"chown", "-R", "--", "root:root", dir}, ""}));
+        lines.push_back(fmt::format("kept {}, now owned by root (its user goes)", dir));
+      } else {
+        lines.push_back(fmt::format("kept {}", dir));
+      }
+    }
+  }
+  if (!user.empty()) {
+    RETURN_IF_ERROR(runPrivileged({"remove user " + user, {"userdel", user}, ""}));
+    lines.push_back("removed system user " + user);
+  }
+  if (!i.record.empty()) {
+    RETURN_IF_ERROR(runPrivileged({"remove " + i.record, {"rm", "-f", "--", i.record}, ""}));
+    lines.push_back("removed " + i.record);
+  }
+  return lines;
+}
+
+// The status of a service burrow supervises (--init none).
+std::vector<std::string> noneStatus(const std::string& name, const Installed& i) {
+  std::vector<std::string> lines = {fmt::format(
+      "{}: supervised by burrow (--init none), {}, state in {}", name, i.record, i.state_dir)};
+  const pid_t sup = runningPid(pidFile(i.state_dir, name, true));
+  const RunState r = parseRunState(readStateFile(statusFile(i.state_dir, name), 4096).value_or(""));
+  const long now = unixNow();
+  const std::string again =
+      r.pid ? fmt::format("running again as pid {}, up {}", r.pid, duration(now - r.started))
+            : fmt::format("burrow starts it again in {}", duration(r.next_start - now));
+  if (!sup)
+    lines.push_back(r.last_exit.empty() ? "not running"
+                                        : fmt::format("not running: the service ended {} ago ({})",
+                                                      duration(now - r.last_exit_at), r.last_exit));
+  else if (r.failures >= 2 && !(r.pid && now - r.started >= 60))  // a minute up: recovered
+    lines.push_back(fmt::format(
+        "failing: the service exited {} times in a row, each within a minute of starting; {}",
+        r.failures, again));
+  else if (r.pid == 0)
+    lines.push_back(fmt::format("restarting: the service exited; {}", again));
+  else
+    lines.push_back(fmt::format("running: supervisor pid {}, service pid {}, up {}", sup, r.pid,
+                                duration(now - r.started)));
+  if (!r.last_exit.empty())
+    lines.push_back(fmt::format("restarts: {}; last exit: {}, {} ago", std::max(0L, r.runs - 1),
+                                r.last_exit, duration(now - r.last_exit_at)));
+  const std::string log = fmt::format("{}/{}.log", i.state_dir, name);
+  for (auto& l : logTail(log, lastLines(log, kLogLines))) lines.push_back(std::move(l));
+  return lines;
 }
 
 }  // namespace
@@ -365,8 +707,10 @@ std::pair<Init, std::string> detectInit() {
   return {Init::None, fmt::format("PID 1 is {}, neither systemd nor OpenRC", comm)};
 }
 
-std::string unitPath(Init init, const std::string& name, const std::string& state_dir) {
-  if (init == Init::None) return state_dir + "/" + name + ".none";
+std::string recordPath(const std::string& name) { return fmt::format("{}/{}", kRecords, name); }
+
+std::string unitPath(Init init, const std::string& name) {
+  if (init == Init::None) return recordPath(name);
   return init == Init::OpenRC ? "/etc/init.d/" + name : "/etc/systemd/system/" + name + ".service";
 }
 
@@ -425,27 +769,66 @@ std::string openrcScript(const Service& s, const std::vector<std::string>& creat
   return out;
 }
 
+namespace {
+
+bool within(std::string_view path, std::string_view dir) {
+  return path == dir || (path.starts_with(dir) && path.size() > dir.size() &&
+                         (dir.back() == '/' || path[dir.size()] == '/'));
+}
+
+// The connector's token, read as the one who installs (through the privileged runner when this
+// user may not read it).
+base::Result<std::string> readToken(const std::string& file) {
+  auto text = base::readFile(file, 64 << 10);
+  if (!text && text.error().code == std::errc::permission_denied) {
+    text = runPrivileged({"read the token " + file, {"cat", "--", file}, ""});
+    RETURN_IF_ERROR(text);  // it names the step and why it could not be elevated
+  }
+  if (!text)
+    return base::invalid(
+        "--token-file {}: cannot read it ({}); create the tunnel first, e.g. `burrow edge tunnel "
+        "create NAME > {}`",
+        file, text.error().message(), file);
+  if (base::trim(*text).empty()) return base::invalid("--token-file {} is empty", file);
+  return *text;
+}
+
+}  // namespace
+
 base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   Service s = in;
   std::vector<std::string> lines;
-  std::string picked_because;
   if (init == Init::Auto) {
     auto [picked, why] = detectInit();
     init = picked;
-    picked_because = fmt::format(" (auto picked it: {})", why);
-    lines.push_back(fmt::format("init: {}{}", initName(init), picked_because));
+    lines.push_back(fmt::format("init: {} (auto picked it: {})", initName(init), why));
   }
   if (!validName(s.name)) return base::invalid("--name {}: use letters, digits, - and _", s.name);
   if (!validName(s.user)) return base::invalid("--user {}: use letters, digits, - and _", s.user);
-  if (s.state_dir.empty() || s.state_dir.front() != '/' ||
-      s.state_dir.find_first_of("\n\r") != std::string::npos)
-    return base::invalid("--state-dir {}: give an absolute path", s.state_dir);
+  if (s.state_dir.empty()) s.state_dir = fmt::format("/var/lib/burrow/{}", s.name);
+  while (s.state_dir.size() > 1 && s.state_dir.back() == '/') s.state_dir.pop_back();
+  if (!removable(s.state_dir) || s.state_dir.find_first_of("\n\r") != std::string::npos)
+    return base::invalid(
+        "--state-dir {}: give an absolute path two levels deep or more, without .. (uninstall "
+        "removes it), e.g. /var/lib/burrow/{}",
+        s.state_dir, s.name);
+  if (within(s.state_dir, kRecords) || within(kRecords, s.state_dir))
+    return base::invalid(
+        "--state-dir {}: {} holds burrow's records of services, root's own; give the service a "
+        "directory of its own, e.g. /var/lib/burrow/{}",
+        s.state_dir, kRecords, s.name);
   if (s.command.empty() || (s.command[0] != "edge" && s.command[0] != "tunnel"))
     return base::invalid(
         "service install runs `burrow edge` or `burrow tunnel run`: give it "
         "after --, e.g. -- tunnel run --config FILE --token-file FILE");
-  if (s.command[0] == "tunnel" &&
-      std::find(s.command.begin(), s.command.end(), "--token-file") == s.command.end())
+  // The connector's token: copied into the state directory, the service user's own, so that a
+  // token only its maker can read (`tunnel create > token`) serves the service as it is.
+  size_t token_arg = 0;
+  for (size_t i = 0; i < s.command.size(); ++i)
+    if ((s.command[i] == "--token-file" && i + 1 < s.command.size()) ||
+        s.command[i].starts_with("--token-file="))
+      token_arg = s.command[i] == "--token-file" ? i + 1 : i;
+  if (s.command[0] == "tunnel" && token_arg == 0)
     return base::invalid(
         "a connector service takes its token from a file: add --token-file "
         "FILE to the command");
@@ -458,15 +841,33 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
           "{} is under {}, which the unit's PrivateTmp=/ProtectHome= hide from the service: "
           "install burrow elsewhere (e.g. /usr/local/bin) and run that one",
           s.burrow, hidden.substr(0, hidden.size() - 1));
+  std::string token, token_from;
+  const std::string token_to = s.state_dir + "/token";
+  if (token_arg) {
+    std::string& arg = s.command[token_arg];
+    token_from = arg.starts_with("--token-file=") ? arg.substr(13) : arg;
+    ASSIGN_OR_RETURN(token, readToken(token_from));
+    arg = arg.starts_with("--token-file=") ? "--token-file=" + token_to : token_to;
+  }
   // The service is given its paths: without --state-dir, the edge and the connector would pick
   // one from the identity they run as.
   const size_t verb = s.command[0] == "tunnel" && s.command.size() > 1 ? 2 : 1;
   if (std::none_of(s.command.begin(), s.command.end(),
                    [](auto& a) { return a == "--state-dir" || a.starts_with("--state-dir="); }))
     s.command.insert(s.command.begin() + verb, {"--state-dir", s.state_dir});
-  const std::string path = unitPath(init, s.name, s.state_dir);
+
+  const std::string record = recordPath(s.name);
+  const std::string path = unitPath(init, s.name);
+  ASSIGN_OR_RETURN(std::optional<Installed> before, findInstalled(s.name));
+  if (before &&
+      (before->init != init || (!before->state_dir.empty() && before->state_dir != s.state_dir)))
+    return base::invalid(
+        "{} is installed already, for --init {} with its state in {}: uninstall it first "
+        "(--keep-state keeps its files)",
+        s.name, initName(before->init), before->state_dir);
   ASSIGN_OR_RETURN(std::vector<std::string> created, recordedCreations(path));
-  const bool reinstall = exists(path);
+  if (before) created.insert(created.end(), before->created.begin(), before->created.end());
+  const bool reinstall = before.has_value();
   base::Undo undo;
   if (::getpwnam(s.user.c_str()) == nullptr) {
     RETURN_IF_ERROR(
@@ -478,30 +879,94 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
     undo.add([u = s.user] { (void)runPrivileged({"remove user " + u, {"userdel", u}, ""}); });
     lines.push_back(fmt::format("created system user {}", s.user));
   }
-  if (!exists(s.state_dir)) {
+  const bool made_dir = !exists(s.state_dir);
+  if (made_dir) {
     created.push_back("state-dir=" + s.state_dir);
-    undo.add([d = s.state_dir] { (void)runPrivileged({"remove " + d, {"rmdir", d}, ""}); });
+    undo.add([d = s.state_dir] {
+      (void)runPrivileged({"remove " + d, {"rm", "-rf", "--one-file-system", "--", d}, ""});
+    });
   }
   RETURN_IF_ERROR(
       runPrivileged({fmt::format("make {} the service's own (0700)", s.state_dir),
                      {"install", "-d", "-m", "0700", "-o", s.user, "-g", s.user, s.state_dir},
                      ""}));
+  // A first install that fails puts back a token it found in the state directory.
+  std::optional<std::string> old_token;
+  auto putTokenBack = [&] {
+    if (!old_token) return false;
+    return runPrivileged(
+               {"put back " + token_to,
+                {"install", "-m", "0600", "-o", s.user, "-g", s.user, "/dev/stdin", token_to},
+                *old_token})
+        .has_value();
+  };
+  if (token_arg) {
+    const bool had = exists(token_to);
+    if (had && !reinstall) {
+      if (auto t = readToken(token_to); t && *t != token) old_token = *t;
+    }
+    if (old_token) undo.add([&] { putTokenBack(); });
+    RETURN_IF_ERROR(runPrivileged(
+        {fmt::format("copy the token to {}", token_to),
+         {"install", "-m", "0600", "-o", s.user, "-g", s.user, "/dev/stdin", token_to},
+         token}));
+    if (!made_dir && !had)
+      undo.add([t = token_to] { (void)runPrivileged({"remove " + t, {"rm", "-f", "--", t}, ""}); });
+    lines.push_back(token_from == token_to
+                        ? fmt::format("made {} the service user's own (0600)", token_to)
+                        : fmt::format("copied the token from {} to {} (0600, owned by {})",
+                                      token_from, token_to, s.user));
+  }
   std::sort(created.begin(), created.end());
   created.erase(std::unique(created.begin(), created.end()), created.end());
   const bool systemd = init == Init::Systemd;
-  std::string text = systemd                ? systemdUnit(s, created)
-                     : init == Init::OpenRC ? openrcScript(s, created)
-                                            : noneRecord(s, created);
-  std::vector<std::string> write = {"install", "-D", "-m", systemd ? "0644" : "0755"};
-  if (init == Init::None) write = {"install", "-m", "0600", "-o", s.user, "-g", s.user};
-  write.insert(write.end(), {"/dev/stdin", path});
-  RETURN_IF_ERROR(runPrivileged({fmt::format("write {}", path), write, text}));
+  if (init != Init::None) {
+    const bool had = exists(path);
+    std::string text = systemd ? systemdUnit(s, created) : openrcScript(s, created);
+    RETURN_IF_ERROR(
+        runPrivileged({fmt::format("write {}", path),
+                       {"install", "-D", "-m", systemd ? "0644" : "0755", "/dev/stdin", path},
+                       text}));
+    if (!had) undo.add([path] { (void)runPrivileged({"remove " + path, {"rm", "-f", path}, ""}); });
+    lines.push_back(fmt::format("{} {}", had ? "rewrote" : "wrote", path));
+  }
+  RETURN_IF_ERROR(runPrivileged({fmt::format("write {}", record),
+                                 {"install", "-D", "-m", "0644", "/dev/stdin", record},
+                                 recordText(s, init, created)}));
   undo.keep();
-  lines.push_back(fmt::format("{} {}", reinstall ? "rewrote" : "wrote", path));
+  lines.push_back(fmt::format("{} {}", reinstall ? "rewrote" : "wrote", record));
+
+  // From here on a service that does not come up is taken back whole, unless it was installed
+  // before this install (then it stays, as the operator had it, and status follows it).
+  const Installed installed{init, record, path, s.state_dir, s.user, created};
+  const std::string log = fmt::format("{}/{}.log", s.state_dir, s.name);
+  auto notUp = [&](const std::string& why,
+                   const std::vector<std::string>& log_lines) -> base::Result<void> {
+    std::string msg = fmt::format("{} did not stay up: {}", s.name, why);
+    for (const auto& l : logTail(init == Init::Systemd ? "its journal" : log, log_lines))
+      msg += "\n" + l;
+    if (reinstall) {
+      msg += fmt::format(
+          "\nit stays installed, as it was before; `burrow service status --name {}` follows it",
+          s.name);
+    } else {
+      const bool put_back = putTokenBack();  // while its user is still there
+      auto undone = removeInstalled(s.name, installed, !made_dir);
+      if (undone && put_back) undone->push_back("put back the token that was in " + token_to);
+      msg += undone ? fmt::format("\ninstall taken back: {}", fmt::join(*undone, "; "))
+                    : fmt::format("\ntaking the install back failed: {}", undone.error().message());
+    }
+    return base::makeError(std::errc::io_error, "{}", msg);
+  };
   if (init == Init::None) {
     RETURN_IF_ERROR(stopSupervisor(s.name, s.state_dir));
-    ASSIGN_OR_RETURN(std::string started, startSupervisor(s));
-    lines.push_back(started);
+    if (auto r = startSupervisor(s); !r) RETURN_IF_ERROR(notUp(r.error().message(), {}));
+    if (std::string why = settleNone(s); !why.empty())
+      RETURN_IF_ERROR(notUp(why, lastLines(log, kLogLines)));
+    RunState r = parseRunState(readStateFile(statusFile(s.state_dir, s.name), 4096).value_or(""));
+    lines.push_back(fmt::format("started {} (burrow's supervisor pid {}, service pid {}; up {} s)",
+                                s.name, runningPid(pidFile(s.state_dir, s.name, true)), r.pid,
+                                kSettle.count()));
     return lines;
   }
 
@@ -513,134 +978,84 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
                             : "rc-update add " + s.name + " && rc-service " + s.name + " start"));
     return lines;
   }
+  base::Result<std::string> started;
   if (systemd) {
-    RETURN_IF_ERROR(runPrivileged({"reload systemd", {"systemctl", "daemon-reload"}, ""}));
-    RETURN_IF_ERROR(runPrivileged(
-        {"start " + s.name, {"systemctl", "enable", "--now", s.name + ".service"}, ""}));
-    if (reinstall)
-      RETURN_IF_ERROR(runPrivileged({"restart " + s.name, {"systemctl", "restart", s.name}, ""}));
+    started = runPrivileged({"reload systemd", {"systemctl", "daemon-reload"}, ""});
+    if (started)
+      started = runPrivileged(
+          {"start " + s.name, {"systemctl", "enable", "--now", s.name + ".service"}, ""});
+    if (started && reinstall)
+      started = runPrivileged({"restart " + s.name, {"systemctl", "restart", s.name}, ""});
+    if (started) {
+      if (std::string not_up = settleSystemd(s.name); !not_up.empty())
+        RETURN_IF_ERROR(notUp(not_up, journalLines(s.name)));
+    }
   } else {
-    RETURN_IF_ERROR(runPrivileged({"enable " + s.name, {"rc-update", "add", s.name}, ""}));
-    RETURN_IF_ERROR(runPrivileged({"start " + s.name, {"rc-service", s.name, "restart"}, ""}));
+    started = runPrivileged({"enable " + s.name, {"rc-update", "add", s.name}, ""});
+    if (started)
+      started = runPrivileged({"start " + s.name, {"rc-service", s.name, "restart"}, ""});
+    if (started) {
+      if (std::string not_up = settleOpenrc(s.name, s.state_dir); !not_up.empty())
+        RETURN_IF_ERROR(notUp(not_up, lastLines(log, kLogLines)));
+    }
   }
+  if (!started) RETURN_IF_ERROR(notUp(started.error().message(), {}));
   lines.push_back(fmt::format("started {}", s.name));
   return lines;
 }
 
-namespace {
-
-base::Result<void> notInstalled(const std::string& name, const std::string& state_dir) {
-  return base::makeError(std::errc::no_such_file_or_directory,
-                         "no service {} installed by burrow (looked for {}, {} and {})", name,
-                         unitPath(Init::Systemd, name, state_dir),
-                         unitPath(Init::OpenRC, name, state_dir),
-                         unitPath(Init::None, name, state_dir));
+base::Result<std::vector<std::string>> uninstall(const std::string& name, bool keep_state) {
+  if (!validName(name)) return base::invalid("--name {}: use letters, digits, - and _", name);
+  ASSIGN_OR_RETURN(std::optional<Installed> found, findInstalled(name));
+  if (!found) RETURN_IF_ERROR(notInstalled(name));
+  return removeInstalled(name, *found, keep_state);
 }
 
-}  // namespace
-
-base::Result<std::vector<std::string>> uninstall(const std::string& name,
-                                                 const std::string& state_dir) {
+base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action) {
   if (!validName(name)) return base::invalid("--name {}: use letters, digits, - and _", name);
-  std::vector<std::string> lines;
+  ASSIGN_OR_RETURN(std::optional<Installed> found, findInstalled(name));
+  if (!found) RETURN_IF_ERROR(notInstalled(name));
+  const Installed& i = *found;
   auto [running, why] = detectInit();
-  bool found = false;
-  for (Init init : {Init::Systemd, Init::OpenRC, Init::None}) {
-    const std::string path = unitPath(init, name, state_dir);
-    if (!exists(path)) continue;
-    ASSIGN_OR_RETURN(std::vector<std::string> created, recordedCreations(path));
-    found = true;
-    if (running == init && init == Init::Systemd)
-      RETURN_IF_ERROR(runPrivileged({"stop " + name, {"systemctl", "disable", "--now", name}, ""}));
-    if (running == init && init == Init::OpenRC) {
-      RETURN_IF_ERROR(runPrivileged({"stop " + name, {"rc-service", name, "stop"}, ""}));
-      RETURN_IF_ERROR(runPrivileged({"disable " + name, {"rc-update", "del", name}, ""}));
-    }
-    std::vector<std::string> files = {path};
-    if (init == Init::None) {
-      RETURN_IF_ERROR(stopSupervisor(name, state_dir));
-      for (const char* f : {".pid", ".supervisor.pid", ".log", ".log.1"})
-        files.push_back(state_dir + "/" + name + f);
-    }
-    if (init == Init::OpenRC) {  // the pidfile and log the script named
-      std::string dir = recordedStateDir(path);
-      if (dir.empty()) dir = state_dir;
-      for (const char* f : {".pid", ".log"}) files.push_back(dir + "/" + name + f);
-    }
-    std::vector<std::string> rm = {"rm", "-f", "--"};
-    rm.insert(rm.end(), files.begin(), files.end());
-    RETURN_IF_ERROR(runPrivileged({"remove " + path, rm, ""}));
-    lines.push_back("removed " + path);
-    if (running == init && init == Init::Systemd)
-      RETURN_IF_ERROR(runPrivileged({"reload systemd", {"systemctl", "daemon-reload"}, ""}));
-    // The state directory ("state-dir=") before the user ("user=") who owns it.
-    std::sort(created.begin(), created.end());
-    for (const auto& c : created) {
-      auto eq = c.find('=');
-      std::string kind = c.substr(0, eq), value = eq == std::string::npos ? "" : c.substr(eq + 1);
-      if (kind == "state-dir") {
-        if (!exists(value))
-          lines.push_back(fmt::format("{} was already gone", value));
-        else if (auto r = runPrivileged({"remove " + value, {"rmdir", "--", value}, ""}))
-          lines.push_back("removed " + value);
-        else
-          lines.push_back(fmt::format("kept {}: not empty (its files are yours)", value));
-      } else if (kind == "user") {
-        RETURN_IF_ERROR(runPrivileged({"remove user " + value, {"userdel", value}, ""}));
-        lines.push_back("removed system user " + value);
-      }
-    }
+  std::vector<std::string> lines;
+  if (i.init == Init::None) {
+    if (action == "status") return noneStatus(name, i);
+    pid_t sup = runningPid(pidFile(i.state_dir, name, true));
+    if (!sup) return base::makeError(std::errc::no_such_process, "{} is not running", name);
+    RETURN_IF_ERROR(signalPid(sup, action == "restart" ? "-USR1" : "-HUP", action + " " + name));
+    lines.push_back(fmt::format("{}: {} sent", name, action));
+    return lines;
   }
-  if (!found) RETURN_IF_ERROR(notInstalled(name, state_dir));
-  return lines;
-}
-
-base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action,
-                                               const std::string& state_dir) {
-  if (!validName(name)) return base::invalid("--name {}: use letters, digits, - and _", name);
-  auto [running, why] = detectInit();
-  std::vector<std::string> lines;
-  for (Init init : {Init::Systemd, Init::OpenRC, Init::None}) {
-    const std::string path = unitPath(init, name, state_dir);
-    if (!exists(path)) continue;
-    RETURN_IF_ERROR(recordedCreations(path));
-    if (init == Init::None) {
-      pid_t sup = runningPid(pidFile(state_dir, name, true));
-      if (action == "status") {
-        auto svc = readStateFile(pidFile(state_dir, name, false));
-        lines.push_back(fmt::format("{}: supervised by burrow, {}", name, path));
-        lines.push_back(sup ? fmt::format("running: supervisor pid {}, service pid {}", sup,
-                                          svc ? std::string(base::trim(*svc)) : "?")
-                            : "not running");
-        continue;
-      }
-      if (!sup) return base::makeError(std::errc::no_such_process, "{} is not running", name);
-      RETURN_IF_ERROR(signalPid(sup, action == "restart" ? "-USR1" : "-HUP", action + " " + name));
-      lines.push_back(fmt::format("{}: {} sent", name, action));
-      continue;
+  if (action == "status") {
+    lines.push_back(fmt::format("{}: {} service, {}", name, initName(i.init), i.file));
+    if (running != i.init) {
+      lines.push_back(fmt::format("not running under {} here: {}", initName(i.init), why));
+      return lines;
     }
-    if (action == "status") {
-      lines.push_back(fmt::format("{}: {} service, {}", name, initName(init), path));
-      if (running != init) {
-        lines.push_back(fmt::format("not running under {} here: {}", initName(init), why));
-        continue;
-      }
-      std::vector<std::string> argv = init == Init::Systemd
-                                          ? std::vector<std::string>{"systemctl", "is-active", name}
-                                          : std::vector<std::string>{"rc-service", name, "status"};
-      auto r = runCommand(argv, "");
+    if (i.init == Init::OpenRC) {
+      auto r = runCommand({"rc-service", name, "status"}, "");
       lines.push_back(r ? firstLine(r->out + r->err) : r.error().message());
-      continue;
+      const std::string log = fmt::format("{}/{}.log", i.state_dir, name);
+      for (auto& l : logTail(log, lastLines(log, kLogLines))) lines.push_back(std::move(l));
+      return lines;
     }
-    if (running != init)
-      return base::makeError(std::errc::not_supported, "cannot {} {}: {}", action, name, why);
-    std::vector<std::string> argv = init == Init::Systemd
-                                        ? std::vector<std::string>{"systemctl", action, name}
-                                        : std::vector<std::string>{"rc-service", name, action};
-    RETURN_IF_ERROR(runPrivileged({action + " " + name, argv, ""}));
-    lines.push_back(fmt::format("{}: {} done", name, action));
+    auto show = systemdShow(name);
+    lines.push_back(show["ActiveState"]);
+    if (show["SubState"] == "auto-restart" || show["ActiveState"] == "failed")
+      lines.push_back(
+          fmt::format("failing: systemd reports it {}/{}", show["ActiveState"], show["SubState"]));
+    lines.push_back(fmt::format("restarts: {}; last exit status: {}", show["NRestarts"],
+                                show["ExecMainStatus"]));
+    for (auto& l : logTail("its journal", journalLines(name))) lines.push_back(std::move(l));
+    return lines;
   }
-  if (lines.empty()) RETURN_IF_ERROR(notInstalled(name, state_dir));
+  if (running != i.init)
+    return base::makeError(std::errc::not_supported, "cannot {} {}: {}", action, name, why);
+  std::vector<std::string> argv = i.init == Init::Systemd
+                                      ? std::vector<std::string>{"systemctl", action, name}
+                                      : std::vector<std::string>{"rc-service", name, action};
+  RETURN_IF_ERROR(runPrivileged({action + " " + name, argv, ""}));
+  lines.push_back(fmt::format("{}: {} done", name, action));
   return lines;
 }
 
@@ -674,6 +1089,11 @@ int runSupervisor(const std::string& name, const std::string& state_dir,
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null >= 0) ::dup2(null, 0);
   openLog(log);
+  RunState run;
+  auto report = [&] {
+    (void)base::writeFileAtomic(statusFile(state_dir, name), formatRunState(run), 0600);
+  };
+  report();  // before the pidfile: install and status never read an earlier run's state
   if (!base::writeFileAtomic(pidFile(state_dir, name, true), fmt::format("{}\n", ::getpid()), 0600))
     return 1;
   sigset_t mask;
@@ -702,9 +1122,14 @@ int runSupervisor(const std::string& name, const std::string& state_dir,
       note(name, fmt::format("cannot start {}: {}", burrow, std::strerror(rc)));
       break;
     }
+    const auto started = clock::now();
+    run.runs++;
+    run.pid = child;
+    run.started = unixNow();
+    run.next_start = 0;
+    report();
     (void)base::writeFileAtomic(pidFile(state_dir, name, false), fmt::format("{}\n", child), 0600);
     note(name, fmt::format("started pid {}", child));
-    const auto started = clock::now();
     bool restart_now = false;
     int status = 0;
     // Until the service ends: pass signals on.
@@ -729,17 +1154,23 @@ int runSupervisor(const std::string& name, const std::string& state_dir,
       }
     }
     const bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    note(name,
-         fmt::format("pid {} ended ({} {})", child, WIFEXITED(status) ? "exit status" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)));
+    const bool quick = clock::now() - started < std::chrono::minutes(1);
+    run.pid = 0;
+    run.last_exit = exitText(status);
+    run.last_exit_at = unixNow();
+    run.failures = failed && quick && !stopping && !restart_now ? run.failures + 1 : 0;
+    report();
+    note(name, fmt::format("pid {} ended ({})", child, run.last_exit));
     if (stopping) break;
     if (restart_now) {
       backoff = std::chrono::seconds(1);
       continue;
     }
     if (!failed) break;  // Restart=on-failure: a clean exit ends the service
-    if (clock::now() - started > std::chrono::minutes(1)) backoff = std::chrono::seconds(1);
+    if (!quick) backoff = std::chrono::seconds(1);
     note(name, fmt::format("restarting in {} s", backoff.count()));
+    run.next_start = unixNow() + static_cast<long>(backoff.count());
+    report();
     // Wait out the backoff; a stop request cuts it short.
     pollfd pfd{sigs.get(), POLLIN, 0};
     auto until = clock::now() + backoff;

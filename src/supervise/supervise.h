@@ -1,7 +1,7 @@
 // supervise: burrow as a service of the init system that runs here (systemd or OpenRC), and
 // the one place where burrow gains root for a step (runPrivileged). Nothing else in burrow
-// looks at the effective uid. Files written here carry a header naming what install made, so
-// that uninstall removes exactly that.
+// looks at the effective uid. Every install is recorded in /var/lib/burrow/services/NAME with
+// what it made, so that the name alone finds it and uninstall removes exactly that.
 #pragma once
 
 #include <string>
@@ -49,7 +49,7 @@ std::pair<Init, std::string> detectInit();
 struct Service {
   std::string name;                  // burrow-tunnel, burrow-edge, or --name
   std::string user;                  // the service identity; a system user made if missing
-  std::string state_dir;             // owned by `user`, 0700
+  std::string state_dir;             // owned by `user`, 0700; empty: /var/lib/burrow/NAME
   std::vector<std::string> command;  // burrow subcommand and flags: {"tunnel", "run", ...}
   std::string burrow;                // absolute path of the burrow binary
 };
@@ -58,25 +58,33 @@ struct Service {
 // file (e.g. "user=burrow-tunnel"), recorded in its header for uninstall.
 std::string systemdUnit(const Service& s, const std::vector<std::string>& created);
 std::string openrcScript(const Service& s, const std::vector<std::string>& created);
-// Where install writes the service's file. For `none` it is a record in the state directory.
-std::string unitPath(Init init, const std::string& name, const std::string& state_dir);
+// Where install records a service, whatever its init: /var/lib/burrow/services/NAME, root's
+// own (0644), so that the name alone finds it. For --init none it is the service's only file.
+std::string recordPath(const std::string& name);
+// Where install writes the service's file for `init`.
+std::string unitPath(Init init, const std::string& name);
 
 // Writes the service's files (idempotent: a reinstall rewrites them), makes its user and state
-// directory when missing, and starts it when `init` is what runs here; otherwise says that it
-// was not started, and why. Returns the lines to print.
+// directory when missing, copies the token of a connector into the state directory (0600, the
+// service user's), and starts the service when `init` is what runs here; otherwise says that
+// it was not started, and why. A service that does not stay up for a short settle time is an
+// error carrying its last log lines; a first install is then taken back. Returns the lines to
+// print.
 base::Result<std::vector<std::string>> install(const Service& s, Init init);
-// Stops and removes what install made for `name` and nothing else. A state directory that
-// is not empty is kept (it holds the operator's token and config), and said so.
-base::Result<std::vector<std::string>> uninstall(const std::string& name,
-                                                 const std::string& state_dir);
-// `status`, `restart` or `reload` through the init that runs the service.
-base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action,
-                                               const std::string& state_dir);
+// Stops and removes what install recorded for `name`: its file, the user it made, and the
+// state directory with all it holds, unless `keep_state` (then a directory whose user is
+// removed is handed to root, so that no file keeps a freed uid).
+base::Result<std::vector<std::string>> uninstall(const std::string& name, bool keep_state);
+// `status`, `restart` or `reload` through the init that runs the service. The status of a
+// service burrow supervises says whether it runs, restarts or keeps failing, how often it was
+// restarted, how it last ended, and the last lines of its log.
+base::Result<std::vector<std::string>> control(const std::string& name, const std::string& action);
 
 // --init none: burrow's own supervisor (`burrow service supervise`), run detached as the
 // service user. It runs `burrow COMMAND` with its output in <state-dir>/NAME.log (rotated at
 // 10 MiB to NAME.log.1), keeps the service's pid in <state-dir>/NAME.pid and its own in
-// NAME.supervisor.pid, and restarts the service when it fails, after 1 s doubling to 60 s
+// NAME.supervisor.pid, what `status` reports in NAME.status (runs, failures in a row, the last
+// exit), and restarts the service when it fails, after 1 s doubling to 60 s
 // (back to 1 s after a minute up). SIGTERM stops both; SIGHUP is passed on; SIGUSR1
 // restarts the service. Returns the exit status for the process.
 int runSupervisor(const std::string& name, const std::string& state_dir,

@@ -67,6 +67,13 @@ TEST(OpenrcScript, SuperviseDaemonAsTheServiceUser) {
   EXPECT_NE(sc.find("command_args=\"'tunnel' 'run' '--config'"), std::string::npos) << sc;
 }
 
+TEST(Record, OnePlaceWhateverTheInit) {
+  EXPECT_EQ(recordPath("burrow-tunnel"), "/var/lib/burrow/services/burrow-tunnel");
+  EXPECT_EQ(unitPath(Init::None, "burrow-tunnel"), recordPath("burrow-tunnel"));
+  EXPECT_EQ(unitPath(Init::Systemd, "b"), "/etc/systemd/system/b.service");
+  EXPECT_EQ(unitPath(Init::OpenRC, "b"), "/etc/init.d/b");
+}
+
 TEST(Init, Names) {
   EXPECT_EQ(*parseInit("openrc"), Init::OpenRC);
   auto bad = parseInit("upstart");

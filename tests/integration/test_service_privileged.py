@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import unittest
@@ -78,12 +79,15 @@ class ServiceTest(harness.BurrowTestCase):
         self.state = self.path("state")
         self.unit = "/etc/systemd/system/%s.service" % self.name
         self.script = "/etc/init.d/" + self.name
+        self.record = "/var/lib/burrow/services/" + self.name
+        # What a connector is installed with: install copies it into the state directory.
+        self.token = self.write_token("not read by a service that is not started", 0o644)
         # Whatever a test leaves, this removes (by exact name), pass or fail.
         self.addCleanup(self._scrub)
         self.root_before = sorted(os.listdir("/root")) if os.path.isdir("/root") else []
 
     def _scrub(self):
-        for path in (self.unit, self.script):
+        for path in (self.unit, self.script, self.record):
             if os.path.exists(path):
                 os.unlink(path)
         for user in (self.name, "bnosudo" + self.name[9:], "bsudo" + self.name[9:]):
@@ -98,7 +102,7 @@ class ServiceTest(harness.BurrowTestCase):
         argv = ["service", "install", "--init", init, "--name", self.name, "--state-dir",
                 self.state, *extra, "--"]
         argv += command or ["tunnel", "run", "--config", self.state + "/config.yml",
-                            "--token-file", self.state + "/token"]
+                            "--token-file", self.token]
         if user is None:
             return subprocess.run([installed_burrow(), *argv], capture_output=True, text=True,
                                   timeout=60, env=harness.clean_env())
@@ -137,6 +141,16 @@ class ServiceTest(harness.BurrowTestCase):
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
         self.assertEqual(pwd.getpwuid(st.st_uid).pw_name, self.name)
         self.assertEqual(grp.getgrgid(st.st_gid).gr_name, self.name)
+        # The token, which only root could read, is the service user's own copy now.
+        self.assertIn("copied the token from %s to %s/token (0600, owned by %s)"
+                      % (self.token, self.state, self.name), r.stdout)
+        st = os.stat(self.state + "/token")
+        self.assertEqual((stat.S_IMODE(st.st_mode), pwd.getpwuid(st.st_uid).pw_name),
+                         (0o600, self.name))
+        # The install is recorded where the name alone finds it: root's, readable by all.
+        self.assertIn("wrote " + self.record, r.stdout)
+        st = os.stat(self.record)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o644, 0))
         # The real tools: the unit verifies and rates 2.0 or lower.
         v = subprocess.run(["systemd-analyze", "verify", self.unit], capture_output=True,
                            text=True, timeout=60)
@@ -151,41 +165,74 @@ class ServiceTest(harness.BurrowTestCase):
         with open(self.unit) as f:
             first = f.read()
         self.assertIn(" tunnel run --state-dir %s --config " % self.state, first)
+        self.assertIn(" --token-file %s/token\n" % self.state, first)
         r = self.install()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("rewrote " + self.unit, r.stdout)
         self.assertNotIn("created", r.stdout)
         with open(self.unit) as f:
             self.assertEqual(f.read(), first)
+        # Another init, or another state directory, for the same name: uninstall first.
+        r = self.install(init="openrc")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("burrow: %s is installed already, for --init systemd with its state in %s: "
+                      "uninstall it first (--keep-state keeps its files)"
+                      % (self.name, self.state), r.stderr)
+        self.assertFalse(os.path.exists(self.script))
         r = self.burrow("service", "status", "--name", self.name)
         self.assertIn("%s: systemd service, %s" % (self.name, self.unit), r.stdout)
-        # Uninstall removes the unit, the user and the empty state directory, and only those.
+        # Uninstall removes the unit, the user, the state directory with the token, and the
+        # record.
         r = self.burrow("service", "uninstall", "--name", self.name)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertFalse(os.path.exists(self.unit))
+        self.assertIn("removed %s and all it held (--keep-state keeps it)" % self.state,
+                      r.stdout)
+        self.assertFalse(os.path.exists(self.unit) or os.path.exists(self.record))
         self.assertFalse(user_exists(self.name))
         self.assertFalse(os.path.exists(self.state))
         r = self.burrow("service", "uninstall", "--name", self.name)
         self.assertEqual(r.returncode, 1)
         self.assertIn("no service %s installed by burrow" % self.name, r.stderr)
 
-    def test_uninstall_keeps_what_it_did_not_make(self):
+    def test_uninstall_leaves_no_file_to_a_freed_uid(self):
+        # A state directory that was there before, with the token in it: uninstall removes it
+        # whole, as it does one install made.
         os.makedirs(self.state)
-        with open(os.path.join(self.state, "token"), "w") as f:
-            f.write("t\n")
-        r = self.install()
+        self.token = self.write_token("t")
+        shutil.copy(self.token, self.state + "/token")
+        r = self.install(command=["tunnel", "run", "--token-file", self.state + "/token"])
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("made %s/token the service user's own (0600)" % self.state, r.stdout)
+        uid = pwd.getpwnam(self.name).pw_uid
+        self.assertEqual(os.stat(self.state + "/token").st_uid, uid)
         r = self.burrow("service", "uninstall", "--name", self.name)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(os.path.exists(os.path.join(self.state, "token")))
-        self.assertFalse(user_exists(self.name))
+        self.assertFalse(os.path.exists(self.state) or user_exists(self.name))
+        # --keep-state keeps it, handed to root with all it holds: the next system user, who
+        # may get the same uid, gets none of it.
+        r = self.install()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        uid = pwd.getpwnam(self.name).pw_uid
+        with open(self.state + "/kept", "w") as f:
+            f.write("the service's\n")
+        os.chown(self.state + "/kept", uid, uid)
+        r = self.burrow("service", "uninstall", "--name", self.name, "--keep-state")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("kept %s, now owned by root (its user goes)" % self.state, r.stdout)
+        self.assertFalse(user_exists(self.name) or os.path.exists(self.record))
+        self.assertEqual(sorted(os.listdir(self.state)), ["kept", "token"])
+        for p in (self.state, self.state + "/kept", self.state + "/token"):
+            st = os.stat(p)
+            self.assertEqual((st.st_uid, st.st_gid), (0, 0), p)
+        self.assertEqual(stat.S_IMODE(os.stat(self.state).st_mode), 0o700)
         # A file at the unit's path that burrow did not write is left alone.
+        shutil.rmtree(self.state)
         with open(self.unit, "w") as f:
             f.write("[Service]\nExecStart=/bin/true\n")
         r = self.install()
         self.assertEqual(r.returncode, 1)
         self.assertIn("%s exists and was not written by burrow" % self.unit, r.stderr)
-        self.assertFalse(user_exists(self.name))
+        self.assertFalse(user_exists(self.name) or os.path.exists(self.state))
 
     def test_openrc_script(self):
         r = self.install(init="openrc")
@@ -214,6 +261,29 @@ class ServiceTest(harness.BurrowTestCase):
         r = self.install("--user", "-bad")
         self.assertEqual(r.returncode, 1)
         self.assertIn("--user -bad", r.stderr)
+        # A token that is not there: said, before anything is made.
+        missing = self.path("no-token")
+        r = self.install(command=["tunnel", "run", "--token-file", missing])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("burrow: --token-file %s: cannot read it (" % missing, r.stderr)
+        self.assertIn("create the tunnel first, e.g. `burrow edge tunnel create NAME > %s`"
+                      % missing, r.stderr)
+        r = self.install(command=["tunnel", "run", "--token-file", self.write_file("e", "\n")])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--token-file %s is empty" % self.path("e"), r.stderr)
+        # The records are root's: no service may own them.
+        for self.state in ("/srv", "/var/lib/../lib/x"):
+            r = self.install()
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("--state-dir %s: give an absolute path two levels deep or more, "
+                          "without .. (uninstall removes it)" % self.state, r.stderr)
+        for self.state in ("/var/lib/burrow", "/var/lib/burrow/services/x"):
+            r = self.install()
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("--state-dir %s: /var/lib/burrow/services holds burrow's records of "
+                          "services, root's own" % self.state, r.stderr)
+        self.state = self.path("state")
+        self.assertFalse(user_exists(self.name) or os.path.exists(self.state))
         # A state directory on a read-only file system: the user made first is removed again.
         ro = self.path("ro")
         os.makedirs(ro)
@@ -305,9 +375,12 @@ class ServiceTest(harness.BurrowTestCase):
         # The user without sudo is refused at the first step, whatever the init; the one whose
         # sudo allows exactly the commands burrow names installs and uninstalls each of them.
         nosudo, withsudo = self.make_users()
-        tools = ["useradd", "userdel", "install", "rm", "rmdir", "runuser", "kill", "cat", "test"]
+        tools = ["useradd", "userdel", "install", "rm", "runuser", "kill", "cat", "test", "chown",
+                 "tail"]
         self.allow_sudo(withsudo, ", ".join(shutil.which(t) for t in tools))
-        token = self.state + "/token"
+        # A token only root can read: install reads it through sudo and copies it.
+        edge = self.start_edge()
+        token = self.write_token(self.create_tunnel(edge, "svc"), name="root-token")
         for init in ("systemd", "openrc", "none"):
             r = self.install(init=init, user=nosudo)
             self.assertEqual(r.returncode, 1, init)
@@ -319,17 +392,20 @@ class ServiceTest(harness.BurrowTestCase):
                              command=["tunnel", "run", "--url", "http://127.0.0.1:9",
                                       "--token-file", token])
             self.assertEqual(r.returncode, 0, "%s: %s" % (init, r.stderr))
-            path = {"systemd": self.unit, "openrc": self.script,
-                    "none": os.path.join(self.state, self.name + ".none")}[init]
+            path = {"systemd": self.unit, "openrc": self.script, "none": self.record}[init]
             st = os.stat(path)
-            owner = 0 if init != "none" else pwd.getpwnam(self.name).pw_uid
-            mode = {"systemd": 0o644, "openrc": 0o755, "none": 0o600}[init]
-            self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (mode, owner), init)
+            mode = {"systemd": 0o644, "openrc": 0o755, "none": 0o644}[init]
+            self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (mode, 0), init)
+            if init == "none":
+                self.assertIn("started " + self.name, r.stdout)
+                r = self.as_user(withsudo, [harness.BURROW, "service", "status", "--name",
+                                            self.name])
+                self.assertIn("\nrunning: supervisor pid ", r.stdout)
             st = os.stat(self.state)
             self.assertEqual((stat.S_IMODE(st.st_mode), pwd.getpwuid(st.st_uid).pw_name),
                              (0o700, self.name), init)
             r = self.as_user(withsudo, [harness.BURROW, "service", "uninstall", "--name",
-                                        self.name, "--state-dir", self.state])
+                                        self.name])
             self.assertEqual(r.returncode, 0, "%s: %s" % (init, r.stderr))
             self.assertFalse(os.path.exists(path), init)
             self.assertFalse(os.path.exists(self.state), init)
@@ -430,32 +506,48 @@ def gone(pid):
 
 @unittest.skipIf(_missing(), "needs root and %s" % _missing())
 class SupervisedByBurrowTest(harness.BurrowTestCase):
-    """--init none: burrow runs the real connector itself and brings it back after kill -9."""
+    """--init none: burrow runs the real connector itself, brings it back after kill -9, and
+    says what it sees: install only calls a service started that stays up, and status says
+    when it keeps failing, how often it was restarted, how it last ended and what it logged."""
+
+    def setUp(self):
+        super().setUp()
+        self.name = "burrow-nv%d" % (os.getpid() % 100000)
+        self.state = self.path("state")
+        self.record = "/var/lib/burrow/services/" + self.name
+        self.addCleanup(self._scrub)
+
+    def _scrub(self):
+        kill_processes_of(self.name)
+        subprocess.run(["userdel", self.name], capture_output=True)
+        if os.path.exists(self.record):
+            os.unlink(self.record)
+
+    def install(self, token, init="none", state=True):
+        argv = ["service", "install", "--init", init, "--name", self.name]
+        argv += ["--state-dir", self.state] if state else []
+        return self.burrow(*argv, "--", "tunnel", "run", "--url", "http://127.0.0.1:9",
+                           "--token-file", token, timeout=60)
+
+    def status(self):
+        r = self.burrow("service", "status", "--name", self.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
 
     def test_runs_the_connector_restarts_it_and_uninstalls(self):
-        name = "burrow-nv%d" % (os.getpid() % 100000)
-        state = self.path("state")
-        self.addCleanup(lambda: (kill_processes_of(name),
-                                 subprocess.run(["userdel", name], capture_output=True)))
-        subprocess.run(["useradd", "--system", "--no-create-home", name], check=True)
         edge = self.start_edge()
-        os.makedirs(state)
-        token = os.path.join(state, "token")
-        with open(token, "w") as f:
-            f.write(self.create_tunnel(edge, "svc") + "\n")
-        pw = pwd.getpwnam(name)
-        for p in (state, token):
-            os.chown(p, pw.pw_uid, pw.pw_gid)
-        os.chmod(token, 0o600)
-        os.chmod(self.tmp, 0o755)
-        r = self.burrow("service", "install", "--init", "none", "--name", name, "--state-dir",
-                        state, "--", "tunnel", "run", "--url", "http://127.0.0.1:9",
-                        "--token-file", token)
+        # The token as `tunnel create > token` leaves it: root's, 0600, which the service user
+        # cannot read. Install copies it into the state directory.
+        token = self.write_token(self.create_tunnel(edge, "svc"))
+        r = self.install(token)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("started " + name, r.stdout)
-        log = os.path.join(state, name + ".log")
-        pidfile = os.path.join(state, name + ".pid")
-        supfile = os.path.join(state, name + ".supervisor.pid")
+        self.assertIn("started %s (burrow's supervisor pid " % self.name, r.stdout)
+        pw = pwd.getpwnam(self.name)
+        st = os.stat(self.state + "/token")
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o600, pw.pw_uid))
+        log = os.path.join(self.state, self.name + ".log")
+        pidfile = os.path.join(self.state, self.name + ".pid")
+        supfile = os.path.join(self.state, self.name + ".supervisor.pid")
         sup = read_int(supfile)
         self.addCleanup(lambda: gone(sup) or os.kill(sup, 9))
 
@@ -465,28 +557,74 @@ class SupervisedByBurrowTest(harness.BurrowTestCase):
         first = read_int(pidfile)
         self.assertEqual(os.stat("/proc/%d" % first).st_uid, pw.pw_uid)
         self.assertEqual(os.stat("/proc/%d" % sup).st_uid, pw.pw_uid)
+        # The name is enough: status finds the state directory in the record.
+        out = self.status()
+        self.assertIn("\nrunning: supervisor pid %d, service pid %d, up " % (sup, first), out)
+        self.assertNotIn("restarts:", out)
+        self.assertIn("connection registered", out)
         os.kill(first, 9)
         harness.poll(lambda: os.path.exists(pidfile) and read_int(pidfile) != first,
                      10, what="a new service pid")
         harness.poll(lambda: registered() >= 8, 15, what="connector registered again")
-        r = self.burrow("service", "status", "--name", name, "--state-dir", state)
-        self.assertIn("running: supervisor pid %d" % sup, r.stdout)
+        out = self.status()
+        self.assertIn("\nrunning: supervisor pid %d, service pid %d, up " % (sup, read_int(pidfile)),
+                      out)
+        self.assertIn("\nrestarts: 1; last exit: signal 9 (Killed), ", out)
         # A reinstall (here through --init auto, where nothing else runs as PID 1) replaces
         # the supervisor and says what auto picked.
         if pid1() != "systemd" and not os.path.exists("/run/openrc/softlevel"):
-            r = self.burrow("service", "install", "--init", "auto", "--name", name,
-                            "--state-dir", state, "--", "tunnel", "run", "--url",
-                            "http://127.0.0.1:9", "--token-file", token)
+            r = self.install(token, init="auto")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("init: none (auto picked it: PID 1 is %s" % pid1(), r.stdout)
-            self.assertIn("rewrote " + os.path.join(state, name + ".none"), r.stdout)
+            self.assertIn("rewrote " + self.record, r.stdout)
             self.assertTrue(gone(sup))
             sup = read_int(supfile)
         second = read_int(pidfile)
-        r = self.burrow("service", "uninstall", "--name", name, "--state-dir", state)
+        r = self.burrow("service", "uninstall", "--name", self.name)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(gone(sup) and gone(second))
-        self.assertEqual(sorted(os.listdir(state)), ["token"])
+        self.assertFalse(os.path.exists(self.state) or os.path.exists(self.record))
+        self.assertFalse(user_exists(self.name))
+
+    def test_a_service_that_exits_is_not_started_and_one_that_keeps_exiting_is_failing(self):
+        # A token the connector refuses: it exits at once. Install says so with its last log
+        # lines, exits 1, and takes back all it made.
+        bad = self.write_token("not a token")
+        r = self.install(bad)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertNotIn("started", r.stdout)
+        self.assertIn("burrow: %s did not stay up: it ended within 2 s of starting (exit status 1)"
+                      % self.name, r.stderr)
+        self.assertIn("\nlast lines of %s/%s.log:\n  " % (self.state, self.name), r.stderr)
+        self.assertIn("token", r.stderr.split("last lines of", 1)[1])
+        self.assertIn("\ninstall taken back: removed %s and all it held" % self.state, r.stderr)
+        self.assertFalse(user_exists(self.name) or os.path.exists(self.state)
+                         or os.path.exists(self.record))
+        # A connector whose tunnel is deleted keeps exiting: status says failing, how often it
+        # was restarted, how it ended, and the refusal it logged. The default state
+        # directory, named for the service, is found from the name alone.
+        edge = self.start_edge()
+        token = self.write_token(self.create_tunnel(edge, "svc"))
+        self.state = "/var/lib/burrow/" + self.name
+        self.addCleanup(shutil.rmtree, self.state, ignore_errors=True)
+        r = self.install(token, state=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("copied the token from %s to %s/token" % (token, self.state), r.stdout)
+        sup = read_int(os.path.join(self.state, self.name + ".supervisor.pid"))
+        self.addCleanup(lambda: gone(sup) or os.kill(sup, 9))
+        self.burrow("edge", "tunnel", "delete", "svc", "--state-dir", edge.state_dir, check=True)
+        edge.proc.send(signal.SIGHUP)
+        out = harness.poll(lambda: (lambda o: "\nfailing: " in o and o)(self.status()), 30,
+                           interval=0.2, what="status saying failing")
+        self.assertRegex(out, r"\nfailing: the service exited \d+ times in a row, each within a "
+                         r"minute of starting; (burrow starts it again in \d+ s|running again)")
+        self.assertRegex(out, r"\nrestarts: [1-9]\d*; last exit: exit status 1, \d+ s ago\n")
+        self.assertIn("unknown tunnel", out.split("\nlast lines of %s/%s.log:\n"
+                                                  % (self.state, self.name), 1)[1])
+        r = self.burrow("service", "uninstall", "--name", self.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(gone(sup))
+        self.assertFalse(os.path.exists(self.state) or user_exists(self.name))
 
 
 def children(pid):
@@ -522,11 +660,13 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         super().setUp()
         self.name = "burrow-orc%d" % (os.getpid() % 100000)
         self.script = "/etc/init.d/" + self.name
+        self.record = "/var/lib/burrow/services/" + self.name
         self.addCleanup(self._scrub)
 
     def _scrub(self):
-        if os.path.exists(self.script):
-            os.unlink(self.script)
+        for path in (self.script, self.record):
+            if os.path.exists(path):
+                os.unlink(path)
         if user_exists(self.name):
             kill_processes_of(self.name)
             subprocess.run(["userdel", self.name], capture_output=True)
@@ -560,8 +700,9 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         state = self.path("state")
         os.makedirs(state)
         token = os.path.join(state, "token")
+        good = self.create_tunnel(edge, "svc") + "\n"
         with open(token, "w") as f:
-            f.write(self.create_tunnel(edge, "svc") + "\n")
+            f.write(good)
         os.chmod(token, 0o600)
         os.chmod(self.tmp, 0o755)
         install = ["service", "install", "--name", self.name, "--state-dir", state, "--",
@@ -575,15 +716,35 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         d = subprocess.run([self.script, "describe"], capture_output=True, text=True, timeout=60)
         self.assertEqual(d.returncode, 0, d.stderr)
         self.assertIn("burrow tunnel run", d.stdout + d.stderr)
-        r = self.burrow("service", "uninstall", "--name", self.name, "--state-dir", state)
+        r = self.burrow("service", "uninstall", "--name", self.name, "--keep-state")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertFalse(os.path.exists(self.script) or user_exists(self.name))
+        self.assertEqual(os.stat(token).st_uid, 0)  # its user is gone: root's now
 
         # Where OpenRC runs, auto picks it, and install enables and starts the service.
         subprocess.run(["useradd", "--system", "--no-create-home", self.name], check=True)
         pw = pwd.getpwnam(self.name)
         os.chown(token, pw.pw_uid, pw.pw_gid)
         holder = self.openrc_namespace()
+        # A token the connector refuses: supervise-daemon sees it exit at once, and install
+        # says so with its log's last lines and takes back the script and its runlevel.
+        bad = self.write_token("not a token", 0o644, name="bad-token")
+        r = self.in_ns(holder, harness.BURROW, *install[:2], "--init", "openrc", *install[2:-1],
+                       bad)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("burrow: %s did not stay up: it ended within 2 s of starting "
+                      "(supervise-daemon starts it again)\nlast lines of %s/%s.log:\n"
+                      % (self.name, state, self.name), r.stderr)
+        self.assertIn("token", r.stderr.split("last lines of", 1)[1])
+        self.assertIn("\ninstall taken back: removed %s; kept %s;" % (self.script, state),
+                      r.stderr)
+        for path in (self.script, "/etc/runlevels/default/" + self.name):
+            self.assertNotEqual(self.in_ns(holder, "test", "-e", path).returncode, 0, path)
+        self.assertIn("; put back the token that was in %s\n" % token, r.stderr)
+        self.assertFalse(os.path.exists(self.record))
+        self.assertTrue(user_exists(self.name))
+        with open(token) as f:
+            self.assertEqual(f.read(), good)
         r = self.in_ns(holder, harness.BURROW, *install[:2], "--init", "auto", *install[2:])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("init: openrc (auto picked it: OpenRC is running (PID 1 is %s))" % pid1(),
@@ -604,27 +765,28 @@ class SupervisedByOpenRCTest(harness.BurrowTestCase):
         harness.poll(lambda: [p for p in children(sup) if p != first], 15,
                      what="supervise-daemon starting the connector again")
         harness.poll(lambda: registered() >= 8, 15, what="connector registered again")
-        r = self.in_ns(holder, harness.BURROW, "service", "status", "--name", self.name,
-                       "--state-dir", state)
+        r = self.in_ns(holder, harness.BURROW, "service", "status", "--name", self.name)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("status: started", r.stdout + r.stderr)
-        r = self.in_ns(holder, harness.BURROW, "service", "restart", "--name", self.name,
-                       "--state-dir", state)
+        r = self.in_ns(holder, harness.BURROW, "service", "restart", "--name", self.name)
         self.assertEqual(r.returncode, 0, r.stderr)
         harness.poll(lambda: registered() >= 12, 15, what="connector registered after restart")
         self.assertTrue(gone(sup))
         sup = pid_in(pidfile)
-        # Uninstall stops and disables the service and removes the script, its pidfile and
-        # log (found through the state directory the script's header records, without
-        # --state-dir); the user and the state directory were not made by install and stay.
-        r = self.in_ns(holder, harness.BURROW, "service", "uninstall", "--name", self.name)
+        # Uninstall stops and disables the service and removes the script, its record and its
+        # pidfile; --keep-state keeps the token and the log, and the user, whom install did
+        # not make, stays.
+        r = self.in_ns(holder, harness.BURROW, "service", "uninstall", "--name", self.name,
+                       "--keep-state")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("removed " + self.script, r.stdout)
         harness.poll(lambda: gone(sup) and not children(sup), 10, what="the service stopped")
         for path in (self.script, "/etc/runlevels/default/" + self.name):
             self.assertNotEqual(self.in_ns(holder, "test", "-e", path).returncode, 0, path)
         self.assertTrue(user_exists(self.name))
-        self.assertEqual(os.listdir(state), ["token"])
+        self.assertFalse(os.path.exists(self.record))
+        self.assertEqual(sorted(os.listdir(state)), sorted(["token", self.name + ".log"]))
+        self.assertEqual(os.stat(token).st_uid, pw.pw_uid)
 
 def _nspawn_missing():
     out = _missing("systemd-nspawn", "nsenter")
@@ -705,18 +867,27 @@ class SupervisedBySystemdTest(harness.BurrowTestCase):
         token = harness.poll(lambda: self.inside(b, "edge", "tunnel", "create", "svc",
                                                  "--state-dir", "/var/lib/it-edge").stdout,
                              15, what="a tunnel from the container's edge")
-        r = self.inside(b, "service", "install", "--init", "auto", "--name", name,
-                        "--state-dir", state, "--", "tunnel", "run", "--url",
-                        "http://127.0.0.1:9", "--token-file", state + "/token")
+        install = [b, "service", "install", "--init", "auto", "--name", name, "--state-dir",
+                   state, "--", "tunnel", "run", "--url", "http://127.0.0.1:9", "--token-file",
+                   "/root/token"]
+        # A token the connector refuses: it exits at once, and install says so with the
+        # journal's last lines and takes itself back.
+        self.inside("sh", "-c", "umask 077 && cat > /root/token", stdin="not a token\n")
+        r = self.inside(*install)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("burrow: %s did not stay up: within 2 s of starting, systemd reports it "
+                      % name, r.stderr)
+        self.assertIn("\nlast lines of its journal:\n", r.stderr)
+        self.assertIn("\ninstall taken back: ", r.stderr)
+        self.assertEqual(self.inside("systemctl", "show", "-P", "LoadState", name).stdout.strip(),
+                         "not-found")
+        # The token as `tunnel create > token` leaves it, root's: install copies it.
+        self.inside("sh", "-c", "umask 077 && cat > /root/token", stdin=token)
+        r = self.inside(*install)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("init: systemd (auto picked it: PID 1 is systemd)", r.stdout)
         self.assertIn("created system user " + name, r.stdout)
         self.assertIn("started " + name, r.stdout)
-        # The token goes in after the start, as an operator would: systemd restarts the
-        # service (Restart=on-failure, RestartSec=5s) until it can read it.
-        r = self.inside("install", "-m", "0600", "-o", name, "-g", name, "/dev/stdin",
-                        state + "/token", stdin=token)
-        self.assertEqual(r.returncode, 0, r.stderr)
 
         def registered():
             return self.journal(name).count("connection registered")
@@ -735,18 +906,19 @@ class SupervisedBySystemdTest(harness.BurrowTestCase):
         self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
         r = self.inside(b, "service", "status", "--name", name)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("\nactive\n", r.stdout)
+        self.assertIn("\nactive\nrestarts: 1; last exit status: ", r.stdout)
+        self.assertIn("\nlast lines of its journal:\n", r.stdout)
         for action in ("reload", "restart"):
             r = self.inside(b, "service", action, "--name", name)
             self.assertEqual((r.returncode, r.stdout), (0, "%s: %s done\n" % (name, action)),
                              r.stderr)
         harness.poll(lambda: registered() >= 12, 20, what="connector registered after restart")
-        # Uninstall: stopped and disabled, the unit and the user gone, the state directory
-        # kept for the token the operator put there.
-        r = self.inside(b, "service", "uninstall", "--name", name, "--state-dir", state)
+        # Uninstall: stopped and disabled, the unit, the state directory with the token, and
+        # the user gone.
+        r = self.inside(b, "service", "uninstall", "--name", name)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("removed /etc/systemd/system/%s.service" % name, r.stdout)
-        self.assertIn("kept %s: not empty" % state, r.stdout)
+        self.assertIn("removed %s and all it held" % state, r.stdout)
         self.assertIn("removed system user " + name, r.stdout)
         r = self.inside("systemctl", "show", "-P", "LoadState", name)
         self.assertEqual(r.stdout.strip(), "not-found")
