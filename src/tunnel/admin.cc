@@ -42,6 +42,7 @@ base::Result<std::string> dialableEndpoint(const std::string& given, const std::
 
 base::Result<std::string> createTunnel(const std::string& state_dir, const std::string& name,
                                        const std::string& endpoint) {
+  ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
   // Everything that can be refused is checked before anything is written.
   RETURN_IF_ERROR(validateTunnelName(name));
@@ -91,6 +92,7 @@ base::Result<TunnelInfo> tunnelInfo(const std::string& state_dir, const std::str
 }
 
 base::Result<void> deleteTunnel(const std::string& state_dir, const std::string& name_or_id) {
+  ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
   RETURN_IF_ERROR(state.removeTunnel(name_or_id));
   RETURN_IF_ERROR(state.save());
@@ -100,6 +102,7 @@ base::Result<void> deleteTunnel(const std::string& state_dir, const std::string&
 
 base::Result<void> routeHostname(const std::string& state_dir, const std::string& name_or_id,
                                  const std::string& hostname) {
+  ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
   RETURN_IF_ERROR(state.addRoute(name_or_id, hostname));
   RETURN_IF_ERROR(state.save());
@@ -118,6 +121,7 @@ base::Result<std::vector<RouteInfo>> listRoutes(const std::string& state_dir) {
 }
 
 base::Result<void> deleteRoute(const std::string& state_dir, const std::string& hostname) {
+  ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
   RETURN_IF_ERROR(state.removeRoute(hostname));
   RETURN_IF_ERROR(state.save());

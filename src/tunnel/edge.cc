@@ -756,7 +756,10 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
                                          shared_->limits.max_connections_per_client);
   // First: a second edge on the same state directory is refused before it binds anything.
   ASSIGN_OR_RETURN(shared_->live, LiveRegistry::open(first.state.dir()));
-  RETURN_IF_ERROR(first.state.ensureIdentity());
+  {
+    ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(first.state.dir()));
+    RETURN_IF_ERROR(first.state.ensureIdentity());
+  }
   ASSIGN_OR_RETURN(SslCtxPtr tctx,
                    makeEdgeTunnelContext(first.state.certPath(), first.state.keyPath()));
   std::shared_ptr<SSL_CTX> tunnel_ctx(tctx.release(), SSL_CTX_free);

@@ -1,7 +1,9 @@
 #include "tunnel/edge_state.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -202,6 +204,18 @@ base::Result<EdgeState> EdgeState::open(const std::string& dir) {
   RETURN_IF_ERROR(
       parseState("state file " + path, *text, &st.tunnels_, &st.routes_, &st.last_tunnel_addr_));
   return st;
+}
+
+base::Result<base::UniqueFd> EdgeState::lock(const std::string& dir) {
+  if (dir.empty()) return base::invalid("state directory is empty");
+  RETURN_IF_ERROR(base::ensureDir(dir, 0700));
+  const std::string path = dir + "/state.lock";
+  base::UniqueFd fd(base::retryEintr(
+      [&] { return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600); }));
+  if (!fd) return base::sysError("open {}", path);
+  if (base::retryEintr([&] { return ::flock(fd.get(), LOCK_EX); }) != 0)
+    return base::sysError("lock {}", path);
+  return fd;
 }
 
 base::Result<std::string> EdgeState::ensureIdentity() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "tunnel/registration.h"
 
 namespace tunnel {
@@ -42,6 +43,11 @@ class EdgeState {
   // Creates the directory (0700) when missing and loads state.json when present. A corrupt
   // state.json is an error naming the file and what is wrong (never silently reset).
   static base::Result<EdgeState> open(const std::string& dir);
+  // Serialises changes between processes (an exclusive flock(2) on DIR/state.lock, released
+  // with the descriptor): take it before open() and hold it until save(), so that `edge
+  // tunnel create` run while an edge starts loses neither's change, and one edge identity is
+  // made, not two. Never take it twice in one process.
+  static base::Result<base::UniqueFd> lock(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
   std::string statePath() const { return dir_ + "/state.json"; }

@@ -193,8 +193,9 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   if (auto colon = given.rfind(':'); colon != std::string::npos && ep.port() != 0)
     given = given.substr(0, colon + 1) + std::to_string(ep.port());
   if (edge.state().lastTunnelAddr() != given) {
+    auto lock = EdgeState::lock(o.state_dir);
     auto fresh = EdgeState::open(o.state_dir);  // don't clobber changes made since start
-    if (fresh) {
+    if (lock && fresh) {
       fresh->setLastTunnelAddr(given);
       if (auto r = fresh->save(); !r)
         LOG_WARN("cannot record tunnel address error={}", r.error().message());

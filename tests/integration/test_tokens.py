@@ -205,10 +205,11 @@ class LiveAdminTest(harness.BurrowTestCase):
         self.wait_registered(conn, 2)
         ids = set(re.findall(r"connection_id=([0-9a-f-]{36})", conn.read()))
         self.assertEqual(len(ids), 2, conn.tail())
+        # The edge records a connection just after it answers the registration.
+        took = poll(lambda: all(i in self.admin("tunnel", "info", "app").stdout for i in ids), 5)
         info = self.admin("tunnel", "info", "app").stdout
+        self.assertIsNotNone(took, "tunnel info lists every live connection:\n" + info)
         self.assertIn("app.test", info)
-        for i in ids:
-            self.assertIn(i, info, "tunnel info lists every live connection")
         self.assertRegex(info, r"127\.0\.0\.1:\d+")
         rows = [l for l in self.admin("tunnel", "list").stdout.splitlines() if " app " in l]
         self.assertEqual(len(rows), 1)
