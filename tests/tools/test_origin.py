@@ -29,6 +29,8 @@ import base64
 import hashlib
 import http.server
 import json
+import os
+import socketserver
 import struct
 import sys
 import time
@@ -367,12 +369,40 @@ class Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+class UnixHandler(Handler):
+    disable_nagle_algorithm = False  # TCP_NODELAY is not a Unix socket option
+
+
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def get_request(self):
+        # BaseHTTPRequestHandler wants a (host, port) peer; a Unix socket's has none.
+        sock, _ = super().get_request()
+        return sock, ("unix", 0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--name", default="origin", help="reported in X-Origin and /hello")
     ap.add_argument("--log", action="store_true", help="log each request head to stderr")
+    ap.add_argument("--unix", help="listen on this Unix socket instead (prints its path)")
     args = ap.parse_args()
+    if args.unix:
+        server = UnixServer(args.unix, UnixHandler)
+        server.name = args.name
+        server.log_requests = args.log
+        sys.stdout.write("%s\n" % args.unix)
+        sys.stdout.flush()
+        try:
+            server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+            os.unlink(args.unix)
+        return
     server = Server(("127.0.0.1", args.port), Handler)
     server.name = args.name
     server.log_requests = args.log
