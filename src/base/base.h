@@ -57,6 +57,19 @@ std::string randomUuid();
 // True while `pid` runs; a process that has ended but is not reaped yet (a zombie) does not.
 bool processRunning(pid_t pid);
 
+// host:port. "host:port" or "[ipv6]:port"; the host may be empty (a listener's ":7844"), else
+// a DNS name, a dotted IPv4 address or a bracketed IPv6 one. Port 0 ("any free port") only
+// when `port_zero_ok` (listeners). Errors quote TEXT and say what is wrong.
+struct HostPort {
+  std::string host;  // without brackets for IPv6
+  uint16_t port = 0;
+};
+Result<HostPort> splitHostPort(std::string_view text, bool port_zero_ok = false);
+// "", "0.0.0.0", "::" (any spelling): every address to a listener, so never dialable.
+bool isWildcardHost(std::string_view host);
+// "localhost", 127.0.0.0/8, ::1.
+bool isLoopbackHost(std::string_view host);
+
 // Go-style durations: "300ms", "30s", "1m30s", "2h". A bare integer is seconds.
 Result<std::chrono::milliseconds> parseDuration(std::string_view text);
 

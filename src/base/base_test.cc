@@ -98,4 +98,33 @@ TEST(EverySecond, OneLineThenCountsUntilTheNextSecond) {
 }
 
 }  // namespace
+TEST(HostPort, SplitsAndDetectsWildcardsAndLoopback) {
+  auto hp = splitHostPort("[::1]:80");
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->host, "::1");
+  EXPECT_EQ(hp->port, 80);
+  hp = splitHostPort(":7844");
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->host, "");
+  EXPECT_EQ(hp->port, 7844);
+  EXPECT_TRUE(isWildcardHost(""));
+  EXPECT_TRUE(isWildcardHost("0.0.0.0"));
+  EXPECT_TRUE(isWildcardHost("::"));
+  EXPECT_TRUE(isWildcardHost("0:0::0"));
+  EXPECT_FALSE(isWildcardHost("::1"));
+  EXPECT_FALSE(isWildcardHost("127.0.0.1"));
+  EXPECT_FALSE(isWildcardHost("vps.example.net"));
+  EXPECT_TRUE(isLoopbackHost("localhost"));
+  EXPECT_TRUE(isLoopbackHost("127.3.2.1"));
+  EXPECT_TRUE(isLoopbackHost("::1"));
+  EXPECT_FALSE(isLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(isLoopbackHost("10.0.0.1"));
+  EXPECT_FALSE(splitHostPort("a:0"));
+  EXPECT_TRUE(splitHostPort("a:0", /*port_zero_ok=*/true));
+  EXPECT_FALSE(splitHostPort("a:65536", true));
+  EXPECT_FALSE(splitHostPort("::1:80"));
+  EXPECT_FALSE(splitHostPort("a b:80"));
+  EXPECT_FALSE(splitHostPort("[nope]:80"));
+}
+
 }  // namespace base

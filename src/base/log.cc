@@ -31,12 +31,18 @@ void setLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 LogLevel logLevel() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
 
 bool parseLogLevel(std::string_view t, LogLevel* out) {
-  if (t == "debug") *out = LogLevel::Debug;
-  else if (t == "info") *out = LogLevel::Info;
-  else if (t == "warn") *out = LogLevel::Warn;
-  else if (t == "error") *out = LogLevel::Error;
-  else if (t == "off") *out = LogLevel::Off;
-  else return false;
+  if (t == "debug")
+    *out = LogLevel::Debug;
+  else if (t == "info")
+    *out = LogLevel::Info;
+  else if (t == "warn")
+    *out = LogLevel::Warn;
+  else if (t == "error")
+    *out = LogLevel::Error;
+  else if (t == "off")
+    *out = LogLevel::Off;
+  else
+    return false;
   return true;
 }
 

@@ -11,8 +11,6 @@
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -423,32 +421,12 @@ base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
 }  // namespace
 
 base::Result<void> checkMetricsAddress(std::string_view addr) {
-  constexpr const char* kOnly =
-      "the metrics listener binds loopback addresses only (localhost, 127.0.0.0/8 or [::1])";
-  std::string_view host, port;
-  if (!addr.empty() && addr.front() == '[') {
-    size_t close = addr.find(']');
-    if (close == std::string_view::npos || close + 1 >= addr.size() || addr[close + 1] != ':')
-      return base::invalid("'{}': expected [ADDRESS]:PORT", addr);
-    host = addr.substr(1, close - 1);
-    port = addr.substr(close + 2);
-  } else {
-    size_t colon = addr.rfind(':');
-    if (colon == std::string_view::npos) return base::invalid("'{}': expected HOST:PORT", addr);
-    host = addr.substr(0, colon);
-    port = addr.substr(colon + 1);
-  }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != port.npos ||
-      std::stoul(std::string(port)) > 65535)
-    return base::invalid("'{}': port must be a number from 0 to 65535", addr);
-  const std::string h(host);
-  in_addr a4{};
-  in6_addr a6{};
-  bool loopback = h == "localhost" ||
-                  (::inet_pton(AF_INET, h.c_str(), &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
-                  (addr.front() == '[' && ::inet_pton(AF_INET6, h.c_str(), &a6) == 1 &&
-                   IN6_IS_ADDR_LOOPBACK(&a6));
-  if (!loopback) return base::invalid("'{}': {}", addr, kOnly);
+  ASSIGN_OR_RETURN(base::HostPort hp, base::splitHostPort(addr, /*port_zero_ok=*/true));
+  if (!base::isLoopbackHost(hp.host))
+    return base::invalid(
+        "'{}': the metrics listener binds loopback addresses only (localhost, 127.0.0.0/8 or "
+        "[::1])",
+        addr);
   return {};
 }
 

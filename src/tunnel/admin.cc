@@ -28,9 +28,9 @@ base::Result<std::string> dialableEndpoint(const std::string& given, const std::
   const std::string& endpoint = given.empty() ? last : given;
   if (endpoint.empty())
     return base::invalid("no tunnel endpoint known (the edge has not run yet): {}", kHint);
-  auto hp = splitHostPort(endpoint);
+  auto hp = base::splitHostPort(endpoint);
   if (!hp) return base::invalid("invalid endpoint {}: {}", hp.error().message(), kHint);
-  if (isWildcardHost(hp->host)) {
+  if (base::isWildcardHost(hp->host)) {
     return base::invalid("{} '{}' is a wildcard listen address, which connectors cannot dial: {}",
                          given.empty() ? "the edge's last tunnel address" : "endpoint", endpoint,
                          kHint);

@@ -204,7 +204,7 @@ struct Connector::Impl {
   // Dials, registers and serves one connection; returns how it ended.
   Task<End> connectOnce(size_t slot, base::Error* err) {
     const int index = indexes[slot];
-    auto hp = splitHostPort(token.endpoint);
+    auto hp = base::splitHostPort(token.endpoint);
     if (!hp) {
       *err = hp.error();
       co_return End::Permanent;

@@ -23,32 +23,15 @@ namespace tunnel {
 using tcp = asio::ip::tcp;
 
 base::Result<tcp::endpoint> parseListenAddr(std::string_view text) {
-  std::string_view host = text, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return base::invalid("listen address '{}': expected [ipv6]:port", text);
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos)
-      return base::invalid("listen address '{}': expected host:port", text);
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string_view::npos)
-    return base::invalid("listen address '{}': bad port '{}'", text, port);
-  unsigned p = static_cast<unsigned>(std::stoul(std::string(port)));
-  if (p > 65535) return base::invalid("listen address '{}': port {} out of range", text, p);
+  auto hp = base::splitHostPort(text, /*port_zero_ok=*/true);
+  if (!hp) return base::invalid("listen address {}", hp.error().message());
   boost::system::error_code ec;
-  asio::ip::address addr = host.empty() ? asio::ip::address(asio::ip::address_v4::any())
-                           : host == "localhost"
+  asio::ip::address addr = hp->host.empty() ? asio::ip::address(asio::ip::address_v4::any())
+                           : hp->host == "localhost"
                                ? asio::ip::address(asio::ip::address_v4::loopback())
-                               : asio::ip::make_address(std::string(host), ec);
-  if (ec) return base::invalid("listen address '{}': '{}' is not an IP address", text, host);
-  return tcp::endpoint(addr, static_cast<uint16_t>(p));
+                               : asio::ip::make_address(hp->host, ec);
+  if (ec) return base::invalid("listen address '{}': '{}' is not an IP address", text, hp->host);
+  return tcp::endpoint(addr, hp->port);
 }
 
 std::string formatEndpoint(const tcp::endpoint& ep) {

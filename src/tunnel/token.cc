@@ -23,25 +23,6 @@ bool isPin(std::string_view s) {
   return true;
 }
 
-// A DNS name or dotted IPv4 address: labels of letters, digits, '-' and '_' (some private
-// zones use it), separated by single dots. Deliberately looser than route hostnames: this
-// only has to be something the resolver can be asked about.
-bool isDnsHost(std::string_view h) {
-  if (h.empty() || h.size() > 253) return false;
-  size_t label = 0;
-  for (char c : h) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-      continue;
-    }
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_';
-    if (!ok || ++label > 63) return false;
-  }
-  return label > 0;
-}
-
 // Reads a required string member; the error names the field (never its value, which may be
 // the secret).
 base::Result<std::string> stringField(const json& j, const char* key, const char* what) {
@@ -60,47 +41,6 @@ bool isUuid(std::string_view s) {
     if (dash ? s[i] != '-' : !isHexLower(s[i])) return false;
   }
   return true;
-}
-
-base::Result<HostPort> splitHostPort(std::string_view text) {
-  HostPort out;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos)
-      return base::invalid("'{}': missing ']' after IPv6 address", text);
-    if (close + 1 >= text.size() || text[close + 1] != ':')
-      return base::invalid("'{}': expected [ADDRESS]:PORT", text);
-    std::string addr(text.substr(1, close - 1));
-    in6_addr a6{};
-    if (::inet_pton(AF_INET6, addr.c_str(), &a6) != 1)
-      return base::invalid("'{}': '{}' is not an IPv6 address", text, addr);
-    out.host = std::move(addr);
-    port = text.substr(close + 2);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return base::invalid("'{}': missing :PORT", text);
-    std::string_view host = text.substr(0, colon);
-    if (host.find(':') != std::string_view::npos)
-      return base::invalid("'{}': write IPv6 addresses in brackets, as [ADDRESS]:PORT", text);
-    if (!host.empty() && !isDnsHost(host))
-      return base::invalid("'{}': '{}' is not a valid host name or address", text, host);
-    out.host = std::string(host);
-    port = text.substr(colon + 1);
-  }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != port.npos)
-    return base::invalid("'{}': port must be a number from 1 to 65535", text);
-  unsigned long n = std::stoul(std::string(port));
-  if (n < 1 || n > 65535) return base::invalid("'{}': port must be a number from 1 to 65535", text);
-  out.port = static_cast<uint16_t>(n);
-  return out;
-}
-
-bool isWildcardHost(std::string_view host) {
-  if (host.empty() || host == "0.0.0.0") return true;
-  std::string h(host);
-  in6_addr a6{};
-  return ::inet_pton(AF_INET6, h.c_str(), &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6);
 }
 
 std::string encodeToken(const Token& t) {
@@ -136,7 +76,7 @@ base::Result<Token> decodeToken(std::string_view text) {
   t.secret = std::move(*secret);
 
   ASSIGN_OR_RETURN(t.endpoint, stringField(j, "e", "edge endpoint"));
-  auto hp = splitHostPort(t.endpoint);
+  auto hp = base::splitHostPort(t.endpoint);
   if (!hp) return base::invalid("token: endpoint (\"e\") {}", hp.error().message());
   if (hp->host.empty()) return base::invalid("token: endpoint (\"e\") has no host");
 

@@ -37,15 +37,4 @@ inline constexpr size_t kMaxTokenSize = 4096;
 // True for a UUID in canonical lowercase form (8-4-4-4-12 hex), as base::randomUuid() makes.
 bool isUuid(std::string_view s);
 
-struct HostPort {
-  std::string host;   // without brackets for IPv6; may be empty (":7844")
-  uint16_t port = 0;  // 1..65535
-};
-// Splits "host:port" or "[ipv6]:port". The host may be empty (a listener's ":7844"); a
-// non-empty host must be a DNS name, an IPv4 address, or a bracketed IPv6 address.
-base::Result<HostPort> splitHostPort(std::string_view text);
-// True for hosts that mean "every address" to a listener and so cannot be dialled: "",
-// "0.0.0.0", "::" (and other spellings of the IPv6 unspecified address).
-bool isWildcardHost(std::string_view host);
-
 }  // namespace tunnel

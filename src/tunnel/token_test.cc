@@ -159,24 +159,6 @@ TEST(Token, IgnoresUnknownFieldsForForwardCompatibility) {
   EXPECT_TRUE(decodeToken(tokenFromJson(j)));
 }
 
-TEST(HostPort, SplitsAndDetectsWildcards) {
-  auto hp = splitHostPort("[::1]:80");
-  ASSERT_TRUE(hp);
-  EXPECT_EQ(hp->host, "::1");
-  EXPECT_EQ(hp->port, 80);
-  hp = splitHostPort(":7844");
-  ASSERT_TRUE(hp);
-  EXPECT_EQ(hp->host, "");
-  EXPECT_EQ(hp->port, 7844);
-  EXPECT_TRUE(isWildcardHost(""));
-  EXPECT_TRUE(isWildcardHost("0.0.0.0"));
-  EXPECT_TRUE(isWildcardHost("::"));
-  EXPECT_TRUE(isWildcardHost("0:0::0"));
-  EXPECT_FALSE(isWildcardHost("::1"));
-  EXPECT_FALSE(isWildcardHost("127.0.0.1"));
-  EXPECT_FALSE(isWildcardHost("vps.example.net"));
-}
-
 TEST(Uuid, ShapeIsCanonicalLowercase) {
   EXPECT_TRUE(isUuid(base::randomUuid()));
   EXPECT_TRUE(isUuid("01234567-89ab-cdef-0123-456789abcdef"));
