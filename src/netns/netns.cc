@@ -119,6 +119,29 @@ base::Result<std::pair<std::string, std::string>> hostLinkAddresses(const std::s
   return base::makeError(std::errc::address_in_use, "no free /30 left in 169.254.0.0/16");
 }
 
+// The host link the user chose with publishToHost.hostAddress: the host's end is `host`, the
+// namespace's the other address of its /30 (the config checked it is .1 or .2 of four).
+base::Result<std::pair<std::string, std::string>> chosenAddresses(const std::string& host) {
+  in_addr a{};
+  if (::inet_pton(AF_INET, host.c_str(), &a) != 1)
+    return base::invalid("publishToHost.hostAddress {}: not an IPv4 address", host);
+  const uint32_t ip = ntohl(a.s_addr);
+  if (subnetTaken(ip & ~3u))
+    return base::makeError(std::errc::address_in_use,
+                           "publishToHost.hostAddress {}: its /30 already has an address on the "
+                           "host",
+                           host);
+  in_addr other{htonl((ip & ~3u) | ((ip & 3u) == 1 ? 2u : 1u))};
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &other, text, sizeof text);
+  return std::pair{host, std::string(text)};
+}
+
+// Removes the host's nftables table of a namespace (portMappings); gone already is fine.
+base::Result<void> deleteHostTable(const std::string& table) {
+  return applyPolicy(fmt::format("add table ip {0}\ndelete table ip {0}\n", table));
+}
+
 // Identity of a namespace file: the same (dev, ino) as /proc/PID/ns/net of its members.
 base::Result<std::pair<dev_t, ino_t>> nsIdentity(const std::string& path) {
   struct stat st {};
@@ -228,7 +251,8 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
                            "namespace: interface names must be unique host-wide",
                            wg_if, uapiSocketPath(wg_if));
   ::unlink(uapiSocketPath(wg_if).c_str());  // left by a wireguard-go that was killed
-  const bool publish = !ns.publish_tcp.empty();
+  const bool publish =
+      !ns.publish_tcp.empty() || !ns.publish_udp.empty() || !ns.port_mappings.empty();
   const std::string host_link = publish ? hostLinkName(ns.name) : "";
   if (publish && nl::linkIndex(host_link) != 0)
     return base::makeError(std::errc::file_exists, "link {} already exists on the host", host_link);
@@ -277,7 +301,9 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
 
   std::string host_addr, ns_addr;
   if (publish) {
-    ASSIGN_OR_RETURN(std::tie(host_addr, ns_addr), hostLinkAddresses(ns.name));
+    ASSIGN_OR_RETURN(std::tie(host_addr, ns_addr), ns.publish_host_address.empty()
+                                                       ? hostLinkAddresses(ns.name)
+                                                       : chosenAddresses(ns.publish_host_address));
     RETURN_IF_ERROR(nl::vethCreate(host, host_link, kHostLinkInside, ns_fd.get()));
     undo.add([host_link] {
       if (auto s = nl::Socket::open())
@@ -286,6 +312,17 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
     int idx = nl::linkIndex(host_link);
     RETURN_IF_ERROR(nl::addressAdd(host, idx, host_addr + "/30", host_link));
     RETURN_IF_ERROR(nl::linkUp(host, idx, 0, host_link));
+    if (!ns.accessible_from.empty()) {
+      // Replies to accessibleFrom clients come in on this link and are forwarded on.
+      RETURN_IF_ERROR(writeSysctl(fmt::format("net/ipv4/conf/{}/forwarding", host_link), "1"));
+      auto fwd = base::readFile("/proc/sys/net/ipv4/ip_forward", 16);
+      if (fwd && base::trim(*fwd) == "0")
+        LOG_WARN(
+            "namespace {}: accessibleFrom: clients beyond this host come in only through "
+            "interfaces that forward IPv4 (net.ipv4.conf.IF.forwarding), and "
+            "net.ipv4.ip_forward is 0",
+            ns.name);
+    }
   }
 
   // Inside: addresses, the tunnel as default route, the policy (dry run, then for real).
@@ -304,10 +341,19 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
       int h = nl::linkIndex(kHostLinkInside);
       RETURN_IF_ERROR(nl::addressAdd(s, h, ns_addr + "/30", kHostLinkInside));
       RETURN_IF_ERROR(nl::linkUp(s, h, 0, kHostLinkInside));
+      for (const auto& c : ns.accessible_from)
+        RETURN_IF_ERROR(nl::routeAdd(s, c, host_addr, h, kHostLinkInside));
     }
-    return applyPolicy(renderPolicy(ns, {wg_if, publish ? kHostLinkInside : ""}));
+    return applyPolicy(renderPolicy(ns, {wg_if, publish ? kHostLinkInside : "", host_addr}));
   };
   RETURN_IF_ERROR(inNamespace(ns_fd.get(), inside));
+
+  // portMappings: the host's own rules, in the host's namespace.
+  const std::string nat = publish ? renderHostNat(ns, ns_addr) : "";
+  if (!nat.empty()) {
+    RETURN_IF_ERROR(applyPolicy(nat));
+    undo.add([t = hostTable(ns.name)] { (void)deleteHostTable(t); });
+  }
 
   ASSIGN_OR_RETURN(auto id, nsIdentity(path));
   json rec = {{"name", ns.name},
@@ -324,7 +370,9 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
               {"host_link", host_link},
               {"host_address", publish ? host_addr : ""},
               {"namespace_address", publish ? ns_addr : ""},
-              {"publish_tcp", ns.publish_tcp}};
+              {"publish_tcp", ns.publish_tcp},
+              {"publish_udp", ns.publish_udp},
+              {"host_table", nat.empty() ? "" : hostTable(ns.name)}};
   RETURN_IF_ERROR(base::writeFileAtomic(dir + "/state.json", rec.dump(2) + "\n", 0600));
   undo.keep();
   LOG_INFO("namespace up name={} interface={} wireguard_pid={}", ns.name, wg_if, wg_pid);
@@ -343,6 +391,8 @@ base::Result<void> down(const std::string& name, const std::string& state_dir) {
     if (wg > 0 && isWireguardGo(wg)) stopAll({wg}, std::chrono::seconds(1));
     // A wireguard-go that was killed could not remove its UAPI socket.
     ::unlink(uapiSocketPath(rec->value("interface", "")).c_str());
+    if (std::string t = rec->value("host_table", ""); !t.empty())
+      RETURN_IF_ERROR(deleteHostTable(t));
     std::string host_link = rec->value("host_link", "");
     if (!host_link.empty() && nl::linkIndex(host_link) != 0) {
       ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open());
@@ -388,6 +438,7 @@ base::Result<std::vector<Status>> status(const std::string& state_dir,
     s.host_address = rec.value("host_address", "");
     s.namespace_address = rec.value("namespace_address", "");
     s.publish_tcp = rec.value("publish_tcp", std::vector<uint16_t>{});
+    s.publish_udp = rec.value("publish_udp", std::vector<uint16_t>{});
     auto id = nsIdentity(namespacePath(n));
     s.up = id && id->first == rec.value("namespace_dev", dev_t{0}) &&
            id->second == rec.value("namespace_ino", ino_t{0});
@@ -411,11 +462,17 @@ base::Result<std::vector<Status>> status(const std::string& state_dir,
   return out;
 }
 
+std::string stateOf(const Status& s) {
+  if (!s.up) return "down";
+  if (!s.wireguard_running || !s.link_running) return "degraded";
+  return s.last_handshake == 0 ? "up (no handshake yet)" : "up";
+}
+
 std::string formatStatus(const std::vector<Status>& all) {
+  if (all.empty()) return "no namespaces\n";
   std::string out;
   for (const auto& s : all) {
-    bool healthy = s.up && s.wireguard_running && s.link_running;
-    out += fmt::format("{}: {}\n", s.name, healthy ? "up" : s.up ? "degraded" : "down");
+    out += fmt::format("{}: {}\n", s.name, stateOf(s));
     std::string hs = s.last_handshake == 0 ? "no handshake yet"
                                            : fmt::format("last handshake {}s ago",
                                                          ::time(nullptr) - s.last_handshake);
@@ -427,8 +484,9 @@ std::string formatStatus(const std::vector<Status>& all) {
                        fmt::join(s.dns_servers, ", "));
     out += fmt::format("  egress     {}\n  profile    {}\n", s.egress_mode, s.security_profile);
     if (!s.host_link.empty())
-      out += fmt::format("  host link  {} {} <-> {} (tcp {})\n", s.host_link, s.host_address,
-                         s.namespace_address, fmt::join(s.publish_tcp, ", "));
+      out += fmt::format("  host link  {} {} <-> {} (tcp {}; udp {})\n", s.host_link,
+                         s.host_address, s.namespace_address, fmt::join(s.publish_tcp, ", "),
+                         fmt::join(s.publish_udp, ", "));
     out += fmt::format("  processes  {}\n", s.processes);
   }
   return out;
@@ -438,6 +496,7 @@ std::string formatStatusJson(const std::vector<Status>& all) {
   json arr = json::array();
   for (const auto& s : all) {
     arr.push_back({{"name", s.name},
+                   {"state", stateOf(s)},
                    {"up", s.up},
                    {"interface", s.interface},
                    {"wireguard_pid", s.wireguard_pid},
@@ -455,6 +514,7 @@ std::string formatStatusJson(const std::vector<Status>& all) {
                    {"host_address", s.host_address},
                    {"namespace_address", s.namespace_address},
                    {"publish_tcp", s.publish_tcp},
+                   {"publish_udp", s.publish_udp},
                    {"processes", s.processes}});
   }
   return arr.dump(2) + "\n";

@@ -1,7 +1,8 @@
 // netns: named network namespaces whose only way out is a WireGuard tunnel, fail-closed
 // (vpn-confinement's model). `up` builds one at /run/netns/NAME (so `ip netns` sees it): lo,
 // IPv6 off, the WireGuard link as default route, a deny-by-default nftables policy, resolver
-// files, and optionally a veth link that publishes chosen TCP ports to the host. `down`
+// files, and optionally a veth link that publishes chosen ports to the host (and, forwarded by
+// the host, to accessibleFrom clients), and ports open through the tunnel. `down`
 // stops every process inside, then removes all of it. Records live in
 // <state-dir>/netns/NAME/. Every entry point needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
@@ -43,12 +44,17 @@ struct Status {
   std::string dns_mode, egress_mode, security_profile;
   std::vector<std::string> dns_servers;
   std::string host_link, host_address, namespace_address;  // "" when nothing is published
-  std::vector<uint16_t> publish_tcp;
+  std::vector<uint16_t> publish_tcp, publish_udp;
   int processes = 0;  // processes inside the namespace
 };
 // Every namespace recorded in the state directory, or only `name`.
 base::Result<std::vector<Status>> status(const std::string& state_dir,
                                          const std::optional<std::string>& name);
+// "up" (namespace, wireguard-go and link up, and a handshake done), "up (no handshake yet)"
+// (all there, but the peer never answered), "degraded" (the namespace is there, its tunnel is
+// not), or "down" (the namespace is gone).
+std::string stateOf(const Status& s);
+// One block per namespace, or "no namespaces".
 std::string formatStatus(const std::vector<Status>& all);
 std::string formatStatusJson(const std::vector<Status>& all);
 

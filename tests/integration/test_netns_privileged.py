@@ -249,6 +249,31 @@ class NetnsTest(harness.BurrowTestCase):
         self.assertIn("%s: up" % self.name, text)
         self.assertIn("dns        strict: " + PROVIDER_TUN, text)
 
+    def status_text(self):
+        return self.burrow("netns", "status", "--state-dir", self.state, check=True).stdout
+
+    def test_status_says_no_namespaces_then_whether_the_peer_ever_answered(self):
+        self.assertEqual(self.status_text(), "no namespaces\n")
+        r = self.burrow("netns", "status", "--json", "--state-dir", self.state, check=True)
+        self.assertEqual(json.loads(r.stdout), [])
+        # A peer that never answers (nothing listens on that port): up, but no handshake.
+        peer = {"publicKey": self._pubkey(self.peer_key), "endpoint": PROVIDER_UNDERLAY + ":51821",
+                "allowedIPs": ["0.0.0.0/0"], "persistentKeepalive": 1}
+        self.assertEqual(self.up(wireguard={"peers": [peer]}).returncode, 0)
+        # Handshake initiations went out (tx counts them) and none was answered.
+        harness.poll(lambda: self.status()["tx_bytes"] > 0, 10, what="a handshake initiation")
+        self.assertEqual(self.status_text().splitlines()[0],
+                         "%s: up (no handshake yet)" % self.name)
+        self.assertEqual(self.status()["state"], "up (no handshake yet)")
+        self.burrow("netns", "down", self.name, "--state-dir", self.state, check=True)
+        self.assertEqual(self.up().returncode, 0)
+        harness.poll(lambda: self.status()["last_handshake"] > 0, 15, what="a handshake")
+        self.assertEqual(self.status_text().splitlines()[0], "%s: up" % self.name)
+        self.assertEqual(self.status()["state"], "up")
+        os.kill(self.status()["wireguard_pid"], 9)
+        harness.poll(lambda: self.status()["state"] == "degraded", 5, what="degraded")
+        self.assertEqual(self.status_text().splitlines()[0], "%s: degraded" % self.name)
+
     def test_confined_services_see_pinned_resolver_files_only(self):
         r = self.burrow("exec", "--netns", self.name, "--state-dir", self.state, "--no-restart",
                         self.unit("early", "/bin/true"))
