@@ -483,10 +483,16 @@ std::string formatStatus(const std::vector<Status>& all) {
     out += fmt::format("  dns        {}{}{}\n", s.dns_mode, s.dns_servers.empty() ? "" : ": ",
                        fmt::join(s.dns_servers, ", "));
     out += fmt::format("  egress     {}\n  profile    {}\n", s.egress_mode, s.security_profile);
-    if (!s.host_link.empty())
-      out += fmt::format("  host link  {} {} <-> {} (tcp {}; udp {})\n", s.host_link,
-                         s.host_address, s.namespace_address, fmt::join(s.publish_tcp, ", "),
-                         fmt::join(s.publish_udp, ", "));
+    if (!s.host_link.empty()) {
+      std::vector<std::string> ports;
+      if (!s.publish_tcp.empty())
+        ports.push_back(fmt::format("tcp {}", fmt::join(s.publish_tcp, ", ")));
+      if (!s.publish_udp.empty())
+        ports.push_back(fmt::format("udp {}", fmt::join(s.publish_udp, ", ")));
+      out += fmt::format("  host link  {} {} <-> {}{}\n", s.host_link, s.host_address,
+                         s.namespace_address,
+                         ports.empty() ? "" : fmt::format(" ({})", fmt::join(ports, "; ")));
+    }
     out += fmt::format("  processes  {}\n", s.processes);
   }
   return out;
