@@ -168,6 +168,7 @@ base::Result<UnitFile> parseUnitFile(std::string_view text, std::string_view sou
 //             endpoint: 192.0.2.1:51820
 //             allowedIPs: [0.0.0.0/0]
 //             persistentKeepalive: 25
+//         endpointRefresh: 120            # seconds; host name endpoints are resolved again
 //       dns: {mode: strict, servers: [10.2.0.1], allowHostResolverIPC: false}
 //       egress: {mode: allowAllTunnel, allowedCidrs: [], allowedPorts: []}
 //       ipv6: {mode: disable}
@@ -200,6 +201,9 @@ struct WireguardSettings {
   // here (address, peers) replaces the file's whole list. Relative to the YAML file.
   std::string config_file;
   bool allow_hostname_endpoints = false;
+  // endpointRefresh: seconds between two resolutions of host name endpoints (in the host's
+  // namespace); a peer whose name now gives another address is pointed at it.
+  int endpoint_refresh = 120;
   int line = 0;
 };
 

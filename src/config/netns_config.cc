@@ -709,6 +709,9 @@ base::Result<void> NamespaceParser::wireguard(const Entry& e) {
     } else if (k == "allowHostnameEndpoints") {
       ASSIGN_OR_RETURN(std::optional<bool> allow, boolean(item));
       wg.allow_hostname_endpoints = allow.value_or(false);
+    } else if (k == "endpointRefresh") {
+      ASSIGN_OR_RETURN(std::optional<int> secs, integer(item, 1, 86400));
+      wg.endpoint_refresh = secs.value_or(wg.endpoint_refresh);
     } else if (k == "configFile") {
       ASSIGN_OR_RETURN(std::optional<std::string> file, filePath(item));
       wg.config_file = file.value_or("");

@@ -455,6 +455,22 @@ TEST(NetnsConfig, HostnameEndpointNeedsOptIn) {
               "expected true or false, got 'maybe'");
 }
 
+TEST(NetnsConfig, EndpointRefreshSeconds) {
+  auto cfg = parse(minimal());
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->wireguard.endpoint_refresh, 120);
+  cfg = parse(replaced(minimal(), "      address:", "      endpointRefresh: 30\n      address:"));
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->wireguard.endpoint_refresh, 30);
+  for (std::string_view bad : {"0", "86401", "5m"}) {
+    expectError(
+        errorOf(replaced(minimal(), "      address:",
+                         "      endpointRefresh: " + std::string(bad) + "\n      address:")),
+        "t.yml:6: namespaces.vpn.wireguard.endpointRefresh: ",
+        "expected a whole number from 1 to 86400");
+  }
+}
+
 // ---- dns, egress, ipv6, publishToHost ----
 
 TEST(NetnsConfig, DnsModes) {

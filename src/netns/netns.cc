@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <tuple>
@@ -40,7 +42,8 @@ constexpr const char* kHostLinkInside = "host";  // the namespace's end of the p
 
 // What <state-dir>/netns/NAME/ holds; `down` (and a failed `up`) removes these and the directory.
 constexpr const char* kRecordFiles[] = {"state.json", "resolv.conf", "nsswitch.conf",
-                                        "wireguard-go.log"};
+                                        "wireguard-go.log", "refresh.log"};
+constexpr const char* kRefresherName = "burrow-refresh";  // its comm
 
 std::string recordDir(const std::string& state_dir, const std::string& name) {
   return fmt::format("{}/netns/{}", state_dir, name);
@@ -194,9 +197,44 @@ void stopAll(const std::vector<pid_t>& pids, std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
-bool isWireguardGo(pid_t pid) {
+bool hasComm(pid_t pid, std::string_view name) {
   auto comm = base::readFile(fmt::format("/proc/{}/comm", pid), 64);
-  return comm && base::trim(*comm) == "wireguard-go";
+  return comm && base::trim(*comm) == name;
+}
+
+bool isWireguardGo(pid_t pid) { return hasComm(pid, "wireguard-go"); }
+
+// The endpoint refresher: a child of `up` in a session of its own, in the host's namespace,
+// that resolves the host name endpoints again every endpointRefresh seconds and ends when the
+// namespace or its wireguard-go is gone (or `down` stops it). Output goes to `log_path`.
+base::Result<pid_t> startRefresher(const config::NamespaceConfig& ns, const std::string& log_path,
+                                   std::pair<dev_t, ino_t> id, pid_t wg_pid) {
+  base::UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  base::UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!log || !null) return base::sysError("open {}", log_path);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return base::sysError("fork the endpoint refresher");
+  if (pid > 0) return pid;
+  // The child: `up` has no other thread by now (inNamespace joined its own).
+  ::setsid();
+  ::prctl(PR_SET_NAME, kRefresherName);
+  ::dup2(null.get(), 0);
+  ::dup2(log.get(), 1);
+  ::dup2(log.get(), 2);
+  ::close_range(3, ~0U, 0);  // the caller's pipes must not stay open here
+  const std::string path = namespacePath(ns.name);
+  std::map<std::string, std::string> known;
+  for (;;) {
+    for (int i = 0; i < ns.wireguard.endpoint_refresh; ++i) {
+      auto now = nsIdentity(path);
+      if (!now || *now != id || !isWireguardGo(wg_pid)) ::_exit(0);
+      if (i == 0)
+        if (auto r = refreshEndpoints(ns.wireguard, known); !r)
+          LOG_WARN("namespace {}: endpoint refresh: {}", ns.name, r.error().message());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
 }
 
 std::string resolvConf(const config::NamespaceConfig& ns) {
@@ -356,6 +394,11 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
   }
 
   ASSIGN_OR_RETURN(auto id, nsIdentity(path));
+  pid_t refresher = 0;
+  if (hasHostnameEndpoint(ns.wireguard)) {
+    ASSIGN_OR_RETURN(refresher, startRefresher(ns, dir + "/refresh.log", id, wg_pid));
+    undo.add([refresher] { stopAll({refresher}, std::chrono::seconds(1)); });
+  }
   json rec = {{"name", ns.name},
               {"interface", wg_if},
               {"wireguard_pid", wg_pid},
@@ -372,6 +415,8 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
               {"namespace_address", publish ? ns_addr : ""},
               {"publish_tcp", ns.publish_tcp},
               {"publish_udp", ns.publish_udp},
+              {"refresh_pid", refresher},
+              {"endpoint_refresh", refresher ? ns.wireguard.endpoint_refresh : 0},
               {"host_table", nat.empty() ? "" : hostTable(ns.name)}};
   RETURN_IF_ERROR(base::writeFileAtomic(dir + "/state.json", rec.dump(2) + "\n", 0600));
   undo.keep();
@@ -387,6 +432,9 @@ base::Result<void> down(const std::string& name, const std::string& state_dir) {
   if (!rec && !bound) return base::invalid("namespace {} is not up", name);
   if (bound) stopAll(membersOf({st.st_dev, st.st_ino}), std::chrono::seconds(1));
   if (rec) {
+    pid_t refresher = rec->value("refresh_pid", 0);
+    if (refresher > 0 && hasComm(refresher, kRefresherName))
+      stopAll({refresher}, std::chrono::seconds(1));
     pid_t wg = rec->value("wireguard_pid", 0);
     if (wg > 0 && isWireguardGo(wg)) stopAll({wg}, std::chrono::seconds(1));
     // A wireguard-go that was killed could not remove its UAPI socket.

@@ -36,6 +36,15 @@ def run(*argv, check=True, timeout=30):
     return r
 
 
+def running(pid):
+    """False once `pid` has exited, reaped or not (a zombie waits for PID 1 here)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def rx_packets(link, ns=None):
     argv = ["ip", "-j", "-s", "link", "show", link]
     if ns:
@@ -532,6 +541,44 @@ class NetnsTest(harness.BurrowTestCase):
         text = self.status_text()
         self.assertIn("host link  bh-%s %s <-> %s (udp 7000)"
                       % (self.name, host, st["namespace_address"]), text)
+
+    def test_endpoint_refresh_follows_a_host_name_to_its_new_address(self):
+        # burrow resolves through the real /etc/hosts; the test never edits it. burrow runs in
+        # a mount namespace of its own where a test-owned file is bound over it (that mount
+        # made private first, so nothing reaches the host), while /run/netns stays shared.
+        hosts = self.path("hosts")
+        name = "vpn-%s.burrow.test" % self.name
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n%s %s\n" % (CLEARNET, name))  # no WireGuard there
+        peer = {"publicKey": self._pubkey(self.peer_key), "endpoint": name + ":51820",
+                "allowedIPs": ["0.0.0.0/0"], "persistentKeepalive": 1}
+        cfg = self.config(wireguard={"allowHostnameEndpoints": True, "endpointRefresh": 1,
+                                     "peers": [peer]})
+        script = ('mount --make-private "$(findmnt -n -o TARGET -T /etc/hosts)" && '
+                  'mount --bind "$0" /etc/hosts && exec "$@"')
+        r = run("unshare", "-m", "--propagation", "unchanged", "sh", "-c", script, hosts,
+                harness.BURROW, "netns", "up", self.name, "-f", cfg, "--state-dir", self.state,
+                check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.addCleanup(self.burrow, "netns", "down", self.name, "--state-dir", self.state)
+
+        def endpoint():
+            return run("wg", "show", self.wg_if, "endpoints").stdout.split()[-1]
+        self.assertEqual(endpoint(), CLEARNET + ":51820")
+        with open(os.path.join(self.state, "netns", self.name, "state.json")) as f:
+            refresher = json.load(f)["refresh_pid"]
+        self.assertGreater(refresher, 0)
+        # The name moves (the file is rewritten in place: the bind mount shows the change).
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n%s %s\n" % (PROVIDER_UNDERLAY, name))
+        harness.poll(lambda: endpoint() == PROVIDER_UNDERLAY + ":51820", 10,
+                     what="the endpoint to follow the name")
+        harness.poll(lambda: self.status()["last_handshake"] > 0, 15, what="a handshake")
+        self.assertTrue(self.probe("tcp", PROVIDER_TUN, 8000))
+        # `down` stops the refresher with the rest.
+        self.burrow("netns", "down", self.name, "--state-dir", self.state, check=True)
+        self.assertFalse(running(refresher))
+        self.assert_nothing_left()
 
     def test_high_assurance_refusals(self):
         with open(self.key) as f:
