@@ -254,6 +254,16 @@ base::Result<std::string> privateKey(const config::WireguardSettings& wg) {
   return std::string(base::trim(text));
 }
 
+// "tcp 80 -> 8080" per mapped port and protocol.
+std::vector<std::string> mappingsText(const config::NamespaceConfig& ns) {
+  std::vector<std::string> out;
+  for (const auto& m : ns.port_mappings)
+    for (const char* proto : {"tcp", "udp"})
+      if (proto[0] == 't' ? m.tcp : m.udp)
+        out.push_back(fmt::format("{} {} -> {}", proto, m.from, m.to));
+  return out;
+}
+
 base::Result<json> readRecord(const std::string& state_dir, const std::string& name) {
   std::string path = recordDir(state_dir, name) + "/state.json";
   if (::access(path.c_str(), F_OK) < 0 && errno == ENOENT)
@@ -415,6 +425,10 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
               {"namespace_address", publish ? ns_addr : ""},
               {"publish_tcp", ns.publish_tcp},
               {"publish_udp", ns.publish_udp},
+              {"accessible_from", ns.accessible_from},
+              {"port_mappings", mappingsText(ns)},
+              {"open_vpn_tcp", ns.open_vpn_tcp},
+              {"open_vpn_udp", ns.open_vpn_udp},
               {"refresh_pid", refresher},
               {"endpoint_refresh", refresher ? ns.wireguard.endpoint_refresh : 0},
               {"host_table", nat.empty() ? "" : hostTable(ns.name)}};
@@ -487,6 +501,13 @@ base::Result<std::vector<Status>> status(const std::string& state_dir,
     s.namespace_address = rec.value("namespace_address", "");
     s.publish_tcp = rec.value("publish_tcp", std::vector<uint16_t>{});
     s.publish_udp = rec.value("publish_udp", std::vector<uint16_t>{});
+    s.accessible_from = rec.value("accessible_from", std::vector<std::string>{});
+    s.port_mappings = rec.value("port_mappings", std::vector<std::string>{});
+    s.open_vpn_tcp = rec.value("open_vpn_tcp", std::vector<uint16_t>{});
+    s.open_vpn_udp = rec.value("open_vpn_udp", std::vector<uint16_t>{});
+    s.endpoint_refresh = rec.value("endpoint_refresh", 0);
+    s.refresh_pid = rec.value("refresh_pid", 0);
+    s.refresh_running = s.refresh_pid > 0 && hasComm(s.refresh_pid, kRefresherName);
     auto id = nsIdentity(namespacePath(n));
     s.up = id && id->first == rec.value("namespace_dev", dev_t{0}) &&
            id->second == rec.value("namespace_ino", ino_t{0});
@@ -541,6 +562,23 @@ std::string formatStatus(const std::vector<Status>& all) {
                          s.namespace_address,
                          ports.empty() ? "" : fmt::format(" ({})", fmt::join(ports, "; ")));
     }
+    if (!s.port_mappings.empty())
+      out += fmt::format("  mappings   {} ({})\n", fmt::join(s.port_mappings, ", "),
+                         s.accessible_from.empty()
+                             ? std::string("nobody is forwarded: no accessibleFrom")
+                             : fmt::format("forwarded for {}", fmt::join(s.accessible_from, ", ")));
+    if (!s.open_vpn_tcp.empty() || !s.open_vpn_udp.empty()) {
+      std::vector<std::string> ports;
+      if (!s.open_vpn_tcp.empty())
+        ports.push_back(fmt::format("tcp {}", fmt::join(s.open_vpn_tcp, ", ")));
+      if (!s.open_vpn_udp.empty())
+        ports.push_back(fmt::format("udp {}", fmt::join(s.open_vpn_udp, ", ")));
+      out += fmt::format("  vpn ports  {}\n", fmt::join(ports, "; "));
+    }
+    if (s.refresh_pid > 0)
+      out +=
+          fmt::format("  endpoints  resolved again every {}s ({} pid {}{})\n", s.endpoint_refresh,
+                      kRefresherName, s.refresh_pid, s.refresh_running ? "" : ", not running");
     out += fmt::format("  processes  {}\n", s.processes);
   }
   return out;
@@ -569,6 +607,13 @@ std::string formatStatusJson(const std::vector<Status>& all) {
                    {"namespace_address", s.namespace_address},
                    {"publish_tcp", s.publish_tcp},
                    {"publish_udp", s.publish_udp},
+                   {"accessible_from", s.accessible_from},
+                   {"port_mappings", s.port_mappings},
+                   {"open_vpn_tcp", s.open_vpn_tcp},
+                   {"open_vpn_udp", s.open_vpn_udp},
+                   {"endpoint_refresh", s.endpoint_refresh},
+                   {"refresh_pid", s.refresh_pid},
+                   {"refresh_running", s.refresh_running},
                    {"processes", s.processes}});
   }
   return arr.dump(2) + "\n";

@@ -45,6 +45,12 @@ struct Status {
   std::vector<std::string> dns_servers;
   std::string host_link, host_address, namespace_address;  // "" when nothing is published
   std::vector<uint16_t> publish_tcp, publish_udp;
+  std::vector<std::string> accessible_from;
+  std::vector<std::string> port_mappings;  // "tcp 80 -> 8080"
+  std::vector<uint16_t> open_vpn_tcp, open_vpn_udp;
+  int endpoint_refresh = 0;  // seconds; 0: no host name endpoint to resolve again
+  pid_t refresh_pid = 0;
+  bool refresh_running = false;
   int processes = 0;  // processes inside the namespace
 };
 // Every namespace recorded in the state directory, or only `name`.

@@ -473,6 +473,7 @@ class NetnsTest(harness.BurrowTestCase):
         self.assertTrue(self.probe("udp", CONFINED_TUN, 9003, ns=at))
         # The allow list still holds for what the namespace starts itself.
         self.assertFalse(self.probe("tcp", PROVIDER_TUN, 8000))
+        self.assertIn("  vpn ports  tcp 9000, 9003; udp 9001, 9003\n", self.status_text())
 
     def test_port_mappings_serve_accessible_from_clients_only(self):
         sfx = self.name[2:]
@@ -506,6 +507,8 @@ class NetnsTest(harness.BurrowTestCase):
         # The namespace cannot open a connection to the LAN it answers.
         self.assertTrue(self.probe_here("tcp", "10.250.2.2", 8000))
         self.assertFalse(self.probe("tcp", "10.250.2.2", 8000))
+        self.assertIn("  mappings   tcp 18080 -> 8080, udp 17000 -> 7000 (forwarded for "
+                      "10.250.2.0/30)\n", self.status_text())
         table = "burrow_" + self.name
         self.assertEqual(run("nft", "list", "table", "ip", table, check=False).returncode, 0)
         self.burrow("netns", "down", self.name, "--state-dir", self.state, check=True)
@@ -568,6 +571,8 @@ class NetnsTest(harness.BurrowTestCase):
         with open(os.path.join(self.state, "netns", self.name, "state.json")) as f:
             refresher = json.load(f)["refresh_pid"]
         self.assertGreater(refresher, 0)
+        self.assertIn("  endpoints  resolved again every 1s (burrow-refresh pid %d)\n" % refresher,
+                      self.status_text())
         # The name moves (the file is rewritten in place: the bind mount shows the change).
         with open(hosts, "w") as f:
             f.write("127.0.0.1 localhost\n%s %s\n" % (PROVIDER_UNDERLAY, name))
