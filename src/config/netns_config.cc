@@ -977,12 +977,17 @@ base::Result<void> NamespaceParser::namespaceBody(const Entry& e) {
         config_file_key_ = *file;
       }
     } else if (k == "accessibleFrom") {
-      ASSIGN_OR_RETURN(cfg_.accessible_from, cidrs(item, HostBits::Clear));
-      for (const std::string& c : cfg_.accessible_from) {
-        if (c.find(':') != std::string::npos) {
-          return fail(lineFor(item.path), "{}: '{}' is IPv6, and IPv6 is off (ipv6.mode: disable)",
-                      item.path, c);
+      ASSIGN_OR_RETURN(std::vector<std::string> all, cidrs(item, HostBits::Clear));
+      // vpn-confinement's users list IPv6 subnets too; here they could reach nothing.
+      for (std::string& c : all) {
+        if (c.find(':') == std::string::npos) {
+          cfg_.accessible_from.push_back(std::move(c));
+          continue;
         }
+        std::string w = fmt::format("{}:{}: {}: {} left out: IPv6 is off (ipv6.mode: disable)",
+                                    source_, item.line, item.path, c);
+        LOG_WARN("{}", w);
+        cfg_.warnings.push_back(std::move(w));
       }
     } else if (k == "portMappings") {
       RETURN_IF_ERROR(portMappings(item));

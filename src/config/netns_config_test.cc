@@ -596,8 +596,13 @@ TEST(NetnsConfig, PortMappingsWithVpnConfinementsProtocols) {
               "t.yml:15: ", "namespaces.vpn.portMappings[1]: host port 80/udp is mapped twice");
   expectError(errorOf(minimal("    portMappings: [80]\n")), "t.yml:13: ",
               "portMappings[0]: expected a mapping {from, to, protocol}, got a scalar");
-  expectError(errorOf(minimal("    accessibleFrom: [fd00::/8]\n    publishToHost: {tcp: [80]}\n")),
-              "t.yml:13: ", "namespaces.vpn.accessibleFrom: 'fd00::/8' is IPv6, and IPv6 is off");
+  cfg = parse(
+      minimal("    accessibleFrom: [fd00::/8, 10.1.0.0/16]\n    publishToHost: {tcp: [80]}\n"));
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->accessible_from, std::vector<std::string>{"10.1.0.0/16"});
+  EXPECT_EQ(cfg->warnings, std::vector<std::string>{"t.yml:13: namespaces.vpn.accessibleFrom: "
+                                                    "fd00::/8 left out: IPv6 is off (ipv6.mode: "
+                                                    "disable)"});
   expectError(errorOf(minimal("    accessibleFrom: [10.0.0.0/8]\n")),
               "t.yml:13: ", "namespaces.vpn.accessibleFrom: nothing to reach");
 }

@@ -219,6 +219,10 @@ base::Result<pid_t> startRefresher(const config::NamespaceConfig& ns, const std:
   // The child: `up` has no other thread by now (inNamespace joined its own).
   ::setsid();
   ::prctl(PR_SET_NAME, kRefresherName);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGTERM, SIG_DFL);
   ::dup2(null.get(), 0);
   ::dup2(log.get(), 1);
   ::dup2(log.get(), 2);
