@@ -1,10 +1,11 @@
 // netns: named network namespaces whose only way out is a WireGuard tunnel, fail-closed
 // (vpn-confinement's model). `up` builds one at /run/netns/NAME (so `ip netns` sees it): lo,
 // IPv6 off, the WireGuard link as default route, a deny-by-default nftables policy, resolver
-// files, and optionally a veth link that publishes chosen ports to the host (and, forwarded by
-// the host, to accessibleFrom clients), and ports open through the tunnel. `down`
-// stops every process inside, then removes all of it. Records live in
-// <state-dir>/netns/NAME/. Every entry point needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// files; optionally a veth link that publishes chosen ports to the host (and, through a host
+// nftables table, mapped ports to accessibleFrom clients), ports open through the tunnel, and
+// a process that resolves host name endpoints again. `down` stops every process inside, then
+// removes all of it. Records live in <state-dir>/netns/NAME/. Every entry point needs
+// CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
 
 #include <sys/types.h>
@@ -27,8 +28,8 @@ std::string namespacePath(const std::string& name);
 // error naming the step.
 base::Result<void> up(const config::NamespaceConfig& ns, const std::string& state_dir);
 
-// Stops the processes inside (SIGTERM, then SIGKILL after 1 s), stops wireguard-go, removes
-// the host link, the namespace and its records.
+// Stops the processes inside (SIGTERM, then SIGKILL after 1 s), stops the endpoint refresher
+// and wireguard-go, removes the host's table, the host link, the namespace and its records.
 base::Result<void> down(const std::string& name, const std::string& state_dir);
 
 struct Status {
