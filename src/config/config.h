@@ -174,10 +174,17 @@ base::Result<UnitFile> parseUnitFile(std::string_view text, std::string_view sou
 //             endpoint: 192.0.2.1:51820
 //             allowedIPs: [0.0.0.0/0]
 //             persistentKeepalive: 25
+//         endpointRefresh: 120            # seconds; host name endpoints are resolved again
 //       dns: {mode: strict, servers: [10.2.0.1], allowHostResolverIPC: false}
 //       egress: {mode: allowAllTunnel, allowedCidrs: [], allowedPorts: []}
 //       ipv6: {mode: disable}
-//       publishToHost: {tcp: [8080]}
+//       publishToHost: {tcp: [8080], udp: [7000], hostAddress: 10.99.0.1}
+//       accessibleFrom: [192.168.1.0/24]
+//       portMappings: [{from: 80, to: 8080, protocol: tcp}]   # tcp | udp | both
+//       openVPNPorts: [{port: 51413, protocol: both}]
+//
+// `wireguardConfigFile: F` (vpn-confinement's name) is `wireguard.configFile: F`; with it the
+// `wireguard:` mapping may be left out, and the interface is then NAME0.
 
 struct WireguardPeer {
   std::string public_key;                // base64 of 32 bytes
@@ -200,6 +207,9 @@ struct WireguardSettings {
   // here (address, peers) replaces the file's whole list. Relative to the YAML file.
   std::string config_file;
   bool allow_hostname_endpoints = false;
+  // endpointRefresh: seconds between two resolutions of host name endpoints (in the host's
+  // namespace); a peer whose name now gives another address is pointed at it.
+  int endpoint_refresh = 120;
   int line = 0;
 };
 
@@ -217,6 +227,22 @@ struct NamespaceConfig {
   std::vector<uint16_t> egress_allowed_ports;
   std::string ipv6_mode = "disable";  // the only mode
   std::vector<uint16_t> publish_tcp;  // publishToHost.tcp
+  std::vector<uint16_t> publish_udp;  // publishToHost.udp
+  // publishToHost.hostAddress: the host's end of the host link (the namespace's end is the
+  // other address of its /30); "" picks a free /30 in 169.254.0.0/16.
+  std::string publish_host_address;
+  // accessibleFrom: IPv4 CIDRs (normalised) whose clients may reach the published and mapped
+  // ports through the host; the namespace routes its replies to them over the host link.
+  std::vector<std::string> accessible_from;
+  // portMappings: host port `from` (on the host's own addresses, for accessibleFrom clients)
+  // forwarded to port `to` in the namespace, which is published to the host as well.
+  struct PortMapping {
+    uint16_t from = 0, to = 0;
+    bool tcp = true, udp = false;  // protocol: tcp (default), udp or both
+  };
+  std::vector<PortMapping> port_mappings;
+  // openVPNPorts: ports open to new connections coming in through the tunnel.
+  std::vector<uint16_t> open_vpn_tcp, open_vpn_udp;
   std::vector<std::string> warnings;  // "FILE:LINE: unknown key 'x'" (also logged)
 };
 

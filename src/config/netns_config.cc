@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -501,6 +502,12 @@ class NamespaceParser {
   base::Result<void> egress(const Entry& e);
   base::Result<void> ipv6(const Entry& e);
   base::Result<void> publishToHost(const Entry& e);
+  base::Result<void> portMappings(const Entry& e);
+  base::Result<void> openVPNPorts(const Entry& e);
+  // The entries of each mapping in list `e` (vpn-confinement's lists of {port, protocol}).
+  base::Result<std::vector<std::vector<Entry>>> mappingList(const Entry& e, std::string_view what);
+  // protocol: tcp (the default), udp or both, as {tcp, udp}.
+  base::Result<std::pair<bool, bool>> protocol(const Entry& e);
   base::Result<void> mergeConfigFile();
   base::Result<void> validate();
 
@@ -512,6 +519,8 @@ class NamespaceParser {
 
   // What the walk saw but NamespaceConfig cannot tell apart from its defaults.
   bool has_wireguard_ = false;
+  bool has_config_file_key_ = false;  // wireguardConfigFile was given
+  std::string config_file_key_;       // its value
   std::optional<int> mtu_;
   std::optional<int> listen_port_;
   std::optional<std::string> egress_mode_;
@@ -700,6 +709,9 @@ base::Result<void> NamespaceParser::wireguard(const Entry& e) {
     } else if (k == "allowHostnameEndpoints") {
       ASSIGN_OR_RETURN(std::optional<bool> allow, boolean(item));
       wg.allow_hostname_endpoints = allow.value_or(false);
+    } else if (k == "endpointRefresh") {
+      ASSIGN_OR_RETURN(std::optional<int> secs, integer(item, 1, 86400));
+      wg.endpoint_refresh = secs.value_or(wg.endpoint_refresh);
     } else if (k == "configFile") {
       ASSIGN_OR_RETURN(std::optional<std::string> file, filePath(item));
       wg.config_file = file.value_or("");
@@ -829,9 +841,111 @@ base::Result<void> NamespaceParser::publishToHost(const Entry& e) {
   for (const Entry& item : items) {
     if (item.key == "tcp") {
       ASSIGN_OR_RETURN(cfg_.publish_tcp, ports(item, true));
+    } else if (item.key == "udp") {
+      ASSIGN_OR_RETURN(cfg_.publish_udp, ports(item, true));
+    } else if (item.key == "hostAddress") {
+      ASSIGN_OR_RETURN(std::optional<std::string> addr, text(item));
+      if (!addr) continue;
+      std::optional<IpAddress> ip = parseIp(*addr);
+      if (!ip || ip->family != AF_INET) {
+        return fail(item.line, "{}: '{}' is not an IPv4 address", item.path, *addr);
+      }
+      // The link is the /30 around it: its network and broadcast addresses leave no peer.
+      const uint8_t low = ip->bytes[3] & 3;
+      if (low == 0 || low == 3) {
+        return fail(item.line,
+                    "{}: {} is the network or broadcast address of its /30; the host link "
+                    "needs the /30's first or second address (.1 or .2 of four)",
+                    item.path, *addr);
+      }
+      cfg_.publish_host_address = formatIp(*ip);
     } else {
       unknown(item);
     }
+  }
+  return {};
+}
+
+base::Result<std::vector<std::vector<Entry>>> NamespaceParser::mappingList(const Entry& e,
+                                                                           std::string_view what) {
+  std::vector<std::vector<Entry>> out;
+  if (e.value.IsNull()) return out;
+  if (!e.value.IsSequence()) {
+    return fail(e.line, "{}: expected a list of {}, got {}", e.path, what, kindName(e.value));
+  }
+  for (const YAML::Node& n : e.value) {
+    const std::string path = fmt::format("{}[{}]", e.path, out.size());
+    if (!n.IsMap()) {
+      return fail(lineOf(n), "{}: expected a mapping {}, got {}", path, what, kindName(n));
+    }
+    lines_.emplace(path, lineOf(n));
+    ASSIGN_OR_RETURN(std::vector<Entry> items, entries(n, path));
+    out.push_back(std::move(items));
+  }
+  return out;
+}
+
+base::Result<std::pair<bool, bool>> NamespaceParser::protocol(const Entry& e) {
+  ASSIGN_OR_RETURN(std::string p, oneOf(e, {"tcp", "udp", "both"}));
+  return std::pair{p != "udp", p != "tcp"};
+}
+
+base::Result<void> NamespaceParser::portMappings(const Entry& e) {
+  ASSIGN_OR_RETURN(auto list, mappingList(e, "{from, to, protocol}"));
+  std::set<std::pair<int, int>> seen;  // (from, 0 for tcp or 1 for udp)
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = fmt::format("{}[{}]", e.path, i);
+    const int line = lineFor(path);
+    NamespaceConfig::PortMapping m;
+    std::optional<int> from, to;
+    for (const Entry& item : list[i]) {
+      if (item.key == "from") {
+        ASSIGN_OR_RETURN(from, integer(item, 1, 65535));
+      } else if (item.key == "to") {
+        ASSIGN_OR_RETURN(to, integer(item, 1, 65535));
+      } else if (item.key == "protocol") {
+        ASSIGN_OR_RETURN(std::tie(m.tcp, m.udp), protocol(item));
+      } else {
+        unknown(item);
+      }
+    }
+    if (!from || !to) {
+      return fail(line,
+                  "{}.{}: missing; a port mapping needs from (the host's port) and to (the "
+                  "namespace's port)",
+                  path, from ? "to" : "from");
+    }
+    m.from = static_cast<uint16_t>(*from);
+    m.to = static_cast<uint16_t>(*to);
+    for (int proto : {0, 1}) {
+      if ((proto == 0 ? m.tcp : m.udp) && !seen.insert({m.from, proto}).second) {
+        return fail(line, "{}: host port {}/{} is mapped twice", path, m.from,
+                    proto == 0 ? "tcp" : "udp");
+      }
+    }
+    cfg_.port_mappings.push_back(m);
+  }
+  return {};
+}
+
+base::Result<void> NamespaceParser::openVPNPorts(const Entry& e) {
+  ASSIGN_OR_RETURN(auto list, mappingList(e, "{port, protocol}"));
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = fmt::format("{}[{}]", e.path, i);
+    std::optional<int> port;
+    bool tcp = true, udp = false;
+    for (const Entry& item : list[i]) {
+      if (item.key == "port") {
+        ASSIGN_OR_RETURN(port, integer(item, 1, 65535));
+      } else if (item.key == "protocol") {
+        ASSIGN_OR_RETURN(std::tie(tcp, udp), protocol(item));
+      } else {
+        unknown(item);
+      }
+    }
+    if (!port) return fail(lineFor(path), "{}.port: missing; name the port to open", path);
+    if (tcp) cfg_.open_vpn_tcp.push_back(static_cast<uint16_t>(*port));
+    if (udp) cfg_.open_vpn_udp.push_back(static_cast<uint16_t>(*port));
   }
   return {};
 }
@@ -856,6 +970,29 @@ base::Result<void> NamespaceParser::namespaceBody(const Entry& e) {
       RETURN_IF_ERROR(ipv6(item));
     } else if (k == "publishToHost") {
       RETURN_IF_ERROR(publishToHost(item));
+    } else if (k == "wireguardConfigFile") {
+      ASSIGN_OR_RETURN(std::optional<std::string> file, filePath(item));
+      if (file) {
+        has_config_file_key_ = true;
+        config_file_key_ = *file;
+      }
+    } else if (k == "accessibleFrom") {
+      ASSIGN_OR_RETURN(std::vector<std::string> all, cidrs(item, HostBits::Clear));
+      // vpn-confinement's users list IPv6 subnets too; here they could reach nothing.
+      for (std::string& c : all) {
+        if (c.find(':') == std::string::npos) {
+          cfg_.accessible_from.push_back(std::move(c));
+          continue;
+        }
+        std::string w = fmt::format("{}:{}: {}: {} left out: IPv6 is off (ipv6.mode: disable)",
+                                    source_, item.line, item.path, c);
+        LOG_WARN("{}", w);
+        cfg_.warnings.push_back(std::move(w));
+      }
+    } else if (k == "portMappings") {
+      RETURN_IF_ERROR(portMappings(item));
+    } else if (k == "openVPNPorts") {
+      RETURN_IF_ERROR(openVPNPorts(item));
     } else {
       unknown(item);
     }
@@ -866,7 +1003,8 @@ base::Result<void> NamespaceParser::namespaceBody(const Entry& e) {
 // Values the YAML file sets win; the wg-quick file fills what it left unset or empty.
 base::Result<void> NamespaceParser::mergeConfigFile() {
   WireguardSettings& wg = cfg_.wireguard;
-  const std::string key = prefix_ + ".wireguard.configFile";
+  const std::string key =
+      prefix_ + (has_config_file_key_ ? ".wireguardConfigFile" : ".wireguard.configFile");
   const int line = lineFor(key);
   const std::string file = besideFile(source_, wg.config_file);
   auto text = base::readFile(file, kMaxConfigBytes);
@@ -898,13 +1036,33 @@ base::Result<void> NamespaceParser::validate() {
   WireguardSettings& wg = cfg_.wireguard;
   const bool high = cfg_.security_profile == "highAssurance";
   const std::string wgp = prefix_ + ".wireguard";
-  if (!has_wireguard_) {
-    return fail(cfg_.line, "{}: missing; a namespace needs a WireGuard interface", wgp);
+  if (has_config_file_key_) {
+    if (!wg.config_file.empty()) {
+      return fail(lineFor(prefix_ + ".wireguardConfigFile"),
+                  "{}.wireguardConfigFile: {}.configFile is set too; keep one of them", prefix_,
+                  wgp);
+    }
+    wg.config_file = config_file_key_;
+  }
+  if (!has_wireguard_ && !has_config_file_key_) {
+    return fail(cfg_.line,
+                "{}: missing; a namespace needs a WireGuard interface (or wireguardConfigFile)",
+                wgp);
   }
   if (!wg.config_file.empty()) RETURN_IF_ERROR(mergeConfigFile());
   wg.mtu = mtu_.value_or(wg.mtu);
   wg.listen_port = listen_port_.value_or(wg.listen_port);
 
+  if (wg.interface.empty() && has_config_file_key_) {
+    // vpn-confinement's name for the link: the namespace's name and 0.
+    wg.interface = name_ + "0";
+    if (wg.interface.size() > kMaxInterfaceBytes) {
+      return fail(lineFor(prefix_ + ".wireguardConfigFile"),
+                  "{}.interface: missing, and {} (the namespace's name and 0) is longer than {} "
+                  "bytes; name the WireGuard interface",
+                  wgp, wg.interface, kMaxInterfaceBytes);
+    }
+  }
   if (wg.interface.empty()) {
     return fail(wg.line, "{}.interface: missing; name the WireGuard interface (at most {} bytes)",
                 wgp, kMaxInterfaceBytes);
@@ -968,6 +1126,21 @@ base::Result<void> NamespaceParser::validate() {
                 "{}.servers: strict mode needs at least one DNS server (or a DNS= line in "
                 "wireguard.configFile)",
                 dnsp);
+  }
+
+  if (!cfg_.accessible_from.empty() && cfg_.publish_tcp.empty() && cfg_.publish_udp.empty() &&
+      cfg_.port_mappings.empty()) {
+    return fail(lineFor(prefix_ + ".accessibleFrom"),
+                "{}.accessibleFrom: nothing to reach; it lets clients use portMappings and "
+                "publishToHost ports, and there are none",
+                prefix_);
+  }
+  if (!cfg_.publish_host_address.empty() && cfg_.publish_tcp.empty() && cfg_.publish_udp.empty() &&
+      cfg_.port_mappings.empty()) {
+    return fail(lineFor(prefix_ + ".publishToHost.hostAddress"),
+                "{}.publishToHost.hostAddress: there is no host link: nothing is published (tcp, "
+                "udp or portMappings)",
+                prefix_);
   }
 
   const std::string egp = prefix_ + ".egress";

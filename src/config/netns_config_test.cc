@@ -9,6 +9,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "base/base.h"
@@ -454,6 +455,22 @@ TEST(NetnsConfig, HostnameEndpointNeedsOptIn) {
               "expected true or false, got 'maybe'");
 }
 
+TEST(NetnsConfig, EndpointRefreshSeconds) {
+  auto cfg = parse(minimal());
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->wireguard.endpoint_refresh, 120);
+  cfg = parse(replaced(minimal(), "      address:", "      endpointRefresh: 30\n      address:"));
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->wireguard.endpoint_refresh, 30);
+  for (std::string_view bad : {"0", "86401", "5m"}) {
+    expectError(
+        errorOf(replaced(minimal(), "      address:",
+                         "      endpointRefresh: " + std::string(bad) + "\n      address:")),
+        "t.yml:6: namespaces.vpn.wireguard.endpointRefresh: ",
+        "expected a whole number from 1 to 86400");
+  }
+}
+
 // ---- dns, egress, ipv6, publishToHost ----
 
 TEST(NetnsConfig, DnsModes) {
@@ -529,6 +546,83 @@ TEST(NetnsConfig, PublishToHostPorts) {
               "namespaces.vpn.publishToHost.tcp: expected a port from 1 to 65535, got '0'");
 }
 
+TEST(NetnsConfig, PublishToHostUdpAndHostAddress) {
+  auto cfg =
+      parse(minimal("    publishToHost:\n      udp: [7000]\n      hostAddress: 10.99.0.2\n"));
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->publish_udp, (std::vector<uint16_t>{7000}));
+  EXPECT_EQ(cfg->publish_host_address, "10.99.0.2");
+  for (std::string_view bad : {"10.99.0.0", "10.99.0.3"}) {
+    expectError(errorOf(minimal("    publishToHost:\n      udp: [7000]\n      hostAddress: " +
+                                std::string(bad) + "\n")),
+                "t.yml:15: ", "the network or broadcast address of its /30");
+  }
+  expectError(
+      errorOf(minimal("    publishToHost:\n      udp: [7000]\n      hostAddress: fd00::1\n")),
+      "t.yml:15: ", "namespaces.vpn.publishToHost.hostAddress: 'fd00::1' is not an IPv4");
+  expectError(errorOf(minimal("    publishToHost:\n      hostAddress: 10.99.0.1\n")),
+              "t.yml:14: ", "hostAddress: there is no host link");
+  expectError(errorOf(minimal("    publishToHost:\n      udp: [53, 53]\n")),
+              "t.yml:14: ", "namespaces.vpn.publishToHost.udp: port 53 appears twice");
+}
+
+// ---- vpn-confinement's accessibleFrom, portMappings, openVPNPorts ----
+
+TEST(NetnsConfig, PortMappingsWithVpnConfinementsProtocols) {
+  auto cfg =
+      parse(minimal("    accessibleFrom: [192.168.1.7/24, 10.0.0.5]\n"  // 13
+                    "    portMappings:\n"                               // 14
+                    "      - {from: 80, to: 8080}\n"                    // 15
+                    "      - {from: 5000, to: 5000, protocol: both}\n"  // 16
+                    "      - {from: 6000, to: 600, protocol: udp}\n"))  // 17
+      ;
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->accessible_from, (std::vector<std::string>{"192.168.1.0/24", "10.0.0.5/32"}));
+  ASSERT_EQ(cfg->port_mappings.size(), 3u);
+  const auto& m = cfg->port_mappings;
+  EXPECT_EQ(std::tuple(m[0].from, m[0].to, m[0].tcp, m[0].udp), std::tuple(80, 8080, true, false));
+  EXPECT_EQ(std::tuple(m[1].tcp, m[1].udp), std::tuple(true, true));
+  EXPECT_EQ(std::tuple(m[2].from, m[2].to, m[2].tcp, m[2].udp), std::tuple(6000, 600, false, true));
+
+  expectError(errorOf(minimal("    portMappings:\n      - {from: 80, to: 8080, protocol: sctp}\n")),
+              "t.yml:14: ", "namespaces.vpn.portMappings[0].protocol: expected tcp or udp or both");
+  expectError(errorOf(minimal("    portMappings:\n      - {from: 80}\n")),
+              "t.yml:14: ", "namespaces.vpn.portMappings[0].to: missing");
+  expectError(errorOf(minimal("    portMappings:\n      - {from: 80, to: 0}\n")), "t.yml:14: ",
+              "namespaces.vpn.portMappings[0].to: expected a whole number from 1 to 65535");
+  expectError(errorOf(minimal("    portMappings:\n"
+                              "      - {from: 80, to: 8080, protocol: both}\n"
+                              "      - {from: 80, to: 9090, protocol: udp}\n")),
+              "t.yml:15: ", "namespaces.vpn.portMappings[1]: host port 80/udp is mapped twice");
+  expectError(errorOf(minimal("    portMappings: [80]\n")), "t.yml:13: ",
+              "portMappings[0]: expected a mapping {from, to, protocol}, got a scalar");
+  cfg = parse(
+      minimal("    accessibleFrom: [fd00::/8, 10.1.0.0/16]\n    publishToHost: {tcp: [80]}\n"));
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->accessible_from, std::vector<std::string>{"10.1.0.0/16"});
+  EXPECT_EQ(cfg->warnings, std::vector<std::string>{"t.yml:13: namespaces.vpn.accessibleFrom: "
+                                                    "fd00::/8 left out: IPv6 is off (ipv6.mode: "
+                                                    "disable)"});
+  expectError(errorOf(minimal("    accessibleFrom: [10.0.0.0/8]\n")),
+              "t.yml:13: ", "namespaces.vpn.accessibleFrom: nothing to reach");
+}
+
+TEST(NetnsConfig, OpenVpnPortsPerProtocol) {
+  auto cfg =
+      parse(minimal("    openVPNPorts:\n"
+                    "      - port: 51413\n"
+                    "        protocol: both\n"
+                    "      - {port: 6881, protocol: udp}\n"
+                    "      - {port: 22}\n"));
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->open_vpn_tcp, (std::vector<uint16_t>{51413, 22}));
+  EXPECT_EQ(cfg->open_vpn_udp, (std::vector<uint16_t>{51413, 6881}));
+  expectError(errorOf(minimal("    openVPNPorts:\n      - {protocol: tcp}\n")),
+              "t.yml:14: ", "namespaces.vpn.openVPNPorts[0].port: missing");
+  expectError(errorOf(minimal("    openVPNPorts: {port: 1}\n")), "t.yml:13: ",
+              "namespaces.vpn.openVPNPorts: expected a list of {port, protocol}, got a mapping");
+}
+
 // ---- highAssurance ----
 
 TEST(NetnsConfig, HighAssuranceDefaultsToAllowList) {
@@ -572,6 +666,35 @@ TEST(NetnsConfig, HighAssuranceRefusals) {
 }
 
 // ---- wireguard.configFile ----
+
+TEST(NetnsConfig, WireguardConfigFileAloneAsVpnConfinementWritesIt) {
+  TempDir dir;
+  dir.write("wg0.conf", "[Interface]\nPrivateKey = " + std::string(kPrivateKey) +
+                            "\nAddress = 10.9.0.2/32\nDNS = 10.9.0.1\n[Peer]\nPublicKey = " +
+                            std::string(kPeer2) + "\nEndpoint = 198.51.100.1:51820\n");
+  const std::string yml =
+      dir.write("vpn.yml", "namespaces:\n  vpn:\n    wireguardConfigFile: wg0.conf\n");
+  auto cfg = loadNamespace(yml, "vpn");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_EQ(cfg->wireguard.interface, "vpn0");  // vpn-confinement's name for the link
+  EXPECT_EQ(cfg->wireguard.private_key, kPrivateKey);
+  EXPECT_EQ(cfg->dns_servers, std::vector<std::string>{"10.9.0.1"});
+
+  const std::string both = dir.write("both.yml",
+                                     "namespaces:\n  vpn:\n    wireguardConfigFile: wg0.conf\n"
+                                     "    wireguard: {configFile: wg0.conf}\n");
+  expectError(messageOf(loadNamespace(both, "vpn")), both + ":3: ",
+              "namespaces.vpn.wireguardConfigFile: namespaces.vpn.wireguard.configFile is set "
+              "too; keep one of them");
+  const std::string long_name =
+      dir.write("long.yml", "namespaces:\n  abcdefghijklmno:\n    wireguardConfigFile: wg0.conf\n");
+  expectError(messageOf(loadNamespace(long_name, "abcdefghijklmno")), long_name + ":3: ",
+              "abcdefghijklmno0 (the namespace's name and 0) is longer than 15 bytes");
+  const std::string missing =
+      dir.write("missing.yml", "namespaces:\n  vpn:\n    wireguardConfigFile: no.conf\n");
+  expectError(messageOf(loadNamespace(missing, "vpn")),
+              missing + ":3: ", "namespaces.vpn.wireguardConfigFile: cannot read it: ");
+}
 
 TEST(NetnsConfig, ConfigFileFillsWhatTheYamlLeavesUnset) {
   TempDir dir;

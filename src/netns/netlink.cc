@@ -129,16 +129,30 @@ base::Result<void> addressAdd(Socket& s, int ifindex, const std::string& cidr,
 }
 
 base::Result<void> defaultRoute(Socket& s, int ifindex, std::string_view name) {
+  return routeAdd(s, "0.0.0.0/0", "", ifindex, name);
+}
+
+base::Result<void> routeAdd(Socket& s, const std::string& cidr, const std::string& gateway,
+                            int ifindex, std::string_view name) {
+  const auto slash = cidr.find('/');
+  in_addr dst{}, gw{};
+  const int prefix = slash == std::string::npos ? 32 : std::atoi(cidr.c_str() + slash + 1);
+  if (::inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &dst) != 1 || prefix < 0 || prefix > 32 ||
+      (!gateway.empty() && ::inet_pton(AF_INET, gateway.c_str(), &gw) != 1))
+    return base::invalid("route {} via '{}' on {}: not an IPv4 route", cidr, gateway, name);
   Msg m;
   auto* rt = m.start<rtmsg>(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
   rt->rtm_family = AF_INET;
-  rt->rtm_dst_len = 0;
+  rt->rtm_dst_len = static_cast<uint8_t>(prefix);
   rt->rtm_table = RT_TABLE_MAIN;
   rt->rtm_protocol = RTPROT_BOOT;
-  rt->rtm_scope = RT_SCOPE_LINK;
+  rt->rtm_scope = gateway.empty() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   rt->rtm_type = RTN_UNICAST;
+  if (prefix > 0) mnl_attr_put(m.h, RTA_DST, 4, &dst);
+  if (!gateway.empty()) mnl_attr_put(m.h, RTA_GATEWAY, 4, &gw);
   mnl_attr_put_u32(m.h, RTA_OIF, static_cast<uint32_t>(ifindex));
-  return s.call(m.h, fmt::format("route 0.0.0.0/0 through {}", name));
+  return s.call(m.h, gateway.empty() ? fmt::format("route {} through {}", cidr, name)
+                                     : fmt::format("route {} via {} on {}", cidr, gateway, name));
 }
 
 base::Result<void> vethCreate(Socket& s, const std::string& name, const std::string& peer,

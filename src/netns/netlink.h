@@ -44,6 +44,9 @@ base::Result<void> addressAdd(Socket& s, int ifindex, const std::string& cidr,
                               std::string_view name);
 // Routes all IPv4 traffic through the link (no gateway: WireGuard is point-to-point).
 base::Result<void> defaultRoute(Socket& s, int ifindex, std::string_view name);
+// Routes IPv4 `cidr` ("192.168.1.0/24") through the link, via `gateway` ("" for on-link).
+base::Result<void> routeAdd(Socket& s, const std::string& cidr, const std::string& gateway,
+                            int ifindex, std::string_view name);
 // Creates the veth pair `name` (here) and `peer` (in the namespace of `peer_netns_fd`).
 base::Result<void> vethCreate(Socket& s, const std::string& name, const std::string& peer,
                               int peer_netns_fd);

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <tuple>
@@ -40,7 +42,8 @@ constexpr const char* kHostLinkInside = "host";  // the namespace's end of the p
 
 // What <state-dir>/netns/NAME/ holds; `down` (and a failed `up`) removes these and the directory.
 constexpr const char* kRecordFiles[] = {"state.json", "resolv.conf", "nsswitch.conf",
-                                        "wireguard-go.log"};
+                                        "wireguard-go.log", "refresh.log"};
+constexpr const char* kRefresherName = "burrow-refresh";  // its comm
 
 std::string recordDir(const std::string& state_dir, const std::string& name) {
   return fmt::format("{}/netns/{}", state_dir, name);
@@ -119,6 +122,29 @@ base::Result<std::pair<std::string, std::string>> hostLinkAddresses(const std::s
   return base::makeError(std::errc::address_in_use, "no free /30 left in 169.254.0.0/16");
 }
 
+// The host link the user chose with publishToHost.hostAddress: the host's end is `host`, the
+// namespace's the other address of its /30 (the config checked it is .1 or .2 of four).
+base::Result<std::pair<std::string, std::string>> chosenAddresses(const std::string& host) {
+  in_addr a{};
+  if (::inet_pton(AF_INET, host.c_str(), &a) != 1)
+    return base::invalid("publishToHost.hostAddress {}: not an IPv4 address", host);
+  const uint32_t ip = ntohl(a.s_addr);
+  if (subnetTaken(ip & ~3u))
+    return base::makeError(std::errc::address_in_use,
+                           "publishToHost.hostAddress {}: its /30 already has an address on the "
+                           "host",
+                           host);
+  in_addr other{htonl((ip & ~3u) | ((ip & 3u) == 1 ? 2u : 1u))};
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &other, text, sizeof text);
+  return std::pair{host, std::string(text)};
+}
+
+// Removes the host's nftables table of a namespace (portMappings); gone already is fine.
+base::Result<void> deleteHostTable(const std::string& table) {
+  return applyPolicy(fmt::format("add table ip {0}\ndelete table ip {0}\n", table));
+}
+
 // Identity of a namespace file: the same (dev, ino) as /proc/PID/ns/net of its members.
 base::Result<std::pair<dev_t, ino_t>> nsIdentity(const std::string& path) {
   struct stat st {};
@@ -171,9 +197,48 @@ void stopAll(const std::vector<pid_t>& pids, std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
-bool isWireguardGo(pid_t pid) {
+bool hasComm(pid_t pid, std::string_view name) {
   auto comm = base::readFile(fmt::format("/proc/{}/comm", pid), 64);
-  return comm && base::trim(*comm) == "wireguard-go";
+  return comm && base::trim(*comm) == name;
+}
+
+bool isWireguardGo(pid_t pid) { return hasComm(pid, "wireguard-go"); }
+
+// The endpoint refresher: a child of `up` in a session of its own, in the host's namespace,
+// that resolves the host name endpoints again every endpointRefresh seconds and ends when the
+// namespace or its wireguard-go is gone (or `down` stops it). Output goes to `log_path`.
+base::Result<pid_t> startRefresher(const config::NamespaceConfig& ns, const std::string& log_path,
+                                   std::pair<dev_t, ino_t> id, pid_t wg_pid) {
+  base::UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  base::UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!log || !null) return base::sysError("open {}", log_path);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return base::sysError("fork the endpoint refresher");
+  if (pid > 0) return pid;
+  // The child: `up` has no other thread by now (inNamespace joined its own).
+  ::setsid();
+  ::prctl(PR_SET_NAME, kRefresherName);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGTERM, SIG_DFL);
+  ::dup2(null.get(), 0);
+  ::dup2(log.get(), 1);
+  ::dup2(log.get(), 2);
+  ::close_range(3, ~0U, 0);  // the caller's pipes must not stay open here
+  const std::string path = namespacePath(ns.name);
+  std::map<std::string, std::string> known;
+  for (;;) {
+    for (int i = 0; i < ns.wireguard.endpoint_refresh; ++i) {
+      auto now = nsIdentity(path);
+      if (!now || *now != id || !isWireguardGo(wg_pid)) ::_exit(0);
+      if (i == 0)
+        if (auto r = refreshEndpoints(ns.wireguard, known); !r)
+          LOG_WARN("namespace {}: endpoint refresh: {}", ns.name, r.error().message());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
 }
 
 std::string resolvConf(const config::NamespaceConfig& ns) {
@@ -191,6 +256,16 @@ base::Result<std::string> privateKey(const config::WireguardSettings& wg) {
   if (!wg.private_key.empty()) return wg.private_key;
   ASSIGN_OR_RETURN(std::string text, base::readFile(wg.private_key_file, 1024));
   return std::string(base::trim(text));
+}
+
+// "tcp 80 -> 8080" per mapped port and protocol.
+std::vector<std::string> mappingsText(const config::NamespaceConfig& ns) {
+  std::vector<std::string> out;
+  for (const auto& m : ns.port_mappings)
+    for (const char* proto : {"tcp", "udp"})
+      if (proto[0] == 't' ? m.tcp : m.udp)
+        out.push_back(fmt::format("{} {} -> {}", proto, m.from, m.to));
+  return out;
 }
 
 base::Result<json> readRecord(const std::string& state_dir, const std::string& name) {
@@ -228,7 +303,8 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
                            "namespace: interface names must be unique host-wide",
                            wg_if, uapiSocketPath(wg_if));
   ::unlink(uapiSocketPath(wg_if).c_str());  // left by a wireguard-go that was killed
-  const bool publish = !ns.publish_tcp.empty();
+  const bool publish =
+      !ns.publish_tcp.empty() || !ns.publish_udp.empty() || !ns.port_mappings.empty();
   const std::string host_link = publish ? hostLinkName(ns.name) : "";
   if (publish && nl::linkIndex(host_link) != 0)
     return base::makeError(std::errc::file_exists, "link {} already exists on the host", host_link);
@@ -277,7 +353,9 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
 
   std::string host_addr, ns_addr;
   if (publish) {
-    ASSIGN_OR_RETURN(std::tie(host_addr, ns_addr), hostLinkAddresses(ns.name));
+    ASSIGN_OR_RETURN(std::tie(host_addr, ns_addr), ns.publish_host_address.empty()
+                                                       ? hostLinkAddresses(ns.name)
+                                                       : chosenAddresses(ns.publish_host_address));
     RETURN_IF_ERROR(nl::vethCreate(host, host_link, kHostLinkInside, ns_fd.get()));
     undo.add([host_link] {
       if (auto s = nl::Socket::open())
@@ -286,6 +364,17 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
     int idx = nl::linkIndex(host_link);
     RETURN_IF_ERROR(nl::addressAdd(host, idx, host_addr + "/30", host_link));
     RETURN_IF_ERROR(nl::linkUp(host, idx, 0, host_link));
+    if (!ns.accessible_from.empty()) {
+      // Replies to accessibleFrom clients come in on this link and are forwarded on.
+      RETURN_IF_ERROR(writeSysctl(fmt::format("net/ipv4/conf/{}/forwarding", host_link), "1"));
+      auto fwd = base::readFile("/proc/sys/net/ipv4/ip_forward", 16);
+      if (fwd && base::trim(*fwd) == "0")
+        LOG_WARN(
+            "namespace {}: accessibleFrom: clients beyond this host come in only through "
+            "interfaces that forward IPv4 (net.ipv4.conf.IF.forwarding), and "
+            "net.ipv4.ip_forward is 0",
+            ns.name);
+    }
   }
 
   // Inside: addresses, the tunnel as default route, the policy (dry run, then for real).
@@ -304,12 +393,26 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
       int h = nl::linkIndex(kHostLinkInside);
       RETURN_IF_ERROR(nl::addressAdd(s, h, ns_addr + "/30", kHostLinkInside));
       RETURN_IF_ERROR(nl::linkUp(s, h, 0, kHostLinkInside));
+      for (const auto& c : ns.accessible_from)
+        RETURN_IF_ERROR(nl::routeAdd(s, c, host_addr, h, kHostLinkInside));
     }
-    return applyPolicy(renderPolicy(ns, {wg_if, publish ? kHostLinkInside : ""}));
+    return applyPolicy(renderPolicy(ns, {wg_if, publish ? kHostLinkInside : "", host_addr}));
   };
   RETURN_IF_ERROR(inNamespace(ns_fd.get(), inside));
 
+  // portMappings: the host's own rules, in the host's namespace.
+  const std::string nat = publish ? renderHostNat(ns, ns_addr) : "";
+  if (!nat.empty()) {
+    RETURN_IF_ERROR(applyPolicy(nat));
+    undo.add([t = hostTable(ns.name)] { (void)deleteHostTable(t); });
+  }
+
   ASSIGN_OR_RETURN(auto id, nsIdentity(path));
+  pid_t refresher = 0;
+  if (hasHostnameEndpoint(ns.wireguard)) {
+    ASSIGN_OR_RETURN(refresher, startRefresher(ns, dir + "/refresh.log", id, wg_pid));
+    undo.add([refresher] { stopAll({refresher}, std::chrono::seconds(1)); });
+  }
   json rec = {{"name", ns.name},
               {"interface", wg_if},
               {"wireguard_pid", wg_pid},
@@ -324,7 +427,15 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
               {"host_link", host_link},
               {"host_address", publish ? host_addr : ""},
               {"namespace_address", publish ? ns_addr : ""},
-              {"publish_tcp", ns.publish_tcp}};
+              {"publish_tcp", ns.publish_tcp},
+              {"publish_udp", ns.publish_udp},
+              {"accessible_from", ns.accessible_from},
+              {"port_mappings", mappingsText(ns)},
+              {"open_vpn_tcp", ns.open_vpn_tcp},
+              {"open_vpn_udp", ns.open_vpn_udp},
+              {"refresh_pid", refresher},
+              {"endpoint_refresh", refresher ? ns.wireguard.endpoint_refresh : 0},
+              {"host_table", nat.empty() ? "" : hostTable(ns.name)}};
   RETURN_IF_ERROR(base::writeFileAtomic(dir + "/state.json", rec.dump(2) + "\n", 0600));
   undo.keep();
   LOG_INFO("namespace up name={} interface={} wireguard_pid={}", ns.name, wg_if, wg_pid);
@@ -339,10 +450,15 @@ base::Result<void> down(const std::string& name, const std::string& state_dir) {
   if (!rec && !bound) return base::invalid("namespace {} is not up", name);
   if (bound) stopAll(membersOf({st.st_dev, st.st_ino}), std::chrono::seconds(1));
   if (rec) {
+    pid_t refresher = rec->value("refresh_pid", 0);
+    if (refresher > 0 && hasComm(refresher, kRefresherName))
+      stopAll({refresher}, std::chrono::seconds(1));
     pid_t wg = rec->value("wireguard_pid", 0);
     if (wg > 0 && isWireguardGo(wg)) stopAll({wg}, std::chrono::seconds(1));
     // A wireguard-go that was killed could not remove its UAPI socket.
     ::unlink(uapiSocketPath(rec->value("interface", "")).c_str());
+    if (std::string t = rec->value("host_table", ""); !t.empty())
+      RETURN_IF_ERROR(deleteHostTable(t));
     std::string host_link = rec->value("host_link", "");
     if (!host_link.empty() && nl::linkIndex(host_link) != 0) {
       ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open());
@@ -388,6 +504,14 @@ base::Result<std::vector<Status>> status(const std::string& state_dir,
     s.host_address = rec.value("host_address", "");
     s.namespace_address = rec.value("namespace_address", "");
     s.publish_tcp = rec.value("publish_tcp", std::vector<uint16_t>{});
+    s.publish_udp = rec.value("publish_udp", std::vector<uint16_t>{});
+    s.accessible_from = rec.value("accessible_from", std::vector<std::string>{});
+    s.port_mappings = rec.value("port_mappings", std::vector<std::string>{});
+    s.open_vpn_tcp = rec.value("open_vpn_tcp", std::vector<uint16_t>{});
+    s.open_vpn_udp = rec.value("open_vpn_udp", std::vector<uint16_t>{});
+    s.endpoint_refresh = rec.value("endpoint_refresh", 0);
+    s.refresh_pid = rec.value("refresh_pid", 0);
+    s.refresh_running = s.refresh_pid > 0 && hasComm(s.refresh_pid, kRefresherName);
     auto id = nsIdentity(namespacePath(n));
     s.up = id && id->first == rec.value("namespace_dev", dev_t{0}) &&
            id->second == rec.value("namespace_ino", ino_t{0});
@@ -411,11 +535,17 @@ base::Result<std::vector<Status>> status(const std::string& state_dir,
   return out;
 }
 
+std::string stateOf(const Status& s) {
+  if (!s.up) return "down";
+  if (!s.wireguard_running || !s.link_running) return "degraded";
+  return s.last_handshake == 0 ? "up (no handshake yet)" : "up";
+}
+
 std::string formatStatus(const std::vector<Status>& all) {
+  if (all.empty()) return "no namespaces\n";
   std::string out;
   for (const auto& s : all) {
-    bool healthy = s.up && s.wireguard_running && s.link_running;
-    out += fmt::format("{}: {}\n", s.name, healthy ? "up" : s.up ? "degraded" : "down");
+    out += fmt::format("{}: {}\n", s.name, stateOf(s));
     std::string hs = s.last_handshake == 0 ? "no handshake yet"
                                            : fmt::format("last handshake {}s ago",
                                                          ::time(nullptr) - s.last_handshake);
@@ -426,9 +556,33 @@ std::string formatStatus(const std::vector<Status>& all) {
     out += fmt::format("  dns        {}{}{}\n", s.dns_mode, s.dns_servers.empty() ? "" : ": ",
                        fmt::join(s.dns_servers, ", "));
     out += fmt::format("  egress     {}\n  profile    {}\n", s.egress_mode, s.security_profile);
-    if (!s.host_link.empty())
-      out += fmt::format("  host link  {} {} <-> {} (tcp {})\n", s.host_link, s.host_address,
-                         s.namespace_address, fmt::join(s.publish_tcp, ", "));
+    if (!s.host_link.empty()) {
+      std::vector<std::string> ports;
+      if (!s.publish_tcp.empty())
+        ports.push_back(fmt::format("tcp {}", fmt::join(s.publish_tcp, ", ")));
+      if (!s.publish_udp.empty())
+        ports.push_back(fmt::format("udp {}", fmt::join(s.publish_udp, ", ")));
+      out += fmt::format("  host link  {} {} <-> {}{}\n", s.host_link, s.host_address,
+                         s.namespace_address,
+                         ports.empty() ? "" : fmt::format(" ({})", fmt::join(ports, "; ")));
+    }
+    if (!s.port_mappings.empty())
+      out += fmt::format("  mappings   {} ({})\n", fmt::join(s.port_mappings, ", "),
+                         s.accessible_from.empty()
+                             ? std::string("nobody is forwarded: no accessibleFrom")
+                             : fmt::format("forwarded for {}", fmt::join(s.accessible_from, ", ")));
+    if (!s.open_vpn_tcp.empty() || !s.open_vpn_udp.empty()) {
+      std::vector<std::string> ports;
+      if (!s.open_vpn_tcp.empty())
+        ports.push_back(fmt::format("tcp {}", fmt::join(s.open_vpn_tcp, ", ")));
+      if (!s.open_vpn_udp.empty())
+        ports.push_back(fmt::format("udp {}", fmt::join(s.open_vpn_udp, ", ")));
+      out += fmt::format("  vpn ports  {}\n", fmt::join(ports, "; "));
+    }
+    if (s.refresh_pid > 0)
+      out +=
+          fmt::format("  endpoints  resolved again every {}s ({} pid {}{})\n", s.endpoint_refresh,
+                      kRefresherName, s.refresh_pid, s.refresh_running ? "" : ", not running");
     out += fmt::format("  processes  {}\n", s.processes);
   }
   return out;
@@ -438,6 +592,7 @@ std::string formatStatusJson(const std::vector<Status>& all) {
   json arr = json::array();
   for (const auto& s : all) {
     arr.push_back({{"name", s.name},
+                   {"state", stateOf(s)},
                    {"up", s.up},
                    {"interface", s.interface},
                    {"wireguard_pid", s.wireguard_pid},
@@ -455,6 +610,14 @@ std::string formatStatusJson(const std::vector<Status>& all) {
                    {"host_address", s.host_address},
                    {"namespace_address", s.namespace_address},
                    {"publish_tcp", s.publish_tcp},
+                   {"publish_udp", s.publish_udp},
+                   {"accessible_from", s.accessible_from},
+                   {"port_mappings", s.port_mappings},
+                   {"open_vpn_tcp", s.open_vpn_tcp},
+                   {"open_vpn_udp", s.open_vpn_udp},
+                   {"endpoint_refresh", s.endpoint_refresh},
+                   {"refresh_pid", s.refresh_pid},
+                   {"refresh_running", s.refresh_running},
                    {"processes", s.processes}});
   }
   return arr.dump(2) + "\n";

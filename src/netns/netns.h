@@ -1,9 +1,11 @@
 // netns: named network namespaces whose only way out is a WireGuard tunnel, fail-closed
 // (vpn-confinement's model). `up` builds one at /run/netns/NAME (so `ip netns` sees it): lo,
 // IPv6 off, the WireGuard link as default route, a deny-by-default nftables policy, resolver
-// files, and optionally a veth link that publishes chosen TCP ports to the host. `down`
-// stops every process inside, then removes all of it. Records live in
-// <state-dir>/netns/NAME/. Every entry point needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// files; optionally a veth link that publishes chosen ports to the host (and, through a host
+// nftables table, mapped ports to accessibleFrom clients), ports open through the tunnel, and
+// a process that resolves host name endpoints again. `down` stops every process inside, then
+// removes all of it. Records live in <state-dir>/netns/NAME/. Every entry point needs
+// CAP_NET_ADMIN and CAP_SYS_ADMIN.
 #pragma once
 
 #include <sys/types.h>
@@ -26,8 +28,8 @@ std::string namespacePath(const std::string& name);
 // error naming the step.
 base::Result<void> up(const config::NamespaceConfig& ns, const std::string& state_dir);
 
-// Stops the processes inside (SIGTERM, then SIGKILL after 1 s), stops wireguard-go, removes
-// the host link, the namespace and its records.
+// Stops the processes inside (SIGTERM, then SIGKILL after 1 s), stops the endpoint refresher
+// and wireguard-go, removes the host's table, the host link, the namespace and its records.
 base::Result<void> down(const std::string& name, const std::string& state_dir);
 
 struct Status {
@@ -43,12 +45,23 @@ struct Status {
   std::string dns_mode, egress_mode, security_profile;
   std::vector<std::string> dns_servers;
   std::string host_link, host_address, namespace_address;  // "" when nothing is published
-  std::vector<uint16_t> publish_tcp;
+  std::vector<uint16_t> publish_tcp, publish_udp;
+  std::vector<std::string> accessible_from;
+  std::vector<std::string> port_mappings;  // "tcp 80 -> 8080"
+  std::vector<uint16_t> open_vpn_tcp, open_vpn_udp;
+  int endpoint_refresh = 0;  // seconds; 0: no host name endpoint to resolve again
+  pid_t refresh_pid = 0;
+  bool refresh_running = false;
   int processes = 0;  // processes inside the namespace
 };
 // Every namespace recorded in the state directory, or only `name`.
 base::Result<std::vector<Status>> status(const std::string& state_dir,
                                          const std::optional<std::string>& name);
+// "up" (namespace, wireguard-go and link up, and a handshake done), "up (no handshake yet)"
+// (all there, but the peer never answered), "degraded" (the namespace is there, its tunnel is
+// not), or "down" (the namespace is gone).
+std::string stateOf(const Status& s);
+// One block per namespace, or "no namespaces".
 std::string formatStatus(const std::vector<Status>& all);
 std::string formatStatusJson(const std::vector<Status>& all);
 

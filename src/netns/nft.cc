@@ -6,9 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <type_traits>
+#include <vector>
 
 namespace netns {
 namespace {
@@ -33,33 +35,72 @@ std::string set(const std::string& name, const char* type, const std::vector<T>&
 
 }  // namespace
 
+namespace {
+
+// The ports of `mappings` open in the namespace for `tcp` (else udp), after `published`.
+std::vector<uint16_t> publishedPorts(const std::vector<uint16_t>& published,
+                                     const std::vector<config::NamespaceConfig::PortMapping>& maps,
+                                     bool tcp) {
+  std::vector<uint16_t> out = published;
+  for (const auto& m : maps)
+    if (tcp ? m.tcp : m.udp) out.push_back(m.to);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
 std::string renderPolicy(const config::NamespaceConfig& ns, const PolicyLinks& links) {
   const bool strict = ns.dns_mode == "strict";
   const bool allow_list = ns.egress_mode == "allowList";
-  const bool publish = !links.host_link.empty() && !ns.publish_tcp.empty();
+  const bool publish = !links.host_link.empty();
+  const auto tcp = publishedPorts(ns.publish_tcp, ns.port_mappings, true);
+  const auto udp = publishedPorts(ns.publish_udp, ns.port_mappings, false);
+  std::vector<std::string> sources = ns.accessible_from;
+  if (publish) sources.insert(sources.begin(), links.host_address);
   std::string r = "flush ruleset\ntable inet burrow {\n";
   r += set("dns_servers", "ipv4_addr", ns.dns_servers);
   r += set("dns_ports", "inet_service", std::vector<int>{53, 853, 5353, 5355});
   r += set("allowed_cidrs", "ipv4_addr", ns.egress_allowed_cidrs, true);
   r += set("allowed_ports", "inet_service", ns.egress_allowed_ports);
-  r += set("published_tcp", "inet_service", ns.publish_tcp);
+  r += set("published_tcp", "inet_service", tcp);
+  r += set("published_udp", "inet_service", udp);
+  r += set("accessible_from", "ipv4_addr", sources, true);
+  r += set("vpn_tcp", "inet_service", ns.open_vpn_tcp);
+  r += set("vpn_udp", "inet_service", ns.open_vpn_udp);
 
+  // Published ports take new connections from the host and accessibleFrom only, on the host
+  // link; openVPNPorts from anyone, through the tunnel. Each answers on the way it came in.
   r += "  chain input {\n    type filter hook input priority filter; policy drop;\n";
   r += "    iif \"lo\" accept\n    meta nfproto ipv6 drop\n";
   r += "    ct state established,related accept\n";
-  if (publish)
-    r += fmt::format("    iifname \"{}\" tcp dport @published_tcp ct state new accept\n",
-                     links.host_link);
+  if (publish) {
+    for (const char* proto : {"tcp", "udp"})
+      r += fmt::format(
+          "    iifname \"{}\" ip saddr @accessible_from {} dport @published_{} ct state new "
+          "accept\n",
+          links.host_link, proto, proto);
+  }
+  for (const char* proto : {"tcp", "udp"})
+    r += fmt::format("    iifname \"{}\" {} dport @vpn_{} ct state new accept\n", links.tunnel,
+                     proto, proto);
   r += "  }\n";
 
   r += "  chain forward {\n    type filter hook forward priority filter; policy drop;\n  }\n";
 
   r += "  chain output {\n    type filter hook output priority filter; policy drop;\n";
   r += "    oif \"lo\" accept\n    meta nfproto ipv6 drop\n";
-  if (publish)
-    r += fmt::format("    oifname \"{}\" tcp sport @published_tcp ct state established accept\n",
-                     links.host_link);
+  if (publish) {
+    for (const char* proto : {"tcp", "udp"})
+      r += fmt::format(
+          "    oifname \"{}\" ip daddr @accessible_from {} sport @published_{} ct state "
+          "established accept\n",
+          links.host_link, proto, proto);
+  }
   r += fmt::format("    oifname != \"{}\" drop\n", links.tunnel);
+  for (const char* proto : {"tcp", "udp"})
+    r += fmt::format("    {} sport @vpn_{} ct state established accept\n", proto, proto);
   if (strict) {
     r += "    meta l4proto { tcp, udp } th dport @dns_ports ip daddr @dns_servers accept\n";
     r += "    meta l4proto { tcp, udp } th dport @dns_ports drop\n";
@@ -75,6 +116,25 @@ std::string renderPolicy(const config::NamespaceConfig& ns, const PolicyLinks& l
     r += "    ip daddr @allowed_cidrs icmp type { destination-unreachable, time-exceeded, "
          "parameter-problem } accept\n";
   }
+  r += "  }\n}\n";
+  return r;
+}
+
+std::string hostTable(const std::string& name) { return "burrow_" + name; }
+
+std::string renderHostNat(const config::NamespaceConfig& ns, const std::string& namespace_address) {
+  if (ns.port_mappings.empty() || ns.accessible_from.empty()) return "";
+  const std::string table = hostTable(ns.name);
+  // Made then deleted first: applying it again replaces it whole.
+  std::string r = fmt::format("add table ip {0}\ndelete table ip {0}\ntable ip {0} {{\n", table);
+  r += set("accessible_from", "ipv4_addr", ns.accessible_from, true);
+  r += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n";
+  for (const auto& m : ns.port_mappings)
+    for (const char* proto : {"tcp", "udp"})
+      if (proto[0] == 't' ? m.tcp : m.udp)
+        r += fmt::format(
+            "    ip saddr @accessible_from fib daddr type local {} dport {} dnat to {}:{}\n", proto,
+            m.from, namespace_address, m.to);
   r += "  }\n}\n";
   return r;
 }

@@ -172,6 +172,45 @@ base::Result<void> configureWireguard(const config::WireguardSettings& wg,
   return {};
 }
 
+namespace {
+
+bool isHostname(const std::string& endpoint) {
+  const auto colon = endpoint.rfind(':');
+  if (endpoint.empty() || endpoint.front() == '[' || colon == std::string::npos) return false;
+  in_addr a{};
+  return ::inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &a) != 1;
+}
+
+}  // namespace
+
+bool hasHostnameEndpoint(const config::WireguardSettings& wg) {
+  return std::any_of(wg.peers.begin(), wg.peers.end(),
+                     [](const auto& p) { return isHostname(p.endpoint); });
+}
+
+base::Result<int> refreshEndpoints(const config::WireguardSettings& wg,
+                                   std::map<std::string, std::string>& known) {
+  int moved = 0;
+  for (const auto& p : wg.peers) {
+    if (!isHostname(p.endpoint)) continue;
+    ASSIGN_OR_RETURN(std::string ep, literalEndpoint(p.endpoint));
+    std::string& was = known[p.public_key];
+    if (was == ep) continue;
+    ASSIGN_OR_RETURN(std::string pub, keyHex(p.public_key, "peer publicKey"));
+    // update_only: a peer that is not there (any more) is not made again.
+    RETURN_IF_ERROR(uapi(wg.interface, fmt::format("set=1\npublic_key={}\nupdate_only=true\n"
+                                                   "endpoint={}\n\n",
+                                                   pub, ep)));
+    if (!was.empty()) {
+      LOG_INFO("wireguard endpoint moved interface={} endpoint={} address={} was={}", wg.interface,
+               p.endpoint, ep, was);
+      ++moved;
+    }
+    was = ep;
+  }
+  return moved;
+}
+
 base::Result<WireguardState> wireguardState(const std::string& ifname) {
   ASSIGN_OR_RETURN(std::string reply, uapi(ifname, "get=1\n\n"));
   WireguardState st;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "base/result.h"
@@ -29,6 +30,15 @@ base::Result<pid_t> startWireguardGo(const std::string& ifname, const std::strin
 // in the host's namespace (the config only allows one with wireguard.allowHostnameEndpoints).
 base::Result<void> configureWireguard(const config::WireguardSettings& wg,
                                       const std::string& private_key_b64);
+
+// True when a peer's endpoint is a host name, to be resolved again (refreshEndpoints).
+bool hasHostnameEndpoint(const config::WireguardSettings& wg);
+
+// Resolves the host name endpoints of `wg` again, in the calling thread's namespace, and
+// points wireguard-go at every one whose address is not the one in `known` (public key ->
+// "address:port", which this updates). Returns how many peers were pointed elsewhere.
+base::Result<int> refreshEndpoints(const config::WireguardSettings& wg,
+                                   std::map<std::string, std::string>& known);
 
 struct WireguardState {
   int64_t last_handshake = 0;  // seconds since the epoch; 0: never

@@ -36,6 +36,15 @@ def run(*argv, check=True, timeout=30):
     return r
 
 
+def running(pid):
+    """False once `pid` has exited, reaped or not (a zombie waits for PID 1 here)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def rx_packets(link, ns=None):
     argv = ["ip", "-j", "-s", "link", "show", link]
     if ns:
@@ -60,8 +69,24 @@ try:
         if not s.recv(2): sys.exit(1)
     elif kind == "tcp6":
         socket.create_connection((host, port), timeout=1.5).close()
+    elif kind == "udp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.5)
+        s.sendto(b"ping", (host, port))
+        if s.recvfrom(512)[0] != b"ping": sys.exit(1)
 except OSError as e:
     print(e); sys.exit(1)
+"""
+
+
+# A UDP echo server: ADDRESS PORT.
+UDP_ECHO = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(512)
+    s.sendto(data, peer)
 """
 
 
@@ -167,6 +192,8 @@ class NetnsTest(harness.BurrowTestCase):
                         doc[key].pop(k, None)
                     else:
                         doc[key][k] = v
+            elif value is None:
+                doc.pop(key, None)
             else:
                 doc[key] = value
         path = self.path("%s.yml" % name)
@@ -191,6 +218,22 @@ class NetnsTest(harness.BurrowTestCase):
         r = run("ip", "netns", "exec", ns or self.name, "python3", "-c", PROBE, kind, host,
                 str(port), check=False)
         return r.returncode == 0
+
+    def probe_here(self, kind, host, port):
+        """The probe run on the host."""
+        return run("python3", "-c", PROBE, kind, host, str(port), check=False).returncode == 0
+
+    def serve(self, ns, proto, port, addr="0.0.0.0"):
+        """A TCP (HTTP) or UDP (echo) server in namespace `ns`, answering once this returns."""
+        if proto == "tcp":
+            self.in_ns_spawn(ns, "%s-tcp-%d" % (ns, port),
+                             ["python3", "-m", "http.server", "--bind", addr, str(port)])
+            harness.poll(lambda: self.probe("tcp", "127.0.0.1", port, ns=ns), 10,
+                         what="tcp listener %s:%d" % (ns, port))
+        else:
+            p = self.in_ns_spawn(ns, "%s-udp-%d" % (ns, port),
+                                 ["python3", "-c", UDP_ECHO, addr, str(port)])
+            p.wait_for("ready", stream="stdout")
 
     def unit(self, name, exec_start, extra=""):
         path = self.path(name + ".service")
@@ -248,6 +291,31 @@ class NetnsTest(harness.BurrowTestCase):
         text = self.burrow("netns", "status", "--state-dir", self.state, check=True).stdout
         self.assertIn("%s: up" % self.name, text)
         self.assertIn("dns        strict: " + PROVIDER_TUN, text)
+
+    def status_text(self):
+        return self.burrow("netns", "status", "--state-dir", self.state, check=True).stdout
+
+    def test_status_says_no_namespaces_then_whether_the_peer_ever_answered(self):
+        self.assertEqual(self.status_text(), "no namespaces\n")
+        r = self.burrow("netns", "status", "--json", "--state-dir", self.state, check=True)
+        self.assertEqual(json.loads(r.stdout), [])
+        # A peer that never answers (nothing listens on that port): up, but no handshake.
+        peer = {"publicKey": self._pubkey(self.peer_key), "endpoint": PROVIDER_UNDERLAY + ":51821",
+                "allowedIPs": ["0.0.0.0/0"], "persistentKeepalive": 1}
+        self.assertEqual(self.up(wireguard={"peers": [peer]}).returncode, 0)
+        # Handshake initiations went out (tx counts them) and none was answered.
+        harness.poll(lambda: self.status()["tx_bytes"] > 0, 10, what="a handshake initiation")
+        self.assertEqual(self.status_text().splitlines()[0],
+                         "%s: up (no handshake yet)" % self.name)
+        self.assertEqual(self.status()["state"], "up (no handshake yet)")
+        self.burrow("netns", "down", self.name, "--state-dir", self.state, check=True)
+        self.assertEqual(self.up().returncode, 0)
+        harness.poll(lambda: self.status()["last_handshake"] > 0, 15, what="a handshake")
+        self.assertEqual(self.status_text().splitlines()[0], "%s: up" % self.name)
+        self.assertEqual(self.status()["state"], "up")
+        os.kill(self.status()["wireguard_pid"], 9)
+        harness.poll(lambda: self.status()["state"] == "degraded", 5, what="degraded")
+        self.assertEqual(self.status_text().splitlines()[0], "%s: degraded" % self.name)
 
     def test_confined_services_see_pinned_resolver_files_only(self):
         r = self.burrow("exec", "--netns", self.name, "--state-dir", self.state, "--no-restart",
@@ -383,6 +451,139 @@ class NetnsTest(harness.BurrowTestCase):
         again = self.status()
         self.assertNotEqual(again["host_address"], st["host_address"])
         self.assertTrue(again["namespace_address"].startswith("169.254."), again)
+
+    def test_open_vpn_ports_take_connections_through_the_tunnel_only(self):
+        # An allow list that does not hold the provider: the replies pass as replies.
+        r = self.up(openVPNPorts=[{"port": 9000}, {"port": 9001, "protocol": "udp"},
+                                  {"port": 9003, "protocol": "both"}],
+                    egress={"mode": "allowList", "allowedCidrs": ["10.99.0.0/24"]})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for port in (9000, 9002, 9003):
+            self.serve(self.name, "tcp", port)
+        for port in (9000, 9001, 9003):
+            self.serve(self.name, "udp", port)
+        harness.poll(lambda: self.status()["last_handshake"] > 0, 15, what="a handshake")
+        # From the far side of the tunnel: the opened ports and protocols, nothing else.
+        at = self.provider
+        self.assertTrue(self.probe("tcp", CONFINED_TUN, 9000, ns=at))
+        self.assertFalse(self.probe("udp", CONFINED_TUN, 9000, ns=at))
+        self.assertTrue(self.probe("udp", CONFINED_TUN, 9001, ns=at))
+        self.assertFalse(self.probe("tcp", CONFINED_TUN, 9002, ns=at))
+        self.assertTrue(self.probe("tcp", CONFINED_TUN, 9003, ns=at))
+        self.assertTrue(self.probe("udp", CONFINED_TUN, 9003, ns=at))
+        # The allow list still holds for what the namespace starts itself.
+        self.assertFalse(self.probe("tcp", PROVIDER_TUN, 8000))
+        self.assertIn("  vpn ports  tcp 9000, 9003; udp 9001, 9003\n", self.status_text())
+
+    def test_port_mappings_serve_accessible_from_clients_only(self):
+        sfx = self.name[2:]
+        lan, lan_link = "blan" + sfx, "bl" + sfx
+        self._underlay(lan, lan_link, "10.250.2.1", "10.250.2.2")
+        # The host forwards what comes in on these two (test-owned) links, so that only
+        # burrow's rules decide who gets through.
+        for link in (lan_link, "bc" + sfx):
+            with open("/proc/sys/net/ipv4/conf/%s/forwarding" % link, "w") as f:
+                f.write("1")
+        r = self.up(accessibleFrom=["10.250.2.0/30"],
+                    portMappings=[{"from": 18080, "to": 8080},
+                                  {"from": 17000, "to": 7000, "protocol": "udp"}])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = self.status()
+        inside = st["namespace_address"]
+        self.serve(self.name, "tcp", 8080)
+        self.serve(self.name, "tcp", 8082)
+        self.serve(self.name, "udp", 7000)
+        self.serve(lan, "tcp", 8000)
+        # An accessibleFrom client reaches the mapped ports on the host's address.
+        self.assertTrue(self.probe("tcp", "10.250.2.1", 18080, ns=lan))
+        self.assertTrue(self.probe("udp", "10.250.2.1", 17000, ns=lan))
+        self.assertFalse(self.probe("tcp", "10.250.2.1", 18082, ns=lan))
+        # A client from elsewhere does not, though the host forwards for it too.
+        self.assertFalse(self.probe("tcp", "10.250.1.1", 18080, ns=self.clearnet))
+        self.assertFalse(self.probe("udp", "10.250.1.1", 17000, ns=self.clearnet))
+        # The host itself reaches the mapped ports of the namespace, and no other.
+        self.assertTrue(self.probe_here("tcp", inside, 8080))
+        self.assertFalse(self.probe_here("tcp", inside, 8082))
+        # The namespace cannot open a connection to the LAN it answers.
+        self.assertTrue(self.probe_here("tcp", "10.250.2.2", 8000))
+        self.assertFalse(self.probe("tcp", "10.250.2.2", 8000))
+        self.assertIn("  mappings   tcp 18080 -> 8080, udp 17000 -> 7000 (forwarded for "
+                      "10.250.2.0/30)\n", self.status_text())
+        table = "burrow_" + self.name
+        self.assertEqual(run("nft", "list", "table", "ip", table, check=False).returncode, 0)
+        self.burrow("netns", "down", self.name, "--state-dir", self.state, check=True)
+        self.assertNotEqual(run("nft", "list", "table", "ip", table, check=False).returncode, 0)
+        self.assert_nothing_left()
+
+    def test_wg_quick_file_and_udp_published_on_a_chosen_host_address(self):
+        with open(self.key) as f:
+            key = f.read().strip()
+        conf = self.path("provider.conf")
+        with open(conf, "w") as f:
+            f.write("[Interface]\nPrivateKey = %s\nAddress = %s/32\nDNS = %s\n\n"
+                    "[Peer]\nPublicKey = %s\nEndpoint = %s:51820\nAllowedIPs = 0.0.0.0/0\n"
+                    "PersistentKeepalive = 5\n"
+                    % (key, CONFINED_TUN, PROVIDER_TUN, self._pubkey(self.peer_key),
+                       PROVIDER_UNDERLAY))
+        self.wg_if = self.name + "0"  # vpn-confinement's name for the link
+        host = "10.251.%d.1" % (os.getpid() % 250)
+        r = self.up(wireguard=None, dns=None, wireguardConfigFile=conf,
+                    publishToHost={"udp": [7000], "hostAddress": host})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = self.status()
+        self.assertEqual(st["interface"], self.wg_if)
+        self.assertEqual((st["host_address"], st["publish_udp"]), (host, [7000]))
+        self.assertEqual(st["namespace_address"], host[:-1] + "2")
+        harness.poll(lambda: self.status()["last_handshake"] > 0, 15, what="a handshake")
+        self.assertTrue(self.probe("tcp", PROVIDER_TUN, 8000))
+        self.assertTrue(self.probe("dns-udp", PROVIDER_TUN, 53))  # the file's DNS= is pinned
+        self.serve(self.name, "udp", 7000)
+        self.serve(self.name, "udp", 7001)
+        self.assertTrue(self.probe_here("udp", st["namespace_address"], 7000))
+        self.assertFalse(self.probe_here("udp", st["namespace_address"], 7001))
+        text = self.status_text()
+        self.assertIn("host link  bh-%s %s <-> %s (udp 7000)"
+                      % (self.name, host, st["namespace_address"]), text)
+
+    def test_endpoint_refresh_follows_a_host_name_to_its_new_address(self):
+        # burrow resolves through the real /etc/hosts; the test never edits it. burrow runs in
+        # a mount namespace of its own where a test-owned file is bound over it (that mount
+        # made private first, so nothing reaches the host), while /run/netns stays shared.
+        hosts = self.path("hosts")
+        name = "vpn-%s.burrow.test" % self.name
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n%s %s\n" % (CLEARNET, name))  # no WireGuard there
+        peer = {"publicKey": self._pubkey(self.peer_key), "endpoint": name + ":51820",
+                "allowedIPs": ["0.0.0.0/0"], "persistentKeepalive": 1}
+        cfg = self.config(wireguard={"allowHostnameEndpoints": True, "endpointRefresh": 1,
+                                     "peers": [peer]})
+        script = ('mount --make-private "$(findmnt -n -o TARGET -T /etc/hosts)" && '
+                  'mount --bind "$0" /etc/hosts && exec "$@"')
+        r = run("unshare", "-m", "--propagation", "unchanged", "sh", "-c", script, hosts,
+                harness.BURROW, "netns", "up", self.name, "-f", cfg, "--state-dir", self.state,
+                check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.addCleanup(self.burrow, "netns", "down", self.name, "--state-dir", self.state)
+
+        def endpoint():
+            return run("wg", "show", self.wg_if, "endpoints").stdout.split()[-1]
+        self.assertEqual(endpoint(), CLEARNET + ":51820")
+        with open(os.path.join(self.state, "netns", self.name, "state.json")) as f:
+            refresher = json.load(f)["refresh_pid"]
+        self.assertGreater(refresher, 0)
+        self.assertIn("  endpoints  resolved again every 1s (burrow-refresh pid %d)\n" % refresher,
+                      self.status_text())
+        # The name moves (the file is rewritten in place: the bind mount shows the change).
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n%s %s\n" % (PROVIDER_UNDERLAY, name))
+        harness.poll(lambda: endpoint() == PROVIDER_UNDERLAY + ":51820", 10,
+                     what="the endpoint to follow the name")
+        harness.poll(lambda: self.status()["last_handshake"] > 0, 15, what="a handshake")
+        self.assertTrue(self.probe("tcp", PROVIDER_TUN, 8000))
+        # `down` stops the refresher with the rest.
+        self.burrow("netns", "down", self.name, "--state-dir", self.state, check=True)
+        self.assertFalse(running(refresher))
+        self.assert_nothing_left()
 
     def test_high_assurance_refusals(self):
         with open(self.key) as f:
