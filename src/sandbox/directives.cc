@@ -342,9 +342,12 @@ class Builder {
   void finish();
 
  private:
+  const std::string& fileOf(const config::UnitEntry& e) const {
+    return e.file.empty() ? unit_.source : e.file;
+  }
   template <class... Args>
   base::Unexpected bad(const config::UnitEntry& e, fmt::format_string<Args...> f, Args&&... a) {
-    return base::invalid("{}:{}: {}={}: {}", unit_.source, e.line, e.key, e.value.substr(0, 80),
+    return base::invalid("{}:{}: {}={}: {}", fileOf(e), e.line, e.key, e.value.substr(0, 80),
                          fmt::format(f, std::forward<Args>(a)...));
   }
   base::Result<bool> boolean(const config::UnitEntry& e) {
@@ -813,7 +816,7 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
     }
   } else if (!knownServiceKey(k)) {
     std::string w =
-        fmt::format("{}:{}: unknown directive {}= in [Service], ignored", unit_.source, e.line, k);
+        fmt::format("{}:{}: unknown directive {}= in [Service], ignored", fileOf(e), e.line, k);
     LOG_WARN("{}", w);
     c_.warnings.push_back(std::move(w));
   }
@@ -866,9 +869,17 @@ base::Result<Config> configFromUnit(const config::UnitFile& unit) {
       for (const auto& e : s.entries) RETURN_IF_ERROR(b.service(e));
     }
   }
-  if (!has_service) return base::invalid("{}: no [Service] section", unit.source);
+  // A service unit without [Service] runs nothing but is scored with the defaults, as
+  // systemd does (systemd-exit.service); any other kind of unit is not for burrow.
+  if (!has_service && !unit.name.ends_with(".service"))
+    return base::invalid("{}: no [Service] section", unit.source);
   b.finish();
   return c;
+}
+
+base::Result<Config> loadConfig(std::string_view name_or_path) {
+  ASSIGN_OR_RETURN(config::UnitFile unit, config::loadUnit(name_or_path));
+  return configFromUnit(unit);
 }
 
 }  // namespace sandbox

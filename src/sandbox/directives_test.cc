@@ -152,12 +152,19 @@ TEST(Directives, StopTimeoutTakesSpansAndInfinity) {
             "or 500ms, or infinity");
 }
 
-TEST(Directives, NoServiceSectionIsAnError) {
-  auto u = config::parseUnitFile("[Unit]\nDescription=x\n", "t.service");
+TEST(Directives, NoServiceSectionIsAnErrorOutsideServiceUnits) {
+  auto u = config::parseUnitFile("[Unit]\nDescription=x\n", "t.socket");
   ASSERT_TRUE(u);
   auto c = configFromUnit(*u);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().message(), "t.service: no [Service] section");
+  EXPECT_EQ(c.error().message(), "t.socket: no [Service] section");
+  // A service unit without one (systemd-exit.service) has the defaults, as in systemd.
+  u = config::parseUnitFile("[Unit]\nDefaultDependencies=no\n", "t.service");
+  ASSERT_TRUE(u);
+  c = configFromUnit(*u);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE(c->exec_start.empty());
+  EXPECT_FALSE(c->default_dependencies);
 }
 
 }  // namespace

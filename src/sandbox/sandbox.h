@@ -128,6 +128,9 @@ struct Config {
 // Builds the Config of `unit` ([Unit] and [Service] sections). A value systemd would not
 // accept is an error naming file, line, directive and what was expected.
 base::Result<Config> configFromUnit(const config::UnitFile& unit);
+// The Config of a unit named as `systemctl` names it ("ssh.service") or by its file's path,
+// drop-ins merged (see config::loadUnit).
+base::Result<Config> loadConfig(std::string_view name_or_path);
 
 // ---- system-call groups (systemd 252's, see `systemd-analyze syscall-filter`) ----
 
@@ -165,6 +168,14 @@ struct Audit {
 };
 
 Audit audit(const Config& c);
+
+// `burrow audit UNIT...`: every unit that can be read is scored; each one that cannot (not
+// found, masked, unreadable, malformed) is an error naming it, in the order given.
+struct AuditBatch {
+  std::vector<Audit> audits;
+  std::vector<base::Error> failures;
+};
+AuditBatch auditUnits(const std::vector<std::string>& names_or_paths);
 // The text report: one line per row (✓/✗, name, description, exposure), sorted as
 // systemd-analyze sorts them, then burrow's findings, then
 // "→ Overall exposure level for NAME: N.N BAND".
