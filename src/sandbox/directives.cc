@@ -569,11 +569,19 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
   if (k == "Type") {
     ASSIGN_OR_RETURN(c_.type, oneOf(e, {"simple", "exec", "forking", "oneshot", "dbus", "notify",
                                         "notify-reload", "idle"}));
-  } else if (k == "ExecStart") {
+  } else if (auto* cmds = k == "ExecStart"       ? &c_.exec_start
+                          : k == "ExecStartPre"  ? &c_.exec_start_pre
+                          : k == "ExecStartPost" ? &c_.exec_start_post
+                          : k == "ExecReload"    ? &c_.exec_reload
+                          : k == "ExecStop"      ? &c_.exec_stop
+                          : k == "ExecStopPost"  ? &c_.exec_stop_post
+                                                 : nullptr) {
     if (e.value.empty())
-      c_.exec_start.clear();
+      cmds->clear();
+    else if (execLine(e.value).empty())
+      return bad(e, "no command after the prefixes");
     else
-      c_.exec_start.push_back(e.value);
+      cmds->push_back(e.value);
   } else if (k == "User") {
     c_.user = e.value;
   } else if (k == "Group") {

@@ -30,7 +30,10 @@ struct Config {
   // [Service]: identity and process
   std::string type = "simple";
   std::vector<std::string> exec_start;  // each ExecStart= line as written
-  std::string user;                     // empty: root (or the unit name with DynamicUser)
+  // The other command lines, as written (prefixes included), in file order; an empty
+  // assignment resets the list. See exec() for when each runs.
+  std::vector<std::string> exec_start_pre, exec_start_post, exec_reload, exec_stop, exec_stop_post;
+  std::string user;  // empty: root (or the unit name with DynamicUser)
   std::string group;
   bool dynamic_user = false;
   std::vector<std::string> supplementary_groups;
@@ -205,6 +208,16 @@ struct Invocation {
 // exit status (128+N when signal N ended it). Problems found before the start (no such
 // user, missing binary, missing ReadWritePaths=) and a step that fails in the child are
 // errors naming the step; nothing is left running or mounted then.
+//
+// The other command lines run in systemd's order, each to its end, in the same sandbox:
+// ExecStartPre= in turn (one that fails aborts the start), ExecStart=, ExecStartPost= in turn
+// (one that fails stops the service); ExecReload= on SIGHUP instead of forwarding it; on a
+// stop signal ExecStop= instead of SIGTERM (and once the service has ended on its own too,
+// when it had started), then ExecStopPost= always, even when the start failed. $MAINPID is
+// set for ExecStartPost=, ExecReload= and ExecStop= while the main process lives;
+// $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS for ExecStop= and ExecStopPost=. Prefixes, as in
+// systemd.service(5): "-" a failure is ignored, "@" the second word is argv[0], "+" runs
+// without any sandbox, as root, "!" (and "!!") without the User=/Group= change only.
 base::Result<int> exec(const Config& c, const Invocation& inv);
 
 }  // namespace sandbox
