@@ -862,6 +862,11 @@ class Run {
 
 base::Result<int> exec(const Config& c, const Invocation& inv) {
   if (c.exec_start.empty()) return base::invalid("{}: no ExecStart=", c.source);
+  if (!c.not_applied.empty()) {
+    std::string list;
+    for (const auto& n : c.not_applied) list += (list.empty() ? "" : ", ") + n;
+    LOG_WARN("unit={} accepted but not applied by burrow: {}", c.unit_name, list);
+  }
   ASSIGN_OR_RETURN(Plan plan,
                    prepareInParent(c, "ExecStart", c.exec_start.front(), inv.extra_args, {}));
 

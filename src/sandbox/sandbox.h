@@ -124,8 +124,13 @@ struct Config {
   // Files named by the unit that may hold secrets (ReadOnlyPaths=, LoadCredential= …).
   std::vector<std::string> secret_paths;
 
-  // "FILE:LINE: ..." for each directive burrow does not know (already warned about).
+  // "FILE:LINE: ..." for each directive systemd 252 does not know either (already warned
+  // about): `exec --strict` refuses to run the unit then.
   std::vector<std::string> warnings;
+  // "FILE:LINE: Directive=" for each directive systemd knows and burrow's exec does not apply
+  // (dependencies, conditions, resource control, logging …), and "FILE:LINE: Type=forking" for
+  // a type that exec runs as Type=simple; exec says so when it starts.
+  std::vector<std::string> not_applied;
 };
 
 // Builds the Config of `unit` ([Unit] and [Service] sections). A value systemd would not

@@ -154,6 +154,20 @@ class UnitCommandsTest(harness.BurrowTestCase):
         self.assertFalse(os.path.exists(os.path.join(out, "bang")))
         self.assertEqual(self.lines(), ["bang 0", "argv0 named-pre", "main 65534"])
 
+    @unittest.skipUnless(os.path.exists("/lib/systemd/system/postgresql.service"),
+                         "no stock unit that runs /bin/true")
+    def test_strict_runs_a_stock_unit_by_name_and_says_what_is_not_applied(self):
+        r = self.burrow("exec", "--strict", "--no-restart", "postgresql.service", timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("unknown directive", r.stderr)
+        self.assertRegex(r.stderr, r"unit=postgresql.service accepted but not applied by burrow: "
+                         r"\S*postgresql.service:\d+: Type=oneshot, \S*:\d+: RemainAfterExit=, "
+                         r"\S*:\d+: WantedBy=")
+        unit = self.write_file("odd.service", "[Service]\nExecStart=/bin/true\nFrobnicate=1\n")
+        r = self.burrow("exec", "--strict", "--no-restart", unit, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("odd.service:3: unknown directive Frobnicate= in [Service], ignored", r.stderr)
+
     def test_exec_start_hidden_by_the_sandbox_names_the_directive(self):
         prog = self.path("true")
         shutil.copy2("/bin/true", prog)
