@@ -827,7 +827,8 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
 void Builder::note(std::string_view section, const config::UnitEntry& e) {
   const std::string& k = e.key;
   if (k.starts_with("X-") || among(kDescriptive, k)) return;  // systemd ignores X- keys too
-  const bool runs_as_simple = !(k == "Type" && !among({"simple", "exec", "idle"}, e.value));
+  const bool runs_as_simple =
+      !(k == "Type" && !among({"simple", "exec", "idle", "oneshot"}, e.value));
   if (section == "Service" && among(kApplied, k) && runs_as_simple) return;
   if (listed(kSystemdDirectives, section, k) || listed(kLegacyDirectives, section, k) ||
       (section == "Service" && among(kApplied, k))) {
@@ -894,6 +895,9 @@ base::Result<Config> configFromUnit(const config::UnitFile& unit) {
   // systemd does (systemd-exit.service); any other kind of unit is not for burrow.
   if (!has_service && !unit.name.ends_with(".service"))
     return base::invalid("{}: no [Service] section", unit.source);
+  if (c.exec_start.size() > 1 && c.type != "oneshot")
+    return base::invalid("{}: {} ExecStart= lines: more than one is for Type=oneshot only",
+                         unit.source, c.exec_start.size());
   b.finish();
   return c;
 }

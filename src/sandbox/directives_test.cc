@@ -78,6 +78,17 @@ TEST(Directives, EverySystemdDirectiveIsAppliedOrSaidNotToBe) {
                                 "/x/t.service:12: MemoryLimit=", "/x/t.service:16: WantedBy="}));
 }
 
+TEST(Directives, SeveralExecStartOnlyForOneshot) {
+  auto c = parse("ExecStart=/bin/false\n");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message(),
+            "/x/test.service: 2 ExecStart= lines: more than one is for Type=oneshot only");
+  c = parse("ExecStart=/bin/false\nType=oneshot\n");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->exec_start.size(), 2u);
+  EXPECT_TRUE(c->not_applied.empty());
+}
+
 TEST(Directives, CapabilityListsMergeAsSystemdDoes) {
   auto c = parse("CapabilityBoundingSet=CAP_CHOWN\nCapabilityBoundingSet=CAP_KILL\n");
   ASSERT_TRUE(c);

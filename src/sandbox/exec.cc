@@ -639,6 +639,7 @@ bool shouldRestart(const std::string& policy, int status) {
 struct MainHooks {
   std::function<void()> stop;    // once, when told to stop (instead of SIGTERM)
   std::function<void()> reload;  // on each SIGHUP
+  bool stopping = false;         // sent SIGTERM already: kill it after TimeoutStopSec=
 };
 
 // Waits for `pid` to end, into *status. Once burrow is told to stop, the process gets
@@ -661,7 +662,7 @@ base::Result<void> waitService(pid_t pid, const Config& c, const Invocation& inv
       ::kill(pid, SIGTERM);
     }
     if (hooks && hooks->reload && g_reload.exchange(false)) hooks->reload();
-    if (g_stopping && !kill_at && c.timeout_stop.count() > 0)
+    if ((g_stopping || (hooks && hooks->stopping)) && !kill_at && c.timeout_stop.count() > 0)
       kill_at = Clock::now() + c.timeout_stop;
     int timeout = inv.bound ? 250 : -1;
     if (kill_at && !killed) {
@@ -744,14 +745,39 @@ class Run {
   }
 
  private:
-  base::Result<int> startAndWait() {
-    for (const auto& line : c_.exec_start_pre) {
-      if (g_stopping) return fail(128 + SIGTERM);
-      auto ok = runOne("ExecStartPre", line, {});
-      if (!ok) return base::Unexpected(ok.error());
-      if (!*ok) return fail(status_);
+  // Runs `lines` of `directive` in turn, each to its end. True when all succeeded (or their
+  // failures are ignored), false (the failing status in status_) when one failed.
+  base::Result<bool> runInTurn(std::string_view directive, const std::vector<std::string>& lines,
+                               const std::vector<std::string>& first_args = {}) {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (g_stopping) break;
+      ASSIGN_OR_RETURN(bool ok, runOne(directive, lines[i], {}, i == 0 ? first_args : kNoArgs));
+      if (!ok) {
+        fail(status_);
+        return false;
+      }
     }
-    if (g_stopping) return fail(128 + SIGTERM);
+    if (g_stopping) {
+      fail(kStopped);  // told to stop while starting: as if SIGTERM had ended it
+      return false;
+    }
+    return true;
+  }
+
+  // Type=oneshot: each ExecStart= in turn to its end, then ExecStartPost=; no main process.
+  base::Result<int> oneshot() {
+    ASSIGN_OR_RETURN(bool ran, runInTurn("ExecStart", c_.exec_start, inv_.extra_args));
+    if (!ran) return status_;
+    ASSIGN_OR_RETURN(bool posted, runInTurn("ExecStartPost", c_.exec_start_post));
+    if (!posted) return status_;
+    started_ = success_ = true;
+    return status_ = 0;
+  }
+
+  base::Result<int> startAndWait() {
+    ASSIGN_OR_RETURN(bool prepared, runInTurn("ExecStartPre", c_.exec_start_pre));
+    if (!prepared) return status_;
+    if (c_.type == "oneshot") return oneshot();
     ASSIGN_OR_RETURN(main_pid_, start(main_));
     g_child = main_pid_;
     LOG_INFO("service started unit={} pid={}", c_.unit_name, main_pid_);
@@ -770,6 +796,7 @@ class Run {
     }
     started_ = up;
     MainHooks hooks;
+    hooks.stopping = !up;
     if (up && !c_.exec_stop.empty())
       hooks.stop = [&] {
         stop_ran_ = true;
@@ -817,9 +844,10 @@ class Run {
   // false when it failed (its wait status in status_); an error when it could not start (and
   // its failure is not ignored).
   base::Result<bool> runOne(std::string_view directive, const std::string& line,
-                            const std::map<std::string, std::string>& env) {
+                            const std::map<std::string, std::string>& env,
+                            const std::vector<std::string>& args = kNoArgs) {
     const bool ignore = commandPrefixes(line).ignore_failure;
-    auto plan = prepareInParent(c_, directive, line, {}, env);
+    auto plan = prepareInParent(c_, directive, line, args, env);
     base::Result<pid_t> pid =
         plan ? start(*plan) : base::Result<pid_t>(base::Unexpected(plan.error()));
     if (!pid) {
@@ -849,6 +877,8 @@ class Run {
     }
   }
 
+  static inline const std::vector<std::string> kNoArgs;
+  static constexpr int kStopped = SIGTERM;  // the wait status of a process SIGTERM ended
   const Config& c_;
   const Invocation& inv_;
   Plan& main_;

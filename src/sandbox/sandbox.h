@@ -214,6 +214,8 @@ struct Invocation {
 // user, missing binary, missing ReadWritePaths=) and a step that fails in the child are
 // errors naming the step; nothing is left running or mounted then.
 //
+// Type=oneshot runs each ExecStart= in turn, to its end, before ExecStartPost=; any other
+// Type= runs as Type=simple (burrow has no readiness protocol yet).
 // The other command lines run in systemd's order, each to its end, in the same sandbox:
 // ExecStartPre= in turn (one that fails aborts the start), ExecStart=, ExecStartPost= in turn
 // (one that fails stops the service); ExecReload= on SIGHUP instead of forwarding it; on a

@@ -85,6 +85,38 @@ class UnitCommandsTest(harness.BurrowTestCase):
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertEqual(self.lines(), ["pre", "stoppost exit-code"])
 
+    def test_oneshot_runs_each_exec_start_in_turn_then_post(self):
+        r = self.exec_unit(
+            "Type=oneshot\n" +
+            "ExecStart=%s\n" % self.sh("echo one $0 >> LOG") +
+            "ExecStart=-%s\n" % self.sh("echo two >> LOG; exit 9") +
+            "ExecStart=%s\n" % self.sh("echo three >> LOG") +
+            "ExecStartPost=%s\n" % self.sh("echo post >> LOG") +
+            "ExecStop=%s\n" % self.sh("echo stop $SERVICE_RESULT >> LOG"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.lines(), ["one /bin/sh", "two", "three", "post", "stop success"])
+        r = self.exec_unit(
+            "Type=oneshot\n" +
+            "ExecStart=%s\n" % self.sh("echo one >> LOG; exit 5") +
+            "ExecStart=%s\n" % self.sh("echo not-reached >> LOG") +
+            "ExecStopPost=%s\n" % self.sh("echo stoppost $SERVICE_RESULT >> LOG"))
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertEqual(self.lines()[5:], ["one", "stoppost exit-code"])
+
+    def test_failed_start_post_stops_the_service(self):
+        r = self.exec_unit(
+            "TimeoutStopSec=2\n" +
+            # Ignores SIGTERM: killed once TimeoutStopSec= has passed.
+            "ExecStart=%s\n" % self.sh(
+                "trap \"\" TERM; echo main >> LOG; i=0; while [ $i -lt 600 ]; do sleep 0.05; "
+                "i=$((i+1)); done") +
+            "ExecStartPost=%s\n" % self.sh("echo post >> LOG; exit 6") +
+            "ExecStop=%s\n" % self.sh("echo stop >> LOG") +
+            "ExecStopPost=%s\n" % self.sh("echo stoppost $SERVICE_RESULT $EXIT_STATUS >> LOG"))
+        self.assertEqual(r.returncode, 128 + signal.SIGKILL, r.stderr)
+        self.assertEqual(sorted(self.lines()[:2]), ["main", "post"])
+        self.assertEqual(self.lines()[2:], ["stoppost signal KILL"])
+
     def test_missing_pre_binary_is_an_error_and_stop_post_runs(self):
         r = self.exec_unit("ExecStartPre=/nonexistent/prep\n" +
                            "ExecStart=%s\n" % self.sh("echo main >> LOG") +
