@@ -778,7 +778,16 @@ class Run {
     ASSIGN_OR_RETURN(bool prepared, runInTurn("ExecStartPre", c_.exec_start_pre));
     if (!prepared) return status_;
     if (c_.type == "oneshot") return oneshot();
-    ASSIGN_OR_RETURN(main_pid_, start(main_));
+    // Signals that ExecStop= or ExecReload= will answer are held from the start: a SIGHUP
+    // while ExecStartPost= runs is a reload once it is done, not a signal to the service.
+    g_hold_stop = !c_.exec_stop.empty();
+    g_hold_reload = !c_.exec_reload.empty();
+    auto pid = start(main_);
+    if (!pid) {
+      g_hold_stop = g_hold_reload = false;
+      return base::Unexpected(pid.error());
+    }
+    main_pid_ = *pid;
     g_child = main_pid_;
     LOG_INFO("service started unit={} pid={}", c_.unit_name, main_pid_);
     const std::map<std::string, std::string> mainpid = {{"MAINPID", std::to_string(main_pid_)}};
@@ -808,9 +817,9 @@ class Run {
         runAll("ExecReload", c_.exec_reload, withMainPid({}));
         g_child = main_pid_;
       };
-    if (g_stopping && !hooks.stop) ::kill(main_pid_, SIGTERM);  // told to stop while starting
     g_hold_stop = static_cast<bool>(hooks.stop);
     g_hold_reload = static_cast<bool>(hooks.reload);
+    if (g_stopping && !hooks.stop) ::kill(main_pid_, SIGTERM);  // told to stop while starting
     int status = 0;
     base::Result<void> lost = waitService(main_pid_, c_, inv_, wake_, &status, &hooks);
     g_hold_stop = g_hold_reload = false;
