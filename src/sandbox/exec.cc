@@ -826,7 +826,10 @@ class Run {
     g_child = -1;
     status_ = status;
     main_pid_ = -main_pid_;  // ended: no $MAINPID from now on
-    if (!lost) return base::Unexpected(lost.error());
+    if (!lost) {
+      LOG_WARN("service stopped unit={} reason={}", c_.unit_name, lost.error().message());
+      return base::Unexpected(lost.error());
+    }
     // As systemd: SIGTERM, SIGINT, SIGHUP and SIGPIPE end a service cleanly.
     const bool clean_signal =
         WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT ||
