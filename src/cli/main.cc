@@ -289,19 +289,13 @@ int ingressRule(Flags& f) {
 
 int quick(Flags& f) { return finish(tunnel::runQuick(f.quick)); }
 
-// Reads and checks a unit for `exec` and `audit`. On failure, prints why and sets `*code`: 1 for
-// a unit that cannot be read, 2 for one that does not parse.
-std::optional<sandbox::Config> unitConfig(const std::string& path, int* code) {
-  auto unit = config::loadUnitFile(path);
-  if (!unit) {
-    fail(unit.error());
-    *code = unit.error().code == std::errc::invalid_argument ? kUsage : kFail;
-    return std::nullopt;
-  }
-  auto cfg = sandbox::configFromUnit(*unit);
+// Reads and checks a unit for `exec`. On failure, prints why and sets `*code`: 1 for a unit that
+// cannot be read, 2 for one that does not parse.
+std::optional<sandbox::Config> unitConfig(const std::string& unit, int* code) {
+  auto cfg = sandbox::loadConfig(unit);
   if (!cfg) {
     fail(cfg.error());
-    *code = kUsage;
+    *code = cfg.error().code == std::errc::invalid_argument ? kUsage : kFail;
     return std::nullopt;
   }
   return std::move(*cfg);
@@ -412,22 +406,26 @@ int netnsStatus(Flags& f) {
   return kOk;
 }
 
-// A unit that cannot be read is a failure (1); one that does not parse is a usage error (2).
+// Every unit that can be read is reported; then those that could not: exit 2 when one of them
+// does not parse, else 1.
 int auditUnits(Flags& f) {
-  std::vector<sandbox::Audit> audits;
-  for (const auto& path : f.units) {
-    int code = kOk;
-    auto cfg = unitConfig(path, &code);
-    if (!cfg) return code;
-    audits.push_back(sandbox::audit(*cfg));
-  }
+  auto batch = sandbox::auditUnits(f.units);
   if (f.json) {
-    std::printf("%s", sandbox::formatAuditJson(audits).c_str());
+    std::printf("%s", sandbox::formatAuditJson(batch.audits).c_str());
   } else {
-    for (size_t i = 0; i < audits.size(); ++i)
-      std::printf("%s%s", i ? "\n" : "", sandbox::formatAudit(audits[i]).c_str());
+    for (size_t i = 0; i < batch.audits.size(); ++i)
+      std::printf("%s%s", i ? "\n" : "", sandbox::formatAudit(batch.audits[i]).c_str());
   }
-  return kOk;
+  std::fflush(stdout);
+  int code = kOk;
+  for (const auto& e : batch.failures) {
+    fail(e);
+    if (code != kUsage) code = e.code == std::errc::invalid_argument ? kUsage : kFail;
+  }
+  if (!batch.failures.empty() && f.units.size() > 1)
+    std::fprintf(stderr, "burrow: %zu of %zu units not audited\n", batch.failures.size(),
+                 f.units.size());
+  return code;
 }
 
 // The top-level commands, in the order help lists them.
@@ -572,7 +570,7 @@ void addQuick(CLI::App& app, Flags& f, std::vector<Command>& table) {
 void addExec(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* ex = app.add_subcommand(
       "exec", "run a unit's ExecStart in the foreground with its [Service] sandbox applied");
-  ex->add_option("UNIT_FILE", f.unit, "systemd unit file")->required();
+  ex->add_option("UNIT", f.unit, "unit name (found as systemd finds it) or unit file")->required();
   ex->add_option("ARGS", f.exec_args, "extra arguments for the service (after --)");
   ex->add_flag("--no-restart", f.no_restart, "ignore Restart=: run once");
   ex->add_flag("--strict", f.strict, "unknown directives are errors, not warnings");
@@ -647,7 +645,8 @@ void addService(CLI::App& app, Flags& f, std::vector<Command>& table) {
 void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* aud = app.add_subcommand(
       "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");
-  aud->add_option("UNIT_FILE", f.units, "unit files to score")->required();
+  aud->add_option("UNIT", f.units, "unit names (found as systemd finds them) or unit files")
+      ->required();
   aud->add_flag("--json", f.json, "JSON: systemd-analyze's rows per unit, the overall figure");
   table.push_back({aud, auditUnits});
 }

@@ -135,7 +135,8 @@ base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_vie
 struct UnitEntry {
   std::string key;
   std::string value;
-  int line = 0;  // where the assignment starts, 1-based
+  int line = 0;      // where the assignment starts, 1-based
+  std::string file;  // the file it is in: the unit's own or one of its drop-ins
 };
 
 struct UnitSection {
@@ -155,6 +156,23 @@ struct UnitFile {
 
 // Reads FILE. Errors name it and the line: "x.service:7: expected Key=Value, got '...'".
 base::Result<UnitFile> loadUnitFile(const std::string& path);
+
+// Where systemd looks for system units, highest priority first: $SYSTEMD_UNIT_PATH when set
+// (colon-separated; an empty last component appends the default list, as in systemd), else
+// /etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system,
+// /lib/systemd/system, /usr/lib/systemd/system.
+std::vector<std::string> unitSearchPath();
+
+// A unit as systemd loads it: NAME ("ssh.service", "getty@tty1.service") is looked up in
+// `search_path` (the first directory that has it wins; an instance falls back to its template),
+// a PATH (anything with a '/') is read as is, with its directory searched first for drop-ins.
+// Then the drop-ins NAME.d/*.conf from every directory of the path (also those of the template,
+// of the dash-prefixes "a-.service.d" and of "service.d") are merged in, in the order of their
+// file names; a drop-in in an earlier directory hides one of the same name in a later one.
+// A unit linked to /dev/null, or empty, is masked: an error whose message says "masked".
+// A symlink to another unit file takes that file's name, as an alias does in systemd.
+base::Result<UnitFile> loadUnit(std::string_view name_or_path,
+                                const std::vector<std::string>& search_path = unitSearchPath());
 // Same from text; `source` is the path used in messages and for `name`.
 base::Result<UnitFile> parseUnitFile(std::string_view text, std::string_view source);
 

@@ -510,6 +510,18 @@ Audit audit(const Config& c) {
   return a;
 }
 
+AuditBatch auditUnits(const std::vector<std::string>& names_or_paths) {
+  AuditBatch batch;
+  for (const auto& unit : names_or_paths) {
+    auto c = loadConfig(unit);
+    if (c)
+      batch.audits.push_back(audit(*c));
+    else
+      batch.failures.push_back(c.error());
+  }
+  return batch;
+}
+
 std::string formatAudit(const Audit& a) {
   std::vector<const AuditRow*> rows;
   for (const auto& r : a.rows) rows.push_back(&r);

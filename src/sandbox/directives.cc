@@ -213,25 +213,38 @@ constexpr uint64_t kAllNamespaces = CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNE
                                     CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWUTS;
 constexpr uint64_t kNamespacesInitial = ~uint64_t{0};
 
-// Directives burrow reads or accepts without comment. Anything else gets a warning.
-constexpr std::string_view kKnownService[] = {
-    "Type",
+// Every directive systemd 252 knows in a service unit: {section, name}.
+struct Directive {
+  std::string_view section, name;
+};
+constexpr Directive kSystemdDirectives[] = {
+#include "sandbox/unit_directives.inc"
+};
+// Older names systemd 252 still reads, although its manual no longer lists them.
+constexpr Directive kLegacyDirectives[] = {
+    {"Unit", "StartLimitInterval"},       {"Service", "StartLimitInterval"},
+    {"Service", "StartLimitBurst"},       {"Service", "StartLimitAction"},
+    {"Service", "FailureAction"},         {"Service", "RebootArgument"},
+    {"Service", "MemoryLimit"},           {"Service", "CPUShares"},
+    {"Service", "StartupCPUShares"},      {"Service", "BlockIOAccounting"},
+    {"Service", "BlockIOWeight"},         {"Service", "StartupBlockIOWeight"},
+    {"Service", "BlockIODeviceWeight"},   {"Service", "BlockIOReadBandwidth"},
+    {"Service", "BlockIOWriteBandwidth"}, {"Service", "PermissionsStartOnly"},
+};
+// What `exec` applies (see README.md, "Sandbox directives"); Type= only for the types that
+// run as burrow runs every service (see Builder::note).
+constexpr std::string_view kApplied[] = {
     "ExecStart",
     "ExecStartPre",
     "ExecStartPost",
     "ExecStop",
     "ExecStopPost",
     "ExecReload",
+    "Type",
     "Restart",
     "RestartSec",
-    "TimeoutStartSec",
     "TimeoutStopSec",
     "TimeoutSec",
-    "RemainAfterExit",
-    "PIDFile",
-    "KillMode",
-    "KillSignal",
-    "SuccessExitStatus",
     "User",
     "Group",
     "DynamicUser",
@@ -252,11 +265,6 @@ constexpr std::string_view kKnownService[] = {
     "RuntimeDirectory",
     "CacheDirectory",
     "LogsDirectory",
-    "ConfigurationDirectory",
-    "StateDirectoryMode",
-    "RuntimeDirectoryMode",
-    "CacheDirectoryMode",
-    "LogsDirectoryMode",
     "ProtectSystem",
     "ProtectHome",
     "PrivateTmp",
@@ -288,23 +296,6 @@ constexpr std::string_view kKnownService[] = {
     "SystemCallArchitectures",
     "MemoryDenyWriteExecute",
     "RestrictNamespaces",
-    "NotifyAccess",
-    "Delegate",
-    "IPAddressDeny",
-    "IPAddressAllow",
-    "IPIngressFilterPath",
-    "IPEgressFilterPath",
-    "DevicePolicy",
-    "DeviceAllow",
-    "LoadCredential",
-    "SetCredential",
-    "StandardOutput",
-    "StandardError",
-    "StandardInput",
-    "SyslogIdentifier",
-    "Nice",
-    "OOMScoreAdjust",
-    "WatchdogSec",
     "LimitCPU",
     "LimitFSIZE",
     "LimitDATA",
@@ -321,16 +312,21 @@ constexpr std::string_view kKnownService[] = {
     "LimitNICE",
     "LimitRTPRIO",
     "LimitRTTIME",
-    "MemoryMax",
-    "MemoryHigh",
-    "CPUQuota",
-    "TasksMax",
-    "Slice",
 };
+// Words about the unit, with nothing to apply.
+constexpr std::string_view kDescriptive[] = {"Description", "Documentation", "SourcePath"};
 
-bool knownServiceKey(std::string_view key) {
-  return std::find(std::begin(kKnownService), std::end(kKnownService), key) !=
-         std::end(kKnownService);
+template <class List>
+bool listed(const List& list, std::string_view section, std::string_view name) {
+  return std::any_of(std::begin(list), std::end(list),
+                     [&](const Directive& d) { return d.section == section && d.name == name; });
+}
+bool among(std::initializer_list<std::string_view> names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+template <size_t N>
+bool among(const std::string_view (&names)[N], std::string_view name) {
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
 class Builder {
@@ -339,12 +335,17 @@ class Builder {
 
   base::Result<void> service(const config::UnitEntry& e);
   base::Result<void> unitSection(const config::UnitEntry& e);
+  // Files the entry of [section] as applied, not applied by burrow, or unknown to systemd.
+  void note(std::string_view section, const config::UnitEntry& e);
   void finish();
 
  private:
+  const std::string& fileOf(const config::UnitEntry& e) const {
+    return e.file.empty() ? unit_.source : e.file;
+  }
   template <class... Args>
   base::Unexpected bad(const config::UnitEntry& e, fmt::format_string<Args...> f, Args&&... a) {
-    return base::invalid("{}:{}: {}={}: {}", unit_.source, e.line, e.key, e.value.substr(0, 80),
+    return base::invalid("{}:{}: {}={}: {}", fileOf(e), e.line, e.key, e.value.substr(0, 80),
                          fmt::format(f, std::forward<Args>(a)...));
   }
   base::Result<bool> boolean(const config::UnitEntry& e) {
@@ -566,11 +567,19 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
   if (k == "Type") {
     ASSIGN_OR_RETURN(c_.type, oneOf(e, {"simple", "exec", "forking", "oneshot", "dbus", "notify",
                                         "notify-reload", "idle"}));
-  } else if (k == "ExecStart") {
+  } else if (auto* cmds = k == "ExecStart"       ? &c_.exec_start
+                          : k == "ExecStartPre"  ? &c_.exec_start_pre
+                          : k == "ExecStartPost" ? &c_.exec_start_post
+                          : k == "ExecReload"    ? &c_.exec_reload
+                          : k == "ExecStop"      ? &c_.exec_stop
+                          : k == "ExecStopPost"  ? &c_.exec_stop_post
+                                                 : nullptr) {
     if (e.value.empty())
-      c_.exec_start.clear();
+      cmds->clear();
+    else if (execLine(e.value).empty())
+      return bad(e, "no command after the prefixes");
     else
-      c_.exec_start.push_back(e.value);
+      cmds->push_back(e.value);
   } else if (k == "User") {
     c_.user = e.value;
   } else if (k == "Group") {
@@ -811,13 +820,26 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
       }
       if (auto pv = pathValue(p); pv.path.starts_with('/')) c_.secret_paths.emplace_back(pv.path);
     }
-  } else if (!knownServiceKey(k)) {
-    std::string w =
-        fmt::format("{}:{}: unknown directive {}= in [Service], ignored", unit_.source, e.line, k);
-    LOG_WARN("{}", w);
-    c_.warnings.push_back(std::move(w));
   }
   return {};
+}
+
+void Builder::note(std::string_view section, const config::UnitEntry& e) {
+  const std::string& k = e.key;
+  if (k.starts_with("X-") || among(kDescriptive, k)) return;  // systemd ignores X- keys too
+  const bool runs_as_simple =
+      !(k == "Type" && !among({"simple", "exec", "idle", "oneshot"}, e.value));
+  if (section == "Service" && among(kApplied, k) && runs_as_simple) return;
+  if (listed(kSystemdDirectives, section, k) || listed(kLegacyDirectives, section, k) ||
+      (section == "Service" && among(kApplied, k))) {
+    c_.not_applied.push_back(
+        fmt::format("{}:{}: {}={}", fileOf(e), e.line, k, runs_as_simple ? "" : e.value));
+    return;
+  }
+  std::string w =
+      fmt::format("{}:{}: unknown directive {}= in [{}], ignored", fileOf(e), e.line, k, section);
+  LOG_WARN("{}", w);
+  c_.warnings.push_back(std::move(w));
 }
 
 // What systemd derives when it loads a unit (unit_patch_contexts()).
@@ -864,11 +886,25 @@ base::Result<Config> configFromUnit(const config::UnitFile& unit) {
     } else if (s.name == "Service") {
       has_service = true;
       for (const auto& e : s.entries) RETURN_IF_ERROR(b.service(e));
+    } else if (s.name != "Install") {
+      continue;  // [X-…] and the sections of other unit types: not burrow's
     }
+    for (const auto& e : s.entries) b.note(s.name, e);
   }
-  if (!has_service) return base::invalid("{}: no [Service] section", unit.source);
+  // A service unit without [Service] runs nothing but is scored with the defaults, as
+  // systemd does (systemd-exit.service); any other kind of unit is not for burrow.
+  if (!has_service && !unit.name.ends_with(".service"))
+    return base::invalid("{}: no [Service] section", unit.source);
+  if (c.exec_start.size() > 1 && c.type != "oneshot")
+    return base::invalid("{}: {} ExecStart= lines: more than one is for Type=oneshot only",
+                         unit.source, c.exec_start.size());
   b.finish();
   return c;
+}
+
+base::Result<Config> loadConfig(std::string_view name_or_path) {
+  ASSIGN_OR_RETURN(config::UnitFile unit, config::loadUnit(name_or_path));
+  return configFromUnit(unit);
 }
 
 }  // namespace sandbox

@@ -57,6 +57,38 @@ TEST(Directives, UnknownDirectivesWarnWithLine) {
             "/x/test.service:4: unknown directive Frobnicate= in [Service], ignored");
 }
 
+TEST(Directives, EverySystemdDirectiveIsAppliedOrSaidNotToBe) {
+  auto u = config::parseUnitFile(
+      "[Unit]\nDescription=d\nAfter=network.target\nConditionPathExists=/x\nX-Ours=1\n"
+      "Frobnicate=1\n"
+      "[Service]\nType=forking\nExecStart=/bin/true\nNice=5\nStandardOutput=journal\n"
+      "MemoryLimit=1G\nPrivateTmp=yes\nType=exec\n"
+      "[Install]\nWantedBy=multi-user.target\n"
+      "[X-Other]\nWhatever=1\n",
+      "/x/t.service");
+  ASSERT_TRUE(u) << u.error().message();
+  auto c = configFromUnit(*u);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->warnings, std::vector<std::string>{
+                             "/x/t.service:6: unknown directive Frobnicate= in [Unit], ignored"});
+  EXPECT_EQ(c->not_applied, (std::vector<std::string>{
+                                "/x/t.service:3: After=", "/x/t.service:4: ConditionPathExists=",
+                                "/x/t.service:8: Type=forking",
+                                "/x/t.service:10: Nice=", "/x/t.service:11: StandardOutput=",
+                                "/x/t.service:12: MemoryLimit=", "/x/t.service:16: WantedBy="}));
+}
+
+TEST(Directives, SeveralExecStartOnlyForOneshot) {
+  auto c = parse("ExecStart=/bin/false\n");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message(),
+            "/x/test.service: 2 ExecStart= lines: more than one is for Type=oneshot only");
+  c = parse("ExecStart=/bin/false\nType=oneshot\n");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->exec_start.size(), 2u);
+  EXPECT_TRUE(c->not_applied.empty());
+}
+
 TEST(Directives, CapabilityListsMergeAsSystemdDoes) {
   auto c = parse("CapabilityBoundingSet=CAP_CHOWN\nCapabilityBoundingSet=CAP_KILL\n");
   ASSERT_TRUE(c);
@@ -152,12 +184,19 @@ TEST(Directives, StopTimeoutTakesSpansAndInfinity) {
             "or 500ms, or infinity");
 }
 
-TEST(Directives, NoServiceSectionIsAnError) {
-  auto u = config::parseUnitFile("[Unit]\nDescription=x\n", "t.service");
+TEST(Directives, NoServiceSectionIsAnErrorOutsideServiceUnits) {
+  auto u = config::parseUnitFile("[Unit]\nDescription=x\n", "t.socket");
   ASSERT_TRUE(u);
   auto c = configFromUnit(*u);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().message(), "t.service: no [Service] section");
+  EXPECT_EQ(c.error().message(), "t.socket: no [Service] section");
+  // A service unit without one (systemd-exit.service) has the defaults, as in systemd.
+  u = config::parseUnitFile("[Unit]\nDefaultDependencies=no\n", "t.service");
+  ASSERT_TRUE(u);
+  c = configFromUnit(*u);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE(c->exec_start.empty());
+  EXPECT_FALSE(c->default_dependencies);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -95,11 +96,11 @@ std::string expand(const std::string& word, const std::map<std::string, std::str
   return out;
 }
 
-base::Result<std::string> findExecutable(const std::string& name) {
+base::Result<std::string> findExecutable(const std::string& name, std::string_view directive) {
   auto usable = [](const std::string& p) { return ::access(p.c_str(), X_OK) == 0; };
   if (name.find('/') != std::string::npos) {
     if (name.front() != '/') return base::invalid("'{}' is neither absolute nor a bare name", name);
-    if (!usable(name)) return base::sysError("ExecStart= binary {}", name);
+    if (!usable(name)) return base::sysError("{}= binary {}", directive, name);
     return name;
   }
   std::string_view path = kDefaultPath;
@@ -110,8 +111,8 @@ base::Result<std::string> findExecutable(const std::string& name) {
     if (colon == std::string_view::npos) break;
     path.remove_prefix(colon + 1);
   }
-  return base::makeError(std::errc::no_such_file_or_directory,
-                         "ExecStart= binary '{}' not found in {}", name, kDefaultPath);
+  return base::makeError(std::errc::no_such_file_or_directory, "{}= binary '{}' not found in {}",
+                         directive, name, kDefaultPath);
 }
 
 // The empty, mode-0000 nodes that InaccessiblePaths= and friends mount over their targets
@@ -457,22 +458,71 @@ int capLast() {
   return std::atoi(t->c_str());
 }
 
-base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
+// Where the sandbox puts something else over `exe` (so that the service would not find it
+// there), as "PrivateTmp=yes, which gives the service an empty /tmp"; empty when nothing does.
+std::string hiddenBy(const Config& c, const std::string& exe) {
+  auto under = [&](std::string_view dir) {
+    return exe.size() > dir.size() && exe.starts_with(dir) && exe[dir.size()] == '/';
+  };
+  for (const char* tmp : {"/tmp", "/var/tmp"})
+    if (c.private_tmp && under(tmp))
+      return fmt::format("PrivateTmp=yes, which gives the service an empty {}", tmp);
+  for (const char* home : {"/home", "/root", "/run/user"}) {
+    if (!under(home)) continue;
+    if (c.protect_home == "yes")
+      return fmt::format("ProtectHome=yes, which makes {} inaccessible", home);
+    if (c.protect_home == "tmpfs")
+      return fmt::format("ProtectHome=tmpfs, which gives the service an empty {}", home);
+  }
+  for (const auto& t : c.temporary_file_systems)
+    if (under(t.path) || exe == t.path)
+      return fmt::format("TemporaryFileSystem={}, which gives the service an empty {}", t.path,
+                         t.path);
+  for (const auto& i : c.inaccessible_paths) {
+    std::string p(pathValue(i).path);
+    if (under(p) || exe == p) return fmt::format("InaccessiblePaths={}", p);
+  }
+  return {};
+}
+
+// The Plan of one command line of the unit (`directive` names it in messages): its prefixes
+// decide how much of the sandbox applies. `extra_env` ($MAINPID …) is set and expanded too.
+base::Result<Plan> prepareInParent(const Config& c, std::string_view directive,
+                                   const std::string& line,
+                                   const std::vector<std::string>& extra_args,
+                                   const std::map<std::string, std::string>& extra_env) {
   Plan p;
-  if (c.exec_start.empty()) return base::invalid("{}: no ExecStart=", c.source);
+  const CommandPrefixes prefixes = commandPrefixes(line);
   ASSIGN_OR_RETURN(Identity id, resolveIdentity(c));
   ASSIGN_OR_RETURN(auto env, environmentFor(c, id));
+  for (const auto& [k, v] : extra_env) env[k] = v;
   std::vector<std::string> writable, dirs;
   RETURN_IF_ERROR(makeDirectories(c, id, env, &dirs));
 
-  // ExecStart=: prefixes "-", ":", "+", "!" are accepted (and ignored); "@" gives argv[0].
-  bool at = false;
-  auto parsed = splitWords(execLine(c.exec_start.front(), &at));
-  if (!parsed) return base::invalid("{}: ExecStart=: {}", c.source, parsed.error().message());
+  auto parsed = splitWords(execLine(line));
+  if (!parsed) return base::invalid("{}: {}=: {}", c.source, directive, parsed.error().message());
   std::vector<std::string> words;
   for (const auto& w : *parsed) words.push_back(expand(w, env));
-  if (words.empty() || (at && words.size() < 2))
-    return base::invalid("{}: ExecStart= is empty", c.source);
+  if (words.empty() || (prefixes.argv0 && words.size() < 2))
+    return base::invalid("{}: {}= is empty", c.source, directive);
+  if (prefixes.full_privileges) {
+    // "+": none of the sandbox, as root; the working directory, umask and limits still apply.
+    ASSIGN_OR_RETURN(p.exe, findExecutable(words[0], directive));
+    if (prefixes.argv0) words.erase(words.begin());
+    for (const auto& a : extra_args) words.push_back(a);
+    p.argv_storage = std::move(words);
+    for (const auto& [k, v] : env) p.env_storage.push_back(k + "=" + v);
+    if (!c.working_directory.empty()) {
+      std::string_view dir = pathValue(c.working_directory).path;
+      p.workdir = dir == "~" ? id.home : std::string(dir);
+    }
+    p.host_mounts = true;
+    p.cap_last = capLast();
+    p.umask = c.umask;
+    p.limits = c.limits;
+    return p;
+  }
+  if (prefixes.keep_ids) id = Identity{};
   const bool rooted = hasOwnRoot(c);
   if (!c.root_image.empty() && !c.root_directory.empty())
     return base::invalid("{}: RootDirectory= and RootImage= cannot both be set", c.source);
@@ -490,18 +540,20 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
     // The binary is run by its path inside the new root (and looked up there beforehand when
     // the root is a directory the parent can see).
     if (words[0].empty() || words[0].front() != '/')
-      return base::invalid(
-          "{}: with RootDirectory= or RootImage=, ExecStart= needs an absolute "
-          "path",
-          c.source);
-    if (c.root_image.empty()) RETURN_IF_ERROR(findExecutable(c.root_directory + words[0]));
+      return base::invalid("{}: with RootDirectory= or RootImage=, {}= needs an absolute path",
+                           c.source, directive);
+    if (c.root_image.empty())
+      RETURN_IF_ERROR(findExecutable(c.root_directory + words[0], directive));
     p.exe = words[0];
     p.root = rootOf(c);
   } else {
-    ASSIGN_OR_RETURN(p.exe, findExecutable(words[0]));
+    ASSIGN_OR_RETURN(p.exe, findExecutable(words[0], directive));
+    if (std::string why = hiddenBy(c, p.exe); !why.empty())
+      return base::invalid("{}: {}={} is hidden from the service by {}: move the program out",
+                           c.source, directive, p.exe, why);
   }
-  if (at) words.erase(words.begin());
-  for (const auto& a : inv.extra_args) words.push_back(a);
+  if (prefixes.argv0) words.erase(words.begin());
+  for (const auto& a : extra_args) words.push_back(a);
   p.argv_storage = std::move(words);
   for (const auto& [k, v] : env) p.env_storage.push_back(k + "=" + v);
 
@@ -555,13 +607,20 @@ base::Result<Plan> prepareInParent(const Config& c, const Invocation& inv) {
 
 std::atomic<pid_t> g_child{-1};
 std::atomic<bool> g_stopping{false};
+// While the main process runs with ExecStop= (or ExecReload=) set, a stop signal (or SIGHUP)
+// is noted for the wait loop, which runs those commands, instead of being forwarded.
+std::atomic<bool> g_hold_stop{false}, g_hold_reload{false};
+std::atomic<bool> g_reload{false};
 int g_wake_fd = -1;  // written by the handler so that the wait loop looks again
 
 void forwardSignal(int sig) {
   int saved = errno;
-  if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) g_stopping = true;
+  const bool stop = sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+  if (stop) g_stopping = true;
+  if (sig == SIGHUP && g_hold_reload) g_reload = true;
   pid_t pid = g_child.load();
-  if (pid > 0) ::kill(pid, sig);
+  bool held = (stop && g_hold_stop) || (sig == SIGHUP && g_hold_reload);
+  if (pid > 0 && !held) ::kill(pid, sig);
   if (g_wake_fd >= 0) (void)!::write(g_wake_fd, "", 1);
   errno = saved;
 }
@@ -576,21 +635,34 @@ bool shouldRestart(const std::string& policy, int status) {
   return false;
 }
 
-// Waits for `pid` to end, into *status. Once burrow is told to stop, the service gets
+// What the wait loop does, beyond waiting, while the main process runs.
+struct MainHooks {
+  std::function<void()> stop;    // once, when told to stop (instead of SIGTERM)
+  std::function<void()> reload;  // on each SIGHUP
+  bool stopping = false;         // sent SIGTERM already: kill it after TimeoutStopSec=
+};
+
+// Waits for `pid` to end, into *status. Once burrow is told to stop, the process gets
 // TimeoutStopSec= to end before SIGKILL (a PrivatePIDs= service is PID 1 of its namespace, and
 // the kernel gives PID 1 no signal it has no handler for, SIGKILL aside). With inv.bound set,
-// kills the service as soon as `bound` reports an error and returns that error (after
-// reaping it).
+// kills the process as soon as `bound` reports an error and returns that error (after
+// reaping it). `hooks` (for the main process only) run ExecStop= and ExecReload=.
 base::Result<void> waitService(pid_t pid, const Config& c, const Invocation& inv, int wake,
-                               int* status) {
+                               int* status, const MainHooks* hooks = nullptr) {
   using Clock = std::chrono::steady_clock;
   // (Without pidfd_open, before Linux 5.3: a plain wait, with no stop timeout.)
   base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   base::Result<void> verdict;
   std::optional<Clock::time_point> kill_at;
-  bool killed = false;
+  bool killed = false, stop_ran = false;
   while (pidfd && verdict) {
-    if (g_stopping && !kill_at && c.timeout_stop.count() > 0)
+    if (g_stopping && hooks && hooks->stop && !stop_ran) {
+      stop_ran = true;
+      hooks->stop();
+      ::kill(pid, SIGTERM);
+    }
+    if (hooks && hooks->reload && g_reload.exchange(false)) hooks->reload();
+    if ((g_stopping || (hooks && hooks->stopping)) && !kill_at && c.timeout_stop.count() > 0)
       kill_at = Clock::now() + c.timeout_stop;
     int timeout = inv.bound ? 250 : -1;
     if (kill_at && !killed) {
@@ -605,8 +677,8 @@ base::Result<void> waitService(pid_t pid, const Config& c, const Invocation& inv
     while (n > 0 && (fds[1].revents & POLLIN) && ::read(wake, drain, sizeof drain) > 0) {
     }
     if (kill_at && !killed && Clock::now() >= *kill_at) {
-      LOG_WARN("service did not stop in time unit={} timeout_ms={}; sending SIGKILL", c.unit_name,
-               c.timeout_stop.count());
+      LOG_WARN("process did not stop in time unit={} pid={} timeout_ms={}; sending SIGKILL",
+               c.unit_name, pid, c.timeout_stop.count());
       ::kill(pid, SIGKILL);
       killed = true;
     }
@@ -620,14 +692,225 @@ base::Result<void> waitService(pid_t pid, const Config& c, const Invocation& inv
   return verdict;
 }
 
-}  // namespace
+int exitCode(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
-base::Result<int> exec(const Config& c, const Invocation& inv) {
-  ASSIGN_OR_RETURN(Plan plan, prepareInParent(c, inv));
+// $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS of a main process that ended with `status`
+// (see systemd.exec(5)); `started` is false when it never ran.
+std::map<std::string, std::string> resultEnv(bool started, int status, bool success) {
+  std::map<std::string, std::string> env;
+  if (!started) {
+    env["SERVICE_RESULT"] = success ? "success" : "exit-code";
+    return env;
+  }
+  if (WIFEXITED(status)) {
+    env["EXIT_CODE"] = "exited";
+    env["EXIT_STATUS"] = std::to_string(WEXITSTATUS(status));
+    env["SERVICE_RESULT"] = success ? "success" : "exit-code";
+  } else {
+    const char* name = ::sigabbrev_np(WTERMSIG(status));
+    env["EXIT_CODE"] = WCOREDUMP(status) ? "dumped" : "killed";
+    env["EXIT_STATUS"] = name ? name : std::to_string(WTERMSIG(status));
+    env["SERVICE_RESULT"] = success ? "success" : WCOREDUMP(status) ? "core-dump" : "signal";
+  }
+  return env;
+}
+
+// Launches the plan's null-terminated views of its storage.
+base::Result<pid_t> start(Plan& plan) {
+  plan.argv.clear();
+  plan.envp.clear();
   for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
   plan.argv.push_back(nullptr);
   for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
   plan.envp.push_back(nullptr);
+  return launch(plan);
+}
+
+// One run of the unit: ExecStartPre=, ExecStart=, ExecStartPost=, then (once the main process
+// has ended or was told to stop) ExecStop= and ExecStopPost=. Returns the run's wait status.
+class Run {
+ public:
+  Run(const Config& c, const Invocation& inv, Plan& main, int wake)
+      : c_(c), inv_(inv), main_(main), wake_(wake) {}
+
+  base::Result<int> go() {
+    base::Result<int> r = startAndWait();
+    // ExecStop= only once the service has started, ExecStopPost= always.
+    auto env = resultEnv(main_pid_ != 0, status_, success_);
+    if (started_ && !stop_ran_) runAll("ExecStop", c_.exec_stop, env);
+    runAll("ExecStopPost", c_.exec_stop_post, env);
+    return r;
+  }
+
+ private:
+  // Runs `lines` of `directive` in turn, each to its end. True when all succeeded (or their
+  // failures are ignored), false (the failing status in status_) when one failed.
+  base::Result<bool> runInTurn(std::string_view directive, const std::vector<std::string>& lines,
+                               const std::vector<std::string>& first_args = {}) {
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (g_stopping) break;
+      ASSIGN_OR_RETURN(bool ok, runOne(directive, lines[i], {}, i == 0 ? first_args : kNoArgs));
+      if (!ok) {
+        fail(status_);
+        return false;
+      }
+    }
+    if (g_stopping) {
+      fail(kStopped);  // told to stop while starting: as if SIGTERM had ended it
+      return false;
+    }
+    return true;
+  }
+
+  // Type=oneshot: each ExecStart= in turn to its end, then ExecStartPost=; no main process.
+  base::Result<int> oneshot() {
+    ASSIGN_OR_RETURN(bool ran, runInTurn("ExecStart", c_.exec_start, inv_.extra_args));
+    if (!ran) return status_;
+    ASSIGN_OR_RETURN(bool posted, runInTurn("ExecStartPost", c_.exec_start_post));
+    if (!posted) return status_;
+    started_ = success_ = true;
+    return status_ = 0;
+  }
+
+  base::Result<int> startAndWait() {
+    ASSIGN_OR_RETURN(bool prepared, runInTurn("ExecStartPre", c_.exec_start_pre));
+    if (!prepared) return status_;
+    if (c_.type == "oneshot") return oneshot();
+    // Signals that ExecStop= or ExecReload= will answer are held from the start: a SIGHUP
+    // while ExecStartPost= runs is a reload once it is done, not a signal to the service.
+    g_hold_stop = !c_.exec_stop.empty();
+    g_hold_reload = !c_.exec_reload.empty();
+    auto pid = start(main_);
+    if (!pid) {
+      g_hold_stop = g_hold_reload = false;
+      return base::Unexpected(pid.error());
+    }
+    main_pid_ = *pid;
+    g_child = main_pid_;
+    LOG_INFO("service started unit={} pid={}", c_.unit_name, main_pid_);
+    const std::map<std::string, std::string> mainpid = {{"MAINPID", std::to_string(main_pid_)}};
+    bool up = true;
+    for (const auto& line : c_.exec_start_post) {
+      if (g_stopping) break;
+      auto ok = runOne("ExecStartPost", line, mainpid);
+      g_child = main_pid_;
+      if (!ok || !*ok) {
+        if (!ok) LOG_WARN("unit={} ExecStartPost= failed: {}", c_.unit_name, ok.error().message());
+        up = false;
+        ::kill(main_pid_, SIGTERM);
+        break;
+      }
+    }
+    started_ = up;
+    MainHooks hooks;
+    hooks.stopping = !up;
+    if (up && !c_.exec_stop.empty())
+      hooks.stop = [&] {
+        stop_ran_ = true;
+        runAll("ExecStop", c_.exec_stop, withMainPid(resultEnv(false, 0, true)));
+        g_child = main_pid_;
+      };
+    if (up && !c_.exec_reload.empty())
+      hooks.reload = [&] {
+        runAll("ExecReload", c_.exec_reload, withMainPid({}));
+        g_child = main_pid_;
+      };
+    g_hold_stop = static_cast<bool>(hooks.stop);
+    g_hold_reload = static_cast<bool>(hooks.reload);
+    if (g_stopping && !hooks.stop) ::kill(main_pid_, SIGTERM);  // told to stop while starting
+    int status = 0;
+    base::Result<void> lost = waitService(main_pid_, c_, inv_, wake_, &status, &hooks);
+    g_hold_stop = g_hold_reload = false;
+    g_child = -1;
+    status_ = status;
+    main_pid_ = -main_pid_;  // ended: no $MAINPID from now on
+    if (!lost) {
+      LOG_WARN("service stopped unit={} reason={}", c_.unit_name, lost.error().message());
+      return base::Unexpected(lost.error());
+    }
+    // As systemd: SIGTERM, SIGINT, SIGHUP and SIGPIPE end a service cleanly.
+    const bool clean_signal =
+        WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT ||
+                                WTERMSIG(status) == SIGHUP || WTERMSIG(status) == SIGPIPE);
+    success_ = up && (exitCode(status) == 0 || clean_signal ||
+                      commandPrefixes(c_.exec_start.front()).ignore_failure);
+    LOG_INFO("service ended unit={} status={}", c_.unit_name, exitCode(status));
+    if (!up) return fail(status);
+    return status;
+  }
+
+  int fail(int status) {
+    status_ = status;
+    success_ = false;
+    return status;
+  }
+
+  std::map<std::string, std::string> withMainPid(std::map<std::string, std::string> env) const {
+    if (main_pid_ > 0) env["MAINPID"] = std::to_string(main_pid_);
+    return env;
+  }
+
+  // Runs one command line to its end. True when it succeeded or its failure is ignored ("-");
+  // false when it failed (its wait status in status_); an error when it could not start (and
+  // its failure is not ignored).
+  base::Result<bool> runOne(std::string_view directive, const std::string& line,
+                            const std::map<std::string, std::string>& env,
+                            const std::vector<std::string>& args = kNoArgs) {
+    const bool ignore = commandPrefixes(line).ignore_failure;
+    auto plan = prepareInParent(c_, directive, line, args, env);
+    base::Result<pid_t> pid =
+        plan ? start(*plan) : base::Result<pid_t>(base::Unexpected(plan.error()));
+    if (!pid) {
+      if (!ignore) return base::Unexpected(pid.error());
+      LOG_WARN("unit={} {}= failed, ignored: {}", c_.unit_name, directive, pid.error().message());
+      return true;
+    }
+    g_child = *pid;
+    int status = 0;
+    auto r = waitService(*pid, c_, inv_, wake_, &status);
+    g_child = -1;
+    if (!r) return base::Unexpected(r.error());
+    const int code = exitCode(status);
+    LOG_INFO("unit={} {}= ended status={}{}", c_.unit_name, directive, code,
+             code && ignore ? " (ignored)" : "");
+    if (code == 0 || ignore) return true;
+    status_ = status;
+    return false;
+  }
+
+  // The commands of a stop-side directive, each in turn; failures are logged, not fatal.
+  void runAll(std::string_view directive, const std::vector<std::string>& lines,
+              const std::map<std::string, std::string>& env) {
+    for (const auto& line : lines) {
+      auto ok = runOne(directive, line, env);
+      if (!ok) LOG_WARN("unit={} {}= failed: {}", c_.unit_name, directive, ok.error().message());
+    }
+  }
+
+  static inline const std::vector<std::string> kNoArgs;
+  static constexpr int kStopped = SIGTERM;  // the wait status of a process SIGTERM ended
+  const Config& c_;
+  const Invocation& inv_;
+  Plan& main_;
+  const int wake_;
+  pid_t main_pid_ = 0;  // > 0 while the main process runs; negated once it has ended
+  int status_ = 0;      // the run's wait status
+  bool started_ = false, stop_ran_ = false, success_ = false;
+};
+
+}  // namespace
+
+base::Result<int> exec(const Config& c, const Invocation& inv) {
+  if (c.exec_start.empty()) return base::invalid("{}: no ExecStart=", c.source);
+  if (!c.not_applied.empty()) {
+    std::string list;
+    for (const auto& n : c.not_applied) list += (list.empty() ? "" : ", ") + n;
+    LOG_WARN("unit={} accepted but not applied by burrow: {}", c.unit_name, list);
+  }
+  ASSIGN_OR_RETURN(Plan plan,
+                   prepareInParent(c, "ExecStart", c.exec_start.front(), inv.extra_args, {}));
 
   // The handler's wake-up pipe lives as long as the process, as the handler does.
   static const int wake_read = [] {
@@ -643,23 +926,11 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
     ::sigaction(sig, &sa, nullptr);
   for (int run = 1;; ++run) {
     if (inv.bound) RETURN_IF_ERROR(inv.bound());
-    ASSIGN_OR_RETURN(pid_t pid, launch(plan));
-    g_child = pid;
-    if (g_stopping) ::kill(pid, SIGTERM);  // told to stop while it was starting
-    LOG_INFO("service started unit={} pid={} run={}", c.unit_name, pid, run);
-    int status = 0;
-    base::Result<void> lost = waitService(pid, c, inv, wake_read, &status);
-    g_child = -1;
-    if (!lost) {
-      LOG_WARN("service stopped unit={} reason={}", c.unit_name, lost.error().message());
-      return base::Unexpected(lost.error());
-    }
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    LOG_INFO("service ended unit={} status={}", c.unit_name, code);
+    LOG_DEBUG("run unit={} run={}", c.unit_name, run);
+    ASSIGN_OR_RETURN(int status, Run(c, inv, plan, wake_read).go());
+    int code = exitCode(status);
     if (c.remove_ipc && plan.set_ids) removeIpcOf(plan.uid);
-    if (!inv.restart || g_stopping || !shouldRestart(c.restart, status)) {
-      return code;
-    }
+    if (!inv.restart || g_stopping || !shouldRestart(c.restart, status)) return code;
     LOG_INFO("restarting unit={} in_ms={}", c.unit_name, c.restart_sec.count());
     std::this_thread::sleep_for(c.restart_sec);
     if (g_stopping) return code;

@@ -76,7 +76,9 @@ struct Plan {
   std::vector<std::string> argv_storage, env_storage;
   std::vector<char*> argv, envp;  // null-terminated views of the storage
 
-  int clone_flags = 0;      // CLONE_NEW* beyond the always-on CLONE_NEWNS
+  int clone_flags = 0;  // CLONE_NEW* beyond CLONE_NEWNS
+  // A "+" command line: the host's mount namespace (no CLONE_NEWNS); `mounts` is empty then.
+  bool host_mounts = false;
   base::UniqueFd netns_fd;  // NetworkNamespacePath=, joined with setns()
   // RootImage=: the loop device the image is attached to (read-only, cleared on last close),
   // held until the service ends.

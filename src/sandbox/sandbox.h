@@ -30,7 +30,10 @@ struct Config {
   // [Service]: identity and process
   std::string type = "simple";
   std::vector<std::string> exec_start;  // each ExecStart= line as written
-  std::string user;                     // empty: root (or the unit name with DynamicUser)
+  // The other command lines, as written (prefixes included), in file order; an empty
+  // assignment resets the list. See exec() for when each runs.
+  std::vector<std::string> exec_start_pre, exec_start_post, exec_reload, exec_stop, exec_stop_post;
+  std::string user;  // empty: root (or the unit name with DynamicUser)
   std::string group;
   bool dynamic_user = false;
   std::vector<std::string> supplementary_groups;
@@ -121,13 +124,21 @@ struct Config {
   // Files named by the unit that may hold secrets (ReadOnlyPaths=, LoadCredential= …).
   std::vector<std::string> secret_paths;
 
-  // "FILE:LINE: ..." for each directive burrow does not know (already warned about).
+  // "FILE:LINE: ..." for each directive systemd 252 does not know either (already warned
+  // about): `exec --strict` refuses to run the unit then.
   std::vector<std::string> warnings;
+  // "FILE:LINE: Directive=" for each directive systemd knows and burrow's exec does not apply
+  // (dependencies, conditions, resource control, logging …), and "FILE:LINE: Type=forking" for
+  // a type that exec runs as Type=simple; exec says so when it starts.
+  std::vector<std::string> not_applied;
 };
 
 // Builds the Config of `unit` ([Unit] and [Service] sections). A value systemd would not
 // accept is an error naming file, line, directive and what was expected.
 base::Result<Config> configFromUnit(const config::UnitFile& unit);
+// The Config of a unit named as `systemctl` names it ("ssh.service") or by its file's path,
+// drop-ins merged (see config::loadUnit).
+base::Result<Config> loadConfig(std::string_view name_or_path);
 
 // ---- system-call groups (systemd 252's, see `systemd-analyze syscall-filter`) ----
 
@@ -165,6 +176,14 @@ struct Audit {
 };
 
 Audit audit(const Config& c);
+
+// `burrow audit UNIT...`: every unit that can be read is scored; each one that cannot (not
+// found, masked, unreadable, malformed) is an error naming it, in the order given.
+struct AuditBatch {
+  std::vector<Audit> audits;
+  std::vector<base::Error> failures;
+};
+AuditBatch auditUnits(const std::vector<std::string>& names_or_paths);
 // The text report: one line per row (✓/✗, name, description, exposure), sorted as
 // systemd-analyze sorts them, then burrow's findings, then
 // "→ Overall exposure level for NAME: N.N BAND".
@@ -194,6 +213,18 @@ struct Invocation {
 // exit status (128+N when signal N ended it). Problems found before the start (no such
 // user, missing binary, missing ReadWritePaths=) and a step that fails in the child are
 // errors naming the step; nothing is left running or mounted then.
+//
+// Type=oneshot runs each ExecStart= in turn, to its end, before ExecStartPost=; any other
+// Type= runs as Type=simple (burrow has no readiness protocol yet).
+// The other command lines run in systemd's order, each to its end, in the same sandbox:
+// ExecStartPre= in turn (one that fails aborts the start), ExecStart=, ExecStartPost= in turn
+// (one that fails stops the service); ExecReload= on SIGHUP instead of forwarding it; on a
+// stop signal ExecStop= instead of SIGTERM (and once the service has ended on its own too,
+// when it had started), then ExecStopPost= always, even when the start failed. $MAINPID is
+// set for ExecStartPost=, ExecReload= and ExecStop= while the main process lives;
+// $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS for ExecStop= and ExecStopPost=. Prefixes, as in
+// systemd.service(5): "-" a failure is ignored, "@" the second word is argv[0], "+" runs
+// without any sandbox, as root, "!" (and "!!") without the User=/Group= change only.
 base::Result<int> exec(const Config& c, const Invocation& inv);
 
 }  // namespace sandbox

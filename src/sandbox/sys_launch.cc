@@ -141,7 +141,7 @@ int applyInChild(void* arg) {
   //    network namespace now, before anything can open a socket.
   if (p.netns_fd && ::setns(p.netns_fd.get(), CLONE_NEWNET) != 0)
     fail(report, Step::Namespaces, errno);
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+  if (!p.host_mounts && ::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     fail(report, Step::MountPropagation, errno);
   // 2. Mounts, in the plan's order.
   for (size_t i = 0; i < p.mounts.size(); ++i) {
@@ -342,8 +342,10 @@ base::Result<pid_t> launch(const Plan& plan) {
   ChildArgs args{&plan, sv[1], userns ? userns.get() : -1};
   // Returns once the child has called execve() or exited (CLONE_VFORK). Sharing this
   // process's memory (CLONE_VM) costs no page-table copy and no copy-on-write faults.
-  pid_t pid = ::clone(applyInChild, stack.top(),
-                      CLONE_VM | CLONE_VFORK | CLONE_NEWNS | plan.clone_flags | SIGCHLD, &args);
+  pid_t pid = ::clone(
+      applyInChild, stack.top(),
+      CLONE_VM | CLONE_VFORK | (plan.host_mounts ? 0 : CLONE_NEWNS) | plan.clone_flags | SIGCHLD,
+      &args);
   if (pid < 0) return base::sysError("clone (new namespaces)");
   theirs.reset();
   ChildReport r{};

@@ -31,6 +31,25 @@ inline std::string_view execLine(std::string_view line, bool* argv0 = nullptr) {
   return line;
 }
 
+// What the prefixes of a command line ask for (see systemd.service(5), "Command lines").
+struct CommandPrefixes {
+  bool ignore_failure = false;   // "-": a non-zero exit counts as success
+  bool argv0 = false;            // "@": the second word is argv[0]
+  bool full_privileges = false;  // "+": no sandbox at all, as root
+  bool keep_ids = false;         // "!" or "!!": the sandbox without the User=/Group= change
+};
+inline CommandPrefixes commandPrefixes(std::string_view line) {
+  CommandPrefixes p;
+  while (!line.empty() && std::string_view("-@:+!").find(line.front()) != std::string_view::npos) {
+    if (line.front() == '-') p.ignore_failure = true;
+    if (line.front() == '@') p.argv0 = true;
+    if (line.front() == '+') p.full_privileges = true;
+    if (line.front() == '!') p.keep_ids = true;
+    line.remove_prefix(1);
+  }
+  return p;
+}
+
 // Strips a leading "~" (a deny list) and says whether there was one.
 inline bool stripInvert(std::string_view& v) {
   if (v.empty() || v.front() != '~') return false;
