@@ -2,7 +2,8 @@
 """A small, real HTTP/1.1 origin for burrow's integration tests.
 
 Python standard library only. Threaded, keep-alive. Binds 127.0.0.1:0 (or --port) and
-prints the bound port alone on the first line of stdout, then serves until killed.
+prints the bound port alone on the first line of stdout, then serves until killed. With
+--unix PATH it serves that Unix socket instead and prints PATH.
 
 Endpoints (any other path answers 404 with a short text body):
   /hello, /.../hello  text "hello from NAME path=PATH"; X-Echo-Host echoes the Host header
@@ -29,7 +30,6 @@ import base64
 import hashlib
 import http.server
 import json
-import os
 import socketserver
 import struct
 import sys
@@ -391,22 +391,13 @@ def main():
     args = ap.parse_args()
     if args.unix:
         server = UnixServer(args.unix, UnixHandler)
-        server.name = args.name
-        server.log_requests = args.log
-        sys.stdout.write("%s\n" % args.unix)
-        sys.stdout.flush()
-        try:
-            server.serve_forever(poll_interval=0.2)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-            os.unlink(args.unix)
-        return
-    server = Server(("127.0.0.1", args.port), Handler)
+        where = args.unix
+    else:
+        server = Server(("127.0.0.1", args.port), Handler)
+        where = server.server_address[1]
     server.name = args.name
     server.log_requests = args.log
-    sys.stdout.write("%d\n" % server.server_address[1])
+    sys.stdout.write("%s\n" % where)
     sys.stdout.flush()
     try:
         server.serve_forever(poll_interval=0.2)
