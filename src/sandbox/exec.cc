@@ -606,6 +606,9 @@ base::Result<Plan> prepareInParent(const Config& c, std::string_view directive,
 }
 
 std::atomic<pid_t> g_child{-1};
+// The main process while it runs: signals go to it, never to an ExecReload= or ExecStartPost=
+// command that runs beside it (a SIGTERM during a reload would otherwise miss the service).
+std::atomic<pid_t> g_main{-1};
 std::atomic<bool> g_stopping{false};
 // While the main process runs with ExecStop= (or ExecReload=) set, a stop signal (or SIGHUP)
 // is noted for the wait loop, which runs those commands, instead of being forwarded.
@@ -618,7 +621,8 @@ void forwardSignal(int sig) {
   const bool stop = sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
   if (stop) g_stopping = true;
   if (sig == SIGHUP && g_hold_reload) g_reload = true;
-  pid_t pid = g_child.load();
+  pid_t pid = g_main.load();
+  if (pid <= 0) pid = g_child.load();
   bool held = (stop && g_hold_stop) || (sig == SIGHUP && g_hold_reload);
   if (pid > 0 && !held) ::kill(pid, sig);
   if (g_wake_fd >= 0) (void)!::write(g_wake_fd, "", 1);
@@ -789,6 +793,7 @@ class Run {
     }
     main_pid_ = *pid;
     g_child = main_pid_;
+    g_main = main_pid_;
     LOG_INFO("service started unit={} pid={}", c_.unit_name, main_pid_);
     const std::map<std::string, std::string> mainpid = {{"MAINPID", std::to_string(main_pid_)}};
     bool up = true;
@@ -824,6 +829,7 @@ class Run {
     base::Result<void> lost = waitService(main_pid_, c_, inv_, wake_, &status, &hooks);
     g_hold_stop = g_hold_reload = false;
     g_child = -1;
+    g_main = -1;
     status_ = status;
     main_pid_ = -main_pid_;  // ended: no $MAINPID from now on
     if (!lost) {

@@ -150,14 +150,15 @@ class UnitCommandsTest(harness.BurrowTestCase):
             "ExecStart=%s\n" % self.sh(
                 "trap \"echo hup >> LOG\" HUP; trap \"echo term >> LOG; exit 0\" TERM; "
                 "echo ready $$ >> LOG; i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done") +
-            "ExecReload=%s\n" % self.sh("echo reload $MAINPID >> LOG"))
+            # The reload is still running when SIGTERM comes: the service must get it.
+            "ExecReload=%s\n" % self.sh("echo reload $MAINPID >> LOG; sleep 1"))
         p = self.spawn("exec", [harness.BURROW, "--log-level", "warn", "exec", "--no-restart",
                                 unit])
         self.wait_line("ready", p)
         p.send(signal.SIGHUP)
         self.wait_line("reload", p)
         p.send(signal.SIGTERM)
-        self.assertEqual(p.popen.wait(timeout=30), 0, p.tail())
+        self.assertEqual(p.popen.wait(timeout=10), 0, p.tail())
         got = self.lines()
         pid = got[0].split()[1]
         # The reload command ran with the service's pid; the service never saw SIGHUP.
