@@ -586,6 +586,40 @@ class SupervisedByBurrowTest(harness.BurrowTestCase):
         self.assertFalse(os.path.exists(self.state) or os.path.exists(self.record))
         self.assertFalse(user_exists(self.name))
 
+    def test_reload_reaches_the_connector_which_rereads_its_config(self):
+        _, port_a = self.start_origin("A")
+        _, port_b = self.start_origin("B")
+        edge = self.start_edge()
+        token = self.write_token(self.create_tunnel(edge, "svc", ["svc.test"]))
+        rules = "ingress:\n  - service: http://127.0.0.1:%d\n"
+        # No --config and no --url: the connector reads config.yml in its state directory.
+        os.makedirs(self.state)
+        config = os.path.join(self.state, "config.yml")
+        with open(config, "w") as f:
+            f.write(rules % port_a)
+        r = self.burrow("service", "install", "--init", "none", "--name", self.name,
+                        "--state-dir", self.state, "--", "tunnel", "run", "--token-file", token,
+                        timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        sup = read_int(os.path.join(self.state, self.name + ".supervisor.pid"))
+        self.addCleanup(lambda: gone(sup) or os.kill(sup, 9))
+        self.addCleanup(lambda: self.burrow("service", "uninstall", "--name", self.name))
+
+        def body():
+            try:
+                return self.get(edge, "/hello", "svc.test").body
+            except OSError:
+                return None
+        harness.poll(lambda: body() == b"hello from A path=/hello\n", 15, what="origin A")
+        with open(config + ".new", "w") as f:
+            f.write(rules % port_b)
+        os.replace(config + ".new", config)
+        r = self.burrow("service", "reload", "--name", self.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        harness.poll(lambda: body() == b"hello from B path=/hello\n", 10, what="origin B")
+        with open(os.path.join(self.state, self.name + ".log")) as f:
+            self.assertIn("config reloaded", f.read())
+
     def test_a_service_that_exits_is_not_started_and_one_that_keeps_exiting_is_failing(self):
         # A token the connector refuses: it exits at once. Install says so with its last log
         # lines, exits 1, and takes back all it made.
