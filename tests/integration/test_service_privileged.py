@@ -859,7 +859,8 @@ class SupervisedBySystemdTest(harness.BurrowTestCase):
         open(root + "/etc/machine-id", "w").close()  # a new one, not the host's
         shutil.copy("/usr/lib/os-release", root + "/usr/lib/os-release")
         bindir = os.path.dirname(installed_burrow())
-        self.machine = "burrow-it%d" % (os.getpid() % 100000)
+        # Not ServiceTest's name: the container starts from a copy of the host's /etc.
+        self.machine = "burrow-sd%d" % (os.getpid() % 100000)
         c = self.spawn("nspawn", [
             "systemd-nspawn", "-D", root, "--bind-ro=/usr", "--bind-ro=%s:/opt/burrow-it" % bindir,
             "--private-network", "--register=no", "--keep-unit", "--link-journal=no",
