@@ -187,40 +187,16 @@ struct Endpoint {
 
 // "1.2.3.4:51820", "[2001:db8::1]:51820" or "vpn.example.com:51820", as wg(8) takes them.
 base::Result<Endpoint> parseEndpoint(std::string_view text) {
-  std::string_view host;
-  std::string_view port;
-  const bool bracketed = text.starts_with('[');
-  if (bracketed) {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") {
-      return base::invalid("endpoint '{}' is not [IPV6]:PORT", text);
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      return base::invalid("endpoint '{}' has no port (write HOST:PORT)", text);
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return base::invalid("endpoint '{}': write an IPv6 endpoint as [ADDRESS]:PORT", text);
-    }
-  }
-  std::optional<int> p = parseNumber(port, 65535);
-  if (!p || *p == 0) {
-    return base::invalid("endpoint '{}' needs a port from 1 to 65535", text);
-  }
+  auto hp = base::splitHostPort(text);
+  if (!hp) return base::invalid("endpoint {}", hp.error().message());
+  if (hp->host.empty()) return base::invalid("endpoint '{}' has no host (write HOST:PORT)", text);
+  const std::string_view host = hp->host;
   std::optional<IpAddress> ip = parseIp(host);
-  if (bracketed && (!ip || ip->family != AF_INET6)) {
-    return base::invalid("endpoint '{}': '{}' is not an IPv6 address", text, host);
-  }
   Endpoint e;
   if (ip) {
     const std::string addr = formatIp(*ip);
-    e.text =
-        ip->family == AF_INET6 ? fmt::format("[{}]:{}", addr, *p) : fmt::format("{}:{}", addr, *p);
+    e.text = ip->family == AF_INET6 ? fmt::format("[{}]:{}", addr, hp->port)
+                                    : fmt::format("{}:{}", addr, hp->port);
     return e;
   }
   if (!isHostname(host)) {

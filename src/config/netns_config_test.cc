@@ -923,7 +923,8 @@ TEST(WgQuick, Errors) {
   expectError(err("[Peer]\n" + peer + "AllowedIPs = 0.0.0.0/0, ::/129\n"),
               "w.conf:3: ", "AllowedIPs: '::/129' is not a CIDR");
   expectError(err("[Peer]\n" + peer + "Endpoint = 2001:db8::1:51820\n"), "w.conf:3: ",
-              "Endpoint: endpoint '2001:db8::1:51820': write an IPv6 endpoint as [ADDRESS]:PORT");
+              "Endpoint: endpoint '2001:db8::1:51820': write IPv6 addresses in brackets, as "
+              "[ADDRESS]:PORT");
   expectError(err("[Peer]\n" + peer + "PersistentKeepalive = never\n"),
               "w.conf:3: ", "PersistentKeepalive must be off or a number");
   expectError(err("[Peer]\nPublicKey = abc\n"),

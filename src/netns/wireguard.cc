@@ -73,10 +73,10 @@ base::Result<std::string> keyHex(const std::string& b64, std::string_view what) 
 
 // "host:port" or "[v6]:port" as a literal address endpoint; a host name is resolved (IPv4).
 base::Result<std::string> literalEndpoint(const std::string& endpoint) {
-  auto colon = endpoint.rfind(':');
-  if (colon == std::string::npos) return base::invalid("endpoint '{}' has no port", endpoint);
-  std::string host = endpoint.substr(0, colon), port = endpoint.substr(colon + 1);
-  if (!host.empty() && host.front() == '[') return endpoint;
+  ASSIGN_OR_RETURN(base::HostPort hp, base::splitHostPort(endpoint));
+  if (endpoint.front() == '[') return endpoint;
+  const std::string& host = hp.host;
+  const std::string port = std::to_string(hp.port);
   addrinfo hints{}, *res = nullptr;
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_DGRAM;
@@ -175,10 +175,10 @@ base::Result<void> configureWireguard(const config::WireguardSettings& wg,
 namespace {
 
 bool isHostname(const std::string& endpoint) {
-  const auto colon = endpoint.rfind(':');
-  if (endpoint.empty() || endpoint.front() == '[' || colon == std::string::npos) return false;
+  auto hp = base::splitHostPort(endpoint);
+  if (!hp || hp->host.empty() || endpoint.front() == '[') return false;
   in_addr a{};
-  return ::inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &a) != 1;
+  return ::inet_pton(AF_INET, hp->host.c_str(), &a) != 1;
 }
 
 }  // namespace

@@ -173,9 +173,8 @@ bool bindsLowPort(const Service& s) {
   for (size_t i = 0; i + 1 < s.command.size(); ++i) {
     const auto& f = s.command[i];
     if (f != "--http" && f != "--https" && f != "--tunnel") continue;
-    const auto& v = s.command[i + 1];
-    int port = std::atoi(v.c_str() + (v.rfind(':') == std::string::npos ? 0 : v.rfind(':') + 1));
-    if (port > 0 && port < 1024) return true;
+    auto hp = base::splitHostPort(s.command[i + 1]);
+    if (hp && hp->port < 1024) return true;
   }
   return false;
 }
