@@ -330,17 +330,19 @@ struct Connector::Impl {
     co_return stopping ? End::Stopped : End::Retry;
   }
 
+  // `looping` is cleared only when the loop returns: a frame destroyed unfinished at exit
+  // (the io_context going after this object) must not touch it.
   Task<void> connectionLoop(size_t slot) {
+    looping[slot] = true;
+    co_await keepConnected(slot);
+    looping[slot] = false;
+  }
+
+  Task<void> keepConnected(size_t slot) {
     const int index = indexes[slot];
     Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60),
                     std::hash<std::string>{}(connector_id) + static_cast<uint64_t>(index));
     auto& timer = *retry_timers[slot];
-    looping[slot] = true;
-    struct Done {
-      std::vector<bool>& v;
-      size_t i;
-      ~Done() { v[i] = false; }
-    } done{looping, slot};
     while (!stopping && !retired[slot]) {
       base::Error err;
       auto started = std::chrono::steady_clock::now();
