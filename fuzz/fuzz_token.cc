@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "base/base.h"
 #include "base/check.h"
 #include "tunnel/token.h"
 
@@ -15,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CHECK(again->tunnel_id == t->tunnel_id && again->secret == t->secret &&
           again->endpoint == t->endpoint && again->pin == t->pin);
   }
-  (void)tunnel::splitHostPort(in);
+  (void)base::splitHostPort(in);
+  (void)base::splitHostPort(in, /*port_zero_ok=*/true);
   return 0;
 }
