@@ -76,6 +76,9 @@ struct Service {
   uint16_t port = 0;      // Http/Https: explicit or scheme default (80/443)
   std::string unix_path;  // Unix/UnixTls
   int status = 0;         // HttpStatus
+  // Http/Https in burrow.yaml: NAME of "http://[NAME]:PORT", a service of the stack whose
+  // address is decided when it runs; `host` is empty until then.
+  std::string name;
 };
 
 struct IngressRule {
@@ -115,8 +118,9 @@ base::Result<TunnelConfig> singleServiceConfig(std::string_view url);
 base::Result<void> checkMetricsAddress(std::string_view addr);
 // The nearest of `known` to `key` (a typo's likely meaning), or "" when none is close.
 std::string nearestKey(std::string_view key, const std::vector<std::string_view>& known);
-// Parses one `service:` value ("http://localhost:8080", "unix:/run/x.sock", ...).
-base::Result<Service> parseService(std::string_view text);
+// Parses one `service:` value ("http://localhost:8080", "unix:/run/x.sock", ...). With
+// `bracket_names`, "[NAME]" without a ':' is a service name (Service::name), not an address.
+base::Result<Service> parseService(std::string_view text, bool bracket_names = false);
 
 // First-match-wins ingress lookup, cloudflared's semantics: the host's port is dropped,
 // hostnames compare case-insensitively, `*.suffix` matches any depth but not the apex,

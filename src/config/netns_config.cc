@@ -445,6 +445,8 @@ class NamespaceParser {
       : source_(source), name_(name), prefix_(fmt::format("namespaces.{}", name)) {}
 
   base::Result<NamespaceConfig> parse(const YAML::Node& root);
+  // The mapping of `namespaces.NAME` (entry `e`), read and validated.
+  base::Result<NamespaceConfig> parseBody(const Entry& e);
 
  private:
   template <class... Args>
@@ -1134,9 +1136,16 @@ base::Result<void> NamespaceParser::validate() {
   return {};
 }
 
-base::Result<NamespaceConfig> NamespaceParser::parse(const YAML::Node& root) {
+base::Result<NamespaceConfig> NamespaceParser::parseBody(const Entry& e) {
   cfg_.name = name_;
   cfg_.source = source_;
+  cfg_.line = e.line;
+  RETURN_IF_ERROR(namespaceBody(e));
+  RETURN_IF_ERROR(validate());
+  return std::move(cfg_);
+}
+
+base::Result<NamespaceConfig> NamespaceParser::parse(const YAML::Node& root) {
   if (root.IsNull()) return fail(1, "expected a mapping with namespaces:, the file is empty");
   if (!root.IsMap()) {
     return fail(lineOf(root), "expected a mapping with namespaces:, got {}", kindName(root));
@@ -1162,13 +1171,19 @@ base::Result<NamespaceConfig> NamespaceParser::parse(const YAML::Node& root) {
     return fail(namespaces->line, "no namespace '{}' under namespaces:; the file defines {}", name_,
                 names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")));
   }
-  cfg_.line = mine->line;
-  RETURN_IF_ERROR(namespaceBody(*mine));
-  RETURN_IF_ERROR(validate());
-  return std::move(cfg_);
+  return parseBody(*mine);
 }
 
 }  // namespace
+
+base::Result<NamespaceConfig> parseNamespaceNode(const YAML::Node& body, int line,
+                                                 std::string_view source, std::string_view name) {
+  const std::string path = fmt::format("namespaces.{}", name);
+  if (auto ok = checkNamespaceName(name); !ok) {
+    return base::invalid("{}:{}: {}: {}", source, line, path, ok.error().message());
+  }
+  return NamespaceParser(source, name).parseBody(Entry{std::string(name), path, body, line});
+}
 
 base::Result<WgQuick> parseWgQuick(std::string_view text, std::string_view source) {
   WgQuickLines lines;

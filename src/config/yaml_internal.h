@@ -1,8 +1,16 @@
-// Private to src/config: what the YAML parsers (config.yml, namespace files) share. Include it
-// only from files that use yaml-cpp already.
+// Private to src/config: what the YAML parsers (config.yml, namespace files, burrow.yaml) share.
+// Include it only from files that use yaml-cpp already. The parse functions below do not catch
+// yaml-cpp's exceptions: call them inside the caller's one try block.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
 
 namespace config {
 
@@ -25,5 +33,18 @@ inline const char* kindName(const YAML::Node& n) {
       return "a scalar";
   }
 }
+
+// burrow.yaml's `namespaces.NAME`: the mapping `body`, its key at `line` of `source`, read and
+// validated exactly as `burrow netns` reads a namespace file's (netns_config.cc).
+base::Result<NamespaceConfig> parseNamespaceNode(const YAML::Node& body, int line,
+                                                 std::string_view source, std::string_view name);
+
+// burrow.yaml's `routes:` (`list`, its key at `line` of `source`): config.yml's ingress rules
+// (tunnel_config.cc), called "route #N" in messages, whose service URLs may name one of
+// `service_names` as "http://[NAME]:PORT". Unknown keys are appended to `warnings`.
+base::Result<std::vector<IngressRule>> parseRoutes(const YAML::Node& list, int line,
+                                                   std::string_view source,
+                                                   const std::vector<std::string>& service_names,
+                                                   std::vector<std::string>* warnings);
 
 }  // namespace config
