@@ -66,6 +66,17 @@ struct References {
   Entry network;  // for vpn:NAME
 };
 
+// The end of a message about `name`, which is none of `known` (called `what`): the nearest one
+// as "; did you mean 'x'?", else the list as " (services: a, b)".
+std::string hint(std::string_view name, const std::vector<std::string_view>& known,
+                 std::string_view what) {
+  if (std::string near = nearestKey(name, known); !near.empty()) {
+    return fmt::format("; did you mean '{}'?", near);
+  }
+  return fmt::format(" ({}: {})", what,
+                     known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")));
+}
+
 class StackParser {
  public:
   explicit StackParser(std::string_view source) : source_(source) {
@@ -430,10 +441,8 @@ base::Result<std::vector<std::string>> StackParser::serviceNames(const std::vect
       return fail(item.line, "{}: '{}' names the service itself", path, item.text);
     }
     if (std::find(names_.begin(), names_.end(), item.text) == names_.end()) {
-      const std::string near = nearestKey(item.text, {names_.begin(), names_.end()});
       return fail(item.line, "{}: no service '{}' under services:{}", path, item.text,
-                  near.empty() ? fmt::format(" (services: {})", fmt::join(names_, ", "))
-                               : fmt::format("; did you mean '{}'?", near));
+                  hint(item.text, {names_.begin(), names_.end()}, "services"));
     }
     out.push_back(item.text);
   }
@@ -451,14 +460,8 @@ base::Result<void> StackParser::references() {
     ASSIGN_OR_RETURN(s.binds_to, serviceNames(r.binds_to, s, "bindsTo"));
     if (s.network == StackNetwork::Vpn &&
         std::find(namespaces.begin(), namespaces.end(), s.vpn) == namespaces.end()) {
-      const std::string near = nearestKey(s.vpn, namespaces);
-      return fail(
-          r.network.line, "{}: no namespace '{}' under namespaces:{}", r.network.path, s.vpn,
-          near.empty()
-              ? fmt::format(
-                    " (namespaces: {})",
-                    namespaces.empty() ? "none" : fmt::format("{}", fmt::join(namespaces, ", ")))
-              : fmt::format("; did you mean '{}'?", near));
+      return fail(r.network.line, "{}: no namespace '{}' under namespaces:{}", r.network.path,
+                  s.vpn, hint(s.vpn, namespaces, "namespaces"));
     }
   }
   return {};

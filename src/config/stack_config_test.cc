@@ -282,7 +282,7 @@ TEST(Stack, PoolMustBeAnIpv4Cidr) {
               "network.pool: '10.77.1.0/16' has host bits set; did you mean 10.77.0.0/16?");
 }
 
-TEST(Stack, PoolMustHoldAFortyForEachPrivateService) {
+TEST(Stack, PoolMustHoldALinkForEachPrivateService) {
   // A /29 holds two /30 links: two private services fit, a host one takes none.
   auto fits = parseStack(twoServices("  h: {exec: [/h], network: host}\n"
                                      "network: {pool: 10.0.0.0/29}\n"),
