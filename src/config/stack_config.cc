@@ -1,6 +1,6 @@
 // burrow.yaml, the stack file: read with yaml-cpp as tunnel_config.cc reads config.yml.
 //
-// yaml-cpp's exceptions stay inside the one try block of parseStack(); the walker only calls
+// yaml-cpp's exceptions stay inside parseYaml()'s one try block; the walker only calls
 // accessors that do not throw on well-formed nodes. `namespaces.NAME` is read by the code
 // that reads `burrow netns` files and `routes:` by the code that reads config.yml's ingress
 // list, so each key means the same thing wherever it is written. The walk reads the keys in
@@ -16,9 +16,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <exception>
 #include <map>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,20 +43,8 @@ const std::vector<std::string_view> kServiceKeys = {"unit",    "exec",     "sand
                                                     "users",   "binds",    "connects", "after",
                                                     "bindsTo", "ephemeral"};
 
-// One `key: value` of a mapping. `path` is the full key path for messages:
-// "services.photos.network".
-struct Entry {
-  std::string key;
-  std::string path;
-  YAML::Node value;
-  int line = 0;
-};
-
-// One scalar of a list, with its own line.
-struct Item {
-  std::string text;
-  int line = 0;
-};
+using Entry = YamlEntry;
+using Item = YamlItem;
 
 // A service's references to other services, with their lines, checked once all are read.
 struct References {
@@ -137,26 +123,9 @@ void StackParser::unknown(const Entry& e, const std::vector<std::string_view>& k
   stack_.warnings.push_back(std::move(w));
 }
 
-// Refuses what yaml-cpp lets through silently: non-scalar keys, and duplicate keys (the
-// second would otherwise shadow the first without a word).
 base::Result<std::vector<Entry>> StackParser::entries(const YAML::Node& map,
                                                       const std::string& path) {
-  std::vector<Entry> out;
-  std::set<std::string> seen;
-  const std::string where = path.empty() ? "" : path + ": ";
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    // By value: the iterator hands out a temporary pair, so a reference would dangle.
-    const YAML::Node key = it->first;
-    if (!key.IsScalar()) {
-      return fail(lineOf(key), "{}keys must be plain names, not {}", where, kindName(key));
-    }
-    if (!seen.insert(key.Scalar()).second) {
-      return fail(lineOf(key), "{}key '{}' appears twice", where, key.Scalar());
-    }
-    out.push_back(Entry{key.Scalar(), path.empty() ? key.Scalar() : path + "." + key.Scalar(),
-                        it->second, lineOf(key)});
-  }
-  return out;
+  return yamlEntries(map, path, source_);
 }
 
 // `key:` with nothing after it reads as an empty mapping.
@@ -179,24 +148,8 @@ base::Result<std::string> StackParser::text(const Entry& e) {
   return e.value.Scalar();
 }
 
-// A list of scalars; with `single_ok`, one scalar stands for a list of one.
 base::Result<std::vector<Item>> StackParser::scalars(const Entry& e, bool single_ok) {
-  std::vector<Item> out;
-  if (e.value.IsNull()) return out;
-  if (single_ok && e.value.IsScalar()) {
-    out.push_back(Item{e.value.Scalar(), e.line});
-    return out;
-  }
-  if (!e.value.IsSequence()) {
-    return fail(e.line, "{}: expected a list, got {}", e.path, kindName(e.value));
-  }
-  for (const YAML::Node& n : e.value) {
-    if (!n.IsScalar()) {
-      return fail(lineOf(n), "{}: list items must be scalars, got {}", e.path, kindName(n));
-    }
-    out.push_back(Item{n.Scalar(), lineOf(n)});
-  }
-  return out;
+  return yamlScalars(e, single_ok, source_);
 }
 
 std::string StackParser::resolve(std::string_view path) const {
@@ -564,16 +517,8 @@ const StackService* Stack::service(std::string_view name) const {
 }
 
 base::Result<Stack> parseStack(std::string_view yaml, std::string_view source) {
-  try {
-    YAML::Node root = YAML::Load(std::string(yaml));
-    return StackParser(source).parse(root);
-  } catch (const YAML::Exception& e) {
-    const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
-    return base::invalid("{}:{}: invalid YAML: {}", source, line, e.msg);
-  } catch (const std::exception& e) {
-    // yaml-cpp may throw plain std:: exceptions (bad_alloc, out_of_range) on odd input.
-    return base::invalid("{}:0: cannot read the file: {}", source, e.what());
-  }
+  return parseYaml(yaml, source,
+                   [&](const YAML::Node& root) { return StackParser(source).parse(root); });
 }
 
 base::Result<Stack> loadStack(const std::string& path) {

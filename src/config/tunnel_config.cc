@@ -1,8 +1,9 @@
 // The connector's config.yml: a cloudflared config file, read with yaml-cpp.
 //
-// yaml-cpp reports errors by throwing. The exceptions stay inside this file: parsing runs
-// in one try block that turns them into Results, and the walker itself only calls
-// accessors that do not throw on well-formed nodes (IsMap, Scalar, iteration, Mark).
+// yaml-cpp reports errors by throwing. The exceptions stay inside src/config: parsing runs in
+// the one try block of parseYaml() (yaml_internal.h), which turns them into Results, and the
+// walker itself only calls accessors that do not throw on well-formed nodes (IsMap, Scalar,
+// iteration, Mark).
 //
 // A config written for cloudflared must keep working, so keys burrow does not use are
 // warnings (LOG_WARN once each, and TunnelConfig::warnings) — except a key that protects a
@@ -14,7 +15,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <exception>
 #include <memory>
 #include <set>
 #include <string>
@@ -547,16 +547,8 @@ OriginSettings resolve(const OriginRequest& req) {
 }
 
 base::Result<TunnelConfig> parseTunnelConfig(std::string_view yaml, std::string_view source) {
-  try {
-    YAML::Node root = YAML::Load(std::string(yaml));
-    return Parser(source).parse(root);
-  } catch (const YAML::Exception& e) {
-    int line = e.mark.is_null() ? 0 : e.mark.line + 1;
-    return base::invalid("{}:{}: invalid YAML: {}", source, line, e.msg);
-  } catch (const std::exception& e) {
-    // yaml-cpp may throw plain std:: exceptions (bad_alloc, out_of_range) on odd input.
-    return base::invalid("{}:0: cannot read config: {}", source, e.what());
-  }
+  return parseYaml(yaml, source,
+                   [&](const YAML::Node& root) { return Parser(source).parse(root); });
 }
 
 base::Result<TunnelConfig> loadTunnelConfig(const std::string& path) {
