@@ -8,12 +8,8 @@
 // their checks. Inputs that could name something that blocks when read (a FIFO, /dev/kmsg, a
 // terminal) are not parsed: paths under /dev, /proc, /run and /sys, paths climbing out with
 // "..", and double-quoted YAML escapes that could spell them.
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,6 +18,7 @@
 
 #include "base/log.h"
 #include "config/config.h"
+#include "fixture.h"
 
 namespace {
 
@@ -39,42 +36,12 @@ constexpr const char kPeerConf[] =
     "AllowedIPs = 0.0.0.0/0\n"
     "Endpoint = 198.51.100.20:51820\n";
 
-std::string g_dir;  // the private directory; removed at exit
-
-void writeFile(const std::string& path, const char* text) {
-  FILE* f = ::fopen(path.c_str(), "we");
-  if (f == nullptr) __builtin_trap();
-  ::fputs(text, f);
-  ::fclose(f);
-}
-
-void removeFixture() {
-  ::unlink((g_dir + "/app.service").c_str());
-  ::unlink((g_dir + "/peer.conf").c_str());
-  ::rmdir((g_dir + "/data").c_str());
-  ::rmdir(g_dir.c_str());
-}
-
 // The path given as the YAML's source, inside the fixture directory.
 const std::string& yamlSource() {
-  static const std::string source = [] {
-    std::string tmpl = "/tmp/burrow-fuzz-stack-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) __builtin_trap();
-    g_dir = tmpl;
-    writeFile(g_dir + "/app.service", kApp);
-    writeFile(g_dir + "/peer.conf", kPeerConf);
-    if (::mkdir((g_dir + "/data").c_str(), 0700) != 0) __builtin_trap();
-    ::atexit(removeFixture);
-    return g_dir + "/burrow.yaml";
-  }();
+  static const std::string source =
+      fuzz::makeFixture("stack", {{"app.service", kApp}, {"peer.conf", kPeerConf}, {"data/", ""}}) +
+      "/burrow.yaml";
   return source;
-}
-
-bool mayEscapeFixture(std::string_view text) {
-  for (std::string_view bad : {"/dev", "/proc", "/run", "/sys", "..", "\\"}) {
-    if (text.find(bad) != std::string_view::npos) return true;
-  }
-  return false;
 }
 
 void checkStack(const config::Stack& stack) {
@@ -122,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   (void)quiet;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  if (mayEscapeFixture(text)) return 0;
+  if (fuzz::mayEscapeFixture(text)) return 0;
   if (auto stack = config::parseStack(text, yamlSource())) checkStack(*stack);
   return 0;
 }
