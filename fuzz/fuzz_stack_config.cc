@@ -82,12 +82,12 @@ void checkStack(const config::Stack& stack) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  base::setLogLevel(base::LogLevel::Off);  // unknown-key warnings would flood stderr
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool quiet = [] {
-    base::setLogLevel(base::LogLevel::Off);  // unknown-key warnings would flood stderr
-    return true;
-  }();
-  (void)quiet;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (fuzz::mayEscapeFixture(text)) return 0;
   if (auto stack = config::parseStack(text, yamlSource())) checkStack(*stack);
