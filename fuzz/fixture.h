@@ -15,6 +15,18 @@
 
 namespace fuzz {
 
+// A valid wg-quick file (test keys, documentation addresses), for `configFile: peer.conf`.
+inline constexpr const char kPeerConf[] =
+    "[Interface]\n"
+    "PrivateKey = O5qhQv76RKq4OrHAkJ9pKf1TZWuJXsL8DkfUEupiulQ=\n"
+    "Address = 10.64.1.2/32, fc00::2\n"
+    "DNS = 10.64.0.1, search.example\n"
+    "MTU = 1320\n"
+    "[Peer]\n"
+    "PublicKey = OyE87QA+ibNaJsIsvQEcm/qylXhBWyBp9/yLAZmLkD0=\n"
+    "AllowedIPs = 0.0.0.0/0\n"
+    "Endpoint = 198.51.100.20:51820\n";
+
 // A file of the fixture: `text` is written to `name`; a name ending in '/' is a directory.
 struct FixtureFile {
   const char* name;

@@ -19,21 +19,10 @@
 
 namespace {
 
-constexpr const char kPeerConf[] =
-    "[Interface]\n"
-    "PrivateKey = O5qhQv76RKq4OrHAkJ9pKf1TZWuJXsL8DkfUEupiulQ=\n"
-    "Address = 10.64.1.2/32, fc00::2\n"
-    "DNS = 10.64.0.1, search.example\n"
-    "MTU = 1320\n"
-    "[Peer]\n"
-    "PublicKey = OyE87QA+ibNaJsIsvQEcm/qylXhBWyBp9/yLAZmLkD0=\n"
-    "AllowedIPs = 0.0.0.0/0\n"
-    "Endpoint = 198.51.100.20:51820\n";
-
 // The path given as the YAML's source, inside the fixture directory.
 const std::string& yamlSource() {
   static const std::string source =
-      fuzz::makeFixture("netns", {{"peer.conf", kPeerConf}}) + "/fuzz.yml";
+      fuzz::makeFixture("netns", {{"peer.conf", fuzz::kPeerConf}}) + "/fuzz.yml";
   return source;
 }
 

@@ -9,9 +9,9 @@
 // terminal) are not parsed: paths under /dev, /proc, /run and /sys, paths climbing out with
 // "..", and double-quoted YAML escapes that could spell them.
 #include <algorithm>
-#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,20 +26,12 @@ constexpr const char kApp[] =
     "[Service]\n"
     "ExecStart=/usr/bin/app --port 8080\n"
     "ProtectSystem=strict\n";
-constexpr const char kPeerConf[] =
-    "[Interface]\n"
-    "PrivateKey = O5qhQv76RKq4OrHAkJ9pKf1TZWuJXsL8DkfUEupiulQ=\n"
-    "Address = 10.64.1.2/32\n"
-    "DNS = 10.64.0.1\n"
-    "[Peer]\n"
-    "PublicKey = OyE87QA+ibNaJsIsvQEcm/qylXhBWyBp9/yLAZmLkD0=\n"
-    "AllowedIPs = 0.0.0.0/0\n"
-    "Endpoint = 198.51.100.20:51820\n";
 
 // The path given as the YAML's source, inside the fixture directory.
 const std::string& yamlSource() {
   static const std::string source =
-      fuzz::makeFixture("stack", {{"app.service", kApp}, {"peer.conf", kPeerConf}, {"data/", ""}}) +
+      fuzz::makeFixture("stack",
+                        {{"app.service", kApp}, {"peer.conf", fuzz::kPeerConf}, {"data/", ""}}) +
       "/burrow.yaml";
   return source;
 }
