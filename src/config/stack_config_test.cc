@@ -177,6 +177,24 @@ TEST(Stack, UnknownKeysWarnWithTheNearestKey) {
   EXPECT_EQ(stack->services[0].network, StackNetwork::Private);
 }
 
+TEST(Stack, NamespaceAndRouteWarningsAreKept) {
+  auto stack = parseStack(
+      "namespaces:\n"
+      "  vpn: {wireguard: {interface: wg-vpn, configFile: provider.conf}, colour: red}\n"
+      "services:\n"
+      "  web: {exec: [/bin/web]}\n"
+      "tunnel: {tokenFile: /etc/burrow/token}\n"
+      "routes:\n"
+      "  - service: http://[web]:80\n"
+      "    comment: the only route\n",
+      kSource);
+  ASSERT_TRUE(stack) << stack.error().message();
+  ASSERT_EQ(stack->warnings.size(), 2u);
+  EXPECT_EQ(stack->warnings[0], kSource + ":2: unknown key 'namespaces.vpn.colour'");
+  EXPECT_EQ(stack->warnings[1], kSource + ":8: route #1: unknown key 'comment' ignored");
+  EXPECT_EQ(stack->token_file, "/etc/burrow/token");  // absolute paths stay as written
+}
+
 TEST(Stack, DuplicateKeysAreErrors) {
   expectError("services:\n  a: {exec: [/a]}\n  a: {exec: [/b]}\n", 3,
               "services: key 'a' appears twice");
