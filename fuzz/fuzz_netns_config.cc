@@ -8,10 +8,6 @@
 // the merge. Inputs that could point configFile at something that blocks when read (a FIFO,
 // /dev/kmsg, a terminal) are not given to parseNamespace: paths under /dev, /proc, /run and
 // /sys, paths climbing out with "..", and double-quoted YAML escapes that could spell them.
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,48 +15,15 @@
 
 #include "base/log.h"
 #include "config/config.h"
+#include "fixture.h"
 
 namespace {
 
-constexpr const char kPeerConf[] =
-    "[Interface]\n"
-    "PrivateKey = O5qhQv76RKq4OrHAkJ9pKf1TZWuJXsL8DkfUEupiulQ=\n"
-    "Address = 10.64.1.2/32, fc00::2\n"
-    "DNS = 10.64.0.1, search.example\n"
-    "MTU = 1320\n"
-    "[Peer]\n"
-    "PublicKey = OyE87QA+ibNaJsIsvQEcm/qylXhBWyBp9/yLAZmLkD0=\n"
-    "AllowedIPs = 0.0.0.0/0\n"
-    "Endpoint = 198.51.100.20:51820\n";
-
-std::string g_dir;  // the private directory; removed at exit
-
-void removeFixture() {
-  ::unlink((g_dir + "/peer.conf").c_str());
-  ::rmdir(g_dir.c_str());
-}
-
 // The path given as the YAML's source, inside the fixture directory.
 const std::string& yamlSource() {
-  static const std::string source = [] {
-    std::string tmpl = "/tmp/burrow-fuzz-netns-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) __builtin_trap();
-    g_dir = tmpl;
-    FILE* f = ::fopen((g_dir + "/peer.conf").c_str(), "we");
-    if (f == nullptr) __builtin_trap();
-    ::fputs(kPeerConf, f);
-    ::fclose(f);
-    ::atexit(removeFixture);
-    return g_dir + "/fuzz.yml";
-  }();
+  static const std::string source =
+      fuzz::makeFixture("netns", {{"peer.conf", fuzz::kPeerConf}}) + "/fuzz.yml";
   return source;
-}
-
-bool mayEscapeFixture(std::string_view text) {
-  for (std::string_view bad : {"/dev", "/proc", "/run", "/sys", "..", "\\"}) {
-    if (text.find(bad) != std::string_view::npos) return true;
-  }
-  return false;
 }
 
 bool isCidr(const std::string& s) { return s.find('/') != std::string::npos; }
@@ -118,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  if (!mayEscapeFixture(text)) {
+  if (!fuzz::mayEscapeFixture(text)) {
     if (auto ns = config::parseNamespace(text, yamlSource(), "vpn")) checkNamespace(*ns);
   }
   return 0;

@@ -1,7 +1,8 @@
 // config: parsing and validation of the files users already have. This header covers the
 // connector's cloudflared-compatible config.yml (tunnel, credentials-file, originRequest,
 // ingress) and its ingress-rule matching, the syntax of systemd unit files, and the
-// VPN-confinement namespace files of `burrow netns` (with wg-quick files). Every error names the
+// VPN-confinement namespace files of `burrow netns` (with wg-quick files), and burrow.yaml, the
+// stack file that ties them together. Every error names the
 // file, the line and, for ingress problems, the rule number, with wording close to cloudflared's so
 // users can search it. Parsed configs are immutable values: safe to share read-only across threads.
 #pragma once
@@ -76,6 +77,9 @@ struct Service {
   uint16_t port = 0;      // Http/Https: explicit or scheme default (80/443)
   std::string unix_path;  // Unix/UnixTls
   int status = 0;         // HttpStatus
+  // Http/Https in burrow.yaml: NAME of "http://[NAME]:PORT", a service of the stack whose
+  // address is decided when it runs; `host` is empty until then.
+  std::string name;
 };
 
 struct IngressRule {
@@ -115,8 +119,9 @@ base::Result<TunnelConfig> singleServiceConfig(std::string_view url);
 base::Result<void> checkMetricsAddress(std::string_view addr);
 // The nearest of `known` to `key` (a typo's likely meaning), or "" when none is close.
 std::string nearestKey(std::string_view key, const std::vector<std::string_view>& known);
-// Parses one `service:` value ("http://localhost:8080", "unix:/run/x.sock", ...).
-base::Result<Service> parseService(std::string_view text);
+// Parses one `service:` value ("http://localhost:8080", "unix:/run/x.sock", ...). With
+// `bracket_names`, "[NAME]" without a ':' is a service name (Service::name), not an address.
+base::Result<Service> parseService(std::string_view text, bool bracket_names = false);
 
 // First-match-wins ingress lookup, cloudflared's semantics: the host's port is dropped,
 // hostnames compare case-insensitively, `*.suffix` matches any depth but not the apex,
@@ -283,5 +288,78 @@ struct WgQuick {
   std::vector<std::string> dns;  // the DNS= addresses
 };
 base::Result<WgQuick> parseWgQuick(std::string_view text, std::string_view source);
+
+// ---- The stack: burrow.yaml, one file for the whole system ----
+// The parts above tied together: the tunnel's token, VPN namespaces (the keys of `burrow netns`
+// files), services (a unit file or an argv, each with its network) and routes (config.yml's
+// ingress rules, whose service URLs may name a service: "http://[photos]:2342"):
+//
+//   tunnel: {tokenFile: token}                 # relative paths: from the file's directory
+//   network: {pool: 10.77.0.0/16}              # private links are carved from it
+//   namespaces: {vpn: {wireguard: {...}}}
+//   services:
+//     photos: {unit: units/photos.service, network: private, connects: [db]}
+//     db: {exec: [/usr/bin/postgres, -D, /data], sandbox: {User: postgres}}
+//   routes: [{hostname: photos.example.net, service: "http://[photos]:2342"},
+//            {service: "http_status:404"}]
+//
+// Parsing checks everything the file alone can decide (names that refer to services and
+// namespaces, `after` cycles, bind sources, the pool's size, unit files); running it is
+// another subsystem's job.
+
+enum class StackNetwork {
+  Private,  // its own network namespace and a /30 link carved from the pool (the default)
+  Host,     // the host's network namespace
+  None,     // a network namespace with loopback only
+  Vpn,      // inside the VPN namespace StackService::vpn, fail-closed
+};
+
+// One of `binds:`, "SRC:DST[:ro]".
+struct StackBind {
+  std::string source;  // as resolved against the file's directory; it existed when parsed
+  std::string target;  // absolute, inside the service
+  bool read_only = false;
+  int line = 0;
+};
+
+struct StackService {
+  std::string name;  // its key under `services:`
+  int line = 0;
+  // Exactly one of `unit` (a unit file: its [Service] is the sandbox and ExecStart) and `exec`.
+  std::optional<UnitFile> unit;
+  std::vector<std::string> exec;  // argv
+  // `sandbox:`, [Service] directives as written (a list value gives one entry per item), after
+  // the unit's own when there is one. The sandbox checks them when the service is launched.
+  std::vector<UnitEntry> sandbox;
+  StackNetwork network = StackNetwork::Private;
+  std::string vpn;          // Vpn: a key of Stack::namespaces
+  bool pick_users = false;  // users: pick (a private 65536-id range); default none
+  std::vector<StackBind> binds;
+  std::vector<std::string> connects;  // services it may open connections to
+  std::vector<std::string> after;     // services started before it (no cycle)
+  std::vector<std::string> binds_to;  // services whose stop stops it
+  bool ephemeral = false;
+};
+
+struct Stack {
+  std::string source;                       // file path, for messages
+  std::string token_file;                   // tunnel.tokenFile, resolved; "" when unset
+  std::string pool = "10.77.0.0/16";        // network.pool, an IPv4 CIDR
+  std::vector<NamespaceConfig> namespaces;  // in file order
+  std::vector<StackService> services;       // in file order
+  std::vector<IngressRule> routes;          // empty without routes:; else ends in a catch-all
+  std::vector<std::string> warnings;        // "FILE:LINE: unknown key ..." (also logged)
+
+  // The service called `name`, or nullptr.
+  const StackService* service(std::string_view name) const;
+};
+
+// Reads and validates FILE. Errors name the file, the line and the key:
+//   "burrow.yaml:12: services.photos.network: no namespace 'vpm' under namespaces:; did you
+//    mean 'vpn'?"
+base::Result<Stack> loadStack(const std::string& path);
+// Same from text; `source` names it in messages, and relative paths are resolved against its
+// directory.
+base::Result<Stack> parseStack(std::string_view yaml, std::string_view source);
 
 }  // namespace config

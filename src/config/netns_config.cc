@@ -2,7 +2,7 @@
 // they may name in wireguard.configFile.
 //
 // The YAML side works as tunnel_config.cc does: yaml-cpp's exceptions stay inside the one try
-// block of parseNamespace(), and the walker only calls accessors that do not throw on
+// block of parseYaml() (yaml_internal.h), and the walker only calls accessors that do not throw on
 // well-formed nodes. It runs in two passes. The walk records what the file says and the line
 // of every key it met; validate() then merges the wg-quick file, fills the defaults and checks
 // the rules that span keys (exactly one private key, highAssurance refusals, hostname
@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <exception>
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -417,20 +416,8 @@ base::Result<WgQuick> parseWgQuickWithLines(std::string_view text, std::string_v
 
 // ---- The YAML namespace file ----
 
-// One `key: value` of a mapping. `path` is the full key path for messages:
-// "namespaces.vpn.dns.mode".
-struct Entry {
-  std::string key;
-  std::string path;
-  YAML::Node value;
-  int line = 0;
-};
-
-// One scalar of a list, with its own line.
-struct Item {
-  std::string text;
-  int line = 0;
-};
+using Entry = YamlEntry;
+using Item = YamlItem;
 
 // A place to blame in a message: a key of the YAML file or a line of the wg-quick file.
 struct Where {
@@ -445,6 +432,8 @@ class NamespaceParser {
       : source_(source), name_(name), prefix_(fmt::format("namespaces.{}", name)) {}
 
   base::Result<NamespaceConfig> parse(const YAML::Node& root);
+  // The mapping of `namespaces.NAME` (entry `e`), read and validated.
+  base::Result<NamespaceConfig> parseBody(const Entry& e);
 
  private:
   template <class... Args>
@@ -521,27 +510,11 @@ void NamespaceParser::unknown(const Entry& e) {
   cfg_.warnings.push_back(std::move(w));
 }
 
-// Refuses what yaml-cpp lets through silently: non-scalar keys, and duplicate keys (the
-// second would otherwise shadow the first without a word).
+// yamlEntries(), with the line of every key kept for validate()'s messages.
 base::Result<std::vector<Entry>> NamespaceParser::entries(const YAML::Node& map,
                                                           const std::string& path) {
-  std::vector<Entry> out;
-  std::set<std::string> seen;
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    // By value: the iterator hands out a temporary pair, so a reference would dangle.
-    const YAML::Node key = it->first;
-    const std::string where = path.empty() ? "" : path + ": ";
-    if (!key.IsScalar()) {
-      return fail(lineOf(key), "{}keys must be plain names, not {}", where, kindName(key));
-    }
-    if (!seen.insert(key.Scalar()).second) {
-      return fail(lineOf(key), "{}key '{}' appears twice", where, key.Scalar());
-    }
-    Entry e{key.Scalar(), path.empty() ? key.Scalar() : path + "." + key.Scalar(), it->second,
-            lineOf(key)};
-    lines_.emplace(e.path, e.line);
-    out.push_back(std::move(e));
-  }
+  ASSIGN_OR_RETURN(std::vector<Entry> out, yamlEntries(map, path, source_));
+  for (const Entry& e : out) lines_.emplace(e.path, e.line);
   return out;
 }
 
@@ -593,24 +566,8 @@ base::Result<std::optional<int>> NamespaceParser::integer(const Entry& e, int mi
   return v;
 }
 
-// A list of scalars; with `single_ok`, one scalar stands for a list of one.
 base::Result<std::vector<Item>> NamespaceParser::scalars(const Entry& e, bool single_ok) {
-  std::vector<Item> out;
-  if (e.value.IsNull()) return out;
-  if (single_ok && e.value.IsScalar()) {
-    out.push_back(Item{e.value.Scalar(), e.line});
-    return out;
-  }
-  if (!e.value.IsSequence()) {
-    return fail(e.line, "{}: expected a list, got {}", e.path, kindName(e.value));
-  }
-  for (const YAML::Node& n : e.value) {
-    if (!n.IsScalar()) {
-      return fail(lineOf(n), "{}: list items must be scalars, got {}", e.path, kindName(n));
-    }
-    out.push_back(Item{n.Scalar(), lineOf(n)});
-  }
-  return out;
+  return yamlScalars(e, single_ok, source_);
 }
 
 base::Result<std::vector<std::string>> NamespaceParser::cidrs(const Entry& e, HostBits host_bits) {
@@ -1134,9 +1091,16 @@ base::Result<void> NamespaceParser::validate() {
   return {};
 }
 
-base::Result<NamespaceConfig> NamespaceParser::parse(const YAML::Node& root) {
+base::Result<NamespaceConfig> NamespaceParser::parseBody(const Entry& e) {
   cfg_.name = name_;
   cfg_.source = source_;
+  cfg_.line = e.line;
+  RETURN_IF_ERROR(namespaceBody(e));
+  RETURN_IF_ERROR(validate());
+  return std::move(cfg_);
+}
+
+base::Result<NamespaceConfig> NamespaceParser::parse(const YAML::Node& root) {
   if (root.IsNull()) return fail(1, "expected a mapping with namespaces:, the file is empty");
   if (!root.IsMap()) {
     return fail(lineOf(root), "expected a mapping with namespaces:, got {}", kindName(root));
@@ -1162,13 +1126,19 @@ base::Result<NamespaceConfig> NamespaceParser::parse(const YAML::Node& root) {
     return fail(namespaces->line, "no namespace '{}' under namespaces:; the file defines {}", name_,
                 names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")));
   }
-  cfg_.line = mine->line;
-  RETURN_IF_ERROR(namespaceBody(*mine));
-  RETURN_IF_ERROR(validate());
-  return std::move(cfg_);
+  return parseBody(*mine);
 }
 
 }  // namespace
+
+base::Result<NamespaceConfig> parseNamespaceNode(const YAML::Node& body, int line,
+                                                 std::string_view source, std::string_view name) {
+  const std::string path = fmt::format("namespaces.{}", name);
+  if (auto ok = checkNamespaceName(name); !ok) {
+    return base::invalid("{}:{}: {}: {}", source, line, path, ok.error().message());
+  }
+  return NamespaceParser(source, name).parseBody(Entry{std::string(name), path, body, line});
+}
 
 base::Result<WgQuick> parseWgQuick(std::string_view text, std::string_view source) {
   WgQuickLines lines;
@@ -1180,16 +1150,9 @@ base::Result<NamespaceConfig> parseNamespace(std::string_view yaml, std::string_
   if (auto ok = checkNamespaceName(name); !ok) {
     return base::invalid("{}: {}", source, ok.error().message());
   }
-  try {
-    YAML::Node root = YAML::Load(std::string(yaml));
+  return parseYaml(yaml, source, [&](const YAML::Node& root) {
     return NamespaceParser(source, name).parse(root);
-  } catch (const YAML::Exception& e) {
-    const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
-    return base::invalid("{}:{}: invalid YAML: {}", source, line, e.msg);
-  } catch (const std::exception& e) {
-    // yaml-cpp may throw plain std:: exceptions (bad_alloc, out_of_range) on odd input.
-    return base::invalid("{}:0: cannot read the file: {}", source, e.what());
-  }
+  });
 }
 
 base::Result<NamespaceConfig> loadNamespace(const std::string& path, std::string_view name) {

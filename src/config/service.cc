@@ -62,7 +62,7 @@ base::Result<Service> parseStatus(std::string_view text, std::string_view prefix
 
 }  // namespace
 
-base::Result<Service> parseService(std::string_view text) {
+base::Result<Service> parseService(std::string_view text, bool bracket_names) {
   if (text.empty()) {
     return base::invalid("service is empty; accepted forms: {}", kAcceptedForms);
   }
@@ -144,7 +144,9 @@ base::Result<Service> parseService(std::string_view text) {
       port = after.substr(1);
     }
     in6_addr addr;
-    if (!host.empty() && inet_pton(AF_INET6, std::string(host).c_str(), &addr) != 1) {
+    if (bracket_names && !host.empty() && host.find(':') == std::string_view::npos) {
+      s.name = std::string(host);  // no IPv6 address lacks a ':'
+    } else if (!host.empty() && inet_pton(AF_INET6, std::string(host).c_str(), &addr) != 1) {
       return base::invalid("'{}': '{}' is not an IPv6 address", text, host);
     }
   } else {
@@ -160,7 +162,7 @@ base::Result<Service> parseService(std::string_view text) {
       port = authority.substr(colon + 1);
     }
   }
-  if (host.empty()) {
+  if (host.empty() && s.name.empty()) {
     return base::invalid(
         "'{}' is an invalid address, please make sure it has a scheme and a hostname "
         "(e.g. http://localhost:8080)",
@@ -173,7 +175,7 @@ base::Result<Service> parseService(std::string_view text) {
     }
     s.port = static_cast<uint16_t>(p);
   }
-  s.host = std::string(host);
+  if (s.name.empty()) s.host = std::string(host);
   return s;
 }
 

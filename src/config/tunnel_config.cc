@@ -1,8 +1,9 @@
 // The connector's config.yml: a cloudflared config file, read with yaml-cpp.
 //
-// yaml-cpp reports errors by throwing. The exceptions stay inside this file: parsing runs
-// in one try block that turns them into Results, and the walker itself only calls
-// accessors that do not throw on well-formed nodes (IsMap, Scalar, iteration, Mark).
+// yaml-cpp reports errors by throwing. The exceptions stay inside src/config: parsing runs in
+// the one try block of parseYaml() (yaml_internal.h), which turns them into Results, and the
+// walker itself only calls accessors that do not throw on well-formed nodes (IsMap, Scalar,
+// iteration, Mark).
 //
 // A config written for cloudflared must keep working, so keys burrow does not use are
 // warnings (LOG_WARN once each, and TunnelConfig::warnings) — except a key that protects a
@@ -14,13 +15,14 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <exception>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "base/base.h"
 #include "config/config.h"
@@ -69,9 +71,18 @@ struct Entry {
 
 class Parser {
  public:
-  explicit Parser(std::string_view source) : source_(source) {}
+  // `rule_name` is what messages call a rule: "ingress rule" in config.yml, "route" in
+  // burrow.yaml. `service_names`, when given, are the names a rule's service URL may use as
+  // its host, in brackets (burrow.yaml's "http://[photos]:2342").
+  explicit Parser(std::string_view source, std::string_view rule_name = "ingress rule",
+                  const std::vector<std::string>* service_names = nullptr)
+      : source_(source), rule_name_(rule_name), service_names_(service_names) {}
 
   base::Result<TunnelConfig> parse(const YAML::Node& root);
+  // The rules of the list under `key` (its key at `line`), the last one a catch-all.
+  base::Result<std::vector<IngressRule>> rules(const YAML::Node& list, int line,
+                                               std::string_view key, const OriginRequest& defaults);
+  std::vector<std::string> takeWarnings() { return std::move(warnings_); }
 
  private:
   template <class... Args>
@@ -92,7 +103,11 @@ class Parser {
   base::Result<IngressRule> rule(const YAML::Node& n, size_t index, size_t count,
                                  const OriginRequest& defaults);
 
+  base::Result<Service> service(std::string_view text, int line, std::string_view where) const;
+
   std::string source_;
+  std::string rule_name_;
+  const std::vector<std::string>* service_names_;
   std::vector<std::string> warnings_;
 };
 
@@ -255,17 +270,34 @@ base::Result<OriginRequest> Parser::originRequest(const Entry& e, std::string_vi
   return o;
 }
 
+// A service URL whose host may be [NAME]: a service of burrow.yaml, never one of config.yml.
+base::Result<Service> Parser::service(std::string_view text, int line,
+                                      std::string_view where) const {
+  auto svc = parseService(text, /*bracket_names=*/true);
+  if (!svc) return fail(line, "{}{}", where, svc.error().message());
+  if (svc->name.empty()) return svc;
+  if (service_names_ == nullptr) {
+    return fail(line, "{}'{}': '{}' is not an IPv6 address", where, text, svc->name);
+  }
+  const auto& names = *service_names_;
+  if (std::find(names.begin(), names.end(), svc->name) == names.end()) {
+    std::string near = nearestKey(svc->name, {names.begin(), names.end()});
+    return fail(line, "{}service: [{}] is not a service of this file{}", where, svc->name,
+                near.empty() ? fmt::format(" (services: {})", fmt::join(names, ", "))
+                             : fmt::format("; did you mean [{}]?", near));
+  }
+  return svc;
+}
+
 base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t count,
                                        const OriginRequest& defaults) {
   const size_t number = index + 1;
   const int line = lineOf(n);
   if (!n.IsMap()) {
-    return fail(line,
-                "ingress rule #{}: expected a mapping with service: (and hostname:, path:), "
-                "got {}",
-                number, kindName(n));
+    return fail(line, "{} #{}: expected a mapping with service: (and hostname:, path:), got {}",
+                rule_name_, number, kindName(n));
   }
-  std::string where = fmt::format("ingress rule #{}: ", number);
+  std::string where = fmt::format("{} #{}: ", rule_name_, number);
   ASSIGN_OR_RETURN(std::vector<Entry> items, entries(n, where));
   IngressRule r;
   r.line = line;
@@ -292,43 +324,61 @@ base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t
   }
 
   if (auto ok = checkHostname(r.hostname); !ok) {
-    return fail(hostname_line, "ingress rule #{}: {}", number, ok.error().message());
+    return fail(hostname_line, "{}{}", where, ok.error().message());
   }
   if (!r.path.empty()) {
     re2::RE2::Options opts;
     opts.set_log_errors(false);  // the error goes into our message instead of stderr
     auto re = std::make_shared<const re2::RE2>(r.path, opts);
     if (!re->ok()) {
-      return fail(path_line, "ingress rule #{} has an invalid path regex '{}': {}", number, r.path,
-                  re->error());
+      return fail(path_line, "{} #{} has an invalid path regex '{}': {}", rule_name_, number,
+                  r.path, re->error());
     }
     r.path_re = std::move(re);
   }
   if (!has_service || service.empty()) {
     return fail(has_service ? service_line : line,
-                "ingress rule #{}: missing service: (e.g. service: http://localhost:8080)", number);
+                "{}missing service: (e.g. service: http://localhost:8080)", where);
   }
-  auto svc = parseService(service);
-  if (!svc) return fail(service_line, "ingress rule #{}: {}", number, svc.error().message());
-  r.service = std::move(*svc);
+  ASSIGN_OR_RETURN(r.service, this->service(service, service_line, where));
 
   const bool catch_all = (r.hostname.empty() || r.hostname == "*") && r.path.empty();
   const bool last = index + 1 == count;
   if (last && !catch_all) {
     return fail(line,
-                "ingress rule #{}: the last ingress rule must match all URLs (i.e. it should not "
-                "have a hostname or path filter); end the list with e.g. "
-                "'- service: http_status:404'",
-                number);
+                "{}the last {} must match all URLs (i.e. it should not have a hostname or path "
+                "filter); end the list with e.g. '- service: http_status:404'",
+                where, rule_name_);
   }
   if (!last && catch_all) {
     return fail(line,
-                "ingress rule #{} is matching the hostname '{}', but this will match every "
-                "hostname, meaning the rules which follow it will never be triggered",
-                number, r.hostname.empty() ? "*" : r.hostname);
+                "{} #{} is matching the hostname '{}', but this will match every hostname, "
+                "meaning the rules which follow it will never be triggered",
+                rule_name_, number, r.hostname.empty() ? "*" : r.hostname);
   }
   r.origin = resolve(merge(defaults, own));
   return r;
+}
+
+base::Result<std::vector<IngressRule>> Parser::rules(const YAML::Node& list, int line,
+                                                     std::string_view key,
+                                                     const OriginRequest& defaults) {
+  if (!list.IsSequence()) {
+    return fail(line, "{}: expected a list of rules, got {}", key, kindName(list));
+  }
+  const size_t count = list.size();
+  if (count == 0) {
+    return fail(line,
+                "{}: the list is empty; end it with a catch-all rule such as "
+                "'- service: http_status:404'",
+                key);
+  }
+  std::vector<IngressRule> out;
+  for (size_t i = 0; i < count; ++i) {
+    ASSIGN_OR_RETURN(IngressRule r, rule(list[i], i, count, defaults));
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
@@ -392,33 +442,33 @@ base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
   }
   if (url != nullptr) {
     ASSIGN_OR_RETURN(std::string text, stringValue(*url, ""));
-    auto svc = parseService(text);
-    if (!svc) return fail(url->line, "url: {}", svc.error().message());
     IngressRule r;
-    r.service = std::move(*svc);
+    ASSIGN_OR_RETURN(r.service, service(text, url->line, "url: "));
     r.origin = resolve(defaults);
     r.line = url->line;
     cfg.ingress.push_back(std::move(r));
   } else {
-    if (ingress == nullptr || ingress->value.IsNull()) {
+    if (ingress == nullptr || ingress->value.IsNull() ||
+        (ingress->value.IsSequence() && ingress->value.size() == 0)) {
       return fail(ingress == nullptr ? 1 : ingress->line, "{}", kNoRules);
     }
-    if (!ingress->value.IsSequence()) {
-      return fail(ingress->line, "ingress: expected a list of rules, got {}",
-                  kindName(ingress->value));
-    }
-    const size_t count = ingress->value.size();
-    if (count == 0) return fail(ingress->line, "{}", kNoRules);
-    for (size_t i = 0; i < count; ++i) {
-      ASSIGN_OR_RETURN(IngressRule r, rule(ingress->value[i], i, count, defaults));
-      cfg.ingress.push_back(std::move(r));
-    }
+    ASSIGN_OR_RETURN(cfg.ingress, rules(ingress->value, ingress->line, "ingress", defaults));
   }
   cfg.warnings = std::move(warnings_);
   return cfg;
 }
 
 }  // namespace
+
+base::Result<std::vector<IngressRule>> parseRoutes(const YAML::Node& list, int line,
+                                                   std::string_view source,
+                                                   const std::vector<std::string>& service_names,
+                                                   std::vector<std::string>* warnings) {
+  Parser parser(source, "route", &service_names);
+  auto rules = parser.rules(list, line, "routes", OriginRequest{});
+  for (std::string& w : parser.takeWarnings()) warnings->push_back(std::move(w));
+  return rules;
+}
 
 base::Result<void> checkMetricsAddress(std::string_view addr) {
   ASSIGN_OR_RETURN(base::HostPort hp, base::splitHostPort(addr, /*port_zero_ok=*/true));
@@ -497,16 +547,8 @@ OriginSettings resolve(const OriginRequest& req) {
 }
 
 base::Result<TunnelConfig> parseTunnelConfig(std::string_view yaml, std::string_view source) {
-  try {
-    YAML::Node root = YAML::Load(std::string(yaml));
-    return Parser(source).parse(root);
-  } catch (const YAML::Exception& e) {
-    int line = e.mark.is_null() ? 0 : e.mark.line + 1;
-    return base::invalid("{}:{}: invalid YAML: {}", source, line, e.msg);
-  } catch (const std::exception& e) {
-    // yaml-cpp may throw plain std:: exceptions (bad_alloc, out_of_range) on odd input.
-    return base::invalid("{}:0: cannot read config: {}", source, e.what());
-  }
+  return parseYaml(yaml, source,
+                   [&](const YAML::Node& root) { return Parser(source).parse(root); });
 }
 
 base::Result<TunnelConfig> loadTunnelConfig(const std::string& path) {
