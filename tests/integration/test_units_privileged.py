@@ -110,7 +110,10 @@ class UnitCommandsTest(harness.BurrowTestCase):
             "ExecStart=%s\n" % self.sh(
                 "trap \"\" TERM; echo main >> LOG; i=0; while [ $i -lt 600 ]; do sleep 0.05; "
                 "i=$((i+1)); done") +
-            "ExecStartPost=%s\n" % self.sh("echo post >> LOG; exit 6") +
+            # Fails once the main process has set its trap (it writes "main" after it).
+            "ExecStartPost=%s\n" % self.sh(
+                "i=0; while ! grep -q main LOG && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); "
+                "done; echo post >> LOG; exit 6") +
             "ExecStop=%s\n" % self.sh("echo stop >> LOG") +
             "ExecStopPost=%s\n" % self.sh("echo stoppost $SERVICE_RESULT $EXIT_STATUS >> LOG"))
         self.assertEqual(r.returncode, 128 + signal.SIGKILL, r.stderr)
