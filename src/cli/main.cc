@@ -102,22 +102,13 @@ int edgeRun(Flags& f) {
 }
 
 int tunnelCreate(Flags& f) {
-  // --output is checked before the tunnel exists, so that a refused file leaves no tunnel.
-  if (!f.output.empty() && ::access(f.output.c_str(), F_OK) == 0)
-    return fail(
-        base::invalid("{} exists: remove it or name another file with --output", f.output).value());
-  auto token = tunnel::createTunnel(f.edge.state_dir, f.name, f.endpoint);
+  auto token = tunnel::createTunnel(f.edge.state_dir, f.name, f.endpoint, f.output);
   if (!token) return fail(token.error());
-  if (f.output.empty()) {
+  if (f.output.empty())
     std::printf("%s\n", token->c_str());
-    return kOk;
-  }
-  if (auto r = tunnel::writeTokenFile(f.output, *token); !r) {
-    (void)tunnel::deleteTunnel(f.edge.state_dir, f.name);
-    return fail(r.error());
-  }
-  std::fprintf(stderr, "created tunnel %s; its token is in %s (mode 0600)\n", f.name.c_str(),
-               f.output.c_str());
+  else
+    std::fprintf(stderr, "created tunnel %s; its token is in %s (mode 0600)\n", f.name.c_str(),
+                 f.output.c_str());
   return kOk;
 }
 

@@ -505,9 +505,9 @@ base::Result<Plan> prepareInParent(const Config& c, std::string_view directive,
   for (const auto& w : *parsed) words.push_back(expand(w, env));
   if (words.empty() || (prefixes.argv0 && words.size() < 2))
     return base::invalid("{}: {}= is empty", c.source, directive);
-  if (prefixes.full_privileges) {
-    // "+": none of the sandbox, as root; the working directory, umask and limits still apply.
-    ASSIGN_OR_RETURN(p.exe, findExecutable(words[0], directive));
+  // argv (without the "@" word), the environment and the working directory, once the program
+  // is found: the same with and without the sandbox.
+  auto setCommand = [&] {
     if (prefixes.argv0) words.erase(words.begin());
     for (const auto& a : extra_args) words.push_back(a);
     p.argv_storage = std::move(words);
@@ -516,6 +516,11 @@ base::Result<Plan> prepareInParent(const Config& c, std::string_view directive,
       std::string_view dir = pathValue(c.working_directory).path;
       p.workdir = dir == "~" ? id.home : std::string(dir);
     }
+  };
+  if (prefixes.full_privileges) {
+    // "+": none of the sandbox, as root; the working directory, umask and limits still apply.
+    ASSIGN_OR_RETURN(p.exe, findExecutable(words[0], directive));
+    setCommand();
     p.host_mounts = true;
     p.cap_last = capLast();
     p.umask = c.umask;
@@ -552,15 +557,7 @@ base::Result<Plan> prepareInParent(const Config& c, std::string_view directive,
       return base::invalid("{}: {}={} is hidden from the service by {}: move the program out",
                            c.source, directive, p.exe, why);
   }
-  if (prefixes.argv0) words.erase(words.begin());
-  for (const auto& a : extra_args) words.push_back(a);
-  p.argv_storage = std::move(words);
-  for (const auto& [k, v] : env) p.env_storage.push_back(k + "=" + v);
-
-  if (!c.working_directory.empty()) {
-    std::string_view dir = pathValue(c.working_directory).path;
-    p.workdir = dir == "~" ? id.home : std::string(dir);
-  }
+  setCommand();
   if (c.private_network) p.clone_flags |= CLONE_NEWNET;
   if (c.private_pids) p.clone_flags |= CLONE_NEWPID;
   if (c.protect_hostname) p.clone_flags |= CLONE_NEWUTS;

@@ -38,10 +38,31 @@ base::Result<std::string> dialableEndpoint(const std::string& given, const std::
   return endpoint;
 }
 
+// Writes TOKEN to a new FILE of mode 0600; an existing FILE is refused, not replaced.
+base::Result<void> writeTokenFile(const std::string& path, const std::string& token) {
+  // O_EXCL: a token is never written over another file (or through a symlink).
+  base::UniqueFd fd(base::retryEintr([&] {
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  }));
+  if (!fd) {
+    if (errno == EEXIST)
+      return base::invalid("{} exists: remove it or name another file with --output", path);
+    return base::sysError("create token file {}", path);
+  }
+  std::string line = token + "\n";
+  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+      ::fsync(fd.get()) != 0) {
+    auto e = base::sysError("write token file {}", path);
+    ::unlink(path.c_str());
+    return e;
+  }
+  return {};
+}
+
 }  // namespace
 
 base::Result<std::string> createTunnel(const std::string& state_dir, const std::string& name,
-                                       const std::string& endpoint) {
+                                       const std::string& endpoint, const std::string& output) {
   ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
   // Everything that can be refused is checked before anything is written.
@@ -51,12 +72,18 @@ base::Result<std::string> createTunnel(const std::string& state_dir, const std::
   Token token;
   token.secret = base::randomBytes(kSecretSize);
   ASSIGN_OR_RETURN(TunnelRecord rec, state.addTunnel(name, token.secret));
-  RETURN_IF_ERROR(state.save());
   token.tunnel_id = rec.id;
   token.endpoint = std::move(dial);
   token.pin = std::move(pin);
+  std::string text = encodeToken(token);
+  // The file first: a tunnel whose token could not be written is never saved.
+  if (!output.empty()) RETURN_IF_ERROR(writeTokenFile(output, text));
+  if (auto r = state.save(); !r) {
+    if (!output.empty()) ::unlink(output.c_str());
+    return base::Unexpected(r.error());
+  }
   LOG_INFO("tunnel created name={} id={} endpoint={}", rec.name, rec.id, token.endpoint);
-  return encodeToken(token);
+  return text;
 }
 
 namespace {
@@ -126,26 +153,6 @@ base::Result<void> deleteRoute(const std::string& state_dir, const std::string& 
   RETURN_IF_ERROR(state.removeRoute(hostname));
   RETURN_IF_ERROR(state.save());
   LOG_INFO("route deleted hostname={}", base::toLower(hostname));
-  return {};
-}
-
-base::Result<void> writeTokenFile(const std::string& path, const std::string& token) {
-  // O_EXCL: a token is never written over another file (or through a symlink).
-  base::UniqueFd fd(base::retryEintr([&] {
-    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  }));
-  if (!fd) {
-    if (errno == EEXIST)
-      return base::invalid("{} exists: remove it or name another file with --output", path);
-    return base::sysError("create token file {}", path);
-  }
-  std::string line = token + "\n";
-  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
-      ::fsync(fd.get()) != 0) {
-    auto e = base::sysError("write token file {}", path);
-    ::unlink(path.c_str());
-    return e;
-  }
   return {};
 }
 

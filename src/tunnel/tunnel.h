@@ -46,8 +46,10 @@ struct RouteInfo {
 // pin of the edge's public key). Only a hash of the secret is stored. `endpoint` is the
 // address connectors dial ("vps.example.net:7844"); empty means the tunnel address the edge
 // last ran with, which must then be a concrete (not wildcard) address.
+// With `output`, the token is also written to that new file (mode 0600; an existing one is
+// refused, and then no tunnel is made).
 base::Result<std::string> createTunnel(const std::string& state_dir, const std::string& name,
-                                       const std::string& endpoint);
+                                       const std::string& endpoint, const std::string& output = "");
 base::Result<std::vector<TunnelInfo>> listTunnels(const std::string& state_dir);
 // One tunnel by name or id.
 base::Result<TunnelInfo> tunnelInfo(const std::string& state_dir, const std::string& name_or_id);
@@ -112,8 +114,6 @@ base::Result<int> runConnector(const ConnectorOptions& opts);
 
 // Reads a token from FILE (trimmed). Refuses a file readable by group or others.
 base::Result<std::string> readTokenFile(const std::string& path);
-// Writes TOKEN to a new FILE of mode 0600; an existing FILE is refused, not replaced.
-base::Result<void> writeTokenFile(const std::string& path, const std::string& token);
 
 struct QuickOptions {
   std::string url;          // "" = built-in hello page
