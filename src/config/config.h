@@ -114,6 +114,10 @@ base::Result<TunnelConfig> loadTunnelConfig(const std::string& path);
 base::Result<TunnelConfig> parseTunnelConfig(std::string_view yaml, std::string_view source);
 // The config `--url URL` means: one catch-all rule to URL.
 base::Result<TunnelConfig> singleServiceConfig(std::string_view url);
+// config.yml text that parses back to `cfg`'s rules: each rule with its originRequest in full
+// (every field decided). An Http/Https service is written from its kind, host and port, so a
+// stack route whose `[NAME]` was given a host (`service.host`) is written with that address.
+std::string formatTunnelConfig(const TunnelConfig& cfg);
 // `metrics:` and --metrics: HOST:PORT with HOST localhost, an address in 127.0.0.0/8, or
 // [::1]; port 0 picks a free one. The error says what is wrong with ADDR.
 base::Result<void> checkMetricsAddress(std::string_view addr);

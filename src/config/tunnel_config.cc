@@ -556,6 +556,52 @@ base::Result<TunnelConfig> loadTunnelConfig(const std::string& path) {
   return parseTunnelConfig(text, path);
 }
 
+namespace {
+
+// A YAML double-quoted scalar.
+std::string quotedScalar(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string serviceText(const Service& s) {
+  if (s.kind != ServiceKind::Http && s.kind != ServiceKind::Https) return s.text;
+  const bool v6 = s.host.find(':') != std::string::npos;
+  return fmt::format("{}://{}{}{}:{}", s.kind == ServiceKind::Https ? "https" : "http",
+                     v6 ? "[" : "", s.host, v6 ? "]" : "", s.port);
+}
+
+}  // namespace
+
+std::string formatTunnelConfig(const TunnelConfig& cfg) {
+  std::string out = "ingress:\n";
+  for (const auto& r : cfg.ingress) {
+    const OriginSettings& o = r.origin;
+    out += fmt::format("  - service: {}\n", quotedScalar(serviceText(r.service)));
+    if (!r.hostname.empty()) out += fmt::format("    hostname: {}\n", quotedScalar(r.hostname));
+    if (!r.path.empty()) out += fmt::format("    path: {}\n", quotedScalar(r.path));
+    out += "    originRequest:\n";
+    for (auto [key, ms] : {std::pair{"connectTimeout", o.connect_timeout},
+                           {"tlsTimeout", o.tls_timeout},
+                           {"tcpKeepAlive", o.tcp_keep_alive},
+                           {"keepAliveTimeout", o.keep_alive_timeout},
+                           {"responseTimeout", o.response_timeout}})
+      out += fmt::format("      {}: {}ms\n", key, ms.count());
+    out += fmt::format("      keepAliveConnections: {}\n", o.keep_alive_connections);
+    out += fmt::format("      noTLSVerify: {}\n", o.no_tls_verify);
+    out += fmt::format("      disableChunkedEncoding: {}\n", o.disable_chunked_encoding);
+    for (auto [key, v] : {std::pair{"httpHostHeader", &o.http_host_header},
+                          {"originServerName", &o.origin_server_name},
+                          {"caPool", &o.ca_pool}})
+      if (!v->empty()) out += fmt::format("      {}: {}\n", key, quotedScalar(*v));
+  }
+  return out;
+}
+
 base::Result<TunnelConfig> singleServiceConfig(std::string_view url) {
   // cloudflared treats `--url localhost:8080` as http://localhost:8080.
   std::string text(url);

@@ -414,6 +414,66 @@ TEST(SingleService, UrlIsValidatedLikeAService) {
   expectError(cfg.error().message(), "--url: ", "service is empty");
 }
 
+// The connector of a stack is given its routes as config.yml text: it must parse back to the
+// same rules, with every originRequest field kept.
+TEST(TunnelConfig, FormattedConfigParsesBackToTheSameRules) {
+  auto cfg = parseTunnelConfig(R"(
+originRequest: { connectTimeout: 7s, httpHostHeader: 'a "quoted" \ host' }
+ingress:
+  - hostname: "*.example.net"
+    path: ^/api/.*
+    service: https://[::1]:8443
+    originRequest: { noTLSVerify: true, caPool: /etc/ca.pem, keepAliveConnections: 3 }
+  - hostname: x.example.net
+    service: unix:/run/x.sock
+  - service: http_status:404
+)",
+                               "t.yml");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  auto back = parseTunnelConfig(formatTunnelConfig(*cfg), "formatted.yml");
+  ASSERT_TRUE(back) << back.error().message() << "\n" << formatTunnelConfig(*cfg);
+  ASSERT_EQ(back->ingress.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const auto &a = cfg->ingress[i], &b = back->ingress[i];
+    EXPECT_EQ(a.hostname, b.hostname);
+    EXPECT_EQ(a.path, b.path);
+    EXPECT_EQ(a.service.kind, b.service.kind);
+    EXPECT_EQ(a.service.host, b.service.host);
+    EXPECT_EQ(a.service.port, b.service.port);
+    EXPECT_EQ(a.service.unix_path, b.service.unix_path);
+    EXPECT_EQ(a.service.status, b.service.status);
+    EXPECT_EQ(a.origin.connect_timeout, b.origin.connect_timeout);
+    EXPECT_EQ(a.origin.http_host_header, b.origin.http_host_header);
+    EXPECT_EQ(a.origin.no_tls_verify, b.origin.no_tls_verify);
+    EXPECT_EQ(a.origin.ca_pool, b.origin.ca_pool);
+    EXPECT_EQ(a.origin.keep_alive_connections, b.origin.keep_alive_connections);
+    EXPECT_EQ(a.origin.response_timeout, b.origin.response_timeout);
+  }
+  EXPECT_EQ(back->ingress[0].origin.connect_timeout, seconds(7));
+  EXPECT_EQ(back->ingress[0].origin.http_host_header, "a \"quoted\" \\ host");
+}
+
+TEST(TunnelConfig, FormattedStackRouteCarriesTheAddressItWasGiven) {
+  auto stack = parseStack(R"(
+services:
+  photos: { exec: [/bin/true] }
+routes:
+  - hostname: photos.example.net
+    service: http://[photos]:2342
+  - service: http_status:404
+)",
+                          "/tmp/burrow.yaml");
+  ASSERT_TRUE(stack) << stack.error().message();
+  TunnelConfig cfg;
+  cfg.ingress = stack->routes;
+  cfg.ingress[0].service.host = "10.77.0.2";
+  auto back = parseTunnelConfig(formatTunnelConfig(cfg), "formatted.yml");
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->ingress[0].service.host, "10.77.0.2");
+  EXPECT_EQ(back->ingress[0].service.port, 2342);
+  EXPECT_EQ(back->ingress[0].hostname, "photos.example.net");
+}
+
 }  // namespace
 
 TEST(TunnelConfig, MisspeltKeysGetTheNearestKnownKey) {

@@ -29,6 +29,7 @@
 
 #include "base/base.h"
 #include "base/undo.h"
+#include "netns/internal.h"
 #include "netns/netlink.h"
 #include "netns/nft.h"
 #include "netns/wireguard.h"
@@ -36,8 +37,8 @@
 namespace netns {
 namespace {
 
+using namespace internal;
 using nlohmann::json;
-constexpr const char* kRunDir = "/run/netns";
 constexpr const char* kHostLinkInside = "host";  // the namespace's end of the publish veth
 
 // What <state-dir>/netns/NAME/ holds; `down` (and a failed `up`) removes these and the directory.
@@ -47,42 +48,6 @@ constexpr const char* kRefresherName = "burrow-refresh";  // its comm
 
 std::string recordDir(const std::string& state_dir, const std::string& name) {
   return fmt::format("{}/netns/{}", state_dir, name);
-}
-
-// Runs `fn` in a thread that has joined the namespace of `ns_fd` (or a new one when ns_fd is
-// -1): network namespaces belong to threads, and netlink and libnftables act on the caller's.
-base::Result<void> inNamespace(int ns_fd, const std::function<base::Result<void>()>& fn) {
-  base::Result<void> r;
-  std::thread t([&] {
-    if (ns_fd < 0 ? ::unshare(CLONE_NEWNET) : ::setns(ns_fd, CLONE_NEWNET)) {
-      r = base::sysError("{}", ns_fd < 0 ? "unshare(CLONE_NEWNET)" : "setns");
-      return;
-    }
-    r = fn();
-  });
-  t.join();
-  return r;
-}
-
-base::Result<void> writeSysctl(const std::string& key, const char* value) {
-  std::string path = "/proc/sys/" + key;
-  base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd || ::write(fd.get(), value, std::strlen(value)) < 0)
-    return base::sysError("sysctl {}", key);
-  return {};
-}
-
-// /run/netns as iproute2 keeps it: a shared mount point, so that namespaces bound under it
-// appear in every mount namespace.
-base::Result<void> prepareRunDir() {
-  if (::mkdir(kRunDir, 0755) < 0 && errno != EEXIST) return base::sysError("mkdir {}", kRunDir);
-  if (::mount("", kRunDir, "none", MS_SHARED | MS_REC, nullptr) == 0) return {};
-  if (errno != EINVAL) return base::sysError("make {} shared", kRunDir);
-  if (::mount(kRunDir, kRunDir, "none", MS_BIND | MS_REC, nullptr) < 0)
-    return base::sysError("bind {}", kRunDir);
-  if (::mount("", kRunDir, "none", MS_SHARED | MS_REC, nullptr) < 0)
-    return base::sysError("make {} shared", kRunDir);
-  return {};
 }
 
 std::string hostLinkName(const std::string& name) {
@@ -138,63 +103,6 @@ base::Result<std::pair<std::string, std::string>> chosenAddresses(const std::str
   char text[INET_ADDRSTRLEN] = {};
   ::inet_ntop(AF_INET, &other, text, sizeof text);
   return std::pair{host, std::string(text)};
-}
-
-// Removes the host's nftables table of a namespace (portMappings); gone already is fine.
-base::Result<void> deleteHostTable(const std::string& table) {
-  return applyPolicy(fmt::format("add table ip {0}\ndelete table ip {0}\n", table));
-}
-
-// Identity of a namespace file: the same (dev, ino) as /proc/PID/ns/net of its members.
-base::Result<std::pair<dev_t, ino_t>> nsIdentity(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) < 0) return base::sysError("{}", path);
-  return std::pair{st.st_dev, st.st_ino};
-}
-
-// Pids of the processes whose network namespace is `id`.
-std::vector<pid_t> membersOf(std::pair<dev_t, ino_t> id) {
-  std::vector<pid_t> pids;
-  DIR* d = ::opendir("/proc");
-  if (!d) return pids;
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end) continue;
-    struct stat st {};
-    if (::stat(fmt::format("/proc/{}/ns/net", pid).c_str(), &st) == 0 && st.st_dev == id.first &&
-        st.st_ino == id.second)
-      pids.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(d);
-  return pids;
-}
-
-// Whether `pid` still runs. A child of ours (wireguard-go during `up`) is reaped here; one that
-// ended but waits for another parent to reap it (a zombie) counts as gone.
-bool alive(pid_t pid) {
-  if (::waitpid(pid, nullptr, WNOHANG) == pid) return false;
-  return base::processRunning(pid);
-}
-
-// SIGTERM to every pid, SIGKILL to those still there after `grace`; returns when all are gone
-// or after a further second.
-void stopAll(const std::vector<pid_t>& pids, std::chrono::milliseconds grace) {
-  using clock = std::chrono::steady_clock;
-  for (pid_t p : pids) ::kill(p, SIGTERM);
-  auto until = clock::now() + grace;
-  auto any_alive = [&] {
-    for (pid_t p : pids)
-      if (alive(p)) return true;
-    return false;
-  };
-  while (any_alive() && clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  for (pid_t p : pids)
-    if (alive(p)) ::kill(p, SIGKILL);
-  until = clock::now() + std::chrono::seconds(1);
-  while (any_alive() && clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 bool hasComm(pid_t pid, std::string_view name) {
@@ -319,26 +227,8 @@ base::Result<void> up(const config::NamespaceConfig& ns, const std::string& stat
   });
 
   // The namespace, bound at /run/netns/NAME; IPv6 off before any link moves in; lo up.
-  RETURN_IF_ERROR(prepareRunDir());
-  {
-    base::UniqueFd f(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
-    if (!f) return base::sysError("create {}", path);
-  }
-  undo.add([path] {
-    ::umount2(path.c_str(), MNT_DETACH);
-    ::unlink(path.c_str());
-  });
-  auto make = [&]() -> base::Result<void> {
-    if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) < 0)
-      return base::sysError("bind the namespace at {}", path);
-    for (const char* k : {"net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"})
-      RETURN_IF_ERROR(writeSysctl(k, "1"));
-    ASSIGN_OR_RETURN(nl::Socket s, nl::Socket::open());
-    return nl::linkUp(s, nl::linkIndex("lo"), 0, "lo");
-  };
-  RETURN_IF_ERROR(inNamespace(-1, make));
-  base::UniqueFd ns_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns_fd) return base::sysError("open {}", path);
+  ASSIGN_OR_RETURN(base::UniqueFd ns_fd, createNamespace(ns.name));
+  undo.add([name = ns.name] { (void)removeNamespace(name); });
 
   // Resolver files for the services (strict DNS mode bind-mounts them).
   RETURN_IF_ERROR(base::writeFileAtomic(dir + "/resolv.conf", resolvConf(ns), 0644));
@@ -465,11 +355,7 @@ base::Result<void> down(const std::string& name, const std::string& state_dir) {
       RETURN_IF_ERROR(nl::linkDelete(s, nl::linkIndex(host_link), host_link));
     }
   }
-  if (bound) {
-    if (::umount2(path.c_str(), MNT_DETACH) < 0 && errno != EINVAL)
-      return base::sysError("unmount {}", path);
-    if (::unlink(path.c_str()) < 0 && errno != ENOENT) return base::sysError("remove {}", path);
-  }
+  if (bound) RETURN_IF_ERROR(removeNamespace(name));
   const std::string dir = recordDir(state_dir, name);
   for (const char* f : kRecordFiles) ::unlink((dir + "/" + f).c_str());
   ::rmdir(dir.c_str());

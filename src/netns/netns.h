@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
@@ -97,5 +98,46 @@ class Watch {
   // check() asks the link's state through, without entering the namespace again.
   base::UniqueFd epoll_, netlink_, probe_, inotify_;
 };
+
+// ---- private networks (the stack's `network: private` and `network: none`) ----
+
+// A namespace of its own for one service: /run/netns/NAME with loopback only and IPv6 off,
+// and, when `host_link` is set, a veth pair: `host_link` on the host with `host_address`, and
+// `eth0` inside with `address` (both /prefix) and the default route via `host_address`.
+struct PrivateNetwork {
+  std::string name;
+  std::string host_link;              // "": loopback only
+  std::string host_address, address;  // IPv4, dotted
+  int prefix = 30;
+};
+// Builds it; any failure removes what was made. An error when the namespace or link exists.
+base::Result<void> upPrivate(const PrivateNetwork& n);
+// Stops every process inside (SIGTERM, SIGKILL after `grace`), removes the link and the
+// namespace. What is gone already is skipped.
+base::Result<void> downPrivate(const std::string& name, const std::string& host_link,
+                               std::chrono::milliseconds grace = std::chrono::seconds(1));
+// Pids of the processes inside namespace NAME (empty when it does not exist).
+std::vector<pid_t> processesIn(const std::string& name);
+
+// The host's filter between the private networks, as one table `inet TABLE` with named sets:
+// `links` (the host ends) and `connects` (source . destination address pairs). A service
+// reaches another service only as `connects` allows, the host's own listeners never (only
+// replies to the host's connections come back in), and everything beyond the host through
+// NAT (masquerade). From outside, only replies reach a service. With `contain_forwarding`
+// (the host did not forward before), nothing else is forwarded.
+struct StackFirewall {
+  std::string table;
+  std::string pool;                                           // CIDR of the private links
+  std::vector<std::string> links;                             // host ends
+  std::vector<std::pair<std::string, std::string>> connects;  // (from, to) addresses
+  bool contain_forwarding = false;
+};
+std::string renderStackFirewall(const StackFirewall& f);
+// Replaces the table in one transaction (dry run first), or adds it.
+base::Result<void> applyStackFirewall(const StackFirewall& f);
+base::Result<void> removeStackFirewall(const std::string& table);
+// net.ipv4.ip_forward: read, and set.
+base::Result<bool> ipForwarding();
+base::Result<void> setIpForwarding(bool on);
 
 }  // namespace netns
