@@ -4,6 +4,7 @@
 // what it made, so that the name alone finds it and uninstall removes exactly that.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,44 @@ base::Result<void> reexecAsRoot(const std::string& what, const std::vector<std::
 // install), otherwise $XDG_STATE_HOME/burrow, or ~/.local/state/burrow when that is unset.
 // Commands that act on the whole system (netns, exec, service) default to /var/lib/burrow.
 std::string defaultStateDir();
+
+// ---- one restart policy, for everything that runs a process ----
+
+// Restart= of systemd.service(5).
+enum class Restart {
+  No,          // never
+  OnSuccess,   // after a clean exit (code 0, or SIGHUP, SIGINT, SIGTERM, SIGPIPE)
+  OnFailure,   // after an unclean exit code or an unclean signal
+  OnAbnormal,  // after an unclean signal (burrow has no watchdog or timeouts)
+  OnAbort,     // after an unclean signal
+  OnWatchdog,  // never: burrow has no watchdog
+  Always,      // whatever the exit
+};
+base::Result<Restart> parseRestart(std::string_view text);
+
+// How a process ended.
+struct Exit {
+  bool clean = false;  // exit code 0
+  int signal = 0;      // the signal that ended it; 0 when it exited
+  static Exit fromWaitStatus(int status);
+  // From a shell-style code: 128+N for signal N.
+  static Exit fromCode(int code);
+};
+bool shouldRestart(Restart policy, const Exit& e);
+
+// RestartSec=, doubled after each run shorter than kSettled, up to kMax (and never below
+// RestartSec=); a run that lasted kSettled starts again from RestartSec=.
+class Backoff {
+ public:
+  static constexpr std::chrono::milliseconds kSettled{60'000}, kMax{60'000};
+  explicit Backoff(std::chrono::milliseconds base) : base_(base) {}
+  // The delay before the next start, given how long the run that just ended lasted.
+  std::chrono::milliseconds next(std::chrono::milliseconds ran_for);
+
+ private:
+  std::chrono::milliseconds base_;
+  int failures_ = 0;  // runs in a row shorter than kSettled
+};
 
 // ---- init systems ----
 

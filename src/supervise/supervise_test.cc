@@ -1,5 +1,7 @@
 // The service files install writes: seed 001's profile adapted to the subcommand, quoting,
 // and the header that uninstall reads.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include "supervise/supervise.h"
@@ -79,6 +81,45 @@ TEST(Init, Names) {
   auto bad = parseInit("upstart");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message(), "--init upstart: expected auto, systemd, openrc or none");
+}
+
+// systemd.service(5)'s table of exit causes against Restart= values.
+TEST(Restart, FollowsSystemdsTable) {
+  const Exit clean = Exit::fromCode(0), code = Exit::fromCode(3), term = Exit::fromCode(143),
+             kill = Exit::fromCode(137), abrt = Exit::fromWaitStatus(SIGABRT);
+  EXPECT_EQ(kill.signal, SIGKILL);
+  EXPECT_EQ(abrt.signal, SIGABRT);
+  struct Row {
+    Restart policy;
+    bool clean, code, term, kill;
+  } rows[] = {{Restart::No, false, false, false, false},
+              {Restart::Always, true, true, true, true},
+              {Restart::OnSuccess, true, false, true, false},
+              {Restart::OnFailure, false, true, false, true},
+              {Restart::OnAbnormal, false, false, false, true},
+              {Restart::OnAbort, false, false, false, true}};
+  for (const auto& r : rows) {
+    EXPECT_EQ(shouldRestart(r.policy, clean), r.clean) << static_cast<int>(r.policy);
+    EXPECT_EQ(shouldRestart(r.policy, code), r.code) << static_cast<int>(r.policy);
+    EXPECT_EQ(shouldRestart(r.policy, term), r.term) << static_cast<int>(r.policy);
+    EXPECT_EQ(shouldRestart(r.policy, kill), r.kill) << static_cast<int>(r.policy);
+  }
+  EXPECT_TRUE(shouldRestart(Restart::OnAbort, abrt));
+  EXPECT_EQ(*parseRestart("on-abnormal"), Restart::OnAbnormal);
+  auto bad = parseRestart("sometimes");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("Restart=sometimes"), std::string::npos);
+}
+
+TEST(Restart, BackoffDoublesWhileRunsAreShortAndStartsOverAfterALongOne) {
+  using std::chrono::milliseconds;
+  Backoff b(milliseconds(100));
+  EXPECT_EQ(b.next(milliseconds(10)), milliseconds(100));
+  EXPECT_EQ(b.next(milliseconds(10)), milliseconds(200));
+  EXPECT_EQ(b.next(milliseconds(10)), milliseconds(400));
+  for (int i = 0; i < 20; ++i) b.next(milliseconds(10));
+  EXPECT_EQ(b.next(milliseconds(10)), Backoff::kMax);
+  EXPECT_EQ(b.next(Backoff::kSettled), milliseconds(100));
 }
 
 }  // namespace
