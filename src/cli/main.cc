@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -17,6 +18,7 @@
 #include "config/config.h"
 #include "netns/netns.h"
 #include "sandbox/sandbox.h"
+#include "stack/stack.h"
 #include "supervise/supervise.h"
 #include "tunnel/tunnel.h"
 
@@ -72,6 +74,9 @@ struct Flags {
   bool no_restart = false, strict = false;
   std::string exec_netns;
   bool allow_root = false;
+  // up, down, ps, logs
+  std::string stack_file = "burrow.yaml";
+  bool detach = false, follow = false;
   // netns
   std::string state_dir = "/var/lib/burrow";
   std::string netns_name, netns_file;
@@ -280,64 +285,46 @@ int ingressRule(Flags& f) {
 
 int quick(Flags& f) { return finish(tunnel::runQuick(f.quick)); }
 
-// Reads and checks a unit for `exec`. On failure, prints why and sets `*code`: 1 for a unit that
-// cannot be read, 2 for one that does not parse.
-std::optional<sandbox::Config> unitConfig(const std::string& unit, int* code) {
-  auto cfg = sandbox::loadConfig(unit);
-  if (!cfg) {
-    fail(cfg.error());
-    *code = cfg.error().code == std::errc::invalid_argument ? kUsage : kFail;
-    return std::nullopt;
-  }
-  return std::move(*cfg);
-}
-
 // Exit status: the service's; 1 when it could not start; 2 for a unit that does not parse.
 int execUnit(Flags& f) {
-  int code = kOk;
-  auto cfg = unitConfig(f.unit, &code);
-  if (!cfg) return code;
-  if (f.strict && !cfg->warnings.empty()) {
-    std::fprintf(stderr, "burrow: --strict: %zu unknown directive(s), not starting\n",
-                 cfg->warnings.size());
-    return kUsage;
-  }
-  // Namespaces and mounts need root: the whole command runs again through sudo when allowed.
-  if (auto r = supervise::reexecAsRoot("run " + cfg->unit_name + " in its sandbox", selfArgv()); !r)
-    return fail(r.error());
-  sandbox::Invocation inv;
-  inv.extra_args = f.exec_args;
-  inv.restart = !f.no_restart;
-  // --netns NAME, or NetworkNamespacePath= naming a namespace burrow made: confined, fail-closed.
-  std::string ns = f.exec_netns;
-  const std::string prefix = netns::namespacePath("");
-  if (ns.empty() && cfg->network_namespace_path.starts_with(prefix) &&
-      netns::status(f.state_dir, cfg->network_namespace_path.substr(prefix.size())))
-    ns = cfg->network_namespace_path.substr(prefix.size());
-  if (ns.empty()) return finish(sandbox::exec(*cfg, inv));
+  bool unit_error = false;
+  auto r = stack::exec({f.unit, f.exec_args, !f.no_restart, f.strict, f.allow_root, f.exec_netns,
+                        f.state_dir, selfArgv()},
+                       &unit_error);
+  if (r) return *r;
+  fail(r.error());
+  return unit_error && r.error().code == std::errc::invalid_argument ? kUsage : kFail;
+}
 
-  auto conf = netns::confinement(ns, f.state_dir);
-  if (!conf) return fail(conf.error());
-  bool root = cfg->user.empty() ? !cfg->dynamic_user : cfg->user == "root" || cfg->user == "0";
-  if (conf->refuse_root && root && !f.allow_root)
-    return fail(base::Error{{},
-                            fmt::format("{}: namespace {} is highAssurance and refuses services "
-                                        "that run as root: set User= or DynamicUser=yes, or "
-                                        "pass --allow-root",
-                                        cfg->source, ns)});
-  cfg->network_namespace_path = conf->namespace_path;
-  for (const auto& [src, dst] : conf->read_only_binds)
-    cfg->binds.push_back({src, dst, /*read_only=*/true, /*optional=*/false, /*recursive=*/false});
-  for (const auto& p : conf->hidden_paths) cfg->inaccessible_paths.push_back("-" + p);
-  auto watch = netns::Watch::open(ns, f.state_dir);
-  if (!watch) return fail(watch.error());
-  inv.bound_fd = watch->fd();
-  inv.bound = [&w = *watch]() -> base::Result<void> {
-    auto r = w.check();
-    if (!r) w.killMembers();
-    return r;
-  };
-  return finish(sandbox::exec(*cfg, inv));
+stack::Options stackOptions(const Flags& f) {
+  return {f.stack_file, f.state_dir, selfPath(), f.detach, f.log_level_given ? f.log_level : ""};
+}
+
+int stackUp(Flags& f) {
+  // Namespaces, links and sandboxes need root: the whole command runs again through sudo.
+  if (auto r = supervise::reexecAsRoot("bring up the stack of " + f.stack_file, selfArgv()); !r)
+    return fail(r.error());
+  return finish(stack::up(stackOptions(f)));
+}
+
+int stackDown(Flags& f) {
+  if (auto r = supervise::reexecAsRoot("take down the stack of " + f.stack_file, selfArgv()); !r)
+    return fail(r.error());
+  if (auto r = stack::down(stackOptions(f)); !r) return fail(r.error());
+  std::fprintf(stderr, "the stack is down\n");
+  return kOk;
+}
+
+int stackPs(Flags& f) {
+  auto s = stack::status(f.state_dir);
+  if (!s) return fail(s.error());
+  std::printf("%s", (f.json ? stack::formatStatusJson(*s) : stack::formatStatus(*s)).c_str());
+  return kOk;
+}
+
+int stackLogs(Flags& f) {
+  if (auto r = stack::logs(f.state_dir, f.service_name, f.follow); !r) return fail(r.error());
+  return kOk;
 }
 
 int printLines(const base::Result<std::vector<std::string>>& r) {
@@ -427,10 +414,12 @@ void addExec(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addNetns(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addService(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addStack(CLI::App& app, Flags& f, std::vector<Command>& table);
 using AddCommand = void (*)(CLI::App&, Flags&, std::vector<Command>&);
 constexpr std::pair<std::string_view, AddCommand> kCommands[] = {
     {"edge", addEdge},   {"tunnel", addTunnel},   {"quick", addQuick}, {"exec", addExec},
-    {"netns", addNetns}, {"service", addService}, {"audit", addAudit},
+    {"netns", addNetns}, {"service", addService}, {"audit", addAudit}, {"up", addStack},
+    {"down", addStack},  {"ps", addStack},        {"logs", addStack},
 };
 
 // The first word that is not a global option (`--log-level LEVEL`), or "".
@@ -593,6 +582,27 @@ void addNetns(CLI::App& app, Flags& f, std::vector<Command>& table) {
         ->capture_default_str();
 }
 
+void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
+  // burrow up|down|ps|logs: the stack of burrow.yaml
+  auto* up = app.add_subcommand("up", "bring up the stack burrow.yaml describes");
+  up->add_flag("-d,--detach", f.detach, "run the stack in the background once it is up");
+  table.push_back({up, stackUp});
+  auto* down = app.add_subcommand("down", "stop the stack and remove all it made");
+  table.push_back({down, stackDown});
+  auto* ps = app.add_subcommand("ps", "the stack's services: state, pid, address, restarts");
+  ps->add_flag("--json", f.json, "JSON instead of a table");
+  table.push_back({ps, stackPs});
+  auto* logs = app.add_subcommand("logs", "a service's output (stdout and stderr)");
+  logs->add_option("SERVICE", f.service_name, "a service of the stack, or connector")->required();
+  logs->add_flag("--follow", f.follow, "wait for more output");
+  table.push_back({logs, stackLogs});
+  for (auto* c : {up, down, ps, logs}) {
+    c->add_option("-f,--file", f.stack_file, "the stack file")->capture_default_str();
+    c->add_option("--state-dir", f.state_dir, "where the stack keeps its records and logs")
+        ->capture_default_str();
+  }
+}
+
 void addService(CLI::App& app, Flags& f, std::vector<Command>& table) {
   // burrow service install|uninstall|status|restart|reload
   auto* svc = app.add_subcommand("service", "install burrow as a service of systemd or OpenRC");
@@ -699,8 +709,12 @@ int run(int argc, char** argv) {
   const std::string_view word = commandWord(argc, argv);
   bool known = false;
   for (const auto& [name, add] : kCommands) known = known || name == word;
+  std::vector<AddCommand> added;  // one adder may serve several words (up, down, ps, logs)
   for (const auto& [name, add] : kCommands)
-    if (!known || name == word) add(app, f, table);
+    if ((!known || name == word) && std::find(added.begin(), added.end(), add) == added.end()) {
+      add(app, f, table);
+      added.push_back(add);
+    }
 
   if (auto bad = unknownCommand(app, argc, argv)) {
     std::fprintf(stderr, "burrow: unknown command '%s' for %s\n", bad->first.c_str(),

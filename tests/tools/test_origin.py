@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A small, real HTTP/1.1 origin for burrow's integration tests.
 
-Python standard library only. Threaded, keep-alive. Binds 127.0.0.1:0 (or --port) and
+Python standard library only. Threaded, keep-alive. Binds 127.0.0.1:0 (or --address, --port) and
 prints the bound port alone on the first line of stdout, then serves until killed. With
 --unix PATH it serves that Unix socket instead and prints PATH.
 
@@ -385,6 +385,7 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--address", default="127.0.0.1", help="listen on this IPv4 address")
     ap.add_argument("--name", default="origin", help="reported in X-Origin and /hello")
     ap.add_argument("--log", action="store_true", help="log each request head to stderr")
     ap.add_argument("--unix", help="listen on this Unix socket instead (prints its path)")
@@ -393,7 +394,7 @@ def main():
         server = UnixServer(args.unix, UnixHandler)
         where = args.unix
     else:
-        server = Server(("127.0.0.1", args.port), Handler)
+        server = Server((args.address, args.port), Handler)
         where = server.server_address[1]
     server.name = args.name
     server.log_requests = args.log

@@ -1,0 +1,801 @@
+// `burrow up` and `burrow down`: the supervisor of a stack (see stack.h). The supervisor is
+// one thread: it forks a monitor per service (which runs sandbox::exec for it), runs the
+// connector as a child, copies their output into rotated log files, restarts them with the one
+// restart policy, and records what it made in STATE/stack/state.json as it makes it, so that
+// `down` can take it all back even after the supervisor was killed.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "netns/netns.h"
+#include "sandbox/sandbox.h"
+#include "stack/internal.h"
+#include "stack/stack.h"
+#include "supervise/supervise.h"
+#include "tunnel/tunnel.h"
+
+namespace stack {
+
+std::string stackDir(const std::string& state_dir) { return state_dir + "/stack"; }
+std::string recordPath(const std::string& state_dir) { return stackDir(state_dir) + "/state.json"; }
+std::string logPath(const std::string& state_dir, const std::string& service) {
+  return fmt::format("{}/logs/{}.log", stackDir(state_dir), service);
+}
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+constexpr const char* kFirewallTable = "burrow_stack";
+constexpr const char* kConnector = "connector";
+constexpr off_t kLogMax = 10 << 20;  // a log is rotated (one old part kept) past this size
+
+int64_t unixNow() { return static_cast<int64_t>(::time(nullptr)); }
+
+std::string lockPath(const std::string& state_dir) { return stackDir(state_dir) + "/lock"; }
+
+// The name both the namespace and the host's end of a private service's link take: at most
+// 15 characters (IFNAMSIZ), stable for the service.
+std::string linkName(const std::string& service) {
+  if (service.size() <= 12) return "bs-" + service;
+  uint32_t h = 2166136261u;  // FNV-1a: the same name on every build
+  for (unsigned char c : service) h = (h ^ c) * 16777619u;
+  return fmt::format("bs-{}{:04x}", service.substr(0, 8), h & 0xffff);
+}
+
+std::string dotted(uint32_t ip) {
+  return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
+}
+
+// An ExecStart= line that splits back into `argv` (double quotes, backslash escapes).
+std::string execLine(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    bool plain = !a.empty() && a.find_first_of(" \t\"'\\") == std::string::npos;
+    if (plain) {
+      out += a;
+      continue;
+    }
+    out += '"';
+    for (char c : a) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out;
+}
+
+std::string networkText(const config::StackService& s) {
+  switch (s.network) {
+    case config::StackNetwork::Private:
+      return "private";
+    case config::StackNetwork::Host:
+      return "host";
+    case config::StackNetwork::None:
+      return "none";
+    case config::StackNetwork::Vpn:
+      return "vpn:" + s.vpn;
+  }
+  return "?";
+}
+
+std::string exitText(int status) {
+  if (WIFSIGNALED(status)) {
+    const char* n = ::sigabbrev_np(WTERMSIG(status));
+    return fmt::format("signal {}", n ? n : std::to_string(WTERMSIG(status)).c_str());
+  }
+  int code = WEXITSTATUS(status);
+  if (code > 128 && code < 128 + 65) {
+    const char* n = ::sigabbrev_np(code - 128);
+    return fmt::format("signal {}", n ? n : std::to_string(code - 128).c_str());
+  }
+  return fmt::format("exit code {}", code);
+}
+
+// One process the supervisor runs: a service's monitor, or the connector.
+struct Member {
+  std::string name;
+  const config::StackService* spec = nullptr;  // null for the connector
+  sandbox::Config cfg;
+  supervise::Restart restart = supervise::Restart::No;
+  supervise::Backoff backoff{milliseconds(100)};
+  // network
+  std::string netns, host_link, host_address, address;
+  // run
+  pid_t pid = 0;
+  int restarts = 0;
+  int64_t started_unix = 0;
+  clock::time_point started;
+  std::optional<clock::time_point> restart_at;
+  std::string state = "starting";
+  std::string last_exit;
+  base::UniqueFd out;  // read end of its stdout/stderr
+  base::UniqueFd log;  // its log file
+};
+
+class Supervisor {
+ public:
+  Supervisor(Options o, config::Stack st) : o_(std::move(o)), st_(std::move(st)) {}
+
+  // Everything but the start: each service's sandbox, addresses, routes. Nothing is made.
+  base::Result<void> validate();
+  // Takes the lock of STATE/stack; an error when another supervisor holds it.
+  base::Result<void> lock();
+  // Brings everything up; on failure takes back what it made and returns the error.
+  base::Result<void> bringUp();
+  // Until SIGTERM/SIGINT; then stops and takes everything down.
+  int run();
+  std::string table();
+  void stopAndTearDown();
+
+ private:
+  base::Result<void> startNetworks();
+  base::Result<void> spawn(Member& m);
+  base::Result<void> writeConnectorConfig();
+  void pump(milliseconds timeout);
+  void reap();
+  void drain(Member& m);
+  void writeRecord();
+  Member* byPid(pid_t pid);
+
+  Options o_;
+  config::Stack st_;
+  std::vector<Member> members_;  // services in start order
+  std::optional<Member> connector_;
+  std::vector<std::string> namespaces_;                       // VPN namespaces made
+  std::vector<std::pair<std::string, std::string>> private_;  // (namespace, link) made
+  bool firewall_ = false, forwarding_set_ = false;
+  bool stopping_ = false;
+  base::UniqueFd lock_, sigs_, null_;
+  std::string connector_config_;
+};
+
+// ---- validation ----
+
+base::Result<sandbox::Config> serviceConfig(const config::Stack& st,
+                                            const config::StackService& s) {
+  config::UnitFile u;
+  if (s.unit) {
+    u = *s.unit;
+  } else {
+    u.source = st.source;
+    u.name = s.name + ".service";
+    u.sections.push_back({"Service", s.line, {{"ExecStart", execLine(s.exec), s.line, st.source}}});
+  }
+  if (!s.sandbox.empty()) u.sections.push_back({"Service", s.line, s.sandbox});
+  auto cfg = sandbox::configFromUnit(u);
+  if (!cfg)
+    return base::Unexpected(base::Error{
+        cfg.error().code,
+        fmt::format("{}:{}: services.{}: {}", st.source, s.line, s.name, cfg.error().message())});
+  return cfg;
+}
+
+base::Result<void> Supervisor::validate() {
+  auto fail = [&](int line, const std::string& key, const std::string& what) {
+    return base::invalid("{}:{}: {}: {}", st_.source, line, key, what);
+  };
+  for (const auto& s : st_.services) {
+    const std::string key = "services." + s.name;
+    if (s.pick_users)
+      return fail(s.line, key + ".users",
+                  "pick is not supported by burrow up yet: remove it (the service would run "
+                  "with the host's ids)");
+    if (s.ephemeral)
+      return fail(s.line, key + ".ephemeral",
+                  "true is not supported by burrow up yet: remove it (what the service writes "
+                  "would be kept)");
+    if (!s.binds_to.empty())
+      return fail(s.line, key + ".bindsTo", "is not supported by burrow up yet: remove it");
+    Member m;
+    m.name = s.name;
+    m.spec = &s;
+    ASSIGN_OR_RETURN(m.cfg, serviceConfig(st_, s));
+    if (!m.cfg.network_namespace_path.empty() || m.cfg.private_network)
+      if (s.network != config::StackNetwork::Host)
+        return fail(
+            s.line, key + ".network",
+            fmt::format("the unit sets {}: give the service its network in burrow.yaml "
+                        "(network: none, or vpn:NAME) instead",
+                        m.cfg.private_network ? "PrivateNetwork=" : "NetworkNamespacePath="));
+    for (const auto& b : s.binds)
+      m.cfg.binds.push_back({b.source, b.target, b.read_only, /*optional=*/false,
+                             /*recursive=*/true});
+    auto restart = supervise::parseRestart(m.cfg.restart);
+    if (!restart) return fail(s.line, key, restart.error().message());
+    m.restart = *restart;
+    m.backoff = supervise::Backoff(m.cfg.restart_sec);
+    members_.push_back(std::move(m));
+  }
+  // Start order: each service after those in its `after:` (the parser refused cycles), else
+  // in file order.
+  std::vector<Member> ordered;
+  std::set<std::string> placed;
+  std::vector<bool> taken(members_.size());
+  while (ordered.size() < members_.size())
+    for (size_t i = 0; i < members_.size(); ++i) {
+      const auto& after = members_[i].spec->after;
+      if (taken[i] || !std::all_of(after.begin(), after.end(),
+                                   [&](const std::string& a) { return placed.count(a) > 0; }))
+        continue;
+      taken[i] = true;
+      placed.insert(members_[i].name);
+      ordered.push_back(std::move(members_[i]));
+      break;
+    }
+  members_ = std::move(ordered);
+
+  // Addresses: one /30 of the pool per private service, kept from the last run when it can be.
+  auto slash = st_.pool.find('/');
+  in_addr a{};
+  ::inet_pton(AF_INET, st_.pool.substr(0, slash).c_str(), &a);
+  const uint32_t base = ntohl(a.s_addr);
+  const int prefix = std::atoi(st_.pool.c_str() + slash + 1);
+  const uint64_t blocks = (uint64_t{1} << (32 - prefix)) / 4;
+  json known = json::object();
+  if (auto t = base::readFile(stackDir(o_.state_dir) + "/addresses.json")) {
+    known = json::parse(*t, nullptr, false);
+    if (!known.is_object()) known = json::object();
+  }
+  std::set<uint64_t> used;
+  std::vector<Member*> need;
+  for (auto& m : members_) {
+    if (m.spec->network != config::StackNetwork::Private) continue;
+    uint64_t i = known.value(m.name, uint64_t{blocks});
+    if (i < blocks && !used.count(i)) {
+      used.insert(i);
+      m.address = std::to_string(i);  // an index until all are placed
+    } else {
+      need.push_back(&m);
+    }
+  }
+  uint64_t next = 0;
+  for (Member* m : need) {
+    while (next < blocks && used.count(next)) ++next;
+    if (next >= blocks)
+      return base::invalid("{}: network.pool {} has room for {} private service(s)", st_.source,
+                           st_.pool, blocks);
+    used.insert(next);
+    m->address = std::to_string(next);
+  }
+  for (auto& m : members_) {
+    if (m.spec->network == config::StackNetwork::Host) m.address = "127.0.0.1";
+    if (m.spec->network == config::StackNetwork::Private) {
+      const uint64_t i = std::stoull(m.address);
+      known[m.name] = i;
+      m.netns = m.host_link = linkName(m.name);
+      m.host_address = dotted(base + static_cast<uint32_t>(4 * i) + 1);
+      m.address = dotted(base + static_cast<uint32_t>(4 * i) + 2);
+    }
+    if (m.spec->network == config::StackNetwork::None) m.netns = linkName(m.name);
+    if (m.spec->network == config::StackNetwork::Vpn) {
+      const config::NamespaceConfig* ns = nullptr;
+      for (const auto& n : st_.namespaces)
+        if (n.name == m.spec->vpn) ns = &n;
+      if (ns && !ns->publish_host_address.empty()) m.address = ns->publish_host_address;
+    }
+  }
+  RETURN_IF_ERROR(base::ensureDir(stackDir(o_.state_dir), 0700));
+  RETURN_IF_ERROR(base::writeFileAtomic(stackDir(o_.state_dir) + "/addresses.json",
+                                        known.dump(2) + "\n", 0600));
+
+  // Routes: each [NAME] needs an address; the connector needs a token.
+  for (const auto& r : st_.routes) {
+    if (r.service.name.empty()) continue;
+    auto m = std::find_if(members_.begin(), members_.end(),
+                          [&](const Member& x) { return x.name == r.service.name; });
+    if (m == members_.end()) continue;  // the parser named it already
+    if (m->spec->network == config::StackNetwork::None)
+      return fail(r.line, "routes",
+                  fmt::format("{}: service {} has network: none, so no address to reach it at",
+                              r.service.text, m->name));
+    if (m->spec->network == config::StackNetwork::Vpn)
+      return fail(r.line, "routes",
+                  fmt::format("{}: service {} is confined to namespace {}; reaching it through "
+                              "the namespace's host link is not supported by burrow up yet",
+                              r.service.text, m->name, m->spec->vpn));
+  }
+  if (!st_.routes.empty()) {
+    if (st_.token_file.empty())
+      return base::invalid("{}: routes: the connector needs tunnel.tokenFile", st_.source);
+    auto token = tunnel::readTokenFile(st_.token_file);
+    if (!token)
+      return base::Unexpected(base::Error{
+          token.error().code,
+          fmt::format("{}: tunnel.tokenFile: {}", st_.source, token.error().message())});
+    Member c;
+    c.name = kConnector;
+    c.restart = supervise::Restart::Always;
+    c.backoff = supervise::Backoff(std::chrono::seconds(1));
+    connector_ = std::move(c);
+  }
+  return {};
+}
+
+// ---- bring up ----
+
+base::Result<void> Supervisor::lock() {
+  RETURN_IF_ERROR(base::ensureDir(stackDir(o_.state_dir) + "/logs", 0700));
+  lock_ =
+      base::UniqueFd(::open(lockPath(o_.state_dir).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_) return base::sysError("open {}", lockPath(o_.state_dir));
+  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) < 0) {
+    json rec = json::parse(base::readFile(recordPath(o_.state_dir)).value_or("{}"), nullptr, false);
+    pid_t pid = rec.is_object() ? rec.value("supervisor", 0) : 0;
+    return base::makeError(std::errc::device_or_resource_busy,
+                           "a stack is already up on {} (supervisor pid {}): burrow down first; "
+                           "applying a changed file to a running stack is not supported yet",
+                           o_.state_dir, pid);
+  }
+  // Signals come through a signalfd; the children get them unblocked again.
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  sigs_ = base::UniqueFd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  null_ = base::UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!sigs_ || !null_) return base::sysError("signalfd");
+  return {};
+}
+
+void Supervisor::writeRecord() {
+  json services = json::array();
+  auto row = [](const Member& m) {
+    return json{{"name", m.name},
+                {"network", m.spec ? networkText(*m.spec) : "-"},
+                {"address", m.address},
+                {"netns", m.netns},
+                {"host_link", m.host_link},
+                {"state", m.state},
+                {"pid", m.pid},
+                {"restarts", m.restarts},
+                {"started", m.pid ? m.started_unix : 0},
+                {"last_exit", m.last_exit}};
+  };
+  for (const auto& m : members_) services.push_back(row(m));
+  json priv = json::array();
+  for (const auto& [ns, link] : private_) priv.push_back({{"netns", ns}, {"host_link", link}});
+  json rec = {{"supervisor", ::getpid()},
+              {"file", st_.source},
+              {"namespaces", namespaces_},
+              {"private", priv},
+              {"firewall", firewall_ ? kFirewallTable : ""},
+              {"ip_forward_set", forwarding_set_},
+              {"services", services}};
+  if (connector_) rec["connector"] = row(*connector_);
+  if (auto r = base::writeFileAtomic(recordPath(o_.state_dir), rec.dump(2) + "\n", 0600); !r)
+    LOG_ERROR("stack record: {}", r.error().message());
+}
+
+void progress(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+base::Result<void> Supervisor::startNetworks() {
+  for (const auto& ns : st_.namespaces) {
+    RETURN_IF_ERROR(netns::up(ns, o_.state_dir));
+    namespaces_.push_back(ns.name);
+    writeRecord();
+    progress(fmt::format("namespace {}: up", ns.name));
+  }
+  std::vector<std::string> links;
+  for (auto& m : members_) {
+    if (m.netns.empty()) continue;
+    RETURN_IF_ERROR(netns::upPrivate({m.netns, m.host_link, m.host_address, m.address, 30}));
+    private_.emplace_back(m.netns, m.host_link);
+    writeRecord();
+    if (!m.host_link.empty()) links.push_back(m.host_link);
+    progress(m.host_link.empty()
+                 ? fmt::format("network {}: loopback only", m.name)
+                 : fmt::format("network {}: {} on link {}", m.name, m.address, m.host_link));
+  }
+  if (links.empty()) return {};
+  netns::StackFirewall fw{kFirewallTable, st_.pool, links, {}, false};
+  for (const auto& m : members_)
+    for (const auto& to : m.spec->connects)
+      for (const auto& t : members_)
+        if (t.name == to && !m.host_link.empty() && !t.host_link.empty())
+          fw.connects.emplace_back(m.address, t.address);
+  ASSIGN_OR_RETURN(bool forwarding, netns::ipForwarding());
+  fw.contain_forwarding = !forwarding;
+  RETURN_IF_ERROR(netns::applyStackFirewall(fw));
+  firewall_ = true;
+  writeRecord();
+  if (!forwarding) {
+    RETURN_IF_ERROR(netns::setIpForwarding(true));
+    forwarding_set_ = true;
+    writeRecord();
+  }
+  progress(fmt::format("firewall: table inet {}, {} link(s), {} connects pair(s){}", kFirewallTable,
+                       links.size(), fw.connects.size(),
+                       forwarding ? "" : "; net.ipv4.ip_forward set to 1 for the stack's links"));
+  return {};
+}
+
+base::Result<void> Supervisor::writeConnectorConfig() {
+  config::TunnelConfig cfg;
+  cfg.ingress = st_.routes;
+  for (auto& r : cfg.ingress)
+    for (const auto& m : members_)
+      if (r.service.name == m.name) r.service.host = m.address;
+  connector_config_ = stackDir(o_.state_dir) + "/config.yml";
+  return base::writeFileAtomic(
+      connector_config_,
+      "# written by burrow up from " + st_.source + "\n" + config::formatTunnelConfig(cfg), 0600);
+}
+
+base::Result<void> Supervisor::spawn(Member& m) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) < 0) return base::sysError("pipe for {}", m.name);
+  base::UniqueFd rd(p[0]), wr(p[1]);
+  if (!m.log) {
+    const std::string path = logPath(o_.state_dir, m.name);
+    m.log = base::UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!m.log) return base::sysError("open {}", path);
+  }
+  std::vector<std::string> argv;
+  if (!m.spec) {
+    argv = {o_.burrow,         "tunnel",       "run",         "--config",
+            connector_config_, "--token-file", st_.token_file};
+    if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
+  }
+  std::fflush(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return base::sysError("fork for {}", m.name);
+  if (pid == 0) {
+    // The child: the supervisor has one thread, so the heap is usable here.
+    ::setpgid(0, 0);  // a terminal's ^C reaches the supervisor only, which stops in order
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::dup2(null_.get(), 0);
+    ::dup2(wr.get(), 1);
+    ::dup2(wr.get(), 2);
+    ::close_range(3, ~0U, 0);
+    if (!m.spec) {
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      ::execv(argv[0].c_str(), args.data());
+      std::fprintf(stderr, "burrow: exec %s: %s\n", argv[0].c_str(), std::strerror(errno));
+      ::_exit(127);
+    }
+    sandbox::Config cfg = m.cfg;
+    sandbox::Invocation inv;
+    inv.restart = false;  // the supervisor restarts, with the one policy
+    std::optional<netns::Watch> watch;
+    if (m.spec->network == config::StackNetwork::Vpn) {
+      if (auto r = confine(cfg, inv, m.spec->vpn, o_.state_dir, false, watch); !r) {
+        std::fprintf(stderr, "burrow: %s\n", r.error().message().c_str());
+        ::_exit(1);
+      }
+    } else if (!m.netns.empty()) {
+      cfg.network_namespace_path = netns::namespacePath(m.netns);
+    }
+    auto r = sandbox::exec(cfg, inv);
+    if (!r) std::fprintf(stderr, "burrow: %s\n", r.error().message().c_str());
+    std::fflush(nullptr);
+    ::_exit(r ? (*r & 0xff) : 1);
+  }
+  ::fcntl(rd.get(), F_SETFL, O_NONBLOCK);
+  m.out = std::move(rd);
+  m.pid = pid;
+  m.started = clock::now();
+  m.started_unix = unixNow();
+  m.restart_at.reset();
+  m.state = "running";
+  LOG_INFO("stack started name={} pid={}", m.name, pid);
+  return {};
+}
+
+base::Result<void> Supervisor::bringUp() {
+  auto fail = [&](base::Error e) -> base::Result<void> {
+    progress("failed: " + e.message() + "; taking back what was made");
+    stopAndTearDown();
+    return base::Unexpected(e);
+  };
+  writeRecord();
+  if (auto r = startNetworks(); !r) return fail(r.error());
+  for (auto& m : members_) {
+    if (auto r = spawn(m); !r) return fail(r.error());
+    writeRecord();
+    progress(fmt::format("service {}: started (pid {}{}{})", m.name, m.pid,
+                         m.address.empty() ? "" : ", ", m.address));
+  }
+  if (connector_) {
+    if (auto r = writeConnectorConfig(); !r) return fail(r.error());
+    if (auto r = spawn(*connector_); !r) return fail(r.error());
+    writeRecord();
+    progress(fmt::format("connector: started (pid {}), {} route(s)", connector_->pid,
+                         st_.routes.size()));
+  }
+  // A second for what fails at once to show as failing, not as running.
+  const auto until = clock::now() + std::chrono::seconds(1);
+  while (clock::now() < until) pump(milliseconds(100));
+  return {};
+}
+
+// ---- the loop ----
+
+Member* Supervisor::byPid(pid_t pid) {
+  for (auto& m : members_)
+    if (m.pid == pid) return &m;
+  return connector_ && connector_->pid == pid ? &*connector_ : nullptr;
+}
+
+void Supervisor::drain(Member& m) {
+  if (!m.out) return;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(m.out.get(), buf, sizeof buf);
+    if (n > 0) {
+      (void)!::write(m.log.get(), buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) m.out.reset();  // every writer closed it
+    break;
+  }
+  struct stat st {};
+  if (m.log && ::fstat(m.log.get(), &st) == 0 && st.st_size > kLogMax) {
+    const std::string path = logPath(o_.state_dir, m.name);
+    ::rename(path.c_str(), (path + ".1").c_str());
+    m.log = base::UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  }
+}
+
+void Supervisor::reap() {
+  int status = 0;
+  pid_t pid;
+  while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    Member* m = byPid(pid);
+    if (!m) continue;
+    drain(*m);
+    m->pid = 0;
+    m->last_exit = exitText(status);
+    const supervise::Exit e = WIFEXITED(status) ? supervise::Exit::fromCode(WEXITSTATUS(status))
+                                                : supervise::Exit::fromWaitStatus(status);
+    const auto ran = std::chrono::duration_cast<milliseconds>(clock::now() - m->started);
+    if (stopping_) {
+      m->state = "stopped";
+    } else if (supervise::shouldRestart(m->restart, e)) {
+      const milliseconds delay = m->backoff.next(ran);
+      m->state = "restarting";
+      m->restart_at = clock::now() + delay;
+      LOG_WARN("stack {} ended ({}); restarting in {} ms", m->name, m->last_exit, delay.count());
+    } else {
+      m->state = e.clean ? "stopped" : "failed";
+      LOG_WARN("stack {} ended ({}); not restarted (Restart=)", m->name, m->last_exit);
+    }
+    writeRecord();
+  }
+}
+
+void Supervisor::pump(milliseconds timeout) {
+  std::vector<pollfd> fds{{sigs_.get(), POLLIN, 0}};
+  std::vector<Member*> owners{nullptr};
+  auto add = [&](Member& m) {
+    if (m.out) {
+      fds.push_back({m.out.get(), POLLIN, 0});
+      owners.push_back(&m);
+    }
+  };
+  for (auto& m : members_) add(m);
+  if (connector_) add(*connector_);
+  ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+  for (size_t i = 1; i < fds.size(); ++i)
+    if (fds[i].revents) drain(*owners[i]);
+  signalfd_siginfo si{};
+  while (::read(sigs_.get(), &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+      if (!stopping_) LOG_INFO("stack stopping on signal {}", si.ssi_signo);
+      stopping_ = true;
+    }
+  }
+  reap();
+  if (stopping_) return;
+  auto due = [&](Member& m) {
+    if (!m.restart_at || clock::now() < *m.restart_at) return;
+    ++m.restarts;
+    if (auto r = spawn(m); !r) {
+      LOG_ERROR("stack {}: {}", m.name, r.error().message());
+      m.state = "failed";
+      m.restart_at.reset();
+    }
+    writeRecord();
+  };
+  for (auto& m : members_) due(m);
+  if (connector_) due(*connector_);
+}
+
+int Supervisor::run() {
+  while (!stopping_) pump(milliseconds(500));
+  progress("stopping the stack");
+  stopAndTearDown();
+  return 0;
+}
+
+void Supervisor::stopAndTearDown() {
+  stopping_ = true;
+  // The connector first (it drains the requests in flight), then the services, last started
+  // first; each gets its TimeoutStopSec= (and a second for its monitor) before SIGKILL.
+  auto stop = [&](Member& m, milliseconds grace) {
+    if (!m.pid) return;
+    ::kill(m.pid, SIGTERM);
+    const auto until = clock::now() + grace;
+    while (m.pid && clock::now() < until) pump(milliseconds(50));
+    if (m.pid) {
+      LOG_WARN("stack {} did not stop in {} ms: SIGKILL", m.name, grace.count());
+      ::kill(-m.pid, SIGKILL);
+      ::kill(m.pid, SIGKILL);
+      while (m.pid) pump(milliseconds(50));
+    }
+  };
+  if (connector_) stop(*connector_, std::chrono::seconds(35));
+  for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
+    milliseconds grace = it->cfg.timeout_stop.count() ? it->cfg.timeout_stop : milliseconds(90'000);
+    stop(*it, grace + std::chrono::seconds(1));
+  }
+  // What was made, last made first.
+  if (forwarding_set_ && netns::setIpForwarding(false)) forwarding_set_ = false;
+  if (firewall_) {
+    if (auto r = netns::removeStackFirewall(kFirewallTable); !r)
+      LOG_ERROR("stack: {}", r.error().message());
+    firewall_ = false;
+  }
+  for (auto it = private_.rbegin(); it != private_.rend(); ++it)
+    if (auto r = netns::downPrivate(it->first, it->second); !r)
+      LOG_ERROR("stack: {}", r.error().message());
+  private_.clear();
+  for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it)
+    if (auto r = netns::down(*it, o_.state_dir); !r) LOG_ERROR("stack: {}", r.error().message());
+  namespaces_.clear();
+  ::unlink(recordPath(o_.state_dir).c_str());
+  if (!connector_config_.empty()) ::unlink(connector_config_.c_str());
+}
+
+std::string Supervisor::table() {
+  auto s = status(o_.state_dir);
+  return s ? formatStatus(*s) : s.error().message() + "\n";
+}
+
+// Takes down what a record lists, when its supervisor is gone (killed).
+base::Result<void> tearDownRecord(const std::string& state_dir, const json& rec) {
+  auto pids = [](const json& row) { return row.is_object() ? row.value("pid", 0) : 0; };
+  std::vector<pid_t> left;
+  if (rec.contains("connector")) left.push_back(pids(rec["connector"]));
+  for (const auto& s : rec.value("services", json::array())) left.push_back(pids(s));
+  for (pid_t p : left)
+    if (p > 0) {
+      ::kill(-p, SIGKILL);
+      ::kill(p, SIGKILL);
+    }
+  if (rec.value("ip_forward_set", false)) RETURN_IF_ERROR(netns::setIpForwarding(false));
+  if (std::string t = rec.value("firewall", ""); !t.empty())
+    RETURN_IF_ERROR(netns::removeStackFirewall(t));
+  for (const auto& p : rec.value("private", json::array()))
+    RETURN_IF_ERROR(netns::downPrivate(p.value("netns", ""), p.value("host_link", "")));
+  for (const auto& n : rec.value("namespaces", json::array()))
+    if (auto r = netns::down(n.get<std::string>(), state_dir);
+        !r && r.error().code != std::errc::no_such_file_or_directory)
+      return r;
+  ::unlink(recordPath(state_dir).c_str());
+  ::unlink((stackDir(state_dir) + "/config.yml").c_str());
+  return {};
+}
+
+}  // namespace
+
+base::Result<int> up(const Options& o) {
+  ASSIGN_OR_RETURN(config::Stack st, config::loadStack(o.file));
+  Supervisor sup(o, std::move(st));
+  RETURN_IF_ERROR(sup.validate());
+  if (o.detach) {
+    // The supervisor goes on in a child of its own session; this process relays its progress
+    // and returns once the stack is up, or failed.
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) return base::sysError("pipe");
+    base::UniqueFd rd(p[0]), wr(p[1]);
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) return base::sysError("fork the supervisor");
+    if (pid == 0) {
+      rd.reset();
+      ::setsid();
+      base::UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      const std::string log = stackDir(o.state_dir) + "/supervisor.log";
+      base::UniqueFd out(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      ::dup2(null.get(), 0);
+      ::dup2(out.get(), 1);
+      ::dup2(wr.get(), 2);  // progress, until up
+      auto ok = sup.lock();
+      if (ok) ok = sup.bringUp();
+      if (!ok) {
+        std::fprintf(stderr, "burrow: %s\n", ok.error().message().c_str());
+        ::_exit(1);
+      }
+      std::fprintf(stderr, "%s", sup.table().c_str());
+      std::fflush(stderr);
+      ::dup2(out.get(), 2);
+      wr.reset();
+      ::_exit(sup.run());
+    }
+    wr.reset();
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = base::retryEintr([&] { return ::read(rd.get(), buf, sizeof buf); })) > 0;)
+      text.append(buf, static_cast<size_t>(n));
+    // The child ends only when it failed; when it runs on, the table ends its progress.
+    int status = 0;
+    const bool failed =
+        ::waitpid(pid, &status, WNOHANG) == pid || text.find("burrow: ") != std::string::npos;
+    if (failed) {
+      std::fprintf(stderr, "%s", text.c_str());
+      return 1;
+    }
+    const size_t table = text.find("NAME ");
+    std::fprintf(stderr, "%s", text.substr(0, table).c_str());
+    std::printf("%s", table == std::string::npos ? "" : text.substr(table).c_str());
+    std::fprintf(stderr, "the stack runs in the background (supervisor pid %d): burrow down\n",
+                 pid);
+    return 0;
+  }
+  RETURN_IF_ERROR(sup.lock());
+  RETURN_IF_ERROR(sup.bringUp());
+  std::printf("%s", sup.table().c_str());
+  std::fflush(stdout);
+  return sup.run();
+}
+
+base::Result<void> down(const Options& o) {
+  const std::string path = recordPath(o.state_dir);
+  auto text = base::readFile(path);
+  if (!text) {
+    if (text.error().code == std::errc::no_such_file_or_directory)
+      return base::makeError(std::errc::no_such_file_or_directory, "no stack is up on {}",
+                             o.state_dir);
+    return base::Unexpected(text.error());
+  }
+  json rec = json::parse(*text, nullptr, false);
+  if (!rec.is_object()) return base::invalid("{}: not a stack record", path);
+  base::UniqueFd lock(::open(lockPath(o.state_dir).c_str(), O_RDWR | O_CLOEXEC));
+  const pid_t sup = rec.value("supervisor", 0);
+  if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) < 0) {
+    // A supervisor holds the stack: it stops everything itself.
+    if (sup > 0) ::kill(sup, SIGTERM);
+    progress(fmt::format("stopping the stack (supervisor pid {})", sup));
+    if (::flock(lock.get(), LOCK_EX) < 0) return base::sysError("wait for the supervisor");
+    return {};
+  }
+  progress("no supervisor runs: removing what its record lists");
+  return tearDownRecord(o.state_dir, rec);
+}
+
+}  // namespace stack

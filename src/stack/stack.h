@@ -1,0 +1,91 @@
+// stack: burrow.yaml as a running system, and the one place that calls netns, sandbox,
+// supervise and tunnel together. `up` runs a supervisor process that owns everything the file
+// asks for (VPN namespaces, private networks and the host's filter between them, sandboxed
+// services, the connector) and records it in <state-dir>/stack/, so that `ps`, `logs` and
+// `down` find a running stack from the state directory alone, and `down` removes what a
+// supervisor that was killed left behind. Not thread-safe: one call at a time per process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace stack {
+
+struct Options {
+  std::string file;       // burrow.yaml
+  std::string state_dir;  // the stack keeps its records in STATE/stack/
+  std::string burrow;     // this binary's path, to run the connector
+  bool detach = false;    // run the supervisor in the background once everything is up
+  std::string log_level;  // passed to the connector; "" for its default
+};
+
+// Validates the whole file first (nothing is made when any of it is wrong), then brings up, in
+// order: VPN namespaces, private networks and the host's filter, the services (each after
+// those in its `after:`), the connector with the routes, each `[NAME]` given that service's
+// address. Prints one progress line per step on stderr, then the table of `ps` on stdout.
+// Without `detach`, supervises in the foreground until SIGTERM or SIGINT, then takes it all
+// down; returns 0 then. With `detach`, returns once the stack is up (or failed: then nothing
+// is left). A step that fails takes back everything made before it.
+base::Result<int> up(const Options& o);
+
+// Stops the stack's supervisor (SIGTERM; it stops the connector, then the services in reverse
+// order) and waits for it; when no supervisor runs, removes what the record says is left.
+// Leaves no namespace, link, nftables table, process or record behind.
+base::Result<void> down(const Options& o);
+
+struct ServiceState {
+  std::string name;
+  std::string network;  // private | host | none | vpn:NAME | - (the connector)
+  std::string address;  // its address for routes; "" when it has none
+  std::string state;    // starting | running | restarting | failed | stopped
+  pid_t pid = 0;
+  int restarts = 0;
+  int64_t started_unix = 0;  // of the current run; 0 when not running
+  std::string last_exit;     // "exit code 3", "signal KILL"; "" before any exit
+};
+
+struct Status {
+  bool running = false;  // a supervisor holds the stack
+  pid_t supervisor = 0;
+  std::string file;
+  std::vector<ServiceState> services;     // in start order
+  std::optional<ServiceState> connector;  // when the file has a tunnel and routes
+  std::vector<std::string> namespaces;    // VPN namespaces the stack brought up
+};
+// What the record in STATE/stack/ says, checked against the running system.
+base::Result<Status> status(const std::string& state_dir);
+// A table: NAME STATE PID ADDRESS NETWORK RESTARTS UPTIME, one row per service and one for the
+// connector; or "no stack is up" when there is none.
+std::string formatStatus(const Status& s);
+std::string formatStatusJson(const Status& s);
+
+// Writes the service's log (stdout and stderr, the rotated part first) to stdout; with
+// `follow`, then waits for more until interrupted. "connector" names the connector's.
+base::Result<void> logs(const std::string& state_dir, const std::string& service, bool follow);
+
+// `burrow exec UNIT`: the unit in its sandbox, in the foreground. With `netns` (or a unit whose
+// NetworkNamespacePath= names a namespace burrow made), confined to that VPN namespace,
+// fail-closed: refused when the namespace or its tunnel is not up, killed when either goes.
+struct ExecRequest {
+  std::string unit;
+  std::vector<std::string> args;
+  bool restart = true;
+  bool strict = false;
+  bool allow_root = false;
+  std::string netns;
+  std::string state_dir;
+  // The command line as given, run again through sudo when burrow is not root (see
+  // supervise::reexecAsRoot), once the unit has been read.
+  std::vector<std::string> argv;
+};
+// The service's exit status, or an error; `*unit_error` tells whether the error is the unit's
+// own (it does not parse, or has unknown directives under `strict`) rather than the run's.
+base::Result<int> exec(const ExecRequest& r, bool* unit_error);
+
+}  // namespace stack

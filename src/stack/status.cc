@@ -1,0 +1,147 @@
+// `burrow ps` and `burrow logs`: what the record of a stack says, checked against the system.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/base.h"
+#include "netns/netns.h"
+#include "stack/internal.h"
+#include "stack/stack.h"
+
+namespace stack {
+namespace {
+
+using nlohmann::json;
+
+ServiceState fromRow(const json& row) {
+  ServiceState s;
+  s.name = row.value("name", "");
+  s.network = row.value("network", "");
+  s.address = row.value("address", "");
+  s.state = row.value("state", "");
+  s.pid = row.value("pid", 0);
+  s.restarts = row.value("restarts", 0);
+  s.started_unix = row.value("started", int64_t{0});
+  s.last_exit = row.value("last_exit", "");
+  return s;
+}
+
+std::string uptime(int64_t since) {
+  if (since <= 0) return "-";
+  int64_t s = std::max<int64_t>(0, ::time(nullptr) - since);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{}m", s / 3600, (s % 3600) / 60);
+  return fmt::format("{}d{}h", s / 86400, (s % 86400) / 3600);
+}
+
+}  // namespace
+
+base::Result<Status> status(const std::string& state_dir) {
+  Status st;
+  auto text = base::readFile(recordPath(state_dir));
+  if (!text) {
+    if (text.error().code == std::errc::no_such_file_or_directory) return st;
+    return base::Unexpected(text.error());
+  }
+  json rec = json::parse(*text, nullptr, false);
+  if (!rec.is_object()) return base::invalid("{}: not a stack record", recordPath(state_dir));
+  st.supervisor = rec.value("supervisor", 0);
+  st.file = rec.value("file", "");
+  base::UniqueFd lock(::open((stackDir(state_dir) + "/lock").c_str(), O_RDWR | O_CLOEXEC));
+  st.running = lock && ::flock(lock.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+  for (const auto& row : rec.value("services", json::array())) st.services.push_back(fromRow(row));
+  if (rec.contains("connector")) st.connector = fromRow(rec["connector"]);
+  for (const auto& n : rec.value("namespaces", json::array()))
+    st.namespaces.push_back(n.get<std::string>());
+  auto check = [&](ServiceState& s) {
+    if (!st.running) {
+      s.state = "gone (no supervisor)";
+      s.pid = 0;
+    } else if (s.pid > 0 && !base::processRunning(s.pid)) {
+      s.state = "exited";  // the supervisor has not seen it yet
+    }
+  };
+  for (auto& s : st.services) check(s);
+  if (st.connector) check(*st.connector);
+  return st;
+}
+
+std::string formatStatus(const Status& s) {
+  if (s.services.empty() && !s.connector) return "no stack is up\n";
+  std::string out =
+      fmt::format("{:<16} {:<12} {:>7}  {:<15} {:<12} {:>8}  {:<8} {}\n", "NAME", "STATE", "PID",
+                  "ADDRESS", "NETWORK", "RESTARTS", "UPTIME", "LAST EXIT");
+  auto row = [&](const ServiceState& r) {
+    out += fmt::format("{:<16} {:<12} {:>7}  {:<15} {:<12} {:>8}  {:<8} {}\n", r.name, r.state,
+                       r.pid ? std::to_string(r.pid) : "-", r.address.empty() ? "-" : r.address,
+                       r.network, r.restarts, r.pid ? uptime(r.started_unix) : "-",
+                       r.last_exit.empty() ? "-" : r.last_exit);
+  };
+  for (const auto& r : s.services) row(r);
+  if (s.connector) row(*s.connector);
+  if (!s.running)
+    out += fmt::format("no supervisor runs (it was pid {}): burrow down removes what is left\n",
+                       s.supervisor);
+  return out;
+}
+
+std::string formatStatusJson(const Status& s) {
+  auto row = [](const ServiceState& r) {
+    return json{{"name", r.name},
+                {"state", r.state},
+                {"pid", r.pid},
+                {"address", r.address},
+                {"network", r.network},
+                {"restarts", r.restarts},
+                {"started", r.started_unix},
+                {"last_exit", r.last_exit}};
+  };
+  json services = json::array();
+  for (const auto& r : s.services) services.push_back(row(r));
+  json j = {{"running", s.running}, {"supervisor", s.supervisor}, {"file", s.file},
+            {"services", services}, {"namespaces", s.namespaces}, {"connector", nullptr}};
+  if (s.connector) j["connector"] = row(*s.connector);
+  return j.dump(2) + "\n";
+}
+
+base::Result<void> logs(const std::string& state_dir, const std::string& service, bool follow) {
+  const std::string path = logPath(state_dir, service);
+  if (::access(path.c_str(), F_OK) < 0)
+    return base::makeError(std::errc::no_such_file_or_directory,
+                           "no log for service {} in {} (is it a service of the stack?)", service,
+                           stackDir(state_dir) + "/logs");
+  for (const std::string& p : {path + ".1", path})
+    if (auto t = base::readFile(p, size_t{64} << 20)) std::fwrite(t->data(), 1, t->size(), stdout);
+  std::fflush(stdout);
+  if (!follow) return {};
+  // Follows the file as `tail -F` does: a rotation (another inode) starts the new file over.
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return base::sysError("open {}", path);
+  ::lseek(fd.get(), 0, SEEK_END);
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n > 0) {
+      std::fwrite(buf, 1, static_cast<size_t>(n), stdout);
+      std::fflush(stdout);
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    struct stat a {
+    }, b{};
+    if (::fstat(fd.get(), &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_ino != b.st_ino)
+      fd = base::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  }
+}
+
+}  // namespace stack
