@@ -52,6 +52,11 @@ constexpr const char* kFirewallTable = "burrow_stack";
 constexpr const char* kConnector = "connector";
 constexpr off_t kLogMax = 10 << 20;  // a log is rotated (one old part kept) past this size
 
+// `e` with `prefix` before its context; its code (and so the system's text) is kept.
+base::Unexpected prefixed(const base::Error& e, const std::string& prefix) {
+  return base::Unexpected(base::Error{e.code, prefix + e.context});
+}
+
 int64_t unixNow() { return static_cast<int64_t>(::time(nullptr)); }
 
 std::string lockPath(const std::string& state_dir) { return stackDir(state_dir) + "/lock"; }
@@ -189,9 +194,7 @@ base::Result<sandbox::Config> serviceConfig(const config::Stack& st,
   if (!s.sandbox.empty()) u.sections.push_back({"Service", s.line, s.sandbox});
   auto cfg = sandbox::configFromUnit(u);
   if (!cfg)
-    return base::Unexpected(base::Error{
-        cfg.error().code,
-        fmt::format("{}:{}: services.{}: {}", st.source, s.line, s.name, cfg.error().message())});
+    return prefixed(cfg.error(), fmt::format("{}:{}: services.{}: ", st.source, s.line, s.name));
   return cfg;
 }
 
@@ -324,9 +327,7 @@ base::Result<void> Supervisor::validate() {
       return base::invalid("{}: routes: the connector needs tunnel.tokenFile", st_.source);
     auto token = tunnel::readTokenFile(st_.token_file);
     if (!token)
-      return base::Unexpected(base::Error{
-          token.error().code,
-          fmt::format("{}: tunnel.tokenFile: {}", st_.source, token.error().message())});
+      return prefixed(token.error(), st_.source + ": tunnel.tokenFile: ");
     Member c;
     c.name = kConnector;
     c.restart = supervise::Restart::Always;

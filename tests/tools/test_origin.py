@@ -96,7 +96,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def note_request(self):
         if self.server.log_requests:
-            line = "origin request method=%s path=%s\n" % (self.command, self.path)
+            peer = self.client_address[0] if isinstance(self.client_address, tuple) else "unix"
+            line = "origin request method=%s path=%s peer=%s\n" % (self.command, self.path, peer)
             sys.stderr.write(line)
             sys.stderr.flush()
 

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""The stack: `burrow up` of a burrow.yaml with services on private networks behind a real edge,
+`ps`, `logs`, restarts, and `down` leaving nothing behind.
+
+Each case runs this file again inside namespaces of its own (network, mount, pid: `unshare`),
+where /run is an empty tmpfs, so the namespaces, links and nftables tables the stack makes are
+the test's alone, and every process ends with the pid namespace. Inside, a real edge listens on
+loopback, a tunnel is created with `burrow edge tunnel create`, and the services are
+tests/tools/test_origin.py in burrow's sandbox. An "outside" namespace the case makes stands for
+the internet (reached through the stack's NAT, never an address off this machine)."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+import harness
+
+OUTSIDE = "172.31.255.2"  # the "internet" server, in a namespace of the case's own
+
+
+def sh(*argv, check=True, timeout=30):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    if check and r.returncode != 0:
+        raise AssertionError("%s: exit %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout,
+                                                     r.stderr))
+    return r
+
+
+class Inside:
+    """A case's world, inside the namespaces: an edge, a tunnel, a work directory."""
+
+    def __init__(self, work):
+        self.work = work
+        self.state = os.path.join(work, "state")
+        self.procs = []
+        sh("ip", "link", "set", "lo", "up")
+        self.edge_port = 8080
+        self.edge = self.spawn("edge", harness.BURROW, "edge", "--state-dir", work + "/edge",
+                               "--http", "127.0.0.1:8080", "--tunnel", "127.0.0.1:7844")
+        harness.poll(lambda: harness._connectable(8080), 10 * harness.TIME_FACTOR, what="edge")
+        self.burrow("edge", "tunnel", "create", "home", "--state-dir", work + "/edge",
+                    "-o", work + "/token")
+        for h in ("a", "b", "c"):
+            self.burrow("edge", "route", "dns", "home", h + ".example.net",
+                        "--state-dir", work + "/edge")
+
+    def spawn(self, name, *argv):
+        out = open(os.path.join(self.work, name + ".log"), "w")
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def burrow(self, *args, check=True, timeout=60):
+        return sh(harness.BURROW, *args, check=check, timeout=timeout * harness.TIME_FACTOR)
+
+    def stack(self, *args, check=True, timeout=60):
+        return self.burrow(*args, "--state-dir", self.state, "-f", self.work + "/burrow.yaml",
+                           check=check, timeout=timeout)
+
+    def write(self, name, text):
+        with open(os.path.join(self.work, name), "w") as f:
+            f.write(text)
+
+    def get(self, host, path="/hello"):
+        r = sh("curl", "-s", "-m", "5", "-o", "-", "-w", "\n%{http_code}", "-H",
+               "Host: " + host, "http://127.0.0.1:8080" + path, check=False)
+        body, _, code = r.stdout.rpartition("\n")
+        return code, body
+
+    def wait_get(self, host, want):
+        harness.poll(lambda: self.get(host)[1].startswith(want), 15 * harness.TIME_FACTOR,
+                     what="%s answers %r (last: %r)" % (host, want, self.get(host)))
+
+    def ps(self):
+        return json.loads(self.stack("ps", "--json").stdout)
+
+    def service(self, name):
+        return next(s for s in self.ps()["services"] if s["name"] == name)
+
+    def outside(self):
+        """A namespace "outside" with a server on OUTSIDE:9000, linked to this one."""
+        sh("ip", "netns", "add", "outside")
+        sh("ip", "link", "add", "to-outside", "type", "veth", "peer", "name", "eth0",
+           "netns", "outside")
+        sh("ip", "addr", "add", "172.31.255.1/30", "dev", "to-outside")
+        sh("ip", "link", "set", "to-outside", "up")
+        for cmd in (["ip", "addr", "add", OUTSIDE + "/30", "dev", "eth0"],
+                    ["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "lo", "up"]):
+            sh("ip", "netns", "exec", "outside", *cmd)
+        self.spawn("outside", "ip", "netns", "exec", "outside", harness.PYTHON,
+                   harness.TOOLS + "/test_origin.py", "--address", OUTSIDE, "--port", "9000",
+                   "--name", "outside", "--log")
+        harness.poll(lambda: sh("ip", "netns", "exec", "outside", "curl", "-s", "-m", "1",
+                                "http://%s:9000/hello" % OUTSIDE, check=False).returncode == 0,
+                     10, what="the outside server")
+
+    def curl_from(self, netns, url):
+        """Exit status of curl run inside `netns` (0: reached, 7: refused, 28: timed out)."""
+        r = sh("ip", "netns", "exec", netns, "curl", "-s", "-m", "2", "-o", "/dev/null", url,
+               check=False)
+        return r.returncode
+
+    def leftovers(self):
+        """What the stack could leave behind: namespaces, links, tables, mounts."""
+        netns = sorted(n.split()[0] for n in sh("ip", "netns", "list").stdout.splitlines()
+                       if n.startswith("bs-"))
+        links = sorted(l for l in re.findall(r"^\d+: ([^:@]+)", sh("ip", "-o", "link").stdout,
+                                             re.M) if l.startswith("bs-"))
+        tables = sh("nft", "list", "tables").stdout.split()
+        mounts = [l for l in open("/proc/self/mounts") if "/run/netns/bs-" in l]
+        return {"netns": netns, "links": links,
+                "tables": [t for t in tables if t.startswith("burrow")], "mounts": mounts,
+                "record": os.path.exists(self.state + "/stack/state.json")}
+
+
+def running(pid):
+    """True while `pid` runs (a zombie, which pid 1 of the case does not reap, does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def origin(name, extra=""):
+    return ('    exec: [%s, %s/test_origin.py, --address, 0.0.0.0, --port, "8000", --name, %s]\n%s'
+            % (harness.PYTHON, harness.TOOLS, name, extra))
+
+
+STACK = """tunnel: { tokenFile: token }
+services:
+  a:
+%s    connects: [b]
+  b:
+%s  c:
+%s    network: host
+routes:
+  - hostname: a.example.net
+    service: http://[a]:8000
+  - hostname: b.example.net
+    service: http://[b]:8000
+  - hostname: c.example.net
+    service: http://[c]:8001
+  - service: http_status:404
+""" % (origin("a"), origin("b", "    sandbox: { Restart: always, RestartSec: 100ms }\n"),
+       origin("c").replace('"8000"', '"8001"').replace("0.0.0.0", "127.0.0.1"))
+
+
+def case_private_networks(w):
+    w.outside()
+    # A listener of the host's own, on every address: the services must not reach it.
+    w.spawn("host-listener", harness.PYTHON, harness.TOOLS + "/test_origin.py", "--address",
+            "0.0.0.0", "--port", "9100", "--name", "host")
+    w.write("burrow.yaml", STACK)
+    r = w.stack("up", "--detach")
+    print("=== up\n" + r.stderr + r.stdout)
+    assert re.search(r"^b\s+running", r.stdout, re.M), r.stdout
+    for h in "abc":
+        w.wait_get(h + ".example.net", "hello from " + h)
+    a, b = w.service("a"), w.service("b")
+    assert a["network"] == "private" and b["network"] == "private", (a, b)
+    assert a["address"] != b["address"], (a, b)
+    print("=== isolation")
+    reach = {
+        "a->b": w.curl_from("bs-a", "http://%s:8000/" % b["address"]),
+        "b->a": w.curl_from("bs-b", "http://%s:8000/" % a["address"]),
+        "a->host": w.curl_from("bs-a", "http://%s:9100/" % a["address"].rsplit(".", 1)[0] + ".1"),
+        "b->host(10.77.0.1)": w.curl_from("bs-b", "http://10.77.0.1:9100/"),
+        "a->outside": w.curl_from("bs-a", "http://%s:9000/" % OUTSIDE),
+    }
+    print(reach)
+    assert reach["a->b"] == 0, reach            # connects: [b]
+    assert reach["b->a"] != 0, reach            # not listed: dropped
+    assert reach["a->host"] != 0, reach         # the host's listeners: never
+    assert reach["b->host(10.77.0.1)"] != 0, reach
+    assert reach["a->outside"] == 0, reach      # NAT to the outside
+    # The outside saw the host's address, not the private one (masquerade).
+    log = open(w.work + "/outside.log").read()
+    assert "peer=172.31.255.1" in log and "peer=10.77." not in log, log
+    # ps as a table and as JSON
+    table = w.stack("ps").stdout
+    print("=== ps\n" + table)
+    assert re.search(r"^a\s+running\s+\d+\s+%s\s+private" % re.escape(a["address"]), table,
+                     re.M), table
+    assert re.search(r"^connector\s+running", table, re.M), table
+    # logs: the service's own output
+    logs = w.stack("logs", "a").stdout
+    assert "8000" in logs, logs
+
+    # kill -9 of b's process: restarted (Restart=always), reachable again, one restart.
+    pids = sh("ip", "netns", "pids", "bs-b").stdout.split()
+    assert pids, "no process in bs-b"
+    for p in pids:
+        os.kill(int(p), signal.SIGKILL)
+    harness.poll(lambda: w.service("b")["restarts"] == 1 and
+                 w.service("b")["state"] == "running", 15 * harness.TIME_FACTOR,
+                 what="b restarted: %r" % (w.service("b"),))
+    w.wait_get("b.example.net", "hello from b")
+    assert w.service("a")["restarts"] == 0
+    # kill -9 of the connector: restarted too.
+    conn = w.ps()["connector"]["pid"]
+    os.kill(conn, signal.SIGKILL)
+    harness.poll(lambda: w.ps()["connector"]["restarts"] == 1 and
+                 w.ps()["connector"]["state"] == "running", 15 * harness.TIME_FACTOR,
+                 what="connector restarted")
+    w.wait_get("a.example.net", "hello from a")
+    print("=== kill ok")
+
+    before = [int(s["pid"]) for s in w.ps()["services"]]
+    r = w.stack("down")
+    print("=== down\n" + r.stderr)
+    left = w.leftovers()
+    print(left)
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+    for p in before:
+        assert not running(p), "pid %d outlived down" % p
+    assert w.get("a.example.net")[0] == "502", w.get("a.example.net")
+    assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == "0"
+
+
+def case_foreground_and_killed_supervisor(w):
+    w.write("burrow.yaml", STACK)
+    # In the foreground: SIGTERM takes it all down, exit 0.
+    up = subprocess.Popen([harness.BURROW, "up", "--state-dir", w.state, "-f",
+                           w.work + "/burrow.yaml"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    w.wait_get("a.example.net", "hello from a")
+    up.send_signal(signal.SIGTERM)
+    out, err = up.communicate(timeout=60 * harness.TIME_FACTOR)
+    print("=== foreground\n" + err + out)
+    assert up.returncode == 0, (up.returncode, err)
+    assert "stopping the stack" in err, err
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+
+    # A supervisor killed with SIGKILL: its services end with it; down removes the rest.
+    w.stack("up", "--detach")
+    w.wait_get("a.example.net", "hello from a")
+    sup = w.ps()["supervisor"]
+    services = [int(s["pid"]) for s in w.ps()["services"]]
+    os.kill(sup, signal.SIGKILL)
+    harness.poll(lambda: not w.ps()["running"], 10, what="ps sees the supervisor gone")
+    table = w.stack("ps").stdout
+    print("=== ps after kill\n" + table)
+    assert "no supervisor runs" in table, table
+    r = w.stack("down")
+    print("=== down\n" + r.stderr)
+    assert "no supervisor runs: removing what its record lists" in r.stderr, r.stderr
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+    harness.poll(lambda: not any(running(p) for p in services), 5, what="services gone")
+    r = w.stack("down", check=False)
+    assert r.returncode == 1 and "no stack is up" in r.stderr, r.stderr
+
+
+def case_bad_input(w):
+    def refused(text, *want, links=()):
+        w.write("burrow.yaml", text)
+        r = w.stack("up", "--detach", check=False)
+        msg = r.stderr
+        assert r.returncode != 0, "accepted:\n" + text
+        for part in want:
+            assert part in msg, "want %r in %r" % (part, msg)
+        left = w.leftovers()
+        assert left == {"netns": [], "links": list(links), "tables": [], "mounts": [],
+                        "record": False}, (left, text)
+        print("refused: " + msg.strip().splitlines()[-1])
+
+    good = origin("a")
+    refused("services:\n  a:\n" + good + "    users: pick\n",
+            "burrow.yaml:2: services.a.users: pick is not supported")
+    refused("services:\n  a:\n" + good + "    binds: [/nonexistent/src:/data]\n",
+            "burrow.yaml:", "/nonexistent/src")
+    refused("services:\n  a:\n" + good + "routes:\n  - service: http://[nope]:80\n",
+            "burrow.yaml:", "nope")
+    refused("tunnel: { tokenFile: missing-token }\nservices:\n  a:\n" + good +
+            "routes:\n  - service: http://[a]:8000\n", "tunnel.tokenFile", "missing-token")
+    refused("services:\n  a:\n" + good + "    sandbox: { ProtectSystem: sometimes }\n",
+            "services.a:", "ProtectSystem=sometimes")
+    # A step that fails half-way takes back what was made before it: b's link name is taken.
+    sh("ip", "link", "add", "bs-b", "type", "veth", "peer", "name", "taken-b")
+    refused("services:\n  a:\n" + good + "  b:\n" + origin("b"),
+            "link bs-b already exists", links=["bs-b"])
+    sh("ip", "link", "del", "bs-b")
+
+
+CASES = {f.__name__[5:]: f for f in (case_private_networks, case_foreground_and_killed_supervisor,
+                                     case_bad_input)}
+
+
+def inner(case, work):
+    os.chdir(work)
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
+    w = Inside(work)
+    try:
+        CASES[case](w)
+    finally:
+        for p in w.procs:
+            p.kill()
+
+
+@unittest.skipIf(harness.root_and_tools_missing("unshare", "ip", "nft", "curl"),
+                 "needs root, unshare, ip, nft, curl")
+class StackTest(harness.BurrowTestCase):
+    def run_case(self, case):
+        work = self.path("work")
+        os.makedirs(work)
+        r = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc",
+                            harness.PYTHON, os.path.abspath(__file__), "--inner", case, work],
+                           capture_output=True, text=True, timeout=300 * harness.TIME_FACTOR,
+                           stdin=subprocess.DEVNULL, env=harness.clean_env())
+        print(r.stdout)
+        logs = ""
+        for root, _, files in os.walk(work):
+            for f in files:
+                if f.endswith(".log"):
+                    logs += "--- %s\n%s" % (f, harness._read(os.path.join(root, f))[-3000:])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + logs)
+        self.assertIn("CASE OK", r.stdout)
+
+    def test_private_networks_isolation_nat_restarts_and_down(self):
+        self.run_case("private_networks")
+
+    def test_foreground_sigterm_and_a_killed_supervisor(self):
+        self.run_case("foreground_and_killed_supervisor")
+
+    def test_bad_input_is_refused_and_leaves_nothing(self):
+        self.run_case("bad_input")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--inner":
+        inner(sys.argv[2], sys.argv[3])
+        print("CASE OK")
+        sys.exit(0)
+    harness.main()
