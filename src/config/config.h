@@ -220,6 +220,8 @@ struct WireguardPeer {
   std::vector<std::string> allowed_ips;  // CIDRs, normalised ("10.0.0.0/8")
   int persistent_keepalive = 0;          // seconds; 0: off
   int line = 0;  // its list item, or its [Peer] line in the wg-quick file it came from
+
+  bool operator==(const WireguardPeer&) const = default;
 };
 
 struct WireguardSettings {
@@ -238,6 +240,8 @@ struct WireguardSettings {
   // namespace); a peer whose name now gives another address is pointed at it.
   int endpoint_refresh = 120;
   int line = 0;
+
+  bool operator==(const WireguardSettings&) const = default;
 };
 
 struct NamespaceConfig {
@@ -266,11 +270,15 @@ struct NamespaceConfig {
   struct PortMapping {
     uint16_t from = 0, to = 0;
     bool tcp = true, udp = false;  // protocol: tcp (default), udp or both
+
+    bool operator==(const PortMapping&) const = default;
   };
   std::vector<PortMapping> port_mappings;
   // openVPNPorts: ports open to new connections coming in through the tunnel.
   std::vector<uint16_t> open_vpn_tcp, open_vpn_udp;
   std::vector<std::string> warnings;  // "FILE:LINE: unknown key 'x'" (also logged)
+
+  bool operator==(const NamespaceConfig&) const = default;
 };
 
 // Reads FILE and returns namespace NAME from it, validated (and its wireguard.configFile
