@@ -795,8 +795,10 @@ base::Result<void> Builder::service(const config::UnitEntry& e) {
     if (!e.value.empty() && e.value.front() != '/') return bad(e, "expected an absolute path");
     c_.network_namespace_path = e.value;
   } else if (k == "Restart") {
-    ASSIGN_OR_RETURN(c_.restart, oneOf(e, {"no", "on-success", "on-failure", "on-abnormal",
-                                           "on-watchdog", "on-abort", "always"}));
+    auto restart = supervise::parseRestart(e.value);
+    // Its message names the directive, the value and what is allowed: add where it was written.
+    if (!restart) return base::invalid("{}:{}: {}", fileOf(e), e.line, restart.error().message());
+    c_.restart = *restart;
   } else if (k == "RestartSec") {
     auto d = base::parseDuration(e.value);
     if (!d) return bad(e, "expected a time span such as 5, 5s or 500ms");

@@ -49,6 +49,22 @@ TEST(Directives, BadValuesNameFileLineAndExpectation) {
             std::string::npos);
 }
 
+// Restart= is supervise's one restart policy, parsed by it; the message still names FILE:LINE.
+TEST(Directives, RestartIsTheSharedPolicy) {
+  auto c = parse("Restart=on-abnormal\nRestartSec=250ms\n");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->restart, supervise::Restart::OnAbnormal);
+  EXPECT_EQ(c->restart_sec, std::chrono::milliseconds(250));
+  c = parse("");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->restart, supervise::Restart::No);
+  c = parse("Restart=sometimes\n");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message(),
+            "/x/test.service:4: Restart=sometimes: expected no, on-success, on-failure, "
+            "on-abnormal, on-abort, on-watchdog or always");
+}
+
 TEST(Directives, UnknownDirectivesWarnWithLine) {
   auto c = parse("Frobnicate=yes\n");
   ASSERT_TRUE(c);

@@ -32,6 +32,7 @@
 #include "base/log.h"
 #include "sandbox/launch.h"
 #include "sandbox/unit_values.h"
+#include "supervise/supervise.h"
 
 namespace sandbox {
 namespace {
@@ -626,16 +627,6 @@ void forwardSignal(int sig) {
   errno = saved;
 }
 
-bool shouldRestart(const std::string& policy, int status) {
-  bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  bool signaled = WIFSIGNALED(status);
-  if (policy == "always") return true;
-  if (policy == "on-success") return clean;
-  if (policy == "on-failure") return !clean;
-  if (policy == "on-abnormal" || policy == "on-abort") return signaled;
-  return false;
-}
-
 // What the wait loop does, beyond waiting, while the main process runs.
 struct MainHooks {
   std::function<void()> stop;    // once, when told to stop (instead of SIGTERM)
@@ -743,6 +734,16 @@ class Run {
     if (started_ && !stop_ran_) runAll("ExecStop", c_.exec_stop, env);
     runAll("ExecStopPost", c_.exec_stop_post, env);
     return r;
+  }
+
+  // How the run ended, for Restart=: as the main process (or the failing command) ended,
+  // except that a failed ExecStartPost= fails the run however the main process then ended
+  // (systemd's result "exit-code"), and that a run that succeeded ("-" in ExecStart=, or a
+  // clean signal) ended cleanly.
+  supervise::Exit ending() const {
+    if (success_) return {true, 0};
+    if (main_pid_ != 0 && !started_) return {false, 0};
+    return supervise::Exit::fromWaitStatus(status_);
   }
 
  private:
@@ -930,10 +931,12 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
   for (int run = 1;; ++run) {
     if (inv.bound) RETURN_IF_ERROR(inv.bound());
     LOG_DEBUG("run unit={} run={}", c.unit_name, run);
-    ASSIGN_OR_RETURN(int status, Run(c, inv, plan, wake_read).go());
+    Run r(c, inv, plan, wake_read);
+    ASSIGN_OR_RETURN(int status, r.go());
     int code = exitCode(status);
     if (c.remove_ipc && plan.set_ids) removeIpcOf(plan.uid);
-    if (!inv.restart || g_stopping || !shouldRestart(c.restart, status)) return code;
+    // RestartSec= as written after every run: systemd backs off only with RestartSteps=.
+    if (!inv.restart || g_stopping || !supervise::shouldRestart(c.restart, r.ending())) return code;
     LOG_INFO("restarting unit={} in_ms={}", c.unit_name, c.restart_sec.count());
     std::this_thread::sleep_for(c.restart_sec);
     if (g_stopping) return code;

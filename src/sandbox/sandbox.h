@@ -16,6 +16,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "supervise/supervise.h"
 
 namespace sandbox {
 
@@ -115,7 +116,7 @@ struct Config {
     uint64_t soft, hard;
   };
   std::vector<Limit> limits;
-  std::string restart = "no";  // no | on-success | on-failure | on-abnormal | on-abort | always
+  supervise::Restart restart = supervise::Restart::No;
   std::chrono::milliseconds restart_sec{100};
   // TimeoutStopSec= (or TimeoutSec=): how long a service told to stop has before SIGKILL;
   // zero for infinity.

@@ -1112,7 +1112,10 @@ int runSupervisor(const std::string& name, const std::string& state_dir,
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
 
-  auto backoff = std::chrono::seconds(1);
+  // Restart=on-failure after RestartSec=1s, doubled while the service keeps failing quickly.
+  constexpr Restart kPolicy = Restart::OnFailure;
+  constexpr std::chrono::milliseconds kRestartSec{1'000};
+  Backoff backoff(kRestartSec);
   bool stopping = false;
   while (!stopping) {
     openLog(log);
@@ -1152,27 +1155,30 @@ int runSupervisor(const std::string& name, const std::string& state_dir,
           ::kill(child, static_cast<int>(si.ssi_signo));
       }
     }
-    const bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    const bool quick = clock::now() - started < std::chrono::minutes(1);
+    const bool failed = shouldRestart(kPolicy, Exit::fromWaitStatus(status));
+    const auto ran_for =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
     run.pid = 0;
     run.last_exit = exitText(status);
     run.last_exit_at = unixNow();
-    run.failures = failed && quick && !stopping && !restart_now ? run.failures + 1 : 0;
+    run.failures =
+        failed && ran_for < Backoff::kSettled && !stopping && !restart_now ? run.failures + 1 : 0;
     report();
     note(name, fmt::format("pid {} ended ({})", child, run.last_exit));
     if (stopping) break;
     if (restart_now) {
-      backoff = std::chrono::seconds(1);
+      backoff = Backoff(kRestartSec);
       continue;
     }
-    if (!failed) break;  // Restart=on-failure: a clean exit ends the service
-    if (!quick) backoff = std::chrono::seconds(1);
-    note(name, fmt::format("restarting in {} s", backoff.count()));
-    run.next_start = unixNow() + static_cast<long>(backoff.count());
+    if (!failed) break;  // a clean end ends the service
+    const auto delay = backoff.next(ran_for);
+    const auto delay_s = std::chrono::duration_cast<std::chrono::seconds>(delay).count();
+    note(name, fmt::format("restarting in {} s", delay_s));
+    run.next_start = unixNow() + static_cast<long>(delay_s);
     report();
     // Wait out the backoff; a stop request cuts it short.
     pollfd pfd{sigs.get(), POLLIN, 0};
-    auto until = clock::now() + backoff;
+    auto until = clock::now() + delay;
     while (!stopping && clock::now() < until) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
       if (::poll(&pfd, 1, static_cast<int>(left.count()) + 1) <= 0) continue;
@@ -1182,7 +1188,6 @@ int runSupervisor(const std::string& name, const std::string& state_dir,
         stopping = true;
       if (si.ssi_signo == SIGUSR1) break;
     }
-    backoff = std::min(backoff * 2, std::chrono::seconds(60));
   }
   posix_spawnattr_destroy(&attr);
   ::unlink(pidFile(state_dir, name, false).c_str());

@@ -123,8 +123,9 @@ base::Result<std::vector<std::string>> control(const std::string& name, const st
 // service user. It runs `burrow COMMAND` with its output in <state-dir>/NAME.log (rotated at
 // 10 MiB to NAME.log.1), keeps the service's pid in <state-dir>/NAME.pid and its own in
 // NAME.supervisor.pid, what `status` reports in NAME.status (runs, failures in a row, the last
-// exit), and restarts the service when it fails, after 1 s doubling to 60 s
-// (back to 1 s after a minute up). SIGTERM stops both; SIGHUP is passed on; SIGUSR1
+// exit), and restarts the service when it fails (Restart=on-failure: an exit status other than
+// 0 or a signal other than SIGHUP, SIGINT, SIGTERM and SIGPIPE), after a Backoff from 1 s: 1 s
+// doubling to 60 s, back to 1 s after a minute up. SIGTERM stops both; SIGHUP is passed on; SIGUSR1
 // restarts the service. Returns the exit status for the process.
 int runSupervisor(const std::string& name, const std::string& state_dir,
                   const std::vector<std::string>& command, const std::string& burrow);
