@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -124,10 +125,11 @@ std::string exitText(int status) {
 // One process the supervisor runs: a service's monitor, or the connector.
 struct Member {
   std::string name;
-  const config::StackService* spec = nullptr;  // null for the connector
+  const config::StackService* spec = nullptr;  // null for the connector; points into a Plan's stack
   sandbox::Config cfg;
   supervise::Restart restart = supervise::Restart::No;
   supervise::Backoff backoff{milliseconds(100)};
+  std::string fingerprint;  // what the process is made of: a change restarts it
   // network
   std::string netns, host_link, host_address, address;
   // run
@@ -140,46 +142,32 @@ struct Member {
   std::string last_exit;
   base::UniqueFd out;  // read end of its stdout/stderr
   base::UniqueFd log;  // its log file
+
+  // Takes over the run of `old` (the same process, under a new plan).
+  void adopt(Member& old) {
+    pid = old.pid;
+    restarts = old.restarts;
+    started_unix = old.started_unix;
+    started = old.started;
+    restart_at = old.restart_at;
+    state = old.state;
+    last_exit = old.last_exit;
+    backoff = old.backoff;
+    out = std::move(old.out);
+    log = std::move(old.log);
+    old.pid = 0;
+  }
 };
 
-class Supervisor {
- public:
-  Supervisor(Options o, config::Stack st) : o_(std::move(o)), st_(std::move(st)) {}
-
-  // Everything but the start: each service's sandbox, addresses, routes. Nothing is made.
-  base::Result<void> validate();
-  // Takes the lock of STATE/stack; an error when another supervisor holds it.
-  base::Result<void> lock();
-  // Brings everything up; on failure takes back what it made and returns the error.
-  base::Result<void> bringUp();
-  // Until SIGTERM/SIGINT; then stops and takes everything down.
-  int run();
-  std::string table();
-  void stopAndTearDown();
-
- private:
-  base::Result<void> startNetworks();
-  base::Result<void> spawn(Member& m);
-  base::Result<void> writeConnectorConfig();
-  void pump(milliseconds timeout);
-  void reap();
-  void drain(Member& m);
-  void writeRecord();
-  Member* byPid(pid_t pid);
-
-  Options o_;
-  config::Stack st_;
-  std::vector<Member> members_;  // services in start order
-  std::optional<Member> connector_;
-  std::vector<std::string> namespaces_;                       // VPN namespaces made
-  std::vector<std::pair<std::string, std::string>> private_;  // (namespace, link) made
-  bool firewall_ = false, forwarding_set_ = false;
-  bool stopping_ = false;
-  base::UniqueFd lock_, sigs_, null_;
-  std::string connector_config_;
+// What a file asks for, checked, with addresses given: nothing is made to get it.
+struct Plan {
+  std::shared_ptr<const config::Stack> stack;
+  std::vector<Member> members;  // services in start order
+  std::optional<Member> connector;
+  json addresses;  // service -> index of its /30 in the pool, to write to addresses.json
 };
 
-// ---- validation ----
+// ---- the plan ----
 
 base::Result<sandbox::Config> serviceConfig(const config::Stack& st,
                                             const config::StackService& s) {
@@ -198,11 +186,36 @@ base::Result<sandbox::Config> serviceConfig(const config::Stack& st,
   return cfg;
 }
 
-base::Result<void> Supervisor::validate() {
+// Everything the service's process is made of, as text (not `connects`: that is the firewall's).
+std::string fingerprintOf(const config::StackService& s, const Member& m) {
+  std::string f = fmt::format("network={}\nexec={}\n", networkText(s), execLine(s.exec));
+  if (s.unit)
+    for (const auto& sec : s.unit->sections)
+      for (const auto& e : sec.entries) f += fmt::format("[{}]{}={}\n", sec.name, e.key, e.value);
+  for (const auto& e : s.sandbox) f += fmt::format("sandbox {}={}\n", e.key, e.value);
+  for (const auto& b : s.binds)
+    f += fmt::format("bind {}:{}:{}\n", b.source, b.target, b.read_only);
+  return f + fmt::format("address={}\n", m.address);
+}
+
+std::optional<json> readJson(const std::string& path) {
+  auto t = base::readFile(path);
+  if (!t) return std::nullopt;
+  json j = json::parse(*t, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
+                            const std::string& state_dir) {
+  const config::Stack& st = *stack;
+  Plan plan;
+  plan.stack = stack;
   auto fail = [&](int line, const std::string& key, const std::string& what) {
-    return base::invalid("{}:{}: {}: {}", st_.source, line, key, what);
+    return base::invalid("{}:{}: {}: {}", st.source, line, key, what);
   };
-  for (const auto& s : st_.services) {
+  std::vector<Member> members;
+  for (const auto& s : st.services) {
     const std::string key = "services." + s.name;
     if (s.pick_users)
       return fail(s.line, key + ".users",
@@ -217,7 +230,7 @@ base::Result<void> Supervisor::validate() {
     Member m;
     m.name = s.name;
     m.spec = &s;
-    ASSIGN_OR_RETURN(m.cfg, serviceConfig(st_, s));
+    ASSIGN_OR_RETURN(m.cfg, serviceConfig(st, s));
     if (!m.cfg.network_namespace_path.empty() || m.cfg.private_network)
       if (s.network != config::StackNetwork::Host)
         return fail(
@@ -228,90 +241,75 @@ base::Result<void> Supervisor::validate() {
     for (const auto& b : s.binds)
       m.cfg.binds.push_back({b.source, b.target, b.read_only, /*optional=*/false,
                              /*recursive=*/true});
-    auto restart = supervise::parseRestart(m.cfg.restart);
-    if (!restart) return fail(s.line, key, restart.error().message());
-    m.restart = *restart;
+    m.restart = m.cfg.restart;
     m.backoff = supervise::Backoff(m.cfg.restart_sec);
-    members_.push_back(std::move(m));
+    members.push_back(std::move(m));
   }
   // Start order: each service after those in its `after:` (the parser refused cycles), else
   // in file order.
-  std::vector<Member> ordered;
   std::set<std::string> placed;
-  std::vector<bool> taken(members_.size());
-  while (ordered.size() < members_.size())
-    for (size_t i = 0; i < members_.size(); ++i) {
-      const auto& after = members_[i].spec->after;
+  std::vector<bool> taken(members.size());
+  while (plan.members.size() < members.size())
+    for (size_t i = 0; i < members.size(); ++i) {
+      const auto& after = members[i].spec->after;
       if (taken[i] || !std::all_of(after.begin(), after.end(),
                                    [&](const std::string& a) { return placed.count(a) > 0; }))
         continue;
       taken[i] = true;
-      placed.insert(members_[i].name);
-      ordered.push_back(std::move(members_[i]));
+      placed.insert(members[i].name);
+      plan.members.push_back(std::move(members[i]));
       break;
     }
-  members_ = std::move(ordered);
 
   // Addresses: one /30 of the pool per private service, kept from the last run when it can be.
-  auto slash = st_.pool.find('/');
+  auto slash = st.pool.find('/');
   in_addr a{};
-  ::inet_pton(AF_INET, st_.pool.substr(0, slash).c_str(), &a);
+  ::inet_pton(AF_INET, st.pool.substr(0, slash).c_str(), &a);
   const uint32_t base = ntohl(a.s_addr);
-  const int prefix = std::atoi(st_.pool.c_str() + slash + 1);
+  const int prefix = std::atoi(st.pool.c_str() + slash + 1);
   const uint64_t blocks = (uint64_t{1} << (32 - prefix)) / 4;
-  json known = json::object();
-  if (auto t = base::readFile(stackDir(o_.state_dir) + "/addresses.json")) {
-    known = json::parse(*t, nullptr, false);
-    if (!known.is_object()) known = json::object();
-  }
+  json known = readJson(stackDir(state_dir) + "/addresses.json").value_or(json::object());
+  if (!known.is_object() || known.value("pool", "") != st.pool)
+    known = json{{"pool", st.pool}, {"services", json::object()}};
+  json& index = known["services"];
   std::set<uint64_t> used;
   std::vector<Member*> need;
-  for (auto& m : members_) {
+  for (auto& m : plan.members) {
     if (m.spec->network != config::StackNetwork::Private) continue;
-    uint64_t i = known.value(m.name, uint64_t{blocks});
-    if (i < blocks && !used.count(i)) {
+    uint64_t i = index.value(m.name, blocks);
+    if (i < blocks && !used.count(i))
       used.insert(i);
-      m.address = std::to_string(i);  // an index until all are placed
-    } else {
+    else
       need.push_back(&m);
-    }
   }
   uint64_t next = 0;
   for (Member* m : need) {
     while (next < blocks && used.count(next)) ++next;
     if (next >= blocks)
-      return base::invalid("{}: network.pool {} has room for {} private service(s)", st_.source,
-                           st_.pool, blocks);
+      return base::invalid("{}: network.pool {} has room for {} private service(s)", st.source,
+                           st.pool, blocks);
     used.insert(next);
-    m->address = std::to_string(next);
+    index[m->name] = next;
   }
-  for (auto& m : members_) {
+  for (auto& m : plan.members) {
     if (m.spec->network == config::StackNetwork::Host) m.address = "127.0.0.1";
     if (m.spec->network == config::StackNetwork::Private) {
-      const uint64_t i = std::stoull(m.address);
-      known[m.name] = i;
+      const auto i = index[m.name].get<uint64_t>();
       m.netns = m.host_link = linkName(m.name);
       m.host_address = dotted(base + static_cast<uint32_t>(4 * i) + 1);
       m.address = dotted(base + static_cast<uint32_t>(4 * i) + 2);
     }
     if (m.spec->network == config::StackNetwork::None) m.netns = linkName(m.name);
-    if (m.spec->network == config::StackNetwork::Vpn) {
-      const config::NamespaceConfig* ns = nullptr;
-      for (const auto& n : st_.namespaces)
-        if (n.name == m.spec->vpn) ns = &n;
-      if (ns && !ns->publish_host_address.empty()) m.address = ns->publish_host_address;
-    }
+    m.fingerprint = fingerprintOf(*m.spec, m);
   }
-  RETURN_IF_ERROR(base::ensureDir(stackDir(o_.state_dir), 0700));
-  RETURN_IF_ERROR(base::writeFileAtomic(stackDir(o_.state_dir) + "/addresses.json",
-                                        known.dump(2) + "\n", 0600));
+  plan.addresses = std::move(known);
 
   // Routes: each [NAME] needs an address; the connector needs a token.
-  for (const auto& r : st_.routes) {
+  for (const auto& r : st.routes) {
     if (r.service.name.empty()) continue;
-    auto m = std::find_if(members_.begin(), members_.end(),
+    auto m = std::find_if(plan.members.begin(), plan.members.end(),
                           [&](const Member& x) { return x.name == r.service.name; });
-    if (m == members_.end()) continue;  // the parser named it already
+    if (m == plan.members.end()) continue;  // the parser named it already
     if (m->spec->network == config::StackNetwork::None)
       return fail(r.line, "routes",
                   fmt::format("{}: service {} has network: none, so no address to reach it at",
@@ -322,20 +320,93 @@ base::Result<void> Supervisor::validate() {
                               "the namespace's host link is not supported by burrow up yet",
                               r.service.text, m->name, m->spec->vpn));
   }
-  if (!st_.routes.empty()) {
-    if (st_.token_file.empty())
-      return base::invalid("{}: routes: the connector needs tunnel.tokenFile", st_.source);
-    auto token = tunnel::readTokenFile(st_.token_file);
-    if (!token)
-      return prefixed(token.error(), st_.source + ": tunnel.tokenFile: ");
+  if (!st.routes.empty()) {
+    if (st.token_file.empty())
+      return base::invalid("{}: routes: the connector needs tunnel.tokenFile", st.source);
+    auto token = tunnel::readTokenFile(st.token_file);
+    if (!token) return prefixed(token.error(), st.source + ": tunnel.tokenFile: ");
     Member c;
     c.name = kConnector;
     c.restart = supervise::Restart::Always;
     c.backoff = supervise::Backoff(std::chrono::seconds(1));
-    connector_ = std::move(c);
+    c.fingerprint = "token=" + st.token_file;
+    plan.connector = std::move(c);
   }
-  return {};
+  return plan;
 }
+
+// The connector's rules: the routes, each [NAME] given that service's address.
+std::string connectorConfig(const config::Stack& st, const std::vector<Member>& members) {
+  config::TunnelConfig cfg;
+  cfg.ingress = st.routes;
+  for (auto& r : cfg.ingress)
+    for (const auto& m : members)
+      if (r.service.name == m.name) r.service.host = m.address;
+  return "# written by burrow up from " + st.source + "\n" + config::formatTunnelConfig(cfg);
+}
+
+// Namespace settings without the lines they were written on.
+bool sameNamespaces(std::vector<config::NamespaceConfig> a,
+                    std::vector<config::NamespaceConfig> b) {
+  for (auto* v : {&a, &b})
+    for (auto& n : *v) {
+      n.line = n.wireguard.line = 0;
+      n.warnings.clear();
+      for (auto& p : n.wireguard.peers) p.line = 0;
+    }
+  return a == b;
+}
+
+class Supervisor {
+ public:
+  Supervisor(Options o, Plan plan)
+      : o_(std::move(o)),
+        st_(std::move(plan.stack)),
+        members_(std::move(plan.members)),
+        connector_(std::move(plan.connector)),
+        addresses_(std::move(plan.addresses)) {}
+
+  // Takes the lock of STATE/stack; an error when another supervisor holds it.
+  base::Result<void> lock();
+  // Brings everything up; on failure takes back what it made and returns the error.
+  base::Result<void> bringUp();
+  // Until SIGTERM/SIGINT; then stops and takes everything down. SIGHUP applies the file again.
+  int run();
+  std::string table();
+  void stopAndTearDown();
+
+ private:
+  base::Result<void> upNetwork(Member& m);
+  void downNetwork(Member& m);
+  base::Result<void> applyFirewall();
+  base::Result<void> spawn(Member& m);
+  void stop(Member& m, milliseconds grace);
+  base::Result<void> writeConnectorConfig(const std::string& text);
+  base::Result<void> reload();
+  void pump(milliseconds timeout);
+  void reap();
+  void drain(Member& m);
+  void writeRecord();
+  void say(const std::string& line);
+  Member* byPid(pid_t pid);
+
+  Options o_;
+  std::shared_ptr<const config::Stack> st_;
+  std::vector<Member> members_;  // services in start order
+  std::optional<Member> connector_;
+  json addresses_;
+  std::vector<std::string> namespaces_;                       // VPN namespaces made
+  std::vector<std::pair<std::string, std::string>> private_;  // (namespace, link) made
+  bool firewall_ = false, forwarding_set_ = false;
+  bool stopping_ = false;
+  bool reload_requested_ = false;  // SIGHUP came
+  bool reloading_ = false;
+  int generation_ = 0;                     // reloads done
+  std::vector<std::string> reload_lines_;  // what the last reload did
+  bool reload_ok_ = true;
+  base::UniqueFd lock_, sigs_, null_;
+  std::string connector_config_, connector_text_;
+};
 
 // ---- bring up ----
 
@@ -348,8 +419,7 @@ base::Result<void> Supervisor::lock() {
     json rec = json::parse(base::readFile(recordPath(o_.state_dir)).value_or("{}"), nullptr, false);
     pid_t pid = rec.is_object() ? rec.value("supervisor", 0) : 0;
     return base::makeError(std::errc::device_or_resource_busy,
-                           "a stack is already up on {} (supervisor pid {}): burrow down first; "
-                           "applying a changed file to a running stack is not supported yet",
+                           "a stack is already up on {} (supervisor pid {}): burrow down first",
                            o_.state_dir, pid);
   }
   // Signals come through a signalfd; the children get them unblocked again.
@@ -361,6 +431,11 @@ base::Result<void> Supervisor::lock() {
   null_ = base::UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!sigs_ || !null_) return base::sysError("signalfd");
   return {};
+}
+
+void progress(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
 }
 
 void Supervisor::writeRecord() {
@@ -381,49 +456,72 @@ void Supervisor::writeRecord() {
   json priv = json::array();
   for (const auto& [ns, link] : private_) priv.push_back({{"netns", ns}, {"host_link", link}});
   json rec = {{"supervisor", ::getpid()},
-              {"file", st_.source},
+              {"file", st_->source},
               {"namespaces", namespaces_},
               {"private", priv},
               {"firewall", firewall_ ? kFirewallTable : ""},
               {"ip_forward_set", forwarding_set_},
-              {"services", services}};
+              {"services", services},
+              {"generation", generation_},
+              {"reload", {{"ok", reload_ok_}, {"lines", reload_lines_}}}};
   if (connector_) rec["connector"] = row(*connector_);
   if (auto r = base::writeFileAtomic(recordPath(o_.state_dir), rec.dump(2) + "\n", 0600); !r)
     LOG_ERROR("stack record: {}", r.error().message());
 }
 
-void progress(const std::string& line) {
-  std::fprintf(stderr, "%s\n", line.c_str());
-  std::fflush(stderr);
+void Supervisor::say(const std::string& line) {
+  if (!reloading_) {
+    progress(line);
+    return;
+  }
+  LOG_INFO("stack reload: {}", line);
+  reload_lines_.push_back(line);
 }
 
-base::Result<void> Supervisor::startNetworks() {
-  for (const auto& ns : st_.namespaces) {
-    RETURN_IF_ERROR(netns::up(ns, o_.state_dir));
-    namespaces_.push_back(ns.name);
-    writeRecord();
-    progress(fmt::format("namespace {}: up", ns.name));
+base::Result<void> Supervisor::upNetwork(Member& m) {
+  if (m.netns.empty()) return {};
+  RETURN_IF_ERROR(netns::upPrivate({m.netns, m.host_link, m.host_address, m.address, 30}));
+  private_.emplace_back(m.netns, m.host_link);
+  writeRecord();
+  say(m.host_link.empty()
+          ? fmt::format("network {}: loopback only", m.name)
+          : fmt::format("network {}: {} on link {}", m.name, m.address, m.host_link));
+  return {};
+}
+
+void Supervisor::downNetwork(Member& m) {
+  auto it = std::find(private_.begin(), private_.end(), std::pair{m.netns, m.host_link});
+  if (it == private_.end()) return;
+  if (auto r = netns::downPrivate(m.netns, m.host_link); !r)
+    LOG_ERROR("stack: {}", r.error().message());
+  private_.erase(it);
+  writeRecord();
+}
+
+base::Result<void> Supervisor::applyFirewall() {
+  netns::StackFirewall fw{kFirewallTable, st_->pool, {}, {}, false};
+  for (const auto& m : members_)
+    if (!m.host_link.empty()) fw.links.push_back(m.host_link);
+  if (fw.links.empty()) {
+    if (firewall_) {
+      RETURN_IF_ERROR(netns::removeStackFirewall(kFirewallTable));
+      firewall_ = false;
+      writeRecord();
+    }
+    return {};
   }
-  std::vector<std::string> links;
-  for (auto& m : members_) {
-    if (m.netns.empty()) continue;
-    RETURN_IF_ERROR(netns::upPrivate({m.netns, m.host_link, m.host_address, m.address, 30}));
-    private_.emplace_back(m.netns, m.host_link);
-    writeRecord();
-    if (!m.host_link.empty()) links.push_back(m.host_link);
-    progress(m.host_link.empty()
-                 ? fmt::format("network {}: loopback only", m.name)
-                 : fmt::format("network {}: {} on link {}", m.name, m.address, m.host_link));
-  }
-  if (links.empty()) return {};
-  netns::StackFirewall fw{kFirewallTable, st_.pool, links, {}, false};
   for (const auto& m : members_)
     for (const auto& to : m.spec->connects)
       for (const auto& t : members_)
         if (t.name == to && !m.host_link.empty() && !t.host_link.empty())
           fw.connects.emplace_back(m.address, t.address);
-  ASSIGN_OR_RETURN(bool forwarding, netns::ipForwarding());
-  fw.contain_forwarding = !forwarding;
+  bool forwarding = forwarding_set_;
+  if (!forwarding_set_) {
+    ASSIGN_OR_RETURN(bool on, netns::ipForwarding());
+    forwarding = on;
+  }
+  // When the host did not forward before the stack, it forwards for the stack's links only.
+  fw.contain_forwarding = forwarding_set_ || !forwarding;
   RETURN_IF_ERROR(netns::applyStackFirewall(fw));
   firewall_ = true;
   writeRecord();
@@ -432,22 +530,17 @@ base::Result<void> Supervisor::startNetworks() {
     forwarding_set_ = true;
     writeRecord();
   }
-  progress(fmt::format("firewall: table inet {}, {} link(s), {} connects pair(s){}", kFirewallTable,
-                       links.size(), fw.connects.size(),
-                       forwarding ? "" : "; net.ipv4.ip_forward set to 1 for the stack's links"));
+  say(fmt::format("firewall: table inet {}, {} link(s), {} connects pair(s){}", kFirewallTable,
+                  fw.links.size(), fw.connects.size(),
+                  forwarding ? "" : "; net.ipv4.ip_forward set to 1 for the stack's links"));
   return {};
 }
 
-base::Result<void> Supervisor::writeConnectorConfig() {
-  config::TunnelConfig cfg;
-  cfg.ingress = st_.routes;
-  for (auto& r : cfg.ingress)
-    for (const auto& m : members_)
-      if (r.service.name == m.name) r.service.host = m.address;
+base::Result<void> Supervisor::writeConnectorConfig(const std::string& text) {
   connector_config_ = stackDir(o_.state_dir) + "/config.yml";
-  return base::writeFileAtomic(
-      connector_config_,
-      "# written by burrow up from " + st_.source + "\n" + config::formatTunnelConfig(cfg), 0600);
+  RETURN_IF_ERROR(base::writeFileAtomic(connector_config_, text, 0600));
+  connector_text_ = text;
+  return {};
 }
 
 base::Result<void> Supervisor::spawn(Member& m) {
@@ -461,8 +554,8 @@ base::Result<void> Supervisor::spawn(Member& m) {
   }
   std::vector<std::string> argv;
   if (!m.spec) {
-    argv = {o_.burrow,         "tunnel",       "run",         "--config",
-            connector_config_, "--token-file", st_.token_file};
+    argv = {o_.burrow,         "tunnel",       "run",          "--config",
+            connector_config_, "--token-file", st_->token_file};
     if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
   }
   std::fflush(nullptr);
@@ -517,6 +610,27 @@ base::Result<void> Supervisor::spawn(Member& m) {
   return {};
 }
 
+// SIGTERM, then its grace, then SIGKILL (the process group too: the service under its monitor).
+void Supervisor::stop(Member& m, milliseconds grace) {
+  m.restart_at.reset();
+  if (!m.pid) return;
+  ::kill(m.pid, SIGTERM);
+  const auto until = clock::now() + grace;
+  while (m.pid && clock::now() < until) pump(milliseconds(50));
+  if (m.pid) {
+    LOG_WARN("stack {} did not stop in {} ms: SIGKILL", m.name, grace.count());
+    ::kill(-m.pid, SIGKILL);
+    ::kill(m.pid, SIGKILL);
+    while (m.pid) pump(milliseconds(50));
+  }
+}
+
+milliseconds stopGrace(const Member& m) {
+  if (!m.spec) return std::chrono::seconds(35);  // the connector drains for up to 30 s
+  return (m.cfg.timeout_stop.count() ? m.cfg.timeout_stop : milliseconds(90'000)) +
+         std::chrono::seconds(1);
+}
+
 base::Result<void> Supervisor::bringUp() {
   auto fail = [&](base::Error e) -> base::Result<void> {
     progress("failed: " + e.message() + "; taking back what was made");
@@ -524,23 +638,119 @@ base::Result<void> Supervisor::bringUp() {
     return base::Unexpected(e);
   };
   writeRecord();
-  if (auto r = startNetworks(); !r) return fail(r.error());
+  if (auto r = base::writeFileAtomic(stackDir(o_.state_dir) + "/addresses.json",
+                                     addresses_.dump(2) + "\n", 0600);
+      !r)
+    return fail(r.error());
+  for (const auto& ns : st_->namespaces) {
+    if (auto r = netns::up(ns, o_.state_dir); !r) return fail(r.error());
+    namespaces_.push_back(ns.name);
+    writeRecord();
+    say(fmt::format("namespace {}: up", ns.name));
+  }
+  for (auto& m : members_)
+    if (auto r = upNetwork(m); !r) return fail(r.error());
+  if (auto r = applyFirewall(); !r) return fail(r.error());
   for (auto& m : members_) {
     if (auto r = spawn(m); !r) return fail(r.error());
     writeRecord();
-    progress(fmt::format("service {}: started (pid {}{}{})", m.name, m.pid,
-                         m.address.empty() ? "" : ", ", m.address));
+    say(fmt::format("service {}: started (pid {}{}{})", m.name, m.pid,
+                    m.address.empty() ? "" : ", ", m.address));
   }
   if (connector_) {
-    if (auto r = writeConnectorConfig(); !r) return fail(r.error());
+    if (auto r = writeConnectorConfig(connectorConfig(*st_, members_)); !r) return fail(r.error());
     if (auto r = spawn(*connector_); !r) return fail(r.error());
     writeRecord();
-    progress(fmt::format("connector: started (pid {}), {} route(s)", connector_->pid,
-                         st_.routes.size()));
+    say(fmt::format("connector: started (pid {}), {} route(s)", connector_->pid,
+                    st_->routes.size()));
   }
   // A second for what fails at once to show as failing, not as running.
   const auto until = clock::now() + std::chrono::seconds(1);
   while (clock::now() < until) pump(milliseconds(100));
+  return {};
+}
+
+// Applies the file again: a changed or removed service is stopped (and its network removed),
+// a changed or new one started, the firewall replaced, and the connector given the new routes
+// by SIGHUP (requests in flight keep theirs). A file that does not load, or a change burrow
+// cannot apply to a running stack, is refused as a whole: the stack runs on as it was.
+base::Result<void> Supervisor::reload() {
+  auto loaded = config::loadStack(st_->source);
+  if (!loaded) return base::Unexpected(loaded.error());
+  auto next_stack = std::make_shared<const config::Stack>(std::move(*loaded));
+  ASSIGN_OR_RETURN(Plan next, makePlan(next_stack, o_.state_dir));
+  if (!sameNamespaces(st_->namespaces, next_stack->namespaces))
+    return base::invalid(
+        "{}: namespaces: changing VPN namespaces of a running stack is not "
+        "supported yet: burrow down, then up",
+        next_stack->source);
+  if (st_->pool != next_stack->pool)
+    return base::invalid(
+        "{}: network.pool: changing the pool of a running stack is not "
+        "supported yet: burrow down, then up",
+        next_stack->source);
+  // Old members that go, or change: stopped; their networks removed when they change too.
+  auto find = [](std::vector<Member>& v, const std::string& name) -> Member* {
+    for (auto& m : v)
+      if (m.name == name) return &m;
+    return nullptr;
+  };
+  for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
+    Member* n = find(next.members, it->name);
+    if (n && n->fingerprint == it->fingerprint) continue;
+    stop(*it, stopGrace(*it));
+    if (!n || n->netns != it->netns || n->address != it->address) downNetwork(*it);
+    say(fmt::format("service {}: {}", it->name, n ? "changed, stopped" : "removed, stopped"));
+  }
+  // The new plan takes over the processes that stay.
+  std::vector<Member> old = std::move(members_);
+  members_ = std::move(next.members);
+  std::vector<Member*> start;
+  for (auto& m : members_) {
+    Member* o = find(old, m.name);
+    if (o && o->fingerprint == m.fingerprint) {
+      m.adopt(*o);
+      continue;
+    }
+    const bool has_network = std::find(private_.begin(), private_.end(),
+                                       std::pair{m.netns, m.host_link}) != private_.end();
+    if (!has_network) RETURN_IF_ERROR(upNetwork(m));
+    if (o) {
+      m.restarts = o->restarts;
+      m.log = std::move(o->log);
+    }
+    start.push_back(&m);
+  }
+  st_ = next_stack;
+  addresses_ = std::move(next.addresses);
+  RETURN_IF_ERROR(base::writeFileAtomic(stackDir(o_.state_dir) + "/addresses.json",
+                                        addresses_.dump(2) + "\n", 0600));
+  RETURN_IF_ERROR(applyFirewall());
+  for (Member* m : start) {
+    RETURN_IF_ERROR(spawn(*m));
+    say(fmt::format("service {}: started (pid {}{}{})", m->name, m->pid,
+                    m->address.empty() ? "" : ", ", m->address));
+  }
+  // The connector: new routes by SIGHUP; a new token file by a restart.
+  const std::string text = connectorConfig(*st_, members_);
+  if (connector_ && (!next.connector || next.connector->fingerprint != connector_->fingerprint)) {
+    stop(*connector_, stopGrace(*connector_));
+    say("connector: stopped");
+    connector_.reset();
+  }
+  if (next.connector && !connector_) {
+    connector_ = std::move(next.connector);
+    RETURN_IF_ERROR(writeConnectorConfig(text));
+    RETURN_IF_ERROR(spawn(*connector_));
+    say(fmt::format("connector: started (pid {}), {} route(s)", connector_->pid,
+                    st_->routes.size()));
+  } else if (connector_ && text != connector_text_) {
+    RETURN_IF_ERROR(writeConnectorConfig(text));
+    if (connector_->pid) ::kill(connector_->pid, SIGHUP);
+    say(fmt::format("connector: routes reloaded ({} route(s))", st_->routes.size()));
+  }
+  if (reload_lines_.empty()) say("nothing changed");
+  writeRecord();
   return {};
 }
 
@@ -619,6 +829,7 @@ void Supervisor::pump(milliseconds timeout) {
       if (!stopping_) LOG_INFO("stack stopping on signal {}", si.ssi_signo);
       stopping_ = true;
     }
+    if (si.ssi_signo == SIGHUP) reload_requested_ = true;
   }
   reap();
   if (stopping_) return;
@@ -637,7 +848,22 @@ void Supervisor::pump(milliseconds timeout) {
 }
 
 int Supervisor::run() {
-  while (!stopping_) pump(milliseconds(500));
+  while (!stopping_) {
+    pump(milliseconds(500));
+    if (!reload_requested_ || stopping_) continue;
+    reload_requested_ = false;
+    reloading_ = true;
+    reload_lines_.clear();
+    auto r = reload();
+    reload_ok_ = r.has_value();
+    if (!r) {
+      reload_lines_.push_back("reload failed: " + r.error().message());
+      LOG_ERROR("stack reload: {}", r.error().message());
+    }
+    ++generation_;
+    reloading_ = false;
+    writeRecord();
+  }
   progress("stopping the stack");
   stopAndTearDown();
   return 0;
@@ -647,23 +873,8 @@ void Supervisor::stopAndTearDown() {
   stopping_ = true;
   // The connector first (it drains the requests in flight), then the services, last started
   // first; each gets its TimeoutStopSec= (and a second for its monitor) before SIGKILL.
-  auto stop = [&](Member& m, milliseconds grace) {
-    if (!m.pid) return;
-    ::kill(m.pid, SIGTERM);
-    const auto until = clock::now() + grace;
-    while (m.pid && clock::now() < until) pump(milliseconds(50));
-    if (m.pid) {
-      LOG_WARN("stack {} did not stop in {} ms: SIGKILL", m.name, grace.count());
-      ::kill(-m.pid, SIGKILL);
-      ::kill(m.pid, SIGKILL);
-      while (m.pid) pump(milliseconds(50));
-    }
-  };
-  if (connector_) stop(*connector_, std::chrono::seconds(35));
-  for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
-    milliseconds grace = it->cfg.timeout_stop.count() ? it->cfg.timeout_stop : milliseconds(90'000);
-    stop(*it, grace + std::chrono::seconds(1));
-  }
+  if (connector_) stop(*connector_, stopGrace(*connector_));
+  for (auto it = members_.rbegin(); it != members_.rend(); ++it) stop(*it, stopGrace(*it));
   // What was made, last made first.
   if (forwarding_set_ && netns::setIpForwarding(false)) forwarding_set_ = false;
   if (firewall_) {
@@ -714,10 +925,42 @@ base::Result<void> tearDownRecord(const std::string& state_dir, const json& rec)
 
 }  // namespace
 
+// A supervisor runs the stack already: it applies the file again (SIGHUP); this waits for the
+// result it records, and prints it.
+base::Result<int> applyToRunning(const Options& o, const Plan& plan) {
+  auto rec = readJson(recordPath(o.state_dir));
+  const pid_t sup = rec ? rec->value("supervisor", 0) : 0;
+  if (!rec || sup <= 0) return base::invalid("{}: no stack record", recordPath(o.state_dir));
+  if (rec->value("file", "") != plan.stack->source)
+    return base::invalid("the stack on {} runs {}, not {}: burrow down first", o.state_dir,
+                         rec->value("file", ""), plan.stack->source);
+  const int before = rec->value("generation", 0);
+  progress(fmt::format("the stack is up (supervisor pid {}): applying {} to it", sup,
+                       plan.stack->source));
+  if (::kill(sup, SIGHUP) < 0) return base::sysError("signal the supervisor (pid {})", sup);
+  const auto until = clock::now() + std::chrono::minutes(5);
+  for (;;) {
+    std::this_thread::sleep_for(milliseconds(50));
+    rec = readJson(recordPath(o.state_dir));
+    if (!rec) return base::invalid("the supervisor (pid {}) ended while applying the file", sup);
+    if (rec->value("generation", 0) > before) break;
+    if (clock::now() > until)
+      return base::makeError(std::errc::timed_out, "the supervisor (pid {}) did not answer", sup);
+  }
+  const json& r = (*rec)["reload"];
+  for (const auto& line : r.value("lines", json::array())) progress(line.get<std::string>());
+  auto st = status(o.state_dir);
+  if (st) std::printf("%s", formatStatus(*st).c_str());
+  return r.value("ok", false) ? 0 : 1;
+}
+
 base::Result<int> up(const Options& o) {
   ASSIGN_OR_RETURN(config::Stack st, config::loadStack(o.file));
-  Supervisor sup(o, std::move(st));
-  RETURN_IF_ERROR(sup.validate());
+  ASSIGN_OR_RETURN(Plan plan,
+                   makePlan(std::make_shared<const config::Stack>(std::move(st)), o.state_dir));
+  if (auto s = status(o.state_dir); s && s->running) return applyToRunning(o, plan);
+  Supervisor sup(o, std::move(plan));
+  RETURN_IF_ERROR(base::ensureDir(stackDir(o.state_dir) + "/logs", 0700));
   if (o.detach) {
     // The supervisor goes on in a child of its own session; this process relays its progress
     // and returns once the stack is up, or failed.
@@ -733,6 +976,10 @@ base::Result<int> up(const Options& o) {
       base::UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
       const std::string log = stackDir(o.state_dir) + "/supervisor.log";
       base::UniqueFd out(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      if (!out || !null) {
+        std::fprintf(stderr, "burrow: open %s: %s\n", log.c_str(), std::strerror(errno));
+        ::_exit(1);
+      }
       ::dup2(null.get(), 0);
       ::dup2(out.get(), 1);
       ::dup2(wr.get(), 2);  // progress, until up
