@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "netns/netns.h"
 #include "sandbox/sandbox.h"
+#include "stack/users.h"  // until stack/stack.h exports the picker
 #include "supervise/supervise.h"
 #include "tunnel/tunnel.h"
 
@@ -72,6 +73,8 @@ struct Flags {
   bool no_restart = false, strict = false;
   std::string exec_netns;
   bool allow_root = false;
+  std::string exec_private_users;  // "pick" or empty
+  bool exec_ephemeral = false;
   // netns
   std::string state_dir = "/var/lib/burrow";
   std::string netns_name, netns_file;
@@ -305,6 +308,15 @@ int execUnit(Flags& f) {
   // Namespaces and mounts need root: the whole command runs again through sudo when allowed.
   if (auto r = supervise::reexecAsRoot("run " + cfg->unit_name + " in its sandbox", selfArgv()); !r)
     return fail(r.error());
+  // --private-users=pick: a range of the unit's own, held until exec returns.
+  std::optional<stack::UserRangeLock> range;
+  if (f.exec_private_users == "pick") {
+    auto picked = stack::pickUserRange(cfg->unit_name, f.state_dir + "/stack/userns-locks");
+    if (!picked) return fail(picked.error());
+    range.emplace(std::move(*picked));
+    cfg->user_range = {range->base(), range->count()};
+  }
+  cfg->ephemeral_root = f.exec_ephemeral;
   sandbox::Invocation inv;
   inv.extra_args = f.exec_args;
   inv.restart = !f.no_restart;
@@ -568,6 +580,11 @@ void addExec(CLI::App& app, Flags& f, std::vector<Command>& table) {
   ex->add_option("--netns", f.exec_netns,
                  "confine to namespace NAME (burrow netns up): its tunnel is the only way out");
   ex->add_flag("--allow-root", f.allow_root, "let a highAssurance namespace run a root service");
+  ex->add_option("--private-users", f.exec_private_users,
+                 "pick: a user namespace with 65536 ids of the unit's own (as systemd-nspawn)")
+      ->check(CLI::IsMember({"pick"}));
+  ex->add_flag("--ephemeral,-x", f.exec_ephemeral,
+               "run on a writable overlay of / whose changes vanish when the service ends");
   ex->add_option("--state-dir", f.state_dir, "where `netns up` keeps its records")
       ->capture_default_str();
   table.push_back({ex, execUnit});
