@@ -375,6 +375,8 @@ std::string fileSystemName(const std::string& path) {
       return "btrfs";
     case 0x01021994:
       return "tmpfs";
+    case 0x858458F6:
+      return "ramfs";
     case 0x794C7630:
       return "overlayfs";
     case 0x6969:
