@@ -62,9 +62,11 @@ struct Config {
   // The service's root is an overlay over the host's /, its changes kept on a tmpfs of the
   // service's own and gone when it ends (systemd-nspawn's --ephemeral). /proc, /dev, /sys and
   // /run are the host's, bound in; every other mount of the host (a /home or /boot of its own
-  // …) is bound in read-only. The other directives apply on top, inside that root; BindPaths=
-  // and StateDirectory= and friends still reach the host. Not with RootDirectory= or
-  // RootImage=.
+  // …) is bound in read-only. The other directives apply on top, inside that root: BindPaths=
+  // and StateDirectory= and friends still reach the host, ReadWritePaths= open paths of the
+  // ephemeral view (their writes vanish too). With a user range the overlay is not id-mapped:
+  // the host's files keep their owners, so root inside writes only where anyone may. Not with
+  // RootDirectory= or RootImage=.
   bool ephemeral_root = false;
   bool private_pids = false;  // systemd 257's PrivatePIDs=
   bool delegate = false;

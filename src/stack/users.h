@@ -2,7 +2,8 @@
 // --private-users=pick picks them. Each service gets 65536 ids of its own, BASE..BASE+65535 on
 // the host, held by an flock(2)ed file per range in a lock directory for as long as the
 // UserRangeLock lives (and by nothing once its holder has ended, however it ended).
-// Functions are thread-safe; a UserRangeLock is a value owned by one thread at a time.
+// pickUserRange() calls getpwuid(3)/getgrgid(3), so is not thread-safe; the rest is. A
+// UserRangeLock is a value owned by one thread at a time.
 #pragma once
 
 #include <cstdint>
