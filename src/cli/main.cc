@@ -77,6 +77,8 @@ struct Flags {
   // up, down, ps, logs
   std::string stack_file = "burrow.yaml";
   bool detach = false, follow = false;
+  std::string exec_private_users;  // "pick" or empty
+  bool exec_ephemeral = false;
   // netns
   std::string state_dir = "/var/lib/burrow";
   std::string netns_name, netns_file;
@@ -289,7 +291,7 @@ int quick(Flags& f) { return finish(tunnel::runQuick(f.quick)); }
 int execUnit(Flags& f) {
   bool unit_error = false;
   auto r = stack::exec({f.unit, f.exec_args, !f.no_restart, f.strict, f.allow_root, f.exec_netns,
-                        f.state_dir, selfArgv()},
+                        f.state_dir, selfArgv(), f.exec_private_users == "pick", f.exec_ephemeral},
                        &unit_error);
   if (r) return *r;
   fail(r.error());
@@ -557,6 +559,11 @@ void addExec(CLI::App& app, Flags& f, std::vector<Command>& table) {
   ex->add_option("--netns", f.exec_netns,
                  "confine to namespace NAME (burrow netns up): its tunnel is the only way out");
   ex->add_flag("--allow-root", f.allow_root, "let a highAssurance namespace run a root service");
+  ex->add_option("--private-users", f.exec_private_users,
+                 "pick: a user namespace with 65536 ids of the unit's own (as systemd-nspawn)")
+      ->check(CLI::IsMember({"pick"}));
+  ex->add_flag("--ephemeral,-x", f.exec_ephemeral,
+               "run on a writable overlay of / whose changes vanish when the service ends");
   ex->add_option("--state-dir", f.state_dir, "where `netns up` keeps its records")
       ->capture_default_str();
   table.push_back({ex, execUnit});

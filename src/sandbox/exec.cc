@@ -246,12 +246,90 @@ void addInaccessible(std::vector<MountOp>& m, const std::string& path, bool opti
 // RootImage=: the image's file system is mounted here, in the service's mount namespace only.
 constexpr const char* kImageRoot = "/run/burrow/root-image";
 
-// RootDirectory= or RootImage= names a root other than the host's own.
+// The ephemeral root: a tmpfs of the service's own here holds the overlay's upper and work
+// directories and, on `root`, the overlay the service pivots into.
+constexpr const char* kEphemeralDir = "/run/burrow/ephemeral";
+constexpr const char* kEphemeralRoot = "/run/burrow/ephemeral/root";
+
+// RootDirectory=, RootImage= or the ephemeral root names a root other than the host's own.
 bool hasOwnRoot(const Config& c) {
-  return !c.root_image.empty() || (!c.root_directory.empty() && c.root_directory != "/");
+  return !c.root_image.empty() || (!c.root_directory.empty() && c.root_directory != "/") ||
+         c.ephemeral_root;
 }
 // That root, as the service's mount namespace sees it.
-std::string rootOf(const Config& c) { return c.root_image.empty() ? c.root_directory : kImageRoot; }
+std::string rootOf(const Config& c) {
+  if (c.ephemeral_root) return kEphemeralRoot;
+  return c.root_image.empty() ? c.root_directory : kImageRoot;
+}
+
+// The host's mount points (from /proc/self/mountinfo, octal escapes decoded), in mount order.
+base::Result<std::vector<std::string>> hostMountPoints() {
+  ASSIGN_OR_RETURN(std::string text, base::readFile("/proc/self/mountinfo", 4 << 20));
+  std::vector<std::string> out;
+  std::string_view t = text;
+  while (!t.empty()) {
+    auto nl = t.find('\n');
+    std::string_view line = t.substr(0, nl);
+    t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
+    // ID PARENT MAJ:MIN ROOT MOUNT-POINT ...
+    for (int field = 0; field < 4 && !line.empty(); ++field) {
+      auto sp = line.find(' ');
+      line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    }
+    std::string_view raw = line.substr(0, line.find(' '));
+    if (raw.empty()) continue;
+    std::string mp;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '\\' && i + 3 < raw.size()) {
+        mp += static_cast<char>((raw[i + 1] - '0') * 64 + (raw[i + 2] - '0') * 8 +
+                                (raw[i + 3] - '0'));
+        i += 3;
+      } else {
+        mp += raw[i];
+      }
+    }
+    out.push_back(std::move(mp));
+  }
+  return out;
+}
+
+bool isUnder(std::string_view path, std::string_view dir) {
+  return path == dir || (path.size() > dir.size() && path.starts_with(dir) &&
+                         (dir == "/" || path[dir.size()] == '/'));
+}
+
+// The first steps of the ephemeral root: a tmpfs, an overlay of the host's root file system
+// on it, the host's API file systems bound in, and every other mount of the host bound in
+// read-only (an overlay's lower layer holds no mounts, and a host's /usr or /home of its own
+// must not vanish). The mount points under `kEphemeralRoot` are the host's own directories,
+// seen through the overlay.
+base::Result<std::vector<MountOp>> ephemeralRootPlan() {
+  const std::string dir = kEphemeralDir, root = kEphemeralRoot;
+  std::vector<MountOp> m;
+  m.push_back({MountOp::Kind::Tmpfs, false, dir, "", "mode=0755", 0, 0});
+  for (const char* sub : {"/upper", "/work", "/root"})
+    m.push_back({MountOp::Kind::Dir, false, dir + sub, "", "", 0, 0755});
+  m.push_back({MountOp::Kind::Overlay, false, root, "",
+               fmt::format("lowerdir=/,upperdir={0}/upper,workdir={0}/work", dir), 0, 0});
+  const char* api[] = {"/proc", "/dev", "/sys", "/run"};
+  for (const char* a : api) m.push_back({MountOp::Kind::Bind, false, root + a, a, "", 0, 0});
+  // The recursive bind of /run brought a copy of this very tmpfs along.
+  m.push_back({MountOp::Kind::Detach, true, root + dir, "", "", 0, 0});
+  ASSIGN_OR_RETURN(auto points, hostMountPoints());
+  std::sort(points.begin(), points.end());
+  std::vector<std::string> bound;
+  for (const auto& p : points) {
+    if (p == "/" ||
+        std::any_of(std::begin(api), std::end(api), [&](const char* a) { return isUnder(p, a); }))
+      continue;
+    if (std::any_of(bound.begin(), bound.end(), [&](const auto& b) { return isUnder(p, b); }))
+      continue;  // came along with a recursive bind already
+    bound.push_back(p);
+    m.push_back({MountOp::Kind::Bind, true, root + p, p, "", 0, 0});
+    m.push_back({MountOp::Kind::ReadOnly, true, root + p, "", "", 0, 0});
+  }
+  return m;
+}
 
 // A RootImage= attached to a loop device: its node and file system type.
 struct Image {
@@ -301,8 +379,10 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
     if (!b.optional && ::access(b.source.c_str(), F_OK) != 0)
       return base::sysError("{}: {}={}", c.source, b.read_only ? "BindReadOnlyPaths" : "BindPaths",
                             b.source);
-    m.push_back(
-        {MountOp::Kind::Bind, b.optional, b.target, b.source, b.recursive ? "" : "norbind", 0, 0});
+    // In a user range, id-mapped: the range's root is the host's root on the bound files.
+    m.push_back({c.user_range.count ? MountOp::Kind::IdmapBind : MountOp::Kind::Bind, b.optional,
+                 b.target, b.source, b.recursive ? "" : "norbind", 0, 0,
+                 b.read_only ? "BindReadOnlyPaths" : "BindPaths"});
     if (b.read_only)
       m.push_back({MountOp::Kind::ReadOnly, b.optional, b.target, "", "", 0, 0});
     else
@@ -376,7 +456,10 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
       op.target = op.target == "/" ? root : root + op.target;
       if (op.kind == MountOp::Kind::Inaccessible) op.source = inaccessibleFor(op.target);
     }
-    if (image.device.empty())
+    if (c.ephemeral_root) {
+      ASSIGN_OR_RETURN(auto first, ephemeralRootPlan());
+      m.insert(m.begin(), first.begin(), first.end());
+    } else if (image.device.empty())
       m.insert(m.begin(), {MountOp::Kind::BindSelf, false, root, "", "", 0, 0});
     else
       m.insert(m.begin(), {MountOp::Kind::Image, false, root, image.device, image.fs_type, 0, 0});
@@ -401,7 +484,10 @@ base::Result<void> makeDirectories(const Config& c, const Identity& id,
     for (const auto& d : *list) {
       std::string path = std::string(base_dir) + "/" + d;
       RETURN_IF_ERROR(base::ensureDir(path, 0755));
-      if (::chown(path.c_str(), id.uid, id.gid) != 0) return base::sysError("chown {}", path);
+      // In a user range, by the service's ids as the host sees them.
+      const uint32_t shift = c.user_range.count ? c.user_range.base : 0;
+      if (::chown(path.c_str(), shift + id.uid, shift + id.gid) != 0)
+        return base::sysError("chown {}", path);
       dirs->push_back(path);
       joined += (joined.empty() ? "" : ":") + path;
     }
@@ -529,7 +615,11 @@ base::Result<Plan> prepareInParent(const Config& c, std::string_view directive,
     return p;
   }
   if (prefixes.keep_ids) id = Identity{};
-  const bool rooted = hasOwnRoot(c);
+  if (c.ephemeral_root && (!c.root_image.empty() || !c.root_directory.empty()))
+    return base::invalid(
+        "{}: an ephemeral root cannot be combined with RootDirectory= or RootImage=", c.source);
+  // The ephemeral root is the host's, seen through an overlay: programs are found as on the host.
+  const bool rooted = hasOwnRoot(c) && !c.ephemeral_root;
   if (!c.root_image.empty() && !c.root_directory.empty())
     return base::invalid("{}: RootDirectory= and RootImage= cannot both be set", c.source);
   if (!c.root_directory.empty() && rooted && ::access(c.root_directory.c_str(), X_OK) != 0)
@@ -558,6 +648,11 @@ base::Result<Plan> prepareInParent(const Config& c, std::string_view directive,
       return base::invalid("{}: {}={} is hidden from the service by {}: move the program out",
                            c.source, directive, p.exe, why);
   }
+  if (c.ephemeral_root) {
+    RETURN_IF_ERROR(base::ensureDir(kEphemeralDir, 0755));
+    p.root = kEphemeralRoot;
+    p.pivot_root = true;
+  }
   setCommand();
   if (c.private_network) p.clone_flags |= CLONE_NEWNET;
   if (c.private_pids) p.clone_flags |= CLONE_NEWPID;
@@ -572,7 +667,27 @@ base::Result<Plan> prepareInParent(const Config& c, std::string_view directive,
                   [](const MountOp& m) { return m.kind == MountOp::Kind::Inaccessible; }))
     RETURN_IF_ERROR(ensureInaccessibleNodes());
 
-  if (c.private_users) {
+  if (c.user_range.count) {
+    // The ids User= and friends name are ids inside the range.
+    const uint32_t count = c.user_range.count;
+    if (id.uid >= count || id.gid >= count)
+      return base::invalid(
+          "{}: User=/Group= {} (uid {}, gid {}) is outside the service's user "
+          "range (ids 0 to {})",
+          c.source, id.name, id.uid, id.gid, count - 1);
+    for (gid_t g : id.groups)
+      if (g >= count)
+        return base::invalid(
+            "{}: SupplementaryGroups=: gid {} is outside the service's user "
+            "range (ids 0 to {})",
+            c.source, g, count - 1);
+    p.private_users = true;
+    p.uid_map = fmt::format("0 {} {}\n", c.user_range.base, count);
+    p.gid_map = p.uid_map;
+    // Entering the namespace leaves the host's root ids behind, unmapped inside: the child
+    // takes the service's ids (root's too) and groups inside the range.
+    id.set = true;
+  } else if (c.private_users) {
     p.private_users = true;
     p.uid_map = "0 0 1\n";
     p.gid_map = "0 0 1\n";
@@ -934,7 +1049,7 @@ base::Result<int> exec(const Config& c, const Invocation& inv) {
     Run r(c, inv, plan, wake_read);
     ASSIGN_OR_RETURN(int status, r.go());
     int code = exitCode(status);
-    if (c.remove_ipc && plan.set_ids) removeIpcOf(plan.uid);
+    if (c.remove_ipc && plan.set_ids) removeIpcOf(c.user_range.base + plan.uid);
     // RestartSec= as written after every run: systemd backs off only with RestartSteps=.
     if (!inv.restart || g_stopping || !supervise::shouldRestart(c.restart, r.ending())) return code;
     LOG_INFO("restarting unit={} in_ms={}", c.unit_name, c.restart_sec.count());

@@ -61,6 +61,11 @@ struct MountOp {
     Symlink,       // symlink `target` -> `source`
     Bind,          // bind `source` on `target` (recursive unless data == "norbind")
     Image,         // mount the block device `source` (file system type `data`) on `target`
+    // bind `source` on `target` as an id-mapped mount through the user namespace of the plan's
+    // user range (recursive unless data == "norbind"); see mount_setattr(2) MOUNT_ATTR_IDMAP
+    IdmapBind,
+    Overlay,  // a new overlayfs on `target` with `data` (lowerdir=, upperdir=, workdir=)
+    Detach,   // umount2(`target`, MNT_DETACH): drop a copy a recursive bind brought along
   };
   Kind kind;
   bool optional;  // a missing target is skipped (ENOENT), like systemd's '-' prefix
@@ -69,6 +74,7 @@ struct MountOp {
   std::string data;
   dev_t dev = 0;
   mode_t mode = 0755;
+  const char* directive = nullptr;  // the directive behind the step, for messages ("BindPaths")
 };
 
 struct Plan {
@@ -84,11 +90,14 @@ struct Plan {
   // held until the service ends.
   base::UniqueFd loop_fd;
   // PrivateUsers=: a user namespace entered after the mounts, mapping root and the service's
-  // own ids to themselves and everyone else to nobody (uid_map/gid_map contents).
+  // own ids to themselves and everyone else to nobody (uid_map/gid_map contents). With a user
+  // range, the range's map instead; IdmapBind mounts are id-mapped through this namespace.
   bool private_users = false;
   std::string uid_map, gid_map;
   std::vector<MountOp> mounts;
   std::string root;  // RootDirectory=: chroot() here after the mounts
+  // The ephemeral root: pivot_root(2) into `root` and detach the old root, instead of chroot().
+  bool pivot_root = false;
 
   bool set_ids = false;  // User= names someone other than root
   uid_t uid = 0;

@@ -47,6 +47,28 @@ struct Config {
   bool restrict_suid_sgid = false;
   bool remove_ipc = false;
   bool private_users = false;
+  // A user namespace of the service's own in which ids 0..count-1 are base..base+count-1 of the
+  // host (systemd-nspawn's --private-users=BASE:COUNT; count 0: none), so that root inside is
+  // an unprivileged id outside. User=, Group= and SupplementaryGroups= name ids inside it (below
+  // `count`); StateDirectory= and friends are owned by their ids outside; BindPaths= and
+  // BindReadOnlyPaths= are id-mapped mounts (a file owned by uid 0 on the host is root's
+  // inside, and back), an error where the kernel or the file system cannot id-map them. The
+  // service's other namespaces belong to the host's user namespace, as with PrivateUsers=
+  // (which a range supersedes): root inside cannot mount, configure its network or bind a
+  // port below net.ipv4.ip_unprivileged_port_start.
+  struct UserRange {
+    uint32_t base = 0, count = 0;
+  };
+  UserRange user_range;
+  // The service's root is an overlay over the host's /, its changes kept on a tmpfs of the
+  // service's own and gone when it ends (systemd-nspawn's --ephemeral). /proc, /dev, /sys and
+  // /run are the host's, bound in; every other mount of the host (a /home or /boot of its own
+  // …) is bound in read-only. The other directives apply on top, inside that root: BindPaths=
+  // and StateDirectory= and friends still reach the host, ReadWritePaths= open paths of the
+  // ephemeral view (their writes vanish too). With a user range the overlay is not id-mapped:
+  // the host's files keep their owners, so root inside writes only where anyone may. Not with
+  // RootDirectory= or RootImage=.
+  bool ephemeral_root = false;
   bool private_pids = false;  // systemd 257's PrivatePIDs=
   bool delegate = false;
 

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -61,7 +62,29 @@ int setattr(const char* path, uint64_t set, uint64_t clr, bool recursive) {
                                     &attr, sizeof attr));
 }
 
-int applyMount(const MountOp& m) {
+// An id-mapped bind: a detached copy of `source` (open_tree(2)), id-mapped through `userns`,
+// then attached on `target` (move_mount(2)). Only a detached mount can be id-mapped.
+int idmapBind(const MountOp& m, int userns) {
+  const bool rec = m.data != "norbind";
+  int tree =
+      static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(),
+                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0)));
+  if (tree < 0) return -1;
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(userns);
+  int rc = static_cast<int>(::syscall(
+      SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr, sizeof attr));
+  if (rc == 0)
+    rc = static_cast<int>(
+        ::syscall(SYS_move_mount, tree, "", AT_FDCWD, m.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH));
+  int saved = errno;
+  ::close(tree);
+  errno = saved;
+  return rc;
+}
+
+int applyMount(const MountOp& m, int userns) {
   const char* t = m.target.c_str();
   switch (m.kind) {
     case MountOp::Kind::BindSelf:
@@ -92,6 +115,12 @@ int applyMount(const MountOp& m) {
                      nullptr);
     case MountOp::Kind::Image:
       return ::mount(m.source.c_str(), t, m.data.c_str(), MS_RDONLY | MS_NODEV, nullptr);
+    case MountOp::Kind::IdmapBind:
+      return idmapBind(m, userns);
+    case MountOp::Kind::Overlay:
+      return ::mount("overlay", t, "overlay", 0, m.data.c_str());
+    case MountOp::Kind::Detach:
+      return ::umount2(t, MNT_DETACH);
   }
   errno = EINVAL;
   return -1;
@@ -148,15 +177,22 @@ int applyInChild(void* arg) {
     const MountOp& m = p.mounts[i];
     // An optional step is skipped when its target is missing, or for ReadWrite, when the
     // target is no mount of its own (nothing was made read-only there).
-    if (applyMount(m) != 0 &&
+    if (applyMount(m, a.userns) != 0 &&
         !(m.optional && (errno == ENOENT || errno == ENOTDIR ||
                          (m.kind == MountOp::Kind::ReadWrite && errno == EINVAL))))
       fail(report, Step::Mounts, errno, static_cast<int>(i));
   }
   if ((p.clone_flags & CLONE_NEWNET) && loopbackUp() != 0) fail(report, Step::Loopback, errno);
-  if (!p.root.empty() && (::chroot(p.root.c_str()) != 0 || ::chdir("/") != 0))
+  // The ephemeral root: pivot_root(".", ".") stacks the old root on the new one, and detaching
+  // it leaves the service no way back to the host's root (see pivot_root(2)).
+  if (p.pivot_root && (::chdir(p.root.c_str()) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
+                       ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0))
     fail(report, Step::Root, errno);
-  // 3. PrivateUsers=: the user namespace the parent made, entered once the mounts are done.
+  if (!p.pivot_root && !p.root.empty() && (::chroot(p.root.c_str()) != 0 || ::chdir("/") != 0))
+    fail(report, Step::Root, errno);
+  // 3. PrivateUsers= or the user range: the user namespace the parent made, entered once the
+  //    mounts are done, so that every other namespace (a NetworkNamespacePath= too, which could
+  //    not be joined from inside it) belongs to the host's user namespace.
   if (a.userns >= 0 && ::setns(a.userns, CLONE_NEWUSER) != 0) fail(report, Step::Users, errno);
   // 4. Credentials. The bounding set goes first: dropping needs CAP_SETPCAP, which a
   //    non-root user no longer has.
@@ -224,9 +260,9 @@ const char* stepName(Step s) {
     case Step::Loopback:
       return "bring up lo";
     case Step::Root:
-      return "chroot to RootDirectory=";
+      return "change root to RootDirectory= (or the ephemeral root)";
     case Step::Users:
-      return "enter the user namespace of PrivateUsers=";
+      return "enter the service's user namespace";
     case Step::Groups:
       return "setgroups";
     case Step::Gid:
@@ -326,6 +362,35 @@ base::Result<base::UniqueFd> makeUserNamespace(const Plan& plan) {
   return ns;
 }
 
+// The name of the file system `path` is on, for messages (see statfs(2)).
+std::string fileSystemName(const std::string& path) {
+  struct statfs st {};
+  if (::statfs(path.c_str(), &st) != 0) return "its file system";
+  switch (static_cast<uint32_t>(st.f_type)) {
+    case 0xEF53:
+      return "ext4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x858458F6:
+      return "ramfs";
+    case 0x794C7630:
+      return "overlayfs";
+    case 0x6969:
+      return "nfs";
+    case 0x65735546:
+      return "fuse";
+    case 0x01021997:
+      return "9p";
+    case 0x73717368:
+      return "squashfs";
+  }
+  return fmt::format("a file system of type {:#x}", static_cast<uint32_t>(st.f_type));
+}
+
 }  // namespace
 
 base::Result<pid_t> launch(const Plan& plan) {
@@ -355,8 +420,19 @@ base::Result<pid_t> launch(const Plan& plan) {
   base::retryEintr([&] { return ::waitpid(pid, &status, 0); });
   if (n != static_cast<ssize_t>(sizeof r)) return base::sysError("read the child's report");
   std::string what = stepName(r.step);
-  if (r.step == Step::Mounts && r.detail >= 0 && static_cast<size_t>(r.detail) < plan.mounts.size())
-    what += " " + plan.mounts[r.detail].target;
+  if (r.step == Step::Mounts && r.detail >= 0 &&
+      static_cast<size_t>(r.detail) < plan.mounts.size()) {
+    const MountOp& m = plan.mounts[r.detail];
+    if (m.kind == MountOp::Kind::IdmapBind &&
+        (r.err == EINVAL || r.err == EPERM || r.err == EOPNOTSUPP || r.err == ENOSYS))
+      return base::makeError(
+          static_cast<std::errc>(r.err),
+          "{}={}: {} cannot be id-mapped on this kernel ({}): the service's user range needs "
+          "an id-mapped mount (Linux 5.12 and later; ext4, xfs, btrfs; tmpfs from 6.3)",
+          m.directive ? m.directive : "BindPaths", m.source, fileSystemName(m.source),
+          std::strerror(r.err));
+    what += " " + m.target;
+  }
   if (r.step == Step::Exec) what += " " + plan.exe;
   return base::makeError(static_cast<std::errc>(r.err), "{}: {}", what, std::strerror(r.err));
 }

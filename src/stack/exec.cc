@@ -5,6 +5,7 @@
 #include "sandbox/sandbox.h"
 #include "stack/internal.h"
 #include "stack/stack.h"
+#include "stack/users.h"
 #include "supervise/supervise.h"
 
 namespace stack {
@@ -43,6 +44,13 @@ base::Result<int> exec(const ExecRequest& r, bool* unit_error) {
   *unit_error = false;
   // Namespaces and mounts need root: the whole command runs again through sudo when allowed.
   RETURN_IF_ERROR(supervise::reexecAsRoot("run " + cfg.unit_name + " in its sandbox", r.argv));
+  // --private-users=pick: a range of the unit's own, held until exec returns.
+  std::optional<UserRangeLock> range;
+  if (r.pick_users) {
+    ASSIGN_OR_RETURN(range, pickUserRange(cfg.unit_name, stackDir(r.state_dir) + "/userns-locks"));
+    cfg.user_range = {range->base(), range->count()};
+  }
+  cfg.ephemeral_root = r.ephemeral;
   sandbox::Invocation inv;
   inv.extra_args = r.args;
   inv.restart = r.restart;

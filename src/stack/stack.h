@@ -83,6 +83,10 @@ struct ExecRequest {
   // The command line as given, run again through sudo when burrow is not root (see
   // supervise::reexecAsRoot), once the unit has been read.
   std::vector<std::string> argv;
+  // nspawn's --private-users=pick: a 65536-id range of the unit's own, picked and locked under
+  // STATE/stack/userns-locks while the service runs.
+  bool pick_users = false;
+  bool ephemeral = false;  // nspawn's --ephemeral: the root's writes go to a tmpfs, discarded
 };
 // The service's exit status, or an error; `*unit_error` tells whether the error is the unit's
 // own (it does not parse, or has unknown directives under `strict`) rather than the run's.
