@@ -34,6 +34,9 @@ base::Result<void> upPrivate(const PrivateNetwork& n) {
   base::Undo undo;
   ASSIGN_OR_RETURN(base::UniqueFd ns_fd, createNamespace(n.name));
   undo.add([name = n.name] { (void)removeNamespace(name); });
+  // The namespace is the service's own: root in a user range (users: pick) may bind any port.
+  auto ports = [] { return writeSysctl("net/ipv4/ip_unprivileged_port_start", "0"); };
+  RETURN_IF_ERROR(inNamespace(ns_fd.get(), ports));
   if (!n.host_link.empty()) {
     ASSIGN_OR_RETURN(nl::Socket host, nl::Socket::open());
     RETURN_IF_ERROR(nl::vethCreate(host, n.host_link, kInside, ns_fd.get()));

@@ -4,6 +4,7 @@
 // restart policy, and records what it made in STATE/stack/state.json as it makes it, so that
 // `down` can take it all back even after the supervisor was killed.
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,6 +33,7 @@
 #include "sandbox/sandbox.h"
 #include "stack/internal.h"
 #include "stack/stack.h"
+#include "stack/users.h"
 #include "supervise/supervise.h"
 #include "tunnel/tunnel.h"
 
@@ -140,8 +142,9 @@ struct Member {
   std::optional<clock::time_point> restart_at;
   std::string state = "starting";
   std::string last_exit;
-  base::UniqueFd out;  // read end of its stdout/stderr
-  base::UniqueFd log;  // its log file
+  base::UniqueFd out;                  // read end of its stdout/stderr
+  base::UniqueFd log;                  // its log file
+  std::optional<UserRangeLock> range;  // users: pick, held while the service is the stack's
 
   // Takes over the run of `old` (the same process, under a new plan).
   void adopt(Member& old) {
@@ -155,6 +158,7 @@ struct Member {
     backoff = old.backoff;
     out = std::move(old.out);
     log = std::move(old.log);
+    range = std::move(old.range);
     old.pid = 0;
   }
 };
@@ -195,6 +199,7 @@ std::string fingerprintOf(const config::StackService& s, const Member& m) {
   for (const auto& e : s.sandbox) f += fmt::format("sandbox {}={}\n", e.key, e.value);
   for (const auto& b : s.binds)
     f += fmt::format("bind {}:{}:{}\n", b.source, b.target, b.read_only);
+  f += fmt::format("users={} ephemeral={}\n", s.pick_users ? "pick" : "none", s.ephemeral);
   return f + fmt::format("address={}\n", m.address);
 }
 
@@ -217,14 +222,6 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
   std::vector<Member> members;
   for (const auto& s : st.services) {
     const std::string key = "services." + s.name;
-    if (s.pick_users)
-      return fail(s.line, key + ".users",
-                  "pick is not supported by burrow up yet: remove it (the service would run "
-                  "with the host's ids)");
-    if (s.ephemeral)
-      return fail(s.line, key + ".ephemeral",
-                  "true is not supported by burrow up yet: remove it (what the service writes "
-                  "would be kept)");
     if (!s.binds_to.empty())
       return fail(s.line, key + ".bindsTo", "is not supported by burrow up yet: remove it");
     Member m;
@@ -241,6 +238,7 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
     for (const auto& b : s.binds)
       m.cfg.binds.push_back({b.source, b.target, b.read_only, /*optional=*/false,
                              /*recursive=*/true});
+    m.cfg.ephemeral_root = s.ephemeral;
     m.restart = m.cfg.restart;
     m.backoff = supervise::Backoff(m.cfg.restart_sec);
     members.push_back(std::move(m));
@@ -450,7 +448,8 @@ void Supervisor::writeRecord() {
                 {"pid", m.pid},
                 {"restarts", m.restarts},
                 {"started", m.pid ? m.started_unix : 0},
-                {"last_exit", m.last_exit}};
+                {"last_exit", m.last_exit},
+                {"user_base", m.range ? m.range->base() : 0}};
   };
   for (const auto& m : members_) services.push_back(row(m));
   json priv = json::array();
@@ -552,6 +551,10 @@ base::Result<void> Supervisor::spawn(Member& m) {
     m.log = base::UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
     if (!m.log) return base::sysError("open {}", path);
   }
+  if (m.spec && m.spec->pick_users && !m.range) {
+    ASSIGN_OR_RETURN(m.range, pickUserRange(m.name, stackDir(o_.state_dir) + "/userns-locks"));
+    m.cfg.user_range = {m.range->base(), m.range->count()};
+  }
   std::vector<std::string> argv;
   if (!m.spec) {
     argv = {o_.burrow,         "tunnel",       "run",          "--config",
@@ -610,6 +613,13 @@ base::Result<void> Supervisor::spawn(Member& m) {
   return {};
 }
 
+// The service's id range is free again: its lock file goes.
+void releaseRange(Member& m) {
+  if (!m.range) return;
+  ::unlink(m.range->path().c_str());
+  m.range.reset();
+}
+
 // SIGTERM, then its grace, then SIGKILL (the process group too: the service under its monitor).
 void Supervisor::stop(Member& m, milliseconds grace) {
   m.restart_at.reset();
@@ -623,6 +633,7 @@ void Supervisor::stop(Member& m, milliseconds grace) {
     ::kill(m.pid, SIGKILL);
     while (m.pid) pump(milliseconds(50));
   }
+  releaseRange(m);
 }
 
 milliseconds stopGrace(const Member& m) {
@@ -918,6 +929,17 @@ base::Result<void> tearDownRecord(const std::string& state_dir, const json& rec)
     if (auto r = netns::down(n.get<std::string>(), state_dir);
         !r && r.error().code != std::errc::no_such_file_or_directory)
       return r;
+  // Id ranges whose holder is gone.
+  const std::string locks = stackDir(state_dir) + "/userns-locks";
+  if (DIR* d = ::opendir(locks.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      const std::string path = locks + "/" + e->d_name;
+      base::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+      if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) ::unlink(path.c_str());
+    }
+    ::closedir(d);
+  }
   ::unlink(recordPath(state_dir).c_str());
   ::unlink((stackDir(state_dir) + "/config.yml").c_str());
   return {};

@@ -48,6 +48,7 @@ struct ServiceState {
   int restarts = 0;
   int64_t started_unix = 0;  // of the current run; 0 when not running
   std::string last_exit;     // "exit code 3", "signal KILL"; "" before any exit
+  uint32_t user_base = 0;    // users: pick: uid 0 inside is this id outside; 0 without
 };
 
 struct Status {

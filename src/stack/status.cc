@@ -32,6 +32,7 @@ ServiceState fromRow(const json& row) {
   s.restarts = row.value("restarts", 0);
   s.started_unix = row.value("started", int64_t{0});
   s.last_exit = row.value("last_exit", "");
+  s.user_base = row.value("user_base", 0u);
   return s;
 }
 
@@ -104,7 +105,8 @@ std::string formatStatusJson(const Status& s) {
                 {"network", r.network},
                 {"restarts", r.restarts},
                 {"started", r.started_unix},
-                {"last_exit", r.last_exit}};
+                {"last_exit", r.last_exit},
+                {"user_base", r.user_base}};
   };
   json services = json::array();
   for (const auto& r : s.services) services.push_back(row(r));
