@@ -350,12 +350,26 @@ run_wrk() {
   p99[$1]+=" $(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")"
   errs[$1]=$((${errs[$1]:-0} + $(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")))
 }
+# passive_opens: TCP connections accepted so far in the private service's namespace (see
+# /proc/net/snmp), to tell whether the connector keeps its connections to the origin.
+passive_opens() {
+  ip netns exec bs-web awk '$1 == "Tcp:" && $2 ~ /^[0-9]+$/ {print $7}' /proc/net/snmp
+}
+opens0=$(passive_opens)
 # The two take turns, each round starting with the other one.
 for round in $(seq "$rounds"); do
   if [ $((round % 2)) = 1 ]; then turn=(private host); else turn=(host private); fi
   log "wrk round $round of $rounds: ${turn[*]} (-t2 -c32 -d$duration)"
   for kind in "${turn[@]}"; do run_wrk "$kind"; done
 done
+opens=$(($(passive_opens) - opens0))
+# Each origin straight from the host, without the tunnel: what the veth link costs alone.
+direct() {
+  timeout 30 wrk -t2 -c32 -d5s "$1" 2>&1 | awk '/^Requests\/sec/ {printf "%.0f", $2}'
+}
+log "wrk straight to each origin (-d5s)"
+direct_private=$(direct "http://$(python3 -c 'import json,sys; print([x["address"] for x in json.loads(sys.argv[1])["services"] if x["name"] == "web"][0])' "$ps2"):8000/1k.bin")
+direct_host=$(direct http://127.0.0.1:8001/1k.bin)
 sup2_rss=$(kib "$sup2" VmRSS) sup2_hwm=$(kib "$sup2" VmHWM) sup2_pss=$(pss "$sup2")
 b down -f "$work/stack2.yaml" --state-dir "$work/s2" >/dev/null 2>&1 || die "burrow down (nginx) failed"
 
@@ -416,6 +430,10 @@ cat <<EOF
 | --- | ---: | --- | ---: | ---: | ---: | ---: |
 | network: private ($web_address:8000) | $(median ${rps[private]}) | ${rps[private]# } | $(median ${p50[private]}) | $(median ${p99[private]}) | ${errs[private]} | $(ratio "$(median ${rps[private]})" "$(median ${rps[host]})") |
 | network: host (127.0.0.1:8001) | $(median ${rps[host]}) | ${rps[host]# } | $(median ${p50[host]}) | $(median ${p99[host]}) | ${errs[host]} | 1.00 |
+
+The private service's nginx accepted $opens TCP connections during its rounds (and their
+warm-ups). Straight from the host, without the tunnel (wrk -t2 -c32 -d5s, once): private
+$direct_private requests/s, host $direct_host, ratio $(ratio "$direct_private" "$direct_host").
 
 ## The supervisor's memory (\`burrow ps --json\` → supervisor), MiB
 
