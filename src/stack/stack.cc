@@ -142,6 +142,7 @@ struct Member {
   std::optional<clock::time_point> restart_at;
   std::string state = "starting";
   std::string last_exit;
+  bool stop_requested = false;         // told to stop: not restarted
   base::UniqueFd out;                  // read end of its stdout/stderr
   base::UniqueFd log;                  // its log file
   std::optional<UserRangeLock> range;  // users: pick, held while the service is the stack's
@@ -404,6 +405,7 @@ class Supervisor {
   bool reload_ok_ = true;
   base::UniqueFd lock_, sigs_, null_;
   std::string connector_config_, connector_text_;
+  std::string firewall_rules_;  // as applied last
 };
 
 // ---- bring up ----
@@ -521,7 +523,10 @@ base::Result<void> Supervisor::applyFirewall() {
   }
   // When the host did not forward before the stack, it forwards for the stack's links only.
   fw.contain_forwarding = forwarding_set_ || !forwarding;
+  const std::string rules = netns::renderStackFirewall(fw);
+  if (firewall_ && rules == firewall_rules_) return {};
   RETURN_IF_ERROR(netns::applyStackFirewall(fw));
+  firewall_rules_ = rules;
   firewall_ = true;
   writeRecord();
   if (!forwarding) {
@@ -623,6 +628,7 @@ void releaseRange(Member& m) {
 // SIGTERM, then its grace, then SIGKILL (the process group too: the service under its monitor).
 void Supervisor::stop(Member& m, milliseconds grace) {
   m.restart_at.reset();
+  m.stop_requested = true;
   if (!m.pid) return;
   ::kill(m.pid, SIGTERM);
   const auto until = clock::now() + grace;
@@ -805,7 +811,7 @@ void Supervisor::reap() {
     const supervise::Exit e = WIFEXITED(status) ? supervise::Exit::fromCode(WEXITSTATUS(status))
                                                 : supervise::Exit::fromWaitStatus(status);
     const auto ran = std::chrono::duration_cast<milliseconds>(clock::now() - m->started);
-    if (stopping_) {
+    if (stopping_ || m->stop_requested) {
       m->state = "stopped";
     } else if (supervise::shouldRestart(m->restart, e)) {
       const milliseconds delay = m->backoff.next(ran);

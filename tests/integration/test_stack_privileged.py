@@ -274,8 +274,6 @@ def case_bad_input(w):
         print("refused: " + msg.strip().splitlines()[-1])
 
     good = origin("a")
-    refused("services:\n  a:\n" + good + "    users: pick\n",
-            "burrow.yaml:2: services.a.users: pick is not supported")
     refused("services:\n  a:\n" + good + "    binds: [/nonexistent/src:/data]\n",
             "burrow.yaml:", "/nonexistent/src")
     refused("services:\n  a:\n" + good + "routes:\n  - service: http://[nope]:80\n",
@@ -291,8 +289,122 @@ def case_bad_input(w):
     sh("ip", "link", "del", "bs-b")
 
 
+def service_pid(netns):
+    """The service's own process in `netns` (its monitor stays in the host's namespace)."""
+    pids = sh("ip", "netns", "pids", netns).stdout.split()
+    assert len(pids) == 1, (netns, pids)
+    return int(pids[0])
+
+
+def status_ids(pid):
+    text = open("/proc/%d/status" % pid).read()
+    return [int(re.search(r"^%s:\s+(\d+)" % k, text, re.M).group(1)) for k in ("Uid", "Gid")]
+
+
+def case_users_and_ephemeral(w):
+    probe = "/etc/burrow-ephemeral-probe"
+    w.write("burrow.yaml", """tunnel: { tokenFile: token }
+services:
+  a:
+    exec: [%(py)s, %(tools)s/test_origin.py, --address, 0.0.0.0, --port, "80", --name, a]
+    users: pick
+  b:
+%(b)s    users: pick
+  c:
+    exec: [/bin/sh, -c, "echo inside > %(probe)s && exec %(py)s %(tools)s/test_origin.py --address 0.0.0.0 --port 8000 --name c"]
+    ephemeral: true
+routes:
+  - hostname: a.example.net
+    service: http://[a]:80
+  - hostname: c.example.net
+    service: http://[c]:8000
+  - service: http_status:404
+""" % {"py": harness.PYTHON, "tools": harness.TOOLS, "b": origin("b"), "probe": probe})
+    r = w.stack("up", "--detach")
+    print("=== up\n" + r.stderr + r.stdout)
+    w.wait_get("a.example.net", "hello from a")  # root in a range binds port 80
+    w.wait_get("c.example.net", "hello from c")
+    a, b = w.service("a"), w.service("b")
+    print("=== ranges", a["user_base"], b["user_base"])
+    for s in (a, b):
+        base = s["user_base"]
+        assert 0x80000 <= base <= 0x6FFF0000 and base % 65536 == 0, s
+    assert abs(a["user_base"] - b["user_base"]) >= 65536, (a, b)
+    # uid and gid 0 inside are the range's first ids outside.
+    for name, s in (("a", a), ("b", b)):
+        ids = status_ids(service_pid("bs-" + name))
+        print("=== %s ids %r" % (name, ids))
+        assert ids == [s["user_base"], s["user_base"]], (ids, s)
+    locks = os.listdir(w.state + "/stack/userns-locks")
+    assert sorted(locks) == sorted(str(s["user_base"]) for s in (a, b)), locks
+    # c wrote to /etc: its own view has the file, the host's does not.
+    c = service_pid("bs-c")
+    assert open("/proc/%d/root%s" % (c, probe)).read() == "inside\n"
+    assert not os.path.exists(probe), "the ephemeral service wrote to the host's /etc"
+    w.stack("down")
+    assert not os.path.exists(probe)
+    assert os.listdir(w.state + "/stack/userns-locks") == [], "a range is still locked"
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+
+
+def case_apply_changes(w):
+    w.write("burrow.yaml", STACK)
+    w.stack("up", "--detach")
+    w.wait_get("a.example.net", "hello from a")
+    w.wait_get("b.example.net", "hello from b")
+    pids = {s["name"]: s["pid"] for s in w.ps()["services"]}
+    conn = w.ps()["connector"]["pid"]
+    # A 200 MB download through a's route, in flight across the change.
+    size = 200 * 1024 * 1024
+    dl = subprocess.Popen(["curl", "-s", "-o", w.work + "/big", "--limit-rate", "40M", "-w",
+                           "%{http_code} %{size_download}", "-H", "Host: a.example.net",
+                           "http://127.0.0.1:8080/bytes/%d" % size], stdout=subprocess.PIPE,
+                          text=True)
+    harness.poll(lambda: os.path.exists(w.work + "/big") and
+                 os.path.getsize(w.work + "/big") > 10 << 20, 30, what="download under way")
+    # b changes (another name on its page); a's route moves under a path; c goes.
+    changed = STACK.replace("--name, b]", "--name, b2]").replace(
+        "  - hostname: a.example.net\n", "  - hostname: a.example.net\n    path: ^/(hello|bytes)\n")
+    changed = re.sub(r"  c:\n.*?network: host\n", "", changed, flags=re.S)
+    changed = changed.replace("  - hostname: c.example.net\n    service: http://[c]:8001\n", "")
+    w.write("burrow.yaml", changed)
+    r = w.stack("up")
+    print("=== up again\n" + r.stderr + r.stdout)
+    assert r.returncode == 0
+    for line in ("service b: changed, stopped", "service c: removed, stopped",
+                 "service b: started", "connector: routes reloaded"):
+        assert line in r.stderr, (line, r.stderr)
+    w.wait_get("b.example.net", "hello from b2")
+    after = {s["name"]: s["pid"] for s in w.ps()["services"]}
+    assert set(after) == {"a", "b"}, after
+    assert after["a"] == pids["a"], "a was restarted: %r -> %r" % (pids, after)
+    assert after["b"] != pids["b"], "b was not restarted"
+    assert w.ps()["connector"]["pid"] == conn, "the connector was restarted, not reloaded"
+    assert w.get("a.example.net", "/other")[0] == "404", w.get("a.example.net", "/other")
+    out, _ = dl.communicate(timeout=120 * harness.TIME_FACTOR)
+    print("=== download", out)
+    assert out == "200 %d" % size, out
+    assert os.path.getsize(w.work + "/big") == size
+    # A file that does not load: refused, the stack runs on unchanged.
+    w.write("burrow.yaml", changed.replace("services:", "services: [", 1))
+    r = w.stack("up", check=False)
+    print("=== bad file\n" + r.stderr)
+    assert r.returncode != 0 and "burrow.yaml:" in r.stderr, r.stderr
+    assert {s["name"]: s["pid"] for s in w.ps()["services"]} == after
+    w.wait_get("b.example.net", "hello from b2")
+    # The same file twice: nothing to do.
+    w.write("burrow.yaml", changed)
+    r = w.stack("up")
+    assert "nothing changed" in r.stderr, r.stderr
+    w.stack("down")
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+
+
 CASES = {f.__name__[5:]: f for f in (case_private_networks, case_foreground_and_killed_supervisor,
-                                     case_bad_input)}
+                                     case_bad_input, case_users_and_ephemeral,
+                                     case_apply_changes)}
 
 
 def inner(case, work):
@@ -334,6 +446,12 @@ class StackTest(harness.BurrowTestCase):
 
     def test_bad_input_is_refused_and_leaves_nothing(self):
         self.run_case("bad_input")
+
+    def test_users_pick_and_ephemeral(self):
+        self.run_case("users_and_ephemeral")
+
+    def test_up_again_applies_only_the_difference(self):
+        self.run_case("apply_changes")
 
 
 if __name__ == "__main__":
