@@ -379,6 +379,18 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
     if (!b.optional && ::access(b.source.c_str(), F_OK) != 0)
       return base::sysError("{}: {}={}", c.source, b.read_only ? "BindReadOnlyPaths" : "BindPaths",
                             b.source);
+    // A missing target directory is made, parents included, as systemd makes it.
+    struct stat st {};
+    if (c.root_directory.empty() && !c.ephemeral_root && ::stat(b.target.c_str(), &st) != 0 &&
+        errno == ENOENT && ::stat(b.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      std::vector<std::string> missing;
+      for (std::string p = b.target; p.size() > 1 && ::access(p.c_str(), F_OK) != 0;
+           p = p.substr(0, std::max<size_t>(1, p.rfind('/'))))
+        missing.push_back(p);
+      // First of all the steps: before ProtectSystem= makes the tree read-only.
+      for (const auto& dir : missing)
+        m.insert(m.begin(), MountOp{MountOp::Kind::Dir, false, dir, "", "", 0, 0755});
+    }
     // In a user range, id-mapped: the range's root is the host's root on the bound files.
     m.push_back({c.user_range.count ? MountOp::Kind::IdmapBind : MountOp::Kind::Bind, b.optional,
                  b.target, b.source, b.recursive ? "" : "norbind", 0, 0,

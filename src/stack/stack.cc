@@ -372,6 +372,8 @@ class Supervisor {
   // Until SIGTERM/SIGINT; then stops and takes everything down. SIGHUP applies the file again.
   int run();
   std::string table();
+  // "" when every service and the connector run; else which do not, and what to do.
+  std::string notRunning() const;
   void stopAndTearDown();
 
  private:
@@ -910,6 +912,20 @@ void Supervisor::stopAndTearDown() {
   if (!connector_config_.empty()) ::unlink(connector_config_.c_str());
 }
 
+std::string Supervisor::notRunning() const {
+  std::vector<std::string> bad;
+  auto check = [&](const Member& m) {
+    if (m.state != "running") bad.push_back(fmt::format("{} ({})", m.name, m.state));
+  };
+  for (const auto& m : members_) check(m);
+  if (connector_) check(*connector_);
+  if (bad.empty()) return "";
+  return fmt::format(
+      "not running: {}; the stack stays up (burrow logs NAME shows why; burrow "
+      "down stops it)",
+      fmt::join(bad, ", "));
+}
+
 std::string Supervisor::table() {
   auto s = status(o_.state_dir);
   return s ? formatStatus(*s) : s.error().message() + "\n";
@@ -1018,6 +1034,8 @@ base::Result<int> up(const Options& o) {
         ::_exit(1);
       }
       std::fprintf(stderr, "%s", sup.table().c_str());
+      if (std::string bad = sup.notRunning(); !bad.empty())
+        std::fprintf(stderr, "burrow: %s\n", bad.c_str());
       std::fflush(stderr);
       ::dup2(out.get(), 2);
       wr.reset();
@@ -1047,6 +1065,7 @@ base::Result<int> up(const Options& o) {
   RETURN_IF_ERROR(sup.bringUp());
   std::printf("%s", sup.table().c_str());
   std::fflush(stdout);
+  if (std::string bad = sup.notRunning(); !bad.empty()) progress("burrow: " + bad);
   return sup.run();
 }
 

@@ -282,6 +282,15 @@ def case_bad_input(w):
             "routes:\n  - service: http://[a]:8000\n", "tunnel.tokenFile", "missing-token")
     refused("services:\n  a:\n" + good + "    sandbox: { ProtectSystem: sometimes }\n",
             "services.a:", "ProtectSystem=sometimes")
+    # A service that ends at once: up says so and fails; the stack stays up for its logs.
+    w.write("burrow.yaml", "services:\n  a:\n    exec: [/bin/sh, -c, 'echo broken >&2; exit 3']\n")
+    r = w.stack("up", "--detach", check=False)
+    print("=== failing service\n" + r.stderr)
+    assert r.returncode == 1, r.stderr
+    assert re.search(r"^a\s+(failed|restarting)", r.stderr, re.M), r.stderr
+    assert "not running: a (" in r.stderr and "burrow logs NAME" in r.stderr, r.stderr
+    assert "broken" in w.stack("logs", "a").stdout
+    w.stack("down")
     # A step that fails half-way takes back what was made before it: b's link name is taken.
     sh("ip", "link", "add", "bs-b", "type", "veth", "peer", "name", "taken-b")
     refused("services:\n  a:\n" + good + "  b:\n" + origin("b"),
