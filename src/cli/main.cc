@@ -76,7 +76,7 @@ struct Flags {
   bool allow_root = false;
   // up, down, ps, logs
   std::string stack_file = "burrow.yaml";
-  bool detach = false, follow = false;
+  bool detach = false, follow = false, stack_file_given = false;
   std::string exec_private_users;  // "pick" or empty
   bool exec_ephemeral = false;
   // netns
@@ -312,20 +312,25 @@ int stackUp(Flags& f) {
 int stackDown(Flags& f) {
   if (auto r = supervise::reexecAsRoot("take down the stack of " + f.stack_file, selfArgv()); !r)
     return fail(r.error());
-  if (auto r = stack::down(stackOptions(f)); !r) return fail(r.error());
+  stack::Options o = stackOptions(f);
+  if (!f.stack_file_given) o.file.clear();
+  if (auto r = stack::down(o); !r) return fail(r.error());
   std::fprintf(stderr, "the stack is down\n");
   return kOk;
 }
 
 int stackPs(Flags& f) {
-  auto s = stack::status(f.state_dir);
+  auto s = stack::status(f.state_dir, f.stack_file_given ? f.stack_file : "");
   if (!s) return fail(s.error());
   std::printf("%s", (f.json ? stack::formatStatusJson(*s) : stack::formatStatus(*s)).c_str());
   return kOk;
 }
 
 int stackLogs(Flags& f) {
-  if (auto r = stack::logs(f.state_dir, f.service_name, f.follow); !r) return fail(r.error());
+  if (auto r = stack::logs(f.state_dir, f.stack_file_given ? f.stack_file : "", f.service_name,
+                           f.follow);
+      !r)
+    return fail(r.error());
   return kOk;
 }
 
@@ -604,7 +609,10 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   logs->add_flag("--follow", f.follow, "wait for more output");
   table.push_back({logs, stackLogs});
   for (auto* c : {up, down, ps, logs}) {
-    c->add_option("-f,--file", f.stack_file, "the stack file")->capture_default_str();
+    c->add_option("-f,--file", f.stack_file,
+                  "the stack file; for down, ps and logs: refused when the stack runs another")
+        ->capture_default_str()
+        ->each([&f](const std::string&) { f.stack_file_given = true; });
     c->add_option("--state-dir", f.state_dir, "where the stack keeps its records and logs")
         ->capture_default_str();
   }

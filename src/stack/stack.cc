@@ -459,7 +459,7 @@ void Supervisor::writeRecord() {
   json priv = json::array();
   for (const auto& [ns, link] : private_) priv.push_back({{"netns", ns}, {"host_link", link}});
   json rec = {{"supervisor", ::getpid()},
-              {"file", st_->source},
+              {"file", absolutePath(st_->source)},
               {"namespaces", namespaces_},
               {"private", priv},
               {"firewall", firewall_ ? kFirewallTable : ""},
@@ -975,9 +975,7 @@ base::Result<int> applyToRunning(const Options& o, const Plan& plan) {
   auto rec = readJson(recordPath(o.state_dir));
   const pid_t sup = rec ? rec->value("supervisor", 0) : 0;
   if (!rec || sup <= 0) return base::invalid("{}: no stack record", recordPath(o.state_dir));
-  if (rec->value("file", "") != plan.stack->source)
-    return base::invalid("the stack on {} runs {}, not {}: burrow down first", o.state_dir,
-                         rec->value("file", ""), plan.stack->source);
+  RETURN_IF_ERROR(sameFile(o.state_dir, rec->value("file", ""), plan.stack->source));
   const int before = rec->value("generation", 0);
   progress(fmt::format("the stack is up (supervisor pid {}): applying {} to it", sup,
                        plan.stack->source));
@@ -1080,6 +1078,7 @@ base::Result<void> down(const Options& o) {
   }
   json rec = json::parse(*text, nullptr, false);
   if (!rec.is_object()) return base::invalid("{}: not a stack record", path);
+  RETURN_IF_ERROR(sameFile(o.state_dir, rec.value("file", ""), o.file));
   base::UniqueFd lock(::open(lockPath(o.state_dir).c_str(), O_RDWR | O_CLOEXEC));
   const pid_t sup = rec.value("supervisor", 0);
   if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) < 0) {

@@ -18,7 +18,8 @@
 namespace stack {
 
 struct Options {
-  std::string file;       // burrow.yaml
+  // burrow.yaml. For `down`, "" when not given: then whatever stack runs on state_dir.
+  std::string file;
   std::string state_dir;  // the stack keeps its records in STATE/stack/
   std::string burrow;     // this binary's path, to run the connector
   bool detach = false;    // run the supervisor in the background once everything is up
@@ -59,8 +60,9 @@ struct Status {
   std::optional<ServiceState> connector;  // when the file has a tunnel and routes
   std::vector<std::string> namespaces;    // VPN namespaces the stack brought up
 };
-// What the record in STATE/stack/ says, checked against the running system.
-base::Result<Status> status(const std::string& state_dir);
+// What the record in STATE/stack/ says, checked against the running system. With `file`, an
+// error when the stack there runs another file.
+base::Result<Status> status(const std::string& state_dir, const std::string& file = "");
 // A table: NAME STATE PID ADDRESS NETWORK RESTARTS UPTIME, one row per service and one for the
 // connector; or "no stack is up" when there is none.
 std::string formatStatus(const Status& s);
@@ -68,7 +70,8 @@ std::string formatStatusJson(const Status& s);
 
 // Writes the service's log (stdout and stderr, the rotated part first) to stdout; with
 // `follow`, then waits for more until interrupted. "connector" names the connector's.
-base::Result<void> logs(const std::string& state_dir, const std::string& service, bool follow);
+base::Result<void> logs(const std::string& state_dir, const std::string& file,
+                        const std::string& service, bool follow);
 
 // `burrow exec UNIT`: the unit in its sandbox, in the foreground. With `netns` (or a unit whose
 // NetworkNamespacePath= names a namespace burrow made), confined to that VPN namespace,

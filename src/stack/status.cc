@@ -1,6 +1,8 @@
 // `burrow ps` and `burrow logs`: what the record of a stack says, checked against the system.
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,7 +49,18 @@ std::string uptime(int64_t since) {
 
 }  // namespace
 
-base::Result<Status> status(const std::string& state_dir) {
+std::string absolutePath(const std::string& path) {
+  char buf[PATH_MAX];
+  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+base::Result<void> sameFile(const std::string& state_dir, const std::string& recorded,
+                            const std::string& file) {
+  if (file.empty() || recorded.empty() || absolutePath(file) == recorded) return {};
+  return base::invalid("the stack on {} runs {}, not {}", state_dir, recorded, absolutePath(file));
+}
+
+base::Result<Status> status(const std::string& state_dir, const std::string& file) {
   Status st;
   auto text = base::readFile(recordPath(state_dir));
   if (!text) {
@@ -58,6 +71,7 @@ base::Result<Status> status(const std::string& state_dir) {
   if (!rec.is_object()) return base::invalid("{}: not a stack record", recordPath(state_dir));
   st.supervisor = rec.value("supervisor", 0);
   st.file = rec.value("file", "");
+  RETURN_IF_ERROR(sameFile(state_dir, st.file, file));
   base::UniqueFd lock(::open((stackDir(state_dir) + "/lock").c_str(), O_RDWR | O_CLOEXEC));
   st.running = lock && ::flock(lock.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
   for (const auto& row : rec.value("services", json::array())) st.services.push_back(fromRow(row));
@@ -116,7 +130,9 @@ std::string formatStatusJson(const Status& s) {
   return j.dump(2) + "\n";
 }
 
-base::Result<void> logs(const std::string& state_dir, const std::string& service, bool follow) {
+base::Result<void> logs(const std::string& state_dir, const std::string& file,
+                        const std::string& service, bool follow) {
+  ASSIGN_OR_RETURN(Status st, status(state_dir, file));
   const std::string path = logPath(state_dir, service);
   if (::access(path.c_str(), F_OK) < 0)
     return base::makeError(std::errc::no_such_file_or_directory,

@@ -15,6 +15,7 @@ import harness
 DRIVER = r"""set -um  # job control: a background job keeps SIGINT, as in a terminal
 mount --make-rprivate /
 mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /srv  # the example binds to /srv/www, which exec makes when missing
 ip link set lo up
 cd "$SRC"
 scripts/quick > "$OUT" 2>&1 &

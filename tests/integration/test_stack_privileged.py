@@ -193,6 +193,13 @@ def case_private_networks(w):
     # logs: the service's own output
     logs = w.stack("logs", "a").stdout
     assert "8000" in logs, logs
+    # -f names the stack: another file is refused, and without -f the running one is found.
+    w.write("other.yaml", STACK)
+    for cmd in (["ps"], ["logs", "a"], ["down"]):
+        r = w.burrow(*cmd, "--state-dir", w.state, "-f", w.work + "/other.yaml", check=False)
+        assert r.returncode == 1 and "runs %s/burrow.yaml, not %s/other.yaml" % (
+            w.work, w.work) in r.stderr, (cmd, r.stderr)
+    assert "a " in w.burrow("ps", "--state-dir", w.state).stdout
 
     # kill -9 of b's process: restarted (Restart=always), reachable again, one restart.
     pids = sh("ip", "netns", "pids", "bs-b").stdout.split()
