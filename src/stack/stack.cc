@@ -313,11 +313,20 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
       return fail(r.line, "routes",
                   fmt::format("{}: service {} has network: none, so no address to reach it at",
                               r.service.text, m->name));
-    if (m->spec->network == config::StackNetwork::Vpn)
-      return fail(r.line, "routes",
-                  fmt::format("{}: service {} is confined to namespace {}; reaching it through "
-                              "the namespace's host link is not supported by burrow up yet",
-                              r.service.text, m->name, m->spec->vpn));
+    if (m->spec->network == config::StackNetwork::Vpn) {
+      // The connector reaches it through the namespace's host link: the port must be published.
+      const config::NamespaceConfig* ns = nullptr;
+      for (const auto& n : st.namespaces)
+        if (n.name == m->spec->vpn) ns = &n;
+      if (ns && std::find(ns->publish_tcp.begin(), ns->publish_tcp.end(), r.service.port) ==
+                    ns->publish_tcp.end())
+        return fail(
+            r.line, "routes",
+            fmt::format("{}: service {} is confined to namespace {}, which does not "
+                        "publish port {} to the host: add it to namespaces.{}."
+                        "publishToHost.tcp",
+                        r.service.text, m->name, m->spec->vpn, r.service.port, m->spec->vpn));
+    }
   }
   if (!st.routes.empty()) {
     if (st.token_file.empty())
@@ -479,6 +488,16 @@ void Supervisor::say(const std::string& line) {
   }
   LOG_INFO("stack reload: {}", line);
   reload_lines_.push_back(line);
+}
+
+// A service confined to a VPN namespace is reached at the namespace's end of its host link.
+base::Result<void> fillVpnAddresses(std::vector<Member>& members, const std::string& state_dir) {
+  for (auto& m : members) {
+    if (m.spec->network != config::StackNetwork::Vpn) continue;
+    ASSIGN_OR_RETURN(auto all, netns::status(state_dir, m.spec->vpn));
+    if (!all.empty()) m.address = all.front().namespace_address;
+  }
+  return {};
 }
 
 base::Result<void> Supervisor::upNetwork(Member& m) {
@@ -667,6 +686,7 @@ base::Result<void> Supervisor::bringUp() {
     writeRecord();
     say(fmt::format("namespace {}: up", ns.name));
   }
+  if (auto r = fillVpnAddresses(members_, o_.state_dir); !r) return fail(r.error());
   for (auto& m : members_)
     if (auto r = upNetwork(m); !r) return fail(r.error());
   if (auto r = applyFirewall(); !r) return fail(r.error());
@@ -698,6 +718,7 @@ base::Result<void> Supervisor::reload() {
   if (!loaded) return base::Unexpected(loaded.error());
   auto next_stack = std::make_shared<const config::Stack>(std::move(*loaded));
   ASSIGN_OR_RETURN(Plan next, makePlan(next_stack, o_.state_dir));
+  RETURN_IF_ERROR(fillVpnAddresses(next.members, o_.state_dir));
   if (!sameNamespaces(st_->namespaces, next_stack->namespaces))
     return base::invalid(
         "{}: namespaces: changing VPN namespaces of a running stack is not "

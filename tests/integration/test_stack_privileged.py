@@ -418,9 +418,90 @@ def case_apply_changes(w):
     assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
 
 
+PROVIDER_TUN, CONFINED_TUN, PROVIDER_UNDERLAY = "10.66.0.1", "10.66.0.2", "10.250.0.2"
+
+
+def case_vpn_service(w):
+    """A service confined to a VPN namespace (the provider: wireguard-go in a namespace of the
+    case's own), reached by its route through the namespace's host link; its traffic leaves
+    only through the tunnel."""
+    w.outside()  # the clearnet: must stay out of the confined service's reach
+    sh("ip", "netns", "add", "provider")
+    sh("ip", "link", "add", "to-provider", "type", "veth", "peer", "name", "eth0", "netns",
+       "provider")
+    sh("ip", "addr", "add", "10.250.0.1/30", "dev", "to-provider")
+    sh("ip", "link", "set", "to-provider", "up")
+    for cmd in (["ip", "addr", "add", PROVIDER_UNDERLAY + "/30", "dev", "eth0"],
+                ["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "lo", "up"]):
+        sh("ip", "netns", "exec", "provider", *cmd)
+    keys = {}
+    for k in ("confined", "provider"):
+        path = os.path.join(w.work, k + ".key")
+        with open(path, "w") as f:
+            f.write(sh("wg", "genkey").stdout)
+        os.chmod(path, 0o600)
+        keys[k] = (path, subprocess.run(["wg", "pubkey"], input=open(path).read(), text=True,
+                                        capture_output=True, check=True).stdout.strip())
+    w.spawn("provider-wg", "ip", "netns", "exec", "provider", "env",
+            "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "wireguard-go", "-f", "wgprov")
+    harness.poll(lambda: os.path.exists("/var/run/wireguard/wgprov.sock"), 10,
+                 what="provider wireguard-go")
+    p = ["ip", "netns", "exec", "provider"]
+    sh(*p, "wg", "set", "wgprov", "private-key", keys["provider"][0], "listen-port", "51820",
+       "peer", keys["confined"][1], "allowed-ips", CONFINED_TUN + "/32")
+    sh(*p, "ip", "addr", "add", PROVIDER_TUN + "/24", "dev", "wgprov")
+    sh(*p, "ip", "link", "set", "wgprov", "up")
+    w.spawn("provider-web", *p, harness.PYTHON, harness.TOOLS + "/test_origin.py", "--address",
+            PROVIDER_TUN, "--port", "9000", "--name", "provider", "--log")
+    w.write("burrow.yaml", """tunnel: { tokenFile: token }
+namespaces:
+  vpn:
+    wireguard:
+      interface: wgvpn
+      privateKeyFile: %(key)s
+      address: [%(confined)s/32]
+      peers:
+        - { publicKey: %(pub)s, endpoint: "%(underlay)s:51820", allowedIPs: [0.0.0.0/0],
+            persistentKeepalive: 5 }
+    dns: { mode: strict, servers: [%(provider)s] }
+    publishToHost: { tcp: [8080] }
+services:
+  torrent:
+    exec: [%(py)s, %(tools)s/test_origin.py, --address, 0.0.0.0, --port, "8080", --name, torrent]
+    network: vpn:vpn
+    sandbox: { User: nobody }
+routes:
+  - hostname: a.example.net
+    service: http://[torrent]:8080
+  - service: http_status:404
+""" % {"key": keys["confined"][0], "confined": CONFINED_TUN, "pub": keys["provider"][1],
+       "underlay": PROVIDER_UNDERLAY, "provider": PROVIDER_TUN, "py": harness.PYTHON,
+       "tools": harness.TOOLS})
+    r = w.stack("up", "--detach")
+    print("=== up\n" + r.stderr + r.stdout)
+    assert "namespace vpn: up" in r.stderr, r.stderr
+    t = w.service("torrent")
+    assert t["network"] == "vpn:vpn" and t["address"].startswith("169.254."), t
+    w.wait_get("a.example.net", "hello from torrent")
+    # Inside: the provider through the tunnel, never the clearnet.
+    assert w.curl_from("vpn", "http://%s:9000/hello" % PROVIDER_TUN) == 0
+    assert w.curl_from("vpn", "http://%s:9000/" % OUTSIDE) != 0
+    log = open(w.work + "/provider-web.log").read()
+    assert "peer=%s" % CONFINED_TUN in log, log
+    # A route to a port the namespace does not publish is refused before anything changes.
+    w.write("burrow.yaml", open(w.work + "/burrow.yaml").read().replace(
+        "[torrent]:8080", "[torrent]:8081"))
+    r = w.stack("up", check=False)
+    assert r.returncode == 1 and "does not publish port 8081" in r.stderr, r.stderr
+    w.stack("down")
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+    assert "vpn" not in sh("ip", "netns", "list").stdout
+
+
 CASES = {f.__name__[5:]: f for f in (case_private_networks, case_foreground_and_killed_supervisor,
                                      case_bad_input, case_users_and_ephemeral,
-                                     case_apply_changes)}
+                                     case_apply_changes, case_vpn_service)}
 
 
 def inner(case, work):
@@ -468,6 +549,11 @@ class StackTest(harness.BurrowTestCase):
 
     def test_up_again_applies_only_the_difference(self):
         self.run_case("apply_changes")
+
+    @unittest.skipIf(harness.root_and_tools_missing("wireguard-go", "wg"),
+                     "needs wireguard-go, wg")
+    def test_a_vpn_confined_service_behind_a_route(self):
+        self.run_case("vpn_service")
 
 
 if __name__ == "__main__":
