@@ -274,6 +274,14 @@ int ingressValidate(Flags& f) {
 }
 
 int ingressRule(Flags& f) {
+  if (f.stack_file_given) {
+    if (!f.config_file.empty() || !f.url.empty())
+      return fail(base::invalid("give -f FILE (a stack) or --config/--url, not both").value());
+    auto m = stack::describeRoute(f.stack_file, f.tunnel_state_dir, f.rule_url);
+    if (!m) return fail(m.error());
+    std::printf("%s", m->c_str());
+    return kOk;
+  }
   auto cfg = loadConfig(f);
   if (!cfg) {
     std::printf("Validation failed: %s\n", cfg.error().message().c_str());
@@ -394,7 +402,21 @@ int netnsStatus(Flags& f) {
 // Every unit that can be read is reported; then those that could not: exit 2 when one of them
 // does not parse, else 1.
 int auditUnits(Flags& f) {
-  auto batch = sandbox::auditUnits(f.units);
+  if (f.units.empty() != f.stack_file_given) {
+    std::fprintf(stderr, "burrow: audit: give UNIT... or -f FILE (a stack), not both\n");
+    return kUsage;
+  }
+  sandbox::AuditBatch batch;
+  if (f.stack_file_given) {
+    auto audits = stack::audit(f.stack_file, f.state_dir);
+    if (!audits) {
+      fail(audits.error());
+      return audits.error().code == std::errc::invalid_argument ? kUsage : kFail;
+    }
+    batch.audits = std::move(*audits);
+  } else {
+    batch = sandbox::auditUnits(f.units);
+  }
   if (f.json) {
     std::printf("%s", sandbox::formatAuditJson(batch.audits).c_str());
   } else {
@@ -535,6 +557,8 @@ void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table) {
   table.push_back({validate, ingressValidate});
   auto* rule = ingress->add_subcommand("rule", "show which rule a URL matches");
   rule->add_option("URL", f.rule_url, "URL to match")->required();
+  rule->add_option("-f,--file", f.stack_file, "a stack file: its routes, and the service reached")
+      ->each([&f](const std::string&) { f.stack_file_given = true; });
   table.push_back({rule, ingressRule});
   for (auto* sub : {trun, validate, rule}) {
     sub->add_option("--config", f.config_file,
@@ -661,8 +685,11 @@ void addService(CLI::App& app, Flags& f, std::vector<Command>& table) {
 void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* aud = app.add_subcommand(
       "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");
-  aud->add_option("UNIT", f.units, "unit names (found as systemd finds them) or unit files")
-      ->required();
+  aud->add_option("UNIT", f.units, "unit names (found as systemd finds them) or unit files");
+  aud->add_option("-f,--file", f.stack_file, "a stack file: each service as it will run")
+      ->each([&f](const std::string&) { f.stack_file_given = true; });
+  aud->add_option("--state-dir", f.state_dir, "the stack's records (its addresses)")
+      ->capture_default_str();
   aud->add_flag("--json", f.json, "JSON: systemd-analyze's rows per unit, the overall figure");
   table.push_back({aud, auditUnits});
 }

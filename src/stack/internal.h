@@ -1,12 +1,20 @@
 // Private to src/stack/: the pieces up, down, ps and exec share.
 #pragma once
 
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
+#include "config/config.h"
 #include "netns/netns.h"
 #include "sandbox/sandbox.h"
+#include "stack/users.h"
+#include "supervise/supervise.h"
 
 namespace stack {
 
@@ -26,5 +34,60 @@ std::string absolutePath(const std::string& path);
 // An error when a stack on `state_dir` runs another file than `file` ("": any file will do).
 base::Result<void> sameFile(const std::string& state_dir, const std::string& recorded,
                             const std::string& file);
+
+// One process the supervisor runs: a service's monitor, or the connector.
+struct Member {
+  std::string name;
+  const config::StackService* spec = nullptr;  // null for the connector; points into a Plan's stack
+  sandbox::Config cfg;
+  supervise::Restart restart = supervise::Restart::No;
+  supervise::Backoff backoff{std::chrono::milliseconds(100)};
+  std::string fingerprint;  // what the process is made of: a change restarts it
+  // network
+  std::string netns, host_link, host_address, address;
+  // run
+  pid_t pid = 0;
+  int restarts = 0;
+  int64_t started_unix = 0;
+  std::chrono::steady_clock::time_point started;
+  std::optional<std::chrono::steady_clock::time_point> restart_at;
+  std::string state = "starting";
+  std::string last_exit;
+  bool stop_requested = false;         // told to stop: not restarted
+  base::UniqueFd out;                  // read end of its stdout/stderr
+  base::UniqueFd log;                  // its log file
+  std::optional<UserRangeLock> range;  // users: pick, held while the service is the stack's
+
+  // Takes over the run of `old` (the same process, under a new plan).
+  void adopt(Member& old) {
+    pid = old.pid;
+    restarts = old.restarts;
+    started_unix = old.started_unix;
+    started = old.started;
+    restart_at = old.restart_at;
+    state = old.state;
+    last_exit = old.last_exit;
+    backoff = old.backoff;
+    out = std::move(old.out);
+    log = std::move(old.log);
+    range = std::move(old.range);
+    old.pid = 0;
+  }
+};
+
+// What a file asks for, checked, with addresses given: nothing is made to get it.
+struct Plan {
+  std::shared_ptr<const config::Stack> stack;
+  std::vector<Member> members;  // services in start order
+  std::optional<Member> connector;
+  nlohmann::json addresses;  // service -> index of its /30 in the pool, to write to addresses.json
+};
+
+// Reads and checks `stack` (each service's sandbox, the routes' [NAME]s, the token) and gives
+// each service its address, the /30s kept from STATE/stack/addresses.json. Writes nothing.
+base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
+                            const std::string& state_dir);
+// The connector's rules: the routes, each [NAME] given that service's address.
+std::string connectorConfig(const config::Stack& st, const std::vector<Member>& members);
 
 }  // namespace stack

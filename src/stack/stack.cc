@@ -124,54 +124,6 @@ std::string exitText(int status) {
   return fmt::format("exit code {}", code);
 }
 
-// One process the supervisor runs: a service's monitor, or the connector.
-struct Member {
-  std::string name;
-  const config::StackService* spec = nullptr;  // null for the connector; points into a Plan's stack
-  sandbox::Config cfg;
-  supervise::Restart restart = supervise::Restart::No;
-  supervise::Backoff backoff{milliseconds(100)};
-  std::string fingerprint;  // what the process is made of: a change restarts it
-  // network
-  std::string netns, host_link, host_address, address;
-  // run
-  pid_t pid = 0;
-  int restarts = 0;
-  int64_t started_unix = 0;
-  clock::time_point started;
-  std::optional<clock::time_point> restart_at;
-  std::string state = "starting";
-  std::string last_exit;
-  bool stop_requested = false;         // told to stop: not restarted
-  base::UniqueFd out;                  // read end of its stdout/stderr
-  base::UniqueFd log;                  // its log file
-  std::optional<UserRangeLock> range;  // users: pick, held while the service is the stack's
-
-  // Takes over the run of `old` (the same process, under a new plan).
-  void adopt(Member& old) {
-    pid = old.pid;
-    restarts = old.restarts;
-    started_unix = old.started_unix;
-    started = old.started;
-    restart_at = old.restart_at;
-    state = old.state;
-    last_exit = old.last_exit;
-    backoff = old.backoff;
-    out = std::move(old.out);
-    log = std::move(old.log);
-    range = std::move(old.range);
-    old.pid = 0;
-  }
-};
-
-// What a file asks for, checked, with addresses given: nothing is made to get it.
-struct Plan {
-  std::shared_ptr<const config::Stack> stack;
-  std::vector<Member> members;  // services in start order
-  std::optional<Member> connector;
-  json addresses;  // service -> index of its /30 in the pool, to write to addresses.json
-};
-
 // ---- the plan ----
 
 base::Result<sandbox::Config> serviceConfig(const config::Stack& st,
@@ -211,6 +163,8 @@ std::optional<json> readJson(const std::string& path) {
   if (j.is_discarded()) return std::nullopt;
   return j;
 }
+
+}  // namespace
 
 base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
                             const std::string& state_dir) {
@@ -343,7 +297,6 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
   return plan;
 }
 
-// The connector's rules: the routes, each [NAME] given that service's address.
 std::string connectorConfig(const config::Stack& st, const std::vector<Member>& members) {
   config::TunnelConfig cfg;
   cfg.ingress = st.routes;
@@ -352,6 +305,8 @@ std::string connectorConfig(const config::Stack& st, const std::vector<Member>& 
       if (r.service.name == m.name) r.service.host = m.address;
   return "# written by burrow up from " + st.source + "\n" + config::formatTunnelConfig(cfg);
 }
+
+namespace {
 
 // Namespace settings without the lines they were written on.
 bool sameNamespaces(std::vector<config::NamespaceConfig> a,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "sandbox/sandbox.h"
 
 namespace stack {
 
@@ -58,7 +59,12 @@ struct Status {
   std::string file;
   std::vector<ServiceState> services;     // in start order
   std::optional<ServiceState> connector;  // when the file has a tunnel and routes
-  std::vector<std::string> namespaces;    // VPN namespaces the stack brought up
+  struct Namespace {
+    std::string name;
+    std::string state;           // netns::stateOf: up, up (no handshake yet), degraded, down
+    int64_t last_handshake = 0;  // seconds since the epoch; 0: never
+  };
+  std::vector<Namespace> namespaces;  // VPN namespaces the stack brought up
 };
 // What the record in STATE/stack/ says, checked against the running system. With `file`, an
 // error when the stack there runs another file.
@@ -72,6 +78,17 @@ std::string formatStatusJson(const Status& s);
 // `follow`, then waits for more until interrupted. "connector" names the connector's.
 base::Result<void> logs(const std::string& state_dir, const std::string& file,
                         const std::string& service, bool follow);
+
+// `burrow audit -f FILE`: each service scored as it will run, its network and user namespace
+// counted (a namespace of its own scores as PrivateNetwork=, a user range as PrivateUsers=),
+// what the stack adds listed first among the findings. Makes nothing.
+base::Result<std::vector<sandbox::Audit>> audit(const std::string& file,
+                                                const std::string& state_dir);
+
+// `burrow tunnel ingress rule URL -f FILE`: the route URL meets, and the service and address
+// it reaches (the addresses `up` gives, or gave).
+base::Result<std::string> describeRoute(const std::string& file, const std::string& state_dir,
+                                        const std::string& url);
 
 // `burrow exec UNIT`: the unit in its sandbox, in the foreground. With `netns` (or a unit whose
 // NetworkNamespacePath= names a namespace burrow made), confined to that VPN namespace,

@@ -76,8 +76,14 @@ base::Result<Status> status(const std::string& state_dir, const std::string& fil
   st.running = lock && ::flock(lock.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
   for (const auto& row : rec.value("services", json::array())) st.services.push_back(fromRow(row));
   if (rec.contains("connector")) st.connector = fromRow(rec["connector"]);
-  for (const auto& n : rec.value("namespaces", json::array()))
-    st.namespaces.push_back(n.get<std::string>());
+  for (const auto& n : rec.value("namespaces", json::array())) {
+    Status::Namespace ns{n.get<std::string>(), "down", 0};
+    if (auto all = netns::status(state_dir, ns.name); all && !all->empty()) {
+      ns.state = netns::stateOf(all->front());
+      ns.last_handshake = all->front().last_handshake;
+    }
+    st.namespaces.push_back(ns);
+  }
   auto check = [&](ServiceState& s) {
     if (!st.running) {
       s.state = "gone (no supervisor)";
@@ -104,6 +110,11 @@ std::string formatStatus(const Status& s) {
   };
   for (const auto& r : s.services) row(r);
   if (s.connector) row(*s.connector);
+  for (const auto& n : s.namespaces)
+    out += fmt::format("namespace {}: {}{}\n", n.name, n.state,
+                       n.last_handshake ? fmt::format(", last handshake {}s ago",
+                                                      ::time(nullptr) - n.last_handshake)
+                                        : "");
   if (!s.running)
     out += fmt::format("no supervisor runs (it was pid {}): burrow down removes what is left\n",
                        s.supervisor);
@@ -124,8 +135,12 @@ std::string formatStatusJson(const Status& s) {
   };
   json services = json::array();
   for (const auto& r : s.services) services.push_back(row(r));
+  json namespaces = json::array();
+  for (const auto& n : s.namespaces)
+    namespaces.push_back(
+        {{"name", n.name}, {"state", n.state}, {"last_handshake", n.last_handshake}});
   json j = {{"running", s.running}, {"supervisor", s.supervisor}, {"file", s.file},
-            {"services", services}, {"namespaces", s.namespaces}, {"connector", nullptr}};
+            {"services", services}, {"namespaces", namespaces},   {"connector", nullptr}};
   if (s.connector) j["connector"] = row(*s.connector);
   return j.dump(2) + "\n";
 }

@@ -483,6 +483,10 @@ routes:
     t = w.service("torrent")
     assert t["network"] == "vpn:vpn" and t["address"].startswith("169.254."), t
     w.wait_get("a.example.net", "hello from torrent")
+    harness.poll(lambda: w.ps()["namespaces"][0]["state"] == "up", 15,
+                 what="the namespace's handshake: %r" % (w.ps()["namespaces"],))
+    assert re.search(r"^namespace vpn: up, last handshake \d+s ago$", w.stack("ps").stdout,
+                     re.M), w.stack("ps").stdout
     # Inside: the provider through the tunnel, never the clearnet.
     assert w.curl_from("vpn", "http://%s:9000/hello" % PROVIDER_TUN) == 0
     assert w.curl_from("vpn", "http://%s:9000/" % OUTSIDE) != 0
