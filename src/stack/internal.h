@@ -53,7 +53,11 @@ struct Member {
   std::optional<std::chrono::steady_clock::time_point> restart_at;
   std::string state = "starting";
   std::string last_exit;
-  bool stop_requested = false;         // told to stop: not restarted
+  bool stop_requested = false;  // told to stop: not restarted
+  // bindsTo: the service it binds to that is not running (it is stopped, or held, until that
+  // one runs again); "" otherwise. A process still running then gets SIGKILL at kill_at.
+  std::string held_by;
+  std::chrono::steady_clock::time_point kill_at;
   base::UniqueFd out;                  // read end of its stdout/stderr
   base::UniqueFd log;                  // its log file
   std::optional<UserRangeLock> range;  // users: pick, held while the service is the stack's
@@ -71,6 +75,8 @@ struct Member {
     out = std::move(old.out);
     log = std::move(old.log);
     range = std::move(old.range);
+    held_by = old.held_by;
+    kill_at = old.kill_at;
     old.pid = 0;
   }
 };

@@ -177,8 +177,6 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
   std::vector<Member> members;
   for (const auto& s : st.services) {
     const std::string key = "services." + s.name;
-    if (!s.binds_to.empty())
-      return fail(s.line, key + ".bindsTo", "is not supported by burrow up yet: remove it");
     Member m;
     m.name = s.name;
     m.spec = &s;
@@ -202,17 +200,28 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
   // in file order.
   std::set<std::string> placed;
   std::vector<bool> taken(members.size());
-  while (plan.members.size() < members.size())
-    for (size_t i = 0; i < members.size(); ++i) {
-      const auto& after = members[i].spec->after;
-      if (taken[i] || !std::all_of(after.begin(), after.end(),
-                                   [&](const std::string& a) { return placed.count(a) > 0; }))
-        continue;
+  while (plan.members.size() < members.size()) {
+    bool progress = false;
+    for (size_t i = 0; i < members.size() && !progress; ++i) {
+      // bindsTo orders the start as after does: a service starts once what it binds to runs.
+      const auto& spec = *members[i].spec;
+      auto ready = [&](const std::vector<std::string>& names) {
+        return std::all_of(names.begin(), names.end(),
+                           [&](const std::string& a) { return placed.count(a) > 0; });
+      };
+      if (taken[i] || !ready(spec.after) || !ready(spec.binds_to)) continue;
       taken[i] = true;
       placed.insert(members[i].name);
       plan.members.push_back(std::move(members[i]));
-      break;
+      progress = true;
     }
+    if (!progress) {
+      for (size_t i = 0; i < members.size(); ++i)
+        if (!taken[i])
+          return fail(members[i].spec->line, "services." + members[i].name,
+                      "after: and bindsTo: make the services wait for each other");
+    }
+  }
 
   // Addresses: one /30 of the pool per private service, kept from the last run when it can be.
   auto slash = st.pool.find('/');
@@ -354,6 +363,7 @@ class Supervisor {
   void writeRecord();
   void say(const std::string& line);
   Member* byPid(pid_t pid);
+  std::string bindingDown(const Member& m) const;
 
   Options o_;
   std::shared_ptr<const config::Stack> st_;
@@ -646,6 +656,13 @@ base::Result<void> Supervisor::bringUp() {
     if (auto r = upNetwork(m); !r) return fail(r.error());
   if (auto r = applyFirewall(); !r) return fail(r.error());
   for (auto& m : members_) {
+    pump(milliseconds(0));  // what ended at once is known before what binds to it starts
+    if (std::string down = bindingDown(m); !down.empty()) {
+      m.held_by = down;
+      m.state = "stopped";
+      say(fmt::format("service {}: not started: bound to {}, which is not running", m.name, down));
+      continue;
+    }
     if (auto r = spawn(m); !r) return fail(r.error());
     writeRecord();
     say(fmt::format("service {}: started (pid {}{}{})", m.name, m.pid,
@@ -791,6 +808,9 @@ void Supervisor::reap() {
     const auto ran = std::chrono::duration_cast<milliseconds>(clock::now() - m->started);
     if (stopping_ || m->stop_requested) {
       m->state = "stopped";
+    } else if (!m->held_by.empty()) {
+      m->state = "stopped";
+      LOG_INFO("stack {} stopped: bound to {}, which is not running", m->name, m->held_by);
     } else if (supervise::shouldRestart(m->restart, e)) {
       const milliseconds delay = m->backoff.next(ran);
       m->state = "restarting";
@@ -800,8 +820,28 @@ void Supervisor::reap() {
       m->state = e.clean ? "stopped" : "failed";
       LOG_WARN("stack {} ended ({}); not restarted (Restart=)", m->name, m->last_exit);
     }
+    // bindsTo: what is bound to it stops with it (and starts again once it runs).
+    if (m->spec && !stopping_)
+      for (auto& x : members_)
+        if (std::count(x.spec->binds_to.begin(), x.spec->binds_to.end(), m->name) &&
+            x.held_by.empty()) {
+          x.held_by = m->name;
+          x.restart_at.reset();
+          x.kill_at = clock::now() + stopGrace(x);
+          if (x.pid) ::kill(x.pid, SIGTERM);
+          if (!x.pid) x.state = "stopped";
+          LOG_INFO("stack {} stopping: bound to {}, which ended", x.name, m->name);
+        }
     writeRecord();
   }
+}
+
+// "" when every service `m` binds to runs; otherwise the first that does not.
+std::string Supervisor::bindingDown(const Member& m) const {
+  for (const auto& b : m.spec->binds_to)
+    for (const auto& x : members_)
+      if (x.name == b && x.state != "running") return b;
+  return "";
 }
 
 void Supervisor::pump(milliseconds timeout) {
@@ -828,6 +868,20 @@ void Supervisor::pump(milliseconds timeout) {
   }
   reap();
   if (stopping_) return;
+  for (auto& x : members_) {
+    if (x.held_by.empty()) continue;
+    if (x.pid && clock::now() > x.kill_at) {  // it outlived its TimeoutStopSec=
+      ::kill(-x.pid, SIGKILL);
+      ::kill(x.pid, SIGKILL);
+    }
+    if (x.pid || !bindingDown(x).empty()) continue;
+    x.held_by.clear();  // what it binds to runs again: so does it
+    if (auto r = spawn(x); !r) {
+      LOG_ERROR("stack {}: {}", x.name, r.error().message());
+      x.state = "failed";
+    }
+    writeRecord();
+  }
   auto due = [&](Member& m) {
     if (!m.restart_at || clock::now() < *m.restart_at) return;
     ++m.restarts;

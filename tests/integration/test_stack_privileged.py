@@ -503,9 +503,40 @@ routes:
     assert "vpn" not in sh("ip", "netns", "list").stdout
 
 
+def case_binds_to(w):
+    """web bindsTo db: it stops when db ends, and starts again once db runs again."""
+    w.write("burrow.yaml", """services:
+  web:
+%s    bindsTo: db
+  db:
+%s""" % (origin("web"), origin("db", "    sandbox: { Restart: always, RestartSec: 3s }\n")))
+    r = w.stack("up", "--detach")
+    print("=== up\n" + r.stderr + r.stdout)
+    # bindsTo orders the start: db first.
+    assert [s["name"] for s in w.ps()["services"]] == ["db", "web"], w.ps()
+    web = w.service("web")["pid"]
+    sh("kill", "-9", str(service_pid("bs-db")))
+    harness.poll(lambda: w.service("web")["state"] == "stopped", 10 * harness.TIME_FACTOR,
+                 what="web stopped with db: %r" % (w.ps()["services"],))
+    assert w.service("db")["state"] == "restarting", w.ps()
+    harness.poll(lambda: w.service("web")["state"] == "running" and
+                 w.service("web")["pid"] != web, 15 * harness.TIME_FACTOR,
+                 what="web started again with db: %r" % (w.ps()["services"],))
+    assert w.service("db")["state"] == "running"
+    w.stack("down")
+    # A cycle through bindsTo is refused, naming the file.
+    w.write("burrow.yaml", "services:\n  a:\n%s    bindsTo: b\n  b:\n%s    bindsTo: a\n"
+            % (origin("a"), origin("b")))
+    r = w.stack("up", "--detach", check=False)
+    print("=== cycle\n" + r.stderr)
+    assert r.returncode != 0 and "burrow.yaml:" in r.stderr, r.stderr
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+
+
 CASES = {f.__name__[5:]: f for f in (case_private_networks, case_foreground_and_killed_supervisor,
                                      case_bad_input, case_users_and_ephemeral,
-                                     case_apply_changes, case_vpn_service)}
+                                     case_apply_changes, case_vpn_service, case_binds_to)}
 
 
 def inner(case, work):
@@ -550,6 +581,9 @@ class StackTest(harness.BurrowTestCase):
 
     def test_users_pick_and_ephemeral(self):
         self.run_case("users_and_ephemeral")
+
+    def test_binds_to_stops_and_starts_with_what_it_binds_to(self):
+        self.run_case("binds_to")
 
     def test_up_again_applies_only_the_difference(self):
         self.run_case("apply_changes")
