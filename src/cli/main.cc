@@ -307,7 +307,8 @@ int execUnit(Flags& f) {
 }
 
 stack::Options stackOptions(const Flags& f) {
-  return {f.stack_file, f.state_dir, selfPath(), f.detach, f.log_level_given ? f.log_level : ""};
+  return {f.stack_file, f.state_dir, selfPath(), f.detach, f.log_level_given ? f.log_level : "",
+          f.strict};
 }
 
 int stackUp(Flags& f) {
@@ -622,6 +623,7 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   // burrow up|down|ps|logs: the stack of burrow.yaml
   auto* up = app.add_subcommand("up", "bring up the stack burrow.yaml describes");
   up->add_flag("-d,--detach", f.detach, "run the stack in the background once it is up");
+  up->add_flag("--strict", f.strict, "unknown keys and unit directives are errors");
   table.push_back({up, stackUp});
   auto* down = app.add_subcommand("down", "stop the stack and remove all it made");
   table.push_back({down, stackDown});

@@ -1030,6 +1030,15 @@ base::Result<int> up(const Options& o) {
   ASSIGN_OR_RETURN(config::Stack st, config::loadStack(o.file));
   ASSIGN_OR_RETURN(Plan plan,
                    makePlan(std::make_shared<const config::Stack>(std::move(st)), o.state_dir));
+  if (o.strict) {
+    size_t unknown = plan.stack->warnings.size();
+    for (const auto& m : plan.members) unknown += m.cfg.warnings.size();
+    if (unknown)
+      return base::invalid(
+          "{}: --strict: {} unknown key(s) or directive(s) (warned about above); "
+          "nothing was started",
+          plan.stack->source, unknown);
+  }
   if (auto s = status(o.state_dir); s && s->running) return applyToRunning(o, plan);
   Supervisor sup(o, std::move(plan));
   RETURN_IF_ERROR(base::ensureDir(stackDir(o.state_dir) + "/logs", 0700));

@@ -25,6 +25,7 @@ struct Options {
   std::string burrow;     // this binary's path, to run the connector
   bool detach = false;    // run the supervisor in the background once everything is up
   std::string log_level;  // passed to the connector; "" for its default
+  bool strict = false;    // up: unknown keys and unit directives are errors, not warnings
 };
 
 // Validates the whole file first (nothing is made when any of it is wrong), then brings up, in

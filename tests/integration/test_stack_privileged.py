@@ -270,7 +270,7 @@ def case_foreground_and_killed_supervisor(w):
 def case_bad_input(w):
     def refused(text, *want, links=()):
         w.write("burrow.yaml", text)
-        r = w.stack("up", "--detach", check=False)
+        r = w.stack("up", "--detach", "--strict", check=False)
         msg = r.stderr
         assert r.returncode != 0, "accepted:\n" + text
         for part in want:
@@ -289,6 +289,14 @@ def case_bad_input(w):
             "routes:\n  - service: http://[a]:8000\n", "tunnel.tokenFile", "missing-token")
     refused("services:\n  a:\n" + good + "    sandbox: { ProtectSystem: sometimes }\n",
             "services.a:", "ProtectSystem=sometimes")
+    # Unknown keys: a warning with the line; an error under --strict, before anything starts.
+    typo = "services:\n  a:\n" + good + "    netwrok: host\n"
+    refused(typo, "--strict: 1 unknown key(s)", "burrow.yaml:4: unknown key 'services.a.netwrok'",
+            "did you mean 'network'?")
+    w.write("burrow.yaml", typo)
+    r = w.stack("up", "--detach")
+    assert "unknown key 'services.a.netwrok'" in r.stderr, r.stderr
+    w.stack("down")
     # A service that ends at once: up says so and fails; the stack stays up for its logs.
     w.write("burrow.yaml", "services:\n  a:\n    exec: [/bin/sh, -c, 'echo broken >&2; exit 3']\n")
     r = w.stack("up", "--detach", check=False)
