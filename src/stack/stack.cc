@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -356,6 +357,7 @@ class Supervisor {
   base::Result<void> spawn(Member& m);
   void stop(Member& m, milliseconds grace);
   base::Result<void> writeConnectorConfig(const std::string& text);
+  base::Result<sandbox::Config> connectorSandbox();
   base::Result<void> reload();
   void pump(milliseconds timeout);
   void reap();
@@ -526,6 +528,44 @@ base::Result<void> Supervisor::applyFirewall() {
   return {};
 }
 
+// The connector runs as any service does, in a sandbox: the profile `burrow service install`
+// gives burrow's own commands, with no capability at all. It reads its token from a copy in
+// STATE/stack (ProtectHome= would hide a token kept under /home or /root).
+base::Result<sandbox::Config> Supervisor::connectorSandbox() {
+  const std::string token = stackDir(o_.state_dir) + "/token";
+  ASSIGN_OR_RETURN(std::string secret, tunnel::readTokenFile(st_->token_file));
+  RETURN_IF_ERROR(base::writeFileAtomic(token, secret + "\n", 0600));
+  std::vector<std::string> argv = {o_.burrow,         "tunnel",       "run", "--config",
+                                   connector_config_, "--token-file", token};
+  if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
+  // It reads the state directory: PrivateTmp= and ProtectHome= would hide one kept there.
+  const std::string dir = absolutePath(o_.state_dir) + "/";
+  auto under = [&](std::initializer_list<const char*> roots) {
+    return std::any_of(roots.begin(), roots.end(),
+                       [&](const char* r) { return dir.starts_with(r); });
+  };
+  const bool tmp = under({"/tmp/", "/var/tmp/"}), home = under({"/home/", "/root/", "/run/user/"});
+  if (tmp || home)
+    LOG_WARN("stack connector: {} off: the state directory {} is under {}",
+             tmp ? "PrivateTmp=" : "ProtectHome=", o_.state_dir, tmp ? "/tmp" : "a home");
+  const std::string unit =
+      "[Service]\nExecStart=" + execLine(argv) +
+      "\nAmbientCapabilities=\nCapabilityBoundingSet=\n"
+      "UMask=0077\nKeyringMode=private\nNoNewPrivileges=yes\n" +
+      (home ? "" : "ProtectHome=yes\n") + (tmp ? "" : "PrivateTmp=yes\n") +
+      "ProtectSystem=strict\nPrivateMounts=yes\n"
+      "PrivateDevices=yes\nProcSubset=pid\nProtectProc=invisible\n"
+      "ProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\n"
+      "ProtectControlGroups=yes\nProtectHostname=yes\nProtectClock=yes\n"
+      "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\nRestrictNamespaces=yes\n"
+      "RestrictRealtime=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\n"
+      "MemoryDenyWriteExecute=yes\nSystemCallArchitectures=native\n"
+      "SystemCallFilter=@system-service\nSystemCallFilter=~@privileged @resources\n"
+      "SystemCallErrorNumber=EPERM\n";
+  ASSIGN_OR_RETURN(config::UnitFile u, config::parseUnitFile(unit, "connector.service"));
+  return sandbox::configFromUnit(u);
+}
+
 base::Result<void> Supervisor::writeConnectorConfig(const std::string& text) {
   connector_config_ = stackDir(o_.state_dir) + "/config.yml";
   RETURN_IF_ERROR(base::writeFileAtomic(connector_config_, text, 0600));
@@ -546,11 +586,8 @@ base::Result<void> Supervisor::spawn(Member& m) {
     ASSIGN_OR_RETURN(m.range, pickUserRange(m.name, stackDir(o_.state_dir) + "/userns-locks"));
     m.cfg.user_range = {m.range->base(), m.range->count()};
   }
-  std::vector<std::string> argv;
   if (!m.spec) {
-    argv = {o_.burrow,         "tunnel",       "run",          "--config",
-            connector_config_, "--token-file", st_->token_file};
-    if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
+    ASSIGN_OR_RETURN(m.cfg, connectorSandbox());
   }
   std::fflush(nullptr);
   const pid_t parent = ::getpid();
@@ -568,19 +605,11 @@ base::Result<void> Supervisor::spawn(Member& m) {
     ::dup2(wr.get(), 1);
     ::dup2(wr.get(), 2);
     ::close_range(3, ~0U, 0);
-    if (!m.spec) {
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execv(argv[0].c_str(), args.data());
-      std::fprintf(stderr, "burrow: exec %s: %s\n", argv[0].c_str(), std::strerror(errno));
-      ::_exit(127);
-    }
     sandbox::Config cfg = m.cfg;
     sandbox::Invocation inv;
     inv.restart = false;  // the supervisor restarts, with the one policy
     std::optional<netns::Watch> watch;
-    if (m.spec->network == config::StackNetwork::Vpn) {
+    if (m.spec && m.spec->network == config::StackNetwork::Vpn) {
       if (auto r = confine(cfg, inv, m.spec->vpn, o_.state_dir, false, watch); !r) {
         std::fprintf(stderr, "burrow: %s\n", r.error().message().c_str());
         ::_exit(1);
@@ -939,6 +968,7 @@ void Supervisor::stopAndTearDown() {
     if (auto r = netns::down(*it, o_.state_dir); !r) LOG_ERROR("stack: {}", r.error().message());
   namespaces_.clear();
   ::unlink(recordPath(o_.state_dir).c_str());
+  ::unlink((stackDir(o_.state_dir) + "/token").c_str());
   if (!connector_config_.empty()) ::unlink(connector_config_.c_str());
 }
 
@@ -993,6 +1023,7 @@ base::Result<void> tearDownRecord(const std::string& state_dir, const json& rec)
     ::closedir(d);
   }
   ::unlink(recordPath(state_dir).c_str());
+  ::unlink((stackDir(state_dir) + "/token").c_str());
   ::unlink((stackDir(state_dir) + "/config.yml").c_str());
   return {};
 }

@@ -190,6 +190,14 @@ def case_private_networks(w):
     assert re.search(r"^a\s+running\s+\d+\s+%s\s+private" % re.escape(a["address"]), table,
                      re.M), table
     assert re.search(r"^connector\s+running", table, re.M), table
+    # The connector runs sandboxed, as any service: no capability, no_new_privs, seccomp.
+    monitor = w.ps()["connector"]["pid"]
+    children = open("/proc/%d/task/%d/children" % (monitor, monitor)).read().split()
+    assert len(children) == 1, children
+    status = open("/proc/%s/status" % children[0]).read()
+    for want in (r"^NoNewPrivs:\s+1$", r"^Seccomp:\s+2$", r"^CapEff:\s+0+$", r"^CapBnd:\s+0+$"):
+        assert re.search(want, status, re.M), (want, status)
+    assert "token" in os.listdir(w.state + "/stack")
     # logs: the service's own output
     logs = w.stack("logs", "a").stdout
     assert "8000" in logs, logs
@@ -226,6 +234,7 @@ def case_private_networks(w):
     left = w.leftovers()
     print(left)
     assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+    assert "token" not in os.listdir(w.state + "/stack"), "the token's copy outlived down"
     for p in before:
         assert not running(p), "pid %d outlived down" % p
     assert w.get("a.example.net")[0] == "502", w.get("a.example.net")
