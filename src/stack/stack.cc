@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -538,30 +537,15 @@ base::Result<sandbox::Config> Supervisor::connectorSandbox() {
   std::vector<std::string> argv = {o_.burrow,         "tunnel",       "run", "--config",
                                    connector_config_, "--token-file", token};
   if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
-  // It reads the state directory: PrivateTmp= and ProtectHome= would hide one kept there.
-  const std::string dir = absolutePath(o_.state_dir) + "/";
-  auto under = [&](std::initializer_list<const char*> roots) {
-    return std::any_of(roots.begin(), roots.end(),
-                       [&](const char* r) { return dir.starts_with(r); });
-  };
-  const bool tmp = under({"/tmp/", "/var/tmp/"}), home = under({"/home/", "/root/", "/run/user/"});
-  if (tmp || home)
-    LOG_WARN("stack connector: {} off: the state directory {} is under {}",
-             tmp ? "PrivateTmp=" : "ProtectHome=", o_.state_dir, tmp ? "/tmp" : "a home");
+  // It reads the state directory: PrivateTmp= or ProtectHome= would hide one kept there. Root
+  // reads its 0600 files: no user namespace that would map it to nobody.
+  supervise::Hardening h{.private_users = false};
+  if (const char* off = supervise::hiddenBy(absolutePath(o_.state_dir) + "/")) {
+    LOG_WARN("stack connector: {} off: it would hide the state directory {}", off, o_.state_dir);
+    (std::string_view(off) == "PrivateTmp=" ? h.private_tmp : h.protect_home) = false;
+  }
   const std::string unit =
-      "[Service]\nExecStart=" + execLine(argv) +
-      "\nAmbientCapabilities=\nCapabilityBoundingSet=\n"
-      "UMask=0077\nKeyringMode=private\nNoNewPrivileges=yes\n" +
-      (home ? "" : "ProtectHome=yes\n") + (tmp ? "" : "PrivateTmp=yes\n") +
-      "ProtectSystem=strict\nPrivateMounts=yes\n"
-      "PrivateDevices=yes\nProcSubset=pid\nProtectProc=invisible\n"
-      "ProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\n"
-      "ProtectControlGroups=yes\nProtectHostname=yes\nProtectClock=yes\n"
-      "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\nRestrictNamespaces=yes\n"
-      "RestrictRealtime=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\n"
-      "MemoryDenyWriteExecute=yes\nSystemCallArchitectures=native\n"
-      "SystemCallFilter=@system-service\nSystemCallFilter=~@privileged @resources\n"
-      "SystemCallErrorNumber=EPERM\n";
+      "[Service]\nExecStart=" + execLine(argv) + "\n" + supervise::hardening(h);
   ASSIGN_OR_RETURN(config::UnitFile u, config::parseUnitFile(unit, "connector.service"));
   return sandbox::configFromUnit(u);
 }

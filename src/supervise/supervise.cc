@@ -713,6 +713,36 @@ std::string unitPath(Init init, const std::string& name) {
   return init == Init::OpenRC ? "/etc/init.d/" + name : "/etc/systemd/system/" + name + ".service";
 }
 
+std::string hardening(const Hardening& h) {
+  // Only a service on a port below 1024 keeps one capability, and then no user namespace of
+  // its own.
+  std::string u = h.bind_low_ports ? "AmbientCapabilities=CAP_NET_BIND_SERVICE\n"
+                                     "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"
+                                   : "AmbientCapabilities=\nCapabilityBoundingSet=\n";
+  if (h.private_users) u += "PrivateUsers=yes\n";
+  u += "UMask=0077\nKeyringMode=private\nNoNewPrivileges=yes\nProtectSystem=strict\n";
+  if (h.protect_home) u += "ProtectHome=yes\n";
+  if (h.private_tmp) u += "PrivateTmp=yes\n";
+  return u +
+         "PrivateMounts=yes\n"
+         "PrivateDevices=yes\nDevicePolicy=closed\nProcSubset=pid\nProtectProc=invisible\n"
+         "ProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\n"
+         "ProtectControlGroups=yes\nProtectHostname=yes\nProtectClock=yes\n"
+         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\nRestrictNamespaces=yes\n"
+         "RestrictRealtime=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\n"
+         "MemoryDenyWriteExecute=yes\nRemoveIPC=yes\nSystemCallArchitectures=native\n"
+         "SystemCallFilter=@system-service\nSystemCallFilter=~@privileged @resources\n"
+         "SystemCallErrorNumber=EPERM\n";
+}
+
+const char* hiddenBy(std::string_view path) {
+  for (std::string_view tmp : {"/tmp/", "/var/tmp/"})
+    if (path.starts_with(tmp)) return "PrivateTmp=";
+  for (std::string_view home : {"/home/", "/root/", "/run/user/"})
+    if (path.starts_with(home)) return "ProtectHome=";
+  return nullptr;
+}
+
 std::string systemdUnit(const Service& s, const std::vector<std::string>& created) {
   std::vector<std::string> words = {systemdWord(s.burrow)};
   for (const auto& a : s.command) words.push_back(systemdWord(a));
@@ -725,22 +755,9 @@ std::string systemdUnit(const Service& s, const std::vector<std::string>& create
   u += fmt::format("ExecStart={}\nExecReload=/bin/kill -HUP $MAINPID\n", fmt::join(words, " "));
   u += "Restart=on-failure\nRestartSec=5s\n";
   u += fmt::format("User={}\nGroup={}\nReadWritePaths={}\n", s.user, s.user, s.state_dir);
-  // Seed 001's profile. Only the edge on a port below 1024 keeps one capability, and then no
-  // user namespace of its own.
-  if (low_port)
-    u += "AmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n";
-  else
-    u += "AmbientCapabilities=\nCapabilityBoundingSet=\nPrivateUsers=yes\n";
-  u += "UMask=0077\nKeyringMode=private\nNoNewPrivileges=yes\n"
-       "ProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateMounts=yes\n"
-       "PrivateDevices=yes\nDevicePolicy=closed\nProcSubset=pid\nProtectProc=invisible\n"
-       "ProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\n"
-       "ProtectControlGroups=yes\nProtectHostname=yes\nProtectClock=yes\n"
-       "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\nRestrictNamespaces=yes\n"
-       "RestrictRealtime=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\n"
-       "MemoryDenyWriteExecute=yes\nRemoveIPC=yes\nSystemCallArchitectures=native\n"
-       "SystemCallFilter=@system-service\nSystemCallFilter=~@privileged @resources\n"
-       "SystemCallErrorNumber=EPERM\n\n";
+  u += hardening({low_port, /*private_users=*/!low_port, /*private_tmp=*/true,
+                  /*protect_home=*/true}) +
+       "\n";
   u += "[Install]\nWantedBy=multi-user.target\n";
   return u;
 }
