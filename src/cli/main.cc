@@ -75,8 +75,8 @@ struct Flags {
   std::string exec_netns;
   bool allow_root = false;
   // up, down, ps, logs
-  std::string stack_file = "burrow.yaml";
-  bool detach = false, follow = false, stack_file_given = false;
+  std::string stack_file;  // "": ./burrow.yaml for up; whatever stack runs for down, ps, logs
+  bool detach = false, follow = false;
   std::string exec_private_users;  // "pick" or empty
   bool exec_ephemeral = false;
   // netns
@@ -274,7 +274,7 @@ int ingressValidate(Flags& f) {
 }
 
 int ingressRule(Flags& f) {
-  if (f.stack_file_given) {
+  if (!f.stack_file.empty()) {
     if (!f.config_file.empty() || !f.url.empty())
       return fail(base::invalid("give -f FILE (a stack) or --config/--url, not both").value());
     auto m = stack::describeRoute(f.stack_file, f.tunnel_state_dir, f.rule_url);
@@ -313,32 +313,26 @@ stack::Options stackOptions(const Flags& f) {
 
 int stackUp(Flags& f) {
   // Namespaces, links and sandboxes need root: the whole command runs again through sudo.
-  if (auto r = supervise::reexecAsRoot("bring up the stack of " + f.stack_file, selfArgv()); !r)
-    return fail(r.error());
+  if (auto r = supervise::reexecAsRoot("bring up a stack", selfArgv()); !r) return fail(r.error());
   return finish(stack::up(stackOptions(f)));
 }
 
 int stackDown(Flags& f) {
-  if (auto r = supervise::reexecAsRoot("take down the stack of " + f.stack_file, selfArgv()); !r)
-    return fail(r.error());
-  stack::Options o = stackOptions(f);
-  if (!f.stack_file_given) o.file.clear();
-  if (auto r = stack::down(o); !r) return fail(r.error());
+  if (auto r = supervise::reexecAsRoot("take down a stack", selfArgv()); !r) return fail(r.error());
+  if (auto r = stack::down(stackOptions(f)); !r) return fail(r.error());
   std::fprintf(stderr, "the stack is down\n");
   return kOk;
 }
 
 int stackPs(Flags& f) {
-  auto s = stack::status(f.state_dir, f.stack_file_given ? f.stack_file : "");
+  auto s = stack::status(f.state_dir, f.stack_file);
   if (!s) return fail(s.error());
   std::printf("%s", (f.json ? stack::formatStatusJson(*s) : stack::formatStatus(*s)).c_str());
   return kOk;
 }
 
 int stackLogs(Flags& f) {
-  if (auto r = stack::logs(f.state_dir, f.stack_file_given ? f.stack_file : "", f.service_name,
-                           f.follow);
-      !r)
+  if (auto r = stack::logs(f.state_dir, f.stack_file, f.service_name, f.follow); !r)
     return fail(r.error());
   return kOk;
 }
@@ -403,21 +397,12 @@ int netnsStatus(Flags& f) {
 // Every unit that can be read is reported; then those that could not: exit 2 when one of them
 // does not parse, else 1.
 int auditUnits(Flags& f) {
-  if (f.units.empty() != f.stack_file_given) {
+  if (f.units.empty() == f.stack_file.empty()) {
     std::fprintf(stderr, "burrow: audit: give UNIT... or -f FILE (a stack), not both\n");
     return kUsage;
   }
-  sandbox::AuditBatch batch;
-  if (f.stack_file_given) {
-    auto audits = stack::audit(f.stack_file, f.state_dir);
-    if (!audits) {
-      fail(audits.error());
-      return audits.error().code == std::errc::invalid_argument ? kUsage : kFail;
-    }
-    batch.audits = std::move(*audits);
-  } else {
-    batch = sandbox::auditUnits(f.units);
-  }
+  auto batch =
+      f.stack_file.empty() ? sandbox::auditUnits(f.units) : stack::audit(f.stack_file, f.state_dir);
   if (f.json) {
     std::printf("%s", sandbox::formatAuditJson(batch.audits).c_str());
   } else {
@@ -558,8 +543,7 @@ void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table) {
   table.push_back({validate, ingressValidate});
   auto* rule = ingress->add_subcommand("rule", "show which rule a URL matches");
   rule->add_option("URL", f.rule_url, "URL to match")->required();
-  rule->add_option("-f,--file", f.stack_file, "a stack file: its routes, and the service reached")
-      ->each([&f](const std::string&) { f.stack_file_given = true; });
+  rule->add_option("-f,--file", f.stack_file, "a stack file: its routes, and the service reached");
   table.push_back({rule, ingressRule});
   for (auto* sub : {trun, validate, rule}) {
     sub->add_option("--config", f.config_file,
@@ -636,9 +620,8 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   table.push_back({logs, stackLogs});
   for (auto* c : {up, down, ps, logs}) {
     c->add_option("-f,--file", f.stack_file,
-                  "the stack file; for down, ps and logs: refused when the stack runs another")
-        ->capture_default_str()
-        ->each([&f](const std::string&) { f.stack_file_given = true; });
+                  "the stack file (default ./burrow.yaml); for down, ps and logs: refused when "
+                  "the stack runs another");
     c->add_option("--state-dir", f.state_dir, "where the stack keeps its records and logs")
         ->capture_default_str();
   }
@@ -688,8 +671,7 @@ void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* aud = app.add_subcommand(
       "audit", "score units' exposure as systemd-analyze security does, plus burrow's findings");
   aud->add_option("UNIT", f.units, "unit names (found as systemd finds them) or unit files");
-  aud->add_option("-f,--file", f.stack_file, "a stack file: each service as it will run")
-      ->each([&f](const std::string&) { f.stack_file_given = true; });
+  aud->add_option("-f,--file", f.stack_file, "a stack file: each service as it will run");
   aud->add_option("--state-dir", f.state_dir, "the stack's records (its addresses)")
       ->capture_default_str();
   aud->add_flag("--json", f.json, "JSON: systemd-analyze's rows per unit, the overall figure");

@@ -11,8 +11,10 @@
 
 namespace stack {
 
-base::Result<std::vector<sandbox::Audit>> audit(const std::string& file,
-                                                const std::string& state_dir) {
+namespace {
+
+base::Result<std::vector<sandbox::Audit>> auditPlan(const std::string& file,
+                                                    const std::string& state_dir) {
   ASSIGN_OR_RETURN(config::Stack st, config::loadStack(file));
   ASSIGN_OR_RETURN(Plan plan,
                    makePlan(std::make_shared<const config::Stack>(std::move(st)), state_dir));
@@ -56,6 +58,14 @@ base::Result<std::vector<sandbox::Audit>> audit(const std::string& file,
     out.push_back(std::move(a));
   }
   return out;
+}
+
+}  // namespace
+
+sandbox::AuditBatch audit(const std::string& file, const std::string& state_dir) {
+  auto audits = auditPlan(file, state_dir);
+  if (!audits) return {{}, {audits.error()}};
+  return {std::move(*audits), {}};
 }
 
 base::Result<std::string> describeRoute(const std::string& file, const std::string& state_dir,

@@ -1041,7 +1041,9 @@ base::Result<int> applyToRunning(const Options& o, const Plan& plan) {
   return r.value("ok", false) ? 0 : 1;
 }
 
-base::Result<int> up(const Options& o) {
+base::Result<int> up(const Options& given) {
+  Options o = given;
+  if (o.file.empty()) o.file = "burrow.yaml";
   ASSIGN_OR_RETURN(config::Stack st, config::loadStack(o.file));
   ASSIGN_OR_RETURN(Plan plan,
                    makePlan(std::make_shared<const config::Stack>(std::move(st)), o.state_dir));

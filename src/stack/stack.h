@@ -19,7 +19,7 @@
 namespace stack {
 
 struct Options {
-  // burrow.yaml. For `down`, "" when not given: then whatever stack runs on state_dir.
+  // The stack file. "": ./burrow.yaml for `up`; for `down`, whatever stack runs on state_dir.
   std::string file;
   std::string state_dir;  // the stack keeps its records in STATE/stack/
   std::string burrow;     // this binary's path, to run the connector
@@ -82,9 +82,9 @@ base::Result<void> logs(const std::string& state_dir, const std::string& file,
 
 // `burrow audit -f FILE`: each service scored as it will run, its network and user namespace
 // counted (a namespace of its own scores as PrivateNetwork=, a user range as PrivateUsers=),
-// what the stack adds listed first among the findings. Makes nothing.
-base::Result<std::vector<sandbox::Audit>> audit(const std::string& file,
-                                                const std::string& state_dir);
+// what the stack adds listed first among the findings. Makes nothing. A file that cannot be
+// read or planned is the batch's one failure.
+sandbox::AuditBatch audit(const std::string& file, const std::string& state_dir);
 
 // `burrow tunnel ingress rule URL -f FILE`: the route URL meets, and the service and address
 // it reaches (the addresses `up` gives, or gave).
