@@ -206,46 +206,17 @@ int routeDelete(Flags& f) {
   return kOk;
 }
 
-// A file of the connector's state directory, when neither flag nor config names one.
-std::string inStateDir(const Flags& f, const char* name) {
-  std::string path = f.tunnel_state_dir + "/" + name;
-  return ::access(path.c_str(), F_OK) == 0 ? path : "";
-}
-
-// The rules of --url, or of the config file (its path in *file).
-base::Result<config::TunnelConfig> loadConfig(const Flags& f, std::string* file = nullptr) {
-  if (!f.url.empty() && !f.config_file.empty())
-    return base::invalid("give either --config or --url, not both");
-  if (!f.url.empty()) return config::singleServiceConfig(f.url);
-  std::string path = f.config_file.empty() ? inStateDir(f, "config.yml") : f.config_file;
-  if (file) *file = path;
-  if (path.empty())
-    return base::invalid("give --config FILE (ingress rules) or --url URL, or put the rules in {}",
-                         f.tunnel_state_dir + "/config.yml");
-  return config::loadTunnelConfig(path);
+tunnel::Sources sources(const Flags& f) {
+  return {f.url, f.config_file, f.token_file, f.tunnel_state_dir};
 }
 
 int tunnelRun(Flags& f) {
   tunnel::ConnectorOptions o;
-  auto cfg = loadConfig(f, &o.config_file);
+  auto cfg = tunnel::loadRules(sources(f), &o.config_file);
   if (!cfg) return fail(cfg.error());
-  std::string token_file = f.token_file;
-  if (token_file.empty() && !cfg->token_file.empty()) token_file = cfg->token_file;
-  if (token_file.empty() && !cfg->credentials_file.empty()) token_file = cfg->credentials_file;
-  const char* env = std::getenv("BURROW_TUNNEL_TOKEN");
-  if (token_file.empty() && !(env && *env)) token_file = inStateDir(f, "token");
-  if (!token_file.empty()) {
-    auto t = tunnel::readTokenFile(token_file);
-    if (!t) return fail(t.error());
-    o.token = *t;
-  } else if (env && *env) {
-    o.token = base::trim(env);
-  } else {
-    return fail(base::invalid("no token: give --token-file FILE, set BURROW_TUNNEL_TOKEN, or put "
-                              "it in {}/token",
-                              f.tunnel_state_dir)
-                    .value());
-  }
+  auto token = tunnel::findToken(sources(f), *cfg);
+  if (!token) return fail(token.error());
+  o.token = std::move(*token);
   ::unsetenv("BURROW_TUNNEL_TOKEN");  // children (none today) must not inherit it
   auto grace = base::parseDuration(f.grace_period);
   if (!grace)
@@ -259,7 +230,7 @@ int tunnelRun(Flags& f) {
 }
 
 int ingressValidate(Flags& f) {
-  auto cfg = loadConfig(f);
+  auto cfg = tunnel::loadRules(sources(f));
   if (!cfg) {
     std::printf("Validation failed: %s\n", cfg.error().message().c_str());
     return kFail;
@@ -282,7 +253,7 @@ int ingressRule(Flags& f) {
     std::printf("%s", m->c_str());
     return kOk;
   }
-  auto cfg = loadConfig(f);
+  auto cfg = tunnel::loadRules(sources(f));
   if (!cfg) {
     std::printf("Validation failed: %s\n", cfg.error().message().c_str());
     return kFail;

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 
 #include "base/base.h"
 #include "tunnel/edge_state.h"
@@ -182,6 +183,40 @@ base::Result<std::string> readTokenFile(const std::string& path) {
   std::string token(base::trim(data));
   if (token.empty()) return base::invalid("token file {} is empty", path);
   return token;
+}
+
+namespace {
+
+// A file of the connector's state directory, when it exists.
+std::string inStateDir(const Sources& s, const char* name) {
+  std::string path = s.state_dir + "/" + name;
+  return ::access(path.c_str(), F_OK) == 0 ? path : "";
+}
+
+}  // namespace
+
+base::Result<config::TunnelConfig> loadRules(const Sources& s, std::string* file) {
+  if (!s.url.empty() && !s.config_file.empty())
+    return base::invalid("give either --config or --url, not both");
+  if (file) file->clear();
+  if (!s.url.empty()) return config::singleServiceConfig(s.url);
+  std::string path = s.config_file.empty() ? inStateDir(s, "config.yml") : s.config_file;
+  if (path.empty())
+    return base::invalid("give --config FILE (ingress rules) or --url URL, or put the rules in {}",
+                         s.state_dir + "/config.yml");
+  if (file) *file = path;
+  return config::loadTunnelConfig(path);
+}
+
+base::Result<std::string> findToken(const Sources& s, const config::TunnelConfig& cfg) {
+  for (const std::string* f : {&s.token_file, &cfg.token_file, &cfg.credentials_file})
+    if (!f->empty()) return readTokenFile(*f);
+  if (const char* env = std::getenv("BURROW_TUNNEL_TOKEN"); env && *env)
+    return std::string(base::trim(env));
+  if (std::string f = inStateDir(s, "token"); !f.empty()) return readTokenFile(f);
+  return base::invalid(
+      "no token: give --token-file FILE, set BURROW_TUNNEL_TOKEN, or put it in {}/token",
+      s.state_dir);
 }
 
 }  // namespace tunnel

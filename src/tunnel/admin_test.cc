@@ -53,6 +53,57 @@ TEST_F(AdminTest, CreateTunnelReturnsAWorkingToken) {
   EXPECT_FALSE(createTunnel(dir_, "home", "vps.example.net:7844"));
 }
 
+TEST_F(AdminTest, TheTokenIsLookedForWhereCloudflaredLooks) {
+  ASSERT_TRUE(base::ensureDir(dir_, 0700));
+  auto put = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    EXPECT_TRUE(base::writeFileAtomic(path, text + "\n", 0600));
+    return path;
+  };
+  ::unsetenv("BURROW_TUNNEL_TOKEN");
+  Sources s{"", "", "", dir_};
+  config::TunnelConfig cfg;
+  auto none = findToken(s, cfg);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message(),
+            "no token: give --token-file FILE, set BURROW_TUNNEL_TOKEN, "
+            "or put it in " +
+                dir_ + "/token");
+  put("token", "from-state-dir");
+  EXPECT_EQ(findToken(s, cfg).value_or(""), "from-state-dir");
+  ::setenv("BURROW_TUNNEL_TOKEN", " from-env ", 1);
+  EXPECT_EQ(findToken(s, cfg).value_or(""), "from-env");
+  cfg.credentials_file = put("credentials", "from-credentials-file");
+  EXPECT_EQ(findToken(s, cfg).value_or(""), "from-credentials-file");
+  cfg.token_file = put("config-token", "from-token-file-key");
+  EXPECT_EQ(findToken(s, cfg).value_or(""), "from-token-file-key");
+  s.token_file = put("flag-token", "from-flag");
+  EXPECT_EQ(findToken(s, cfg).value_or(""), "from-flag");
+  ::unsetenv("BURROW_TUNNEL_TOKEN");
+  // A file group or others may read is refused, wherever it was named.
+  ASSERT_EQ(::chmod(s.token_file.c_str(), 0640), 0);
+  auto loose = findToken(s, cfg);
+  ASSERT_FALSE(loose);
+  EXPECT_NE(loose.error().message().find("readable by group or others"), std::string::npos);
+}
+
+TEST_F(AdminTest, RulesComeFromUrlConfigOrTheStateDirectory) {
+  ASSERT_TRUE(base::ensureDir(dir_, 0700));
+  std::string file = "x";
+  auto url = loadRules({"http://127.0.0.1:9", "", "", dir_}, &file);
+  ASSERT_TRUE(url) << url.error().message();
+  EXPECT_EQ(file, "");
+  EXPECT_FALSE(loadRules({"http://127.0.0.1:9", dir_ + "/config.yml", "", dir_}));
+  auto missing = loadRules({"", "", "", dir_});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find(dir_ + "/config.yml"), std::string::npos);
+  ASSERT_TRUE(base::writeFileAtomic(dir_ + "/config.yml",
+                                    "ingress:\n  - service: http_status:404\n", 0600));
+  auto found = loadRules({"", "", "", dir_}, &file);
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_EQ(file, dir_ + "/config.yml");
+}
+
 TEST_F(AdminTest, CreateTunnelFallsBackToTheEdgesLastAddress) {
   {
     auto st = EdgeState::open(dir_);

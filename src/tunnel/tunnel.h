@@ -115,6 +115,21 @@ base::Result<int> runConnector(const ConnectorOptions& opts);
 // Reads a token from FILE (trimmed). Refuses a file readable by group or others.
 base::Result<std::string> readTokenFile(const std::string& path);
 
+// Where a connector's rules and token come from (`tunnel run`, `tunnel ingress ...`).
+struct Sources {
+  std::string url;          // --url: one catch-all rule to it
+  std::string config_file;  // --config
+  std::string token_file;   // --token-file
+  std::string state_dir;    // holds config.yml and token when no flag names them
+};
+// The rules of --url, or of --config, or of STATE/config.yml; `*file` is set to the file read
+// ("" for --url).
+base::Result<config::TunnelConfig> loadRules(const Sources& s, std::string* file = nullptr);
+// The token, looked for as cloudflared does: --token-file, then the config's `token-file:`,
+// then its `credentials-file:`, then $BURROW_TUNNEL_TOKEN, then STATE/token. The error names
+// every place it looked.
+base::Result<std::string> findToken(const Sources& s, const config::TunnelConfig& cfg);
+
 struct QuickOptions {
   std::string url;          // "" = built-in hello page
   std::string listen_addr;  // default 127.0.0.1:0
