@@ -387,6 +387,13 @@ class Supervisor {
 
 // ---- bring up ----
 
+base::Result<void> tearDownRecord(const std::string& state_dir, const json& rec);
+
+void progress(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
 base::Result<void> Supervisor::lock() {
   RETURN_IF_ERROR(base::ensureDir(stackDir(o_.state_dir) + "/logs", 0700));
   lock_ =
@@ -399,6 +406,15 @@ base::Result<void> Supervisor::lock() {
                            "a stack is already up on {} (supervisor pid {}): burrow down first",
                            o_.state_dir, pid);
   }
+  // A record nobody holds: its supervisor was killed (its services ended with it). What it
+  // made is taken down first, so that this one starts from nothing (as after a reboot).
+  if (auto rec = readJson(recordPath(o_.state_dir)); rec && rec->is_object()) {
+    progress(fmt::format(
+        "the last supervisor (pid {}) ended without taking its stack down: removing what its "
+        "record lists",
+        rec->value("supervisor", 0)));
+    RETURN_IF_ERROR(tearDownRecord(o_.state_dir, *rec));
+  }
   // Signals come through a signalfd; the children get them unblocked again.
   sigset_t mask;
   sigemptyset(&mask);
@@ -408,11 +424,6 @@ base::Result<void> Supervisor::lock() {
   null_ = base::UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!sigs_ || !null_) return base::sysError("signalfd");
   return {};
-}
-
-void progress(const std::string& line) {
-  std::fprintf(stderr, "%s\n", line.c_str());
-  std::fflush(stderr);
 }
 
 void Supervisor::writeRecord() {

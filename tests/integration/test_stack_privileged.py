@@ -266,6 +266,16 @@ def case_foreground_and_killed_supervisor(w):
     table = w.stack("ps").stdout
     print("=== ps after kill\n" + table)
     assert "no supervisor runs" in table, table
+    # up again (as an init restarts it): what the killed one made goes first, then all comes up.
+    r = w.stack("up", "--detach")
+    print("=== up after kill\n" + r.stderr)
+    assert ("the last supervisor (pid %d) ended without taking its stack down: removing what "
+            "its record lists" % sup) in r.stderr, r.stderr
+    w.wait_get("a.example.net", "hello from a")
+    assert w.ps()["running"] and w.ps()["supervisor"] != sup
+    os.kill(w.ps()["supervisor"], signal.SIGKILL)
+    harness.poll(lambda: not w.ps()["running"], 10, what="ps sees the supervisor gone")
+    services = [int(s["pid"]) for s in w.ps()["services"]]
     r = w.stack("down")
     print("=== down\n" + r.stderr)
     assert "no supervisor runs: removing what its record lists" in r.stderr, r.stderr
