@@ -322,10 +322,8 @@ int serviceInstall(Flags& f) {
   }
   supervise::Service s;
   s.command = f.service_command;
-  s.name = !f.service_name.empty()                        ? f.service_name
-           : !s.command.empty() && s.command[0] == "edge" ? "burrow-edge"
-                                                          : "burrow-tunnel";
-  s.user = f.service_user.empty() ? s.name : f.service_user;
+  s.name = f.service_name;
+  s.user = f.service_user;
   s.state_dir = f.service_state_dir;
   s.burrow = selfPath();
   return printLines(supervise::install(s, *init));
@@ -605,8 +603,9 @@ void addService(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* sinst = svc->add_subcommand(
       "install", "write and start a service running the burrow command given after --");
   sinst->add_option("--init", f.init, "auto, systemd, openrc or none")->capture_default_str();
-  sinst->add_option("--name", f.service_name, "default burrow-tunnel or burrow-edge");
-  sinst->add_option("--user", f.service_user, "the service's system user (default: its name)");
+  sinst->add_option("--name", f.service_name, "default burrow-tunnel, burrow-edge or burrow-stack");
+  sinst->add_option("--user", f.service_user,
+                    "the service's system user (default: its name; root for up)");
   sinst->add_option("--state-dir", f.service_state_dir,
                     "the service's own directory, 0700 (default /var/lib/burrow/NAME)");
   sinst->add_option("COMMAND", f.service_command, "burrow subcommand and flags, after --")

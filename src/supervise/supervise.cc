@@ -160,7 +160,10 @@ std::string shellWord(const std::string& w) {
   return out + "'";
 }
 
+bool runsStack(const Service& s) { return !s.command.empty() && s.command[0] == "up"; }
+
 std::string describe(const Service& s) {
+  if (runsStack(s)) return "burrow stack";
   return fmt::format(
       "burrow {}",
       fmt::join(s.command.begin(), s.command.begin() + std::min<size_t>(2, s.command.size()), " "));
@@ -754,6 +757,12 @@ std::string systemdUnit(const Service& s, const std::vector<std::string>& create
   u += "[Service]\nType=simple\n";
   u += fmt::format("ExecStart={}\nExecReload=/bin/kill -HUP $MAINPID\n", fmt::join(words, " "));
   u += "Restart=on-failure\nRestartSec=5s\n";
+  if (runsStack(s))
+    // The stack makes namespaces, links and firewall rules and sandboxes each of its services
+    // itself: its supervisor runs as root outside a sandbox, as systemd-nspawn@.service does.
+    // SIGTERM goes to it alone, and it stops the services in order; what outlives the timeout
+    // is killed.
+    return u + "KillMode=mixed\nTimeoutStopSec=120s\n\n[Install]\nWantedBy=multi-user.target\n";
   u += fmt::format("User={}\nGroup={}\nReadWritePaths={}\n", s.user, s.user, s.state_dir);
   u += hardening({low_port, /*private_users=*/!low_port, /*private_tmp=*/true,
                   /*protect_home=*/true}) +
@@ -777,6 +786,7 @@ std::string openrcScript(const Service& s, const std::vector<std::string>& creat
       fmt::format("output_log={}\nerror_log={}\n", shellWord(s.state_dir + "/" + s.name + ".log"),
                   shellWord(s.state_dir + "/" + s.name + ".log"));
   out += "respawn_delay=5\nrespawn_max=0\n";
+  if (runsStack(s)) out += "retry=\"TERM/120/KILL/5\"\n";  // the stack stops its services in order
   out += "extra_started_commands=\"reload\"\n\n";
   out += "depend() {\n\tneed net\n}\n\n";
   out +=
@@ -786,6 +796,42 @@ std::string openrcScript(const Service& s, const std::vector<std::string>& creat
 }
 
 namespace {
+
+std::string stackHint(const Service& s) {
+  return fmt::format("its services: burrow ps --state-dir {}", s.state_dir);
+}
+
+// `up` as a service: root's, in the foreground, its stack file named by an absolute path (the
+// service does not start in the installer's directory).
+base::Result<void> stackCommand(Service& s) {
+  if (s.user != "root")
+    return base::invalid(
+        "--user {}: the stack's supervisor runs as root (it makes namespaces, links and firewall "
+        "rules, and runs each service in its own sandbox as its User=): leave --user out",
+        s.user);
+  size_t file = 0;
+  for (size_t i = 1; i < s.command.size(); ++i) {
+    const std::string& a = s.command[i];
+    if (a == "-d" || a == "--detach")
+      return base::invalid(
+          "{}: the init system keeps `burrow up` in the foreground and stops it with SIGTERM; "
+          "leave {} out",
+          a, a);
+    if ((a == "-f" || a == "--file") && i + 1 < s.command.size()) file = ++i;
+  }
+  if (!file) {
+    s.command.insert(s.command.end(), {"-f", "burrow.yaml"});
+    file = s.command.size() - 1;
+  }
+  std::error_code ec;
+  auto path = std::filesystem::absolute(s.command[file], ec);
+  struct stat st {};
+  if (ec || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return base::invalid("up -f {}: {}", path.string(),
+                         ec ? ec.message() : std::strerror(errno ? errno : ENOENT));
+  s.command[file] = path.lexically_normal().string();
+  return {};
+}
 
 bool within(std::string_view path, std::string_view dir) {
   return path == dir || (path.starts_with(dir) && path.size() > dir.size() &&
@@ -814,6 +860,10 @@ base::Result<std::string> readToken(const std::string& file) {
 base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   Service s = in;
   std::vector<std::string> lines;
+  const std::string what = s.command.empty() ? "" : s.command[0];
+  if (s.name.empty())
+    s.name = what == "edge" ? "burrow-edge" : what == "up" ? "burrow-stack" : "burrow-tunnel";
+  if (s.user.empty()) s.user = what == "up" ? "root" : s.name;
   if (init == Init::Auto) {
     auto [picked, why] = detectInit();
     init = picked;
@@ -833,10 +883,11 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
         "--state-dir {}: {} holds burrow's records of services, root's own; give the service a "
         "directory of its own, e.g. /var/lib/burrow/{}",
         s.state_dir, kRecords, s.name);
-  if (s.command.empty() || (s.command[0] != "edge" && s.command[0] != "tunnel"))
+  if (what != "edge" && what != "tunnel" && what != "up")
     return base::invalid(
-        "service install runs `burrow edge` or `burrow tunnel run`: give it "
+        "service install runs `burrow edge`, `burrow tunnel run` or `burrow up`: give it "
         "after --, e.g. -- tunnel run --config FILE --token-file FILE");
+  if (runsStack(s)) RETURN_IF_ERROR(stackCommand(s));
   // The connector's token: copied into the state directory, the service user's own, so that a
   // token only its maker can read (`tunnel create > token`) serves the service as it is.
   size_t token_arg = 0;
@@ -852,7 +903,7 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   // The unit hides these from the service (PrivateTmp=, ProtectHome=): a burrow there could
   // not be started by it.
   for (std::string_view hidden : {"/tmp/", "/var/tmp/", "/home/", "/root/", "/run/user/"})
-    if (init == Init::Systemd && s.burrow.starts_with(hidden))
+    if (init == Init::Systemd && !runsStack(s) && s.burrow.starts_with(hidden))
       return base::invalid(
           "{} is under {}, which the unit's PrivateTmp=/ProtectHome= hide from the service: "
           "install burrow elsewhere (e.g. /usr/local/bin) and run that one",
@@ -983,6 +1034,7 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
     lines.push_back(fmt::format("started {} (burrow's supervisor pid {}, service pid {}; up {} s)",
                                 s.name, runningPid(pidFile(s.state_dir, s.name, true)), r.pid,
                                 kSettle.count()));
+    if (runsStack(s)) lines.push_back(stackHint(s));
     return lines;
   }
 
@@ -1017,6 +1069,7 @@ base::Result<std::vector<std::string>> install(const Service& in, Init init) {
   }
   if (!started) RETURN_IF_ERROR(notUp(started.error().message(), {}));
   lines.push_back(fmt::format("started {}", s.name));
+  if (runsStack(s)) lines.push_back(stackHint(s));
   return lines;
 }
 

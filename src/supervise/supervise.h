@@ -100,11 +100,13 @@ std::pair<Init, std::string> detectInit();
 // ---- services ----
 
 struct Service {
-  std::string name;                  // burrow-tunnel, burrow-edge, or --name
-  std::string user;                  // the service identity; a system user made if missing
-  std::string state_dir;             // owned by `user`, 0700; empty: /var/lib/burrow/NAME
-  std::vector<std::string> command;  // burrow subcommand and flags: {"tunnel", "run", ...}
-  std::string burrow;                // absolute path of the burrow binary
+  std::string name;       // "": burrow-tunnel, burrow-edge or burrow-stack, after the command
+  std::string user;       // the service identity, made if missing; "": its name (root for up)
+  std::string state_dir;  // owned by `user`, 0700; empty: /var/lib/burrow/NAME
+  // burrow subcommand and flags: {"tunnel", "run", ...}, {"edge", ...} or {"up", "-f", FILE}
+  // (the stack: run as root, outside a sandbox, since it sandboxes each of its services).
+  std::vector<std::string> command;
+  std::string burrow;  // absolute path of the burrow binary
 };
 
 // The files install writes, exposed for tests. `created` lists what install made besides the

@@ -57,6 +57,27 @@ TEST(SystemdUnit, QuotesAndSpecifiers) {
       << u;
 }
 
+TEST(SystemdUnit, TheStackRunsAsRootOutsideASandboxAndStopsInOrder) {
+  Service s{"burrow-stack",
+            "root",
+            "/var/lib/burrow/burrow-stack",
+            {"up", "--state-dir", "/var/lib/burrow/burrow-stack", "-f", "/srv/burrow.yaml"},
+            "/usr/local/bin/burrow"};
+  std::string u = systemdUnit(s, {});
+  for (const char* l : {"Description=burrow stack",
+                        "ExecStart=/usr/local/bin/burrow up --state-dir "
+                        "/var/lib/burrow/burrow-stack -f /srv/burrow.yaml",
+                        "ExecReload=/bin/kill -HUP $MAINPID", "KillMode=mixed",
+                        "Restart=on-failure", "WantedBy=multi-user.target"})
+    EXPECT_TRUE(has(u, l)) << l << "\n" << u;
+  // Each service is sandboxed by the stack; the supervisor needs namespaces and mounts.
+  for (const char* l : {"User=", "PrivateUsers=", "RestrictNamespaces=", "ProtectSystem="})
+    EXPECT_EQ(u.find(std::string("\n") + l), std::string::npos) << l << "\n" << u;
+  std::string sc = openrcScript(s, {});
+  EXPECT_TRUE(has(sc, "command_user='root:root'")) << sc;
+  EXPECT_TRUE(has(sc, "retry=\"TERM/120/KILL/5\"")) << sc;
+}
+
 TEST(OpenrcScript, SuperviseDaemonAsTheServiceUser) {
   std::string sc = openrcScript(connector(), {"state-dir=/var/lib/burrow"});
   EXPECT_EQ(sc.rfind("#!/sbin/openrc-run\n# Written by burrow service install", 0), 0u) << sc;

@@ -271,6 +271,21 @@ class ServiceTest(harness.BurrowTestCase):
         r = self.install(command=["tunnel", "run", "--token-file", self.write_file("e", "\n")])
         self.assertEqual(r.returncode, 1)
         self.assertIn("--token-file %s is empty" % self.path("e"), r.stderr)
+        # The stack: root's, in the foreground, its file there.
+        stack = self.write_file("burrow.yaml", "services: {}\n")
+        for extra, command, want in (
+                (["--user", "nobody"], ["up", "-f", stack],
+                 "--user nobody: the stack's supervisor runs as root"),
+                ([], ["up", "-f", stack, "--detach"],
+                 "--detach: the init system keeps `burrow up` in the foreground"),
+                ([], ["up", "-f", self.path("missing.yaml")],
+                 "up -f %s: No such file or directory" % self.path("missing.yaml")),
+                ([], ["down"], "service install runs `burrow edge`, `burrow tunnel run` or "
+                               "`burrow up`")):
+            r = self.install(*extra, command=command)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn(want, r.stderr)
+            self.assertFalse(os.path.exists(self.unit) or os.path.exists(self.state))
         # The records are root's: no service may own them.
         for self.state in ("/srv", "/var/lib/../lib/x"):
             r = self.install()
@@ -958,6 +973,78 @@ class SupervisedBySystemdTest(harness.BurrowTestCase):
         r = self.inside("systemctl", "show", "-P", "LoadState", name)
         self.assertEqual(r.stdout.strip(), "not-found")
         self.assertFalse(os.path.exists("/etc/systemd/system/%s.service" % name))
+
+    def test_systemd_runs_a_stack_brings_it_back_and_uninstall_leaves_nothing(self):
+        """`service install -- up -f FILE`: systemd runs the stack's supervisor (root, in the
+        foreground); a service on a private network answers; after kill -9 of the supervisor
+        systemd starts it again, which takes down what the killed one left and brings the stack
+        up anew; uninstall stops it (SIGTERM to the supervisor alone, KillMode=mixed) and no
+        namespace, link or firewall table is left."""
+        self.boot()
+        b = self.burrow_bin
+        name, state = self.machine + "-stack", "/var/lib/%s-stack" % self.machine
+        stack = """services:
+  web:
+    exec: [/usr/bin/python3, -m, http.server, --bind, 0.0.0.0, "8000", --directory, /usr/lib]
+    sandbox: { ProtectSystem: strict, ProtectHome: "yes", PrivateTmp: "yes", Restart: always,
+               RestartSec: 100ms }
+"""
+        self.inside("sh", "-c", "mkdir -p /srv/stack && cat > /srv/stack/burrow.yaml",
+                    stdin=stack)
+        r = self.inside("sh", "-c", "cd /srv/stack && exec %s service install --name %s "
+                        "--state-dir %s -- up" % (b, name, state))
+        print("=== install\n" + r.stdout + r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("init: systemd (auto picked it: PID 1 is systemd)", r.stdout)
+        self.assertNotIn("created system user", r.stdout)
+        self.assertIn("started " + name, r.stdout)
+        self.assertIn("its services: burrow ps --state-dir " + state, r.stdout)
+        unit = self.inside("cat", "/etc/systemd/system/%s.service" % name).stdout
+        self.assertIn("ExecStart=%s up --state-dir %s -f /srv/stack/burrow.yaml\n" % (b, state),
+                      unit)
+
+        def ps():
+            r = self.inside(b, "ps", "--state-dir", state, "--json")
+            return json.loads(r.stdout) if r.returncode == 0 else {}
+
+        def serving():
+            p = ps()
+            web = [s for s in p.get("services", []) if s["name"] == "web"]
+            if not p.get("running") or not web or web[0]["state"] != "running":
+                return None
+            r = self.inside("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3",
+                            "http://%s:8000/" % web[0]["address"])
+            return p if r.stdout == "200" else None
+        first = harness.poll(serving, 30, what="the stack's service answering")
+        main_pid = int(self.inside("systemctl", "show", "-P", "MainPID", name).stdout)
+        self.assertEqual(main_pid, first["supervisor"])
+        # kill -9 of a service: the stack's supervisor starts it again, systemd sees nothing.
+        pids = self.inside("ip", "netns", "pids", "bs-web").stdout.split()
+        self.assertEqual(len(pids), 1, pids)
+        self.inside("kill", "-9", pids[0])
+        again = harness.poll(lambda: (lambda p: p if p and p["services"][0]["restarts"] == 1
+                                      else None)(serving()), 30, what="the service restarted")
+        self.assertEqual(again["supervisor"], main_pid)
+        # service restart: SIGTERM to the supervisor alone, which takes its stack down in order
+        # and exits; systemd starts it again, and the stack comes up anew.
+        r = self.inside(b, "service", "restart", "--name", name)
+        self.assertEqual((r.returncode, r.stdout), (0, "%s: restart done\n" % name), r.stderr)
+        anew = harness.poll(lambda: (lambda p: p if p and p["supervisor"] != main_pid else None)(
+            serving()), 30, what="the stack up again after the restart")
+        self.assertEqual(anew["services"][0]["restarts"], 0)
+        log = self.journal(name)
+        self.assertIn("stopping the stack", log)
+        self.assertNotIn("Killing process", log)  # nothing outlived the supervisor's stop
+        r = self.inside(b, "service", "status", "--name", name)
+        self.assertIn("\nactive\n", r.stdout)
+        r = self.inside(b, "service", "uninstall", "--name", name)
+        print("=== uninstall\n" + r.stdout + r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("removed %s and all it held" % state, r.stdout)
+        self.assertEqual(self.inside("ip", "netns", "list").stdout, "")
+        self.assertNotIn("bs-web", self.inside("ip", "-o", "link").stdout)
+        self.assertNotIn("burrow_stack", self.inside("nft", "list", "tables").stdout)
+        self.assertIn("stopping the stack", self.journal(name))
 
 
 if __name__ == "__main__":
