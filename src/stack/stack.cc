@@ -387,6 +387,8 @@ class Supervisor {
 
 // ---- bring up ----
 
+constexpr const char* kResolvedUpstream = "/run/systemd/resolve/resolv.conf";
+
 base::Result<void> tearDownRecord(const std::string& state_dir, const json& rec);
 
 void progress(const std::string& line) {
@@ -477,6 +479,33 @@ base::Result<void> fillVpnAddresses(std::vector<Member>& members, const std::str
   return {};
 }
 
+// The /etc/resolv.conf a service on a private network is given: the host's, unless that names
+// only loopback resolvers (systemd-resolved's stub 127.0.0.53, a local dnsmasq), which a private
+// network cannot reach; then systemd-resolved's list of its upstream servers, as Docker does.
+// "" = the host's file as it is.
+std::string privateResolvConf() {
+  auto loopbackOnly = [](const std::string& path) -> std::optional<bool> {
+    auto text = base::readFile(path, 64 << 10);
+    if (!text) return std::nullopt;
+    bool remote = false;
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+      const size_t end = std::min(rest.find('\n'), rest.size());
+      std::string_view line = base::trim(rest.substr(0, end));
+      rest.remove_prefix(std::min(end + 1, rest.size()));
+      if (!line.starts_with("nameserver")) continue;
+      std::string_view addr = base::trim(line.substr(10));
+      addr = addr.substr(0, addr.find_first_of(" \t#"));
+      if (!addr.starts_with("127.") && addr != "::1") remote = true;
+    }
+    return !remote;  // no nameserver line at all means 127.0.0.1 to the C library
+  };
+  if (loopbackOnly("/etc/resolv.conf").value_or(false) &&
+      !loopbackOnly(kResolvedUpstream).value_or(true))
+    return kResolvedUpstream;
+  return "";
+}
+
 base::Result<void> Supervisor::upNetwork(Member& m) {
   if (m.netns.empty()) return {};
   RETURN_IF_ERROR(netns::upPrivate({m.netns, m.host_link, m.host_address, m.address, 30}));
@@ -485,6 +514,14 @@ base::Result<void> Supervisor::upNetwork(Member& m) {
   say(m.host_link.empty()
           ? fmt::format("network {}: loopback only", m.name)
           : fmt::format("network {}: {} on link {}", m.name, m.address, m.host_link));
+  if (!m.host_link.empty() && privateResolvConf().empty()) {
+    if (auto text = base::readFile("/etc/resolv.conf", 64 << 10);
+        text && !text->empty() && text->find("nameserver 127.") != std::string::npos)
+      say(
+          fmt::format("network {}: no DNS: /etc/resolv.conf names only loopback resolvers, "
+                      "which a private network cannot reach, and {} lists none either",
+                      m.name, kResolvedUpstream));
+  }
   return {};
 }
 
@@ -584,6 +621,7 @@ base::Result<void> Supervisor::spawn(Member& m) {
   if (!m.spec) {
     ASSIGN_OR_RETURN(m.cfg, connectorSandbox());
   }
+  const std::string resolv = m.host_link.empty() ? "" : privateResolvConf();
   std::fflush(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
@@ -611,6 +649,8 @@ base::Result<void> Supervisor::spawn(Member& m) {
       }
     } else if (!m.netns.empty()) {
       cfg.network_namespace_path = netns::namespacePath(m.netns);
+      if (!resolv.empty())
+        cfg.binds.push_back({resolv, "/etc/resolv.conf", /*read_only=*/true, false, false});
     }
     auto r = sandbox::exec(cfg, inv);
     if (!r) std::fprintf(stderr, "burrow: %s\n", r.error().message().c_str());

@@ -158,10 +158,20 @@ def case_private_networks(w):
     # A listener of the host's own, on every address: the services must not reach it.
     w.spawn("host-listener", harness.PYTHON, harness.TOOLS + "/test_origin.py", "--address",
             "0.0.0.0", "--port", "9100", "--name", "host")
+    # A host on systemd-resolved: /etc/resolv.conf names its stub (127.0.0.53), which a private
+    # network cannot reach; the services get resolved's upstream list instead.
+    w.write("resolv.stub", "nameserver 127.0.0.53\noptions edns0 trust-ad\n")
+    sh("mount", "--bind", w.work + "/resolv.stub", "/etc/resolv.conf")
+    os.makedirs("/run/systemd/resolve")
+    upstream = "nameserver %s\n" % OUTSIDE
+    with open("/run/systemd/resolve/resolv.conf", "w") as f:
+        f.write(upstream)
     w.write("burrow.yaml", STACK)
     r = w.stack("up", "--detach")
     print("=== up\n" + r.stderr + r.stdout)
     assert re.search(r"^b\s+running", r.stdout, re.M), r.stdout
+    seen = open("/proc/%d/root/etc/resolv.conf" % service_pid("bs-a")).read()
+    assert seen == upstream, seen
     for h in "abc":
         w.wait_get(h + ".example.net", "hello from " + h)
     a, b = w.service("a"), w.service("b")
