@@ -482,8 +482,8 @@ base::Result<void> fillVpnAddresses(std::vector<Member>& members, const std::str
 // The /etc/resolv.conf a service on a private network is given: the host's, unless that names
 // only loopback resolvers (systemd-resolved's stub 127.0.0.53, a local dnsmasq), which a private
 // network cannot reach; then systemd-resolved's list of its upstream servers, as Docker does.
-// "" = the host's file as it is.
-std::string privateResolvConf() {
+// "" = the host's file as it is; nullopt when neither names a resolver beyond loopback.
+std::optional<std::string> privateResolvConf() {
   auto loopbackOnly = [](const std::string& path) -> std::optional<bool> {
     auto text = base::readFile(path, 64 << 10);
     if (!text) return std::nullopt;
@@ -500,10 +500,9 @@ std::string privateResolvConf() {
     }
     return !remote;  // no nameserver line at all means 127.0.0.1 to the C library
   };
-  if (loopbackOnly("/etc/resolv.conf").value_or(false) &&
-      !loopbackOnly(kResolvedUpstream).value_or(true))
-    return kResolvedUpstream;
-  return "";
+  if (!loopbackOnly("/etc/resolv.conf").value_or(false)) return "";
+  if (!loopbackOnly(kResolvedUpstream).value_or(true)) return kResolvedUpstream;
+  return std::nullopt;
 }
 
 base::Result<void> Supervisor::upNetwork(Member& m) {
@@ -514,14 +513,11 @@ base::Result<void> Supervisor::upNetwork(Member& m) {
   say(m.host_link.empty()
           ? fmt::format("network {}: loopback only", m.name)
           : fmt::format("network {}: {} on link {}", m.name, m.address, m.host_link));
-  if (!m.host_link.empty() && privateResolvConf().empty()) {
-    if (auto text = base::readFile("/etc/resolv.conf", 64 << 10);
-        text && !text->empty() && text->find("nameserver 127.") != std::string::npos)
-      say(
-          fmt::format("network {}: no DNS: /etc/resolv.conf names only loopback resolvers, "
-                      "which a private network cannot reach, and {} lists none either",
-                      m.name, kResolvedUpstream));
-  }
+  if (!m.host_link.empty() && !privateResolvConf())
+    say(
+        fmt::format("network {}: no DNS: /etc/resolv.conf names only loopback resolvers, "
+                    "which a private network cannot reach, and {} lists none either",
+                    m.name, kResolvedUpstream));
   return {};
 }
 
@@ -621,7 +617,7 @@ base::Result<void> Supervisor::spawn(Member& m) {
   if (!m.spec) {
     ASSIGN_OR_RETURN(m.cfg, connectorSandbox());
   }
-  const std::string resolv = m.host_link.empty() ? "" : privateResolvConf();
+  const std::string resolv = m.host_link.empty() ? "" : privateResolvConf().value_or("");
   std::fflush(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();

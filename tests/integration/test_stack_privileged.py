@@ -172,6 +172,7 @@ def case_private_networks(w):
     assert re.search(r"^b\s+running", r.stdout, re.M), r.stdout
     seen = open("/proc/%d/root/etc/resolv.conf" % service_pid("bs-a")).read()
     assert seen == upstream, seen
+    assert "no DNS" not in r.stderr, r.stderr
     for h in "abc":
         w.wait_get(h + ".example.net", "hello from " + h)
     a, b = w.service("a"), w.service("b")
@@ -547,8 +548,14 @@ def case_binds_to(w):
 %s    bindsTo: db
   db:
 %s""" % (origin("web"), origin("db", "    sandbox: { Restart: always, RestartSec: 3s }\n")))
+    # A host whose only resolver is on loopback, and no resolved: up says so, per service.
+    w.write("resolv.local", "nameserver 127.0.0.1\n")
+    sh("mount", "--bind", w.work + "/resolv.local", "/etc/resolv.conf")
     r = w.stack("up", "--detach")
     print("=== up\n" + r.stderr + r.stdout)
+    assert ("network web: no DNS: /etc/resolv.conf names only loopback resolvers, which a "
+            "private network cannot reach, and /run/systemd/resolve/resolv.conf lists none "
+            "either") in r.stderr, r.stderr
     # bindsTo orders the start: db first.
     assert [s["name"] for s in w.ps()["services"]] == ["db", "web"], w.ps()
     web = w.service("web")["pid"]
