@@ -876,6 +876,10 @@ class SupervisedBySystemdTest(harness.BurrowTestCase):
         bindir = os.path.dirname(installed_burrow())
         # Not ServiceTest's name: the container starts from a copy of the host's /etc.
         self.machine = "burrow-sd%d" % (os.getpid() % 100000)
+        self.init = None
+        # Runs after nspawn is stopped (cleanups run last-registered first): a container whose
+        # halt hangs would keep its systemd, and all under it, running on the host.
+        self.addCleanup(self.kill_container)
         c = self.spawn("nspawn", [
             "systemd-nspawn", "-D", root, "--bind-ro=/usr", "--bind-ro=%s:/opt/burrow-it" % bindir,
             "--private-network", "--register=no", "--keep-unit", "--link-journal=no",
@@ -897,6 +901,18 @@ class SupervisedBySystemdTest(harness.BurrowTestCase):
                                          timeout=120).stdout.strip() in ("running", "degraded"),
                      120, interval=0.2, what="the container's systemd up")
         self.burrow_bin = "/opt/burrow-it/burrow"
+
+    def kill_container(self):
+        """SIGKILL to the container's PID 1 (by pid) ends every process of its PID namespace."""
+        if self.init is None:
+            return
+        try:
+            os.kill(self.init, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        harness.poll(lambda: not os.path.exists("/proc/%d/comm" % self.init) or
+                     open("/proc/%d/stat" % self.init).read().split()[2] == "Z", 10,
+                     what="the container's systemd gone")
 
     def inside(self, *argv, timeout=60, stdin=None):
         return subprocess.run(["nsenter", "--target", str(self.init), "--all", "--", *argv],
