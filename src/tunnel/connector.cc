@@ -183,7 +183,21 @@ struct Connector::Impl {
     std::string_view path = target.substr(0, target.find('?'));
     const auto rules = cfg;
     const auto origins = pool;
-    size_t idx = config::matchIngress(*rules, req.authority, path);
+    // The edge names the client's address in its own header, having removed any the client
+    // sent under that name.
+    for (const auto& h : req.headers)
+      if (h.name == kClientIpHeader) req.client_ip = h.value;
+    config::RouteRequest route;
+    // A WebSocket upgrade arrives as an extended CONNECT; its client sent a GET.
+    route.method = req.upgrade_websocket ? std::string_view("GET") : req.method;
+    route.host = req.authority;
+    route.target = target;
+    route.client_ip = req.client_ip;
+    if (config::hasRouteRules(*rules)) {
+      route.headers.reserve(req.headers.size());
+      for (const auto& h : req.headers) route.headers.emplace_back(h.name, h.value);
+    }
+    size_t idx = config::matchIngress(*rules, route);
     co_await http::proxy(*origins, rules->ingress[idx], req, *st, *st);
     if (!st->headWritten()) co_await http::respondText(*st, 502, "no response");
     if (int code = st->statusWritten(); code > 0 && code < 600)

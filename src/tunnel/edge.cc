@@ -347,9 +347,14 @@ struct Edge::Shard : http::Handler {
           have_xff = true;
         }
       }
+      // The client's own copies of the headers the edge sets are dropped, unread: only the
+      // edge may name the client's address to the connector.
       std::erase_if(req.headers, [](const http::Header& h) {
-        return h.name == "x-forwarded-proto" || h.name == "x-forwarded-host";
+        return h.name == "x-forwarded-proto" || h.name == "x-forwarded-host" ||
+               h.name == kClientIpHeader;
       });
+      if (!req.client_ip.empty())
+        req.headers.push_back({std::string(kClientIpHeader), req.client_ip});
       if (!have_xff) req.headers.push_back({"x-forwarded-for", req.client_ip});
       req.headers.push_back({"x-forwarded-proto", req.scheme});
       req.headers.push_back({"x-forwarded-host", req.authority});

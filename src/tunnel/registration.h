@@ -15,6 +15,12 @@
 namespace tunnel {
 
 inline constexpr uint32_t kProtocolVersion = 1;
+
+// After registration, on each request stream the edge opens: the address the client connected
+// to the edge from, as the edge saw it. The edge removes every header of this name that the
+// client sent before adding its own, so the connector can trust it (ClientIP() rules). The name
+// is the one origins behind cloudflared already read.
+inline constexpr std::string_view kClientIpHeader = "cf-connecting-ip";
 inline constexpr size_t kMaxFrame = 4096;
 inline constexpr size_t kFrameHeader = 4;
 
