@@ -41,6 +41,8 @@ bool hostMatches(std::string_view rule, std::string_view host) {
   return equalsIgnoreCase(stripBrackets(rule), host);
 }
 
+}  // namespace
+
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   c = lowerAscii(c);
@@ -48,9 +50,7 @@ int hexValue(char c) {
   return -1;
 }
 
-// Go matches rules against URL.Path, which is percent-decoded. Malformed escapes stay as
-// written (Go would have refused the request before matching).
-std::string percentDecode(std::string_view s) {
+std::string percentDecode(std::string_view s, bool (*keep)(std::string_view escape)) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
@@ -58,7 +58,10 @@ std::string percentDecode(std::string_view s) {
       int hi = hexValue(s[i + 1]);
       int lo = hexValue(s[i + 2]);
       if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
+        if (keep != nullptr && keep(s.substr(i, 3)))
+          out.append(s.substr(i, 3));
+        else
+          out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
         continue;
       }
@@ -67,8 +70,6 @@ std::string percentDecode(std::string_view s) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string_view hostWithoutPort(std::string_view host) {
   if (host.starts_with('[')) {
@@ -145,6 +146,7 @@ size_t matchIngress(const TunnelConfig& cfg, const RouteRequest& req) {
   std::string_view path = req.target.substr(0, req.target.find_first_of("?#"));
   std::string decoded;
   if (path.find('%') != std::string_view::npos) {
+    // Go matches rules against URL.Path, which is percent-decoded.
     decoded = percentDecode(path);
     path = decoded;
   }

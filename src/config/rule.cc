@@ -2,7 +2,7 @@
 //
 // Grammar (Go's expression syntax, restricted to what Traefik accepts):
 //   rule    := or
-//   or      := and ('||' and)*
+//   or      := and ('||' and)*          (parseChain)
 //   and     := unary ('&&' unary)*
 //   unary   := '!' unary | primary
 //   primary := '(' or ')' | NAME '(' VALUE (',' VALUE)* ')'
@@ -78,13 +78,6 @@ const MatcherSpec* findMatcher(std::string_view name) {
   return nullptr;
 }
 
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 void appendUtf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
@@ -115,25 +108,7 @@ bool reservedEscape(std::string_view three) {
 std::string routingPath(std::string_view target) {
   std::string_view path = target.substr(0, target.find('?'));
   if (path.empty()) return "/";  // a URL with no path: every request line has at least "/"
-  std::string out;
-  out.reserve(path.size());
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '%' && i + 2 < path.size()) {
-      int hi = hexDigit(path[i + 1]);
-      int lo = hexDigit(path[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        std::string_view three = path.substr(i, 3);
-        if (reservedEscape(three))
-          out += three;
-        else
-          out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += path[i];
-  }
-  return out;
+  return percentDecode(path, reservedEscape);
 }
 
 // Go's url.QueryUnescape: '+' is a space; nullopt on a malformed escape.
@@ -145,8 +120,8 @@ std::optional<std::string> queryUnescape(std::string_view s) {
       out += ' ';
     } else if (s[i] == '%') {
       if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hexDigit(s[i + 1]);
-      int lo = hexDigit(s[i + 2]);
+      int hi = hexValue(s[i + 1]);
+      int lo = hexValue(s[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
@@ -316,7 +291,7 @@ class Parser {
     skipSpace();
     if (pos_ == text_.size())
       return fail(pos_, "the rule is empty; expected a matcher such as Host(`example.com`)");
-    ASSIGN_OR_RETURN(Rule::Node n, parseOr(0));
+    ASSIGN_OR_RETURN(Rule::Node n, parseChain(0, Rule::Node::Op::Or));
     skipSpace();
     if (pos_ != text_.size())
       return fail(pos_, "expected '&&', '||' or the end of the rule, got {}", describe(pos_));
@@ -371,29 +346,22 @@ class Parser {
     return text_.substr(pos_, op.size()) == op;
   }
 
-  base::Result<Rule::Node> parseOr(int depth) {
-    ASSIGN_OR_RETURN(Rule::Node first, parseAnd(depth));
-    if (!peekOp("||")) return first;
+  // `||` (op Or) joins `&&` chains (op And), which join unary operands: one operand alone, or
+  // a node of op with each operand of the chain as a child.
+  base::Result<Rule::Node> parseChain(int depth, Rule::Node::Op op) {
+    const bool is_or = op == Rule::Node::Op::Or;
+    const std::string_view token = is_or ? "||" : "&&";
+    auto operand = [&] {
+      return is_or ? parseChain(depth, Rule::Node::Op::And) : parseUnary(depth);
+    };
+    ASSIGN_OR_RETURN(Rule::Node first, operand());
+    if (!peekOp(token)) return first;
     Rule::Node n;
-    n.op = Rule::Node::Op::Or;
+    n.op = op;
     n.children.push_back(std::move(first));
-    while (peekOp("||")) {
-      pos_ += 2;
-      ASSIGN_OR_RETURN(Rule::Node next, parseAnd(depth));
-      n.children.push_back(std::move(next));
-    }
-    return n;
-  }
-
-  base::Result<Rule::Node> parseAnd(int depth) {
-    ASSIGN_OR_RETURN(Rule::Node first, parseUnary(depth));
-    if (!peekOp("&&")) return first;
-    Rule::Node n;
-    n.op = Rule::Node::Op::And;
-    n.children.push_back(std::move(first));
-    while (peekOp("&&")) {
-      pos_ += 2;
-      ASSIGN_OR_RETURN(Rule::Node next, parseUnary(depth));
+    while (peekOp(token)) {
+      pos_ += token.size();
+      ASSIGN_OR_RETURN(Rule::Node next, operand());
       n.children.push_back(std::move(next));
     }
     return n;
@@ -419,7 +387,7 @@ class Parser {
     const size_t start = pos_;
     if (pos_ < text_.size() && text_[pos_] == '(') {
       ++pos_;
-      ASSIGN_OR_RETURN(Rule::Node inner, parseOr(depth + 1));
+      ASSIGN_OR_RETURN(Rule::Node inner, parseChain(depth + 1, Rule::Node::Op::Or));
       skipSpace();
       if (pos_ >= text_.size() || text_[pos_] != ')')
         return fail(pos_, "expected ')' to close the '(' at {}, got {}", where(start),
@@ -532,42 +500,18 @@ class Parser {
     if (pos_ + 1 >= text_.size()) return fail(at, "a double-quoted value ends in a backslash");
     const char e = text_[pos_ + 1];
     pos_ += 2;
-    switch (e) {
-      case 'a':
-        out += '\a';
-        return {};
-      case 'b':
-        out += '\b';
-        return {};
-      case 'f':
-        out += '\f';
-        return {};
-      case 'n':
-        out += '\n';
-        return {};
-      case 'r':
-        out += '\r';
-        return {};
-      case 't':
-        out += '\t';
-        return {};
-      case 'v':
-        out += '\v';
-        return {};
-      case '\\':
-        out += '\\';
-        return {};
-      case '"':
-        out += '"';
-        return {};
-      default:
-        break;
+    // Go's single-character escapes.
+    static constexpr std::string_view kEscapes = "abfnrtv\\\"";
+    static constexpr std::string_view kMeanings = "\a\b\f\n\r\t\v\\\"";
+    if (size_t k = kEscapes.find(e); k != std::string_view::npos) {
+      out += kMeanings[k];
+      return {};
     }
     auto digits = [&](size_t n, int base) -> std::optional<uint32_t> {
       if (pos_ + n > text_.size()) return std::nullopt;
       uint32_t v = 0;
       for (size_t i = 0; i < n; ++i) {
-        int d = hexDigit(text_[pos_ + i]);
+        int d = hexValue(text_[pos_ + i]);
         if (d < 0 || d >= base) return std::nullopt;
         v = v * static_cast<uint32_t>(base) + static_cast<uint32_t>(d);
       }
