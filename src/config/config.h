@@ -166,8 +166,8 @@ size_t matchIngress(const TunnelConfig& cfg, std::string_view host, std::string_
 bool hasRouteRules(const TunnelConfig& cfg);
 
 // `burrow tunnel ingress rule URL`: "Matched rule #N" plus the rule, as cloudflared prints.
-// The URL is taken as a GET with no headers from an unknown address: ClientIP() matches
-// nothing, and Header() only what the URL cannot carry, so nothing either.
+// For `rule:` routes the URL is taken as a GET with no headers from an unknown address:
+// Header(), HeaderRegexp() and ClientIP() match nothing, and an "assumed:" line says so.
 base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_view url);
 
 // ---- systemd unit files (see systemd.syntax(7)) ----

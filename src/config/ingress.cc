@@ -207,8 +207,8 @@ base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_vie
   out += fmt::format("\tservice: {}\n", rule.service.text);
   if (hasRouteRules(cfg))
     out +=
-        "(rules were tried with a GET, no headers and no client address: Header() and "
-        "ClientIP() matched nothing)\n";
+        "\tassumed: a GET with no headers from an unknown address (Header() and ClientIP() "
+        "match nothing)\n";
   return out;
 }
 

@@ -504,8 +504,8 @@ TEST(RuleRoutes, DescribeMatchShowsRuleAndPriority) {
             "\trule: Host(`a.test`) && Query(`x`)\n"
             "\tpriority: 28\n"
             "\tservice: http://localhost:8001\n"
-            "(rules were tried with a GET, no headers and no client address: Header() and "
-            "ClientIP() matched nothing)\n");
+            "\tassumed: a GET with no headers from an unknown address (Header() and ClientIP() "
+            "match nothing)\n");
   out = describeMatch(cfg, "https://a.test?x");
   ASSERT_TRUE(out);
   EXPECT_TRUE(out->starts_with("Matched rule #1\n")) << *out;
