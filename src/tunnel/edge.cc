@@ -700,7 +700,10 @@ struct Edge::Shard : http::Handler {
       // A tunnel created since the last load is found without a SIGHUP.
       if (reply.verdict == Verdict::UnknownTunnel && refreshIfChanged())
         reply.verdict = state.authenticate(reg->tunnel_id, reg->secret);
-      if (reply.verdict == Verdict::Accepted) reply.connection_id = base::randomUuid();
+      if (reply.verdict == Verdict::Accepted) {
+        reply.connection_id = base::randomUuid();
+        reply.client_address = true;  // serve() sets kClientIpHeader on every request
+      }
     }
     std::string frame = encodeReply(reply);
     auto [wec, wn] =
