@@ -124,6 +124,14 @@ bool isXhr(const http::RequestHead& req) {
   return x && base::toLower(*x) == "xmlhttprequest";
 }
 
+// `s` fit for one log line: at most 64 bytes, control characters as '?'.
+std::string loggable(std::string_view s) {
+  std::string out(s.substr(0, 64));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
 std::string clientIp(const http::RequestHead& req) {
   if (const std::string* xff = req.find("x-forwarded-for")) {
     const std::string_view first = base::trim(std::string_view(*xff).substr(0, xff->find(',')));
@@ -355,7 +363,7 @@ class Portal : public http::Handler {
     }
     auto parsed = config::parseHttpUrl(url);
     if (!parsed || !validMethod(t.method)) {
-      LOG_DEBUG("authz with a bad target url={}", url);
+      LOG_DEBUG("authz with a bad target url={}", loggable(url));
       return textReply(401, "401 Unauthorized\n");
     }
     t.url = std::move(*parsed);
@@ -427,7 +435,7 @@ class Portal : public http::Handler {
                              const std::string& ip) {
     const Clock::time_point start = Clock::now();
     if (hashing_ >= kMaxHashing) {
-      LOG_WARN("login refused: too many password checks in flight ip={}", ip);
+      LOG_WARN("login refused: too many password checks in flight ip={}", loggable(ip));
       co_return Outcome::Busy;
     }
     const config::AutheliaUser* u =
@@ -442,11 +450,11 @@ class Portal : public http::Handler {
     --hashing_;
     if (usable && match) {
       regulator_.succeeded(username);
-      LOG_INFO("login ok user={} ip={}", username, ip);
+      LOG_INFO("login ok user={} ip={}", username, loggable(ip));
       co_return Outcome::Ok;
     }
     if (!banned) regulator_.failed(username, Clock::now());
-    LOG_WARN("login failed user={} ip={} reason={}", username.substr(0, 64), ip,
+    LOG_WARN("login failed user={} ip={} reason={}", loggable(username), loggable(ip),
              banned        ? "banned"
              : !u          ? "no such user"
              : u->disabled ? "disabled"

@@ -761,6 +761,23 @@ base::Result<UsersDatabase> parseUsersRoot(const YAML::Node& root, std::string_v
       }
     }
     if (!has_password) return failAt(source, u.line, "user '{}' has no password", user.name);
+    // These go out in Remote-* headers: a control character would break the answer.
+    std::vector<std::string_view> values = {user.name, user.display_name, user.email};
+    for (const std::string& g : user.groups) values.push_back(g);
+    for (std::string_view v : values) {
+      if (std::any_of(v.begin(), v.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+        return failAt(source, u.line,
+                      "user '{}': names, email and groups may not hold control characters",
+                      user.name);
+    }
+    for (const std::string& g : user.groups) {
+      if (g.empty() || g.find(',') != std::string::npos)
+        return failAt(source, u.line,
+                      "user '{}': group '{}' may not be empty or hold a comma (Remote-Groups joins "
+                      "them with commas)",
+                      user.name, g);
+    }
     db.users.push_back(std::move(user));
   }
   w.finish(&db.warnings);

@@ -483,6 +483,19 @@ TEST(UsersDatabase, BadHashNamesTheUserAndLine) {
           .message()
           .find("users.yml:4: users.john.disabled: expected true or false"),
       std::string::npos);
+  EXPECT_EQ(
+      parseUsers(fmt::format(
+                     "users:\n  john:\n    password: '{}'\n    displayname: \"J\\r\\nX-Evil: 1\"\n",
+                     kArgon))
+          .error()
+          .message(),
+      "users.yml:2: user 'john': names, email and groups may not hold control characters");
+  EXPECT_NE(
+      parseUsers(fmt::format("users:\n  john:\n    password: '{}'\n    groups: ['a,b']\n", kArgon))
+          .error()
+          .message()
+          .find("may not be empty or hold a comma"),
+      std::string::npos);
   EXPECT_EQ(parseUsers("groups: []\n").error().message(),
             "users.yml:1: users: is required (users: NAME: {password: ...})");
 }
