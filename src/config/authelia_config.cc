@@ -321,19 +321,36 @@ base::Result<std::string> sameSiteOf(const YamlEntry& e, std::string_view source
   return v;
 }
 
+// The keys `session` and each of `session.cookies` share; false when `e` is none of them.
+base::Result<bool> sharedSessionKey(const YamlEntry& e, SessionDefaults* d,
+                                    std::string_view source) {
+  if (e.key == "name") {
+    ASSIGN_OR_RETURN(d->name, scalarOf(e, source));
+  } else if (e.key == "same_site") {
+    ASSIGN_OR_RETURN(d->same_site, sameSiteOf(e, source));
+  } else if (e.key == "expiration") {
+    ASSIGN_OR_RETURN(d->expiration, durationOf(e, source));
+  } else if (e.key == "inactivity") {
+    ASSIGN_OR_RETURN(d->inactivity, durationOf(e, source));
+  } else if (e.key == "remember_me") {
+    ASSIGN_OR_RETURN(d->remember_me, rememberMeOf(e, source));
+  } else {
+    return false;
+  }
+  return true;
+}
+
 base::Result<SessionCookie> parseCookie(const YAML::Node& node, const std::string& path,
                                         const SessionDefaults& d, Walker& w) {
   const std::string_view source = w.source();
   SessionCookie c;
   c.line = lineOf(node);
-  c.name = d.name;
-  c.same_site = d.same_site;
-  c.expiration = d.expiration;
-  c.inactivity = d.inactivity;
-  c.remember_me = d.remember_me;
+  SessionDefaults own = d;
   ASSIGN_OR_RETURN(std::vector<YamlEntry> entries, w.entries(node, path, c.line));
   int url_line = c.line, redirect_line = c.line;
   for (const YamlEntry& e : entries) {
+    ASSIGN_OR_RETURN(const bool shared, sharedSessionKey(e, &own, source));
+    if (shared) continue;
     if (e.key == "domain") {
       ASSIGN_OR_RETURN(std::string v, scalarOf(e, source));
       c.domain = base::toLower(v);
@@ -345,20 +362,15 @@ base::Result<SessionCookie> parseCookie(const YAML::Node& node, const std::strin
     } else if (e.key == "default_redirection_url") {
       ASSIGN_OR_RETURN(c.default_redirection_url, scalarOf(e, source));
       redirect_line = e.line;
-    } else if (e.key == "name") {
-      ASSIGN_OR_RETURN(c.name, scalarOf(e, source));
-    } else if (e.key == "same_site") {
-      ASSIGN_OR_RETURN(c.same_site, sameSiteOf(e, source));
-    } else if (e.key == "expiration") {
-      ASSIGN_OR_RETURN(c.expiration, durationOf(e, source));
-    } else if (e.key == "inactivity") {
-      ASSIGN_OR_RETURN(c.inactivity, durationOf(e, source));
-    } else if (e.key == "remember_me") {
-      ASSIGN_OR_RETURN(c.remember_me, rememberMeOf(e, source));
     } else {
       w.ignored(e);
     }
   }
+  c.name = own.name;
+  c.same_site = own.same_site;
+  c.expiration = own.expiration;
+  c.inactivity = own.inactivity;
+  c.remember_me = own.remember_me;
   if (c.domain.empty()) return failAt(source, c.line, "{}.domain is required", path);
   if (c.authelia_url.empty()) return failAt(source, c.line, "{}.authelia_url is required", path);
   auto url = parseHttpUrl(c.authelia_url);
@@ -401,18 +413,10 @@ base::Result<void> parseSession(const YamlEntry& top, AutheliaConfig* cfg, Walke
   SessionDefaults d;
   const YamlEntry* cookies = nullptr;
   for (const YamlEntry& e : entries) {
+    ASSIGN_OR_RETURN(const bool shared, sharedSessionKey(e, &d, source));
+    if (shared) continue;
     if (e.key == "secret") {
       ASSIGN_OR_RETURN(cfg->session_secret, scalarOf(e, source));
-    } else if (e.key == "name") {
-      ASSIGN_OR_RETURN(d.name, scalarOf(e, source));
-    } else if (e.key == "same_site") {
-      ASSIGN_OR_RETURN(d.same_site, sameSiteOf(e, source));
-    } else if (e.key == "expiration") {
-      ASSIGN_OR_RETURN(d.expiration, durationOf(e, source));
-    } else if (e.key == "inactivity") {
-      ASSIGN_OR_RETURN(d.inactivity, durationOf(e, source));
-    } else if (e.key == "remember_me") {
-      ASSIGN_OR_RETURN(d.remember_me, rememberMeOf(e, source));
     } else if (e.key == "cookies") {
       cookies = &e;
     } else {
