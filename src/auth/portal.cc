@@ -241,6 +241,7 @@ class Portal : public http::Handler {
     if (path == "/api/verify") co_return authz(req, Endpoint::Legacy, query);
     if (path == "/api/firstfactor" || path == "/login") {
       if (req.method != "POST") co_return methodNotAllowed("POST");
+      if (!sameSite(req)) co_return koReply(403, "Cross-site login refused.");
       std::string text;
       Reply refusal;
       if (!co_await readBody(req, body, &text, &refusal)) co_return refusal;
@@ -266,6 +267,15 @@ class Portal : public http::Handler {
       co_return page(req, query);
     }
     co_return textReply(404, "404 Not Found\n");
+  }
+
+  // A browser's login from a page outside the session domains (login CSRF) is refused: its
+  // Origin header, when it sends one, must be inside one of them.
+  bool sameSite(const http::RequestHead& req) const {
+    const std::string* origin = req.find("origin");
+    if (!origin) return true;
+    auto u = config::parseHttpUrl(*origin);
+    return u && cookieFor(cfg_, u->host) != nullptr;
   }
 
   static Reply methodNotAllowed(std::string_view allow) {
@@ -575,14 +585,27 @@ class Portal : public http::Handler {
     const config::SessionCookie* cookie = cookieFor(cfg_, requestHost(req));
     Who who;
     if (cookie) who = sessionOf(req, *cookie);
+    // Signed in already: straight on to where the browser was going, as Authelia's portal does.
+    if (who.user && !rd.empty()) return redirectReply(302, rd);
     Reply r;
     r.body = loginPage(rd, q.count("error") > 0, who.user ? &who.user->name : nullptr);
     r.headers.push_back({"content-type", "text/html; charset=utf-8"});
     r.headers.push_back({"cache-control", "no-store"});
+    // The form posts here, and the answer redirects on to rd or default_redirection_url: the
+    // only places a form of this page may lead to.
+    std::string form_action = "'self'";
+    const std::string* targets[] = {&rd, cookie ? &cookie->default_redirection_url : &rd};
+    for (const std::string* to : targets) {
+      auto u = config::parseHttpUrl(*to);
+      if (!u) continue;
+      const bool v6 = u->host.find(':') != std::string::npos;
+      form_action += fmt::format(" {}://{}{}{}{}", u->scheme, v6 ? "[" : "", u->host, v6 ? "]" : "",
+                                 u->port_given ? fmt::format(":{}", u->port) : "");
+    }
     r.headers.push_back({"content-security-policy",
-                         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' " +
-                             (rd.empty() ? std::string() : "https: http:") +
-                             "; frame-ancestors 'none'"});
+                         fmt::format("default-src 'none'; style-src 'unsafe-inline'; form-action "
+                                     "{}; frame-ancestors 'none'",
+                                     form_action)});
     r.headers.push_back({"referrer-policy", "no-referrer"});
     return r;
   }

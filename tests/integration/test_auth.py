@@ -344,6 +344,9 @@ regulation:
         self.assertIn('<form method="post" action="/login">', body)
         self.assertIn('name="rd" value="%s"' % rd, body)
         self.assertNotIn("<script", body)
+        self.assertEqual(headers["content-security-policy"], [
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' "
+            "http://app.%s http://www.%s; frame-ancestors 'none'" % (DOMAIN, DOMAIN)])
         form = ["--data-urlencode", "username=john", "--data-urlencode", "password=correct horse",
                 "--data-urlencode", "rd=" + rd, "--data-urlencode", "keepMeLoggedIn=true"]
         status, headers, _ = curl("http://127.0.0.1:%d/login" % self.auth_port,
@@ -355,6 +358,15 @@ regulation:
         status, _, body = curl("http://127.0.0.1:%d/" % self.auth_port,
                                "-H", "Host: auth." + DOMAIN, "-H", "Cookie: " + cookie)
         self.assertIn("signed in as <b>john</b>", body)
+        # Signed in, the page sends the browser straight on to rd.
+        status, headers, _ = curl("http://127.0.0.1:%d/?rd=%s" % (
+            self.auth_port, urllib.parse.quote(rd, safe="")), "-H", "Host: auth." + DOMAIN,
+            "-H", "Cookie: " + cookie)
+        self.assertEqual((status, headers["location"]), (302, [rd]))
+        # A login posted from a page outside the session domains is refused (login CSRF).
+        status, _, _ = curl("http://127.0.0.1:%d/login" % self.auth_port,
+                            "-H", "Host: auth." + DOMAIN, "-H", "Origin: https://evil.test", *form)
+        self.assertEqual(status, 403)
         # A wrong password comes back to the form with a message, rd kept.
         form[3] = "password=nope"
         status, headers, _ = curl("http://127.0.0.1:%d/login" % self.auth_port,
