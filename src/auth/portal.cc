@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -204,6 +205,18 @@ class Portal : public http::Handler {
         regulator_(cfg_.max_retries, cfg_.find_time, cfg_.ban_time) {}
 
   int connections = 0;  // open client connections, at most kMaxConnections
+
+  // SIGHUP: reads the users file again. Sessions of users now gone or disabled end at their
+  // next use; a file that does not load is logged and the users already loaded stay.
+  void reloadUsers() {
+    auto db = config::loadUsersDatabase(cfg_.users_file);
+    if (!db) {
+      LOG_ERROR("users file not reloaded, the loaded users stay error={}", db.error().message());
+      return;
+    }
+    users_ = std::move(*db);
+    LOG_INFO("users reloaded users={}", users_.users.size());
+  }
 
   Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                     http::ResponseWriter& out) override {
@@ -452,7 +465,12 @@ class Portal : public http::Handler {
         username.size() <= kMaxUsername ? users_.find(username) : nullptr;
     const bool banned = regulator_.banned(username, start);
     const bool usable = u && !u->disabled && !banned;
+    const char* reason = banned        ? "banned"
+                         : !u          ? "no such user"
+                         : u->disabled ? "disabled"
+                                       : "password";
     config::PasswordHash hash = usable ? u->password : dummy_;
+    u = nullptr;  // a reload may replace the users while the hash is checked
     ++hashing_;
     // Named, not a temporary of the co_await: GCC 12 mishandles those (freed twice).
     Task<bool> check = verifyOnPool(std::move(hash), password);
@@ -464,11 +482,7 @@ class Portal : public http::Handler {
       co_return Outcome::Ok;
     }
     if (!banned) regulator_.failed(username, Clock::now());
-    LOG_WARN("login failed user={} ip={} reason={}", loggable(username), loggable(ip),
-             banned        ? "banned"
-             : !u          ? "no such user"
-             : u->disabled ? "disabled"
-                           : "password");
+    LOG_WARN("login failed user={} ip={} reason={}", loggable(username), loggable(ip), reason);
     const auto jitter = std::chrono::milliseconds(
         static_cast<unsigned char>(base::randomBytes(1)[0]) * kJitterMs / 255);
     asio::steady_timer timer(ex_, start + kFailureFloor + jitter);
@@ -611,7 +625,7 @@ class Portal : public http::Handler {
   }
 
   const config::AutheliaConfig cfg_;
-  const config::UsersDatabase users_;
+  config::UsersDatabase users_;  // replaced by reloadUsers(): hold no pointer across a co_await
   asio::any_io_executor ex_;
   asio::thread_pool& pool_;
   const config::PasswordHash dummy_;
@@ -688,6 +702,15 @@ base::Result<int> runPortal(const Options& opts) {
   const size_t n_users = users.users.size(), n_rules = cfg.rules.size();
   Portal portal(std::move(cfg), std::move(users), ioc.get_executor(), pool, std::move(dummy));
   asio::co_spawn(ioc, acceptLoop(acc, portal), asio::detached);
+  asio::signal_set hup(ioc, SIGHUP);
+  std::function<void()> arm_hup = [&] {
+    hup.async_wait([&](const boost::system::error_code& e, int) {
+      if (e) return;
+      portal.reloadUsers();
+      arm_hup();
+    });
+  };
+  arm_hup();
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& e, int sig) {
     if (e) return;

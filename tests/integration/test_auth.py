@@ -7,8 +7,7 @@ Traefik calls it, the legacy /api/verify, the no-JavaScript login page, regulati
 an attacker sends malformed and oversized requests to the portal."""
 
 import json
-import os
-import re
+import signal
 import socket
 import subprocess
 import threading
@@ -279,6 +278,29 @@ regulation:
         self.assertRegex(self.auth.read(), r"login failed user=alice ip=\S+ reason=banned")
         status, _, _ = self.login("john", "correct horse")  # others are not affected
         self.assertEqual(status, 200)
+
+    def test_sighup_reloads_the_users_file(self):
+        _, headers, _ = self.login("alice", "battery staple")
+        alice = self.session_cookie(headers)
+        self.assertEqual(self.via_nginx("app." + DOMAIN, "/headers", alice)[0], 200)
+        with open(self.path("users_database.yml")) as f:
+            users = f.read()
+        # A file that does not load is refused; the users already loaded stay.
+        with open(self.path("users_database.yml"), "w") as f:
+            f.write("users:\n  alice:\n    password: 'plain'\n")
+        self.auth.send(signal.SIGHUP)
+        self.auth.wait_for(r"users file not reloaded, the loaded users stay error=.*"
+                           r"user 'alice': password: not a password hash")
+        self.assertEqual(self.via_nginx("app." + DOMAIN, "/headers", alice)[0], 200)
+        # alice disabled: her session ends at its next use, and she cannot log in again.
+        with open(self.path("users_database.yml"), "w") as f:
+            f.write(users.replace("    groups: [users]\n", "    groups: [users]\n"
+                                                          "    disabled: true\n"))
+        self.auth.send(signal.SIGHUP)
+        self.auth.wait_for(r"users reloaded users=3")
+        self.assertEqual(self.via_nginx("app." + DOMAIN, "/headers", alice)[0], 302)
+        self.assertEqual(self.login("alice", "battery staple")[0], 401)
+        self.assertTrue(self.auth.alive())
 
     def test_no_open_redirect(self):
         status, _, body = self.login("john", "correct horse", target="https://evil.test/steal")
