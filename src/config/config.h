@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -22,6 +23,8 @@ class RE2;
 }
 
 namespace config {
+
+class Rule;  // a parsed Traefik v3 rule (rule.h, private to src/config)
 
 using Millis = std::chrono::milliseconds;
 
@@ -82,10 +85,18 @@ struct Service {
   std::string name;
 };
 
+// One rule of an ingress list (config.yml) or of a stack's routes. Either a cloudflared rule
+// (`hostname` and `path`, tried in file order) or a Traefik v3 rule (`rule`, tried first, by
+// priority): see matchIngress() and docs/routing.md.
 struct IngressRule {
   std::string hostname;  // "" or "*" match every host; "*.x.y" any subdomain of x.y; else exact
   std::string path;      // RE2 source searched (unanchored) in the request path; "" = any
   std::shared_ptr<const re2::RE2> path_re;  // compiled `path`, null when path is empty
+  std::string rule;                         // `rule:` as written; "" for a cloudflared rule
+  std::shared_ptr<const Rule> matcher;      // parsed `rule`, null when rule is empty
+  // Rule routes: `priority:`, or the rule's length in bytes when it is unset or 0 (Traefik's
+  // default). Higher is tried first.
+  int priority = 0;
   Service service;
   OriginSettings origin;  // top-level originRequest merged with the rule's
   int line = 0;           // line of the rule in the file (1-based), 0 when synthesised
@@ -127,14 +138,36 @@ std::string nearestKey(std::string_view key, const std::vector<std::string_view>
 // `bracket_names`, "[NAME]" without a ':' is a service name (Service::name), not an address.
 base::Result<Service> parseService(std::string_view text, bool bracket_names = false);
 
-// First-match-wins ingress lookup, cloudflared's semantics: the host's port is dropped,
-// hostnames compare case-insensitively, `*.suffix` matches any depth but not the apex,
-// `path` is searched in the path (query excluded, percent-escapes decoded as Go's URL.Path
-// is). Returns the 0-based rule index; the last rule is a catch-all, so there is always a
-// match.
+// What a request offers to routing: the parts `rule:` matchers read. Views into the caller's
+// request, which must outlive the call.
+struct RouteRequest {
+  std::string_view method = "GET";
+  std::string_view host;    // the Host header or :authority, with or without a port
+  std::string_view target;  // origin-form: "/path?query"
+  // The header lines, names lowercase; a name may repeat. Left empty when no rule needs them.
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+  // The address the client connected to the edge from (never X-Forwarded-For); "" when
+  // unknown, and then no ClientIP() matches.
+  std::string_view client_ip;
+};
+
+// The ingress lookup. Rules with `rule:` are tried first: of those whose rule matches, the one
+// with the highest priority wins, the earlier one in the file on a tie (Traefik's order). When
+// none matches, the cloudflared rules are tried in file order, first match wins, cloudflared's
+// semantics: the host's port is dropped, hostnames compare case-insensitively, `*.suffix`
+// matches any depth but not the apex, `path` is searched in the path (query excluded,
+// percent-escapes decoded as Go's URL.Path is). A list without `rule:` behaves exactly as
+// cloudflared's. Returns the 0-based rule index; the last rule is a catch-all, so there is
+// always a match.
+size_t matchIngress(const TunnelConfig& cfg, const RouteRequest& req);
+// The same for a GET of `path` (query allowed) at `host`, with no headers and no client address.
 size_t matchIngress(const TunnelConfig& cfg, std::string_view host, std::string_view path);
+// True when some rule has a `rule:` (matching then reads headers and the client address).
+bool hasRouteRules(const TunnelConfig& cfg);
 
 // `burrow tunnel ingress rule URL`: "Matched rule #N" plus the rule, as cloudflared prints.
+// For `rule:` routes the URL is taken as a GET with no headers from an unknown address:
+// Header(), HeaderRegexp() and ClientIP() match nothing, and an "assumed:" line says so.
 base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_view url);
 
 // ---- systemd unit files (see systemd.syntax(7)) ----

@@ -1,12 +1,15 @@
 // Ingress matching with cloudflared's semantics, and the hostname checks parsing uses.
 #include <re2/re2.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/base.h"
 #include "config/config.h"
 #include "config/ingress_internal.h"
+#include "config/rule.h"
 
 namespace config {
 namespace {
@@ -38,6 +41,8 @@ bool hostMatches(std::string_view rule, std::string_view host) {
   return equalsIgnoreCase(stripBrackets(rule), host);
 }
 
+}  // namespace
+
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   c = lowerAscii(c);
@@ -45,9 +50,7 @@ int hexValue(char c) {
   return -1;
 }
 
-// Go matches rules against URL.Path, which is percent-decoded. Malformed escapes stay as
-// written (Go would have refused the request before matching).
-std::string percentDecode(std::string_view s) {
+std::string percentDecode(std::string_view s, bool (*keep)(std::string_view escape)) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
@@ -55,7 +58,10 @@ std::string percentDecode(std::string_view s) {
       int hi = hexValue(s[i + 1]);
       int lo = hexValue(s[i + 2]);
       if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
+        if (keep != nullptr && keep(s.substr(i, 3)))
+          out.append(s.substr(i, 3));
+        else
+          out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
         continue;
       }
@@ -64,8 +70,6 @@ std::string percentDecode(std::string_view s) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string_view hostWithoutPort(std::string_view host) {
   if (host.starts_with('[')) {
@@ -121,19 +125,34 @@ base::Result<void> checkHostname(std::string_view hostname) {
   return {};
 }
 
-size_t matchIngress(const TunnelConfig& cfg, std::string_view host, std::string_view path) {
+size_t matchIngress(const TunnelConfig& cfg, const RouteRequest& req) {
   CHECK(!cfg.ingress.empty());
-  std::string_view h = hostWithoutPort(host);
+  // Rules with `rule:` first: the highest priority whose rule matches, the earliest on a tie.
+  // A rule is evaluated only when it could beat the best match so far.
+  std::optional<RuleRequest> prepared;
+  std::optional<size_t> best;
+  for (size_t i = 0; i < cfg.ingress.size(); ++i) {
+    const IngressRule& rule = cfg.ingress[i];
+    if (rule.matcher == nullptr) continue;
+    if (best && rule.priority <= cfg.ingress[*best].priority) continue;
+    if (!prepared) prepared.emplace(req);
+    if (rule.matcher->matches(*prepared)) best = i;
+  }
+  if (best) return *best;
+
+  std::string_view h = hostWithoutPort(req.host);
   // "example.com." names the same host as "example.com".
   if (h.size() > 1 && h.back() == '.') h.remove_suffix(1);
-  path = path.substr(0, path.find_first_of("?#"));
+  std::string_view path = req.target.substr(0, req.target.find_first_of("?#"));
   std::string decoded;
   if (path.find('%') != std::string_view::npos) {
+    // Go matches rules against URL.Path, which is percent-decoded.
     decoded = percentDecode(path);
     path = decoded;
   }
   for (size_t i = 0; i < cfg.ingress.size(); ++i) {
     const IngressRule& rule = cfg.ingress[i];
+    if (rule.matcher != nullptr) continue;
     if (!hostMatches(rule.hostname, h)) continue;
     if (rule.path_re != nullptr && !re2::RE2::PartialMatch(path, *rule.path_re)) continue;
     return i;
@@ -141,6 +160,18 @@ size_t matchIngress(const TunnelConfig& cfg, std::string_view host, std::string_
   // Unreachable for a parsed config (its last rule matches everything); a hand-built one
   // falls back to its last rule, as cloudflared does.
   return cfg.ingress.size() - 1;
+}
+
+size_t matchIngress(const TunnelConfig& cfg, std::string_view host, std::string_view path) {
+  RouteRequest req;
+  req.host = host;
+  req.target = path;
+  return matchIngress(cfg, req);
+}
+
+bool hasRouteRules(const TunnelConfig& cfg) {
+  return std::any_of(cfg.ingress.begin(), cfg.ingress.end(),
+                     [](const IngressRule& r) { return r.matcher != nullptr; });
 }
 
 base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_view url) {
@@ -156,13 +187,28 @@ base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_vie
     return base::invalid(
         "'{}' is not a full URL: it needs a scheme and a host, e.g. https://example.com/path", url);
   }
-  std::string_view path = auth_end == std::string_view::npos ? "" : rest.substr(auth_end);
-  size_t index = matchIngress(cfg, authority, path);
+  std::string_view target = auth_end == std::string_view::npos ? "" : rest.substr(auth_end);
+  // A fragment never reaches a server.
+  target = target.substr(0, target.find('#'));
+  std::string origin_form;
+  if (target.starts_with('?')) {
+    origin_form = "/" + std::string(target);
+    target = origin_form;
+  }
+  size_t index = matchIngress(cfg, authority, target);
   const IngressRule& rule = cfg.ingress[index];
   std::string out = fmt::format("Matched rule #{}\n", index + 1);
   if (!rule.hostname.empty()) out += fmt::format("\thostname: {}\n", rule.hostname);
   if (!rule.path.empty()) out += fmt::format("\tpath: {}\n", rule.path);
+  if (!rule.rule.empty()) {
+    out += fmt::format("\trule: {}\n", rule.rule);
+    out += fmt::format("\tpriority: {}\n", rule.priority);
+  }
   out += fmt::format("\tservice: {}\n", rule.service.text);
+  if (hasRouteRules(cfg))
+    out +=
+        "\tassumed: a GET with no headers from an unknown address (Header() and ClientIP() "
+        "match nothing)\n";
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Private to src/config: the ingress helpers that parsing and matching share.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "base/result.h"
@@ -15,5 +16,13 @@ base::Result<void> checkHostname(std::string_view hostname);
 // The host of a Host header or URL authority without its port: "a.b:80" -> "a.b",
 // "[::1]:8080" -> "::1", "[::1]" -> "::1", "::1" -> "::1" (unbracketed IPv6 has no port).
 std::string_view hostWithoutPort(std::string_view host);
+
+// The value of hex digit `c` (either case), or -1.
+int hexValue(char c);
+
+// `s` with its %XX escapes decoded, except those for which `keep` (when given) says true,
+// which stay as written. Malformed escapes stay as written too (Go would have refused the
+// request before matching).
+std::string percentDecode(std::string_view s, bool (*keep)(std::string_view escape) = nullptr);
 
 }  // namespace config

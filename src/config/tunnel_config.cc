@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -27,6 +28,7 @@
 #include "base/base.h"
 #include "config/config.h"
 #include "config/ingress_internal.h"
+#include "config/rule.h"
 #include "config/yaml_internal.h"
 
 namespace config {
@@ -57,8 +59,12 @@ const std::vector<std::string_view> kOriginKeys = {
     "noHappyEyeballs", "matchSNItoHost", "bastionMode", "proxyAddress", "proxyPort", "proxyType",
     "http2Origin"};
 constexpr size_t kOriginUsed = 13;
-const std::vector<std::string_view> kRuleKeys = {"hostname", "path", "service", "originRequest"};
-constexpr size_t kRuleUsed = 4;
+const std::vector<std::string_view> kRuleKeys = {"hostname",      "path", "service",
+                                                 "originRequest", "rule", "priority"};
+constexpr size_t kRuleUsed = 6;
+// Traefik keeps the priorities above this for its own routers; burrow keeps the same bound so
+// that a Traefik configuration means the same here.
+constexpr int kMaxPriority = std::numeric_limits<int32_t>::max() - 1000;
 const std::vector<std::string_view> kAccessKeys = {"required", "teamName", "audTag"};
 constexpr size_t kAccessUsed = 1;
 
@@ -303,8 +309,10 @@ base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t
   r.line = line;
   OriginRequest own;
   std::string service;
-  int hostname_line = line, path_line = line, service_line = line;
-  bool has_service = false;
+  int hostname_line = line, path_line = line, service_line = line, rule_line = line;
+  bool has_service = false, has_rule = false;
+  std::optional<int> priority;
+  int priority_line = line;
   for (const Entry& item : items) {
     if (item.key == "hostname") {
       ASSIGN_OR_RETURN(r.hostname, stringValue(item, where));
@@ -312,6 +320,13 @@ base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t
     } else if (item.key == "path") {
       ASSIGN_OR_RETURN(r.path, stringValue(item, where));
       path_line = item.line;
+    } else if (item.key == "rule") {
+      ASSIGN_OR_RETURN(r.rule, stringValue(item, where));
+      rule_line = item.line;
+      has_rule = true;
+    } else if (item.key == "priority") {
+      ASSIGN_OR_RETURN(priority, intValue(item, where, -kMaxPriority, kMaxPriority));
+      priority_line = item.line;
     } else if (item.key == "service") {
       ASSIGN_OR_RETURN(service, stringValue(item, where));
       service_line = item.line;
@@ -323,6 +338,23 @@ base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t
     }
   }
 
+  if (has_rule) {
+    if (!r.hostname.empty() || !r.path.empty())
+      return fail(r.hostname.empty() ? path_line : hostname_line,
+                  "{}rule: cannot be combined with hostname: or path: in one {}; write them in "
+                  "the rule instead, e.g. Host(`a.example`) && PathRegexp(`^/api/`)",
+                  where, rule_name_);
+    auto parsed = Rule::parse(r.rule);
+    if (!parsed) return fail(rule_line, "{}rule: {}", where, parsed.error().message());
+    r.matcher = std::move(*parsed);
+    // Traefik's default: the rule's length, so that longer (more specific) rules go first.
+    r.priority = priority.value_or(0) != 0 ? *priority : static_cast<int>(r.rule.size());
+  } else if (priority) {
+    return fail(priority_line,
+                "{}priority: applies to rule: only; rules with hostname: and path: are tried in "
+                "file order, after the rule: routes",
+                where);
+  }
   if (auto ok = checkHostname(r.hostname); !ok) {
     return fail(hostname_line, "{}{}", where, ok.error().message());
   }
@@ -342,13 +374,13 @@ base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t
   }
   ASSIGN_OR_RETURN(r.service, this->service(service, service_line, where));
 
-  const bool catch_all = (r.hostname.empty() || r.hostname == "*") && r.path.empty();
+  const bool catch_all = (r.hostname.empty() || r.hostname == "*") && r.path.empty() && !has_rule;
   const bool last = index + 1 == count;
   if (last && !catch_all) {
     return fail(line,
                 "{}the last {} must match all URLs (i.e. it should not have a hostname or path "
-                "filter); end the list with e.g. '- service: http_status:404'",
-                where, rule_name_);
+                "filter{}); end the list with e.g. '- service: http_status:404'",
+                where, rule_name_, has_rule ? ", nor a rule" : "");
   }
   if (!last && catch_all) {
     return fail(line,
@@ -558,12 +590,19 @@ base::Result<TunnelConfig> loadTunnelConfig(const std::string& path) {
 
 namespace {
 
-// A YAML double-quoted scalar.
+// A YAML double-quoted scalar. Control characters are escaped: a raw line break in a double-
+// quoted scalar would be folded into a space.
 std::string quotedScalar(std::string_view v) {
   std::string out = "\"";
   for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
   }
   return out + "\"";
 }
@@ -584,6 +623,10 @@ std::string formatTunnelConfig(const TunnelConfig& cfg) {
     out += fmt::format("  - service: {}\n", quotedScalar(serviceText(r.service)));
     if (!r.hostname.empty()) out += fmt::format("    hostname: {}\n", quotedScalar(r.hostname));
     if (!r.path.empty()) out += fmt::format("    path: {}\n", quotedScalar(r.path));
+    if (!r.rule.empty()) {
+      out += fmt::format("    rule: {}\n", quotedScalar(r.rule));
+      out += fmt::format("    priority: {}\n", r.priority);
+    }
     out += "    originRequest:\n";
     for (auto [key, ms] : {std::pair{"connectTimeout", o.connect_timeout},
                            {"tlsTimeout", o.tls_timeout},

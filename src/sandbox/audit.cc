@@ -81,12 +81,6 @@ struct Check {
   std::function<Verdict(const Config&)> assess;
 };
 
-bool runsPrivileged(const Config& c) {
-  if (c.user == "0" || c.user == "root") return true;
-  if (c.dynamic_user) return false;
-  return c.user.empty();
-}
-
 Check flag(std::string name, std::string field, uint64_t weight, bool Config::*member,
            std::string_view good, std::string_view bad, bool invert = false) {
   return {name, field, weight, 1, false, [=](const Config& c) {
@@ -174,15 +168,13 @@ std::vector<Check> buildChecks() {
   v.push_back({"User=/DynamicUser=", "UserOrDynamicUser", 2000, 10, false, [](const Config& c) {
                  if (c.user == "nobody")
                    return Verdict{9u, "runs as 'nobody', shared by unrelated software"};
-                 if (c.dynamic_user && c.user != "0" && c.user != "root")
+                 if (!runsAsRoot(c) && c.dynamic_user)
                    return Verdict{0u, "runs as a transient user of its own"};
-                 if (!c.user.empty() && c.user != "0" && c.user != "root")
-                   return Verdict{0u, fmt::format("runs as user '{}'", c.user)};
+                 if (!runsAsRoot(c)) return Verdict{0u, fmt::format("runs as user '{}'", c.user)};
                  return Verdict{10u, "runs as root"};
                }});
   v.push_back({"SupplementaryGroups=", "SupplementaryGroups", 200, 1, false, [](const Config& c) {
-                 if (runsPrivileged(c))
-                   return Verdict{std::nullopt, "runs as root, does not apply"};
+                 if (runsAsRoot(c)) return Verdict{std::nullopt, "runs as root, does not apply"};
                  bool any = !c.supplementary_groups.empty();
                  return Verdict{any ? 1u : 0u,
                                 any ? "has supplementary groups" : "no supplementary groups"};
@@ -348,8 +340,7 @@ std::vector<Check> buildChecks() {
                                                    : "children cannot report service state"};
                }});
   v.push_back({"RemoveIPC=", "RemoveIPC", 100, 1, false, [](const Config& c) {
-                 if (runsPrivileged(c))
-                   return Verdict{std::nullopt, "runs as root, does not apply"};
+                 if (runsAsRoot(c)) return Verdict{std::nullopt, "runs as root, does not apply"};
                  return Verdict{c.remove_ipc ? 0u : 1u, c.remove_ipc
                                                             ? "IPC objects removed at stop"
                                                             : "may leave IPC objects behind"};

@@ -909,4 +909,9 @@ base::Result<Config> loadConfig(std::string_view name_or_path) {
   return configFromUnit(unit);
 }
 
+bool runsAsRoot(const Config& c) {
+  if (c.user == "0" || c.user == "root") return true;
+  return c.user.empty() && !c.dynamic_user;
+}
+
 }  // namespace sandbox

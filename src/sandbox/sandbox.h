@@ -162,6 +162,8 @@ base::Result<Config> configFromUnit(const config::UnitFile& unit);
 // The Config of a unit named as `systemctl` names it ("ssh.service") or by its file's path,
 // drop-ins merged (see config::loadUnit).
 base::Result<Config> loadConfig(std::string_view name_or_path);
+// Whether the service runs as root: User=root or 0, or neither User= nor DynamicUser= set.
+bool runsAsRoot(const Config& c);
 
 // ---- system-call groups (systemd 252's, see `systemd-analyze syscall-filter`) ----
 

@@ -14,8 +14,7 @@ base::Result<void> confine(sandbox::Config& cfg, sandbox::Invocation& inv, const
                            const std::string& state_dir, bool allow_root,
                            std::optional<netns::Watch>& watch) {
   ASSIGN_OR_RETURN(netns::Confinement conf, netns::confinement(ns, state_dir));
-  const bool root = cfg.user.empty() ? !cfg.dynamic_user : cfg.user == "root" || cfg.user == "0";
-  if (conf.refuse_root && root && !allow_root)
+  if (conf.refuse_root && sandbox::runsAsRoot(cfg) && !allow_root)
     return base::Unexpected(
         base::Error{{},
                     fmt::format("{}: namespace {} is highAssurance and refuses services that "

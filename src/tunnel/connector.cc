@@ -174,7 +174,8 @@ struct Connector::Impl {
       if (s) s->close();
   }
 
-  Task<void> serveStream(std::shared_ptr<H2Stream> st) {
+  // `client_address`: the edge names the client's address in kClientIpHeader (Reply).
+  Task<void> serveStream(std::shared_ptr<H2Stream> st, bool client_address) {
     ++in_flight;
     stats->in_flight.fetch_add(1, std::memory_order_relaxed);
     stats->requests.fetch_add(1, std::memory_order_relaxed);
@@ -183,7 +184,26 @@ struct Connector::Impl {
     std::string_view path = target.substr(0, target.find('?'));
     const auto rules = cfg;
     const auto origins = pool;
-    size_t idx = config::matchIngress(*rules, req.authority, path);
+    // The edge names the client's address in its own header, having removed any the client
+    // sent under that name. An edge that does not say so passes the client's copy through:
+    // it is dropped, unread, so that neither a rule nor the origin believes it.
+    if (client_address) {
+      for (const auto& h : req.headers)
+        if (h.name == kClientIpHeader) req.client_ip = h.value;
+    } else {
+      std::erase_if(req.headers, [](const http::Header& h) { return h.name == kClientIpHeader; });
+    }
+    config::RouteRequest route;
+    // A WebSocket upgrade arrives as an extended CONNECT; its client sent a GET.
+    route.method = req.upgrade_websocket ? std::string_view("GET") : req.method;
+    route.host = req.authority;
+    route.target = target;
+    route.client_ip = req.client_ip;
+    if (config::hasRouteRules(*rules)) {
+      route.headers.reserve(req.headers.size());
+      for (const auto& h : req.headers) route.headers.emplace_back(h.name, h.value);
+    }
+    size_t idx = config::matchIngress(*rules, route);
     co_await http::proxy(*origins, rules->ingress[idx], req, *st, *st);
     if (!st->headWritten()) co_await http::respondText(*st, 502, "no response");
     if (int code = st->statusWritten(); code > 0 && code < 600)
@@ -310,9 +330,10 @@ struct Connector::Impl {
     if (stopping) co_return End::Stopped;
     stats->registrations_ok.fetch_add(1, std::memory_order_relaxed);
     auto session = H2Session::create(std::move(stream), H2Session::Role::Server);
-    session->setRequestHandler([this](std::shared_ptr<H2Stream> st) {
-      asio::co_spawn(ioc, serveStream(std::move(st)), asio::detached);
-    });
+    session->setRequestHandler(
+        [this, client_address = reply->client_address](std::shared_ptr<H2Stream> st) {
+          asio::co_spawn(ioc, serveStream(std::move(st), client_address), asio::detached);
+        });
     sessions[slot] = session;
     stats->ready.fetch_add(1, std::memory_order_relaxed);
     LOG_INFO("connection registered index={} connection_id={} edge={}", index, reply->connection_id,

@@ -347,9 +347,14 @@ struct Edge::Shard : http::Handler {
           have_xff = true;
         }
       }
+      // The client's own copies of the headers the edge sets are dropped, unread: only the
+      // edge may name the client's address to the connector.
       std::erase_if(req.headers, [](const http::Header& h) {
-        return h.name == "x-forwarded-proto" || h.name == "x-forwarded-host";
+        return h.name == "x-forwarded-proto" || h.name == "x-forwarded-host" ||
+               h.name == kClientIpHeader;
       });
+      if (!req.client_ip.empty())
+        req.headers.push_back({std::string(kClientIpHeader), req.client_ip});
       if (!have_xff) req.headers.push_back({"x-forwarded-for", req.client_ip});
       req.headers.push_back({"x-forwarded-proto", req.scheme});
       req.headers.push_back({"x-forwarded-host", req.authority});
@@ -695,7 +700,10 @@ struct Edge::Shard : http::Handler {
       // A tunnel created since the last load is found without a SIGHUP.
       if (reply.verdict == Verdict::UnknownTunnel && refreshIfChanged())
         reply.verdict = state.authenticate(reg->tunnel_id, reg->secret);
-      if (reply.verdict == Verdict::Accepted) reply.connection_id = base::randomUuid();
+      if (reply.verdict == Verdict::Accepted) {
+        reply.connection_id = base::randomUuid();
+        reply.client_address = true;  // serve() sets kClientIpHeader on every request
+      }
     }
     std::string frame = encodeReply(reply);
     auto [wec, wn] =

@@ -175,7 +175,8 @@ std::string encodeRegistration(const Registration& r) {
 std::string encodeReply(const Reply& r) {
   return frame(json{{"verdict", verdictName(r.verdict)},
                     {"connection_id", r.connection_id},
-                    {"message", sanitizeMessage(r.message)}});
+                    {"message", sanitizeMessage(r.message)},
+                    {"client_address", r.client_address}});
 }
 
 base::Result<size_t> frameLength(std::string_view header) {
@@ -232,6 +233,12 @@ base::Result<Reply> decodeReply(std::string_view payload) {
         "registration reply: message is longer than {} bytes or has control "
         "characters",
         kMaxMessage);
+  // Optional: edges from before it do not send it.
+  if (auto it = j.find("client_address"); it != j.end()) {
+    if (!it->is_boolean())
+      return base::invalid("registration reply: field \"client_address\" is not a boolean");
+    r.client_address = it->get<bool>();
+  }
   return r;
 }
 

@@ -15,6 +15,12 @@
 namespace tunnel {
 
 inline constexpr uint32_t kProtocolVersion = 1;
+
+// After registration, on each request stream the edge opens: the address the client connected
+// to the edge from, as the edge saw it. The edge removes every header of this name that the
+// client sent before adding its own, and says so in Reply::client_address, so the connector
+// can trust it (ClientIP() rules). The name is the one origins behind cloudflared already read.
+inline constexpr std::string_view kClientIpHeader = "cf-connecting-ip";
 inline constexpr size_t kMaxFrame = 4096;
 inline constexpr size_t kFrameHeader = 4;
 
@@ -50,6 +56,10 @@ struct Reply {
   Verdict verdict = Verdict::Malformed;
   std::string connection_id;  // set when Accepted
   std::string message;        // human text for refusals
+  // The edge sets kClientIpHeader on every stream it opens, after removing the client's own.
+  // An edge that does not (older than the field; absent reads as false) passes a client's copy
+  // through, so the connector then drops it instead of believing it.
+  bool client_address = false;
 };
 
 // Header + payload, ready to write.

@@ -196,6 +196,25 @@ TEST(Reply, RoundTrips) {
   EXPECT_EQ(d->message, refusal.message);
   json j = json::parse(payloadOf(encodeReply(refusal)));
   EXPECT_EQ(j["verdict"], "bad_secret");
+  EXPECT_FALSE(d->client_address);
+
+  r.client_address = true;
+  d = decodeReply(payloadOf(encodeReply(r)));
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_TRUE(d->client_address);
+}
+
+// An edge from before Reply::client_address sends no such field: its connectors must not
+// trust a Cf-Connecting-Ip header it passed through from the client.
+TEST(Reply, ClientAddressIsOptionalAndFalseWhenAbsent) {
+  json old = {{"verdict", "accepted"}, {"connection_id", "c1"}, {"message", ""}};
+  auto d = decodeReply(old.dump());
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_FALSE(d->client_address);
+  old["client_address"] = "yes";
+  d = decodeReply(old.dump());
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message().find("client_address"), std::string::npos);
 }
 
 TEST(Reply, ValidatesFields) {

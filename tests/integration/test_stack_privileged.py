@@ -578,9 +578,37 @@ def case_binds_to(w):
     assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
 
 
+def case_logs_rotate(w):
+    """A service's output past 10 MiB: the log is rotated (one old part kept), and `logs` shows
+    both parts in order, nothing lost; --follow goes on in the new file."""
+    size = 11 * 1024 * 1024
+    w.write("burrow.yaml", """services:
+  chatty:
+    exec: [/bin/sh, -c, "yes 0123456789abcdef 2>/dev/null | head -c %d; echo after-rotation; exec sleep 600"]
+    network: host
+""" % size)
+    w.stack("up", "--detach")
+    log = w.state + "/stack/logs/chatty.log"
+    harness.poll(lambda: os.path.exists(log) and b"after-rotation" in open(log, "rb").read(),
+                 30, what="the output after the rotation")
+    old = os.path.getsize(log + ".1")
+    print("=== sizes", old, os.path.getsize(log))
+    assert old > 10 * 1024 * 1024, old
+    assert os.path.getsize(log) < 1024 * 1024, os.path.getsize(log)
+    r = sh(harness.BURROW, "logs", "chatty", "--state-dir", w.state)
+    want = ("0123456789abcdef\n" * (size // 17 + 1))[:size] + "after-rotation\n"
+    # The sandbox's own line first ("... INF service started unit=chatty.service pid=N"), then
+    # the service's output, whole and in order.
+    first, _, rest = r.stdout.partition("\n")
+    assert " INF service started unit=chatty.service pid=" in first, first
+    assert rest == want, (len(rest), rest[:100], rest[-100:])
+    w.stack("down")
+
+
 CASES = {f.__name__[5:]: f for f in (case_private_networks, case_foreground_and_killed_supervisor,
                                      case_bad_input, case_users_and_ephemeral,
-                                     case_apply_changes, case_vpn_service, case_binds_to)}
+                                     case_apply_changes, case_vpn_service, case_binds_to,
+                                     case_logs_rotate)}
 
 
 def inner(case, work):
@@ -628,6 +656,9 @@ class StackTest(harness.BurrowTestCase):
 
     def test_binds_to_stops_and_starts_with_what_it_binds_to(self):
         self.run_case("binds_to")
+
+    def test_logs_are_rotated_and_shown_whole(self):
+        self.run_case("logs_rotate")
 
     def test_up_again_applies_only_the_difference(self):
         self.run_case("apply_changes")
