@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "auth/auth.h"
 #include "base/base.h"
 #include "config/config.h"
 #include "netns/netns.h"
@@ -86,6 +87,7 @@ struct Flags {
   std::string init = "auto", service_name, service_user, service_state_dir;
   bool keep_state = false;
   std::vector<std::string> service_command;
+  auth::Options auth;
 };
 
 // One row per runnable command: where it hangs in the tree, and what it does.
@@ -398,12 +400,13 @@ void addExec(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addNetns(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addService(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addAuth(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addStack(CLI::App& app, Flags& f, std::vector<Command>& table);
 using AddCommand = void (*)(CLI::App&, Flags&, std::vector<Command>&);
 constexpr std::pair<std::string_view, AddCommand> kCommands[] = {
     {"edge", addEdge},   {"tunnel", addTunnel},   {"quick", addQuick}, {"exec", addExec},
     {"netns", addNetns}, {"service", addService}, {"audit", addAudit}, {"up", addStack},
-    {"down", addStack},  {"ps", addStack},        {"logs", addStack},
+    {"down", addStack},  {"ps", addStack},        {"logs", addStack},  {"auth", addAuth},
 };
 
 // The first word that is not a global option (`--log-level LEVEL`), or "".
@@ -685,6 +688,16 @@ std::optional<std::pair<std::string, std::string>> unknownCommand(CLI::App& app,
     cur = next;
   }
   return std::nullopt;
+}
+
+void addAuth(CLI::App& app, Flags& f, std::vector<Command>& table) {
+  auto* a = app.add_subcommand("auth", "a login portal speaking Authelia's protocol");
+  a->add_option("--config,-c", f.auth.config_file, "Authelia's configuration.yml")
+      ->capture_default_str();
+  table.push_back({a, [](Flags& fl) { return finish(auth::runPortal(fl.auth)); }});
+  auto* hp = a->add_subcommand("hash-password", "print an argon2id hash of a password (stdin)");
+  hp->add_option("--password-file", f.auth.password_file, "read the password from this file");
+  table.push_back({hp, [](Flags& fl) { return finish(auth::runHashPassword(fl.auth)); }});
 }
 
 int run(int argc, char** argv) {

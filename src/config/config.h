@@ -218,6 +218,121 @@ base::Result<UnitFile> loadUnit(std::string_view name_or_path,
 // Same from text; `source` is the path used in messages and for `name`.
 base::Result<UnitFile> parseUnitFile(std::string_view text, std::string_view source);
 
+// ---- Authelia's files: `burrow auth --config configuration.yml` and users_database.yml ----
+// The keys burrow implements keep Authelia's names, defaults and meaning (docs/auth.md);
+// keys it does not implement are named in one warning, except those that would change who
+// gets in (a rule criterion burrow cannot check, a two_factor policy): those are errors.
+
+// access_control policies, in Authelia's words.
+enum class AccessPolicy {
+  Bypass,     // anyone, no session needed; answered without identity headers
+  OneFactor,  // a session that passed the password (first factor)
+  TwoFactor,  // a session that passed a second factor; refused at load until burrow has TOTP
+  Deny,       // 403; an anonymous request meeting a rule with a subject is asked to log in
+};
+
+// One of access_control.rules: it matches when every criterion it has matches.
+struct AccessRule {
+  std::vector<std::string> domains;    // lowercase; "*.example.com" matches any subdomain
+  std::vector<std::string> resources;  // RE2 sources, searched in "PATH?QUERY"; any matches
+  std::vector<std::shared_ptr<const re2::RE2>> resource_res;  // compiled `resources`
+  // subject: any inner list whose every item ("user:NAME", "group:NAME") the user meets.
+  std::vector<std::vector<std::string>> subjects;
+  std::vector<std::string> methods;  // uppercase; empty: any method
+  AccessPolicy policy = AccessPolicy::Deny;
+  int line = 0;
+};
+
+// One of session.cookies, with session's own values filled in where it sets none.
+struct SessionCookie {
+  std::string domain;                   // lowercase, no leading dot
+  std::string authelia_url;             // the portal's URL for this domain, without a trailing '/'
+  std::string default_redirection_url;  // may be empty
+  std::string name = "authelia_session";
+  std::string same_site = "lax";      // lax | strict | none
+  Millis expiration{3'600'000};       // absolute lifetime of a session
+  Millis inactivity{300'000};         // a session unused this long ends
+  Millis remember_me{2'592'000'000};  // lifetime when keepMeLoggedIn; 0: disabled (-1)
+  bool secure = true;                 // authelia_url is https
+  int line = 0;
+};
+
+struct AutheliaConfig {
+  std::string source;
+  std::string listen_host;  // server.address: "" = every address
+  uint16_t listen_port = 9091;
+  std::string session_secret;          // session.secret or AUTHELIA_SESSION_SECRET_FILE
+  std::vector<SessionCookie> cookies;  // never empty after a successful parse
+  std::string users_file;              // authentication_backend.file.path, as written
+  AccessPolicy default_policy = AccessPolicy::Deny;
+  std::vector<AccessRule> rules;
+  int max_retries = 3;  // regulation; 0 disables it
+  Millis find_time{120'000};
+  Millis ban_time{300'000};
+  std::string totp_issuer = "Authelia";
+  std::string storage_path;            // storage.local.path (not used yet)
+  std::string storage_encryption_key;  // storage.encryption_key or its _FILE variable
+  // "FILE: keys burrow does not implement (ignored): ..." — at most one, also logged.
+  std::vector<std::string> warnings;
+};
+
+// Reads and validates FILE; `env` holds the AUTHELIA_* environment variables (NAME=VALUE).
+// Errors name the file, the line and the key:
+//   "configuration.yml:14: access_control.rules[2].policy: 'two_factor' needs TOTP, ..."
+base::Result<AutheliaConfig> loadAutheliaConfig(const std::string& path,
+                                                const std::vector<std::string>& env);
+base::Result<AutheliaConfig> parseAutheliaConfig(std::string_view yaml, std::string_view source,
+                                                 const std::vector<std::string>& env);
+// An Authelia duration: an integer of seconds, or blocks of NUMBER UNIT ("1h30m", "5 minutes",
+// "1M"): y(ear) 365 days, M(onth) 30 days, w(eek), d(ay), h(our), m(inute), s(econd), ms.
+base::Result<Millis> parseAutheliaDuration(std::string_view text);
+
+// A stored password hash, its format checked; verifying a password is auth's job.
+struct PasswordHash {
+  enum class Kind {
+    Argon2id,  // $argon2id$v=19$m=KIB,t=N,p=N$SALT$HASH (PHC string, base64 without padding)
+    Bcrypt,    // $2a$ / $2b$ / $2y$ COST $ 22 salt + 31 hash characters
+    ShaCrypt,  // $6$ / $5$ [rounds=N$] SALT $ HASH (sha512crypt / sha256crypt)
+  };
+  Kind kind = Kind::Argon2id;
+  std::string encoded;
+};
+base::Result<PasswordHash> parsePasswordHash(std::string_view encoded);
+
+struct AutheliaUser {
+  std::string name;
+  PasswordHash password;
+  std::string display_name;
+  std::string email;  // may be empty
+  std::vector<std::string> groups;
+  bool disabled = false;
+  int line = 0;
+};
+
+struct UsersDatabase {
+  std::string source;
+  std::vector<AutheliaUser> users;  // in file order
+  std::vector<std::string> warnings;
+
+  const AutheliaUser* find(std::string_view name) const;
+};
+// users_database.yml: `users: NAME: {password, displayname, email, groups, disabled}`. A bad
+// hash is an error naming the user and the line.
+base::Result<UsersDatabase> loadUsersDatabase(const std::string& path);
+base::Result<UsersDatabase> parseUsersDatabase(std::string_view yaml, std::string_view source);
+
+// An absolute http(s) URL split as the portal needs it. Host lowercase, no userinfo.
+struct HttpUrl {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // without brackets
+  uint16_t port = 0;   // explicit or the scheme's
+  bool port_given = false;
+  std::string path;  // "/..." (at least "/"), query included
+};
+base::Result<HttpUrl> parseHttpUrl(std::string_view text);
+// True when `host` is `domain` or one of its subdomains (both lowercase, no port).
+bool hostWithinDomain(std::string_view host, std::string_view domain);
+
 // ---- VPN confinement: `burrow netns up NAME -f FILE` ----
 // The file is YAML with vpn-confinement's option names under `namespaces.<name>`:
 //
