@@ -85,6 +85,99 @@ struct Service {
   std::string name;
 };
 
+// ---- Traefik middlewares (docs/routing.md, "Middlewares") ----
+// Declared in a top-level `middlewares:` map of config.yml or burrow.yaml, as Traefik's file
+// provider declares them (`sec: {headers: {frameDeny: true}}`), and named by a route
+// (`middlewares: [sec]`). Parsed and checked here; run by the connector (http::serveRoute).
+
+enum class MiddlewareKind {
+  Headers,         // adds, replaces or removes request and response headers
+  StripPrefix,     // removes the first matching prefix from the path
+  AddPrefix,       // puts a prefix before the path
+  RedirectScheme,  // answers a redirect to another scheme (and port)
+  RedirectRegex,   // answers a redirect to the replacement of a regexp over the URL
+  IpAllowList,     // refuses clients outside the source ranges
+  BasicAuth,       // requires a user and password of an htpasswd list
+  Chain,           // the middlewares it names, in order
+  RateLimit,       // refuses a client's requests beyond a rate
+};
+
+// A header a `headers` middleware sets; an empty value removes the header.
+struct HeaderSetting {
+  std::string name;  // lowercase
+  std::string value;
+};
+
+// The hash kinds of an htpasswd line that basicAuth checks.
+enum class HashKind {
+  Bcrypt,  // $2y$ / $2b$ / $2a$: crypt(3)'s bcrypt
+  Apr1,    // $apr1$: Apache's MD5-crypt
+  Sha1,    // {SHA}: base64 of SHA-1, unsalted
+};
+
+struct HtpasswdUser {
+  std::string name;
+  std::string hash;  // as written
+  HashKind kind = HashKind::Bcrypt;
+};
+
+// One line "user:hash" per user; empty lines and lines starting with '#' are skipped. Errors
+// name `source` and the line ("users:3: ..."), never the hash.
+base::Result<std::vector<HtpasswdUser>> parseHtpasswd(std::string_view text,
+                                                      std::string_view source);
+
+struct Middleware {
+  std::string name;  // its key under `middlewares:`
+  MiddlewareKind kind = MiddlewareKind::Headers;
+  int line = 0;
+
+  struct Headers {
+    std::vector<HeaderSetting> request;   // customRequestHeaders, sorted by name
+    std::vector<HeaderSetting> response;  // customResponseHeaders, sorted by name
+    int64_t sts_seconds = 0;              // stsSeconds; 0: no Strict-Transport-Security
+    bool sts_include_subdomains = false;
+    bool sts_preload = false;
+    bool force_sts_header = false;  // also on plain-HTTP requests
+    bool frame_deny = false;        // X-Frame-Options: DENY
+    std::string custom_frame_options_value;
+    bool content_type_nosniff = false;
+    bool browser_xss_filter = false;
+    std::string content_security_policy;
+    std::string referrer_policy;
+    std::string permissions_policy;
+  } headers;
+  std::vector<std::string> prefixes;  // stripPrefix, in order
+  std::string prefix;                 // addPrefix, starts with '/'
+  struct Redirect {
+    std::string scheme;  // redirectScheme
+    std::string port;    // redirectScheme; "" keeps none
+    std::string regex;   // redirectRegex, RE2
+    std::shared_ptr<const re2::RE2> re;
+    std::string replacement;  // redirectRegex, $1 / ${1} for groups
+    bool permanent = false;
+  } redirect;
+  struct AllowList {
+    std::vector<std::string> source_range;  // as written
+    std::shared_ptr<const Rule> matcher;    // ClientIP() of each range, or'ed
+    int reject_status = 403;                // rejectStatusCode
+  } allow;
+  struct Basic {
+    std::vector<HtpasswdUser> users;  // users: then usersFile (the file wins on a repeated name)
+    std::string realm = "traefik";
+    bool remove_header = false;
+    std::string header_field;  // headerField: the user name goes to the origin in it
+  } basic;
+  std::vector<std::string> chain;  // chain.middlewares, names
+  struct Rate {
+    int64_t average = 0;  // requests per period; 0: no limit
+    Millis period{1000};
+    int64_t burst = 1;
+  } rate;
+};
+
+// True when `client_ip` (an address, as RouteRequest::client_ip) is in the ipAllowList's ranges.
+bool ipAllowed(const Middleware& m, std::string_view client_ip);
+
 // One rule of an ingress list (config.yml) or of a stack's routes. Either a cloudflared rule
 // (`hostname` and `path`, tried in file order) or a Traefik v3 rule (`rule`, tried first, by
 // priority): see matchIngress() and docs/routing.md.
@@ -100,6 +193,10 @@ struct IngressRule {
   Service service;
   OriginSettings origin;  // top-level originRequest merged with the rule's
   int line = 0;           // line of the rule in the file (1-based), 0 when synthesised
+  // `middlewares:` as written (a trailing "@file" dropped), in order.
+  std::vector<std::string> middlewares;
+  // What runs for the rule, in order: `middlewares` with each chain replaced by its members.
+  std::vector<std::shared_ptr<const Middleware>> run;
 };
 
 struct TunnelConfig {
@@ -112,6 +209,7 @@ struct TunnelConfig {
   std::string metrics;                 // `metrics:` address (loopback), may be empty
   std::string loglevel;                // `loglevel:` debug|info|warn|error|fatal|off, may be empty
   std::vector<IngressRule> ingress;    // never empty after a successful parse
+  std::vector<std::shared_ptr<const Middleware>> middlewares;  // `middlewares:`, by name
   // "FILE:LINE: ..." for each key burrow ignored (cloudflared options it does not use,
   // typos). Already logged once each with LOG_WARN while parsing; kept so that
   // `ingress validate` and tests can show them.
@@ -508,7 +606,8 @@ struct Stack {
   std::vector<NamespaceConfig> namespaces;  // in file order
   std::vector<StackService> services;       // in file order
   std::vector<IngressRule> routes;          // empty without routes:; else ends in a catch-all
-  std::vector<std::string> warnings;        // "FILE:LINE: unknown key ..." (also logged)
+  std::vector<std::shared_ptr<const Middleware>> middlewares;  // `middlewares:`, by name
+  std::vector<std::string> warnings;  // "FILE:LINE: unknown key ..." (also logged)
 
   // The service called `name`, or nullptr.
   const StackService* service(std::string_view name) const;

@@ -5,6 +5,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/base.h"
 #include "config/config.h"
@@ -203,6 +207,15 @@ base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_vie
   if (!rule.rule.empty()) {
     out += fmt::format("\trule: {}\n", rule.rule);
     out += fmt::format("\tpriority: {}\n", rule.priority);
+  }
+  if (!rule.middlewares.empty()) {
+    // What runs, in order, chains expanded: "sec (headers), auth (basicAuth)".
+    std::vector<std::string> run;
+    for (const auto& m : rule.run)
+      run.push_back(fmt::format("{} ({})", m->name, middlewareTypeName(m->kind)));
+    out += fmt::format("\tmiddlewares: {}\n", fmt::join(rule.middlewares, ", "));
+    out += fmt::format("\truns: {}\n",
+                       run.empty() ? "nothing" : fmt::format("{}", fmt::join(run, ", ")));
   }
   out += fmt::format("\tservice: {}\n", rule.service.text);
   if (hasRouteRules(cfg))

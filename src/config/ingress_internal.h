@@ -1,10 +1,13 @@
 // Private to src/config: the ingress helpers that parsing and matching share.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
+#include "config/config.h"
 
 namespace config {
 
@@ -24,5 +27,15 @@ int hexValue(char c);
 // which stay as written. Malformed escapes stay as written too (Go would have refused the
 // request before matching).
 std::string percentDecode(std::string_view s, bool (*keep)(std::string_view escape) = nullptr);
+
+// `v` as a YAML double-quoted scalar; control characters escaped.
+std::string quotedScalar(std::string_view v);
+
+// The `middlewares:` map as YAML text that parses back to `all` ("" when empty); a basicAuth's
+// usersFile is written inline as users:.
+std::string formatMiddlewares(const std::vector<std::shared_ptr<const Middleware>>& all);
+
+// Traefik's name of a middleware type: "headers", "stripPrefix", ...
+std::string middlewareTypeName(MiddlewareKind kind);
 
 }  // namespace config

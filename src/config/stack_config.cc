@@ -35,8 +35,8 @@ constexpr size_t kMaxConfigBytes = 1 << 20;  // the cap of the other config file
 constexpr size_t kMaxServiceNameBytes = 32;
 constexpr int kLinkPrefix = 30;  // each private service's link: a /30 of the pool
 
-const std::vector<std::string_view> kTopKeys = {"tunnel", "network", "namespaces", "services",
-                                                "routes"};
+const std::vector<std::string_view> kTopKeys = {"tunnel",   "network", "namespaces",
+                                                "services", "routes",  "middlewares"};
 const std::vector<std::string_view> kTunnelKeys = {"tokenFile"};
 const std::vector<std::string_view> kNetworkKeys = {"pool"};
 const std::vector<std::string_view> kServiceKeys = {"unit",    "exec",     "sandbox",  "network",
@@ -499,10 +499,15 @@ base::Result<Stack> StackParser::parse(const YAML::Node& root) {
   RETURN_IF_ERROR(references());
   RETURN_IF_ERROR(afterCycles());
   RETURN_IF_ERROR(poolSize());
+  if (found.contains("middlewares")) {
+    const Entry& m = *found["middlewares"];
+    ASSIGN_OR_RETURN(stack_.middlewares,
+                     parseMiddlewares(m.value, m.line, source_, &stack_.warnings));
+  }
   if (found.contains("routes") && !found["routes"]->value.IsNull()) {
     const Entry& routes = *found["routes"];
-    ASSIGN_OR_RETURN(stack_.routes,
-                     parseRoutes(routes.value, routes.line, source_, names_, &stack_.warnings));
+    ASSIGN_OR_RETURN(stack_.routes, parseRoutes(routes.value, routes.line, source_, names_,
+                                                stack_.middlewares, &stack_.warnings));
   }
   return std::move(stack_);
 }

@@ -42,7 +42,7 @@ constexpr int kMaxHaConnections = 64;
 // A key in neither is a typo or a stranger, and the warning says so (with the nearest key).
 const std::vector<std::string_view> kTopKeys = {
     "tunnel", "credentials-file", "token-file", "metrics", "ha-connections", "grace-period",
-    "originRequest", "ingress", "url", "loglevel",
+    "originRequest", "ingress", "url", "loglevel", "middlewares",
     // cloudflared's, not used by burrow
     "logfile", "log-directory", "protocol", "no-autoupdate", "autoupdate-freq", "warp-routing",
     "edge-ip-version", "edge-bind-address", "region", "retries", "metrics-update-freq", "tag",
@@ -50,7 +50,7 @@ const std::vector<std::string_view> kTopKeys = {
     "hello-world", "name", "lb-pool", "compression-quality", "use-reconnect-token",
     "dial-edge-timeout", "max-edge-addr-retries", "rpc-timeout", "write-stream-timeout",
     "quic-disable-pmtu-discovery", "label", "icmpv4-src", "icmpv6-src", "features"};
-constexpr size_t kTopUsed = 10;
+constexpr size_t kTopUsed = 11;
 const std::vector<std::string_view> kOriginKeys = {
     "connectTimeout", "tlsTimeout", "tcpKeepAlive", "keepAliveTimeout", "responseTimeout",
     "keepAliveConnections", "noTLSVerify", "disableChunkedEncoding", "httpHostHeader",
@@ -59,9 +59,9 @@ const std::vector<std::string_view> kOriginKeys = {
     "noHappyEyeballs", "matchSNItoHost", "bastionMode", "proxyAddress", "proxyPort", "proxyType",
     "http2Origin"};
 constexpr size_t kOriginUsed = 13;
-const std::vector<std::string_view> kRuleKeys = {"hostname",      "path", "service",
-                                                 "originRequest", "rule", "priority"};
-constexpr size_t kRuleUsed = 6;
+const std::vector<std::string_view> kRuleKeys = {
+    "hostname", "path", "service", "originRequest", "rule", "priority", "middlewares"};
+constexpr size_t kRuleUsed = 7;
 // Traefik keeps the priorities above this for its own routers; burrow keeps the same bound so
 // that a Traefik configuration means the same here.
 constexpr int kMaxPriority = std::numeric_limits<int32_t>::max() - 1000;
@@ -89,6 +89,10 @@ class Parser {
   base::Result<std::vector<IngressRule>> rules(const YAML::Node& list, int line,
                                                std::string_view key, const OriginRequest& defaults);
   std::vector<std::string> takeWarnings() { return std::move(warnings_); }
+  // The middlewares the rules may name (`middlewares:` of the same file).
+  void setMiddlewares(std::vector<std::shared_ptr<const Middleware>> m) {
+    middlewares_ = std::move(m);
+  }
 
  private:
   template <class... Args>
@@ -114,6 +118,7 @@ class Parser {
   std::string source_;
   std::string rule_name_;
   const std::vector<std::string>* service_names_;
+  std::vector<std::shared_ptr<const Middleware>> middlewares_;
   std::vector<std::string> warnings_;
 };
 
@@ -333,6 +338,9 @@ base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t
       has_service = true;
     } else if (item.key == "originRequest") {
       ASSIGN_OR_RETURN(own, originRequest(item, where));
+    } else if (item.key == "middlewares") {
+      YamlEntry e{item.key, where + "middlewares", item.value, item.line};
+      RETURN_IF_ERROR(routeMiddlewares(e, where, source_, middlewares_, &r));
     } else {
       ignore(item, where, kRuleKeys, kRuleUsed);
     }
@@ -462,6 +470,10 @@ base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
     } else if (k == "url") {
       // cloudflared's single-origin mode: `url:` instead of an ingress list.
       url = &item;
+    } else if (k == "middlewares") {
+      ASSIGN_OR_RETURN(cfg.middlewares,
+                       parseMiddlewares(item.value, item.line, source_, &warnings_));
+      middlewares_ = cfg.middlewares;
     } else {
       ignore(item, "", kTopKeys, kTopUsed);
     }
@@ -492,11 +504,13 @@ base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
 
 }  // namespace
 
-base::Result<std::vector<IngressRule>> parseRoutes(const YAML::Node& list, int line,
-                                                   std::string_view source,
-                                                   const std::vector<std::string>& service_names,
-                                                   std::vector<std::string>* warnings) {
+base::Result<std::vector<IngressRule>> parseRoutes(
+    const YAML::Node& list, int line, std::string_view source,
+    const std::vector<std::string>& service_names,
+    const std::vector<std::shared_ptr<const Middleware>>& middlewares,
+    std::vector<std::string>* warnings) {
   Parser parser(source, "route", &service_names);
+  parser.setMiddlewares(middlewares);
   auto rules = parser.rules(list, line, "routes", OriginRequest{});
   for (std::string& w : parser.takeWarnings()) warnings->push_back(std::move(w));
   return rules;
@@ -588,8 +602,6 @@ base::Result<TunnelConfig> loadTunnelConfig(const std::string& path) {
   return parseTunnelConfig(text, path);
 }
 
-namespace {
-
 // A YAML double-quoted scalar. Control characters are escaped: a raw line break in a double-
 // quoted scalar would be folded into a space.
 std::string quotedScalar(std::string_view v) {
@@ -607,6 +619,8 @@ std::string quotedScalar(std::string_view v) {
   return out + "\"";
 }
 
+namespace {
+
 std::string serviceText(const Service& s) {
   if (s.kind != ServiceKind::Http && s.kind != ServiceKind::Https) return s.text;
   const bool v6 = s.host.find(':') != std::string::npos;
@@ -617,7 +631,7 @@ std::string serviceText(const Service& s) {
 }  // namespace
 
 std::string formatTunnelConfig(const TunnelConfig& cfg) {
-  std::string out = "ingress:\n";
+  std::string out = formatMiddlewares(cfg.middlewares) + "ingress:\n";
   for (const auto& r : cfg.ingress) {
     const OriginSettings& o = r.origin;
     out += fmt::format("  - service: {}\n", quotedScalar(serviceText(r.service)));
@@ -626,6 +640,11 @@ std::string formatTunnelConfig(const TunnelConfig& cfg) {
     if (!r.rule.empty()) {
       out += fmt::format("    rule: {}\n", quotedScalar(r.rule));
       out += fmt::format("    priority: {}\n", r.priority);
+    }
+    if (!r.middlewares.empty()) {
+      std::vector<std::string> names;
+      for (const std::string& m : r.middlewares) names.push_back(quotedScalar(m));
+      out += fmt::format("    middlewares: [{}]\n", fmt::join(names, ", "));
     }
     out += "    originRequest:\n";
     for (auto [key, ms] : {std::pair{"connectTimeout", o.connect_timeout},

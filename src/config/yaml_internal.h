@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <exception>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,9 +86,23 @@ base::Result<NamespaceConfig> parseNamespaceNode(const YAML::Node& body, int lin
 // burrow.yaml's `routes:` (`list`, its key at `line` of `source`): config.yml's ingress rules
 // (tunnel_config.cc), called "route #N" in messages, whose service URLs may name one of
 // `service_names` as "http://[NAME]:PORT". Unknown keys are appended to `warnings`.
-base::Result<std::vector<IngressRule>> parseRoutes(const YAML::Node& list, int line,
-                                                   std::string_view source,
-                                                   const std::vector<std::string>& service_names,
-                                                   std::vector<std::string>* warnings);
+// `middlewares` are the file's declared middlewares, which routes may name.
+base::Result<std::vector<IngressRule>> parseRoutes(
+    const YAML::Node& list, int line, std::string_view source,
+    const std::vector<std::string>& service_names,
+    const std::vector<std::shared_ptr<const Middleware>>& middlewares,
+    std::vector<std::string>* warnings);
+
+// The top-level `middlewares:` map (`map`, its key at `line`), in file order
+// (middleware_config.cc). Options burrow ignores are appended to `warnings`.
+base::Result<std::vector<std::shared_ptr<const Middleware>>> parseMiddlewares(
+    const YAML::Node& map, int line, std::string_view source, std::vector<std::string>* warnings);
+
+// A rule's `middlewares:` list `e`: each name (or NAME@file) must be in `declared`. Fills
+// r->middlewares and r->run. `where` prefixes messages ("route #2: ").
+base::Result<void> routeMiddlewares(const YamlEntry& e, std::string_view where,
+                                    std::string_view source,
+                                    const std::vector<std::shared_ptr<const Middleware>>& declared,
+                                    IngressRule* r);
 
 }  // namespace config

@@ -217,4 +217,60 @@ Task<void> forward(LocalSocket sock, RequestHead& req, BodyReader& body, Respons
 
 std::string_view reasonPhrase(int status);
 
+// ---- Middlewares: Traefik's, run by the connector before the origin (docs/routing.md) ----
+// Pure functions over the request and response heads, except rate limiting, whose per-client
+// tables are shared by the connector's threads. Bodies are never touched: they still stream.
+
+// A token bucket per client address: `average` requests per `period`, in bursts of at most
+// `burst`; a new client starts with a full bucket. Keeps at most `max_clients` clients and
+// forgets the one seen least recently to make room. Thread-safe (one mutex per limiter).
+class RateLimiter {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  explicit RateLimiter(const config::Middleware::Rate& rate, size_t max_clients = 65536,
+                       Clock now = {});
+  ~RateLimiter();
+  // Takes a token of `client`'s bucket; false when it is empty (the request is refused).
+  bool allow(std::string_view client);
+  size_t clients() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// What a route's middlewares made of one request.
+struct MiddlewareResult {
+  // Set when a middleware answers instead of the origin (a redirect, 401, 403, 429): send this
+  // head and `body`.
+  std::optional<ResponseHead> answer;
+  std::string body;
+  // The headers middlewares passed before that point: their response headers apply to the
+  // answer, whoever gives it. They point into the rule's `run`, which must outlive them.
+  std::vector<const config::Middleware*> response;
+};
+
+// Runs `rule.run` on `req` in order: rewrites the request (headers, path, basicAuth's headers)
+// and stops at the first middleware that answers. Rate limiters are looked up in one process-
+// wide table by the middleware's name and settings.
+MiddlewareResult applyMiddlewares(const config::IngressRule& rule, RequestHead& req);
+// The same for one middleware, with `limiter` for a rateLimit. True: go on to the next.
+bool applyMiddleware(const config::Middleware& m, RequestHead& req, RateLimiter* limiter,
+                     MiddlewareResult* result);
+// Sets the response headers of `r.response` on `head` (the first middleware of the list has the
+// last word). `req` is the request as the client sent it: its scheme decides HSTS.
+void applyResponseHeaders(const MiddlewareResult& r, const RequestHead& req, ResponseHead& head);
+
+// The user and password of an "Authorization: Basic ..." value; an error when it is not one.
+base::Result<std::pair<std::string, std::string>> parseBasicAuthorization(std::string_view value);
+// True when `password` is the one `user`'s hash was made from (constant-time comparison).
+bool verifyPassword(const config::HtpasswdUser& user, std::string_view password);
+// Apache's MD5-crypt of `password` with `salt` (at most 8 bytes used): "$apr1$salt$hash".
+std::string apr1Crypt(std::string_view password, std::string_view salt);
+
+// proxy() behind `rule`'s middlewares: an answer of theirs goes out instead of the origin's.
+Task<void> serveRoute(OriginPool& pool, const config::IngressRule& rule, RequestHead& req,
+                      BodyReader& body, ResponseWriter& out);
+
 }  // namespace http

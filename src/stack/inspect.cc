@@ -81,6 +81,7 @@ base::Result<std::string> describeRoute(const std::string& file, const std::stri
   if (shared->routes.empty()) return base::invalid("{}: no routes", shared->source);
   config::TunnelConfig cfg;
   cfg.ingress = shared->routes;
+  cfg.middlewares = shared->middlewares;
   ASSIGN_OR_RETURN(std::string out, config::describeMatch(cfg, url));
   // Which rule: describeMatch names it "Matched rule #N".
   const size_t n = std::stoul(out.substr(out.find('#') + 1)) - 1;

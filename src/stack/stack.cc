@@ -309,6 +309,7 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
 std::string connectorConfig(const config::Stack& st, const std::vector<Member>& members) {
   config::TunnelConfig cfg;
   cfg.ingress = st.routes;
+  cfg.middlewares = st.middlewares;
   for (auto& r : cfg.ingress)
     for (const auto& m : members)
       if (r.service.name == m.name) r.service.host = m.address;

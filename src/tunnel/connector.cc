@@ -204,7 +204,7 @@ struct Connector::Impl {
       for (const auto& h : req.headers) route.headers.emplace_back(h.name, h.value);
     }
     size_t idx = config::matchIngress(*rules, route);
-    co_await http::proxy(*origins, rules->ingress[idx], req, *st, *st);
+    co_await http::serveRoute(*origins, rules->ingress[idx], req, *st, *st);
     if (!st->headWritten()) co_await http::respondText(*st, 502, "no response");
     if (int code = st->statusWritten(); code > 0 && code < 600)
       stats->responses[static_cast<size_t>(code)].fetch_add(1, std::memory_order_relaxed);
