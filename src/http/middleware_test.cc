@@ -270,6 +270,21 @@ TEST(Passwords, Apr1MatchesHtpasswd) {
             "$apr1$a1KVgoGQ$lqPTSCdL7zc3/N6P/7RtL0");
 }
 
+TEST(Passwords, EmptyAndNulPasswords) {
+  // `htpasswd -nbB -C 5 dave ''`
+  auto dave = config::parseHtpasswd(
+      "dave:$2y$05$W1zxUo6I.rQGqJx8WVOO5.EoWOKNx1Wj5z/FImd4DsPbz6ZilpR.G", "t");
+  ASSERT_TRUE(dave.has_value());
+  EXPECT_TRUE(verifyPassword(dave->at(0), ""));
+  EXPECT_FALSE(verifyPassword(dave->at(0), "x"));
+  // crypt(3) would stop at the NUL and see the right (empty) password.
+  EXPECT_FALSE(verifyPassword(dave->at(0), std::string("\0x", 2)));
+  auto alice = config::parseHtpasswd(kAlice, "t");
+  ASSERT_TRUE(alice.has_value());
+  EXPECT_TRUE(verifyPassword(alice->at(0), "s3cret"));
+  EXPECT_FALSE(verifyPassword(alice->at(0), std::string("s3cret\0", 7)));
+}
+
 TEST(Passwords, ParseBasicAuthorization) {
   auto ok = parseBasicAuthorization("Basic " + base::base64Encode("u:p:q"));
   ASSERT_TRUE(ok.has_value());

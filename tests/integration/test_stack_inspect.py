@@ -27,12 +27,17 @@ services:
   tool:
     unit: web.service
     network: host
+middlewares:
+  office: {ipAllowList: {sourceRange: [192.168.1.0/24]}}
+  sec: {headers: {frameDeny: true}}
+  admin: {chain: {middlewares: [office, sec]}}
 routes:
   - hostname: web.example.net
     path: ^/api/
     service: http://[web]:8080
   - hostname: tool.example.net
     service: http://[tool]:9000
+    middlewares: [admin@file]
   - service: http_status:404
 """
 
@@ -82,6 +87,8 @@ class StackInspectTest(harness.BurrowTestCase):
         r = self.burrow("tunnel", "ingress", "rule", "https://tool.example.net/", "-f",
                         self.stack, "--state-dir", self.state)
         self.assertIn("stack service: tool (network: host), reached at 127.0.0.1:9000", r.stdout)
+        self.assertIn("\tmiddlewares: admin\n\truns: office (ipAllowList), sec (headers)\n",
+                      r.stdout)
         r = self.burrow("tunnel", "ingress", "rule", "https://web.example.net/other", "-f",
                         self.stack, "--state-dir", self.state)
         self.assertIn("Matched rule #3", r.stdout)
