@@ -91,8 +91,10 @@ struct Plan {
 
 // Reads and checks `stack` (each service's sandbox, the routes' [NAME]s, the token) and gives
 // each service its address, the /30s kept from STATE/stack/addresses.json. Writes nothing.
+// A service's `exec: [burrow, ...]` runs `burrow` (the default: the one on PATH, as any bare
+// name), so `up` passes its own binary: the portal runs the same burrow as the stack.
 base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
-                            const std::string& state_dir);
+                            const std::string& state_dir, const std::string& burrow = "burrow");
 // The connector's rules: the routes, each [NAME] given that service's address.
 std::string connectorConfig(const config::Stack& st, const std::vector<Member>& members);
 

@@ -126,15 +126,17 @@ std::string exitText(int status) {
 
 // ---- the plan ----
 
-base::Result<sandbox::Config> serviceConfig(const config::Stack& st,
-                                            const config::StackService& s) {
+base::Result<sandbox::Config> serviceConfig(const config::Stack& st, const config::StackService& s,
+                                            const std::string& burrow) {
   config::UnitFile u;
   if (s.unit) {
     u = *s.unit;
   } else {
     u.source = st.source;
     u.name = s.name + ".service";
-    u.sections.push_back({"Service", s.line, {{"ExecStart", execLine(s.exec), s.line, st.source}}});
+    std::vector<std::string> argv = s.exec;
+    if (!argv.empty() && argv.front() == "burrow") argv.front() = burrow;
+    u.sections.push_back({"Service", s.line, {{"ExecStart", execLine(argv), s.line, st.source}}});
   }
   if (!s.sandbox.empty()) u.sections.push_back({"Service", s.line, s.sandbox});
   auto cfg = sandbox::configFromUnit(u);
@@ -167,7 +169,7 @@ std::optional<json> readJson(const std::string& path) {
 }  // namespace
 
 base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
-                            const std::string& state_dir) {
+                            const std::string& state_dir, const std::string& burrow) {
   const config::Stack& st = *stack;
   Plan plan;
   plan.stack = stack;
@@ -180,7 +182,7 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
     Member m;
     m.name = s.name;
     m.spec = &s;
-    ASSIGN_OR_RETURN(m.cfg, serviceConfig(st, s));
+    ASSIGN_OR_RETURN(m.cfg, serviceConfig(st, s, burrow));
     if (!m.cfg.network_namespace_path.empty() || m.cfg.private_network)
       if (s.network != config::StackNetwork::Host)
         return fail(
@@ -750,7 +752,7 @@ base::Result<void> Supervisor::reload() {
   auto loaded = config::loadStack(st_->source);
   if (!loaded) return base::Unexpected(loaded.error());
   auto next_stack = std::make_shared<const config::Stack>(std::move(*loaded));
-  ASSIGN_OR_RETURN(Plan next, makePlan(next_stack, o_.state_dir));
+  ASSIGN_OR_RETURN(Plan next, makePlan(next_stack, o_.state_dir, o_.burrow));
   RETURN_IF_ERROR(fillVpnAddresses(next.members, o_.state_dir));
   if (!sameNamespaces(st_->namespaces, next_stack->namespaces))
     return base::invalid(
@@ -1093,8 +1095,8 @@ base::Result<int> up(const Options& given) {
   Options o = given;
   if (o.file.empty()) o.file = "burrow.yaml";
   ASSIGN_OR_RETURN(config::Stack st, config::loadStack(o.file));
-  ASSIGN_OR_RETURN(Plan plan,
-                   makePlan(std::make_shared<const config::Stack>(std::move(st)), o.state_dir));
+  ASSIGN_OR_RETURN(Plan plan, makePlan(std::make_shared<const config::Stack>(std::move(st)),
+                                       o.state_dir, o.burrow));
   if (o.strict) {
     size_t unknown = plan.stack->warnings.size();
     for (const auto& m : plan.members) unknown += m.cfg.warnings.size();

@@ -605,10 +605,90 @@ def case_logs_rotate(w):
     w.stack("down")
 
 
+AUTH_STACK = """tunnel: {{ tokenFile: token }}
+services:
+  auth:
+    exec: [burrow, auth, --config, /config/configuration.yml]
+    binds: ["auth:/config:ro"]
+    sandbox:
+      DynamicUser: yes
+      ProtectSystem: strict
+      ProtectHome: yes
+      PrivateDevices: yes
+      NoNewPrivileges: yes
+      RestrictAddressFamilies: AF_INET AF_UNIX
+      SystemCallFilter: "@system-service"
+      Environment: AUTHELIA_SESSION_SECRET_FILE=/config/secret
+  a:
+{a}routes:
+  - hostname: auth.example.net
+    service: http://[auth]:9091
+  - hostname: a.example.net
+    service: http://[a]:8000
+  - service: http_status:404
+"""
+
+AUTH_CONFIG = """server: {{ address: 'tcp://0.0.0.0:9091/' }}
+session:
+  cookies:
+    - domain: example.net
+      authelia_url: http://auth.example.net:8080/
+authentication_backend: {{ file: {{ path: /config/users.yml }} }}
+access_control:
+  default_policy: one_factor
+"""
+
+
+def case_auth_portal(w):
+    """`exec: [burrow, auth, ...]`: the login portal as a service of the stack, sandboxed and on
+    a private network, reached by hostname through the tunnel."""
+    w.burrow("edge", "route", "dns", "home", "auth.example.net", "--state-dir", w.work + "/edge")
+    os.makedirs(w.work + "/auth")
+    hashed = subprocess.run([harness.BURROW, "auth", "hash-password"], input="correct horse\n",
+                            capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    w.write("auth/users.yml", "users:\n  john:\n    password: '%s'\n    groups: [admins]\n"
+            % hashed)
+    w.write("auth/secret", "a-long-random-session-secret-for-the-stack\n")
+    w.write("auth/configuration.yml", AUTH_CONFIG.format())
+    w.write("burrow.yaml", AUTH_STACK.format(a=origin("a")))
+    r = w.stack("up", "--detach")
+    print("=== up\n" + r.stderr + r.stdout)
+    assert re.search(r"^auth\s+running", r.stdout, re.M), r.stdout
+    # Not the host's burrow on PATH (there is none here): the stack's own binary, sandboxed.
+    pid = service_pid("bs-auth")
+    assert os.readlink("/proc/%d/exe" % pid) == os.path.realpath(harness.BURROW)
+    status = open("/proc/%d/status" % pid).read()
+    assert re.search(r"^Uid:\s+[1-9]\d*", status, re.M), status  # DynamicUser: not root
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.M), status
+
+    def portal(path, *extra):
+        r = sh("curl", "-s", "-m", "5", "-D", "-", "-H", "Host: auth.example.net", *extra,
+               "http://127.0.0.1:8080" + path, check=False)
+        return r.stdout
+
+    harness.poll(lambda: "200 OK" in portal("/api/state"), 15 * harness.TIME_FACTOR,
+                 what="the portal through the tunnel: %r" % portal("/api/state"))
+    login = json.dumps({"username": "john", "password": "correct horse",
+                        "targetURL": "http://a.example.net/"})
+    out = portal("/api/firstfactor", "-H", "Content-Type: application/json",
+                 "--data-binary", login)
+    assert '"status":"OK"' in out and "http://a.example.net/" in out, out
+    cookie = re.search(r"^set-cookie: (authelia_session=[^;]+)", out, re.M | re.I)
+    assert cookie, out
+    state = portal("/api/state", "-H", "Cookie: " + cookie.group(1))
+    assert '"username":"john"' in state and '"authentication_level":1' in state, state
+    wrong = portal("/api/firstfactor", "-H", "Content-Type: application/json", "--data-binary",
+                   login.replace("correct horse", "wrong"))
+    assert wrong.startswith("HTTP/1.1 401"), wrong
+    w.stack("down")
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+
+
 CASES = {f.__name__[5:]: f for f in (case_private_networks, case_foreground_and_killed_supervisor,
                                      case_bad_input, case_users_and_ephemeral,
                                      case_apply_changes, case_vpn_service, case_binds_to,
-                                     case_logs_rotate)}
+                                     case_logs_rotate, case_auth_portal)}
 
 
 def inner(case, work):
@@ -659,6 +739,9 @@ class StackTest(harness.BurrowTestCase):
 
     def test_logs_are_rotated_and_shown_whole(self):
         self.run_case("logs_rotate")
+
+    def test_the_login_portal_as_a_service_of_the_stack(self):
+        self.run_case("auth_portal")
 
     def test_up_again_applies_only_the_difference(self):
         self.run_case("apply_changes")
