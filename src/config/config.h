@@ -28,42 +28,6 @@ class Rule;  // a parsed Traefik v3 rule (rule.h, private to src/config)
 
 using Millis = std::chrono::milliseconds;
 
-// originRequest: set at top level (defaults for every rule) and per rule (overrides).
-// Unset fields inherit; `resolve()` fills cloudflared's defaults.
-struct OriginRequest {
-  std::optional<Millis> connect_timeout;          // connectTimeout, default 30s
-  std::optional<Millis> tls_timeout;              // tlsTimeout, default 10s
-  std::optional<Millis> tcp_keep_alive;           // tcpKeepAlive, default 30s
-  std::optional<bool> no_tls_verify;              // noTLSVerify, default false
-  std::optional<std::string> http_host_header;    // httpHostHeader
-  std::optional<std::string> origin_server_name;  // originServerName (TLS SNI)
-  std::optional<std::string> ca_pool;             // caPool: PEM file of trusted CAs
-  std::optional<int> keep_alive_connections;      // keepAliveConnections, default 100
-  std::optional<Millis> keep_alive_timeout;       // keepAliveTimeout, default 90s
-  std::optional<bool> disable_chunked_encoding;   // disableChunkedEncoding, default false
-  std::optional<Millis> response_timeout;         // responseTimeout, default 100s
-};
-
-// originRequest with every field decided.
-struct OriginSettings {
-  Millis connect_timeout{30'000};
-  Millis tls_timeout{10'000};
-  Millis tcp_keep_alive{30'000};
-  bool no_tls_verify = false;
-  std::string http_host_header;    // empty: keep the client's Host
-  std::string origin_server_name;  // empty: the service's host
-  std::string ca_pool;             // empty: system CAs
-  int keep_alive_connections = 100;
-  Millis keep_alive_timeout{90'000};
-  bool disable_chunked_encoding = false;
-  // How long the origin has to send its response head once the request went out; then 504.
-  Millis response_timeout{100'000};
-};
-
-// Child values win over parent values field by field.
-OriginRequest merge(const OriginRequest& parent, const OriginRequest& child);
-OriginSettings resolve(const OriginRequest& req);
-
 enum class ServiceKind {
   Http,        // http:// or ws:// — plain HTTP/1.1 to host:port
   Https,       // https:// or wss:// — HTTP/1.1 over TLS to host:port
@@ -85,6 +49,47 @@ struct Service {
   std::string name;
 };
 
+// originRequest: set at top level (defaults for every rule) and per rule (overrides).
+// Unset fields inherit; `resolve()` fills cloudflared's defaults.
+struct OriginRequest {
+  std::optional<Millis> connect_timeout;          // connectTimeout, default 30s
+  std::optional<Millis> tls_timeout;              // tlsTimeout, default 10s
+  std::optional<Millis> tcp_keep_alive;           // tcpKeepAlive, default 30s
+  std::optional<bool> no_tls_verify;              // noTLSVerify, default false
+  std::optional<std::string> http_host_header;    // httpHostHeader
+  std::optional<std::string> origin_server_name;  // originServerName (TLS SNI)
+  std::optional<std::string> ca_pool;             // caPool: PEM file of trusted CAs
+  std::optional<int> keep_alive_connections;      // keepAliveConnections, default 100
+  std::optional<Millis> keep_alive_timeout;       // keepAliveTimeout, default 90s
+  std::optional<bool> disable_chunked_encoding;   // disableChunkedEncoding, default false
+  std::optional<Millis> response_timeout;         // responseTimeout, default 100s
+  // access: {required: true, portal: URL}: each request needs a session of burrow's login portal
+  // at URL; a Service without kind Http/Https (the default) is `required: false`.
+  std::optional<Service> access;
+};
+
+// originRequest with every field decided.
+struct OriginSettings {
+  Millis connect_timeout{30'000};
+  Millis tls_timeout{10'000};
+  Millis tcp_keep_alive{30'000};
+  bool no_tls_verify = false;
+  std::string http_host_header;    // empty: keep the client's Host
+  std::string origin_server_name;  // empty: the service's host
+  std::string ca_pool;             // empty: system CAs
+  int keep_alive_connections = 100;
+  Millis keep_alive_timeout{90'000};
+  bool disable_chunked_encoding = false;
+  // How long the origin has to send its response head once the request went out; then 504.
+  Millis response_timeout{100'000};
+  // Set: every request first asks burrow's portal (docs/routing.md, "Access").
+  std::optional<Service> access_portal;
+};
+
+// Child values win over parent values field by field.
+OriginRequest merge(const OriginRequest& parent, const OriginRequest& child);
+OriginSettings resolve(const OriginRequest& req);
+
 // ---- Traefik middlewares (docs/routing.md, "Middlewares") ----
 // Declared in a top-level `middlewares:` map of config.yml or burrow.yaml, as Traefik's file
 // provider declares them (`sec: {headers: {frameDeny: true}}`), and named by a route
@@ -100,7 +105,15 @@ enum class MiddlewareKind {
   BasicAuth,       // requires a user and password of an htpasswd list
   Chain,           // the middlewares it names, in order
   RateLimit,       // refuses a client's requests beyond a rate
+  ForwardAuth,     // asks an authentication server; its 2xx lets the request on, else its answer
 };
+
+// How long a forwardAuth server has to accept the connection (and finish TLS) and then to send
+// its response head; past either, the request is refused with 500. Traefik's client waits 30 s.
+inline constexpr Millis kForwardAuthTimeout{10'000};
+// The most of an authentication server's answer body kept to return to the client, when
+// maxResponseBodySize does not say: a larger one is refused with 500.
+inline constexpr int64_t kForwardAuthMaxBody = 1 << 20;
 
 // A header a `headers` middleware sets; an empty value removes the header.
 struct HeaderSetting {
@@ -173,6 +186,22 @@ struct Middleware {
     Millis period{1000};
     int64_t burst = 1;
   } rate;
+  struct Forward {
+    std::string address;    // as written
+    Service service;        // the address's scheme, host and port (Http or Https)
+    std::string authority;  // host[:port] of the address: the Host header sent
+    std::string target;     // path and query of the address, "/" when it has none
+    // tls: (ca, insecureSkipVerify) and the fixed kForwardAuthTimeout.
+    OriginSettings origin;
+    bool trust_forward_header = false;
+    std::vector<std::string> response_headers;  // authResponseHeaders, lowercase
+    std::string response_headers_regex;         // authResponseHeadersRegex, as written (RE2)
+    std::shared_ptr<const re2::RE2> response_re;
+    std::vector<std::string> request_headers;         // authRequestHeaders, lowercase; empty: all
+    bool preserve_location = false;                   // preserveLocationHeader
+    int64_t max_response_body = kForwardAuthMaxBody;  // maxResponseBodySize (-1 in Traefik)
+    std::string tls_ca;  // tls.ca as written (resolved in origin.ca_pool)
+  } forward;
 };
 
 // True when `client_ip` (an address, as RouteRequest::client_ip) is in the ipAllowList's ranges.

@@ -208,12 +208,17 @@ base::Result<std::string> describeMatch(const TunnelConfig& cfg, std::string_vie
     out += fmt::format("\trule: {}\n", rule.rule);
     out += fmt::format("\tpriority: {}\n", rule.priority);
   }
-  if (!rule.middlewares.empty()) {
+  if (!rule.middlewares.empty() || !rule.run.empty()) {
     // What runs, in order, chains expanded: "sec (headers), auth (basicAuth)".
     std::vector<std::string> run;
-    for (const auto& m : rule.run)
-      run.push_back(fmt::format("{} ({})", m->name, middlewareTypeName(m->kind)));
-    out += fmt::format("\tmiddlewares: {}\n", fmt::join(rule.middlewares, ", "));
+    for (const auto& m : rule.run) {
+      if (m->kind == MiddlewareKind::ForwardAuth)
+        run.push_back(fmt::format("{} (forwardAuth to {})", m->name, m->forward.address));
+      else
+        run.push_back(fmt::format("{} ({})", m->name, middlewareTypeName(m->kind)));
+    }
+    if (!rule.middlewares.empty())
+      out += fmt::format("\tmiddlewares: {}\n", fmt::join(rule.middlewares, ", "));
     out += fmt::format("\truns: {}\n",
                        run.empty() ? "nothing" : fmt::format("{}", fmt::join(run, ", ")));
   }

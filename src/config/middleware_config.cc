@@ -44,13 +44,13 @@ constexpr TypeName kTypes[] = {
     {"basicAuth", MiddlewareKind::BasicAuth},
     {"chain", MiddlewareKind::Chain},
     {"rateLimit", MiddlewareKind::RateLimit},
+    {"forwardAuth", MiddlewareKind::ForwardAuth},
 };
 // Traefik's other types: known, so that the error says "not there yet" rather than "unknown".
 const std::vector<std::string_view> kNotYet = {
-    "forwardAuth",       "digestAuth",       "compress", "retry",
-    "buffering",         "circuitBreaker",   "errors",   "inFlightReq",
-    "passTLSClientCert", "contentType",      "grpcWeb",  "replacePath",
-    "replacePathRegex",  "stripPrefixRegex", "plugin"};
+    "digestAuth",  "compress",         "retry",       "buffering",         "circuitBreaker",
+    "errors",      "inFlightReq",      "contentType", "passTLSClientCert", "grpcWeb",
+    "replacePath", "replacePathRegex", "plugin",      "stripPrefixRegex"};
 
 // Per type: the options burrow reads; Traefik's options it does not enforce and that protect
 // something (errors); and Traefik's options it does not use (warnings).
@@ -77,6 +77,14 @@ const std::map<MiddlewareKind, Options> kOptions = {
      {{"users", "usersFile", "realm", "removeHeader", "headerField"}, {}, {}}},
     {MiddlewareKind::Chain, {{"middlewares"}, {}, {}}},
     {MiddlewareKind::RateLimit, {{"average", "period", "burst"}, {"sourceCriterion", "redis"}, {}}},
+    // addAuthCookiesToResponse and headerField decide what reaches the client and the origin:
+    // refused rather than dropped. forwardBody and maxBodySize are read to refuse a body.
+    {MiddlewareKind::ForwardAuth,
+     {{"address", "trustForwardHeader", "authResponseHeaders", "authResponseHeadersRegex",
+       "authRequestHeaders", "tls", "preserveLocationHeader", "maxResponseBodySize", "forwardBody",
+       "maxBodySize"},
+      {"addAuthCookiesToResponse", "headerField"},
+      {}}},
 };
 
 std::string lower(std::string_view s) {
@@ -128,6 +136,8 @@ class MiddlewareParser {
   base::Result<std::vector<std::string>> list(const YamlEntry& e);
   base::Result<std::vector<HeaderSetting>> headerMap(const YamlEntry& e);
   base::Result<void> option(Middleware& m, const YamlEntry& e);
+  base::Result<void> forwardOption(Middleware::Forward& f, const YamlEntry& e);
+  base::Result<void> forwardAddress(Middleware::Forward& f, const YamlEntry& e);
   base::Result<Middleware> one(const YamlEntry& e);
   base::Result<void> checkChains(const std::vector<std::shared_ptr<const Middleware>>& all);
 
@@ -350,6 +360,110 @@ base::Result<void> MiddlewareParser::option(Middleware& m, const YamlEntry& e) {
       }
       return {};
     }
+    case MiddlewareKind::ForwardAuth:
+      return forwardOption(m.forward, e);
+  }
+  return {};
+}
+
+// The forwardAuth address: http:// or https://, a host, and any path and query kept as they are.
+base::Result<void> MiddlewareParser::forwardAddress(Middleware::Forward& f, const YamlEntry& e) {
+  ASSIGN_OR_RETURN(f.address, text(e));
+  const std::string& a = f.address;
+  size_t sep = a.find("://");
+  std::string scheme = lower(a.substr(0, sep == std::string::npos ? 0 : sep));
+  if (sep == std::string::npos || (scheme != "http" && scheme != "https"))
+    return fail(e.line, "{}: '{}' must be an http:// or https:// URL", e.path, a);
+  if (a.find('#') != std::string::npos || !validHeaderValue(a) ||
+      a.find_first_of(" \t") != std::string::npos)
+    return fail(e.line, "{}: '{}' must be a URL without a fragment, spaces or control characters",
+                e.path, a);
+  size_t tail = a.find_first_of("/?", sep + 3);
+  std::string authority = a.substr(sep + 3, tail == std::string::npos ? tail : tail - sep - 3);
+  auto svc = parseService(scheme + "://" + authority);
+  if (!svc || svc->host.empty())
+    return fail(e.line, "{}: '{}': {}", e.path, a,
+                svc ? std::string("no host") : svc.error().message());
+  f.service = std::move(*svc);
+  f.service.text = a;
+  f.authority = authority;
+  f.target = tail == std::string::npos ? "/" : a.substr(tail);
+  if (f.target.starts_with('?')) f.target.insert(0, "/");
+  return {};
+}
+
+base::Result<void> MiddlewareParser::forwardOption(Middleware::Forward& f, const YamlEntry& e) {
+  const std::string& k = e.key;
+  auto headerList = [&]() -> base::Result<std::vector<std::string>> {
+    ASSIGN_OR_RETURN(std::vector<std::string> names, list(e));
+    for (std::string& n : names) {
+      if (!validHeaderName(n)) return fail(e.line, "{}: '{}' is not a header name", e.path, n);
+      n = lower(n);
+    }
+    return names;
+  };
+  if (k == "address") return forwardAddress(f, e);
+  if (k == "trustForwardHeader") {
+    ASSIGN_OR_RETURN(f.trust_forward_header, flag(e));
+  } else if (k == "authResponseHeaders") {
+    ASSIGN_OR_RETURN(f.response_headers, headerList());
+  } else if (k == "authRequestHeaders") {
+    ASSIGN_OR_RETURN(f.request_headers, headerList());
+  } else if (k == "authResponseHeadersRegex") {
+    ASSIGN_OR_RETURN(f.response_headers_regex, text(e));
+    if (f.response_headers_regex.empty()) return {};
+    re2::RE2::Options opts;
+    opts.set_log_errors(false);
+    auto re = std::make_shared<const re2::RE2>(f.response_headers_regex, opts);
+    if (!re->ok())
+      return fail(e.line, "{}: invalid regular expression '{}': {}", e.path,
+                  f.response_headers_regex, re->error());
+    f.response_re = std::move(re);
+  } else if (k == "preserveLocationHeader") {
+    ASSIGN_OR_RETURN(f.preserve_location, flag(e));
+  } else if (k == "maxResponseBodySize") {
+    // Traefik's -1 means no limit; burrow keeps the answer in memory, so it caps it anyway.
+    ASSIGN_OR_RETURN(int64_t n, number(e, -1, int64_t{64} << 20));
+    f.max_response_body = n < 0 ? kForwardAuthMaxBody : n;
+  } else if (k == "forwardBody") {
+    ASSIGN_OR_RETURN(bool body, flag(e));
+    if (body)
+      return fail(e.line,
+                  "{}: burrow does not send the request body to the authentication server; an "
+                  "authentication server that decides on the body would be asked without it, so "
+                  "the file is refused. Remove the option",
+                  e.path);
+  } else if (k == "maxBodySize") {
+    ASSIGN_OR_RETURN(int64_t n, number(e, -1, int64_t{1} << 40));
+    (void)n;  // only read with forwardBody, which is refused
+  } else {    // tls
+    if (!e.value.IsMap())
+      return fail(e.line, "{}: expected a mapping (ca, insecureSkipVerify), got {}", e.path,
+                  kindName(e.value));
+    ASSIGN_OR_RETURN(std::vector<YamlEntry> items, yamlEntries(e.value, e.path, source_));
+    for (const YamlEntry& t : items) {
+      if (t.key == "insecureSkipVerify") {
+        ASSIGN_OR_RETURN(f.origin.no_tls_verify, flag(t));
+      } else if (t.key == "ca") {
+        ASSIGN_OR_RETURN(f.tls_ca, text(t));
+        std::filesystem::path p(f.tls_ca);
+        if (p.is_relative()) p = std::filesystem::path(source_).parent_path() / p;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(p, ec))
+          return fail(t.line, "{}: no such file '{}'", t.path, p.string());
+        f.origin.ca_pool = p.string();
+      } else if (t.key == "cert" || t.key == "key" || t.key == "caOptional") {
+        return fail(t.line,
+                    "{}: burrow does not present a client certificate to the authentication "
+                    "server yet, so the file is refused. Remove the option",
+                    t.path);
+      } else {
+        return fail(t.line,
+                    "{}: unknown option '{}' of forwardAuth tls (options: ca, "
+                    "insecureSkipVerify)",
+                    t.path, t.key);
+      }
+    }
   }
   return {};
 }
@@ -443,6 +557,15 @@ base::Result<Middleware> MiddlewareParser::one(const YamlEntry& e) {
       break;
     case MiddlewareKind::Chain:
       RETURN_IF_ERROR(require("middlewares"));
+      break;
+    case MiddlewareKind::ForwardAuth:
+      RETURN_IF_ERROR(require("address"));
+      m.forward.origin.connect_timeout = kForwardAuthTimeout;
+      m.forward.origin.tls_timeout = kForwardAuthTimeout;
+      m.forward.origin.response_timeout = kForwardAuthTimeout;
+      if (m.forward.service.kind == ServiceKind::Http &&
+          (m.forward.origin.no_tls_verify || !m.forward.tls_ca.empty()))
+        return fail(t.line, "{}: tls: applies to an https:// address only", t.path);
       break;
     case MiddlewareKind::BasicAuth:
       if (m.basic.users.empty())
@@ -626,6 +749,23 @@ base::Result<void> routeMiddlewares(const YamlEntry& e, std::string_view where,
   return {};
 }
 
+std::shared_ptr<const Middleware> portalCheck(const Service& portal) {
+  Middleware m;
+  m.name = "access";
+  m.kind = MiddlewareKind::ForwardAuth;
+  Middleware::Forward& f = m.forward;
+  const bool v6 = portal.host.find(':') != std::string::npos;
+  f.authority = fmt::format("{}{}{}:{}", v6 ? "[" : "", portal.host, v6 ? "]" : "", portal.port);
+  f.target = "/api/authz/forward-auth";
+  f.address = fmt::format("{}://{}{}", portal.kind == ServiceKind::Https ? "https" : "http",
+                          f.authority, f.target);
+  f.service = portal;
+  f.service.text = f.address;
+  f.origin.connect_timeout = f.origin.tls_timeout = f.origin.response_timeout = kForwardAuthTimeout;
+  f.response_headers = {"remote-user", "remote-groups", "remote-name", "remote-email"};
+  return std::make_shared<const Middleware>(std::move(m));
+}
+
 namespace {
 
 std::string quotedList(const std::vector<std::string>& v) {
@@ -709,6 +849,26 @@ std::string formatMiddlewares(const std::vector<std::shared_ptr<const Middleware
         line("period", fmt::format("{}ms", m.rate.period.count()));
         line("burst", std::to_string(m.rate.burst));
         break;
+      case MiddlewareKind::ForwardAuth: {
+        const auto& f = m.forward;
+        line("address", quotedScalar(f.address));
+        line("trustForwardHeader", f.trust_forward_header ? "true" : "false");
+        if (!f.response_headers.empty())
+          line("authResponseHeaders", quotedList(f.response_headers));
+        if (!f.response_headers_regex.empty())
+          line("authResponseHeadersRegex", quotedScalar(f.response_headers_regex));
+        if (!f.request_headers.empty()) line("authRequestHeaders", quotedList(f.request_headers));
+        line("preserveLocationHeader", f.preserve_location ? "true" : "false");
+        line("maxResponseBodySize", std::to_string(f.max_response_body));
+        if (f.origin.no_tls_verify || !f.origin.ca_pool.empty()) {
+          out += "      tls:\n";
+          if (!f.origin.ca_pool.empty())
+            out += fmt::format("        ca: {}\n", quotedScalar(f.origin.ca_pool));
+          out += fmt::format("        insecureSkipVerify: {}\n",
+                             f.origin.no_tls_verify ? "true" : "false");
+        }
+        break;
+      }
     }
   }
   return out;

@@ -262,9 +262,9 @@ TEST(Middlewares, TypeAndOptionErrors) {
   EXPECT_EQ(errorOf(withRoute("  m: {hedaers: {frameDeny: true}}\n")),
             "c.yml:2: middlewares.m.hedaers: unknown middleware type 'hedaers'; did you mean "
             "'headers'?");
-  EXPECT_NE(errorOf(withRoute("  m: {forwardAuth: {address: http://a}}\n"))
-                .find("forwardAuth is not there yet"),
-            std::string::npos);
+  EXPECT_NE(
+      errorOf(withRoute("  m: {digestAuth: {users: [a]}}\n")).find("digestAuth is not there yet"),
+      std::string::npos);
   EXPECT_NE(errorOf(withRoute("  m: {ipWhiteList: {sourceRange: [10.0.0.0/8]}}\n"))
                 .find("write ipAllowList"),
             std::string::npos);
@@ -399,6 +399,121 @@ TEST(Middlewares, DescribeMatchShowsWhatRuns) {
   auto none = describeMatch(*cfg, "https://y.example/");
   ASSERT_TRUE(none.has_value());
   EXPECT_EQ(none->find("middlewares"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace config
+
+namespace config {
+namespace {
+
+TEST(Middlewares, ForwardAuthEveryOption) {
+  auto cfg =
+      parse(withRoute("  m:\n"
+                      "    forwardAuth:\n"
+                      "      address: https://auth.example:9443/api/authz/forward-auth?x=1\n"
+                      "      trustForwardHeader: true\n"
+                      "      authResponseHeaders: [Remote-User, Remote-Groups]\n"
+                      "      authResponseHeadersRegex: ^X-Auth-\n"
+                      "      authRequestHeaders: [Cookie, Accept]\n"
+                      "      preserveLocationHeader: true\n"
+                      "      maxResponseBodySize: 4096\n"
+                      "      forwardBody: false\n"
+                      "      maxBodySize: -1\n"
+                      "      tls: {insecureSkipVerify: true}\n"));
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message();
+  const Middleware& m = only(*cfg);
+  EXPECT_EQ(m.kind, MiddlewareKind::ForwardAuth);
+  const auto& f = m.forward;
+  EXPECT_EQ(f.service.kind, ServiceKind::Https);
+  EXPECT_EQ(f.service.host, "auth.example");
+  EXPECT_EQ(f.service.port, 9443);
+  EXPECT_EQ(f.authority, "auth.example:9443");
+  EXPECT_EQ(f.target, "/api/authz/forward-auth?x=1");
+  EXPECT_TRUE(f.trust_forward_header);
+  EXPECT_EQ(f.response_headers, (std::vector<std::string>{"remote-user", "remote-groups"}));
+  ASSERT_NE(f.response_re, nullptr);
+  EXPECT_EQ(f.request_headers, (std::vector<std::string>{"cookie", "accept"}));
+  EXPECT_TRUE(f.preserve_location);
+  EXPECT_EQ(f.max_response_body, 4096);
+  EXPECT_TRUE(f.origin.no_tls_verify);
+  EXPECT_EQ(f.origin.response_timeout, kForwardAuthTimeout);
+  EXPECT_EQ(f.origin.connect_timeout, kForwardAuthTimeout);
+  // Formatted and parsed again, it is the same middleware.
+  auto again = parseTunnelConfig(formatTunnelConfig(*cfg), "again.yml");
+  ASSERT_TRUE(again.has_value()) << again.error().message() << formatTunnelConfig(*cfg);
+  const auto& g = only(*again).forward;
+  EXPECT_EQ(g.address, f.address);
+  EXPECT_EQ(g.response_headers, f.response_headers);
+  EXPECT_EQ(g.response_headers_regex, f.response_headers_regex);
+  EXPECT_EQ(g.request_headers, f.request_headers);
+  EXPECT_EQ(g.trust_forward_header, f.trust_forward_header);
+  EXPECT_EQ(g.preserve_location, f.preserve_location);
+  EXPECT_EQ(g.max_response_body, f.max_response_body);
+  EXPECT_TRUE(g.origin.no_tls_verify);
+}
+
+TEST(Middlewares, ForwardAuthDefaults) {
+  auto cfg = parse(withRoute("  m: {forwardAuth: {address: 'http://127.0.0.1:9091'}}\n"));
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message();
+  const auto& f = only(*cfg).forward;
+  EXPECT_EQ(f.service.kind, ServiceKind::Http);
+  EXPECT_EQ(f.service.port, 9091);
+  EXPECT_EQ(f.target, "/");
+  EXPECT_FALSE(f.trust_forward_header);
+  EXPECT_FALSE(f.preserve_location);
+  EXPECT_EQ(f.max_response_body, kForwardAuthMaxBody);
+  EXPECT_TRUE(f.request_headers.empty());
+  auto q = parse(withRoute("  m: {forwardAuth: {address: 'http://a?x=1'}}\n"));
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(only(*q).forward.target, "/?x=1");
+  EXPECT_EQ(only(*q).forward.service.port, 80);
+}
+
+TEST(Middlewares, ForwardAuthRefusals) {
+  auto err = [](const std::string& opts) {
+    return errorOf(withRoute("  m:\n    forwardAuth:\n" + opts));
+  };
+  EXPECT_EQ(err("      trustForwardHeader: true\n"),
+            "c.yml:3: middlewares.m.forwardAuth: forwardAuth needs 'address'");
+  EXPECT_NE(err("      address: ftp://a/x\n").find("must be an http:// or https:// URL"),
+            std::string::npos);
+  EXPECT_NE(err("      address: a.example/auth\n").find("must be an http:// or https:// URL"),
+            std::string::npos);
+  EXPECT_NE(err("      address: http://a/x#frag\n").find("without a fragment"), std::string::npos);
+  EXPECT_NE(err("      address: http:///x\n").find("c.yml:4:"), std::string::npos);
+  EXPECT_NE(err("      address: http://a\n      forwardBody: true\n")
+                .find("c.yml:5: middlewares.m.forwardAuth.forwardBody: burrow does not send the "
+                      "request body"),
+            std::string::npos);
+  EXPECT_NE(err("      address: http://a\n      addAuthCookiesToResponse: [s]\n")
+                .find("c.yml:5: middlewares.m.forwardAuth.addAuthCookiesToResponse: burrow does "
+                      "not enforce addAuthCookiesToResponse yet"),
+            std::string::npos);
+  EXPECT_NE(err("      address: http://a\n      headerField: X-User\n")
+                .find("c.yml:5: middlewares.m.forwardAuth.headerField: burrow does not enforce"),
+            std::string::npos);
+  EXPECT_NE(err("      address: https://a\n      tls: {cert: c.pem, key: k.pem}\n")
+                .find("client certificate"),
+            std::string::npos);
+  EXPECT_NE(
+      err("      address: https://a\n      tls: {ca: /nonexistent/ca.pem}\n").find("no such file"),
+      std::string::npos);
+  EXPECT_NE(err("      address: https://a\n      tls: {verify: true}\n").find("unknown option"),
+            std::string::npos);
+  EXPECT_NE(err("      address: http://a\n      tls: {insecureSkipVerify: true}\n")
+                .find("https:// address only"),
+            std::string::npos);
+  EXPECT_NE(err("      address: http://a\n      authResponseHeadersRegex: '('\n")
+                .find("invalid regular expression"),
+            std::string::npos);
+  EXPECT_NE(err("      address: http://a\n      authResponseHeaders: ['a b']\n")
+                .find("not a header name"),
+            std::string::npos);
+  EXPECT_NE(err("      address: http://a\n      maxResponseBodySize: -2\n").find("from -1"),
+            std::string::npos);
+  EXPECT_NE(err("      address: http://a\n      adress: x\n").find("did you mean 'address'"),
+            std::string::npos);
 }
 
 }  // namespace

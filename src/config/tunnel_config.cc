@@ -65,8 +65,8 @@ constexpr size_t kRuleUsed = 7;
 // Traefik keeps the priorities above this for its own routers; burrow keeps the same bound so
 // that a Traefik configuration means the same here.
 constexpr int kMaxPriority = std::numeric_limits<int32_t>::max() - 1000;
-const std::vector<std::string_view> kAccessKeys = {"required", "teamName", "audTag"};
-constexpr size_t kAccessUsed = 1;
+const std::vector<std::string_view> kAccessKeys = {"required", "portal", "teamName", "audTag"};
+constexpr size_t kAccessUsed = 2;
 
 // One `key: value` of a mapping, with the key's line for messages.
 struct Entry {
@@ -109,7 +109,7 @@ class Parser {
   base::Result<std::optional<int>> intValue(const Entry& e, std::string_view where, int min,
                                             int max);
   base::Result<OriginRequest> originRequest(const Entry& e, std::string_view where);
-  base::Result<void> access(const Entry& e, std::string_view where);
+  base::Result<Service> access(const Entry& e, std::string_view where);
   base::Result<IngressRule> rule(const YAML::Node& n, size_t index, size_t count,
                                  const OriginRequest& defaults);
 
@@ -205,30 +205,55 @@ base::Result<std::optional<int>> Parser::intValue(const Entry& e, std::string_vi
   return std::optional<int>(v);
 }
 
-// cloudflared's `access:` makes a route require a Cloudflare Access login. burrow cannot check
-// that login, so a route that asks for it is refused rather than served in the open;
-// `required: false` protects nothing and only its other keys are noted.
-base::Result<void> Parser::access(const Entry& e, std::string_view where) {
-  if (e.value.IsNull()) return {};
+// cloudflared's `access:` makes a route require a Cloudflare Access login. burrow's own login
+// portal takes that place: `required: true` needs `portal:` (where `burrow auth` answers), and
+// every request of the route asks it first (docs/routing.md, "Access"). A route that asks for a
+// login and names no portal is refused rather than served in the open. `required: false`
+// protects nothing; Cloudflare's teamName and audTag are noted and not used.
+base::Result<Service> Parser::access(const Entry& e, std::string_view where) {
+  if (e.value.IsNull()) return Service{};
   if (!e.value.IsMap())
-    return fail(e.line, "{}access: expected a mapping (required, teamName, audTag), got {}", where,
+    return fail(e.line, "{}access: expected a mapping (required, portal), got {}", where,
                 kindName(e.value));
   std::string w = fmt::format("{}access: ", where);
   ASSIGN_OR_RETURN(std::vector<Entry> items, entries(e.value, w));
+  bool required = false;
+  Service portal;
+  int portal_line = 0;
+  std::vector<const Entry*> cloudflare;
   for (const Entry& item : items) {
     if (item.key == "required") {
-      ASSIGN_OR_RETURN(std::optional<bool> required, boolValue(item, w));
-      if (required.value_or(false))
+      ASSIGN_OR_RETURN(std::optional<bool> r, boolValue(item, w));
+      required = r.value_or(false);
+    } else if (item.key == "portal") {
+      ASSIGN_OR_RETURN(std::string text, stringValue(item, w));
+      ASSIGN_OR_RETURN(portal, service(text, item.line, w + "portal: "));
+      if (portal.kind != ServiceKind::Http && portal.kind != ServiceKind::Https)
         return fail(item.line,
-                    "{}required: true asks for a Cloudflare Access login on this route, which "
-                    "burrow cannot check; the route would be public. Remove access: (or set "
-                    "required: false) and protect the route another way",
-                    w);
+                    "{}portal: expected the http:// or https:// address of burrow auth, got '{}'",
+                    w, portal.text);
+      portal_line = item.line;
+    } else if (item.key == "teamName" || item.key == "audTag") {
+      cloudflare.push_back(&item);
     } else {
-      ignore(item, w, kAccessKeys, kAccessUsed);  // teamName, audTag: only with required: true
+      ignore(item, w, kAccessKeys, kAccessUsed);
     }
   }
-  return {};
+  for (const Entry* item : cloudflare) {
+    std::string note = fmt::format(
+        "{}:{}: {}ignoring key '{}' (Cloudflare Access's; {})", source_, item->line, w, item->key,
+        required ? "burrow's portal decides who gets in" : "required is false");
+    LOG_WARN("{}", note);
+    warnings_.push_back(std::move(note));
+  }
+  if (!required) return Service{};
+  if (portal_line == 0)
+    return fail(e.line,
+                "{}required: true needs portal: the address of burrow auth (e.g. "
+                "http://127.0.0.1:9091), which checks each request's session; without it the "
+                "route would be public",
+                w);
+  return portal;
 }
 
 base::Result<OriginRequest> Parser::originRequest(const Entry& e, std::string_view where) {
@@ -267,7 +292,7 @@ base::Result<OriginRequest> Parser::originRequest(const Entry& e, std::string_vi
     } else if (k == "caPool") {
       ASSIGN_OR_RETURN(o.ca_pool, stringValue(item, w));
     } else if (k == "access") {
-      RETURN_IF_ERROR(access(item, w));
+      ASSIGN_OR_RETURN(o.access, access(item, w));
     } else if (k == "ipRules") {
       // A protection burrow does not enforce must not be taken as one.
       return fail(item.line,
@@ -397,6 +422,7 @@ base::Result<IngressRule> Parser::rule(const YAML::Node& n, size_t index, size_t
                 rule_name_, number, r.hostname.empty() ? "*" : r.hostname);
   }
   r.origin = resolve(merge(defaults, own));
+  if (r.origin.access_portal) r.run.insert(r.run.begin(), portalCheck(*r.origin.access_portal));
   return r;
 }
 
@@ -489,6 +515,7 @@ base::Result<TunnelConfig> Parser::parse(const YAML::Node& root) {
     IngressRule r;
     ASSIGN_OR_RETURN(r.service, service(text, url->line, "url: "));
     r.origin = resolve(defaults);
+    if (r.origin.access_portal) r.run.push_back(portalCheck(*r.origin.access_portal));
     r.line = url->line;
     cfg.ingress.push_back(std::move(r));
   } else {
@@ -573,6 +600,7 @@ OriginRequest merge(const OriginRequest& parent, const OriginRequest& child) {
     out.disable_chunked_encoding = child.disable_chunked_encoding;
   }
   if (child.response_timeout) out.response_timeout = child.response_timeout;
+  if (child.access) out.access = child.access;
   return out;
 }
 
@@ -589,6 +617,9 @@ OriginSettings resolve(const OriginRequest& req) {
   if (req.keep_alive_timeout) s.keep_alive_timeout = *req.keep_alive_timeout;
   if (req.disable_chunked_encoding) s.disable_chunked_encoding = *req.disable_chunked_encoding;
   if (req.response_timeout) s.response_timeout = *req.response_timeout;
+  if (req.access &&
+      (req.access->kind == ServiceKind::Http || req.access->kind == ServiceKind::Https))
+    s.access_portal = req.access;
   return s;
 }
 
@@ -660,6 +691,9 @@ std::string formatTunnelConfig(const TunnelConfig& cfg) {
                           {"originServerName", &o.origin_server_name},
                           {"caPool", &o.ca_pool}})
       if (!v->empty()) out += fmt::format("      {}: {}\n", key, quotedScalar(*v));
+    if (o.access_portal)
+      out += fmt::format("      access: {{required: true, portal: {}}}\n",
+                         quotedScalar(serviceText(*o.access_portal)));
   }
   return out;
 }

@@ -182,6 +182,7 @@ TEST(TunnelConfig, ResponseTimeoutIsADurationAboveZero) {
 // A key that protects a route and is not enforced would leave the route public: an error
 // with file and line, never a warning.
 TEST(TunnelConfig, UnenforcedProtectionIsAnError) {
+  // access: required: true is burrow's portal's to check; without portal: it would be public.
   expectError(errorOf("ingress:\n"
                       "  - hostname: a.example.com\n"
                       "    service: http://localhost:1\n"
@@ -191,13 +192,19 @@ TEST(TunnelConfig, UnenforcedProtectionIsAnError) {
                       "        teamName: home\n"
                       "        audTag: [abc]\n"
                       "  - service: http_status:404\n"),
-              "t.yml:6: ingress rule #1: originRequest: access: ",
-              "required: true asks for a Cloudflare Access login");
+              "t.yml:5: ingress rule #1: originRequest: access: ",
+              "required: true needs portal: the address of burrow auth");
   expectError(errorOf("originRequest:\n"
-                      "  access: {required: yes}\n"
+                      "  access: {required: yes, portal: unix:/run/auth.sock}\n"
                       "ingress:\n"
                       "  - service: hello_world\n"),
-              "t.yml:2: originRequest: access: ", "burrow cannot check");
+              "t.yml:2: originRequest: access: ",
+              "portal: expected the http:// or https:// address of burrow auth");
+  expectError(errorOf("originRequest:\n"
+                      "  access: {required: yes, portal: 'http://[auth]:9091'}\n"
+                      "ingress:\n"
+                      "  - service: hello_world\n"),
+              "t.yml:2: originRequest: access: portal: ", "'auth' is not an IPv6 address");
   expectError(errorOf("originRequest:\n"
                       "  ipRules:\n"
                       "    - prefix: 10.0.0.0/8\n"
@@ -215,7 +222,37 @@ TEST(TunnelConfig, UnenforcedProtectionIsAnError) {
   ASSERT_TRUE(cfg) << cfg.error().message();
   ASSERT_EQ(cfg->warnings.size(), 1u);
   EXPECT_EQ(cfg->warnings[0],
-            "t.yml:2: originRequest: access: ignoring key 'teamName' (not used by burrow)");
+            "t.yml:2: originRequest: access: ignoring key 'teamName' (Cloudflare Access's; "
+            "required is false)");
+  EXPECT_FALSE(cfg->ingress[0].origin.access_portal);
+}
+
+// access: {required: true, portal: URL} at the top applies to every rule; a rule may turn it
+// off; the portal survives the round trip the stack makes for its connector.
+TEST(TunnelConfig, AccessNamesThePortalThatChecksEachRequest) {
+  auto cfg = parseTunnelConfig(
+      "originRequest:\n"
+      "  access: {required: true, portal: 'http://127.0.0.1:9091', teamName: home}\n"
+      "ingress:\n"
+      "  - hostname: open.example.net\n"
+      "    service: http://127.0.0.1:1\n"
+      "    originRequest: {access: {required: false}}\n"
+      "  - service: http://127.0.0.1:2\n",
+      "t.yml");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  ASSERT_EQ(cfg->warnings.size(), 1u);
+  EXPECT_EQ(cfg->warnings[0],
+            "t.yml:2: originRequest: access: ignoring key 'teamName' (Cloudflare Access's; "
+            "burrow's portal decides who gets in)");
+  EXPECT_FALSE(cfg->ingress[0].origin.access_portal);
+  ASSERT_TRUE(cfg->ingress[1].origin.access_portal);
+  EXPECT_EQ(cfg->ingress[1].origin.access_portal->host, "127.0.0.1");
+  EXPECT_EQ(cfg->ingress[1].origin.access_portal->port, 9091);
+  auto again = parseTunnelConfig(formatTunnelConfig(*cfg), "again.yml");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_FALSE(again->ingress[0].origin.access_portal);
+  ASSERT_TRUE(again->ingress[1].origin.access_portal);
+  EXPECT_EQ(again->ingress[1].origin.access_portal->port, 9091);
 }
 
 TEST(TunnelConfig, MergeIsFieldByFieldChildWins) {

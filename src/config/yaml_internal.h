@@ -105,4 +105,8 @@ base::Result<void> routeMiddlewares(const YamlEntry& e, std::string_view where,
                                     const std::vector<std::shared_ptr<const Middleware>>& declared,
                                     IngressRule* r);
 
+// access: {required: true, portal: URL}: a forwardAuth to the portal's Authelia endpoint that
+// runs before the rule's own middlewares, with Authelia's identity headers passed on.
+std::shared_ptr<const Middleware> portalCheck(const Service& portal);
+
 }  // namespace config

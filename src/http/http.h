@@ -69,6 +69,7 @@ class Chunk {
 struct Header {
   std::string name;  // lowercase
   std::string value;
+  bool operator==(const Header&) const = default;
 };
 
 // A request as it travels through burrow: end-to-end headers only. Hop-by-hop headers
@@ -197,12 +198,11 @@ class OriginPool {
   OriginPool(const OriginPool&) = delete;
   OriginPool& operator=(const OriginPool&) = delete;
 
-  struct Impl;
+  struct Impl;  // defined in proxy.cc
+  Impl& impl() const { return *impl_; }
 
  private:
   std::unique_ptr<Impl> impl_;
-  friend Task<void> proxy(OriginPool&, const config::IngressRule&, RequestHead&, BodyReader&,
-                          ResponseWriter&);
 };
 
 // Answers `req` through `rule`'s service: an origin over HTTP/1.1 (TCP, TLS or a Unix socket,
@@ -251,10 +251,33 @@ struct MiddlewareResult {
   std::vector<const config::Middleware*> response;
 };
 
-// Runs `rule.run` on `req` in order: rewrites the request (headers, path, basicAuth's headers)
-// and stops at the first middleware that answers. Rate limiters are looked up in one process-
-// wide table by the middleware's name and settings.
+// Runs `rule.run` on `req` in order from `*next`: rewrites the request (headers, path,
+// basicAuth's headers) and stops at the first middleware that answers (false), or before a
+// forwardAuth (true, `*next` its index: it needs I/O, see forwardAuth()), or at the end (true).
+// Rate limiters are looked up in one process-wide table by the middleware's name and settings.
+bool applyMiddlewares(const config::IngressRule& rule, RequestHead& req, size_t* next,
+                      MiddlewareResult* result);
+// The same from the first, for a rule without forwardAuth: one there answers 500.
 MiddlewareResult applyMiddlewares(const config::IngressRule& rule, RequestHead& req);
+// Every middleware of `rule.run`, forwardAuth's exchanges included: serveRoute's first step.
+Task<MiddlewareResult> runMiddlewares(OriginPool& pool, const config::IngressRule& rule,
+                                      RequestHead& req, ResponseWriter& client);
+
+// forwardAuth `m` (docs/routing.md): asks its authentication server about `req` through `pool`.
+// True: a 2xx, go on (its authResponseHeaders now on `req`, the client's copies gone). False:
+// `result->answer` holds the server's answer for the client, or a 500 when the server could not
+// be asked or did not answer within config::kForwardAuthTimeout. `client` going away ends the
+// exchange.
+Task<bool> forwardAuth(OriginPool& pool, const config::Middleware& m, RequestHead& req,
+                       ResponseWriter& client, MiddlewareResult* result);
+// The GET that forwardAuth `m` sends for `req`: the client's headers (authRequestHeaders only,
+// when given) less hop-by-hop ones and Content-Length, and X-Forwarded-For, -Method, -Proto,
+// -Host, -Uri, -Port (the client's copies kept with trustForwardHeader only).
+RequestHead forwardAuthRequest(const config::Middleware& m, const RequestHead& req);
+// After a 2xx: removes the client's headers named by authResponseHeaders or matched by
+// authResponseHeadersRegex from `req`, then copies those of `auth` onto it.
+void copyAuthResponseHeaders(const config::Middleware& m, const ResponseHead& auth,
+                             RequestHead& req);
 // The same for one middleware, with `limiter` for a rateLimit. True: go on to the next.
 bool applyMiddleware(const config::Middleware& m, RequestHead& req, RateLimiter* limiter,
                      MiddlewareResult* result);

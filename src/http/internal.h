@@ -1,6 +1,7 @@
 // Private to src/http: helpers shared by the HTTP/1.1 server and the origin proxy.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,5 +21,20 @@ base::Result<RequestHead> requestFromBeast(const boost::beast::http::request_hea
                                            int* status);
 std::string serializeResponseHead(const ResponseHead& head, bool chunked, bool close, int version);
 bool statusHasNoBody(int status);
+
+// Why a roundTrip() did not complete.
+struct RoundTripError {
+  std::string message;     // for the log, never for the client
+  int status = 502;        // what proxy() answers: 502, or 504 after responseTimeout
+  bool abandoned = false;  // the client went away: nothing more is owed to it
+};
+// One exchange of `req` with the HTTP/1.1 origin `svc` (Http, Https, Unix or UnixTls) over a
+// pooled connection, the answer relayed to `out`: a stale pooled connection is retried once, a
+// reusable one goes back to the pool. On failure the error, and nothing more written to `out`
+// (whose head may already be out).
+Task<std::optional<RoundTripError>> roundTrip(OriginPool& pool, const config::Service& svc,
+                                              const config::OriginSettings& origin,
+                                              RequestHead& req, BodyReader& body,
+                                              ResponseWriter& out);
 
 }  // namespace http

@@ -412,16 +412,30 @@ bool applyMiddleware(const Middleware& m, RequestHead& req, RateLimiter* limiter
       if (limiter == nullptr || limiter->allow(req.client_ip)) return true;
       answer(result, 429);
       return false;
+    case MiddlewareKind::ForwardAuth:
+      // Needs an exchange with its server: forwardAuth(). Here it can only refuse.
+      answer(result, 500);
+      return false;
+  }
+  return true;
+}
+
+bool applyMiddlewares(const config::IngressRule& rule, RequestHead& req, size_t* next,
+                      MiddlewareResult* result) {
+  for (; *next < rule.run.size(); ++*next) {
+    const Middleware& m = *rule.run[*next];
+    if (m.kind == MiddlewareKind::ForwardAuth) return true;
+    RateLimiter* limiter = m.kind == MiddlewareKind::RateLimit ? &limiterFor(m) : nullptr;
+    if (!applyMiddleware(m, req, limiter, result)) return false;
   }
   return true;
 }
 
 MiddlewareResult applyMiddlewares(const config::IngressRule& rule, RequestHead& req) {
   MiddlewareResult result;
-  for (const auto& m : rule.run) {
-    RateLimiter* limiter = m->kind == MiddlewareKind::RateLimit ? &limiterFor(*m) : nullptr;
-    if (!applyMiddleware(*m, req, limiter, &result)) break;
-  }
+  size_t next = 0;
+  if (applyMiddlewares(rule, req, &next, &result) && next < rule.run.size())
+    applyMiddleware(*rule.run[next], req, nullptr, &result);
   return result;
 }
 

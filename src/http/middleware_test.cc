@@ -387,3 +387,95 @@ TEST(MiddlewareChain, RunsInOrderAndStopsAtAnAnswer) {
 
 }  // namespace
 }  // namespace http
+
+namespace http {
+namespace {
+
+std::vector<Header> startingWith(std::vector<Header> hs, std::string_view prefix) {
+  std::erase_if(hs, [&](const Header& h) { return !h.name.starts_with(prefix); });
+  return hs;
+}
+
+TEST(MiddlewareForwardAuth, RequestCarriesClientHeadersAndForwardedOnes) {
+  auto cfg = configWith("  m: {forwardAuth: {address: 'http://127.0.0.1:9/auth?x=1'}}\n", "[m]");
+  const auto& m = *cfg.ingress.at(0).run.at(0);
+  RequestHead req = request("/p/a?b=c");
+  req.method = "POST";
+  req.authority = "a.example:8443";
+  req.content_length = 3;
+  req.has_body = true;
+  req.headers = {{"cookie", "s=1"},
+                 {"content-length", "3"},
+                 {"x-forwarded-for", "6.6.6.6, 192.0.2.7"},
+                 {"x-forwarded-uri", "/forged"},
+                 {"x-forwarded-port", "1"},
+                 {"x-forwarded-proto", "https"},
+                 {"accept", "text/html"}};
+  RequestHead ask = forwardAuthRequest(m, req);
+  EXPECT_EQ(ask.method, "GET");
+  EXPECT_EQ(ask.target, "/auth?x=1");
+  EXPECT_EQ(ask.authority, "127.0.0.1:9");
+  EXPECT_FALSE(ask.has_body);
+  EXPECT_FALSE(ask.content_length);
+  EXPECT_EQ(ask.headers, (std::vector<Header>{{"cookie", "s=1"},
+                                              {"accept", "text/html"},
+                                              {"x-forwarded-for", "192.0.2.7"},
+                                              {"x-forwarded-method", "POST"},
+                                              {"x-forwarded-proto", "https"},
+                                              {"x-forwarded-host", "a.example:8443"},
+                                              {"x-forwarded-uri", "/p/a?b=c"},
+                                              {"x-forwarded-port", "8443"}}));
+}
+
+TEST(MiddlewareForwardAuth, TrustForwardHeaderKeepsTheClientsCopies) {
+  auto cfg = configWith(
+      "  m: {forwardAuth: {address: 'http://a/', trustForwardHeader: true, authRequestHeaders: "
+      "[Cookie]}}\n",
+      "[m]");
+  const auto& m = *cfg.ingress.at(0).run.at(0);
+  RequestHead req = request("/x", "http");
+  req.headers = {{"cookie", "s=1"},
+                 {"accept", "*/*"},
+                 {"x-forwarded-for", "6.6.6.6, 192.0.2.7"},
+                 {"x-forwarded-uri", "/forged"},
+                 {"x-forwarded-method", "DELETE"}};
+  RequestHead ask = forwardAuthRequest(m, req);
+  EXPECT_EQ(ask.headers, (std::vector<Header>{{"cookie", "s=1"},
+                                              {"x-forwarded-for", "6.6.6.6, 192.0.2.7"},
+                                              {"x-forwarded-method", "DELETE"},
+                                              {"x-forwarded-proto", "http"},
+                                              {"x-forwarded-host", "a.example"},
+                                              {"x-forwarded-uri", "/forged"},
+                                              {"x-forwarded-port", "80"}}));
+  EXPECT_EQ(startingWith(ask.headers, "accept").size(), 0u);
+}
+
+TEST(MiddlewareForwardAuth, ResponseHeadersReplaceTheClientsCopies) {
+  auto cfg = configWith(
+      "  m: {forwardAuth: {address: 'http://a/', authResponseHeaders: [Remote-User], "
+      "authResponseHeadersRegex: '^X-Auth-'}}\n",
+      "[m]");
+  const auto& m = *cfg.ingress.at(0).run.at(0);
+  RequestHead req = request();
+  req.headers = {{"remote-user", "forged"}, {"x-auth-role", "admin"}, {"accept", "*/*"}};
+  ResponseHead auth;
+  auth.headers = {{"remote-user", "alice"}, {"x-auth-id", "7"}, {"set-cookie", "a=b"}};
+  copyAuthResponseHeaders(m, auth, req);
+  EXPECT_EQ(req.headers,
+            (std::vector<Header>{{"accept", "*/*"}, {"remote-user", "alice"}, {"x-auth-id", "7"}}));
+  // Named but not sent: the client's copy is gone all the same.
+  RequestHead other = request();
+  other.headers = {{"remote-user", "forged"}};
+  copyAuthResponseHeaders(m, ResponseHead{}, other);
+  EXPECT_TRUE(other.headers.empty());
+}
+
+TEST(MiddlewareForwardAuth, SynchronousRunRefuses) {
+  RequestHead req = request();
+  auto r = run("  m: {forwardAuth: {address: 'http://a/'}}\n", req);
+  ASSERT_TRUE(r.result.answer);
+  EXPECT_EQ(r.result.answer->status, 500);
+}
+
+}  // namespace
+}  // namespace http

@@ -604,43 +604,48 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
                          "send Content-Length");
     co_return;
   }
-  auto& impl = *pool.impl_;
+  if (auto failed = co_await roundTrip(pool, svc, rule.origin, req, body, out)) {
+    if (failed->abandoned) {
+      LOG_DEBUG("request abandoned by the client, origin connection closed service={}", svc.text);
+      co_return;
+    }
+    LOG_WARN("origin request failed service={} error={}", svc.text, failed->message);
+    co_await respondText(out, failed->status, failed->message);
+  }
+}
+
+Task<std::optional<RoundTripError>> roundTrip(OriginPool& pool, const config::Service& svc,
+                                              const config::OriginSettings& origin,
+                                              RequestHead& req, BodyReader& body,
+                                              ResponseWriter& out) {
+  auto& impl = pool.impl();
   PoolKey key;
-  poolKey(svc, rule.origin, &key);
+  poolKey(svc, origin, &key);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto conn = impl.takeIdle(view(key), rule.origin.keep_alive_timeout);
+    auto conn = impl.takeIdle(view(key), origin.keep_alive_timeout);
     bool reused = conn != nullptr;
     if (!conn) {
-      auto fresh = co_await impl.connect(svc, rule.origin);
-      if (!fresh) {
-        LOG_WARN("origin unreachable service={} error={}", svc.text, fresh.error().message());
-        co_await respondText(out, 502, fresh.error().message());
-        co_return;
-      }
+      auto fresh = co_await impl.connect(svc, origin);
+      if (!fresh) co_return RoundTripError{fresh.error().message(), 502};
       conn = std::move(*fresh);
     }
     bool reusable = false;
     Failure f;
-    Outcome r =
-        conn->tls
-            ? co_await exchange(*conn->tls, *conn, rule.origin, req, body, out, &reusable, &f)
-            : co_await exchange(conn->sock, *conn, rule.origin, req, body, out, &reusable, &f);
+    Outcome r = conn->tls
+                    ? co_await exchange(*conn->tls, *conn, origin, req, body, out, &reusable, &f)
+                    : co_await exchange(conn->sock, *conn, origin, req, body, out, &reusable, &f);
     if (r == Outcome::Done && !f.abandoned) {
       if (reusable && !req.upgrade_websocket)
         impl.giveBack(view(key), std::move(conn),
-                      static_cast<size_t>(rule.origin.keep_alive_connections));
-      co_return;
+                      static_cast<size_t>(origin.keep_alive_connections));
+      co_return std::nullopt;
     }
-    if (f.abandoned) {
-      LOG_DEBUG("request abandoned by the client, origin connection closed service={}", svc.text);
-      co_return;
-    }
+    if (f.abandoned) co_return RoundTripError{"the client went away", 502, true};
     if (r == Outcome::FailedEarly && reused && !out.headWritten() && !f.timed_out)
       continue;  // a stale pooled connection
-    LOG_WARN("origin request failed service={} error={}", svc.text, f.error);
-    co_await respondText(out, f.timed_out ? 504 : 502, f.error);
-    co_return;
+    co_return RoundTripError{f.error, f.timed_out ? 504 : 502};
   }
+  co_return RoundTripError{"no connection to the origin", 502};
 }
 
 Task<void> forward(LocalSocket sock, RequestHead& req, BodyReader& body, ResponseWriter& out) {

@@ -33,13 +33,23 @@ class HeaderEditor final : public ResponseWriter {
 
 }  // namespace
 
+Task<MiddlewareResult> runMiddlewares(OriginPool& pool, const config::IngressRule& rule,
+                                      RequestHead& req, ResponseWriter& client) {
+  MiddlewareResult r;
+  // The synchronous steps up to each forwardAuth, then its exchange, then on.
+  for (size_t next = 0; applyMiddlewares(rule, req, &next, &r) && next < rule.run.size(); ++next) {
+    if (!co_await forwardAuth(pool, *rule.run[next], req, client, &r)) break;
+  }
+  co_return r;
+}
+
 Task<void> serveRoute(OriginPool& pool, const config::IngressRule& rule, RequestHead& req,
                       BodyReader& body, ResponseWriter& out) {
   if (rule.run.empty()) {
     co_await proxy(pool, rule, req, body, out);
     co_return;
   }
-  MiddlewareResult r = applyMiddlewares(rule, req);
+  MiddlewareResult r = co_await runMiddlewares(pool, rule, req, out);
   if (r.answer) {
     applyResponseHeaders(r, req, *r.answer);
     r.answer->content_length = r.body.size();

@@ -269,28 +269,33 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
   plan.addresses = std::move(known);
 
   // Routes: each [NAME] needs an address; the connector needs a token.
+  std::vector<std::pair<const config::IngressRule*, const config::Service*>> named;
   for (const auto& r : st.routes) {
-    if (r.service.name.empty()) continue;
+    named.emplace_back(&r, &r.service);
+    if (r.origin.access_portal) named.emplace_back(&r, &*r.origin.access_portal);
+  }
+  for (const auto& [rp, svc] : named) {
+    const config::IngressRule& r = *rp;
+    if (svc->name.empty()) continue;
     auto m = std::find_if(plan.members.begin(), plan.members.end(),
-                          [&](const Member& x) { return x.name == r.service.name; });
+                          [&](const Member& x) { return x.name == svc->name; });
     if (m == plan.members.end()) continue;  // the parser named it already
     if (m->spec->network == config::StackNetwork::None)
       return fail(r.line, "routes",
                   fmt::format("{}: service {} has network: none, so no address to reach it at",
-                              r.service.text, m->name));
+                              svc->text, m->name));
     if (m->spec->network == config::StackNetwork::Vpn) {
       // The connector reaches it through the namespace's host link: the port must be published.
       const config::NamespaceConfig* ns = nullptr;
       for (const auto& n : st.namespaces)
         if (n.name == m->spec->vpn) ns = &n;
-      if (ns && std::find(ns->publish_tcp.begin(), ns->publish_tcp.end(), r.service.port) ==
+      if (ns && std::find(ns->publish_tcp.begin(), ns->publish_tcp.end(), svc->port) ==
                     ns->publish_tcp.end())
-        return fail(
-            r.line, "routes",
-            fmt::format("{}: service {} is confined to namespace {}, which does not "
-                        "publish port {} to the host: add it to namespaces.{}."
-                        "publishToHost.tcp",
-                        r.service.text, m->name, m->spec->vpn, r.service.port, m->spec->vpn));
+        return fail(r.line, "routes",
+                    fmt::format("{}: service {} is confined to namespace {}, which does not "
+                                "publish port {} to the host: add it to namespaces.{}."
+                                "publishToHost.tcp",
+                                svc->text, m->name, m->spec->vpn, svc->port, m->spec->vpn));
     }
   }
   if (!st.routes.empty()) {
@@ -313,8 +318,11 @@ std::string connectorConfig(const config::Stack& st, const std::vector<Member>& 
   cfg.ingress = st.routes;
   cfg.middlewares = st.middlewares;
   for (auto& r : cfg.ingress)
-    for (const auto& m : members)
+    for (const auto& m : members) {
       if (r.service.name == m.name) r.service.host = m.address;
+      if (r.origin.access_portal && r.origin.access_portal->name == m.name)
+        r.origin.access_portal->host = m.address;
+    }
   return "# written by burrow up from " + st.source + "\n" + config::formatTunnelConfig(cfg);
 }
 

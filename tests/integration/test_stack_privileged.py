@@ -625,6 +625,8 @@ services:
     service: http://[auth]:9091
   - hostname: a.example.net
     service: http://[a]:8000
+    originRequest:
+      access: {{ required: true, portal: "http://[auth]:9091" }}
   - service: http_status:404
 """
 
@@ -677,6 +679,19 @@ def case_auth_portal(w):
     assert cookie, out
     state = portal("/api/state", "-H", "Cookie: " + cookie.group(1))
     assert '"username":"john"' in state and '"authentication_level":1' in state, state
+    # access: required: a's route asks the portal first: a browser without a session is sent
+    # to log in, one with the session reaches a.
+    def app(*extra):
+        return sh("curl", "-s", "-m", "5", "-D", "-", "-o", "/dev/null", "-H",
+                  "Host: a.example.net", "-H", "Accept: text/html", *extra,
+                  "http://127.0.0.1:8080/hello", check=False).stdout
+    out = app()
+    assert out.startswith("HTTP/1.1 302"), out
+    assert re.search(r"^location: http://auth\.example\.net:8080/\?rd=http%3A%2F%2Fa\.example"
+                     r"\.net", out, re.M | re.I), out
+    assert w.get("a.example.net")[0] != "200"
+    out = app("-H", "Cookie: " + cookie.group(1))
+    assert out.startswith("HTTP/1.1 200"), out
     wrong = portal("/api/firstfactor", "-H", "Content-Type: application/json", "--data-binary",
                    login.replace("correct horse", "wrong"))
     assert wrong.startswith("HTTP/1.1 401"), wrong
