@@ -620,7 +620,9 @@ class Portal : public http::Handler {
                          fmt::format("default-src 'none'; style-src 'unsafe-inline'; form-action "
                                      "{}; frame-ancestors 'none'",
                                      form_action)});
-    r.headers.push_back({"referrer-policy", "no-referrer"});
+    // Not no-referrer: under it a browser posts the form with `Origin: null`, which sameSite()
+    // refuses. same-origin still keeps rd= from every other site.
+    r.headers.push_back({"referrer-policy", "same-origin"});
     return r;
   }
 

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""The login portal in a real browser: headless Chromium (Debian's, driven by chromedriver)
+through a real edge and connector, with `burrow auth` behind its own route.
+
+A browser asks for a route that needs a session, is sent to the portal's page, signs in with the
+form (no JavaScript involved), comes back to the page it asked for, and signs out; a wrong
+password shows the error on the page. Screenshots of each step are saved in
+$BURROW_SCREENSHOTS (default: screenshots/ in the working directory: build/tests/ under ctest).
+"""
+
+import os
+import shutil
+import unittest
+
+import harness
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+BCRYPT_ALICE = "$2y$05$TD6zXnPpDgmGr2nkRE1aOukIgBQ.L72MNxHXiaWFNFlv6va2ZNL9e"  # battery staple
+DOMAIN = "example.test"
+SHOTS = os.environ.get("BURROW_SCREENSHOTS") or os.path.join(os.getcwd(), "screenshots")
+
+CONFIG = """\
+ingress:
+  - hostname: auth.{domain}
+    service: http://127.0.0.1:{portal}
+  - hostname: app.{domain}
+    service: http://127.0.0.1:{origin}
+    originRequest:
+      access: {{required: true, portal: 'http://127.0.0.1:{portal}'}}
+  - service: http_status:404
+"""
+
+PORTAL_CONFIG = """
+server:
+  address: 'tcp://127.0.0.1:{port}/'
+session:
+  cookies:
+    - domain: '{domain}'
+      authelia_url: 'http://auth.{domain}:{edge}/'
+authentication_backend:
+  file:
+    path: '{users}'
+access_control:
+  default_policy: deny
+  rules:
+    - domain: 'app.{domain}'
+      policy: one_factor
+"""
+
+
+class AuthBrowserTest(harness.BurrowTestCase):
+    def setUp(self):
+        super().setUp()
+        missing = [t for t in ("chromium", "chromedriver") if shutil.which(t) is None]
+        self.assertEqual(missing, [], "scripts/deps test installs them")
+        os.makedirs(SHOTS, exist_ok=True)
+        with open(self.path("users_database.yml"), "w") as f:
+            f.write("users:\n  alice:\n    displayname: Alice\n    password: '%s'\n"
+                    "    email: alice@%s\n    groups: [admins]\n" % (BCRYPT_ALICE, DOMAIN))
+        with open(self.path("session_secret"), "w") as f:
+            f.write("a-long-random-session-secret-for-tests\n")
+        portal_port = harness.free_port()
+        _, origin = self.start_origin("A")
+        self.edge, _ = self.tunnel_to_origin(
+            ["auth." + DOMAIN, "app." + DOMAIN],
+            config_text=CONFIG.format(domain=DOMAIN, portal=portal_port, origin=origin))
+        # The portal's URL is the edge's, so it is written once the edge listens.
+        self.write_file("configuration.yml", PORTAL_CONFIG.format(
+            port=portal_port, domain=DOMAIN, edge=self.edge.http_port,
+            users=self.path("users_database.yml")))
+        portal = self.spawn("auth", [harness.BURROW, "auth", "--config",
+                                     self.path("configuration.yml")],
+                            env=harness.clean_env({
+                                "AUTHELIA_SESSION_SECRET_FILE": self.path("session_secret")}))
+        portal.wait_for(r"auth listening address=127\.0\.0\.1:%d" % portal_port)
+        self.browser = self.start_browser()
+
+    def start_browser(self):
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium")
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-proxy-server", "--window-size=1000,760",
+                    "--user-data-dir=" + self.path("chromium"),
+                    # Every name of the test domain is the edge on loopback; nothing else resolves.
+                    "--host-resolver-rules=MAP *.%s 127.0.0.1, EXCLUDE localhost" % DOMAIN):
+            options.add_argument(arg)
+        service = Service(shutil.which("chromedriver"), log_output=self.path("chromedriver.log"))
+        browser = webdriver.Chrome(service=service, options=options)
+        self.addCleanup(browser.quit)
+        browser.set_page_load_timeout(30 * harness.TIME_FACTOR)
+        return browser
+
+    def url(self, host, path="/"):
+        return "http://%s.%s:%d%s" % (host, DOMAIN, self.edge.http_port, path)
+
+    def shot(self, name):
+        path = os.path.join(SHOTS, "auth-%s.png" % name)
+        self.assertTrue(self.browser.save_screenshot(path), path)
+        self.assertGreater(os.path.getsize(path), 1000, path)
+
+    def wait_for_url(self, prefix):
+        WebDriverWait(self.browser, 15 * harness.TIME_FACTOR).until(
+            lambda b: b.current_url.startswith(prefix),
+            "the browser did not reach %s" % prefix)
+
+    def sign_in(self, password):
+        self.browser.find_element(By.ID, "username").send_keys("alice")
+        self.browser.find_element(By.ID, "password").send_keys(password)
+        self.browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+    def test_log_in_come_back_and_log_out(self):
+        b = self.browser
+        b.get(self.url("app", "/hello?x=1"))
+        # Sent to the portal's page, with the page asked for kept in rd=.
+        self.wait_for_url(self.url("auth", "/?rd="))
+        self.assertEqual(b.title, "Sign in")
+        self.assertIn("app.%s" % DOMAIN, b.current_url)
+        self.shot("1-sign-in")
+        # A wrong password: the page says so, and no session.
+        self.sign_in("wrong")
+        WebDriverWait(b, 15 * harness.TIME_FACTOR).until(
+            lambda b: b.find_elements(By.CSS_SELECTOR, "p.error"))
+        self.assertIn("Authentication failed",
+                      b.find_element(By.CSS_SELECTOR, "p.error").text)
+        self.assertIsNone(b.get_cookie("authelia_session"))
+        self.shot("2-wrong-password")
+        # The right one: back where the browser was going, the origin's answer.
+        self.sign_in("battery staple")
+        self.wait_for_url(self.url("app", "/hello?x=1"))
+        self.assertIn("hello from A path=/hello", b.find_element(By.TAG_NAME, "body").text)
+        cookie = b.get_cookie("authelia_session")
+        self.assertIsNotNone(cookie)
+        self.assertTrue(cookie["httpOnly"])
+        self.assertEqual(cookie["domain"].lstrip("."), DOMAIN)
+        self.shot("3-back-at-the-app")
+        # The portal shows who is signed in; signing out ends the session everywhere.
+        b.get(self.url("auth", "/"))
+        self.assertIn("signed in as alice", b.find_element(By.TAG_NAME, "body").text)
+        self.shot("4-signed-in")
+        b.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+        WebDriverWait(b, 15 * harness.TIME_FACTOR).until(
+            lambda b: b.find_elements(By.ID, "username"))
+        self.shot("5-signed-out")
+        b.get(self.url("app", "/hello"))
+        self.wait_for_url(self.url("auth", "/?rd="))
+        self.assertNotIn("hello from A", b.page_source)
+
+
+if __name__ == "__main__":
+    unittest.main()
