@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# forwardAuth benchmark: requests/s through the tunnel (edge + connector, a 1 KB file from
+# nginx) for the same route without middleware and behind forwardAuth to `burrow auth`
+# (/api/authz/forward-auth, a logged-in session cookie sent by wrk), taking turns in the same
+# run, as a ratio; then the portal's login cost: POST /api/firstfactor with an argon2id hash at
+# Authelia's default parameters (m=64 MiB, t=3, p=4), one at a time and 4 at once.
+#
+# Usage: bench/auth.sh            (builds a release binary in build-bench/ if BURROW unset)
+#        BURROW=path/to/burrow DURATION=10s ROUNDS=3 LOGINS=20 bench/auth.sh
+# Needs: wrk, nginx (nginx-light), curl, python3 (scripts/deps bench installs them).
+# Prints a markdown report on stdout; progress goes to stderr. Every process it starts is
+# stopped by pid on exit, and every step is bounded in time. Loopback only.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+duration=${DURATION:-10s}
+conns=${CONNS:-32}
+threads=${THREADS:-2}
+rounds=${ROUNDS:-3}
+logins=${LOGINS:-20}
+
+log() { printf '%s\n' "bench: $*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+for tool in wrk nginx curl python3; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool not found (scripts/deps bench)"
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [ -z "${BURROW:-}" ]; then
+  log "building a release binary in build-bench/"
+  cmake -S "$root" -B "$root/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DBURROW_TESTS=OFF >/dev/null
+  timeout 1800 ninja -C "$root/build-bench" burrow >/dev/null
+  BURROW=$root/build-bench/src/cli/burrow
+fi
+[ -x "$BURROW" ] || die "burrow binary not found at $BURROW"
+
+work=$(mktemp -d /tmp/burrow-bench.XXXXXX)
+chmod 755 "$work"  # nginx workers may run as another user
+pids=()
+
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; fails after SECONDS.
+wait_until() {
+  local limit=$1; shift
+  local end=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
+
+# ---- the origin ----
+
+mkdir -p "$work/www" "$work/origin/tmp" "$work/origin/logs"
+head -c 1024 /dev/urandom >"$work/www/1k.bin"
+origin_port=$(free_port)
+p=$work/origin
+cat >"$p/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $p/nginx.pid;
+error_log $p/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $p/tmp/body;
+  proxy_temp_path $p/tmp/proxy;
+  fastcgi_temp_path $p/tmp/fastcgi;
+  uwsgi_temp_path $p/tmp/uwsgi;
+  scgi_temp_path $p/tmp/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$origin_port;
+    location / { root $work/www; }
+  }
+}
+EOF
+"$nginx_bin" -p "$p/" -c "$p/nginx.conf" -e "$p/logs/error.log" &
+pids+=($!)
+wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$origin_port/1k.bin" || die "origin nginx did not start"
+
+# ---- the portal: one user, argon2id at Authelia's defaults ----
+
+hash=$(printf 'correct horse\n' | timeout 60 "$BURROW" auth hash-password) || die "hash-password failed"
+cat >"$work/users_database.yml" <<EOF
+users:
+  john:
+    displayname: John Doe
+    password: '$hash'
+    email: john@bench.test
+    groups: [admins]
+EOF
+head -c 32 /dev/urandom | base64 >"$work/session_secret"
+portal_port=$(free_port)
+cat >"$work/configuration.yml" <<EOF
+server:
+  address: 'tcp://127.0.0.1:$portal_port/'
+session:
+  cookies:
+    - domain: bench.test
+      authelia_url: 'http://auth.bench.test'
+authentication_backend:
+  file:
+    path: '$work/users_database.yml'
+access_control:
+  default_policy: one_factor
+EOF
+AUTHELIA_SESSION_SECRET_FILE=$work/session_secret "$BURROW" auth --config "$work/configuration.yml" \
+  2>"$work/auth.log" &
+auth_pid=$!
+pids+=("$auth_pid")
+wait_until 15 grep -q 'auth listening' "$work/auth.log" || die "portal not ready: $(tail -5 "$work/auth.log")"
+
+login_body='{"username":"john","password":"correct horse","keepMeLoggedIn":false,"targetURL":""}'
+login() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 30 -H 'Host: auth.bench.test' \
+    -H 'Content-Type: application/json' --data-binary "$login_body" \
+    "http://127.0.0.1:$portal_port/api/firstfactor"
+}
+cookie=$(curl -s -D - -o /dev/null --max-time 30 -H 'Host: auth.bench.test' \
+  -H 'Content-Type: application/json' --data-binary "$login_body" \
+  "http://127.0.0.1:$portal_port/api/firstfactor" | tr -d '\r' |
+  sed -n 's/^[Ss]et-[Cc]ookie: \(authelia_session=[^;]*\).*/\1/p' | head -1)
+[ -n "$cookie" ] || die "login failed: $(tail -5 "$work/auth.log")"
+
+# ---- burrow: edge + connector, two routes to the same origin ----
+
+"$BURROW" edge --state-dir "$work/edge" --http 127.0.0.1:0 --tunnel 127.0.0.1:0 \
+  2>"$work/edge.log" &
+edge_pid=$!
+pids+=("$edge_pid")
+wait_until 15 grep -q 'edge ready' "$work/edge.log" || die "edge not ready: $(tail -5 "$work/edge.log")"
+ready=$(grep -m1 'edge ready' "$work/edge.log")
+edge_http=$(sed -E 's/.*[^s-]http=[^ ]*:([0-9]+).*/\1/' <<<" $ready")
+edge_tunnel=$(sed -E 's/.*tunnel=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
+[[ "$edge_http" =~ ^[0-9]+$ && "$edge_tunnel" =~ ^[0-9]+$ ]] || die "cannot parse: $ready"
+
+"$BURROW" edge tunnel create bench --state-dir "$work/edge" --endpoint "127.0.0.1:$edge_tunnel" \
+  >"$work/token.tmp" 2>>"$work/admin.log" || die "tunnel create: $(cat "$work/admin.log")"
+install -m 600 /dev/null "$work/token"
+cat "$work/token.tmp" >"$work/token"
+rm -f "$work/token.tmp"
+for h in plain.bench.test sso.bench.test; do
+  "$BURROW" edge route dns bench "$h" --state-dir "$work/edge" >>"$work/admin.log" 2>&1 \
+    || die "route dns: $(cat "$work/admin.log")"
+done
+kill -HUP "$edge_pid"
+known() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: sso.bench.test' "http://127.0.0.1:$edge_http/")" != 404 ]; }
+wait_until 10 known || die "edge did not pick up the routes on SIGHUP"
+
+cat >"$work/config.yml" <<EOF
+middlewares:
+  sso:
+    forwardAuth:
+      address: http://127.0.0.1:$portal_port/api/authz/forward-auth
+      trustForwardHeader: true
+      authResponseHeaders: [Remote-User, Remote-Groups, Remote-Name, Remote-Email]
+ingress:
+  - hostname: plain.bench.test
+    service: http://127.0.0.1:$origin_port
+  - hostname: sso.bench.test
+    service: http://127.0.0.1:$origin_port
+    middlewares: [sso]
+  - service: http_status:404
+EOF
+"$BURROW" tunnel run --config "$work/config.yml" --token-file "$work/token" 2>"$work/connector.log" &
+conn_pid=$!
+pids+=("$conn_pid")
+registered() { [ "$(grep -c 'connection registered' "$work/connector.log")" -ge 4 ]; }
+wait_until 20 registered || die "connector not registered: $(tail -5 "$work/connector.log")"
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+[ "$(code -H 'Host: plain.bench.test' "http://127.0.0.1:$edge_http/1k.bin")" = 200 ] \
+  || die "the plain route does not answer 200"
+[ "$(code -H 'Host: sso.bench.test' -H 'Accept: application/json' "http://127.0.0.1:$edge_http/1k.bin")" = 401 ] \
+  || die "the sso route without a session does not answer 401"
+[ "$(code -H 'Host: sso.bench.test' -H "Cookie: $cookie" "http://127.0.0.1:$edge_http/1k.bin")" = 200 ] \
+  || die "the sso route with a session does not answer 200"
+
+# ---- wrk ----
+
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
+    printf "%.2f", n }'
+}
+hz=$(getconf CLK_TCK)
+cpu_ticks() { local p; for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $1 } END { print t + 0 }'; }
+cpu_us_per_req() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "n/a" }'; }
+requests() { awk '/requests in/ { print $1 }' "$1"; }
+
+# run_wrk LABEL HOST [HEADER] : sets rps, p50, p99, errs, cpu (edge + connector + portal, µs/request)
+run_wrk() {
+  local label=$1 host=$2 out=$work/wrk.$1.txt
+  local hdr=(-H "Host: $host")
+  [ -n "${3:-}" ] && hdr+=(-H "$3")
+  local url=http://127.0.0.1:$edge_http/1k.bin
+  log "wrk $label: -t$threads -c$conns -d$duration $host"
+  timeout 60 wrk -t"$threads" -c"$conns" -d2s "${hdr[@]}" "$url" >/dev/null 2>&1 || true  # warm-up
+  local t0 te tc ta
+  t0=$(cpu_ticks "$edge_pid" "$conn_pid" "$auth_pid")
+  te=$(cpu_ticks "$edge_pid") tc=$(cpu_ticks "$conn_pid") ta=$(cpu_ticks "$auth_pid")
+  timeout 120 wrk -t"$threads" -c"$conns" -d"$duration" --latency "${hdr[@]}" "$url" >"$out" 2>&1 \
+    || die "wrk $label failed: $(cat "$out")"
+  local n
+  n=$(requests "$out")
+  cpu=$(cpu_us_per_req $(($(cpu_ticks "$edge_pid" "$conn_pid" "$auth_pid") - t0)) "$n")
+  cpu_parts="$(cpu_us_per_req $(($(cpu_ticks "$edge_pid") - te)) "$n") / $(cpu_us_per_req $(($(cpu_ticks "$conn_pid") - tc)) "$n") / $(cpu_us_per_req $(($(cpu_ticks "$auth_pid") - ta)) "$n")"
+  rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+  errs=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+n_r=() n_5=() n_9=() n_c=() s_r=() s_5=() s_9=() s_c=() n_err=0 s_err=0 ratios=()
+for round in $(seq "$rounds"); do
+  log "round $round of $rounds"
+  run_wrk plain plain.bench.test
+  n_r+=("$rps") n_5+=("$p50") n_9+=("$p99") n_c+=("$cpu") n_err=$((n_err + errs))
+  n_parts=$cpu_parts
+  plain_rps=$rps
+  run_wrk sso sso.bench.test "Cookie: $cookie"
+  s_r+=("$rps") s_5+=("$p50") s_9+=("$p99") s_c+=("$cpu") s_err=$((s_err + errs))
+  s_parts=$cpu_parts
+  ratios+=("$(awk -v a="$rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')")
+done
+kill -0 "$edge_pid" && kill -0 "$conn_pid" && kill -0 "$auth_pid" || die "a process died under load"
+auth_conns=$(ss -Htn state established "( sport = :$portal_port )" 2>/dev/null | wc -l)
+
+# ---- login cost ----
+
+now_ns() { date +%s%N; }
+log "logins: $logins one at a time"
+t0=$(now_ns)
+for _ in $(seq "$logins"); do
+  [ "$(login)" = 200 ] || die "a login failed: $(tail -3 "$work/auth.log")"
+done
+seq_ms=$(awk -v d="$(($(now_ns) - t0))" -v n="$logins" 'BEGIN { printf "%.0f", d / 1e6 / n }')
+log "logins: $logins, 4 at a time"
+t0=$(now_ns)
+for _ in $(seq $((logins / 4))); do
+  batch=()
+  for i in 1 2 3 4; do login >"$work/login.$i.$RANDOM" & batch+=($!); done
+  wait "${batch[@]}"  # not a bare wait: the edge, connector and portal are children too
+done
+par_s=$(awk -v d="$(($(now_ns) - t0))" 'BEGIN { printf "%.3f", d / 1e9 }')
+par_ok=0 par_busy=0
+for f in "$work"/login.*; do  # each holds one status, without a newline
+  case $(cat "$f") in 200) par_ok=$((par_ok + 1)) ;; 503) par_busy=$((par_busy + 1)) ;; esac
+done
+par_rate=$(awk -v n="$par_ok" -v s="$par_s" 'BEGIN { printf "%.1f", n / s }')
+auth_hwm=$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$auth_pid/status")
+
+# ---- report ----
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)
+n_rps=$(median "${n_r[@]}") s_rps=$(median "${s_r[@]}")
+
+cat <<EOF
+Machine: $(nproc) CPUs, $cpu_model; $(uname -sr). burrow $commit$dirty.
+Load average before the run: $load_before.
+
+## forwardAuth to burrow auth: wrk -t$threads -c$conns -d$duration, 1 KB file (median of $rounds rounds)
+
+| route | requests/s | p50 ms | p99 ms | errors | CPU µs/request (edge + connector + portal) | vs no middleware |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| no middleware | $n_rps | $(median "${n_5[@]}") | $(median "${n_9[@]}") | $n_err | $(median "${n_c[@]}") | 1.00 |
+| forwardAuth, logged-in session | $s_rps | $(median "${s_5[@]}") | $(median "${s_9[@]}") | $s_err | $(median "${s_c[@]}") | $(ratio "$s_rps" "$n_rps") |
+
+Requests/s by round, no middleware: ${n_r[*]}; forwardAuth: ${s_r[*]}; ratio by round: ${ratios[*]}.
+CPU µs/request by process (edge / connector / portal), last round: no middleware $n_parts;
+forwardAuth $s_parts.
+Connections from the connector to the portal after the run: $auth_conns (kept alive and reused).
+
+## Login: POST /api/firstfactor, argon2id m=65536 t=3 p=4
+
+| | figure |
+| --- | ---: |
+| one at a time ($logins logins) | $seq_ms ms per login, $(awk -v m="$seq_ms" 'BEGIN { printf "%.1f", 1000 / m }') logins/s |
+| 4 at a time ($par_ok logins in $par_s s; $par_busy refused 503 as too many at once) | $par_rate logins/s |
+| portal peak RSS (VmHWM) | $auth_hwm MiB |
+EOF
