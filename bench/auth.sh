@@ -19,6 +19,7 @@ conns=${CONNS:-32}
 threads=${THREADS:-2}
 rounds=${ROUNDS:-3}
 logins=${LOGINS:-20}
+[ "$logins" -ge 4 ] || { echo "bench: LOGINS must be at least 4 (one batch of 4 at once)" >&2; exit 2; }
 
 log() { printf '%s\n' "bench: $*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
@@ -270,7 +271,7 @@ for _ in $(seq $((logins / 4))); do
 done
 par_s=$(awk -v d="$(($(now_ns) - t0))" 'BEGIN { printf "%.3f", d / 1e9 }')
 par_ok=0 par_busy=0
-for f in "$work"/login.*; do  # each holds one status, without a newline
+for f in "$work"/login.*.*; do  # each holds one status, without a newline
   case $(cat "$f") in 200) par_ok=$((par_ok + 1)) ;; 503) par_busy=$((par_busy + 1)) ;; esac
 done
 par_rate=$(awk -v n="$par_ok" -v s="$par_s" 'BEGIN { printf "%.1f", n / s }')
