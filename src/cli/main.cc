@@ -63,6 +63,8 @@ struct Flags {
   std::string config_file, token_file, url, grace_period = "30s", rule_url;
   int ha_connections = 4;
   std::string metrics;
+  std::string access_log;
+  std::string access_log_format;
   bool ha_connections_given = false, grace_period_given = false;
   // quick
   tunnel::QuickOptions quick;
@@ -226,6 +228,8 @@ int tunnelRun(Flags& f) {
   if (f.grace_period_given) o.grace_period = *grace;
   if (f.ha_connections_given) o.ha_connections = f.ha_connections;
   o.metrics_addr = f.metrics;
+  o.access_log = f.access_log;
+  o.access_log_format = f.access_log_format;
   o.log_level_given = f.log_level_given;
   o.config = std::move(*cfg);
   return finish(tunnel::runConnector(o));
@@ -437,6 +441,10 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   edge->add_option("--tunnel", f.edge.tunnel_addr, "where connectors dial in, e.g. :7844");
   edge->add_option("--cert", f.edge.cert_file, "PEM certificate for --https");
   edge->add_option("--key", f.edge.key_file, "PEM private key for --https");
+  edge->add_option("--access-log", f.edge.access_log,
+                   "one line per request to FILE (- = standard output); SIGUSR1 reopens it");
+  edge->add_option("--access-log-format", f.edge.access_log_format,
+                   "json or combined (default: combined, with host, tunnel and times after it)");
   edge->add_option("--grace-period", f.edge_grace, "time requests in flight get on SIGTERM/SIGINT")
       ->capture_default_str();
   edge->add_option("--max-connections", f.edge.limits.max_connections,
@@ -503,6 +511,10 @@ void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table) {
       ->capture_default_str();
   trun->add_option("--metrics", f.metrics,
                    "loopback address for /ready, /healthcheck and /metrics, e.g. 127.0.0.1:2000");
+  trun->add_option("--access-log", f.access_log,
+                   "one line per request to FILE (- = standard output); SIGUSR1 reopens it");
+  trun->add_option("--access-log-format", f.access_log_format,
+                   "json or combined (default: combined, with host, tunnel and times after it)");
   trun->parse_complete_callback([&f, trun] {
     f.ha_connections_given = trun->count("--ha-connections") > 0;
     f.grace_period_given = trun->count("--grace-period") > 0;

@@ -66,6 +66,7 @@ struct Connector::Impl {
   std::vector<int> indexes;  // by slot: the HA connection indexes this thread keeps
   std::string connector_id;
   std::shared_ptr<ConnectorStats> stats;
+  std::shared_ptr<http::AccessLog> access_log;
   std::unique_ptr<asio::ssl::context> tls;
   std::shared_ptr<http::OriginPool> pool;
   std::vector<std::shared_ptr<H2Session>> sessions;  // registered, by slot
@@ -204,7 +205,18 @@ struct Connector::Impl {
       for (const auto& h : req.headers) route.headers.emplace_back(h.name, h.value);
     }
     size_t idx = config::matchIngress(*rules, route);
-    co_await http::serveRoute(*origins, rules->ingress[idx], req, *st, *st);
+    if (const auto log = access_log) {
+      // Recorded before the route's middlewares change the request; the upstream time runs
+      // from here (middlewares included) to the answer's head.
+      http::AccessRecorder rec(req, *st);
+      rec.setTunnel(token.tunnel_id);
+      rec.upstreamSent();
+      co_await http::serveRoute(*origins, rules->ingress[idx], req, *st, rec);
+      if (!st->headWritten()) co_await http::respondText(rec, 502, "no response");
+      log->write(rec.entry());
+    } else {
+      co_await http::serveRoute(*origins, rules->ingress[idx], req, *st, *st);
+    }
     if (!st->headWritten()) co_await http::respondText(*st, 502, "no response");
     if (int code = st->statusWritten(); code > 0 && code < 600)
       stats->responses[static_cast<size_t>(code)].fetch_add(1, std::memory_order_relaxed);
@@ -422,6 +434,10 @@ base::Result<void> Connector::start() {
     asio::co_spawn(im.ioc, im.connectionLoop(slot), asio::detached);
   }
   return {};
+}
+
+void Connector::setAccessLog(std::shared_ptr<http::AccessLog> log) {
+  impl_->access_log = std::move(log);
 }
 
 void Connector::setConfig(std::shared_ptr<const config::TunnelConfig> cfg) {

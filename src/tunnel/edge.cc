@@ -186,7 +186,7 @@ struct Edge::Shard : http::Handler {
     explicit Forwarded(Shard& s) : shard(s) {}
     Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                       http::ResponseWriter& out) override {
-      co_await shard.serve(req, body, out, true);
+      co_await shard.serve(req, body, out, true, nullptr);
     }
     Shard& shard;
   };
@@ -274,12 +274,20 @@ struct Edge::Shard : http::Handler {
 
   Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                     http::ResponseWriter& out) override {
-    co_await serve(req, body, out, false);
+    if (!edge.access_log_) {
+      co_await serve(req, body, out, false, nullptr);
+      co_return;
+    }
+    // Logged by the shard the client is connected to, once, also when another shard serves it.
+    auto log = edge.access_log_;
+    http::AccessRecorder rec(req, out);
+    co_await serve(req, body, rec, false, &rec);
+    log->write(rec.entry());
   }
 
   // Hands the request to shard `to` over a fresh socketpair and relays its answer.
   Task<void> forwardTo(Shard& to, http::RequestHead& req, http::BodyReader& body,
-                       http::ResponseWriter& out) {
+                       http::ResponseWriter& out, http::AccessRecorder* rec) {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
       co_await http::respondText(out, 502, base::sysError("socketpair").value().message());
@@ -308,12 +316,14 @@ struct Edge::Shard : http::Handler {
     }
     LOG_DEBUG("request forwarded from_shard={} to_shard={} host={} method={}", index, to.index,
               req.authority, req.method);
+    if (rec) rec->upstreamSent();
     co_await http::forward(std::move(mine), req, body, out);
   }
 
-  // `forwarded`: another shard sent the request here; it is not forwarded again.
+  // `forwarded`: another shard sent the request here; it is not forwarded again. `rec`: the
+  // access log's record of it, told the tunnel and the upstream time (nullptr: not logged).
   Task<void> serve(http::RequestHead& req, http::BodyReader& body, http::ResponseWriter& out,
-                   bool forwarded) {
+                   bool forwarded, http::AccessRecorder* rec) {
     // A forwarded request is counted once, by the shard its client is connected to.
     struct Count {
       std::shared_ptr<std::atomic<int>> n;
@@ -338,6 +348,7 @@ struct Edge::Shard : http::Handler {
       co_await http::respondText(out, 404, "no tunnel serves this host");
       co_return;
     }
+    if (rec) rec->setTunnel(tunnelName(*tunnel_id));
     if (!forwarded) {
       // X-Forwarded-*: append the peer to any chain the client sent.
       bool have_xff = false;
@@ -360,13 +371,13 @@ struct Edge::Shard : http::Handler {
       req.headers.push_back({"x-forwarded-host", req.authority});
       if (!live.contains(*tunnel_id)) {
         if (auto other = edge.shared_->shardWith(*tunnel_id, index)) {
-          co_await forwardTo(*edge.shards_[*other], req, body, out);
+          co_await forwardTo(*edge.shards_[*other], req, body, out, rec);
           co_return;
         }
       }
     }
 
-    co_await relay(req, body, out, *tunnel_id, host);
+    co_await relay(req, body, out, *tunnel_id, host, rec);
   }
 
   // Opens the stream for `req` and waits for its answer's head. A connector that is draining
@@ -411,7 +422,8 @@ struct Edge::Shard : http::Handler {
   // Sends one routed request through the tunnel and relays the answer back (a coroutine of
   // its own, so that each frame stays small enough for Asio's recycling allocator).
   Task<void> relay(http::RequestHead& req, http::BodyReader& body, http::ResponseWriter& out,
-                   const std::string& tunnel_id, const std::string& host) {
+                   const std::string& tunnel_id, const std::string& host,
+                   http::AccessRecorder* rec) {
     auto ex = co_await asio::this_coro::executor;
     std::shared_ptr<H2Stream> st;
     std::shared_ptr<Done> up;
@@ -443,6 +455,7 @@ struct Edge::Shard : http::Handler {
       LOG_DEBUG("client gone before its request was sent client={} host={}", req.client_ip, host);
       co_return;
     }
+    if (rec) rec->upstreamSent();
     auto head = co_await firstAnswer(req, tunnel_id, host, st, startUpload, gone);
     if (!head) {
       if (up && !up->done) body.cancel();

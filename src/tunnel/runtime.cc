@@ -62,17 +62,31 @@ base::Result<tcp::acceptor> listen(asio::io_context& ioc, std::string_view addr,
 
 namespace {
 
-// Calls `on_stop` on the first SIGINT/SIGTERM, exits at once on the second, and calls
-// `on_reload` on SIGHUP.
+// Calls `on_stop` on the first SIGINT/SIGTERM, exits at once on the second, calls
+// `on_reload` on SIGHUP, and reopens the access log (if any) on SIGUSR1.
 struct Signals {
-  Signals(asio::io_context& ioc, std::function<void()> stop, std::function<void()> reload)
-      : set(ioc, SIGINT, SIGTERM, SIGHUP), on_stop(std::move(stop)), on_reload(std::move(reload)) {
+  Signals(asio::io_context& ioc, std::function<void()> stop, std::function<void()> reload,
+          std::shared_ptr<http::AccessLog> log = nullptr)
+      : set(ioc, SIGINT, SIGTERM, SIGHUP),
+        on_stop(std::move(stop)),
+        on_reload(std::move(reload)),
+        access_log(std::move(log)) {
+    set.add(SIGUSR1);
     arm();
   }
   void arm() {
     set.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (ec) return;
-      if (sig == SIGHUP) {
+      if (sig == SIGUSR1) {
+        if (!access_log) {
+          LOG_INFO("SIGUSR1 ignored: no access log");
+        } else if (auto r = access_log->reopen(); !r) {
+          LOG_WARN("SIGUSR1: the access log stays on the file it had error={}",
+                   r.error().message());
+        } else {
+          LOG_INFO("SIGUSR1: access log reopened path={}", access_log->path());
+        }
+      } else if (sig == SIGHUP) {
         if (on_reload)
           on_reload();
         else
@@ -95,6 +109,7 @@ struct Signals {
   asio::signal_set set;
   std::function<void()> on_stop;
   std::function<void()> on_reload;
+  std::shared_ptr<http::AccessLog> access_log;
   bool stopping = false;
 };
 
@@ -157,6 +172,15 @@ base::Result<int> runEdge(const EdgeOptions& o) {
                          {"--body-timeout", l.body_timeout},
                          {"--send-timeout", l.send_timeout}})
     if (d.count() <= 0) return base::invalid("{} must be longer than 0s", name);
+  std::shared_ptr<http::AccessLog> access_log;
+  if (!o.access_log.empty()) {
+    ASSIGN_OR_RETURN(
+        http::AccessLogFormat format,
+        http::parseAccessLogFormat(o.access_log_format.empty() ? "combined" : o.access_log_format));
+    ASSIGN_OR_RETURN(access_log, http::AccessLog::open(o.access_log, format));
+  } else if (!o.access_log_format.empty()) {
+    return base::invalid("--access-log-format needs --access-log");
+  }
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(o.state_dir));
   // One shard per core, each with its own io_context and thread (see edge.cc).
   int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 64);
@@ -169,6 +193,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   auto& ioc = *iocs[0];
   Edge edge(raw, std::move(state));
   edge.setClientLimits(fitToOpenFiles(o.limits));
+  edge.setAccessLog(access_log);
   RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));
   // Remember where connectors can dial so `edge tunnel create` can put it in tokens.
   auto ep = *edge.tunnelEndpoint();
@@ -188,7 +213,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
     for (auto& io : iocs) io->stop();
   };
   Signals sig(
-      ioc, [&] { edge.drain(o.grace_period, stopAll); }, [&] { edge.reload(); });
+      ioc, [&] { edge.drain(o.grace_period, stopAll); }, [&] { edge.reload(); }, access_log);
   std::vector<std::thread> workers;
   for (int t = 1; t < threads; ++t)
     workers.emplace_back([io = iocs[t].get()] {
@@ -240,6 +265,15 @@ base::Result<int> runConnector(const ConnectorOptions& o) {
   Effective now = effective(o, o.config);
   if (now.ha_connections < 1 || now.ha_connections > 64)
     return base::invalid("--ha-connections must be between 1 and 64, not {}", now.ha_connections);
+  std::shared_ptr<http::AccessLog> access_log;
+  if (!o.access_log.empty()) {
+    ASSIGN_OR_RETURN(
+        http::AccessLogFormat format,
+        http::parseAccessLogFormat(o.access_log_format.empty() ? "combined" : o.access_log_format));
+    ASSIGN_OR_RETURN(access_log, http::AccessLog::open(o.access_log, format));
+  } else if (!o.access_log_format.empty()) {
+    return base::invalid("--access-log-format needs --access-log");
+  }
   applyLogLevel(now.loglevel);
   // One thread per core (at most one per connection), each with its own io_context and its
   // share of the HA connections: nothing on the data path crosses threads. A reload that
@@ -255,6 +289,7 @@ base::Result<int> runConnector(const ConnectorOptions& o) {
     conns.push_back(std::make_unique<Connector>(*iocs.back(), o.config, token,
                                                 indexesOf(t, threads, now.ha_connections),
                                                 connector_id, stats));
+    conns.back()->setAccessLog(access_log);
   }
   if (!now.metrics.empty()) RETURN_IF_ERROR(conns[0]->startMetrics(now.metrics));
   for (auto& c : conns) RETURN_IF_ERROR(c->start());
@@ -316,7 +351,7 @@ base::Result<int> runConnector(const ConnectorOptions& o) {
           });
         }
       },
-      reload);
+      reload, access_log);
   LOG_INFO("connector starting tunnel={} edge={} ha_connections={} threads={} rules={}",
            token.tunnel_id, token.endpoint, now.ha_connections, threads, o.config.ingress.size());
   std::vector<std::thread> workers;

@@ -20,6 +20,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "http/access_log.h"
 #include "http/http.h"
 #include "tunnel/edge_state.h"
 #include "tunnel/h2.h"
@@ -70,6 +71,8 @@ class Edge {
   void setDefaultTunnel(std::string id) { default_tunnel_ = std::move(id); }
   // Bounds on clients (see ClientLimits). Before start(); the defaults hold otherwise.
   void setClientLimits(const ClientLimits& limits);
+  // One line per client request from now on (nullptr: none). Before start().
+  void setAccessLog(std::shared_ptr<http::AccessLog> log) { access_log_ = std::move(log); }
   // Re-reads tunnels and routes; connections of deleted tunnels are closed.
   void reload();
   // Graceful: closes the listeners, lets requests in flight finish within `grace`, then
@@ -90,6 +93,7 @@ class Edge {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Shared> shared_;
   std::optional<std::string> default_tunnel_;
+  std::shared_ptr<http::AccessLog> access_log_;
   std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_;
   friend struct Shard;
 };
@@ -123,6 +127,8 @@ class Connector {
   void stopMetrics();
   // A reload: requests from now on follow `cfg`'s rules; those in flight finish with theirs.
   void setConfig(std::shared_ptr<const config::TunnelConfig> cfg);
+  // One line per request served from now on (nullptr: none). Before start().
+  void setAccessLog(std::shared_ptr<http::AccessLog> log);
   // A reload: keep the HA connections `wanted` (dialling new ones); connections no longer
   // wanted get GOAWAY and end when their streams are done, or after `grace`.
   void setIndexes(const std::vector<int>& wanted, std::chrono::milliseconds grace);

@@ -86,6 +86,8 @@ struct EdgeOptions {
   std::string key_file;
   std::chrono::milliseconds grace_period{30'000};
   ClientLimits limits;
+  std::string access_log;         // FILE, or - for standard output; "" = none
+  std::string access_log_format;  // json or combined ("" = combined)
 };
 // Runs until SIGTERM/SIGINT: the listeners close at once, requests in flight get up to the
 // grace period to finish. SIGHUP reloads tunnels and routes from the state directory.
@@ -100,7 +102,9 @@ struct ConnectorOptions {
   // on reload; without either, the defaults: 4 connections, 30s, no metrics, info.
   std::optional<int> ha_connections;
   std::optional<std::chrono::milliseconds> grace_period;
-  std::string metrics_addr;  // loopback only; "" = none
+  std::string metrics_addr;       // loopback only; "" = none
+  std::string access_log;         // FILE, or - for standard output; "" = none
+  std::string access_log_format;  // json or combined ("" = combined)
   bool log_level_given = false;
 };
 // Runs until SIGTERM/SIGINT (drain up to the grace period, exit 0) or a permanent refusal
