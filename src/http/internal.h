@@ -24,9 +24,10 @@ bool statusHasNoBody(int status);
 
 // Why a roundTrip() did not complete.
 struct RoundTripError {
-  std::string message;     // for the log, never for the client
-  int status = 502;        // what proxy() answers: 502, or 504 after responseTimeout
-  bool abandoned = false;  // the client went away: nothing more is owed to it
+  std::string message;       // for the log, never for the client
+  int status = 502;          // what proxy() answers: 502, or 504 after responseTimeout
+  bool abandoned = false;    // the client went away: nothing more is owed to it
+  bool unreachable = false;  // no connection to the origin could be made
 };
 // One exchange of `req` with the HTTP/1.1 origin `svc` (Http, Https, Unix or UnixTls) over a
 // pooled connection, the answer relayed to `out`: a stale pooled connection is retried once, a

@@ -609,7 +609,10 @@ Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead&
       LOG_DEBUG("request abandoned by the client, origin connection closed service={}", svc.text);
       co_return;
     }
-    LOG_WARN("origin request failed service={} error={}", svc.text, failed->message);
+    if (failed->unreachable)
+      LOG_WARN("origin unreachable service={} error={}", svc.text, failed->message);
+    else
+      LOG_WARN("origin request failed service={} error={}", svc.text, failed->message);
     co_await respondText(out, failed->status, failed->message);
   }
 }
@@ -626,7 +629,7 @@ Task<std::optional<RoundTripError>> roundTrip(OriginPool& pool, const config::Se
     bool reused = conn != nullptr;
     if (!conn) {
       auto fresh = co_await impl.connect(svc, origin);
-      if (!fresh) co_return RoundTripError{fresh.error().message(), 502};
+      if (!fresh) co_return RoundTripError{fresh.error().message(), 502, false, true};
       conn = std::move(*fresh);
     }
     bool reusable = false;

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <list>
+#include <map>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
@@ -126,6 +127,27 @@ struct Edge::Shared {
   // The state directory's lock and its list of live connections (see live.h); made at start().
   std::unique_ptr<LiveRegistry> live;
 
+  // What --metrics reports. Requests are counted only when it is on (set before start()).
+  bool metrics_on = false;
+  std::mutex metrics_mu;
+  std::map<std::pair<std::string, int>, uint64_t> requests;  // (tunnel name, code); metrics_mu
+  std::map<std::string, uint64_t> response_bytes;            // tunnel name; metrics_mu
+  std::atomic<uint64_t> tls_ok{0}, tls_failed{0};
+
+  void countRequest(const std::string& tunnel, int status, uint64_t bytes) {
+    std::lock_guard lock(metrics_mu);
+    ++requests[{tunnel, status}];
+    response_bytes[tunnel] += bytes;
+  }
+  // Live connector connections by tunnel id, all shards.
+  std::map<std::string, int> liveByTunnel() {
+    std::lock_guard lock(mu);
+    std::map<std::string, int> out;
+    for (const auto& [id, counts] : sessions)
+      for (int c : counts) out[id] += c;
+    return out;
+  }
+
   void count(const std::string& tunnel_id, size_t shard, int delta) {
     std::lock_guard lock(mu);
     auto& v = sessions[tunnel_id];
@@ -191,10 +213,99 @@ struct Edge::Shard : http::Handler {
     Shard& shard;
   };
 
+  // The --metrics listener's requests (shard 0 only): small fixed answers, never routed.
+  struct Metrics : http::Handler {
+    explicit Metrics(Shard& s) : shard(s) {}
+    Task<void> handle(http::RequestHead& req, http::BodyReader&,
+                      http::ResponseWriter& out) override {
+      std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+      http::ResponseHead head;
+      std::string body;
+      if (path == "/ready") {
+        head.status = 200;
+        body = "{\"status\":200}\n";
+        head.headers.push_back({"content-type", "application/json"});
+      } else if (path == "/metrics") {
+        head.status = 200;
+        body = shard.metricsText();
+        head.headers.push_back({"content-type", "text/plain; version=0.0.4; charset=utf-8"});
+      } else {
+        head.status = 404;
+        body = "not found: try /ready or /metrics\n";
+      }
+      head.content_length = body.size();
+      if (!co_await out.writeHead(std::move(head))) co_return;
+      if (req.method != "HEAD" && !co_await out.writeBody(body.data(), body.size())) co_return;
+      (void)co_await out.finish();
+    }
+    Shard& shard;
+  };
+
+  static std::string label(std::string_view v) {
+    std::string out;
+    for (char c : v) {
+      if (c == '\\' || c == '"') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    return out;
+  }
+
+  // Prometheus' text format. Tunnels by name (an id when the name is not known here).
+  std::string metricsText() {
+    Shared& sh = *edge.shared_;
+    std::string out;
+    auto metric = [&](std::string_view name, std::string_view type, std::string_view help) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    metric("burrow_edge_requests_total", "counter",
+           "Client requests answered, by tunnel (empty: no route) and status code.");
+    std::map<std::pair<std::string, int>, uint64_t> requests;
+    std::map<std::string, uint64_t> bytes;
+    {
+      std::lock_guard lock(sh.metrics_mu);
+      requests = sh.requests;
+      bytes = sh.response_bytes;
+    }
+    for (const auto& [k, n] : requests)
+      out += fmt::format("burrow_edge_requests_total{{tunnel=\"{}\",code=\"{}\"}} {}\n",
+                         label(k.first), k.second, n);
+    metric("burrow_edge_response_bytes_total", "counter", "Body bytes sent to clients, by tunnel.");
+    for (const auto& [t, n] : bytes)
+      out += fmt::format("burrow_edge_response_bytes_total{{tunnel=\"{}\"}} {}\n", label(t), n);
+    metric("burrow_edge_requests_in_flight", "gauge", "Client requests being answered.");
+    out += fmt::format("burrow_edge_requests_in_flight {}\n", sh.in_flight->load());
+    metric("burrow_edge_client_connections", "gauge", "Open client connections.");
+    out += fmt::format("burrow_edge_client_connections {}\n", sh.gate ? sh.gate->open() : 0);
+    metric("burrow_edge_tunnel_connections", "gauge",
+           "Registered connector connections, by tunnel.");
+    for (const auto& [id, n] : sh.liveByTunnel())
+      out += fmt::format("burrow_edge_tunnel_connections{{tunnel=\"{}\"}} {}\n",
+                         label(tunnelName(id)), n);
+    metric("burrow_edge_tls_handshakes_total", "counter",
+           "TLS handshakes on the https listener, by result.");
+    out += fmt::format("burrow_edge_tls_handshakes_total{{result=\"ok\"}} {}\n", sh.tls_ok.load());
+    out += fmt::format("burrow_edge_tls_handshakes_total{{result=\"failed\"}} {}\n",
+                       sh.tls_failed.load());
+    metric("burrow_edge_refused_connections_total", "counter",
+           "Client connections refused, by the limit they met.");
+    ConnectionGate::Refusals r = sh.gate ? sh.gate->refusedEver() : ConnectionGate::Refusals{};
+    out += fmt::format(
+        "burrow_edge_refused_connections_total{{limit=\"max_connections_per_client\"}} {}\n",
+        r.per_client);
+    out += fmt::format("burrow_edge_refused_connections_total{{limit=\"max_connections\"}} {}\n",
+                       r.total);
+    return out;
+  }
+
   Edge& edge;
   asio::io_context& ioc;
   const size_t index;
   Forwarded from_shards{*this};
+  Metrics metrics{*this};
   EdgeState state;
   std::unique_ptr<asio::ssl::context> tunnel_tls;
   std::unique_ptr<asio::ssl::context> https_tls;
@@ -274,15 +385,19 @@ struct Edge::Shard : http::Handler {
 
   Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                     http::ResponseWriter& out) override {
-    if (!edge.access_log_) {
+    auto log = edge.access_log_;
+    const bool counted = edge.shared_->metrics_on;
+    if (!log && !counted) {
       co_await serve(req, body, out, false, nullptr);
       co_return;
     }
-    // Logged by the shard the client is connected to, once, also when another shard serves it.
-    auto log = edge.access_log_;
+    // Logged and counted by the shard the client is connected to, once, also when another
+    // shard serves it.
     http::AccessRecorder rec(req, out);
     co_await serve(req, body, rec, false, &rec);
-    log->write(rec.entry());
+    const http::AccessEntry& e = rec.entry();
+    if (log) log->write(e);
+    if (counted) edge.shared_->countRequest(e.tunnel, e.status, e.bytes);
   }
 
   // Hands the request to shard `to` over a fresh socketpair and relays its answer.
@@ -627,9 +742,11 @@ struct Edge::Shard : http::Handler {
     auto ec = co_await handshake(*stream);
     dog.reset();
     if (ec) {
+      edge.shared_->tls_failed.fetch_add(1, std::memory_order_relaxed);
       LOG_DEBUG("https handshake failed error={}", ec.message());
       co_return;
     }
+    edge.shared_->tls_ok.fetch_add(1, std::memory_order_relaxed);
     const unsigned char* alpn = nullptr;
     unsigned int alpn_len = 0;
     SSL_get0_alpn_selected(stream->native_handle(), &alpn, &alpn_len);
@@ -795,6 +912,12 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
   // listeners share their port (SO_REUSEPORT); port 0 becomes the first one's port.
   const bool shared_port = shards_.size() > 1;
   ASSIGN_OR_RETURN(tcp::acceptor tunnel_acc, listen(first.ioc, tunnel_addr, "tunnel"));
+  std::optional<tcp::acceptor> metrics_acc;
+  if (!metrics_addr_.empty()) {
+    ASSIGN_OR_RETURN(auto a, listen(first.ioc, metrics_addr_, "metrics"));
+    metrics_acc.emplace(std::move(a));
+    shared_->metrics_on = true;
+  }
   std::vector<std::optional<tcp::acceptor>> http_accs(shards_.size()), https_accs(shards_.size());
   for (size_t i = 0; i < shards_.size(); ++i) {
     auto& ioc = shards_[i]->ioc;
@@ -826,6 +949,12 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
                              [&first](tcp::socket s, std::unique_ptr<Shard::Slot>) {
                                return first.dealTunnel(std::move(s));
                              });
+  if (metrics_acc)
+    metrics_ep_ =
+        first.serveOn(std::move(*metrics_acc), "metrics", false,
+                      [&first](tcp::socket s, std::unique_ptr<Shard::Slot>) {
+                        return http::serveHttp1(std::move(s), first.metrics, http::ServerLimits{});
+                      });
   for (size_t i = 0; i < shards_.size(); ++i) {
     auto& sh = *shards_[i];
     if (http_accs[i]) {

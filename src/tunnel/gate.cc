@@ -35,10 +35,12 @@ ConnectionGate::Verdict ConnectionGate::admit(const boost::asio::ip::address& cl
   uint32_t held = it == by_client_.end() ? 0 : it->second;
   if (held >= max_per_client_) {
     ++refused_.per_client;
+    ++refused_ever_.per_client;
     return Verdict::PerClientFull;
   }
   if (open_ >= max_total_ && !beyond_total) {
     ++refused_.total;
+    ++refused_ever_.total;
     return Verdict::TotalFull;
   }
   ++open_;
@@ -71,6 +73,15 @@ std::optional<ConnectionGate::Refusals> ConnectionGate::refusalsToReport(
 size_t ConnectionGate::open() const {
   std::lock_guard lock(mu_);
   return open_;
+}
+
+}  // namespace tunnel
+
+namespace tunnel {
+
+ConnectionGate::Refusals ConnectionGate::refusedEver() const {
+  std::lock_guard lock(mu_);
+  return refused_ever_;
 }
 
 }  // namespace tunnel

@@ -63,6 +63,8 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
   std::optional<Refusals> refusalsToReport(std::chrono::steady_clock::time_point now);
 
   size_t open() const;
+  // Every refusal since the gate was made (the metrics' counters).
+  Refusals refusedEver() const;
   size_t maxTotal() const { return max_total_; }
   size_t maxPerClient() const { return max_per_client_; }
   // The key a client counts under: the IPv4 address, or the first 64 bits of an IPv6 one.
@@ -78,6 +80,7 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
   size_t open_ = 0;                                      // guarded by mu_
   std::unordered_map<uint64_t, uint32_t> by_client_;     // guarded by mu_; no zero counts
   Refusals refused_;                                     // guarded by mu_
+  Refusals refused_ever_;                                // guarded by mu_
   std::chrono::steady_clock::time_point last_report_{};  // guarded by mu_
 };
 

@@ -148,6 +148,7 @@ std::string readyLine(const Edge& e) {
   if (auto ep = e.httpEndpoint()) line += " http=" + formatEndpoint(*ep);
   if (auto ep = e.httpsEndpoint()) line += " https=" + formatEndpoint(*ep);
   if (auto ep = e.tunnelEndpoint()) line += " tunnel=" + formatEndpoint(*ep);
+  if (auto ep = e.metricsEndpoint()) line += " metrics=" + formatEndpoint(*ep);
   return line;
 }
 
@@ -172,6 +173,10 @@ base::Result<int> runEdge(const EdgeOptions& o) {
                          {"--body-timeout", l.body_timeout},
                          {"--send-timeout", l.send_timeout}})
     if (d.count() <= 0) return base::invalid("{} must be longer than 0s", name);
+  if (!o.metrics_addr.empty()) {
+    if (auto ok = config::checkMetricsAddress(o.metrics_addr); !ok)
+      return base::invalid("--metrics {}", ok.error().message());
+  }
   std::shared_ptr<http::AccessLog> access_log;
   if (!o.access_log.empty()) {
     ASSIGN_OR_RETURN(
@@ -194,6 +199,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   Edge edge(raw, std::move(state));
   edge.setClientLimits(fitToOpenFiles(o.limits));
   edge.setAccessLog(access_log);
+  edge.setMetricsAddress(o.metrics_addr);
   RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));
   // Remember where connectors can dial so `edge tunnel create` can put it in tokens.
   auto ep = *edge.tunnelEndpoint();

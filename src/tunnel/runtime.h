@@ -73,6 +73,9 @@ class Edge {
   void setClientLimits(const ClientLimits& limits);
   // One line per client request from now on (nullptr: none). Before start().
   void setAccessLog(std::shared_ptr<http::AccessLog> log) { access_log_ = std::move(log); }
+  // Serves /ready and /metrics (Prometheus) on ADDR; requests are counted from then on.
+  // Before start(), which binds it.
+  void setMetricsAddress(std::string addr) { metrics_addr_ = std::move(addr); }
   // Re-reads tunnels and routes; connections of deleted tunnels are closed.
   void reload();
   // Graceful: closes the listeners, lets requests in flight finish within `grace`, then
@@ -82,6 +85,7 @@ class Edge {
   std::optional<asio::ip::tcp::endpoint> httpEndpoint() const { return http_ep_; }
   std::optional<asio::ip::tcp::endpoint> httpsEndpoint() const { return https_ep_; }
   std::optional<asio::ip::tcp::endpoint> tunnelEndpoint() const { return tunnel_ep_; }
+  std::optional<asio::ip::tcp::endpoint> metricsEndpoint() const { return metrics_ep_; }
   EdgeState& state();  // the first shard's copy
 
   struct Shard;
@@ -94,7 +98,8 @@ class Edge {
   std::unique_ptr<Shared> shared_;
   std::optional<std::string> default_tunnel_;
   std::shared_ptr<http::AccessLog> access_log_;
-  std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_;
+  std::string metrics_addr_;
+  std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_, metrics_ep_;
   friend struct Shard;
 };
 

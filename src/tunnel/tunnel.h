@@ -88,6 +88,7 @@ struct EdgeOptions {
   ClientLimits limits;
   std::string access_log;         // FILE, or - for standard output; "" = none
   std::string access_log_format;  // json or combined ("" = combined)
+  std::string metrics_addr;       // loopback only; "" = none
 };
 // Runs until SIGTERM/SIGINT: the listeners close at once, requests in flight get up to the
 // grace period to finish. SIGHUP reloads tunnels and routes from the state directory.
