@@ -464,6 +464,11 @@ struct Edge::Shard : http::Handler {
       co_return;
     }
     if (rec) rec->setTunnel(tunnelName(*tunnel_id));
+    if (!forwarded && edge.redirect_https_ && req.scheme == "http" &&
+        !req.target.starts_with("/.well-known/acme-challenge/")) {
+      co_await redirectToHttps(req, host, out);
+      co_return;
+    }
     if (!forwarded) {
       // X-Forwarded-*: append the peer to any chain the client sent.
       bool have_xff = false;
@@ -493,6 +498,25 @@ struct Edge::Shard : http::Handler {
     }
 
     co_await relay(req, body, out, *tunnel_id, host, rec);
+  }
+
+  // 308 to the same URL on the https listener (its port named unless it is 443). 308 keeps
+  // the method and body, as 301 and 302 do not.
+  Task<void> redirectToHttps(const http::RequestHead& req, const std::string& host,
+                             http::ResponseWriter& out) {
+    uint16_t port = edge.https_ep_ ? edge.https_ep_->port() : 443;
+    std::string authority = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    if (port != 443) authority += ":" + std::to_string(port);
+    std::string location = "https://" + authority + req.target;
+    std::string body = fmt::format("308 Permanent Redirect\n{}\n", location);
+    http::ResponseHead head;
+    head.status = 308;
+    head.headers.push_back({"location", location});
+    head.headers.push_back({"content-type", "text/plain; charset=utf-8"});
+    head.content_length = body.size();
+    if (!co_await out.writeHead(std::move(head))) co_return;
+    if (req.method != "HEAD" && !co_await out.writeBody(body.data(), body.size())) co_return;
+    (void)co_await out.finish();
   }
 
   // Opens the stream for `req` and waits for its answer's head. A connector that is draining

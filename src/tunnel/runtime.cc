@@ -173,6 +173,8 @@ base::Result<int> runEdge(const EdgeOptions& o) {
                          {"--body-timeout", l.body_timeout},
                          {"--send-timeout", l.send_timeout}})
     if (d.count() <= 0) return base::invalid("{} must be longer than 0s", name);
+  if (o.redirect_https && (o.https_addr.empty() || o.http_addr.empty()))
+    return base::invalid("--redirect-https needs both --http and --https");
   if (!o.metrics_addr.empty()) {
     if (auto ok = config::checkMetricsAddress(o.metrics_addr); !ok)
       return base::invalid("--metrics {}", ok.error().message());
@@ -200,6 +202,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   edge.setClientLimits(fitToOpenFiles(o.limits));
   edge.setAccessLog(access_log);
   edge.setMetricsAddress(o.metrics_addr);
+  edge.setRedirectHttps(o.redirect_https);
   RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));
   // Remember where connectors can dial so `edge tunnel create` can put it in tokens.
   auto ep = *edge.tunnelEndpoint();

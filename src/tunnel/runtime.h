@@ -73,6 +73,9 @@ class Edge {
   void setClientLimits(const ClientLimits& limits);
   // One line per client request from now on (nullptr: none). Before start().
   void setAccessLog(std::shared_ptr<http::AccessLog> log) { access_log_ = std::move(log); }
+  // Plain-http requests for routed hosts get 308 to https (ACME's HTTP-01 path excepted).
+  // Before start().
+  void setRedirectHttps(bool on) { redirect_https_ = on; }
   // Serves /ready and /metrics (Prometheus) on ADDR; requests are counted from then on.
   // Before start(), which binds it.
   void setMetricsAddress(std::string addr) { metrics_addr_ = std::move(addr); }
@@ -99,6 +102,7 @@ class Edge {
   std::optional<std::string> default_tunnel_;
   std::shared_ptr<http::AccessLog> access_log_;
   std::string metrics_addr_;
+  bool redirect_https_ = false;
   std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_, metrics_ep_;
   friend struct Shard;
 };

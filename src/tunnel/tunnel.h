@@ -89,6 +89,7 @@ struct EdgeOptions {
   std::string access_log;         // FILE, or - for standard output; "" = none
   std::string access_log_format;  // json or combined ("" = combined)
   std::string metrics_addr;       // loopback only; "" = none
+  bool redirect_https = false;    // 308 from the http listener to https for routed hosts
 };
 // Runs until SIGTERM/SIGINT: the listeners close at once, requests in flight get up to the
 // grace period to finish. SIGHUP reloads tunnels and routes from the state directory.
