@@ -68,6 +68,8 @@ struct Flags {
   bool ha_connections_given = false, grace_period_given = false;
   // quick
   tunnel::QuickOptions quick;
+  // access
+  tunnel::AccessOptions access;
   // audit
   std::vector<std::string> units;
   bool json = false;
@@ -271,6 +273,7 @@ int ingressRule(Flags& f) {
 }
 
 int quick(Flags& f) { return finish(tunnel::runQuick(f.quick)); }
+int access(Flags& f) { return finish(tunnel::runAccess(f.access)); }
 
 // Exit status: the service's; 1 when it could not start; 2 for a unit that does not parse.
 int execUnit(Flags& f) {
@@ -400,6 +403,7 @@ int auditUnits(Flags& f) {
 void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addQuick(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addAccess(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addExec(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addNetns(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addService(CLI::App& app, Flags& f, std::vector<Command>& table);
@@ -408,9 +412,10 @@ void addAuth(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addStack(CLI::App& app, Flags& f, std::vector<Command>& table);
 using AddCommand = void (*)(CLI::App&, Flags&, std::vector<Command>&);
 constexpr std::pair<std::string_view, AddCommand> kCommands[] = {
-    {"edge", addEdge},   {"tunnel", addTunnel},   {"quick", addQuick}, {"exec", addExec},
-    {"netns", addNetns}, {"service", addService}, {"audit", addAudit}, {"up", addStack},
-    {"down", addStack},  {"ps", addStack},        {"logs", addStack},  {"auth", addAuth},
+    {"edge", addEdge},     {"tunnel", addTunnel},   {"quick", addQuick}, {"exec", addExec},
+    {"netns", addNetns},   {"service", addService}, {"audit", addAudit}, {"up", addStack},
+    {"down", addStack},    {"ps", addStack},        {"logs", addStack},  {"auth", addAuth},
+    {"access", addAccess},
 };
 
 // The first word that is not a global option (`--log-level LEVEL`), or "".
@@ -549,6 +554,27 @@ void addQuick(CLI::App& app, Flags& f, std::vector<Command>& table) {
   q->add_option("--url", f.quick.url, "origin to expose (default: built-in hello page)");
   q->add_option("--listen", f.quick.listen_addr, "HTTP listener (default 127.0.0.1:0)");
   table.push_back({q, quick});
+}
+
+void addAccess(CLI::App& app, Flags& f, std::vector<Command>& table) {
+  auto* a = app.add_subcommand("access", "reach a tcp://, ssh://, rdp:// or smb:// route");
+  a->require_subcommand(1);
+  for (auto [name, what] :
+       {std::pair{"tcp", "TCP"}, {"ssh", "SSH"}, {"rdp", "RDP"}, {"smb", "SMB"}}) {
+    auto* sub = a->add_subcommand(
+        name,
+        fmt::format("carry {} connections to a route through the edge (WebSocket over TLS)", what));
+    sub->add_option("--hostname", f.access.hostname, "the route's hostname")->required();
+    sub->add_option("--url", f.access.url,
+                    "listen on ADDR (e.g. 127.0.0.1:2222), one stream per connection; without "
+                    "it, stdin/stdout (an ssh ProxyCommand)");
+    sub->add_option("--edge", f.access.edge,
+                    "HOST:PORT of the edge's https listener (default: HOSTNAME:443)");
+    sub->add_option("--ca-file", f.access.ca_file,
+                    "CA certificates for the edge's certificate (default: the system's)");
+    sub->add_flag("--insecure", f.access.insecure, "do not check the edge's certificate");
+    table.push_back({sub, access});
+  }
 }
 
 void addExec(CLI::App& app, Flags& f, std::vector<Command>& table) {

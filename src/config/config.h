@@ -35,6 +35,7 @@ enum class ServiceKind {
   UnixTls,     // unix+tls:/path — HTTP/1.1 over TLS over a Unix socket
   HttpStatus,  // http_status:NNN — answer NNN with an empty body, no origin
   HelloWorld,  // hello_world — burrow's built-in test page
+  Tcp,         // tcp://, ssh://, rdp://, smb:// — raw TCP to host:port, carried as WebSocket
 };
 
 struct Service {

@@ -303,12 +303,13 @@ TEST(Ingress, ServiceErrorsNameRuleAndLine) {
               "t.yml:3: ingress rule #1: ",
               "unknown service scheme 'ftp'; accepted forms: http://HOST[:PORT], "
               "https://HOST[:PORT], ws://HOST[:PORT], wss://HOST[:PORT], unix:/PATH, "
-              "unix+tls:/PATH, http_status:NNN or hello_world");
+              "unix+tls:/PATH, tcp://HOST:PORT, ssh://HOST[:PORT], rdp://HOST[:PORT], "
+              "smb://HOST[:PORT], http_status:NNN or hello_world");
   expectError(errorOf("ingress:\n"
-                      "  - hostname: ssh.example.com\n"
-                      "    service: ssh://localhost:22\n"
+                      "  - hostname: db.example.com\n"
+                      "    service: tcp://localhost\n"
                       "  - service: http_status:404\n"),
-              "t.yml:3: ingress rule #1: ", "ssh:// services are not supported by burrow yet");
+              "t.yml:3: ingress rule #1: ", "a tcp:// service needs a port");
   expectError(errorOf("ingress:\n"
                       "  - hostname: a.example.com\n"
                       "  - service: http_status:404\n"),

@@ -14,7 +14,8 @@ namespace {
 
 constexpr std::string_view kAcceptedForms =
     "http://HOST[:PORT], https://HOST[:PORT], ws://HOST[:PORT], wss://HOST[:PORT], "
-    "unix:/PATH, unix+tls:/PATH, http_status:NNN or hello_world";
+    "unix:/PATH, unix+tls:/PATH, tcp://HOST:PORT, ssh://HOST[:PORT], rdp://HOST[:PORT], "
+    "smb://HOST[:PORT], http_status:NNN or hello_world";
 
 // Parses a decimal number made only of digits; false on anything else or overflow.
 bool parseDigits(std::string_view s, int max, int* out) {
@@ -102,10 +103,8 @@ base::Result<Service> parseService(std::string_view text, bool bracket_names) {
     s.kind = ServiceKind::Https;
     s.port = 443;
   } else if (scheme == "tcp" || scheme == "ssh" || scheme == "rdp" || scheme == "smb") {
-    return base::invalid(
-        "'{}': {}:// services are not supported by burrow yet; only HTTP and WebSocket origins "
-        "({})",
-        text, scheme, kAcceptedForms);
+    s.kind = ServiceKind::Tcp;
+    s.port = scheme == "ssh" ? 22 : scheme == "rdp" ? 3389 : scheme == "smb" ? 445 : 0;
   } else {
     return base::invalid("'{}' has an unknown service scheme '{}'; accepted forms: {}", text,
                          scheme, kAcceptedForms);
@@ -175,6 +174,8 @@ base::Result<Service> parseService(std::string_view text, bool bracket_names) {
     }
     s.port = static_cast<uint16_t>(p);
   }
+  if (s.kind == ServiceKind::Tcp && s.port == 0)
+    return base::invalid("'{}': a tcp:// service needs a port, e.g. tcp://localhost:5432", text);
   if (s.name.empty()) s.host = std::string(host);
   return s;
 }

@@ -136,17 +136,23 @@ TEST(Service, HelloWorldSpellings) {
   }
 }
 
-TEST(Service, UnsupportedAndUnknownSchemes) {
-  for (const char* scheme : {"tcp", "ssh", "rdp"}) {
-    std::string text = std::string(scheme) + "://localhost:22";
-    std::string msg = errorOf(text.c_str());
-    EXPECT_NE(msg.find(std::string(scheme) + ":// services are not supported by burrow yet"),
-              std::string::npos)
-        << msg;
+TEST(Service, TcpSchemesAndUnknownOnes) {
+  for (auto [text, port] : {std::pair{"tcp://localhost:5432", 5432},
+                            {"ssh://localhost", 22},
+                            {"rdp://10.0.0.5", 3389},
+                            {"smb://nas", 445},
+                            {"ssh://[::1]:2222", 2222}}) {
+    auto s = parseService(text);
+    ASSERT_TRUE(s) << text << ": " << s.error().message();
+    EXPECT_EQ(s->kind, ServiceKind::Tcp) << text;
+    EXPECT_EQ(s->port, port) << text;
   }
+  EXPECT_EQ(errorOf("tcp://localhost"),
+            "'tcp://localhost': a tcp:// service needs a port, e.g. tcp://localhost:5432");
   std::string msg = errorOf("gopher://localhost");
   EXPECT_NE(msg.find("unknown service scheme 'gopher'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("unix:/PATH, unix+tls:/PATH, http_status:NNN or hello_world"),
+  EXPECT_NE(msg.find("unix:/PATH, unix+tls:/PATH, tcp://HOST:PORT, ssh://HOST[:PORT], "
+                     "rdp://HOST[:PORT], smb://HOST[:PORT], http_status:NNN or hello_world"),
             std::string::npos)
       << msg;
   EXPECT_NE(errorOf("bastion").find("not supported"), std::string::npos);

@@ -443,9 +443,9 @@ TEST(SingleService, UrlIsValidatedLikeAService) {
   auto cfg = singleServiceConfig("http://localhost:8080/app");
   ASSERT_FALSE(cfg);
   expectError(cfg.error().message(), "--url: ", "ingress rules cannot proxy to a path");
-  cfg = singleServiceConfig("tcp://localhost:22");
-  ASSERT_FALSE(cfg);
-  expectError(cfg.error().message(), "--url: ", "not supported by burrow yet");
+  cfg = singleServiceConfig("tcp://localhost:22");  // as cloudflared's --url ssh://...
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->ingress[0].service.kind, ServiceKind::Tcp);
   cfg = singleServiceConfig("");
   ASSERT_FALSE(cfg);
   expectError(cfg.error().message(), "--url: ", "service is empty");

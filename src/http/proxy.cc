@@ -27,6 +27,7 @@
 #include "http/internal.h"
 #include "http/origin_response.h"
 #include "http/sweep.h"
+#include "http/websocket.h"
 
 namespace http {
 
@@ -579,11 +580,103 @@ Task<void> helloWorld(RequestHead& req, ResponseWriter& out) {
   (void)co_await out.finish();
 }
 
+// A route that carries TCP (tcp://, ssh://, rdp://, smb://): the client (`burrow access`)
+// speaks WebSocket through the tunnel, the origin gets the raw bytes of its binary messages,
+// and what the origin sends goes back as binary messages. Ends when either side does.
+Task<void> relayTcp(OriginPool& pool, const config::IngressRule& rule, RequestHead& req,
+                    BodyReader& body, ResponseWriter& out) {
+  const auto& svc = rule.service;
+  const std::string* key = req.find("sec-websocket-key");
+  if (!req.upgrade_websocket || key == nullptr || key->empty()) {
+    co_await respondText(out, 400,
+                         "this route carries TCP: connect with `burrow access tcp --hostname "
+                         "HOST` (a WebSocket upgrade)");
+    co_return;
+  }
+  auto conn = co_await pool.impl().connect(svc, rule.origin);
+  if (!conn) {
+    LOG_WARN("origin unreachable service={} error={}", svc.text, conn.error().message());
+    co_await respondText(out, 502, conn.error().message());
+    co_return;
+  }
+  Socket& sock = (*conn)->sock;
+  ResponseHead head;
+  head.status = 101;
+  // Upgrade and Connection are the client's server's to add (they are hop-by-hop).
+  head.headers.push_back({"sec-websocket-accept", ws::acceptKey(*key)});
+  if (!co_await out.writeHead(std::move(head))) co_return;
+  (void)co_await out.flush();
+  LOG_DEBUG("tcp stream open service={} client={}", svc.text, req.client_ip);
+
+  // Origin -> client, in a coroutine of its own: binary messages, then a close frame.
+  auto ex = co_await asio::this_coro::executor;
+  auto down_done = std::make_shared<UploadState>(ex);
+  asio::co_spawn(
+      ex,
+      [&sock, &out, down_done]() -> Task<void> {
+        Chunk chunk;
+        for (;;) {
+          auto [ec, n] = co_await sock.async_read_some(asio::buffer(chunk.get(), kChunk),
+                                                       as_tuple(use_awaitable));
+          if (n > 0) {
+            std::string frame =
+                ws::encodeFrame(ws::Opcode::Binary, std::string_view(chunk.get(), n), std::nullopt);
+            if (!co_await out.writeBody(frame.data(), frame.size())) break;
+            if (!co_await out.flush()) break;
+          }
+          if (ec) {
+            std::string close = ws::encodeFrame(ws::Opcode::Close, std::string("\x03\xe8", 2),
+                                                std::nullopt);  // 1000: normal closure
+            if (co_await out.writeBody(close.data(), close.size())) (void)co_await out.finish();
+            break;
+          }
+        }
+        down_done->done = true;
+        down_done->done_ev.notify();
+      },
+      asio::detached);
+
+  // Client -> origin.
+  ws::Decoder decoder(/*masked=*/true, /*max_payload=*/1 << 20);
+  std::vector<ws::Frame> frames;
+  Chunk chunk;
+  bool open = true;
+  while (open) {
+    auto n = co_await body.read(chunk.get(), kChunk);
+    if (!n || *n == 0) break;
+    frames.clear();
+    if (auto ok = decoder.feed(std::string_view(chunk.get(), *n), &frames); !ok) {
+      LOG_DEBUG("tcp stream closed service={} error={}", svc.text, ok.error().message());
+      break;
+    }
+    for (const auto& f : frames) {
+      if (f.op == ws::Opcode::Close) {
+        open = false;
+        break;
+      }
+      if (f.op == ws::Opcode::Ping || f.op == ws::Opcode::Pong || f.payload.empty()) continue;
+      auto [ec, w] =
+          co_await asio::async_write(sock, asio::buffer(f.payload), as_tuple(use_awaitable));
+      if (ec) {
+        open = false;
+        break;
+      }
+    }
+  }
+  shutdownSend(sock);
+  while (!down_done->done) co_await down_done->done_ev.wait();
+  LOG_DEBUG("tcp stream closed service={}", svc.text);
+}
+
 }  // namespace
 
 Task<void> proxy(OriginPool& pool, const config::IngressRule& rule, RequestHead& req,
                  BodyReader& body, ResponseWriter& out) {
   const auto& svc = rule.service;
+  if (svc.kind == config::ServiceKind::Tcp) {
+    co_await relayTcp(pool, rule, req, body, out);
+    co_return;
+  }
   if (svc.kind == config::ServiceKind::HttpStatus) {
     ResponseHead head;
     head.status = svc.status;

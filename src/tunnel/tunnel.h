@@ -136,6 +136,18 @@ base::Result<config::TunnelConfig> loadRules(const Sources& s, std::string* file
 // every place it looked.
 base::Result<std::string> findToken(const Sources& s, const config::TunnelConfig& cfg);
 
+struct AccessOptions {
+  std::string hostname;   // the tcp:// route's hostname (SNI, Host, certificate name)
+  std::string url;        // listen here, one stream per connection; "" = stdin/stdout
+  std::string edge;       // HOST:PORT of the edge's https listener; "" = hostname:443
+  std::string ca_file;    // CA for the edge's certificate; "" = the system's
+  bool insecure = false;  // no certificate check
+};
+// `burrow access tcp`: local connections (or stdin/stdout) carried to the route through the
+// edge as WebSocket streams. With a URL it runs until SIGTERM/SIGINT; without, until the
+// stream ends (an error when the edge refuses it).
+base::Result<int> runAccess(const AccessOptions& opts);
+
 struct QuickOptions {
   std::string url;          // "" = built-in hello page
   std::string listen_addr;  // default 127.0.0.1:0
