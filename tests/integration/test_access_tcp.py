@@ -95,7 +95,7 @@ class AccessTcpTest(harness.BurrowTestCase):
                         "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=tcp.test",
                         "-addext", "subjectAltName=DNS:tcp.test,DNS:web.test", "-keyout", self.key,
                         "-out", self.cert], check=True, capture_output=True)
-        self.edge = self.start_edge(https="127.0.0.1:0", cert=self.cert, key=self.key, log_level="debug" if os.environ.get("DBG") else None)
+        self.edge = self.start_edge(https="127.0.0.1:0", cert=self.cert, key=self.key)
         token = self.create_tunnel(self.edge, "app", ["tcp.test", "web.test"])
         self.reload_edge(self.edge, "tcp.test")
         web, web_port = self.start_origin()
@@ -103,7 +103,7 @@ class AccessTcpTest(harness.BurrowTestCase):
                                  "  - hostname: tcp.test\n    service: tcp://127.0.0.1:%d\n"
                                  "  - hostname: web.test\n    service: http://127.0.0.1:%d\n"
                                  "  - service: http_status:404\n" % (self.origin.port, web_port))
-        self.start_connector(self.write_token(token), config=config, ha=2, extra=(["--log-level", "debug"] if os.environ.get("DBG") else []))
+        self.start_connector(self.write_token(token), config=config, ha=2)
         self.edge_addr = "127.0.0.1:%d" % self.edge.https_port
 
     def start_access(self, hostname="tcp.test", extra=()):
