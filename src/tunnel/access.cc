@@ -81,6 +81,8 @@ Task<base::Result<Tunnelled>> open(const AccessOptions& o, asio::ssl::context& c
   if (cec)
     co_return base::invalid("cannot connect to the edge {}:{}: {}", hp->host, hp->port,
                             d.expired ? "timed out" : cec.message());
+  boost::system::error_code nd;
+  tls->next_layer().set_option(tcp::no_delay(true), nd);  // interactive streams: no Nagle
   SSL_set_tlsext_host_name(tls->native_handle(), o.hostname.c_str());
   if (!o.insecure) tls->set_verify_callback(asio::ssl::host_name_verification(o.hostname));
   auto [hec] =
@@ -263,6 +265,8 @@ base::Result<int> runAccess(const AccessOptions& o) {
           asio::co_spawn(
               ioc,
               [&o, &ctx, s = std::make_shared<tcp::socket>(std::move(sock))]() -> Task<void> {
+                boost::system::error_code nd;
+                s->set_option(tcp::no_delay(true), nd);
                 auto t = co_await open(o, ctx);
                 if (!t) {
                   LOG_WARN("access stream refused hostname={} error={}", o.hostname,
