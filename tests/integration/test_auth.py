@@ -474,8 +474,16 @@ class AuthConfigErrorsTest(harness.BurrowTestCase):
                           "      policy: two_factor\n")
         r = self.burrow("auth", "--config", self.path("c2.yml"))
         self.assertEqual(r.returncode, 1)
-        self.assertIn("c2.yml:8: access_control.rules[0].policy: 'two_factor' needs a second "
-                      "factor, and burrow has no TOTP yet", r.stderr)
+        self.assertIn("c2.yml:1: storage.local.path is required by the two_factor rule at "
+                      "line 7", r.stderr)
+        with open(self.path("c3.yml"), "w") as f:
+            f.write(cfg + "access_control: {default_policy: two_factor}\n"
+                          "storage: {encryption_key: short, local: {path: '%s'}}\n"
+                          % self.path("db.sqlite3"))
+        r = self.burrow("auth", "--config", self.path("c3.yml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("c3.yml:6: storage.encryption_key: must be at least 20 characters",
+                      r.stderr)
 
     def test_hash_password_reads_a_file_never_argv(self):
         with open(self.path("pw"), "w") as f:
