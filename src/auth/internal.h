@@ -32,7 +32,7 @@ bool verifyPassword(const config::PasswordHash& hash, std::string_view password)
 enum class Level {
   Anonymous = 0,  // no session
   OneFactor = 1,  // passed the password
-  TwoFactor = 2,  // passed a second factor (not reachable yet)
+  TwoFactor = 2,  // passed the password and a TOTP code
 };
 
 struct Identity {
@@ -134,6 +134,30 @@ class Regulator {
   std::chrono::milliseconds find_time_, ban_time_;
   std::map<std::string, Record> users_;
 };
+
+// ---- TOTP (totp.cc): RFC 6238 with Authelia's defaults, SHA1, 6 digits, 30 s, skew 1 ----
+
+constexpr int kTotpDigits = 6;
+constexpr int kTotpPeriod = 30;          // seconds per step
+constexpr int kTotpSkew = 1;             // steps accepted either side of now
+constexpr size_t kTotpSecretBytes = 20;  // 160 bits: 32 characters of base32
+
+// RFC 4648 base32, upper case, without padding; decoding also takes lower case and padding.
+std::string base32Encode(std::string_view raw);
+std::optional<std::string> base32Decode(std::string_view text);
+// A new secret from RAND_bytes, as base32 (32 characters).
+std::string newTotpSecret();
+// RFC 4226's HOTP value before the modulo: 31 bits of HMAC-SHA1(key, counter).
+uint32_t hotp(std::string_view key, uint64_t counter);
+// The 6-digit code of time step `step` (unix seconds / 30).
+std::string totpCode(std::string_view key, uint64_t step);
+uint64_t totpStep(int64_t unix_seconds);
+// The step whose code `token` is, within kTotpSkew steps of `unix_seconds`, or nothing.
+// Compares every candidate in constant time. The caller refuses a step already used (replay).
+std::optional<uint64_t> verifyTotp(std::string_view key, std::string_view token,
+                                   int64_t unix_seconds);
+// otpauth://totp/ISSUER:USER?secret=...&issuer=ISSUER&algorithm=SHA1&digits=6&period=30
+std::string otpauthUri(std::string_view issuer, std::string_view user, std::string_view secret_b32);
 
 // ---- Small codecs ----
 
