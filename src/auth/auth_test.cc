@@ -282,24 +282,24 @@ TEST(Sessions, ExpirationAndInactivity) {
   const Clock::time_point t0{};
   SessionStore store;
   const std::string id =
-      store.create(Session{"john", "example.com", Level::OneFactor, false, t0, t0});
+      store.create(Session{"john", "example.com", Level::OneFactor, false, t0, t0, {}});
   ASSERT_NE(store.find(id, c, t0 + 4min), nullptr);
   ASSERT_NE(store.find(id, c, t0 + 8min), nullptr);   // active 4 minutes ago
   EXPECT_EQ(store.find(id, c, t0 + 14min), nullptr);  // idle 6 minutes: gone
   EXPECT_EQ(store.size(), 0u);
 
   const std::string busy =
-      store.create(Session{"john", "example.com", Level::OneFactor, false, t0, t0});
+      store.create(Session{"john", "example.com", Level::OneFactor, false, t0, t0, {}});
   for (auto t = 4min; t < 60min; t += 4min) ASSERT_NE(store.find(busy, c, t0 + t), nullptr);
   EXPECT_EQ(store.find(busy, c, t0 + 60min), nullptr);  // expiration is absolute
 
   const std::string kept =
-      store.create(Session{"john", "example.com", Level::OneFactor, true, t0, t0});
+      store.create(Session{"john", "example.com", Level::OneFactor, true, t0, t0, {}});
   EXPECT_NE(store.find(kept, c, t0 + 3h), nullptr);  // remember_me: no inactivity limit
   EXPECT_EQ(store.find(kept, c, t0 + 24h), nullptr);
 
   const std::string other =
-      store.create(Session{"john", "lan.test", Level::OneFactor, false, t0, t0});
+      store.create(Session{"john", "lan.test", Level::OneFactor, false, t0, t0, {}});
   EXPECT_EQ(store.find(other, c, t0), nullptr);  // made for another cookie domain
   store.erase(other);
   EXPECT_EQ(store.find("unknown", c, t0), nullptr);
@@ -311,7 +311,7 @@ TEST(Sessions, LogoutEndsTheSession) {
   SessionStore store;
   const Clock::time_point now = Clock::now();
   const std::string id =
-      store.create(Session{"john", "example.com", Level::OneFactor, false, now, now});
+      store.create(Session{"john", "example.com", Level::OneFactor, false, now, now, {}});
   ASSERT_NE(store.find(id, c, now), nullptr);
   store.erase(id);
   EXPECT_EQ(store.find(id, c, now), nullptr);

@@ -90,6 +90,9 @@ struct Session {
   Level level = Level::OneFactor;
   bool remember_me = false;
   Clock::time_point created, last_active;
+  // A TOTP secret (base32) shown on the enrolment page, kept here, never in the page's form,
+  // until a code made from it confirms it; "" otherwise.
+  std::string pending_totp_secret;
 };
 
 // At most kMaxSessions; when full, the least recently used goes first.
@@ -101,8 +104,7 @@ class SessionStore {
   std::string create(Session s);
   // The live session `id` for `cookie`'s domain, its activity updated; expired sessions (past
   // expiration, or idle longer than inactivity unless remember_me) are removed and not found.
-  const Session* find(std::string_view id, const config::SessionCookie& cookie,
-                      Clock::time_point now);
+  Session* find(std::string_view id, const config::SessionCookie& cookie, Clock::time_point now);
   void erase(std::string_view id);
   size_t size() const { return sessions_.size(); }
 
