@@ -177,7 +177,7 @@ class QrEncoder {
         if (qr->data[y * w + x] & 1) path += fmt::format("M{} {}h1v1h-1z", x + 4, y + 4);
     free_(qr);
     return fmt::format(
-        R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {0} {0}" width="220" height="220" )"
+        R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {0} {0}" width="180" height="180" )"
         R"(shape-rendering="crispEdges" role="img" aria-label="QR code of the otpauth URI">)"
         R"(<rect width="{0}" height="{0}" fill="#fff"/><path fill="#000" d="{1}"/></svg>)",
         size, path);
@@ -202,9 +202,9 @@ std::string pageShell(std::string_view title, const std::string& main) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{}</title>
 <style>
-body{{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;
+body{{margin:0;min-height:100vh;display:flex;box-sizing:border-box;padding:1rem 0;
 font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f3f4f6;color:#111827}}
-main{{background:#fff;padding:2rem 2.25rem;border-radius:12px;width:min(22rem,90vw);
+main{{margin:auto;background:#fff;padding:2rem 2.25rem;border-radius:12px;width:min(22rem,90vw);
 box-shadow:0 1px 3px rgba(0,0,0,.1),0 8px 24px rgba(0,0,0,.06)}}
 h1{{margin:0 0 1.25rem;font-size:1.4rem}}
 label{{display:block;margin:.75rem 0 .25rem;font-size:.9rem;color:#374151}}
@@ -219,7 +219,7 @@ button:hover{{background:#1d4ed8}}
 button.quiet{{background:none;color:#2563eb;font-weight:400;margin-top:.5rem}}
 .error{{background:#fef2f2;color:#991b1b;padding:.5rem .75rem;border-radius:8px}}
 .qr{{display:flex;justify-content:center}}
-.qr svg{{width:220px;height:220px}}
+.qr svg{{width:180px;height:180px}}
 code{{font-size:.85rem;word-break:break-all}}
 .small{{font-size:.8rem;color:#4b5563}}
 </style></head>
