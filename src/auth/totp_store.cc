@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/base.h"
+#include "base/unique_fd.h"
 
 namespace auth {
 namespace {
@@ -96,14 +97,14 @@ std::optional<std::string> openSecret(std::string_view key, std::string_view sea
 base::Result<std::unique_ptr<TotpStore>> TotpStore::open(const std::string& path,
                                                          std::string_view encryption_key) {
   // Created 0600 here, before SQLite opens it: it holds every user's (encrypted) secret.
+  // (SQLite creates its journal with the database file's mode.)
   {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return base::sysError("storage.local.path {}", path);
-    ::close(fd);
+    base::UniqueFd fd(
+        base::retryEintr([&] { return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); }));
+    if (!fd) return base::sysError("storage.local.path {}", path);
   }
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
     auto err = base::makeError(std::errc::io_error, "storage.local.path {}: {}", path,
                                db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close(db);
@@ -123,6 +124,14 @@ base::Result<std::unique_ptr<TotpStore>> TotpStore::open(const std::string& path
   if (!schema) {
     return base::makeError(std::errc::io_error, "storage.local.path {}: {}", path,
                            schema.error().message());
+  }
+  // Authelia's own database has a totp_configurations table of another shape: refused, rather
+  // than failing at the first code.
+  if (!prepare(db, "SELECT username, secret, created, last_step FROM totp_configurations")) {
+    return base::invalid(
+        "storage.local.path {}: a database burrow did not make (Authelia's?): burrow keeps TOTP "
+        "configurations in its own format; give it a path of its own",
+        path);
   }
   ASSIGN_OR_RETURN(Stmt q, prepare(db, "SELECT value FROM burrow_meta WHERE name = 'key_check'"));
   const int rc = sqlite3_step(q.get());

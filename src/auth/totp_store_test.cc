@@ -66,6 +66,24 @@ TEST(TotpStore, AWrongKeyIsRefusedAtOpen) {
   EXPECT_FALSE(TotpStore::open("/nonexistent-dir/db.sqlite3", kKey));
 }
 
+TEST(TotpStore, AnAutheliaDatabaseIsRefused) {
+  const std::string path = tempDb("authelia.sqlite3");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE totp_configurations (id INTEGER PRIMARY KEY, created_at "
+                         "TIMESTAMP, last_used_at TIMESTAMP, username VARCHAR(100), issuer "
+                         "VARCHAR(100), algorithm VARCHAR(6), digits INTEGER, period INTEGER, "
+                         "secret BLOB)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = TotpStore::open(path, kKey);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("a database burrow did not make"), std::string::npos)
+      << s.error().message();
+}
+
 TEST(TotpStore, SealedSecretsAreBoundToKeyAndUser) {
   const std::string key(32, 'k');
   const std::string sealed = sealSecret(key, "secret", "totp:john");
