@@ -1,6 +1,7 @@
 // The portal's decisions without a socket: password hashes against vectors made with Debian's
 // tools, access control as Authelia decides it, signed cookies (forged and expired ones
-// refused), the open-redirect check, sessions' lifetimes and regulation.
+// refused), the open-redirect check, sessions' lifetimes, regulation, and TOTP against the
+// RFC 4226 and RFC 6238 vectors.
 #include <gtest/gtest.h>
 #include <re2/re2.h>
 

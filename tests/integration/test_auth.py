@@ -231,9 +231,10 @@ regulation:
                                   "--data-urlencode", "rd=" + rd)
         self.assertEqual(status, 303)
         # rd asks for a second factor: the portal asks for it before sending the browser on.
-        self.assertEqual(headers["location"], ["/?rd=" + urllib.parse.quote(rd, safe="")])
+        page = "/?rd=" + urllib.parse.quote(rd, safe="")
+        self.assertEqual(headers["location"], [page])
         cookie = self.session_cookie(headers)
-        status, headers, body = self.portal(headers["location"][0], cookie)
+        status, headers, body = self.portal(page, cookie)
         self.assertEqual(status, 200)
         self.assertIn('<form method="post" action="/totp/enrol">', body)
         uri = html.unescape(re.search(r'<code id="totp-uri">([^<]*)</code>', body).group(1))
@@ -248,13 +249,12 @@ regulation:
         self.assertIn("form-action 'self' http://mfa.%s " % DOMAIN,
                       headers["content-security-policy"][0])
         # The same session sees the same secret until it is confirmed.
-        self.assertIn(secret, self.portal(headers.get("location", ["/?rd=" + urllib.parse.quote(
-            rd, safe="")])[0], cookie)[2])
+        self.assertIn(secret, self.portal(page, cookie)[2])
         # A wrong code stores nothing and comes back to the page.
+        good = totp(secret, int(time.time()) // 30)
+        wrong = "%06d" % ((int(good) + 1) % 1000000)
         status, headers, _ = self.portal("/totp/enrol", cookie, "--data-urlencode",
-                                         "token=" + ("000000" if totp(secret, int(time.time()) // 30)
-                                                     != "000000" else "111111"),
-                                         "--data-urlencode", "rd=" + rd)
+                                         "token=" + wrong, "--data-urlencode", "rd=" + rd)
         self.assertEqual(status, 303)
         self.assertTrue(headers["location"][0].startswith("/?error=1&rd="))
         self.assertEqual(self.level(cookie), 1)
