@@ -12,6 +12,7 @@ $BURROW_SCREENSHOTS (default: screenshots/ in the working directory: build/tests
 
 import os
 import shutil
+import subprocess
 import unittest
 
 import harness
@@ -70,7 +71,8 @@ storage:
 class AuthBrowserTest(harness.BurrowTestCase):
     def setUp(self):
         super().setUp()
-        missing = [t for t in ("chromium", "chromedriver") if shutil.which(t) is None]
+        missing = [t for t in ("chromium", "chromedriver", "zbarimg")
+                   if shutil.which(t) is None]
         self.assertEqual(missing, [], "scripts/deps test installs them")
         os.makedirs(SHOTS, exist_ok=True)
         with open(self.path("users_database.yml"), "w") as f:
@@ -180,12 +182,17 @@ class AuthBrowserTest(harness.BurrowTestCase):
         self.assertEqual(b.title, "Set up a second factor")
         self.secret = b.find_element(By.ID, "totp-secret").text
         self.assertRegex(self.secret, r"^[A-Z2-7]{32}$")
-        self.assertIn("otpauth://totp/%s:alice?secret=%s&issuer=%s" % (DOMAIN, self.secret, DOMAIN),
-                      b.find_element(By.ID, "totp-uri").text)
+        uri = b.find_element(By.ID, "totp-uri").text
+        self.assertEqual(uri, "otpauth://totp/%s:alice?secret=%s&issuer=%s&algorithm=SHA1"
+                              "&digits=6&period=30" % (DOMAIN, self.secret, DOMAIN))
         qr = b.find_element(By.CSS_SELECTOR, ".qr svg")
         self.assertGreaterEqual(qr.size["width"], 180)
         b.set_window_size(1000, 1000)  # the whole page in the picture
         self.shot("6-enrol-totp")
+        # The QR code as a phone's camera sees it: zbarimg reads it off the screenshot.
+        r = subprocess.run(["zbarimg", "-q", "--raw", os.path.join(SHOTS, "auth-6-enrol-totp.png")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.stdout.strip(), uri, r.stderr)
         b.set_window_size(1000, 760)
         step = fresh_step(0)
         self.send_code("/totp/enrol", step)
