@@ -231,16 +231,20 @@ code{{font-size:.85rem;word-break:break-all}}
 constexpr std::string_view kSignOutForm =
     R"(<form method="post" action="/logout"><button class="quiet" type="submit">Sign out</button></form>)";
 
-// The page at `/`: the login form, or who is signed in.
-std::string loginPage(std::string_view rd, bool failed, const std::string* user) {
+// The page at `/`: the login form, or who is signed in (with a link to enrol TOTP when
+// `offer_totp`).
+std::string loginPage(std::string_view rd, bool failed, const std::string* user, bool offer_totp) {
   std::string main;
   if (user) {
-    main = fmt::format(R"(<h1>Signed in</h1><p>You are signed in as <b>{}</b>.</p>{}
+    main =
+        fmt::format(R"(<h1>Signed in</h1><p>You are signed in as <b>{}</b>.</p>{}{}
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>)",
-                       htmlEscape(*user),
-                       rd.empty()
-                           ? std::string()
-                           : fmt::format(R"(<p><a href="{}">Continue</a></p>)", htmlEscape(rd)));
+                    htmlEscape(*user),
+                    rd.empty() ? std::string()
+                               : fmt::format(R"(<p><a href="{}">Continue</a></p>)", htmlEscape(rd)),
+                    offer_totp ? R"(<p><a id="enrol" href="/?enrol=1">Set up one-time codes</a>)"
+                                 R"( (a second factor)</p>)"
+                               : "");
   } else {
     main = fmt::format(R"(<h1>Sign in</h1>{}
 <form method="post" action="/login">
@@ -841,19 +845,22 @@ class Portal : public http::Handler {
     Who who;
     if (cookie) who = sessionOf(req, *cookie);
     const bool failed = q.count("error") > 0;
-    Reply r;
-    if (who.user && !rd.empty() && who.session->level < Level::TwoFactor &&
-        needsTwoFactor(rd, q["rm"], who.user->name)) {
-      // rd asks for a second factor: the code, or the enrolment when the user has none yet.
-      std::optional<TotpConfig> enrolled;
-      if (totp_) {
-        auto found = totp_->find(who.user->name);
-        if (!found) {
-          LOG_ERROR("totp storage error user={} error={}", who.user->name, found.error().message());
-          return textReply(500, "500 Storage Error\n");
-        }
-        enrolled = std::move(*found);
+    // Whether the user has TOTP, when it matters (signed in, below level 2, storage there).
+    std::optional<TotpConfig> enrolled;
+    if (who.user && who.session->level < Level::TwoFactor && totp_) {
+      auto found = totp_->find(who.user->name);
+      if (!found) {
+        LOG_ERROR("totp storage error user={} error={}", who.user->name, found.error().message());
+        return textReply(500, "500 Storage Error\n");
       }
+      enrolled = std::move(*found);
+    }
+    Reply r;
+    if (who.user && who.session->level < Level::TwoFactor &&
+        ((!rd.empty() && needsTwoFactor(rd, q["rm"], who.user->name)) ||
+         (totp_ && q.count("enrol") > 0))) {
+      // rd asks for a second factor, or the user asked to enrol: the code, or the enrolment
+      // when the user has none yet.
       if (enrolled) {
         r.body = totpPage(rd, failed, who.user->name);
       } else {
@@ -866,7 +873,8 @@ class Portal : public http::Handler {
       // Signed in already: straight on to where the browser was going, as Authelia's portal does.
       return redirectReply(302, rd);
     } else {
-      r.body = loginPage(rd, failed, who.user ? &who.user->name : nullptr);
+      r.body = loginPage(rd, failed, who.user ? &who.user->name : nullptr,
+                         who.user && totp_ && !enrolled && who.session->level < Level::TwoFactor);
     }
     r.headers.push_back({"content-type", "text/html; charset=utf-8"});
     r.headers.push_back({"cache-control", "no-store"});

@@ -413,6 +413,34 @@ regulation:
         self.assertIn("other.yml: storage.encryption_key: not the key the database %s was "
                       "created with" % self.path("db.sqlite3"), r.stderr)
 
+    def test_totp_enrolment_before_any_two_factor_site(self):
+        _, headers, _ = self.login("alice", "battery staple")
+        cookie = self.session_cookie(headers)
+        _, _, body = self.portal("/", cookie)
+        self.assertIn('<a id="enrol" href="/?enrol=1">', body)
+        _, _, body = self.portal("/?enrol=1", cookie)
+        self.assertIn('<form method="post" action="/totp/enrol">', body)
+        secret = re.search(r'<code id="totp-secret">([A-Z2-7]{32})</code>', body).group(1)
+        self.assertIn("otpauth://totp/Burrow%20Test:alice?secret=" + secret, body)
+        step = fresh_step(0)
+        status, headers, _ = self.portal("/totp/enrol", cookie, "--data-urlencode",
+                                         "token=" + totp(secret, step))
+        self.assertEqual((status, headers["location"]), (303, ["http://www.%s/" % DOMAIN]))
+        self.assertEqual(self.level(cookie), 2)
+        _, _, body = self.portal("/", cookie)
+        self.assertNotIn("enrol", body)
+        # Enrolled: a new session is offered the code page, never a new secret.
+        _, headers, _ = self.login("alice", "battery staple")
+        cookie = self.session_cookie(headers)
+        _, _, body = self.portal("/?enrol=1", cookie)
+        self.assertIn('<form method="post" action="/totp">', body)
+        self.assertNotIn("totp-secret", body)
+        status, headers, _ = self.portal("/totp/enrol", cookie, "--data-urlencode",
+                                         "token=" + totp(secret, fresh_step(step)))
+        self.assertTrue(headers["location"][0].startswith("/?error=1"))
+        self.assertRegex(self.auth.read(), r"second factor failed user=alice ip=\S+ "
+                                           r"reason=enrolled already")
+
     def test_totp_failures_count_toward_the_ban(self):
         rd = "http://mfa.%s/" % DOMAIN
         cookie, secret, last = self.enrol("john", "correct horse", rd)
