@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -726,7 +727,7 @@ class Portal : public http::Handler {
       if (form) co_return redirectReply(303, "/");
       co_return koReply(401, kTotpFailed);
     }
-    const std::string user = who.session->user, session_id = who.session_id;
+    const std::string user = who.session->user;
     const std::string ip = clientIp(req);
     const Clock::time_point start = Clock::now();
     const bool banned = regulator_.banned(user, start);
