@@ -1,6 +1,7 @@
 // The portal's decisions without a socket: password hashes against vectors made with Debian's
 // tools, access control as Authelia decides it, signed cookies (forged and expired ones
-// refused), the open-redirect check, sessions' lifetimes and regulation.
+// refused), the open-redirect check, sessions' lifetimes, regulation, and TOTP against the
+// RFC 4226 and RFC 6238 vectors.
 #include <gtest/gtest.h>
 #include <re2/re2.h>
 
@@ -282,24 +283,24 @@ TEST(Sessions, ExpirationAndInactivity) {
   const Clock::time_point t0{};
   SessionStore store;
   const std::string id =
-      store.create(Session{"john", "example.com", Level::OneFactor, false, t0, t0});
+      store.create(Session{"john", "example.com", Level::OneFactor, false, t0, t0, {}});
   ASSERT_NE(store.find(id, c, t0 + 4min), nullptr);
   ASSERT_NE(store.find(id, c, t0 + 8min), nullptr);   // active 4 minutes ago
   EXPECT_EQ(store.find(id, c, t0 + 14min), nullptr);  // idle 6 minutes: gone
   EXPECT_EQ(store.size(), 0u);
 
   const std::string busy =
-      store.create(Session{"john", "example.com", Level::OneFactor, false, t0, t0});
+      store.create(Session{"john", "example.com", Level::OneFactor, false, t0, t0, {}});
   for (auto t = 4min; t < 60min; t += 4min) ASSERT_NE(store.find(busy, c, t0 + t), nullptr);
   EXPECT_EQ(store.find(busy, c, t0 + 60min), nullptr);  // expiration is absolute
 
   const std::string kept =
-      store.create(Session{"john", "example.com", Level::OneFactor, true, t0, t0});
+      store.create(Session{"john", "example.com", Level::OneFactor, true, t0, t0, {}});
   EXPECT_NE(store.find(kept, c, t0 + 3h), nullptr);  // remember_me: no inactivity limit
   EXPECT_EQ(store.find(kept, c, t0 + 24h), nullptr);
 
   const std::string other =
-      store.create(Session{"john", "lan.test", Level::OneFactor, false, t0, t0});
+      store.create(Session{"john", "lan.test", Level::OneFactor, false, t0, t0, {}});
   EXPECT_EQ(store.find(other, c, t0), nullptr);  // made for another cookie domain
   store.erase(other);
   EXPECT_EQ(store.find("unknown", c, t0), nullptr);
@@ -311,7 +312,7 @@ TEST(Sessions, LogoutEndsTheSession) {
   SessionStore store;
   const Clock::time_point now = Clock::now();
   const std::string id =
-      store.create(Session{"john", "example.com", Level::OneFactor, false, now, now});
+      store.create(Session{"john", "example.com", Level::OneFactor, false, now, now, {}});
   ASSERT_NE(store.find(id, c, now), nullptr);
   store.erase(id);
   EXPECT_EQ(store.find(id, c, now), nullptr);
@@ -363,6 +364,67 @@ TEST(Codec, FormsAndUrls) {
   EXPECT_FALSE(urlDecode("%zz", false));
   EXPECT_EQ(urlEncode("https://a.b/c?d=e f"), "https%3A%2F%2Fa.b%2Fc%3Fd%3De%20f");
   EXPECT_EQ(htmlEscape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+}
+
+// RFC 4226 appendix D: the 31-bit values of counters 0 to 9 under "12345678901234567890".
+TEST(Totp, HotpMatchesRfc4226AppendixD) {
+  const uint32_t want[] = {1284755224, 1094287082, 137359152, 1726969429, 1640338314,
+                           868254676,  1918287922, 82162583,  673399871,  645520489};
+  for (uint64_t c = 0; c < 10; ++c) EXPECT_EQ(hotp("12345678901234567890", c), want[c]) << c;
+}
+
+// RFC 6238 appendix B, SHA1: the 8-digit codes end in these 6 digits.
+TEST(Totp, TotpMatchesRfc6238VectorsTruncatedToSixDigits) {
+  const std::string_view key = "12345678901234567890";
+  const std::pair<int64_t, std::string_view> vectors[] = {
+      {59, "287082"},         {1111111109, "081804"}, {1111111111, "050471"},
+      {1234567890, "005924"}, {2000000000, "279037"}, {20000000000, "353130"}};
+  for (const auto& [t, code] : vectors) {
+    EXPECT_EQ(totpCode(key, totpStep(t)), code) << t;
+    EXPECT_EQ(verifyTotp(key, code, t), totpStep(t)) << t;
+  }
+}
+
+TEST(Totp, AcceptsOneStepEitherSideAndNoMore) {
+  const std::string key = "12345678901234567890";
+  const int64_t t = 1111111111;
+  const std::string code = totpCode(key, totpStep(t));
+  EXPECT_EQ(verifyTotp(key, code, t + 30), totpStep(t));
+  EXPECT_EQ(verifyTotp(key, code, t - 30), totpStep(t));
+  EXPECT_FALSE(verifyTotp(key, code, t + 60));
+  EXPECT_FALSE(verifyTotp(key, code, t - 60));
+  EXPECT_FALSE(verifyTotp(key, "", t));
+  EXPECT_FALSE(verifyTotp(key, code + "0", t));
+  EXPECT_FALSE(verifyTotp(key, code.substr(1), t));
+  EXPECT_FALSE(verifyTotp("another key", code, t));
+  EXPECT_FALSE(verifyTotp(key, code, 0));  // near the epoch: no step below 0
+}
+
+TEST(Totp, Base32RoundTripsAndSecretsAre32Characters) {
+  EXPECT_EQ(base32Encode("foobar"), "MZXW6YTBOI");  // RFC 4648 section 10, unpadded
+  EXPECT_EQ(base32Decode("MZXW6YTBOI======"), "foobar");
+  EXPECT_EQ(base32Decode("mzxw6ytboi"), "foobar");
+  EXPECT_FALSE(base32Decode("MZXW6YTBO1"));
+  const std::string s = newTotpSecret();
+  EXPECT_EQ(s.size(), 32u);
+  EXPECT_EQ(base32Decode(s)->size(), kTotpSecretBytes);
+  EXPECT_NE(s, newTotpSecret());
+}
+
+TEST(Totp, OtpauthUriAsAuthenticatorAppsReadIt) {
+  EXPECT_EQ(otpauthUri("example.com", "john doe", "JBSWY3DPEHPK3PXP"),
+            "otpauth://totp/example.com:john%20doe?secret=JBSWY3DPEHPK3PXP&issuer=example.com"
+            "&algorithm=SHA1&digits=6&period=30");
+}
+
+TEST(Access, TwoFactorNeedsLevelTwo) {
+  config::AutheliaConfig cfg;
+  cfg.default_policy = AccessPolicy::TwoFactor;
+  Target t{"GET", *config::parseHttpUrl("https://app.example.com/")};
+  Identity who{"john", "", "", {}};
+  EXPECT_EQ(decide(cfg, t, nullptr, Level::Anonymous), Verdict::NeedLogin);
+  EXPECT_EQ(decide(cfg, t, &who, Level::OneFactor), Verdict::NeedLogin);
+  EXPECT_EQ(decide(cfg, t, &who, Level::TwoFactor), Verdict::Allow);
 }
 
 }  // namespace

@@ -192,8 +192,8 @@ std::string SessionStore::create(Session s) {
   return id;
 }
 
-const Session* SessionStore::find(std::string_view id, const config::SessionCookie& cookie,
-                                  Clock::time_point now) {
+Session* SessionStore::find(std::string_view id, const config::SessionCookie& cookie,
+                            Clock::time_point now) {
   auto it = sessions_.find(std::string(id));
   if (it == sessions_.end()) return nullptr;
   Session& s = it->second;

@@ -32,7 +32,7 @@ bool verifyPassword(const config::PasswordHash& hash, std::string_view password)
 enum class Level {
   Anonymous = 0,  // no session
   OneFactor = 1,  // passed the password
-  TwoFactor = 2,  // passed a second factor (not reachable yet)
+  TwoFactor = 2,  // passed the password and a TOTP code
 };
 
 struct Identity {
@@ -90,6 +90,9 @@ struct Session {
   Level level = Level::OneFactor;
   bool remember_me = false;
   Clock::time_point created, last_active;
+  // A TOTP secret (base32) shown on the enrolment page, kept here, never in the page's form,
+  // until a code made from it confirms it; "" otherwise.
+  std::string pending_totp_secret;
 };
 
 // At most kMaxSessions; when full, the least recently used goes first.
@@ -101,8 +104,7 @@ class SessionStore {
   std::string create(Session s);
   // The live session `id` for `cookie`'s domain, its activity updated; expired sessions (past
   // expiration, or idle longer than inactivity unless remember_me) are removed and not found.
-  const Session* find(std::string_view id, const config::SessionCookie& cookie,
-                      Clock::time_point now);
+  Session* find(std::string_view id, const config::SessionCookie& cookie, Clock::time_point now);
   void erase(std::string_view id);
   size_t size() const { return sessions_.size(); }
 
@@ -134,6 +136,30 @@ class Regulator {
   std::chrono::milliseconds find_time_, ban_time_;
   std::map<std::string, Record> users_;
 };
+
+// ---- TOTP (totp.cc): RFC 6238 with Authelia's defaults, SHA1, 6 digits, 30 s, skew 1 ----
+
+constexpr int kTotpDigits = 6;
+constexpr int kTotpPeriod = 30;          // seconds per step
+constexpr int kTotpSkew = 1;             // steps accepted either side of now
+constexpr size_t kTotpSecretBytes = 20;  // 160 bits: 32 characters of base32
+
+// RFC 4648 base32, upper case, without padding; decoding also takes lower case and padding.
+std::string base32Encode(std::string_view raw);
+std::optional<std::string> base32Decode(std::string_view text);
+// A new secret from RAND_bytes, as base32 (32 characters).
+std::string newTotpSecret();
+// RFC 4226's HOTP value before the modulo: 31 bits of HMAC-SHA1(key, counter).
+uint32_t hotp(std::string_view key, uint64_t counter);
+// The 6-digit code of time step `step` (unix seconds / 30).
+std::string totpCode(std::string_view key, uint64_t step);
+uint64_t totpStep(int64_t unix_seconds);
+// The step whose code `token` is, within kTotpSkew steps of `unix_seconds`, or nothing.
+// Compares every candidate in constant time. The caller refuses a step already used (replay).
+std::optional<uint64_t> verifyTotp(std::string_view key, std::string_view token,
+                                   int64_t unix_seconds);
+// otpauth://totp/ISSUER:USER?secret=...&issuer=ISSUER&algorithm=SHA1&digits=6&period=30
+std::string otpauthUri(std::string_view issuer, std::string_view user, std::string_view secret_b32);
 
 // ---- Small codecs ----
 

@@ -1,12 +1,16 @@
 // The portal: Authelia's endpoints over burrow's HTTP/1.1 server (http::serveHttp1), on one
 // io_context thread. Password hashes are checked on a pool of two threads, at most
 // kMaxHashing at a time, so that logins never stall forward-auth answers and an attacker cannot
-// make the portal hold more than a bounded amount of argon2 memory.
+// make the portal hold more than a bounded amount of argon2 memory. TOTP codes are checked on
+// the io_context thread against the SQLite store (a few small queries).
+#include <dlfcn.h>
+#include <qrencode.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +31,7 @@
 
 #include "auth/auth.h"
 #include "auth/internal.h"
+#include "auth/totp_store.h"
 #include "base/base.h"
 #include "base/undo.h"
 #include "config/config.h"
@@ -53,6 +58,7 @@ constexpr size_t kMaxUsername = 255;
 constexpr std::chrono::milliseconds kFailureFloor{500};
 constexpr int kJitterMs = 100;
 constexpr std::string_view kAuthFailed = "Authentication failed. Check your credentials.";
+constexpr std::string_view kTotpFailed = "Authentication failed, please retry later.";
 
 struct Reply {
   int status = 200;
@@ -141,40 +147,65 @@ std::string clientIp(const http::RequestHead& req) {
   return req.client_ip;
 }
 
-// The page at `/`: a plain form that works without JavaScript.
-std::string loginPage(std::string_view rd, bool failed, const std::string* user) {
-  std::string main;
-  if (user) {
-    main = fmt::format(R"(<h1>Signed in</h1><p>You are signed in as <b>{}</b>.</p>{}
-<form method="post" action="/logout"><button type="submit">Sign out</button></form>)",
-                       htmlEscape(*user),
-                       rd.empty()
-                           ? std::string()
-                           : fmt::format(R"(<p><a href="{}">Continue</a></p>)", htmlEscape(rd)));
-  } else {
-    main =
-        fmt::format(R"(<h1>Sign in</h1>{}
-<form method="post" action="/login">
-<label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" autofocus required>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<label class="check"><input type="checkbox" name="keepMeLoggedIn" value="true"> Remember me</label>
-<input type="hidden" name="rd" value="{}">
-<button type="submit">Sign in</button>
-</form>)",
-                    failed ? R"(<p class="error" role="alert">)" + std::string(kAuthFailed) + "</p>"
-                           : std::string(),
-                    htmlEscape(rd));
+// libqrencode, loaded at start when it is installed: burrow links its libraries statically and
+// Debian ships libqrencode as a shared library only, so that the one binary runs without it
+// (the enrolment page then shows the key and the URI, without the picture).
+class QrEncoder {
+ public:
+  QrEncoder() {
+    lib_ = ::dlopen("libqrencode.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib_) return;
+    encode_ = reinterpret_cast<Encode>(::dlsym(lib_, "QRcode_encodeString"));
+    free_ = reinterpret_cast<Free>(::dlsym(lib_, "QRcode_free"));
   }
+  ~QrEncoder() {
+    if (lib_) ::dlclose(lib_);
+  }
+  QrEncoder(const QrEncoder&) = delete;
+  QrEncoder& operator=(const QrEncoder&) = delete;
+  bool available() const { return encode_ && free_; }
+
+  // `text` as an inline SVG (one path of dark modules, a quiet zone of 4), or "" without the
+  // library. Needs no script, no image source and no style: the page's CSP stays as it is.
+  std::string svg(const std::string& text) const {
+    if (!available()) return "";
+    QRcode* qr = encode_(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!qr) return "";
+    const int w = qr->width, size = w + 8;
+    std::string path;
+    for (int y = 0; y < w; ++y)
+      for (int x = 0; x < w; ++x)
+        if (qr->data[y * w + x] & 1) path += fmt::format("M{} {}h1v1h-1z", x + 4, y + 4);
+    free_(qr);
+    return fmt::format(
+        R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {0} {0}" width="180" height="180" )"
+        R"(shape-rendering="crispEdges" role="img" aria-label="QR code of the otpauth URI">)"
+        R"(<rect width="{0}" height="{0}" fill="#fff"/><path fill="#000" d="{1}"/></svg>)",
+        size, path);
+  }
+
+ private:
+  using Encode = QRcode* (*)(const char*, int, QRecLevel, QRencodeMode, int);
+  using Free = void (*)(QRcode*);
+  void* lib_ = nullptr;  // owned: dlclose'd by the destructor
+  Encode encode_ = nullptr;
+  Free free_ = nullptr;
+};
+
+std::string errorLine(bool failed, std::string_view message) {
+  return failed ? fmt::format(R"(<p class="error" role="alert">{}</p>)", message) : std::string();
+}
+
+// Every page of the portal: plain HTML forms that work without JavaScript.
+std::string pageShell(std::string_view title, const std::string& main) {
   return fmt::format(R"(<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in</title>
+<title>{}</title>
 <style>
-body{{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;
+body{{margin:0;min-height:100vh;display:flex;box-sizing:border-box;padding:1rem 0;
 font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f3f4f6;color:#111827}}
-main{{background:#fff;padding:2rem 2.25rem;border-radius:12px;width:min(22rem,90vw);
+main{{margin:auto;background:#fff;padding:2rem 2.25rem;border-radius:12px;width:min(22rem,90vw);
 box-shadow:0 1px 3px rgba(0,0,0,.1),0 8px 24px rgba(0,0,0,.06)}}
 h1{{margin:0 0 1.25rem;font-size:1.4rem}}
 label{{display:block;margin:.75rem 0 .25rem;font-size:.9rem;color:#374151}}
@@ -186,22 +217,99 @@ input:focus{{outline:2px solid #2563eb;outline-offset:1px}}
 button{{margin-top:1.25rem;width:100%;padding:.65rem;border:0;border-radius:8px;
 background:#2563eb;color:#fff;font:inherit;font-weight:600;cursor:pointer}}
 button:hover{{background:#1d4ed8}}
+button.quiet{{background:none;color:#2563eb;font-weight:400;margin-top:.5rem}}
 .error{{background:#fef2f2;color:#991b1b;padding:.5rem .75rem;border-radius:8px}}
+.qr{{display:flex;justify-content:center}}
+.qr svg{{width:180px;height:180px}}
+code{{font-size:.85rem;word-break:break-all}}
+.small{{font-size:.8rem;color:#4b5563}}
 </style></head>
 <body><main>{}</main></body></html>
 )",
-                     main);
+                     title, main);
+}
+
+constexpr std::string_view kSignOutForm =
+    R"(<form method="post" action="/logout"><button class="quiet" type="submit">Sign out</button></form>)";
+
+// The page at `/`: the login form, or who is signed in (with a link to enrol TOTP when
+// `offer_totp`).
+std::string loginPage(std::string_view rd, bool failed, const std::string* user, bool offer_totp) {
+  std::string main;
+  if (user) {
+    main =
+        fmt::format(R"(<h1>Signed in</h1><p>You are signed in as <b>{}</b>.</p>{}{}
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>)",
+                    htmlEscape(*user),
+                    rd.empty() ? std::string()
+                               : fmt::format(R"(<p><a href="{}">Continue</a></p>)", htmlEscape(rd)),
+                    offer_totp ? R"(<p><a id="enrol" href="/?enrol=1">Set up one-time codes</a>)"
+                                 R"( (a second factor)</p>)"
+                               : "");
+  } else {
+    main = fmt::format(R"(<h1>Sign in</h1>{}
+<form method="post" action="/login">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" autofocus required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<label class="check"><input type="checkbox" name="keepMeLoggedIn" value="true"> Remember me</label>
+<input type="hidden" name="rd" value="{}">
+<button type="submit">Sign in</button>
+</form>)",
+                       errorLine(failed, kAuthFailed), htmlEscape(rd));
+  }
+  return pageShell("Sign in", main);
+}
+
+constexpr std::string_view kTokenInput =
+    R"(<label for="token">One-time code</label>
+<input id="token" name="token" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" )"
+    R"(autocomplete="one-time-code" autofocus required>)";
+
+// The enrolment page: the secret as a QR code, as text and as the otpauth URI, and a field
+// for the code that confirms the authenticator app has it. The secret stays in the session.
+std::string enrolPage(std::string_view rd, bool failed, const std::string& user,
+                      const std::string& secret, const std::string& uri, const std::string& qr) {
+  return pageShell("Set up a second factor",
+                   fmt::format(R"(<h1>Set up a second factor</h1>
+<p>Signed in as <b>{}</b>. This site asks for a one-time code too. Scan the code with an
+authenticator app, or enter the key by hand, then type the code the app shows.</p>{}
+<div class="qr">{}</div>
+<p>Key: <code id="totp-secret">{}</code></p>
+<p class="small">URI: <code id="totp-uri">{}</code></p>
+<form method="post" action="/totp/enrol">
+{}
+<input type="hidden" name="rd" value="{}">
+<button type="submit">Confirm</button>
+</form>{})",
+                               htmlEscape(user), errorLine(failed, kTotpFailed), qr, secret,
+                               htmlEscape(uri), kTokenInput, htmlEscape(rd), kSignOutForm));
+}
+
+// The second factor page: the code from the app enrolled before.
+std::string totpPage(std::string_view rd, bool failed, const std::string& user) {
+  return pageShell("One-time code", fmt::format(R"(<h1>One-time code</h1>
+<p>Signed in as <b>{}</b>. Type the code your authenticator app shows.</p>{}
+<form method="post" action="/totp">
+{}
+<input type="hidden" name="rd" value="{}">
+<button type="submit">Verify</button>
+</form>{})",
+                                                htmlEscape(user), errorLine(failed, kTotpFailed),
+                                                kTokenInput, htmlEscape(rd), kSignOutForm));
 }
 
 class Portal : public http::Handler {
  public:
   Portal(config::AutheliaConfig cfg, config::UsersDatabase users, asio::any_io_executor ex,
-         asio::thread_pool& pool, config::PasswordHash dummy)
+         asio::thread_pool& pool, config::PasswordHash dummy, std::unique_ptr<TotpStore> totp)
       : cfg_(std::move(cfg)),
         users_(std::move(users)),
         ex_(std::move(ex)),
         pool_(pool),
         dummy_(std::move(dummy)),
+        totp_(std::move(totp)),
         regulator_(cfg_.max_retries, cfg_.find_time, cfg_.ban_time) {}
 
   int connections = 0;  // open client connections, at most kMaxConnections
@@ -259,6 +367,17 @@ class Portal : public http::Handler {
       Reply refusal;
       if (!co_await readBody(req, body, &text, &refusal)) co_return refusal;
       co_return co_await firstFactor(req, text, path == "/login");
+    }
+    if (path == "/api/secondfactor/totp" || path == "/totp" || path == "/totp/enrol") {
+      if (req.method != "POST") co_return methodNotAllowed("POST");
+      if (!sameSite(req)) co_return koReply(403, "Cross-site login refused.");
+      std::string text;
+      Reply refusal;
+      if (!co_await readBody(req, body, &text, &refusal)) co_return refusal;
+      const TotpMode mode = path == "/totp"         ? TotpMode::Form
+                            : path == "/totp/enrol" ? TotpMode::Enrol
+                                                    : TotpMode::Api;
+      co_return co_await secondFactor(req, text, mode);
     }
     if (path == "/api/logout" || path == "/logout") {
       if (req.method != "POST") co_return methodNotAllowed("POST");
@@ -332,7 +451,7 @@ class Portal : public http::Handler {
   // there is none, or when its user is gone or disabled now.
   struct Who {
     std::string session_id;
-    const Session* session = nullptr;
+    Session* session = nullptr;  // valid until the next co_await
     const config::AutheliaUser* user = nullptr;
   };
   Who sessionOf(const http::RequestHead& req, const config::SessionCookie& cookie) {
@@ -343,7 +462,7 @@ class Portal : public http::Handler {
     for (std::string_view value : cookieValues(headers, cookie.name)) {
       auto id = verifySessionCookie(cfg_.session_secret, value);
       if (!id) continue;
-      const Session* s = sessions_.find(*id, cookie, Clock::now());
+      Session* s = sessions_.find(*id, cookie, Clock::now());
       if (!s) continue;
       const config::AutheliaUser* u = users_.find(s->user);
       if (!u || u->disabled) {
@@ -528,24 +647,23 @@ class Portal : public http::Handler {
     if (old.session) sessions_.erase(old.session_id);
     remember = remember && cookie->remember_me.count() > 0;
     const Clock::time_point now = Clock::now();
-    const std::string id =
-        sessions_.create(Session{username, cookie->domain, Level::OneFactor, remember, now, now});
+    const std::string id = sessions_.create(
+        Session{username, cookie->domain, Level::OneFactor, remember, now, now, {}});
     std::optional<std::chrono::seconds> max_age;
     if (remember) max_age = std::chrono::duration_cast<std::chrono::seconds>(cookie->remember_me);
     const std::string set_cookie =
         setCookie(*cookie, signSessionId(cfg_.session_secret, id), max_age);
-    std::string redirect;
-    if (!target.empty() && safeRedirect(cfg_, target)) {
-      redirect = target;
-    } else if (target.empty()) {
-      redirect = cookie->default_redirection_url;
-    } else {
-      LOG_WARN("login redirect refused: outside the session domains user={} target={}", username,
-               target.substr(0, 200));
-    }
+    std::string redirect = redirectAfterLogin(*cookie, username, target);
+    // A target that asks for a second factor: the portal asks for it first (the JSON answer
+    // has no redirect then, as Authelia's, and its page asks for the code).
+    const bool second = !redirect.empty() && needsTwoFactor(redirect, "GET", username);
     Reply r;
     if (form) {
-      r = redirectReply(303, redirect.empty() ? "/" : redirect);
+      r = redirectReply(303, second             ? "/?rd=" + urlEncode(redirect)
+                             : redirect.empty() ? "/"
+                                                : redirect);
+    } else if (second) {
+      r = jsonReply(200, Json{{"status", "OK"}});
     } else {
       Json j{{"status", "OK"}};
       if (!redirect.empty()) j["data"] = Json{{"redirect", redirect}};
@@ -553,6 +671,134 @@ class Portal : public http::Handler {
     }
     r.headers.push_back({"set-cookie", set_cookie});
     co_return r;
+  }
+
+  // Where a successful login goes: `target` when it is inside a session domain, the cookie's
+  // default_redirection_url when there is no target, nowhere ("") otherwise.
+  std::string redirectAfterLogin(const config::SessionCookie& cookie, const std::string& user,
+                                 const std::string& target) {
+    if (!target.empty() && safeRedirect(cfg_, target)) return target;
+    if (target.empty()) return cookie.default_redirection_url;
+    LOG_WARN("login redirect refused: outside the session domains user={} target={}",
+             loggable(user), loggable(target));
+    return "";
+  }
+
+  // True when `user` at one factor may not reach `url`, and at two factors may.
+  bool needsTwoFactor(const std::string& url, std::string_view method, const std::string& user) {
+    auto u = config::parseHttpUrl(url);
+    const config::AutheliaUser* au = users_.find(user);
+    if (!u || !au) return false;
+    Target t{validMethod(method) ? std::string(method) : "GET", std::move(*u)};
+    Identity id{au->name, au->display_name, au->email, au->groups};
+    return decide(cfg_, t, &id, Level::OneFactor) == Verdict::NeedLogin &&
+           decide(cfg_, t, &id, Level::TwoFactor) == Verdict::Allow;
+  }
+
+  enum class TotpMode {
+    Form,   // POST /totp: the code page's form; answers with redirects
+    Api,    // POST /api/secondfactor/totp: Authelia's API; answers with JSON
+    Enrol,  // POST /totp/enrol: the enrolment page's form; confirms the session's new secret
+  };
+
+  // A TOTP code for the session's user, under regulation: the enrolled secret's (or, for
+  // Enrol, the session's pending one's), a step not used before. Raises the session to level 2.
+  Task<Reply> secondFactor(const http::RequestHead& req, const std::string& text, TotpMode mode) {
+    std::string token, target;
+    if (mode == TotpMode::Api) {
+      Json j = Json::parse(text, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j["token"].is_string())
+        co_return koReply(400, "Unable to parse body.");
+      token = j["token"].get<std::string>();
+      if (j.contains("targetURL") && j["targetURL"].is_string())
+        target = j["targetURL"].get<std::string>();
+    } else {
+      auto f = parseForm(text);
+      token = f["token"];
+      target = f["rd"];
+    }
+    const bool form = mode != TotpMode::Api;
+    const std::string again =
+        fmt::format("/?error=1{}", target.empty() ? "" : "&rd=" + urlEncode(target));
+    const config::SessionCookie* cookie = cookieFor(cfg_, requestHost(req));
+    if (!cookie) co_return koReply(400, "This portal serves no cookie domain for this host.");
+    Who who = sessionOf(req, *cookie);
+    if (!who.session) {
+      if (form) co_return redirectReply(303, "/");
+      co_return koReply(401, kTotpFailed);
+    }
+    const std::string user = who.session->user;
+    const std::string ip = clientIp(req);
+    const Clock::time_point start = Clock::now();
+    const bool banned = regulator_.banned(user, start);
+    std::string secret, reason;
+    uint64_t last_step = 0;
+    if (!totp_) {
+      reason = "no storage";
+    } else {
+      auto found = totp_->find(user);
+      if (!found) {
+        LOG_ERROR("totp storage error user={} error={}", user, found.error().message());
+        co_return koReply(500, "Storage error.");
+      }
+      if (mode == TotpMode::Enrol) {
+        // A second enrolment would let whoever holds the password replace the factor.
+        if (found->has_value()) {
+          reason = "enrolled already";
+        } else {
+          secret = who.session->pending_totp_secret;
+          if (secret.empty()) reason = "nothing to enrol";
+        }
+      } else if (found->has_value()) {
+        secret = (*found)->secret;
+        last_step = (*found)->last_step;
+      } else {
+        reason = "not enrolled";
+      }
+    }
+    std::optional<uint64_t> step;
+    if (!secret.empty() && !banned) {
+      auto key = base32Decode(secret);
+      if (key) step = verifyTotp(*key, token, static_cast<int64_t>(std::time(nullptr)));
+      if (!step) {
+        reason = "code";
+      } else if (*step <= last_step) {
+        reason = "code used before";
+        step.reset();
+      }
+    }
+    if (banned) reason = "banned";
+    if (step) {
+      if (mode == TotpMode::Enrol) {
+        if (auto r = totp_->save(user, secret); !r) {
+          LOG_ERROR("totp storage error user={} error={}", user, r.error().message());
+          co_return koReply(500, "Storage error.");
+        }
+      }
+      if (auto r = totp_->markUsed(user, *step); !r) {
+        LOG_ERROR("totp storage error user={} error={}", user, r.error().message());
+        co_return koReply(500, "Storage error.");
+      }
+      regulator_.succeeded(user);
+      who.session->level = Level::TwoFactor;
+      who.session->pending_totp_secret.clear();
+      LOG_INFO("second factor ok user={} ip={}{}", user, loggable(ip),
+               mode == TotpMode::Enrol ? " enrolled=totp" : "");
+      const std::string redirect = redirectAfterLogin(*cookie, user, target);
+      if (form) co_return redirectReply(303, redirect.empty() ? "/" : redirect);
+      Json j{{"status", "OK"}};
+      if (!redirect.empty()) j["data"] = Json{{"redirect", redirect}};
+      co_return jsonReply(200, j);
+    }
+    if (!banned) regulator_.failed(user, Clock::now());
+    LOG_WARN("second factor failed user={} ip={} reason={}", user, loggable(ip), reason);
+    // As for passwords: a failure answers no sooner than the floor.
+    const auto jitter = std::chrono::milliseconds(
+        static_cast<unsigned char>(base::randomBytes(1)[0]) * kJitterMs / 255);
+    asio::steady_timer timer(ex_, start + kFailureFloor + jitter);
+    (void)co_await timer.async_wait(as_tuple(use_awaitable));
+    if (form) co_return redirectReply(303, again);
+    co_return koReply(401, kTotpFailed);
   }
 
   Reply logout(const http::RequestHead& req, const std::string& text, bool form) {
@@ -599,10 +845,38 @@ class Portal : public http::Handler {
     const config::SessionCookie* cookie = cookieFor(cfg_, requestHost(req));
     Who who;
     if (cookie) who = sessionOf(req, *cookie);
-    // Signed in already: straight on to where the browser was going, as Authelia's portal does.
-    if (who.user && !rd.empty()) return redirectReply(302, rd);
+    const bool failed = q.count("error") > 0;
+    // Whether the user has TOTP, when it matters (signed in, below level 2, storage there).
+    std::optional<TotpConfig> enrolled;
+    if (who.user && who.session->level < Level::TwoFactor && totp_) {
+      auto found = totp_->find(who.user->name);
+      if (!found) {
+        LOG_ERROR("totp storage error user={} error={}", who.user->name, found.error().message());
+        return textReply(500, "500 Storage Error\n");
+      }
+      enrolled = std::move(*found);
+    }
     Reply r;
-    r.body = loginPage(rd, q.count("error") > 0, who.user ? &who.user->name : nullptr);
+    if (who.user && who.session->level < Level::TwoFactor &&
+        ((!rd.empty() && needsTwoFactor(rd, q["rm"], who.user->name)) ||
+         (totp_ && q.count("enrol") > 0))) {
+      // rd asks for a second factor, or the user asked to enrol: the code, or the enrolment
+      // when the user has none yet.
+      if (enrolled) {
+        r.body = totpPage(rd, failed, who.user->name);
+      } else {
+        std::string& secret = who.session->pending_totp_secret;
+        if (secret.empty()) secret = newTotpSecret();
+        const std::string uri = otpauthUri(cfg_.totp_issuer, who.user->name, secret);
+        r.body = enrolPage(rd, failed, who.user->name, secret, uri, qr_.svg(uri));
+      }
+    } else if (who.user && !rd.empty()) {
+      // Signed in already: straight on to where the browser was going, as Authelia's portal does.
+      return redirectReply(302, rd);
+    } else {
+      r.body = loginPage(rd, failed, who.user ? &who.user->name : nullptr,
+                         who.user && totp_ && !enrolled && who.session->level < Level::TwoFactor);
+    }
     r.headers.push_back({"content-type", "text/html; charset=utf-8"});
     r.headers.push_back({"cache-control", "no-store"});
     // The form posts here, and the answer redirects on to rd or default_redirection_url: the
@@ -631,6 +905,8 @@ class Portal : public http::Handler {
   asio::any_io_executor ex_;
   asio::thread_pool& pool_;
   const config::PasswordHash dummy_;
+  const std::unique_ptr<TotpStore> totp_;  // null without storage (then no two_factor rule)
+  const QrEncoder qr_;
   SessionStore sessions_;
   Regulator regulator_;
   int hashing_ = 0;  // password checks on the pool
@@ -687,6 +963,16 @@ base::Result<int> runPortal(const Options& opts) {
   ASSIGN_OR_RETURN(std::string dummy_text, hashPassword(base::randomBytes(16)));
   ASSIGN_OR_RETURN(config::PasswordHash dummy, config::parsePasswordHash(dummy_text));
   ASSIGN_OR_RETURN(tcp::endpoint ep, listenEndpoint(cfg));
+  std::unique_ptr<TotpStore> totp;
+  if (!cfg.storage_path.empty() && !cfg.storage_encryption_key.empty()) {
+    auto store = TotpStore::open(cfg.storage_path, cfg.storage_encryption_key);
+    if (!store) {
+      return base::Unexpected(base::Error{
+          store.error().code, fmt::format("{}: {}", cfg.source, store.error().context)});
+    }
+    totp = std::move(*store);
+  }
+  const bool have_totp = totp != nullptr;
 
   asio::io_context ioc(1);
   asio::thread_pool pool(2);
@@ -702,7 +988,8 @@ base::Result<int> runPortal(const Options& opts) {
                         cfg.listen_host.empty() ? "0.0.0.0" : cfg.listen_host, cfg.listen_port)});
   }
   const size_t n_users = users.users.size(), n_rules = cfg.rules.size();
-  Portal portal(std::move(cfg), std::move(users), ioc.get_executor(), pool, std::move(dummy));
+  Portal portal(std::move(cfg), std::move(users), ioc.get_executor(), pool, std::move(dummy),
+                std::move(totp));
   asio::co_spawn(ioc, acceptLoop(acc, portal), asio::detached);
   asio::signal_set hup(ioc, SIGHUP);
   std::function<void()> arm_hup = [&] {
@@ -719,9 +1006,9 @@ base::Result<int> runPortal(const Options& opts) {
     LOG_INFO("signal={} stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     ioc.stop();
   });
-  LOG_INFO("auth listening address={}:{} users={} rules={} sessions=memory",
+  LOG_INFO("auth listening address={}:{} users={} rules={} sessions=memory totp={}",
            acc.local_endpoint().address().to_string(), acc.local_endpoint().port(), n_users,
-           n_rules);
+           n_rules, have_totp ? "sqlite" : "off");
   ioc.run();
   pool.stop();
   pool.join();

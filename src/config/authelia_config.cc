@@ -5,9 +5,9 @@
 // does not implement are collected and named in ONE warning per file, so that a config
 // written for Authelia loads and says plainly what it does not do. The exceptions are keys
 // that decide who gets in: a rule criterion burrow cannot check (it would let the wrong
-// requests through or refuse the right ones), a two_factor policy while burrow has no second
-// factor, another authentication backend. Those are errors: a protection that is not enforced
-// must not look as if it were.
+// requests through or refuse the right ones), a two_factor policy without the storage its TOTP
+// secrets need, another authentication backend. Those are errors: a protection that is not
+// enforced must not look as if it were.
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -79,12 +79,7 @@ base::Result<AccessPolicy> policyOf(std::string_view text, std::string_view sour
   if (text == "bypass") return AccessPolicy::Bypass;
   if (text == "one_factor") return AccessPolicy::OneFactor;
   if (text == "deny") return AccessPolicy::Deny;
-  if (text == "two_factor") {
-    return failAt(source, line,
-                  "{}: 'two_factor' needs a second factor, and burrow has no TOTP yet: a rule it "
-                  "cannot enforce is refused (use one_factor or deny until then)",
-                  path);
-  }
+  if (text == "two_factor") return AccessPolicy::TwoFactor;
   return failAt(source, line, "{}: unknown policy '{}' (bypass, one_factor, two_factor or deny)",
                 path, text);
 }
@@ -531,6 +526,46 @@ base::Result<void> applySecretFiles(const std::map<std::string, std::string>& en
   return {};
 }
 
+// The first two_factor policy's line, or 0 when there is none; -1 for default_policy.
+int twoFactorLine(const AutheliaConfig& cfg) {
+  for (const AccessRule& r : cfg.rules)
+    if (r.policy == AccessPolicy::TwoFactor) return r.line;
+  return cfg.default_policy == AccessPolicy::TwoFactor ? -1 : 0;
+}
+
+// Authelia's rule for the key (20 characters at least), and a two_factor policy needs both the
+// database and the key: its TOTP secrets are kept there, encrypted.
+base::Result<void> checkStorage(const AutheliaConfig& cfg, int storage_line, int key_line) {
+  const std::string_view source = cfg.source;
+  if (!cfg.storage_encryption_key.empty() && cfg.storage_encryption_key.size() < 20) {
+    if (key_line == 0) {
+      return base::invalid(
+          "{}: storage.encryption_key (AUTHELIA_STORAGE_ENCRYPTION_KEY_FILE) must be at least "
+          "20 characters",
+          source);
+    }
+    return failAt(source, key_line, "storage.encryption_key: must be at least 20 characters");
+  }
+  const int tf = twoFactorLine(cfg);
+  if (tf == 0) return {};
+  const std::string where =
+      tf > 0 ? fmt::format("the two_factor rule at line {}", tf) : "default_policy two_factor";
+  const int line = storage_line ? storage_line : 1;
+  if (cfg.storage_path.empty()) {
+    return failAt(source, line,
+                  "storage.local.path is required by {}: TOTP secrets are kept in that SQLite "
+                  "database",
+                  where);
+  }
+  if (cfg.storage_encryption_key.empty()) {
+    return failAt(source, line,
+                  "storage.encryption_key (or AUTHELIA_STORAGE_ENCRYPTION_KEY_FILE) is required "
+                  "by {}: TOTP secrets are stored encrypted under it",
+                  where);
+  }
+  return {};
+}
+
 base::Result<AutheliaConfig> parseConfigRoot(const YAML::Node& root, std::string_view source,
                                              const std::map<std::string, std::string>& env) {
   AutheliaConfig cfg;
@@ -538,6 +573,7 @@ base::Result<AutheliaConfig> parseConfigRoot(const YAML::Node& root, std::string
   Walker w(source);
   ASSIGN_OR_RETURN(std::vector<YamlEntry> top, w.entries(root, "", 1));
   bool have_session = false, have_backend = false;
+  int storage_line = 0, key_line = 0;
   for (const YamlEntry& e : top) {
     if (e.key == "server") {
       ASSIGN_OR_RETURN(std::vector<YamlEntry> es, w.entries(e.value, "server", e.line));
@@ -589,10 +625,12 @@ base::Result<AutheliaConfig> parseConfigRoot(const YAML::Node& root, std::string
         }
       }
     } else if (e.key == "storage") {
+      storage_line = e.line;
       ASSIGN_OR_RETURN(std::vector<YamlEntry> es, w.entries(e.value, "storage", e.line));
       for (const YamlEntry& s : es) {
         if (s.key == "encryption_key") {
           ASSIGN_OR_RETURN(cfg.storage_encryption_key, scalarOf(s, source));
+          key_line = s.line;
         } else if (s.key == "local") {
           ASSIGN_OR_RETURN(std::vector<YamlEntry> ls, w.entries(s.value, s.path, s.line));
           for (const YamlEntry& l : ls) {
@@ -611,6 +649,7 @@ base::Result<AutheliaConfig> parseConfigRoot(const YAML::Node& root, std::string
     }
   }
   RETURN_IF_ERROR(applySecretFiles(env, &cfg, w));
+  RETURN_IF_ERROR(checkStorage(cfg, storage_line, key_line));
   if (!have_session) {
     return failAt(source, 1,
                   "session is required (secret and cookies: [{{domain, "

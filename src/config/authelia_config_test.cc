@@ -200,16 +200,31 @@ TEST(AutheliaConfig, ServerAddressAsAutheliaWritesIt) {
             std::string::npos);
 }
 
-TEST(AutheliaConfig, TwoFactorIsRefusedUntilTotpExists) {
-  EXPECT_EQ(errorOf(minimal("access_control:\n"
-                            "  rules:\n"
-                            "    - domain: a.example.com\n"
-                            "      policy: two_factor\n")),
-            "configuration.yml:11: access_control.rules[0].policy: 'two_factor' needs a second "
-            "factor, and burrow has no TOTP yet: a rule it cannot enforce is refused (use "
-            "one_factor or deny until then)");
+TEST(AutheliaConfig, TwoFactorNeedsStorage) {
+  const std::string rule =
+      "access_control:\n"              // 8
+      "  rules:\n"                     // 9
+      "    - domain: a.example.com\n"  // 10
+      "      policy: two_factor\n";    // 11
+  EXPECT_EQ(errorOf(minimal(rule)),
+            "configuration.yml:1: storage.local.path is required by the two_factor rule at line "
+            "10: TOTP secrets are kept in that SQLite database");
+  EXPECT_EQ(errorOf(minimal(rule + "storage: {local: {path: /var/lib/a.sqlite3}}\n")),
+            "configuration.yml:12: storage.encryption_key (or "
+            "AUTHELIA_STORAGE_ENCRYPTION_KEY_FILE) is required by the two_factor rule at line 10: "
+            "TOTP secrets are stored encrypted under it");
+  EXPECT_EQ(errorOf(minimal(rule + "storage:\n"
+                                   "  encryption_key: too_short\n"
+                                   "  local: {path: /var/lib/a.sqlite3}\n")),
+            "configuration.yml:13: storage.encryption_key: must be at least 20 characters");
+  auto c = parse(minimal(rule + "storage:\n"
+                                "  encryption_key: a_very_important_secret\n"
+                                "  local: {path: /var/lib/a.sqlite3}\n"));
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->rules.at(0).policy, AccessPolicy::TwoFactor);
   EXPECT_NE(errorOf(minimal("access_control: {default_policy: two_factor}\n"))
-                .find("configuration.yml:8: access_control.default_policy: 'two_factor'"),
+                .find("configuration.yml:1: storage.local.path is required by default_policy "
+                      "two_factor"),
             std::string::npos);
   EXPECT_NE(errorOf(minimal("access_control: {default_policy: allow}\n")).find("unknown policy"),
             std::string::npos);
@@ -310,14 +325,14 @@ TEST(AutheliaConfig, SecretsFromFiles) {
   const std::string secret = (dir / "session").string();
   std::ofstream(secret) << "from-a-file\n";
   const std::string key = (dir / "key").string();
-  std::ofstream(key) << "storage-key";
+  std::ofstream(key) << "storage-key-of-20-characters";
   std::string no_secret = minimal();
   no_secret.replace(no_secret.find("  secret: insecure_session_secret\n"), 34, "");
   auto c = parse(no_secret, {"AUTHELIA_SESSION_SECRET_FILE=" + secret,
                              "AUTHELIA_STORAGE_ENCRYPTION_KEY_FILE=" + key});
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->session_secret, "from-a-file");
-  EXPECT_EQ(c->storage_encryption_key, "storage-key");
+  EXPECT_EQ(c->storage_encryption_key, "storage-key-of-20-characters");
   EXPECT_EQ(errorOf(minimal(), {"AUTHELIA_SESSION_SECRET_FILE=" + secret}),
             "configuration.yml: session.secret is set both in the file and by "
             "AUTHELIA_SESSION_SECRET_FILE; keep one");

@@ -349,13 +349,14 @@ base::Result<UnitFile> parseUnitFile(std::string_view text, std::string_view sou
 // ---- Authelia's files: `burrow auth --config configuration.yml` and users_database.yml ----
 // The keys burrow implements keep Authelia's names, defaults and meaning (docs/auth.md);
 // keys it does not implement are named in one warning, except those that would change who
-// gets in (a rule criterion burrow cannot check, a two_factor policy): those are errors.
+// gets in (a rule criterion burrow cannot check, a two_factor policy without storage): those
+// are errors.
 
 // access_control policies, in Authelia's words.
 enum class AccessPolicy {
   Bypass,     // anyone, no session needed; answered without identity headers
   OneFactor,  // a session that passed the password (first factor)
-  TwoFactor,  // a session that passed a second factor; refused at load until burrow has TOTP
+  TwoFactor,  // a session that passed a second factor (TOTP); needs storage.local.path and key
   Deny,       // 403; an anonymous request meeting a rule with a subject is asked to log in
 };
 
@@ -398,7 +399,9 @@ struct AutheliaConfig {
   Millis find_time{120'000};
   Millis ban_time{300'000};
   std::string totp_issuer = "Authelia";
-  std::string storage_path;            // storage.local.path (not used yet)
+  // TOTP secrets: a SQLite database, its secrets encrypted under the key (at least 20
+  // characters). Both are required when a policy is two_factor.
+  std::string storage_path;            // storage.local.path
   std::string storage_encryption_key;  // storage.encryption_key or its _FILE variable
   // "FILE: keys burrow does not implement (ignored): ..." — at most one, also logged.
   std::vector<std::string> warnings;
@@ -406,7 +409,7 @@ struct AutheliaConfig {
 
 // Reads and validates FILE; `env` holds the AUTHELIA_* environment variables (NAME=VALUE).
 // Errors name the file, the line and the key:
-//   "configuration.yml:14: access_control.rules[2].policy: 'two_factor' needs TOTP, ..."
+//   "configuration.yml:14: access_control.rules[2].policy: unknown policy 'allow' ..."
 base::Result<AutheliaConfig> loadAutheliaConfig(const std::string& path,
                                                 const std::vector<std::string>& env);
 base::Result<AutheliaConfig> parseAutheliaConfig(std::string_view yaml, std::string_view source,

@@ -3,10 +3,18 @@
 auth_request as Authelia's nginx guide sets it up (/api/authz/auth-request), in front of
 tests/tools/test_origin.py, with curl as the browser. Also the forward-auth endpoint as
 Traefik calls it, the legacy /api/verify, the no-JavaScript login page, regulation, logout,
+TOTP (enrolment from the page, the second factor by form and by Authelia's API, replay,
+regulation, the SQLite store across a restart and under a wrong key),
 `burrow auth hash-password`, configuration errors, and a well-behaved client still served while
 an attacker sends malformed and oversized requests to the portal."""
 
+import base64
+import hashlib
+import hmac
+import html
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +28,24 @@ import harness
 DOMAIN = "example.test"
 PORTAL = "http://auth.example.test"
 BCRYPT_ALICE = "$2y$05$TD6zXnPpDgmGr2nkRE1aOukIgBQ.L72MNxHXiaWFNFlv6va2ZNL9e"  # battery staple
+STORAGE_KEY = "a-storage-encryption-key-for-tests"
+
+
+def totp(secret_b32, step):
+    """RFC 6238 with Authelia's defaults: HMAC-SHA1, 6 digits, `step` = unix time / 30."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, step.to_bytes(8, "big"), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    return "%06d" % ((int.from_bytes(mac[off:off + 4], "big") & 0x7FFFFFFF) % 1000000)
+
+
+def fresh_step(last):
+    """A time step the portal accepts now (within one step of now) that is after `last`."""
+    while True:
+        now = int(time.time()) // 30
+        if last + 1 <= now + 1:
+            return max(last + 1, now)
+        time.sleep(0.2)
 
 NGINX_SERVER = """
     listen 127.0.0.1:{{port}};
@@ -122,7 +148,7 @@ class AuthTest(harness.BurrowTestCase):
         _, self.nginx_port = self.start_nginx(NGINX_SERVER.format(auth=self.auth_port,
                                                                   origin=self.origin_port))
 
-    def write_config(self, path, rules_extra=""):
+    def write_config(self, path, rules_extra="", key=STORAGE_KEY):
         with open(path, "w") as f:
             f.write("""
 server:
@@ -149,15 +175,23 @@ access_control:
       policy: one_factor
     - domain: 'admin.{domain}'
       policy: deny
+    - domain: 'mfa.{domain}'
+      policy: two_factor
     - domain: '*.{domain}'
       policy: one_factor
 {extra}
+totp:
+  issuer: Burrow Test
+storage:
+  encryption_key: '{key}'
+  local:
+    path: '{db}'
 regulation:
   max_retries: 3
   find_time: 2m
   ban_time: 5m
 """.format(port=self.auth_port, domain=DOMAIN, portal=PORTAL, users=self.path("users_database.yml"),
-           extra=rules_extra))
+           extra=rules_extra, key=key, db=self.path("db.sqlite3")))
 
     # ---- helpers ----
 
@@ -180,6 +214,57 @@ regulation:
             if c.startswith("authelia_session=") and not c.startswith("authelia_session=;"):
                 return c.split(";", 1)[0]
         self.fail("no session cookie in %r" % headers)
+
+    def portal(self, path, cookie, *args):
+        return curl("http://127.0.0.1:%d%s" % (self.auth_port, path), "-H", "Host: auth." + DOMAIN,
+                    "-H", "Cookie: " + cookie, *args)
+
+    def level(self, cookie):
+        return json.loads(self.portal("/api/state", cookie)[2])["data"]["authentication_level"]
+
+    def enrol(self, user, password, rd):
+        """Logs in with the form, enrols TOTP from the page; returns (cookie, secret, step)."""
+        status, headers, _ = curl("http://127.0.0.1:%d/login" % self.auth_port,
+                                  "-H", "Host: auth." + DOMAIN,
+                                  "--data-urlencode", "username=" + user,
+                                  "--data-urlencode", "password=" + password,
+                                  "--data-urlencode", "rd=" + rd)
+        self.assertEqual(status, 303)
+        # rd asks for a second factor: the portal asks for it before sending the browser on.
+        page = "/?rd=" + urllib.parse.quote(rd, safe="")
+        self.assertEqual(headers["location"], [page])
+        cookie = self.session_cookie(headers)
+        status, headers, body = self.portal(page, cookie)
+        self.assertEqual(status, 200)
+        self.assertIn('<form method="post" action="/totp/enrol">', body)
+        uri = html.unescape(re.search(r'<code id="totp-uri">([^<]*)</code>', body).group(1))
+        m = re.fullmatch(r"otpauth://totp/Burrow%20Test:" + user + r"\?secret=([A-Z2-7]{32})"
+                         r"&issuer=Burrow%20Test&algorithm=SHA1&digits=6&period=30", uri)
+        self.assertTrue(m, uri)
+        secret = m.group(1)
+        self.assertIn('<code id="totp-secret">%s</code>' % secret, body)
+        self.assertIn("<svg", body)  # the QR code, inline
+        self.assertNotIn("<script", body)
+        self.assertEqual(body.count(secret), 2)  # shown, never in a form field
+        self.assertIn("form-action 'self' http://mfa.%s " % DOMAIN,
+                      headers["content-security-policy"][0])
+        # The same session sees the same secret until it is confirmed.
+        self.assertIn(secret, self.portal(page, cookie)[2])
+        # A wrong code stores nothing and comes back to the page.
+        good = totp(secret, int(time.time()) // 30)
+        wrong = "%06d" % ((int(good) + 1) % 1000000)
+        status, headers, _ = self.portal("/totp/enrol", cookie, "--data-urlencode",
+                                         "token=" + wrong, "--data-urlencode", "rd=" + rd)
+        self.assertEqual(status, 303)
+        self.assertTrue(headers["location"][0].startswith("/?error=1&rd="))
+        self.assertEqual(self.level(cookie), 1)
+        step = fresh_step(0)
+        status, headers, _ = self.portal("/totp/enrol", cookie,
+                                         "--data-urlencode", "token=" + totp(secret, step),
+                                         "--data-urlencode", "rd=" + rd)
+        self.assertEqual((status, headers["location"]), (303, [rd]))
+        self.assertEqual(self.level(cookie), 2)
+        return cookie, secret, step
 
     # ---- the flows ----
 
@@ -236,6 +321,155 @@ regulation:
         self.assertIn("Max-Age=0", headers["set-cookie"][0])
         status, _, _ = self.via_nginx("app." + DOMAIN, "/headers", cookie)
         self.assertEqual(status, 302)
+
+    def test_totp_enrolment_second_factor_replay_and_restart(self):
+        rd = "http://mfa.%s/headers" % DOMAIN
+        # No session: the two_factor site sends the browser to the portal as any other.
+        self.assertEqual(self.via_nginx("mfa." + DOMAIN)[0], 302)
+        cookie, secret, last = self.enrol("john", "correct horse", rd)
+        status, _, body = self.via_nginx("mfa." + DOMAIN, "/headers", cookie)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["remote-user"], "john")
+        self.assertNotIn(secret, self.auth.read())  # secrets are never logged
+        self.assertRegex(self.auth.read(), r"second factor ok user=john ip=\S+ enrolled=totp")
+        self.assertEqual(os.stat(self.path("db.sqlite3")).st_mode & 0o777, 0o600)
+        with open(self.path("db.sqlite3"), "rb") as f:
+            self.assertNotIn(secret.encode(), f.read())  # stored encrypted
+
+        # A new login is at level 1: one_factor sites pass, the two_factor one does not, and
+        # its answer is Authelia's for a level too low: the portal for a browser, 401 for XHR.
+        status, headers, body = self.login("john", "correct horse", target=rd)
+        self.assertEqual((status, json.loads(body)), (200, {"status": "OK"}))
+        cookie = self.session_cookie(headers)
+        self.assertEqual(self.level(cookie), 1)
+        self.assertEqual(self.via_nginx("app." + DOMAIN, "/headers", cookie)[0], 200)
+        self.assertEqual(self.via_nginx("mfa." + DOMAIN, "/headers", cookie)[0], 302)
+        fa = ["http://127.0.0.1:%d/api/authz/forward-auth" % self.auth_port,
+              "-H", "X-Forwarded-Proto: http", "-H", "X-Forwarded-Host: mfa." + DOMAIN,
+              "-H", "X-Forwarded-Uri: /x", "-H", "X-Forwarded-Method: GET",
+              "-H", "Cookie: " + cookie]
+        status, headers, _ = curl(*fa, "-H", "Accept: text/html")
+        self.assertEqual((status, headers["location"]), (302, [
+            PORTAL + "/?rd=" + urllib.parse.quote("http://mfa.%s/x" % DOMAIN, safe="") +
+            "&rm=GET"]))
+        status, _, _ = curl(*fa, "-H", "Accept: application/json",
+                            "-H", "X-Requested-With: XMLHttpRequest")
+        self.assertEqual(status, 401)
+        # The portal page asks for the code now, not for an enrolment.
+        _, _, body = self.portal("/?rd=" + urllib.parse.quote(rd, safe=""), cookie)
+        self.assertIn('<form method="post" action="/totp">', body)
+        self.assertNotIn(secret, body)
+
+        # Authelia's API: the code just used is refused (replay), a fresh one passes.
+        api = "http://127.0.0.1:%d/api/secondfactor/totp" % self.auth_port
+        def second(token):
+            return curl(api, "-H", "Host: auth." + DOMAIN, "-H", "Cookie: " + cookie,
+                        "-H", "Content-Type: application/json",
+                        "--data-binary", json.dumps({"token": token, "targetURL": rd}))
+        status, _, body = second(totp(secret, last))
+        self.assertEqual((status, json.loads(body)), (401, {
+            "status": "KO", "message": "Authentication failed, please retry later."}))
+        self.assertRegex(self.auth.read(), r"second factor failed user=john ip=\S+ "
+                                           r"reason=code used before")
+        last = fresh_step(last)
+        status, _, body = second(totp(secret, last))
+        self.assertEqual((status, json.loads(body)), (200, {"status": "OK", "data": {
+            "redirect": rd}}))
+        self.assertEqual(self.level(cookie), 2)
+        self.assertEqual(self.via_nginx("mfa." + DOMAIN, "/headers", cookie)[0], 200)
+        status, headers, _ = curl(*fa, "-H", "Accept: text/html")
+        self.assertEqual((status, headers["remote-user"]), (200, ["john"]))
+
+        # A restart keeps the enrolment (sessions are in memory: log in again).
+        self.auth.stop()
+        self.auth = self.spawn("auth2", [harness.BURROW, "auth", "--config",
+                                         self.path("configuration.yml")],
+                               env=harness.clean_env({
+                                   "AUTHELIA_SESSION_SECRET_FILE": self.path("session_secret")}))
+        self.auth.wait_for(r"auth listening address=127\.0\.0\.1:%d .* totp=sqlite" %
+                           self.auth_port)
+        _, headers, _ = self.login("john", "correct horse", target=rd)
+        cookie = self.session_cookie(headers)
+        _, _, body = self.portal("/?rd=" + urllib.parse.quote(rd, safe=""), cookie)
+        self.assertIn('<form method="post" action="/totp">', body)
+        last = fresh_step(last)
+        status, headers, _ = self.portal("/totp", cookie, "--data-urlencode",
+                                         "token=" + totp(secret, last),
+                                         "--data-urlencode", "rd=" + rd)
+        self.assertEqual((status, headers["location"]), (303, [rd]))
+        self.assertEqual(self.via_nginx("mfa." + DOMAIN, "/headers", cookie)[0], 200)
+        # A code posted from a page outside the session domains is refused (login CSRF).
+        status, _, _ = self.portal("/totp", cookie, "-H", "Origin: https://evil.test",
+                                   "--data-urlencode", "token=123456")
+        self.assertEqual(status, 403)
+
+        # Another encryption key for the same database: refused at start, not garbage codes.
+        self.auth.stop()
+        self.write_config(self.path("other.yml"), key="another-key-of-enough-characters")
+        r = self.burrow("auth", "--config", self.path("other.yml"),
+                        env=harness.clean_env({
+                            "AUTHELIA_SESSION_SECRET_FILE": self.path("session_secret")}))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("other.yml: storage.encryption_key: not the key the database %s was "
+                      "created with" % self.path("db.sqlite3"), r.stderr)
+
+    def test_totp_enrolment_before_any_two_factor_site(self):
+        _, headers, _ = self.login("alice", "battery staple")
+        cookie = self.session_cookie(headers)
+        _, _, body = self.portal("/", cookie)
+        self.assertIn('<a id="enrol" href="/?enrol=1">', body)
+        _, _, body = self.portal("/?enrol=1", cookie)
+        self.assertIn('<form method="post" action="/totp/enrol">', body)
+        secret = re.search(r'<code id="totp-secret">([A-Z2-7]{32})</code>', body).group(1)
+        self.assertIn("otpauth://totp/Burrow%20Test:alice?secret=" + secret, body)
+        step = fresh_step(0)
+        status, headers, _ = self.portal("/totp/enrol", cookie, "--data-urlencode",
+                                         "token=" + totp(secret, step))
+        self.assertEqual((status, headers["location"]), (303, ["http://www.%s/" % DOMAIN]))
+        self.assertEqual(self.level(cookie), 2)
+        _, _, body = self.portal("/", cookie)
+        self.assertNotIn("enrol", body)
+        # Enrolled: a new session is offered the code page, never a new secret.
+        _, headers, _ = self.login("alice", "battery staple")
+        cookie = self.session_cookie(headers)
+        _, _, body = self.portal("/?enrol=1", cookie)
+        self.assertIn('<form method="post" action="/totp">', body)
+        self.assertNotIn("totp-secret", body)
+        status, headers, _ = self.portal("/totp/enrol", cookie, "--data-urlencode",
+                                         "token=" + totp(secret, fresh_step(step)))
+        self.assertTrue(headers["location"][0].startswith("/?error=1"))
+        self.assertRegex(self.auth.read(), r"second factor failed user=alice ip=\S+ "
+                                           r"reason=enrolled already")
+
+    def test_totp_failures_count_toward_the_ban(self):
+        rd = "http://mfa.%s/" % DOMAIN
+        cookie, secret, last = self.enrol("john", "correct horse", rd)
+        _, headers, _ = self.login("john", "correct horse")
+        cookie = self.session_cookie(headers)
+        api = "http://127.0.0.1:%d/api/secondfactor/totp" % self.auth_port
+        def second(token):
+            return curl(api, "-H", "Host: auth." + DOMAIN, "-H", "Cookie: " + cookie,
+                        "-H", "Content-Type: application/json",
+                        "--data-binary", json.dumps({"token": token}))
+        good = totp(secret, fresh_step(last))
+        wrong = "%06d" % ((int(good) + 1) % 1000000)
+        for _ in range(3):  # max_retries (a success before cleared the enrolment's failure)
+            start = time.monotonic()
+            status, _, body = second(wrong)
+            self.assertEqual(status, 401, body)
+            self.assertGreaterEqual(time.monotonic() - start, 0.5)  # the failure floor
+        status, _, body = second(good)
+        self.assertEqual(status, 401, body)  # banned: even the right code
+        self.assertRegex(self.auth.read(), r"second factor failed user=john ip=\S+ reason=banned")
+        self.assertEqual(self.level(cookie), 1)
+        self.assertEqual(self.login("john", "correct horse")[0], 401)  # passwords too
+        # Without a session, or with a malformed body, nothing is checked.
+        status, _, _ = curl(api, "-H", "Host: auth." + DOMAIN, "--data-binary",
+                            json.dumps({"token": good}))
+        self.assertEqual(status, 401)
+        status, _, _ = curl(api, "-H", "Host: auth." + DOMAIN, "-H", "Cookie: " + cookie,
+                            "--data-binary", "{")
+        self.assertEqual(status, 400)
 
     def test_wrong_password_missing_and_disabled_users_answer_alike(self):
         times = {}
@@ -474,8 +708,16 @@ class AuthConfigErrorsTest(harness.BurrowTestCase):
                           "      policy: two_factor\n")
         r = self.burrow("auth", "--config", self.path("c2.yml"))
         self.assertEqual(r.returncode, 1)
-        self.assertIn("c2.yml:8: access_control.rules[0].policy: 'two_factor' needs a second "
-                      "factor, and burrow has no TOTP yet", r.stderr)
+        self.assertIn("c2.yml:1: storage.local.path is required by the two_factor rule at "
+                      "line 7", r.stderr)
+        with open(self.path("c3.yml"), "w") as f:
+            f.write(cfg + "access_control: {default_policy: two_factor}\n"
+                          "storage: {encryption_key: short, local: {path: '%s'}}\n"
+                          % self.path("db.sqlite3"))
+        r = self.burrow("auth", "--config", self.path("c3.yml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("c3.yml:6: storage.encryption_key: must be at least 20 characters",
+                      r.stderr)
 
     def test_hash_password_reads_a_file_never_argv(self):
         with open(self.path("pw"), "w") as f:

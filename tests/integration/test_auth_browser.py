@@ -4,15 +4,19 @@ through a real edge and connector, with `burrow auth` behind its own route.
 
 A browser asks for a route that needs a session, is sent to the portal's page, signs in with the
 form (no JavaScript involved), comes back to the page it asked for, and signs out; a wrong
-password shows the error on the page. Screenshots of each step are saved in
+password shows the error on the page. A route under a two_factor rule: the browser enrols TOTP
+from the page (the key read from the page, the code computed here), reaches the route, signs
+out, and signs in again with the password and a code. Screenshots of each step are saved in
 $BURROW_SCREENSHOTS (default: screenshots/ in the working directory: build/tests/ under ctest).
 """
 
 import os
 import shutil
+import subprocess
 import unittest
 
 import harness
+from test_auth import fresh_step, totp
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -28,6 +32,10 @@ ingress:
   - hostname: auth.{domain}
     service: http://127.0.0.1:{portal}
   - hostname: app.{domain}
+    service: http://127.0.0.1:{origin}
+    originRequest:
+      access: {{required: true, portal: 'http://127.0.0.1:{portal}'}}
+  - hostname: mfa.{domain}
     service: http://127.0.0.1:{origin}
     originRequest:
       access: {{required: true, portal: 'http://127.0.0.1:{portal}'}}
@@ -49,13 +57,22 @@ access_control:
   rules:
     - domain: 'app.{domain}'
       policy: one_factor
+    - domain: 'mfa.{domain}'
+      policy: two_factor
+totp:
+  issuer: '{domain}'
+storage:
+  encryption_key: 'a-storage-encryption-key-for-tests'
+  local:
+    path: '{db}'
 """
 
 
 class AuthBrowserTest(harness.BurrowTestCase):
     def setUp(self):
         super().setUp()
-        missing = [t for t in ("chromium", "chromedriver") if shutil.which(t) is None]
+        missing = [t for t in ("chromium", "chromedriver", "zbarimg")
+                   if shutil.which(t) is None]
         self.assertEqual(missing, [], "scripts/deps test installs them")
         os.makedirs(SHOTS, exist_ok=True)
         with open(self.path("users_database.yml"), "w") as f:
@@ -66,12 +83,12 @@ class AuthBrowserTest(harness.BurrowTestCase):
         portal_port = harness.free_port()
         _, origin = self.start_origin("A")
         self.edge, _ = self.tunnel_to_origin(
-            ["auth." + DOMAIN, "app." + DOMAIN],
+            ["auth." + DOMAIN, "app." + DOMAIN, "mfa." + DOMAIN],
             config_text=CONFIG.format(domain=DOMAIN, portal=portal_port, origin=origin))
         # The portal's URL is the edge's, so it is written once the edge listens.
         self.write_file("configuration.yml", PORTAL_CONFIG.format(
             port=portal_port, domain=DOMAIN, edge=self.edge.http_port,
-            users=self.path("users_database.yml")))
+            users=self.path("users_database.yml"), db=self.path("db.sqlite3")))
         portal = self.spawn("auth", [harness.BURROW, "auth", "--config",
                                      self.path("configuration.yml")],
                             env=harness.clean_env({
@@ -148,6 +165,55 @@ class AuthBrowserTest(harness.BurrowTestCase):
         b.get(self.url("app", "/hello"))
         self.wait_for_url(self.url("auth", "/?rd="))
         self.assertNotIn("hello from A", b.page_source)
+
+    def send_code(self, action, step):
+        b = self.browser
+        b.find_element(By.ID, "token").send_keys(totp(self.secret, step))
+        b.find_element(By.CSS_SELECTOR, "form[action='%s'] button[type=submit]" % action).click()
+
+    def test_enrol_totp_then_sign_in_with_password_and_code(self):
+        b = self.browser
+        b.get(self.url("mfa", "/hello?x=2"))
+        self.wait_for_url(self.url("auth", "/?rd="))
+        self.sign_in("battery staple")
+        # No second factor yet: the page enrols one, its secret shown as a QR code and as text.
+        WebDriverWait(b, 15 * harness.TIME_FACTOR).until(
+            lambda b: b.find_elements(By.ID, "totp-secret"))
+        self.assertEqual(b.title, "Set up a second factor")
+        self.secret = b.find_element(By.ID, "totp-secret").text
+        self.assertRegex(self.secret, r"^[A-Z2-7]{32}$")
+        uri = b.find_element(By.ID, "totp-uri").text
+        self.assertEqual(uri, "otpauth://totp/%s:alice?secret=%s&issuer=%s&algorithm=SHA1"
+                              "&digits=6&period=30" % (DOMAIN, self.secret, DOMAIN))
+        qr = b.find_element(By.CSS_SELECTOR, ".qr svg")
+        self.assertGreaterEqual(qr.size["width"], 180)
+        b.set_window_size(1000, 1000)  # the whole page in the picture
+        self.shot("6-enrol-totp")
+        # The QR code as a phone's camera sees it: zbarimg reads it off the screenshot.
+        r = subprocess.run(["zbarimg", "-q", "--raw", os.path.join(SHOTS, "auth-6-enrol-totp.png")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.stdout.strip(), uri, r.stderr)
+        b.set_window_size(1000, 760)
+        step = fresh_step(0)
+        self.send_code("/totp/enrol", step)
+        self.wait_for_url(self.url("mfa", "/hello?x=2"))
+        self.assertIn("hello from A path=/hello", b.find_element(By.TAG_NAME, "body").text)
+        # Signed out, then in again: the password, then a code from the same app.
+        b.get(self.url("auth", "/"))
+        b.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+        WebDriverWait(b, 15 * harness.TIME_FACTOR).until(
+            lambda b: b.find_elements(By.ID, "username"))
+        b.get(self.url("mfa", "/hello?again=1"))
+        self.wait_for_url(self.url("auth", "/?rd="))
+        self.sign_in("battery staple")
+        WebDriverWait(b, 15 * harness.TIME_FACTOR).until(
+            lambda b: b.find_elements(By.CSS_SELECTOR, "form[action='/totp']"))
+        self.assertEqual(b.title, "One-time code")
+        self.assertNotIn(self.secret, b.page_source)
+        self.shot("7-totp-code")
+        self.send_code("/totp", fresh_step(step))
+        self.wait_for_url(self.url("mfa", "/hello?again=1"))
+        self.assertIn("hello from A path=/hello", b.find_element(By.TAG_NAME, "body").text)
 
 
 if __name__ == "__main__":
