@@ -297,7 +297,7 @@ std::string HttpReply::header(std::string_view name) const {
   return "";
 }
 
-base::Result<HttpReply> parseHttpReply(std::string_view raw) {
+base::Result<HttpReply> parseHttpReply(std::string_view raw, bool head_only) {
   size_t end = raw.find("\r\n\r\n");
   if (end == std::string_view::npos) return base::invalid("HTTP reply: no end of head");
   std::string_view head = raw.substr(0, end);
@@ -324,6 +324,7 @@ base::Result<HttpReply> parseHttpReply(std::string_view raw) {
     r.headers.emplace_back(base::toLower(line.substr(0, colon)),
                            std::string(base::trim(line.substr(colon + 1))));
   }
+  if (head_only) return r;
   if (base::toLower(r.header("transfer-encoding")) == "chunked") {
     for (;;) {
       size_t n = rest.find("\r\n");

@@ -85,14 +85,15 @@ base::Result<AcmeProblem> parseAcmeProblem(std::string_view json);
 bool validAcmeToken(std::string_view token);
 
 // An HTTP/1.1 reply read to the end of the connection: status, headers (names lowercase),
-// body (Content-Length, chunked, or up to the end).
+// body (Content-Length, chunked, or up to the end). `head_only`: the reply to a HEAD, whose
+// body is empty whatever its headers say.
 struct HttpReply {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string header(std::string_view name) const;  // "" when absent
 };
-base::Result<HttpReply> parseHttpReply(std::string_view raw);
+base::Result<HttpReply> parseHttpReply(std::string_view raw, bool head_only = false);
 
 // What a PEM certificate chain's leaf says.
 struct CertSummary {

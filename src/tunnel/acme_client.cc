@@ -122,14 +122,7 @@ base::Result<HttpReply> httpsRequest(SSL_CTX* ctx, std::string_view method, std:
     raw.append(buf, static_cast<size_t>(n));
     if (raw.size() > (4 << 20)) return base::invalid("reply from {} too large", u.host);
   }
-  if (method == "HEAD") {
-    // No body follows a HEAD reply, whatever Content-Length says.
-    size_t end = raw.find("\r\n\r\n");
-    if (end != std::string::npos) raw.resize(end + 4);
-    ASSIGN_OR_RETURN(HttpReply r, parseHttpReply(raw + "\r\n"));
-    return r;
-  }
-  return parseHttpReply(raw);
+  return parseHttpReply(raw, method == "HEAD");
 }
 
 // The account session: directory, nonces, kid. Errors carry the server's problem detail.

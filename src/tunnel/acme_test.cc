@@ -185,6 +185,10 @@ TEST(Acme, ParsesHttpRepliesWithLengthChunksOrNeither) {
   EXPECT_FALSE(parseHttpReply("HTTP/1.1 2x0 OK\r\n\r\n"));
   EXPECT_FALSE(parseHttpReply("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
   EXPECT_FALSE(parseHttpReply("garbage"));
+  auto h = parseHttpReply("HTTP/1.1 200 OK\r\nReplay-Nonce: n\r\nContent-Length: 5\r\n\r\n", true);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->header("replay-nonce"), "n");
+  EXPECT_EQ(h->body, "");
 }
 
 TEST(Acme, CertListIsEmptyWithoutAStore) {
