@@ -3,12 +3,19 @@
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/base.h"
+#include "base/unique_fd.h"
+#include "tunnel/tls.h"
 
 namespace tunnel {
 namespace {
@@ -195,6 +202,59 @@ TEST(Acme, CertListIsEmptyWithoutAStore) {
   auto l = listCertificates("/nonexistent-burrow-state");
   ASSERT_TRUE(l);
   EXPECT_TRUE(l->empty());
+}
+
+// The CN of the leaf a client sees after a handshake with SNI `name` (socketpair, server in
+// its own thread).
+std::string servedName(SSL_CTX* server_ctx, const std::string& name) {
+  int fds[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  base::UniqueFd server_fd(fds[0]), client_fd(fds[1]);
+  SslCtxPtr client_ctx(SSL_CTX_new(TLS_client_method()));
+  SSL* server = SSL_new(server_ctx);
+  SSL* client = SSL_new(client_ctx.get());
+  SSL_set_fd(server, server_fd.get());
+  SSL_set_fd(client, client_fd.get());
+  SSL_set_tlsext_host_name(client, name.c_str());
+  std::thread srv([&] {
+    if (SSL_accept(server) != 1) ::shutdown(server_fd.get(), SHUT_RDWR);  // unblock the client
+    ERR_clear_error();
+  });
+  std::string cn;
+  if (SSL_connect(client) == 1) {
+    X509* peer = SSL_get1_peer_certificate(client);
+    char buf[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, sizeof(buf));
+    cn = buf;
+    X509_free(peer);
+  } else {
+    ::shutdown(client_fd.get(), SHUT_RDWR);  // unblock the server
+  }
+  srv.join();  // the server has sent its session tickets: nothing writes to a closed socket
+  SSL_free(client);
+  SSL_free(server);
+  return cn;
+}
+
+TEST(Acme, SelectorServesTheNamesCertificateAndFallsBackForOthers) {
+  char tmpl[] = "/tmp/burrow-acme-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  ASSERT_TRUE(generateSelfSigned(dir + "/fb.crt", dir + "/fb.key", "fallback"));
+  ASSERT_TRUE(generateSelfSigned(dir + "/a.crt", dir + "/a.key", "a.test"));
+  auto base = makeEdgeHttpsContext(dir + "/fb.crt", dir + "/fb.key");
+  ASSERT_TRUE(base);
+  CertSelector selector;
+  selector.attach(base->get());
+  EXPECT_EQ(servedName(base->get(), "a.test"), "fallback");
+  auto a = makeEdgeHttpsContext(dir + "/a.crt", dir + "/a.key");
+  ASSERT_TRUE(a);
+  // Installed later: taken by the next handshake, on the same listener context.
+  selector.install("a.test", std::shared_ptr<SSL_CTX>(a->release(), SSL_CTX_free));
+  EXPECT_EQ(servedName(base->get(), "a.test"), "a.test");
+  EXPECT_EQ(servedName(base->get(), "A.TEST"), "a.test");
+  EXPECT_EQ(servedName(base->get(), "b.test"), "fallback");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
