@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -224,8 +225,11 @@ struct AcmeIssuer::Impl {
       std::string path = acmeDir(o.state_dir) + "/account.key";
       RETURN_IF_ERROR(base::ensureDir(acmeDir(o.state_dir) + "/certs", 0700));
       RETURN_IF_ERROR(base::ensureDir(acmeDir(o.state_dir), 0700));
-      if (auto pem = base::readFile(path)) {
-        ASSIGN_OR_RETURN(account_key, keyFromPem(*pem));
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0 || errno != ENOENT) {
+        // An account key that exists is never replaced, even when it cannot be read.
+        ASSIGN_OR_RETURN(std::string pem, base::readFile(path));
+        ASSIGN_OR_RETURN(account_key, keyFromPem(pem));
       } else {
         ASSIGN_OR_RETURN(EvpKeyPtr k, generateP256Key());
         ASSIGN_OR_RETURN(std::string out, keyToPem(k.get()));
