@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <string>
@@ -202,6 +203,25 @@ int routeList(Flags& f) {
   for (const auto& r : *routes)
     std::printf("%-40s  %-20s  %s\n", r.hostname.c_str(), r.tunnel_name.c_str(),
                 r.tunnel_id.c_str());
+  return kOk;
+}
+
+int certList(Flags& f) {
+  auto certs = tunnel::listEdgeCertificates(f.edge.state_dir);
+  if (!certs) return fail(certs.error());
+  std::printf("%-40s  %-30s  %-20s  %s\n", "HOSTNAME", "ISSUER", "EXPIRES (UTC)", "LAST ERROR");
+  for (const auto& c : *certs) {
+    char expires[32] = "-";
+    if (c.not_after > 0) {
+      time_t t = static_cast<time_t>(c.not_after);
+      struct tm tm {};
+      gmtime_r(&t, &tm);
+      std::strftime(expires, sizeof(expires), "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    std::printf("%-40s  %-30s  %-20s  %s\n", c.name.c_str(),
+                c.issuer.empty() ? "-" : c.issuer.c_str(), expires,
+                c.last_error.empty() ? "-" : c.last_error.c_str());
+  }
   return kOk;
 }
 
@@ -448,6 +468,12 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   edge->add_option("--key", f.edge.key_file, "PEM private key for --https");
   edge->add_flag("--redirect-https", f.edge.redirect_https,
                  "answer plain-http requests for routed hosts with 308 to https");
+  edge->add_option("--acme-email", f.edge.acme_email,
+                   "get certificates for the routed names by ACME (HTTP-01), account contact E");
+  edge->add_option("--acme-directory", f.edge.acme_directory,
+                   "ACME directory URL (default: Let's Encrypt production)");
+  edge->add_option("--acme-ca-file", f.edge.acme_ca_file,
+                   "PEM CA bundle trusted for the ACME server's TLS (default: the system's)");
   edge->add_option("--metrics", f.edge.metrics_addr,
                    "loopback address for /ready and /metrics (Prometheus), e.g. 127.0.0.1:2001");
   edge->add_option("--access-log", f.edge.access_log,
@@ -503,7 +529,11 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* rdel = route->add_subcommand("delete", "remove the route of HOSTNAME");
   rdel->add_option("HOSTNAME", f.hostname, "a routed hostname or *.zone")->required();
   table.push_back({rdel, routeDelete});
-  for (auto* sub : {create, list, info, del, dns, rlist, rdel})
+  auto* cert = edge->add_subcommand("cert", "certificates obtained by ACME");
+  cert->require_subcommand(1);
+  auto* clist = cert->add_subcommand("list", "list names, issuers, expiry and last errors");
+  table.push_back({clist, certList});
+  for (auto* sub : {create, list, info, del, dns, rlist, rdel, clist})
     sub->add_option("--state-dir", f.edge.state_dir, "the edge's state directory")
         ->capture_default_str();
 }

@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "base/base.h"
+#include "tunnel/acme.h"
 #include "tunnel/edge_state.h"
 #include "tunnel/live.h"
 #include "tunnel/token.h"
@@ -145,6 +146,15 @@ base::Result<std::vector<RouteInfo>> listRoutes(const std::string& state_dir) {
     const TunnelRecord* t = state.findTunnel(r.tunnel_id);
     out.push_back({r.hostname, r.tunnel_id, t ? t->name : std::string("?")});
   }
+  return out;
+}
+
+base::Result<std::vector<CertInfo>> listEdgeCertificates(const std::string& state_dir) {
+  ASSIGN_OR_RETURN(auto list, listCertificates(state_dir));
+  std::vector<CertInfo> out;
+  for (const auto& c : list)
+    out.push_back(
+        {c.name, c.cert ? c.cert->issuer : "", c.cert ? c.cert->not_after : 0, c.last_error});
   return out;
 }
 

@@ -27,6 +27,7 @@
 #include <boost/asio/write.hpp>
 
 #include "base/base.h"
+#include "tunnel/acme.h"
 #include "tunnel/gate.h"
 #include "tunnel/live.h"
 #include "tunnel/registration.h"
@@ -41,6 +42,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr std::string_view kAcmeChallengePath = "/.well-known/acme-challenge/";
 // How often each shard looks whether state.json changed (one stat(2)).
 constexpr auto kWatchEvery = std::chrono::milliseconds(250);
 
@@ -126,6 +128,9 @@ struct Edge::Shared {
   size_t next_tunnel_shard = 0;  // used on shard 0's thread only
   // The state directory's lock and its list of live connections (see live.h); made at start().
   std::unique_ptr<LiveRegistry> live;
+  // ACME (setAcme): HTTP-01 tokens answered on the http listener, and the issuer's thread.
+  std::shared_ptr<AcmeTokens> acme_tokens;
+  std::unique_ptr<AcmeIssuer> issuer;
 
   // What --metrics reports. Requests are counted only when it is on (set before start()).
   bool metrics_on = false;
@@ -308,6 +313,8 @@ struct Edge::Shard : http::Handler {
   Metrics metrics{*this};
   EdgeState state;
   std::unique_ptr<asio::ssl::context> tunnel_tls;
+  // The SNI callback of https_tls points at it: declared first so that it outlives it.
+  std::shared_ptr<CertSelector> certs;
   std::unique_ptr<asio::ssl::context> https_tls;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unordered_map<std::string, Live> live;  // tunnel id -> registered connections
@@ -454,6 +461,15 @@ struct Edge::Shard : http::Handler {
         co_return;
       }
     }
+    if (!forwarded && req.scheme == "http" && edge.shared_->acme_tokens &&
+        req.target.starts_with(kAcmeChallengePath)) {
+      // HTTP-01 (RFC 8555 section 8.3): answered before routing, for any host.
+      std::string_view token = std::string_view(req.target).substr(kAcmeChallengePath.size());
+      if (auto key_auth = edge.shared_->acme_tokens->find(token)) {
+        co_await answerChallenge(*key_auth, out);
+        co_return;
+      }
+    }
     std::string host = stripPort(req.authority);
     std::optional<std::string> tunnel_id =
         edge.default_tunnel_ ? edge.default_tunnel_ : state.routeFor(host);
@@ -465,7 +481,7 @@ struct Edge::Shard : http::Handler {
     }
     if (rec) rec->setTunnel(tunnelName(*tunnel_id));
     if (!forwarded && edge.redirect_https_ && req.scheme == "http" &&
-        !req.target.starts_with("/.well-known/acme-challenge/")) {
+        !req.target.starts_with(kAcmeChallengePath)) {
       co_await redirectToHttps(req, host, out);
       co_return;
     }
@@ -498,6 +514,16 @@ struct Edge::Shard : http::Handler {
     }
 
     co_await relay(req, body, out, *tunnel_id, host, rec);
+  }
+
+  Task<void> answerChallenge(const std::string& key_auth, http::ResponseWriter& out) {
+    http::ResponseHead head;
+    head.status = 200;
+    head.headers.push_back({"content-type", "application/octet-stream"});
+    head.content_length = key_auth.size();
+    if (!co_await out.writeHead(std::move(head))) co_return;
+    if (!co_await out.writeBody(key_auth.data(), key_auth.size())) co_return;
+    (void)co_await out.finish();
   }
 
   // 308 to the same URL on the https listener (its port named unless it is 443). 308 keeps
@@ -904,7 +930,9 @@ Edge::Edge(const std::vector<asio::io_context*>& iocs, EdgeState state)
   }
 }
 
-Edge::~Edge() = default;
+Edge::~Edge() {
+  if (shared_->issuer) shared_->issuer.reset();  // joins its thread
+}
 
 EdgeState& Edge::state() { return shards_[0]->state; }
 
@@ -931,6 +959,12 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
     std::string key = key_file.empty() ? first.state.keyPath() : key_file;
     ASSIGN_OR_RETURN(SslCtxPtr hctx, makeEdgeHttpsContext(cert, key));
     https_ctx.reset(hctx.release(), SSL_CTX_free);
+  }
+  std::shared_ptr<CertSelector> certs;
+  if (acme_ && https_ctx) {
+    certs = std::make_shared<CertSelector>();
+    certs->attach(https_ctx.get());
+    shared_->acme_tokens = std::make_shared<AcmeTokens>();
   }
   // Bind everything first so that a bad address leaves nothing listening. The client
   // listeners share their port (SO_REUSEPORT); port 0 becomes the first one's port.
@@ -964,6 +998,7 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
     // asio::ssl::context takes ownership: each shard gets its own reference.
     SSL_CTX_up_ref(tunnel_ctx.get());
     sh->tunnel_tls = std::make_unique<asio::ssl::context>(tunnel_ctx.get());
+    sh->certs = certs;
     if (https_ctx) {
       SSL_CTX_up_ref(https_ctx.get());
       sh->https_tls = std::make_unique<asio::ssl::context>(https_ctx.get());
@@ -996,6 +1031,10 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
       if (i == 0) https_ep_ = ep;
     }
   }
+  if (certs) {
+    shared_->issuer = std::make_unique<AcmeIssuer>(*acme_, shared_->acme_tokens, certs);
+    shared_->issuer->start();
+  }
   return {};
 }
 
@@ -1014,6 +1053,7 @@ void Edge::reload() {
 }
 
 void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
+  if (shared_->issuer) shared_->issuer->stop();
   // Every shard closes its own listeners on its own thread; "draining" is logged once all
   // have, so that from then on no shard takes a new client.
   auto closed = std::make_shared<std::atomic<size_t>>(0);
@@ -1049,6 +1089,7 @@ void Edge::drain(std::chrono::milliseconds grace, std::function<void()> done) {
 }
 
 void Edge::stop() {
+  if (shared_->issuer) shared_->issuer->stop();
   onEachShard([](Shard& s) {
     s.closeListeners();
     s.closeSessions();

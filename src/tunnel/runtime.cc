@@ -188,6 +188,33 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   } else if (!o.access_log_format.empty()) {
     return base::invalid("--access-log-format needs --access-log");
   }
+  std::optional<AcmeOptions> acme;
+  if (!o.acme_email.empty()) {
+    if (o.http_addr.empty() || o.https_addr.empty())
+      return base::invalid("--acme-email needs both --http (for HTTP-01) and --https");
+    if (o.acme_email.find('@') == std::string::npos ||
+        o.acme_email.find_first_of(" \t\r\n") != std::string::npos)
+      return base::invalid("--acme-email \"{}\" is not an email address", o.acme_email);
+    AcmeOptions a;
+    a.email = o.acme_email;
+    a.state_dir = o.state_dir;
+    if (!o.acme_directory.empty()) {
+      if (!o.acme_directory.starts_with("https://"))
+        return base::invalid("--acme-directory must be an https:// URL, not \"{}\"",
+                             o.acme_directory);
+      a.directory = o.acme_directory;
+    }
+    if (!o.acme_ca_file.empty()) {
+      auto pem = base::readFile(o.acme_ca_file);
+      if (!pem) return base::invalid("--acme-ca-file: {}", pem.error().message());
+      if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+        return base::invalid("--acme-ca-file {} holds no PEM certificate", o.acme_ca_file);
+      a.ca_file = o.acme_ca_file;
+    }
+    acme = std::move(a);
+  } else if (!o.acme_directory.empty() || !o.acme_ca_file.empty()) {
+    return base::invalid("--acme-directory and --acme-ca-file need --acme-email");
+  }
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(o.state_dir));
   // One shard per core, each with its own io_context and thread (see edge.cc).
   int threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 64);
@@ -203,6 +230,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   edge.setAccessLog(access_log);
   edge.setMetricsAddress(o.metrics_addr);
   edge.setRedirectHttps(o.redirect_https);
+  if (acme) edge.setAcme(*acme);
   RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));
   // Remember where connectors can dial so `edge tunnel create` can put it in tokens.
   auto ep = *edge.tunnelEndpoint();

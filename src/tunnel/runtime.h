@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "http/access_log.h"
 #include "http/http.h"
+#include "tunnel/acme.h"
 #include "tunnel/edge_state.h"
 #include "tunnel/h2.h"
 #include "tunnel/token.h"
@@ -76,6 +77,9 @@ class Edge {
   // Plain-http requests for routed hosts get 308 to https (ACME's HTTP-01 path excepted).
   // Before start().
   void setRedirectHttps(bool on) { redirect_https_ = on; }
+  // Certificates from an ACME server for the routed names (HTTP-01 on the http listener),
+  // picked by SNI on the https listener. Before start(); needs both listeners.
+  void setAcme(AcmeOptions o) { acme_ = std::move(o); }
   // Serves /ready and /metrics (Prometheus) on ADDR; requests are counted from then on.
   // Before start(), which binds it.
   void setMetricsAddress(std::string addr) { metrics_addr_ = std::move(addr); }
@@ -103,6 +107,7 @@ class Edge {
   std::shared_ptr<http::AccessLog> access_log_;
   std::string metrics_addr_;
   bool redirect_https_ = false;
+  std::optional<AcmeOptions> acme_;
   std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_, metrics_ep_;
   friend struct Shard;
 };

@@ -64,6 +64,15 @@ base::Result<std::vector<RouteInfo>> listRoutes(const std::string& state_dir);
 base::Result<void> deleteRoute(const std::string& state_dir, const std::string& hostname);
 // A running edge applies what these change within a second (it watches state.json).
 
+// A certificate the edge obtained by ACME (or tried to): `edge cert list`.
+struct CertInfo {
+  std::string name;
+  std::string issuer;      // "" when none is stored
+  int64_t not_after = 0;   // unix seconds; 0 when none is stored
+  std::string last_error;  // of the last failed attempt; "" after a success
+};
+base::Result<std::vector<CertInfo>> listEdgeCertificates(const std::string& state_dir);
+
 // ---- running ----
 
 // What one client of the edge can make it hold, each bounded by default (see README).
@@ -90,6 +99,11 @@ struct EdgeOptions {
   std::string access_log_format;  // json or combined ("" = combined)
   std::string metrics_addr;       // loopback only; "" = none
   bool redirect_https = false;    // 308 from the http listener to https for routed hosts
+  // ACME: certificates for the routed exact names. "" email = off; "" directory = Let's
+  // Encrypt production; "" CA file = the system's trust store.
+  std::string acme_email;
+  std::string acme_directory;
+  std::string acme_ca_file;
 };
 // Runs until SIGTERM/SIGINT: the listeners close at once, requests in flight get up to the
 // grace period to finish. SIGHUP reloads tunnels and routes from the state directory.

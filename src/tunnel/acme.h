@@ -1,0 +1,180 @@
+// ACME (RFC 8555) for the edge: the pieces without I/O (JWS with ES256 keys, CSRs, the
+// server's JSON answers, HTTP/1.1 replies, the certificate store's files) and, in
+// acme_client.cc, the blocking client and the background issuer the edge runs on its own
+// thread. Values are plain data; AcmeTokens and CertSelector are thread-safe (shared by the
+// edge's shards and the issuer's thread); AcmeIssuer owns its thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace tunnel {
+
+// Let's Encrypt's production directory: what --acme-directory defaults to.
+inline constexpr char kLetsEncryptDirectory[] = "https://acme-v02.api.letsencrypt.org/directory";
+
+struct EvpKeyDeleter {
+  void operator()(EVP_PKEY* k) const;
+};
+using EvpKeyPtr = std::unique_ptr<EVP_PKEY, EvpKeyDeleter>;
+
+// base64url without padding (RFC 7515 section 2).
+std::string base64Url(std::string_view data);
+
+// A fresh ECDSA P-256 key; PEM (PKCS#8) out and in. A key that is not P-256 is refused.
+base::Result<EvpKeyPtr> generateP256Key();
+base::Result<std::string> keyToPem(EVP_PKEY* key);
+base::Result<EvpKeyPtr> keyFromPem(std::string_view pem);
+
+// The public JWK of a P-256 key with its members in lexicographic order (RFC 7638), and its
+// thumbprint (base64url SHA-256 of that JSON).
+base::Result<std::string> publicJwk(EVP_PKEY* key);
+base::Result<std::string> jwkThumbprint(EVP_PKEY* key);
+
+// A flattened JWS (RFC 8555 section 6.2) signed with ES256: the protected header names `kid`
+// when not empty, else the key's JWK (newAccount). An empty payload is POST-as-GET.
+base::Result<std::string> signJws(EVP_PKEY* key, std::string_view kid, std::string_view nonce,
+                                  std::string_view url, std::string_view payload);
+
+// DER of a PKCS#10 request for one DNS name (CN and SAN), signed by `key`.
+base::Result<std::string> makeCsr(EVP_PKEY* key, std::string_view hostname);
+
+// ---- the server's answers (untrusted: every field is checked) ----
+
+struct AcmeDirectory {
+  std::string new_nonce, new_account, new_order;
+};
+struct AcmeOrder {
+  std::string status;  // pending, ready, processing, valid, invalid
+  std::vector<std::string> authorizations;
+  std::string finalize;
+  std::string certificate;  // once valid
+};
+struct AcmeChallenge {
+  std::string type, url, token, status;
+  std::string error;  // the problem's detail when the challenge failed
+};
+struct AcmeAuthorization {
+  std::string status;      // pending, valid, invalid, ...
+  std::string identifier;  // the DNS name
+  std::vector<AcmeChallenge> challenges;
+};
+// A problem document (RFC 7807); `type` is e.g. "urn:ietf:params:acme:error:badNonce".
+struct AcmeProblem {
+  std::string type, detail;
+};
+base::Result<AcmeDirectory> parseAcmeDirectory(std::string_view json);
+base::Result<AcmeOrder> parseAcmeOrder(std::string_view json);
+base::Result<AcmeAuthorization> parseAcmeAuthorization(std::string_view json);
+base::Result<AcmeProblem> parseAcmeProblem(std::string_view json);
+// A key authorization token: base64url characters only, 1 to 256 of them.
+bool validAcmeToken(std::string_view token);
+
+// An HTTP/1.1 reply read to the end of the connection: status, headers (names lowercase),
+// body (Content-Length, chunked, or up to the end). `head_only`: the reply to a HEAD, whose
+// body is empty whatever its headers say.
+struct HttpReply {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string header(std::string_view name) const;  // "" when absent
+};
+base::Result<HttpReply> parseHttpReply(std::string_view raw, bool head_only = false);
+
+// What a PEM certificate chain's leaf says.
+struct CertSummary {
+  std::string issuer;                     // the issuer's CN (or its whole name when it has none)
+  int64_t not_before = 0, not_after = 0;  // unix seconds
+  std::vector<std::string> names;         // DNS SANs
+};
+base::Result<CertSummary> summarizeCert(std::string_view pem);
+
+// ---- the store: STATE/acme/account.key, STATE/acme/certs/NAME.{crt,key,error}, all 0600 ----
+
+struct CertStatus {
+  std::string name;
+  std::optional<CertSummary> cert;  // nullopt: none stored yet
+  std::string last_error;           // of the last failed attempt; "" after a success
+};
+std::string acmeDir(const std::string& state_dir);
+std::string acmeCertPath(const std::string& state_dir, std::string_view name);
+std::string acmeKeyPath(const std::string& state_dir, std::string_view name);
+std::string acmeErrorPath(const std::string& state_dir, std::string_view name);
+// Every name with a stored certificate or a recorded error, sorted.
+base::Result<std::vector<CertStatus>> listCertificates(const std::string& state_dir);
+
+// ---- shared with the serving threads ----
+
+// HTTP-01 tokens being validated -> their key authorizations.
+class AcmeTokens {
+ public:
+  void put(const std::string& token, const std::string& key_authorization);
+  void erase(const std::string& token);
+  std::optional<std::string> find(std::string_view token) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::string, std::less<>> tokens_;  // guarded by mu_
+};
+
+// Certificates by exact host name for the https listener: attach() sets a servername
+// callback on the listener's SSL_CTX that switches a handshake to the name's SSL_CTX; names
+// without one keep the listener's own (fallback) certificate. install() takes effect for the
+// next handshake. The selector must outlive every SSL_CTX it is attached to.
+class CertSelector {
+ public:
+  void attach(SSL_CTX* base);
+  void install(const std::string& name, std::shared_ptr<SSL_CTX> ctx);
+  std::shared_ptr<SSL_CTX> find(std::string_view name) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<SSL_CTX>, std::less<>> ctxs_;  // guarded by mu_
+};
+
+struct AcmeOptions {
+  std::string email;
+  std::string directory = kLetsEncryptDirectory;
+  std::string ca_file;  // trust for the ACME server's TLS; "" = the system's
+  std::string state_dir;
+};
+
+// The background issuer: one thread that, every second, reads the routes in STATE/state.json
+// and gets a certificate (HTTP-01) for each exact name that has none or whose has passed two
+// thirds of its lifetime, one at a time, with backoff per name after a failure. Issued
+// certificates are stored and installed in the selector.
+class AcmeIssuer {
+ public:
+  AcmeIssuer(AcmeOptions opts, std::shared_ptr<AcmeTokens> tokens,
+             std::shared_ptr<CertSelector> selector);
+  ~AcmeIssuer();  // stop() and join
+  // Installs the stored certificates, then starts the thread.
+  void start();
+  void stop();
+
+ private:
+  void run();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+};
+
+// Opens the account key (made on first use) and reads the stored certificates into
+// `selector`; names that fail to load are logged and skipped.
+void loadStoredCertificates(const std::string& state_dir, CertSelector& selector);
+
+}  // namespace tunnel

@@ -1,0 +1,261 @@
+#include "tunnel/acme.h"
+
+#include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/base.h"
+#include "base/unique_fd.h"
+#include "tunnel/tls.h"
+
+namespace tunnel {
+namespace {
+
+std::string unb64(std::string_view s) {
+  auto r = base::base64Decode(s);
+  EXPECT_TRUE(r) << s;
+  return r ? *r : "";
+}
+
+TEST(Acme, Base64UrlHasNoPaddingAndUrlAlphabet) {
+  EXPECT_EQ(base64Url(std::string("\xfb\xff", 2)), "-_8");
+  EXPECT_EQ(base64Url("a"), "YQ");
+  EXPECT_EQ(base64Url(""), "");
+}
+
+TEST(Acme, KeyRoundTripsThroughPem) {
+  auto k = generateP256Key();
+  ASSERT_TRUE(k);
+  auto pem = keyToPem(k->get());
+  ASSERT_TRUE(pem);
+  auto back = keyFromPem(*pem);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*publicJwk(k->get()), *publicJwk(back->get()));
+  EXPECT_FALSE(keyFromPem("not a key"));
+}
+
+TEST(Acme, RefusesKeysThatAreNotP256) {
+  EVP_PKEY* k = EVP_EC_gen("P-384");
+  ASSERT_TRUE(k);
+  EvpKeyPtr owned(k);
+  auto pem = keyToPem(k);
+  ASSERT_TRUE(pem);
+  auto r = keyFromPem(*pem);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("P-256"), std::string::npos);
+}
+
+TEST(Acme, JwkMembersAreInThumbprintOrder) {
+  auto k = generateP256Key();
+  ASSERT_TRUE(k);
+  auto jwk = publicJwk(k->get());
+  ASSERT_TRUE(jwk);
+  EXPECT_TRUE(jwk->starts_with(R"({"crv":"P-256","kty":"EC","x":")")) << *jwk;
+  auto j = nlohmann::json::parse(*jwk);
+  EXPECT_EQ(unb64(j["x"].get<std::string>()).size(), 32u);
+  EXPECT_EQ(unb64(j["y"].get<std::string>()).size(), 32u);
+  auto t = jwkThumbprint(k->get());
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->size(), 43u);  // 32 bytes, base64url without padding
+}
+
+// The signature must verify over "protected.payload" as r||s (not DER), and the header must
+// carry jwk before the account exists and kid after.
+TEST(Acme, JwsVerifiesWithTheKeyAndNamesKidOrJwk) {
+  auto k = generateP256Key();
+  ASSERT_TRUE(k);
+  for (std::string kid : {"", "https://acme.test/acct/1"}) {
+    auto jws = signJws(k->get(), kid, "nonce1", "https://acme.test/new-order", R"({"a":1})");
+    ASSERT_TRUE(jws) << jws.error().message();
+    auto j = nlohmann::json::parse(*jws);
+    auto header = nlohmann::json::parse(unb64(j["protected"].get<std::string>()));
+    EXPECT_EQ(header["alg"], "ES256");
+    EXPECT_EQ(header["nonce"], "nonce1");
+    EXPECT_EQ(header["url"], "https://acme.test/new-order");
+    if (kid.empty()) {
+      EXPECT_FALSE(header.contains("kid"));
+      EXPECT_EQ(header["jwk"]["kty"], "EC");
+    } else {
+      EXPECT_EQ(header["kid"], kid);
+      EXPECT_FALSE(header.contains("jwk"));
+    }
+    EXPECT_EQ(unb64(j["payload"].get<std::string>()), R"({"a":1})");
+    std::string raw = unb64(j["signature"].get<std::string>());
+    ASSERT_EQ(raw.size(), 64u);
+    // Re-encode as DER and verify.
+    ECDSA_SIG* sig = ECDSA_SIG_new();
+    auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+    ECDSA_SIG_set0(sig, BN_bin2bn(p, 32, nullptr), BN_bin2bn(p + 32, 32, nullptr));
+    unsigned char* der = nullptr;
+    int der_len = i2d_ECDSA_SIG(sig, &der);
+    ECDSA_SIG_free(sig);
+    std::string input = j["protected"].get<std::string>() + "." + j["payload"].get<std::string>();
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    ASSERT_EQ(EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr, k->get()), 1);
+    EXPECT_EQ(EVP_DigestVerify(md, der, der_len,
+                               reinterpret_cast<const unsigned char*>(input.data()), input.size()),
+              1);
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+  }
+}
+
+TEST(Acme, PostAsGetHasAnEmptyPayload) {
+  auto k = generateP256Key();
+  ASSERT_TRUE(k);
+  auto jws = signJws(k->get(), "kid", "n", "https://acme.test/authz/1", "");
+  ASSERT_TRUE(jws);
+  EXPECT_EQ(nlohmann::json::parse(*jws)["payload"], "");
+}
+
+TEST(Acme, CsrNamesTheHostAndIsSignedByTheKey) {
+  auto k = generateP256Key();
+  ASSERT_TRUE(k);
+  auto der = makeCsr(k->get(), "app.example.net");
+  ASSERT_TRUE(der) << der.error().message();
+  auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der->size()));
+  ASSERT_TRUE(req);
+  EXPECT_EQ(X509_REQ_verify(req, k->get()), 1);
+  char cn[256] = {};
+  X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req), NID_commonName, cn, sizeof(cn));
+  EXPECT_STREQ(cn, "app.example.net");
+  X509_REQ_free(req);
+}
+
+TEST(Acme, ParsesDirectoryOrderAuthorizationAndProblem) {
+  auto d = parseAcmeDirectory(
+      R"({"newNonce":"https://a/n","newAccount":"https://a/acct","newOrder":"https://a/o",
+          "meta":{"termsOfService":"x"}})");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->new_order, "https://a/o");
+  EXPECT_FALSE(parseAcmeDirectory(R"({"newNonce":"x"})"));
+  EXPECT_FALSE(parseAcmeDirectory("[]"));
+  EXPECT_FALSE(parseAcmeDirectory("{"));
+
+  auto o = parseAcmeOrder(
+      R"({"status":"pending","authorizations":["https://a/z/1"],"finalize":"https://a/f"})");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->authorizations.size(), 1u);
+  EXPECT_EQ(o->certificate, "");
+  EXPECT_FALSE(parseAcmeOrder(R"({"status":"valid","authorizations":[1],"finalize":"f"})"));
+  EXPECT_FALSE(parseAcmeOrder(R"({"status":7,"authorizations":[],"finalize":"f"})"));
+
+  auto a = parseAcmeAuthorization(
+      R"({"status":"invalid","identifier":{"type":"dns","value":"x.test"},
+          "challenges":[{"type":"http-01","url":"https://a/c","token":"tok_-1","status":"invalid",
+                         "error":{"type":"urn:ietf:params:acme:error:connection",
+                                  "detail":"connection refused"}}]})");
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_EQ(a->identifier, "x.test");
+  ASSERT_EQ(a->challenges.size(), 1u);
+  EXPECT_EQ(a->challenges[0].error, "connection refused");
+  EXPECT_FALSE(parseAcmeAuthorization(R"({"status":"valid","challenges":[]})"));
+
+  auto p = parseAcmeProblem(R"({"type":"urn:ietf:params:acme:error:badNonce","detail":"old"})");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->type, "urn:ietf:params:acme:error:badNonce");
+  EXPECT_FALSE(parseAcmeProblem("{}"));
+}
+
+TEST(Acme, TokensAreBase64UrlOnly) {
+  EXPECT_TRUE(validAcmeToken("abc-DEF_123"));
+  EXPECT_FALSE(validAcmeToken(""));
+  EXPECT_FALSE(validAcmeToken("../etc"));
+  EXPECT_FALSE(validAcmeToken(std::string(257, 'a')));
+}
+
+TEST(Acme, ParsesHttpRepliesWithLengthChunksOrNeither) {
+  auto r = parseHttpReply(
+      "HTTP/1.1 201 Created\r\nReplay-Nonce: abc\r\nContent-Length: 2\r\n\r\n{}extra");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->header("replay-nonce"), "abc");
+  EXPECT_EQ(r->body, "{}");
+  auto c = parseHttpReply(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->body, "abcde");
+  auto e = parseHttpReply("HTTP/1.0 200 OK\r\n\r\nto the end");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->body, "to the end");
+  EXPECT_FALSE(parseHttpReply("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort"));
+  EXPECT_FALSE(parseHttpReply("HTTP/1.1 2x0 OK\r\n\r\n"));
+  EXPECT_FALSE(parseHttpReply("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
+  EXPECT_FALSE(parseHttpReply("garbage"));
+  auto h = parseHttpReply("HTTP/1.1 200 OK\r\nReplay-Nonce: n\r\nContent-Length: 5\r\n\r\n", true);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->header("replay-nonce"), "n");
+  EXPECT_EQ(h->body, "");
+}
+
+TEST(Acme, CertListIsEmptyWithoutAStore) {
+  auto l = listCertificates("/nonexistent-burrow-state");
+  ASSERT_TRUE(l);
+  EXPECT_TRUE(l->empty());
+}
+
+// The CN of the leaf a client sees after a handshake with SNI `name` (socketpair, server in
+// its own thread).
+std::string servedName(SSL_CTX* server_ctx, const std::string& name) {
+  int fds[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  base::UniqueFd server_fd(fds[0]), client_fd(fds[1]);
+  SslCtxPtr client_ctx(SSL_CTX_new(TLS_client_method()));
+  SSL* server = SSL_new(server_ctx);
+  SSL* client = SSL_new(client_ctx.get());
+  SSL_set_fd(server, server_fd.get());
+  SSL_set_fd(client, client_fd.get());
+  SSL_set_tlsext_host_name(client, name.c_str());
+  std::thread srv([&] {
+    if (SSL_accept(server) != 1) ::shutdown(server_fd.get(), SHUT_RDWR);  // unblock the client
+    ERR_clear_error();
+  });
+  std::string cn;
+  if (SSL_connect(client) == 1) {
+    X509* peer = SSL_get1_peer_certificate(client);
+    char buf[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, sizeof(buf));
+    cn = buf;
+    X509_free(peer);
+  } else {
+    ::shutdown(client_fd.get(), SHUT_RDWR);  // unblock the server
+  }
+  srv.join();  // the server has sent its session tickets: nothing writes to a closed socket
+  SSL_free(client);
+  SSL_free(server);
+  return cn;
+}
+
+TEST(Acme, SelectorServesTheNamesCertificateAndFallsBackForOthers) {
+  char tmpl[] = "/tmp/burrow-acme-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  ASSERT_TRUE(generateSelfSigned(dir + "/fb.crt", dir + "/fb.key", "fallback"));
+  ASSERT_TRUE(generateSelfSigned(dir + "/a.crt", dir + "/a.key", "a.test"));
+  auto base = makeEdgeHttpsContext(dir + "/fb.crt", dir + "/fb.key");
+  ASSERT_TRUE(base);
+  CertSelector selector;
+  selector.attach(base->get());
+  EXPECT_EQ(servedName(base->get(), "a.test"), "fallback");
+  auto a = makeEdgeHttpsContext(dir + "/a.crt", dir + "/a.key");
+  ASSERT_TRUE(a);
+  // Installed later: taken by the next handshake, on the same listener context.
+  selector.install("a.test", std::shared_ptr<SSL_CTX>(a->release(), SSL_CTX_free));
+  EXPECT_EQ(servedName(base->get(), "a.test"), "a.test");
+  EXPECT_EQ(servedName(base->get(), "A.TEST"), "a.test");
+  EXPECT_EQ(servedName(base->get(), "b.test"), "fallback");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tunnel
