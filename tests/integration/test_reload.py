@@ -149,7 +149,7 @@ class ReloadTest(harness.BurrowTestCase):
 
 class CommandLineTest(harness.BurrowTestCase):
     def test_unknown_command_is_named(self):
-        for args, word, where in [(["access"], "access", "burrow"),
+        for args, word, where in [(["update"], "update", "burrow"),
                                   (["tunnel", "rn"], "rn", "burrow tunnel"),
                                   (["--log-level", "debug", "edge", "route", "lst"], "lst",
                                    "burrow edge route")]:
