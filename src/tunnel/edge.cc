@@ -631,6 +631,10 @@ struct Edge::Shard : http::Handler {
       } else if (why == std::errc::timed_out) {
         LOG_DEBUG("request body timed out client={} host={}", req.client_ip, host);
         co_await http::respondText(out, 408, up->read_error->message());
+      } else if (gone) {
+        // The client left and took its stream with it: nobody to answer (the access log
+        // says 499, as nginx does), rather than a 502 to a closed connection.
+        LOG_DEBUG("client gone before the answer client={} host={}", req.client_ip, host);
       } else {
         if (head.error().code == std::errc::not_connected) noLiveConnector(tunnel_id);
         co_await http::respondText(out, 502, head.error().message());
