@@ -331,6 +331,21 @@ base::Result<std::vector<MountOp>> ephemeralRootPlan() {
   return m;
 }
 
+// The tmpfs of the sandbox (PrivateTmp=, ProtectHome=tmpfs, TemporaryFileSystem=) that `path`
+// lies under, or "" when none does.
+std::string tmpfsOver(const Config& c, const std::string& path) {
+  auto under = [&](std::string_view dir) {
+    return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
+  };
+  for (const char* tmp : {"/tmp", "/var/tmp"})
+    if (c.private_tmp && under(tmp)) return tmp;
+  for (const char* home : {"/home", "/root", "/run/user"})
+    if (c.protect_home == "tmpfs" && under(home)) return home;
+  for (const auto& t : c.temporary_file_systems)
+    if (under(t.path)) return t.path;
+  return {};
+}
+
 // A RootImage= attached to a loop device: its node and file system type.
 struct Image {
   std::string device, fs_type;
@@ -343,6 +358,8 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
                                              const Image& image) {
   if (!hasOwnRoot(c)) writable->insert(writable->end(), dirs.begin(), dirs.end());
   std::vector<MountOp> m;
+  // Read-only tmpfs mounts become read-only after the binds: mount points are made in them.
+  std::vector<MountOp> sealed;
   for (const auto& w : c.read_write_paths) {
     auto [path_view, optional] = pathValue(w);
     std::string path(path_view);
@@ -367,7 +384,7 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
       addReadOnly(m, home, true);
     } else if (c.protect_home == "tmpfs") {
       m.push_back({MountOp::Kind::Tmpfs, true, home, "", "mode=0755", 0, 0});
-      m.push_back({MountOp::Kind::ReadOnly, true, home, "", "", 0, 0});
+      sealed.push_back({MountOp::Kind::ReadOnly, true, home, "", "", 0, 0});
     }
   }
   for (const auto& r : c.read_only_paths) {
@@ -375,31 +392,8 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
     std::string path(path_view);
     addReadOnly(m, path, optional);
   }
-  for (const auto& b : c.binds) {
-    if (!b.optional && ::access(b.source.c_str(), F_OK) != 0)
-      return base::sysError("{}: {}={}", c.source, b.read_only ? "BindReadOnlyPaths" : "BindPaths",
-                            b.source);
-    // A missing target directory is made, parents included, as systemd makes it.
-    struct stat st {};
-    if (c.root_directory.empty() && !c.ephemeral_root && ::stat(b.target.c_str(), &st) != 0 &&
-        errno == ENOENT && ::stat(b.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      std::vector<std::string> missing;
-      for (std::string p = b.target; p.size() > 1 && ::access(p.c_str(), F_OK) != 0;
-           p = p.substr(0, std::max<size_t>(1, p.rfind('/'))))
-        missing.push_back(p);
-      // First of all the steps: before ProtectSystem= makes the tree read-only.
-      for (const auto& dir : missing)
-        m.insert(m.begin(), MountOp{MountOp::Kind::Dir, false, dir, "", "", 0, 0755});
-    }
-    // In a user range, id-mapped: the range's root is the host's root on the bound files.
-    m.push_back({c.user_range.count ? MountOp::Kind::IdmapBind : MountOp::Kind::Bind, b.optional,
-                 b.target, b.source, b.recursive ? "" : "norbind", 0, 0,
-                 b.read_only ? "BindReadOnlyPaths" : "BindPaths"});
-    if (b.read_only)
-      m.push_back({MountOp::Kind::ReadOnly, b.optional, b.target, "", "", 0, 0});
-    else
-      writable->push_back(b.target);
-  }
+  // The sandbox's own tmpfs mounts go before the binds, as systemd orders mounts by path: a
+  // bind into one of them (BindReadOnlyPaths= of a program under /tmp) is seen by the service.
   for (const auto& t : c.temporary_file_systems) {
     // "ro" among the options means a read-only tmpfs; the rest go to the mount.
     std::string opts;
@@ -414,16 +408,53 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
         opts += (opts.empty() ? "" : ",") + std::string(o);
     }
     m.push_back({MountOp::Kind::Tmpfs, false, t.path, "", opts.empty() ? "mode=0755" : opts, 0, 0});
-    if (ro) m.push_back({MountOp::Kind::ReadOnly, false, t.path, "", "", 0, 0});
-  }
-  for (const auto& r : c.inaccessible_paths) {
-    auto [path_view, optional] = pathValue(r);
-    std::string path(path_view);
-    addInaccessible(m, path, optional);
+    if (ro) sealed.push_back({MountOp::Kind::ReadOnly, false, t.path, "", "", 0, 0});
   }
   if (c.private_tmp) {
     m.push_back({MountOp::Kind::Tmpfs, false, "/tmp", "", "mode=1777", 0, 0});
     m.push_back({MountOp::Kind::Tmpfs, true, "/var/tmp", "", "mode=1777", 0, 0});
+  }
+  for (const auto& b : c.binds) {
+    if (!b.optional && ::access(b.source.c_str(), F_OK) != 0)
+      return base::sysError("{}: {}={}", c.source, b.read_only ? "BindReadOnlyPaths" : "BindPaths",
+                            b.source);
+    // A missing target directory is made, parents included, as systemd makes it.
+    struct stat st {};
+    const bool is_dir = ::stat(b.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (std::string over = tmpfsOver(c, b.target); !over.empty()) {
+      // Under a tmpfs of the sandbox (mounted above): its mount point is made in there.
+      std::vector<std::string> parts;
+      for (std::string p = b.target; p.size() > over.size(); p = p.substr(0, p.rfind('/')))
+        parts.push_back(p);
+      for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+        const bool last = std::next(it) == parts.rend();
+        m.push_back({!last || is_dir ? MountOp::Kind::Dir : MountOp::Kind::File, b.optional, *it,
+                     "", "", 0, static_cast<mode_t>(!last || is_dir ? 0755 : 0644)});
+      }
+    } else if (c.root_directory.empty() && !c.ephemeral_root &&
+               ::stat(b.target.c_str(), &st) != 0 && errno == ENOENT && is_dir) {
+      std::vector<std::string> missing;
+      for (std::string p = b.target; p.size() > 1 && ::access(p.c_str(), F_OK) != 0;
+           p = p.substr(0, std::max<size_t>(1, p.rfind('/'))))
+        missing.push_back(p);
+      // First of all the steps: before ProtectSystem= makes the tree read-only.
+      for (const auto& dir : missing)
+        m.insert(m.begin(), MountOp{MountOp::Kind::Dir, false, dir, "", "", 0, 0755});
+    }
+    // In a user range, id-mapped: the range's root is the host's root on the bound files.
+    m.push_back({c.user_range.count ? MountOp::Kind::IdmapBind : MountOp::Kind::Bind, b.optional,
+                 b.target, b.source, b.recursive ? "" : "norbind", 0, 0,
+                 b.read_only ? "BindReadOnlyPaths" : "BindPaths", /*hold_source=*/true});
+    if (b.read_only)
+      m.push_back({MountOp::Kind::ReadOnly, b.optional, b.target, "", "", 0, 0});
+    else
+      writable->push_back(b.target);
+  }
+  m.insert(m.end(), sealed.begin(), sealed.end());
+  for (const auto& r : c.inaccessible_paths) {
+    auto [path_view, optional] = pathValue(r);
+    std::string path(path_view);
+    addInaccessible(m, path, optional);
   }
   if (c.private_devices) {
     m.push_back({MountOp::Kind::Tmpfs, false, "/dev", "", "mode=0755", 0, 0});
@@ -563,6 +594,9 @@ std::string hiddenBy(const Config& c, const std::string& exe) {
   auto under = [&](std::string_view dir) {
     return exe.size() > dir.size() && exe.starts_with(dir) && exe[dir.size()] == '/';
   };
+  // A bind puts it (or a directory holding it) back.
+  for (const auto& b : c.binds)
+    if (exe == b.target || under(b.target)) return {};
   for (const char* tmp : {"/tmp", "/var/tmp"})
     if (c.private_tmp && under(tmp))
       return fmt::format("PrivateTmp=yes, which gives the service an empty {}", tmp);

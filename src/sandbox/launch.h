@@ -59,6 +59,7 @@ struct MountOp {
     CharDev,       // mknod `target` as a character device `dev`, mode 0666
     Dir,           // mkdir `target` with `mode`
     Symlink,       // symlink `target` -> `source`
+    File,          // create `target` as an empty file with `mode` (a mount point for a file)
     Bind,          // bind `source` on `target` (recursive unless data == "norbind")
     Image,         // mount the block device `source` (file system type `data`) on `target`
     // bind `source` on `target` as an id-mapped mount through the user namespace of the plan's
@@ -75,6 +76,9 @@ struct MountOp {
   dev_t dev = 0;
   mode_t mode = 0755;
   const char* directive = nullptr;  // the directive behind the step, for messages ("BindPaths")
+  // Bind, IdmapBind: `source` is opened before the first step, so that a tmpfs mounted by an
+  // earlier step over where it is does not hide it (BindPaths= into PrivateTmp=).
+  bool hold_source = false;
 };
 
 struct Plan {

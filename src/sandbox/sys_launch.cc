@@ -62,19 +62,31 @@ int setattr(const char* path, uint64_t set, uint64_t clr, bool recursive) {
                                     &attr, sizeof attr));
 }
 
-// An id-mapped bind: a detached copy of `source` (open_tree(2)), id-mapped through `userns`,
-// then attached on `target` (move_mount(2)). Only a detached mount can be id-mapped.
-int idmapBind(const MountOp& m, int userns) {
-  const bool rec = m.data != "norbind";
-  int tree =
-      static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(),
-                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0)));
+// A detached copy of the bind's source (open_tree(2)): of `held`, the source opened before any
+// mount of the plan could hide it, when there is one.
+int cloneTree(const MountOp& m, int held) {
+  const unsigned rec = m.data != "norbind" ? AT_RECURSIVE : 0;
+  if (held >= 0)
+    return static_cast<int>(::syscall(SYS_open_tree, held, "",
+                                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | rec));
+  return static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(),
+                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
+}
+
+// A bind: the detached copy of the source, id-mapped through `userns` when `userns` >= 0 (only
+// a detached mount can be id-mapped), then attached on `target` (move_mount(2)).
+int bindTree(const MountOp& m, int held, int userns) {
+  int tree = cloneTree(m, held);
   if (tree < 0) return -1;
-  struct mount_attr attr {};
-  attr.attr_set = MOUNT_ATTR_IDMAP;
-  attr.userns_fd = static_cast<uint64_t>(userns);
-  int rc = static_cast<int>(::syscall(
-      SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr, sizeof attr));
+  int rc = 0;
+  if (userns >= 0) {
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<uint64_t>(userns);
+    rc = static_cast<int>(::syscall(SYS_mount_setattr, tree, "",
+                                    AT_EMPTY_PATH | (m.data != "norbind" ? AT_RECURSIVE : 0), &attr,
+                                    sizeof attr));
+  }
   if (rc == 0)
     rc = static_cast<int>(
         ::syscall(SYS_move_mount, tree, "", AT_FDCWD, m.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH));
@@ -84,7 +96,7 @@ int idmapBind(const MountOp& m, int userns) {
   return rc;
 }
 
-int applyMount(const MountOp& m, int userns) {
+int applyMount(const MountOp& m, int held, int userns) {
   const char* t = m.target.c_str();
   switch (m.kind) {
     case MountOp::Kind::BindSelf:
@@ -110,13 +122,18 @@ int applyMount(const MountOp& m, int userns) {
       return ::mkdir(t, m.mode) == 0 || errno == EEXIST ? ::chmod(t, m.mode) : -1;
     case MountOp::Kind::Symlink:
       return ::symlink(m.source.c_str(), t);
+    case MountOp::Kind::File: {
+      int fd = ::open(t, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY, m.mode);
+      return fd < 0 ? -1 : ::close(fd);
+    }
     case MountOp::Kind::Bind:
+      if (held >= 0) return bindTree(m, held, -1);
       return ::mount(m.source.c_str(), t, nullptr, MS_BIND | (m.data == "norbind" ? 0 : MS_REC),
                      nullptr);
     case MountOp::Kind::Image:
       return ::mount(m.source.c_str(), t, m.data.c_str(), MS_RDONLY | MS_NODEV, nullptr);
     case MountOp::Kind::IdmapBind:
-      return idmapBind(m, userns);
+      return bindTree(m, held, userns);
     case MountOp::Kind::Overlay:
       return ::mount("overlay", t, "overlay", 0, m.data.c_str());
     case MountOp::Kind::Detach:
@@ -157,6 +174,7 @@ struct ChildArgs {
   const Plan* plan;
   int report;
   int userns;  // PrivateUsers=: the namespace to enter after the mounts, or -1
+  int* held;   // per mount step: its source opened before the first mount, or -1
 };
 
 // The child: it shares the parent's memory (CLONE_VM), and the parent waits until it has
@@ -172,12 +190,20 @@ int applyInChild(void* arg) {
     fail(report, Step::Namespaces, errno);
   if (!p.host_mounts && ::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     fail(report, Step::MountPropagation, errno);
-  // 2. Mounts, in the plan's order.
+  // 2. Mounts, in the plan's order. The sources of BindPaths= are opened first: a tmpfs the
+  //    plan mounts before them (PrivateTmp=, TemporaryFileSystem=) may cover where they are.
+  for (size_t i = 0; i < p.mounts.size(); ++i) {
+    const MountOp& m = p.mounts[i];
+    if (!m.hold_source) continue;
+    a.held[i] = ::open(m.source.c_str(), O_PATH | O_CLOEXEC);
+    if (a.held[i] < 0 && !(m.optional && errno == ENOENT))
+      fail(report, Step::Mounts, errno, static_cast<int>(i));
+  }
   for (size_t i = 0; i < p.mounts.size(); ++i) {
     const MountOp& m = p.mounts[i];
     // An optional step is skipped when its target is missing, or for ReadWrite, when the
     // target is no mount of its own (nothing was made read-only there).
-    if (applyMount(m, a.userns) != 0 &&
+    if (applyMount(m, a.held[i], a.userns) != 0 &&
         !(m.optional && (errno == ENOENT || errno == ENOTDIR ||
                          (m.kind == MountOp::Kind::ReadWrite && errno == EINVAL))))
       fail(report, Step::Mounts, errno, static_cast<int>(i));
@@ -404,7 +430,8 @@ base::Result<pid_t> launch(const Plan& plan) {
   base::UniqueFd mine(sv[0]), theirs(sv[1]);
   ChildStack stack;
   if (!stack.ok()) return base::sysError("mmap a stack for the service");
-  ChildArgs args{&plan, sv[1], userns ? userns.get() : -1};
+  std::vector<int> held(plan.mounts.size(), -1);
+  ChildArgs args{&plan, sv[1], userns ? userns.get() : -1, held.data()};
   // Returns once the child has called execve() or exited (CLONE_VFORK). Sharing this
   // process's memory (CLONE_VM) costs no page-table copy and no copy-on-write faults.
   pid_t pid = ::clone(

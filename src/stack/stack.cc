@@ -142,6 +142,11 @@ base::Result<sandbox::Config> serviceConfig(const config::Stack& st, const confi
   auto cfg = sandbox::configFromUnit(u);
   if (!cfg)
     return prefixed(cfg.error(), fmt::format("{}:{}: services.{}: ", st.source, s.line, s.name));
+  // burrow itself, read-only where it is: a PrivateTmp= (DynamicUser=) would hide a copy
+  // under /tmp from `exec: [burrow, ...]`.
+  if (!s.unit && !s.exec.empty() && s.exec.front() == "burrow")
+    cfg->binds.push_back({burrow, burrow, /*read_only=*/true, /*optional=*/false,
+                          /*recursive=*/false});
   return cfg;
 }
 

@@ -227,6 +227,15 @@ class ExecTest(harness.BurrowTestCase):
         self.assertEqual(self.probe("write", "BindReadOnlyPaths=%s:%s" % (src, dst), seen + ".new"),
                          (1, "errno=EROFS"))
         self.assertTakesEffect("TemporaryFileSystem=%s:ro" % src, "read", marker, errno_names=["ENOENT"])
+        # A bind into a read-only tmpfs: its mount point is made in the tmpfs, which stays
+        # read-only; the bind's source is found though the tmpfs now covers it.
+        inner = os.path.join(src, "a", "b")
+        self.assertEqual(self.probe("read", "TemporaryFileSystem=%s:ro\nBindReadOnlyPaths=%s:%s"
+                                    % (src, marker, inner), inner), (0, "ok"))
+        self.assertEqual(self.probe("write", "TemporaryFileSystem=%s:ro\nBindReadOnlyPaths=%s:%s"
+                                    % (src, marker, inner), os.path.join(src, "new")),
+                         (1, "errno=EROFS"))
+        self.assertFalse(os.path.exists(os.path.join(src, "a")))
         r = self.burrow("exec", self.unit("/bin/true", "BindPaths=/nonexistent/src:%s" % dst))
         self.assertEqual(r.returncode, 1)
         self.assertIn("BindPaths=/nonexistent/src", r.stderr)

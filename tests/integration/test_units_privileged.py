@@ -220,6 +220,15 @@ class UnitCommandsTest(harness.BurrowTestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("ExecStart=%s is hidden from the service by PrivateTmp=yes, which gives "
                       "the service an empty /tmp" % prog, r.stderr)
+        # A bind puts it back, as under systemd (whose mounts go in path order: /tmp first).
+        out = self.path("ran")
+        r = self.exec_unit("ExecStart=/bin/sh -c '%s && echo $? > /tmp/x && cat /tmp/x > %s'\n"
+                           "PrivateTmp=yes\nBindReadOnlyPaths=%s\nBindPaths=%s\n"
+                           % (prog, out, prog, os.path.dirname(out)))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            self.assertEqual(f.read(), "0\n")
+        self.assertFalse(os.path.exists("/tmp/x"))
         home = "/root/.burrow-units-%d" % os.getpid()
         os.makedirs(home)
         self.addCleanup(shutil.rmtree, home, True)
