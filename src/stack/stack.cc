@@ -597,17 +597,21 @@ base::Result<sandbox::Config> Supervisor::connectorSandbox() {
   std::vector<std::string> argv = {o_.burrow,         "tunnel",       "run", "--config",
                                    connector_config_, "--token-file", token};
   if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
-  // It reads the state directory: PrivateTmp= or ProtectHome= would hide one kept there. Root
-  // reads its 0600 files: no user namespace that would map it to nobody.
-  supervise::Hardening h{.private_users = false};
-  if (const char* off = supervise::hiddenBy(absolutePath(o_.state_dir) + "/")) {
-    LOG_WARN("stack connector: {} off: it would hide the state directory {}", off, o_.state_dir);
-    (std::string_view(off) == "PrivateTmp=" ? h.private_tmp : h.protect_home) = false;
-  }
-  const std::string unit =
-      "[Service]\nExecStart=" + execLine(argv) + "\n" + supervise::hardening(h);
+  // Root reads the stack directory's 0600 files: no user namespace that would map it to nobody.
+  const std::string unit = "[Service]\nExecStart=" + execLine(argv) + "\n" +
+                           supervise::hardening({.private_users = false});
   ASSIGN_OR_RETURN(config::UnitFile u, config::parseUnitFile(unit, "connector.service"));
-  return sandbox::configFromUnit(u);
+  ASSIGN_OR_RETURN(sandbox::Config cfg, sandbox::configFromUnit(u));
+  // PrivateTmp= and ProtectHome= would hide burrow or the stack directory kept under /tmp or a
+  // home: both are bound back in, read-only; a home is then an empty tmpfs around them
+  // (ProtectHome=tmpfs) rather than inaccessible. The directory, not its files: a new
+  // config.yml replaces the old file, and the connector reads it again on reload.
+  for (const std::string& p : {absolutePath(o_.burrow), absolutePath(stackDir(o_.state_dir))}) {
+    cfg.binds.push_back({p, p, /*read_only=*/true, /*optional=*/false, /*recursive=*/false});
+    for (std::string_view home : {"/home/", "/root/", "/run/user/"})
+      if (p.starts_with(home)) cfg.protect_home = "tmpfs";
+  }
+  return cfg;
 }
 
 base::Result<void> Supervisor::writeConnectorConfig(const std::string& text) {

@@ -724,8 +724,7 @@ std::string hardening(const Hardening& h) {
                                    : "AmbientCapabilities=\nCapabilityBoundingSet=\n";
   if (h.private_users) u += "PrivateUsers=yes\n";
   u += "UMask=0077\nKeyringMode=private\nNoNewPrivileges=yes\nProtectSystem=strict\n";
-  if (h.protect_home) u += "ProtectHome=yes\n";
-  if (h.private_tmp) u += "PrivateTmp=yes\n";
+  u += "ProtectHome=yes\nPrivateTmp=yes\n";
   return u +
          "PrivateMounts=yes\n"
          "PrivateDevices=yes\nDevicePolicy=closed\nProcSubset=pid\nProtectProc=invisible\n"
@@ -736,14 +735,6 @@ std::string hardening(const Hardening& h) {
          "MemoryDenyWriteExecute=yes\nRemoveIPC=yes\nSystemCallArchitectures=native\n"
          "SystemCallFilter=@system-service\nSystemCallFilter=~@privileged @resources\n"
          "SystemCallErrorNumber=EPERM\n";
-}
-
-const char* hiddenBy(std::string_view path) {
-  for (std::string_view tmp : {"/tmp/", "/var/tmp/"})
-    if (path.starts_with(tmp)) return "PrivateTmp=";
-  for (std::string_view home : {"/home/", "/root/", "/run/user/"})
-    if (path.starts_with(home)) return "ProtectHome=";
-  return nullptr;
 }
 
 std::string systemdUnit(const Service& s, const std::vector<std::string>& created) {
@@ -764,9 +755,7 @@ std::string systemdUnit(const Service& s, const std::vector<std::string>& create
     // is killed.
     return u + "KillMode=mixed\nTimeoutStopSec=120s\n\n[Install]\nWantedBy=multi-user.target\n";
   u += fmt::format("User={}\nGroup={}\nReadWritePaths={}\n", s.user, s.user, s.state_dir);
-  u += hardening({low_port, /*private_users=*/!low_port, /*private_tmp=*/true,
-                  /*protect_home=*/true}) +
-       "\n";
+  u += hardening({low_port, /*private_users=*/!low_port}) + "\n";
   u += "[Install]\nWantedBy=multi-user.target\n";
   return u;
 }

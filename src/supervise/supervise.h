@@ -80,14 +80,10 @@ class Backoff {
 struct Hardening {
   bool bind_low_ports = false;  // keep CAP_NET_BIND_SERVICE (and no user namespace)
   bool private_users = true;
-  bool private_tmp = true, protect_home = true;  // off when the service needs a path they hide
 };
 // The [Service] directives, one per line: seed 001's profile (systemd unit files and the
 // stack's connector alike).
 std::string hardening(const Hardening& h);
-// "PrivateTmp=" or "ProtectHome=" when that directive hides `path` (an absolute path) from a
-// service; nullptr when neither does.
-const char* hiddenBy(std::string_view path);
 
 // ---- init systems ----
 
