@@ -21,87 +21,19 @@ rounds=${ROUNDS:-3}
 logins=${LOGINS:-20}
 [ "$logins" -ge 4 ] || { echo "bench: LOGINS must be at least 4 (one batch of 4 at once)" >&2; exit 2; }
 
-log() { printf '%s\n' "bench: $*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-
-for tool in wrk nginx curl python3; do
-  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool not found (scripts/deps bench)"
-done
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-
-if [ -z "${BURROW:-}" ]; then
-  log "building a release binary in build-bench/"
-  cmake -S "$root" -B "$root/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DBURROW_TESTS=OFF >/dev/null
-  timeout 1800 ninja -C "$root/build-bench" burrow >/dev/null
-  BURROW=$root/build-bench/src/cli/burrow
-fi
-[ -x "$BURROW" ] || die "burrow binary not found at $BURROW"
-
-work=$(mktemp -d /tmp/burrow-bench.XXXXXX)
-chmod 755 "$work"  # nginx workers may run as another user
-pids=()
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; fails after SECONDS.
-wait_until() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$end" ] || return 1
-    sleep 0.1
-  done
-}
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+need wrk nginx curl python3
+burrow_binary
+loopback_work
 
 # ---- the origin ----
 
-mkdir -p "$work/www" "$work/origin/tmp" "$work/origin/logs"
+mkdir -p "$work/www"
 head -c 1024 /dev/urandom >"$work/www/1k.bin"
 origin_port=$(free_port)
-p=$work/origin
-cat >"$p/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $p/nginx.pid;
-error_log $p/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path $p/tmp/body;
-  proxy_temp_path $p/tmp/proxy;
-  fastcgi_temp_path $p/tmp/fastcgi;
-  uwsgi_temp_path $p/tmp/uwsgi;
-  scgi_temp_path $p/tmp/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  keepalive_requests 100000;
-  server {
-    listen 127.0.0.1:$origin_port;
-    location / { root $work/www; }
-  }
-}
-EOF
-"$nginx_bin" -p "$p/" -c "$p/nginx.conf" -e "$p/logs/error.log" &
-pids+=($!)
+nginx_start "$work/origin" "    listen 127.0.0.1:$origin_port;
+    location / { root $work/www; }"
 wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$origin_port/1k.bin" || die "origin nginx did not start"
 
 # ---- the portal: one user, argon2id at Authelia's defaults ----
@@ -150,28 +82,8 @@ cookie=$(curl -s -D - -o /dev/null --max-time 30 -H 'Host: auth.bench.test' \
 
 # ---- burrow: edge + connector, two routes to the same origin ----
 
-"$BURROW" edge --state-dir "$work/edge" --http 127.0.0.1:0 --tunnel 127.0.0.1:0 \
-  2>"$work/edge.log" &
-edge_pid=$!
-pids+=("$edge_pid")
-wait_until 15 grep -q 'edge ready' "$work/edge.log" || die "edge not ready: $(tail -5 "$work/edge.log")"
-ready=$(grep -m1 'edge ready' "$work/edge.log")
-edge_http=$(sed -E 's/.*[^s-]http=[^ ]*:([0-9]+).*/\1/' <<<" $ready")
-edge_tunnel=$(sed -E 's/.*tunnel=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
-[[ "$edge_http" =~ ^[0-9]+$ && "$edge_tunnel" =~ ^[0-9]+$ ]] || die "cannot parse: $ready"
-
-"$BURROW" edge tunnel create bench --state-dir "$work/edge" --endpoint "127.0.0.1:$edge_tunnel" \
-  >"$work/token.tmp" 2>>"$work/admin.log" || die "tunnel create: $(cat "$work/admin.log")"
-install -m 600 /dev/null "$work/token"
-cat "$work/token.tmp" >"$work/token"
-rm -f "$work/token.tmp"
-for h in plain.bench.test sso.bench.test; do
-  "$BURROW" edge route dns bench "$h" --state-dir "$work/edge" >>"$work/admin.log" 2>&1 \
-    || die "route dns: $(cat "$work/admin.log")"
-done
-kill -HUP "$edge_pid"
-known() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: sso.bench.test' "http://127.0.0.1:$edge_http/")" != 404 ]; }
-wait_until 10 known || die "edge did not pick up the routes on SIGHUP"
+edge_start --http 127.0.0.1:0
+tunnel_routes plain.bench.test sso.bench.test
 
 cat >"$work/config.yml" <<EOF
 middlewares:
@@ -188,11 +100,7 @@ ingress:
     middlewares: [sso]
   - service: http_status:404
 EOF
-"$BURROW" tunnel run --config "$work/config.yml" --token-file "$work/token" 2>"$work/connector.log" &
-conn_pid=$!
-pids+=("$conn_pid")
-registered() { [ "$(grep -c 'connection registered' "$work/connector.log")" -ge 4 ]; }
-wait_until 20 registered || die "connector not registered: $(tail -5 "$work/connector.log")"
+connector_start
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(code -H 'Host: plain.bench.test' "http://127.0.0.1:$edge_http/1k.bin")" = 200 ] \
   || die "the plain route does not answer 200"
@@ -202,17 +110,6 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
   || die "the sso route with a session does not answer 200"
 
 # ---- wrk ----
-
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
-    printf "%.2f", n }'
-}
-hz=$(getconf CLK_TCK)
-cpu_ticks() { local p; for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $1 } END { print t + 0 }'; }
-cpu_us_per_req() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "n/a" }'; }
-requests() { awk '/requests in/ { print $1 }' "$1"; }
 
 # run_wrk LABEL HOST [HEADER] : sets rps, p50, p99, errs, cpu (edge + connector + portal, µs/request)
 run_wrk() {
@@ -236,7 +133,6 @@ run_wrk() {
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
   errs=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 n_r=() n_5=() n_9=() n_c=() s_r=() s_5=() s_9=() s_c=() n_err=0 s_err=0 ratios=()
 for round in $(seq "$rounds"); do
@@ -279,7 +175,6 @@ auth_hwm=$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$auth_pid/status")
 
 # ---- report ----
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The edge on the open internet: TLS handshakes per second on the edge's https listener against
-# nginx with the same certificate (a new connection per request, answered 404 by each without
-# going anywhere), and TCP throughput through the tunnel (a tcp:// route and `burrow access
-# tcp`) against a direct connection, with iperf3, both directions. Same run, as ratios.
+# The edge on the open internet: TLS handshakes per second on the edge's https listener with a
+# certificate it got by ACME (from pebble, HTTP-01) against nginx serving that same certificate
+# (a new connection per request, answered 404 by each without going anywhere), and TCP
+# throughput with iperf3, both directions: through the tunnel (a tcp:// route and `burrow
+# access tcp`), through `ssh -L` (dropbear), and direct. Same run, as ratios.
 #
 # Usage: bench/edge.sh            (builds a release binary in build-bench/ if BURROW unset)
 #        BURROW=path/to/burrow DURATION=10s ROUNDS=3 SECONDS_TCP=5 bench/edge.sh
-# Needs: wrk, nginx (nginx-light), iperf3, openssl, curl, python3 (scripts/deps bench).
-# Prints a markdown report on stdout; progress goes to stderr. Every process it starts is
-# stopped by pid on exit, and every step is bounded in time. Loopback only.
+# Runs as root: dropbear logs root in with a key from a /root of its own, and wrk finds the
+# certificate's name in an /etc/hosts of its own (mount namespaces; the host's stay as they are).
+# Needs: wrk, nginx (nginx-light), iperf3, openssl, curl, python3, pebble, dropbear-bin,
+# openssh-client (scripts/deps bench). Prints a markdown report on stdout; progress goes to
+# stderr. Every process it starts is stopped by pid on exit, and every step is bounded in
+# time. Loopback only.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,88 +22,44 @@ conns=${CONNS:-32}
 rounds=${ROUNDS:-3}
 tcp_secs=${SECONDS_TCP:-5}
 
-log() { printf '%s\n' "bench: $*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+[ "$(id -u)" = 0 ] || die "run as root (dropbear's /root and wrk's /etc/hosts are mounts of their own)"
+need wrk nginx iperf3 openssl curl python3 pebble pebble-challtestsrv dropbear dropbearkey ssh \
+  ssh-keygen unshare
+burrow_binary
+loopback_work
+connectable() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close()" "$1"; }
 
-for tool in wrk nginx iperf3 openssl curl python3; do
-  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool not found (scripts/deps bench)"
-done
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-
-if [ -z "${BURROW:-}" ]; then
-  log "building a release binary in build-bench/"
-  cmake -S "$root" -B "$root/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DBURROW_TESTS=OFF >/dev/null
-  timeout 1800 ninja -C "$root/build-bench" burrow >/dev/null
-  BURROW=$root/build-bench/src/cli/burrow
-fi
-[ -x "$BURROW" ] || die "burrow binary not found at $BURROW"
-
-work=$(mktemp -d /tmp/burrow-bench.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_until() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$end" ] || return 1
-    sleep 0.1
-  done
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-
-# ---- one certificate for both: ECDSA P-256, as ACME CAs issue ----
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=bench.test -addext "subjectAltName=DNS:*.bench.test,DNS:bench.test" \
-  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null || die "openssl req failed"
-
-# ---- nginx: https, 404 for everything ----
-ngx_port=$(free_port)
-p=$work/nginx
-mkdir -p "$p/tmp" "$p/logs"
-cat >"$p/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $p/nginx.pid;
-error_log $p/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path $p/tmp/body;
-  proxy_temp_path $p/tmp/proxy;
-  fastcgi_temp_path $p/tmp/fastcgi;
-  uwsgi_temp_path $p/tmp/uwsgi;
-  scgi_temp_path $p/tmp/scgi;
-  server {
-    listen 127.0.0.1:$ngx_port ssl;
-    ssl_certificate $work/cert.pem;
-    ssl_certificate_key $work/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / { return 404; }
-  }
-}
-EOF
-"$nginx_bin" -p "$p/" -c "$p/nginx.conf" -e "$p/logs/error.log" &
+# ---- pebble: the ACME server (its DNS, pebble-challtestsrv, says 127.0.0.1 for every name) ----
+mkdir -p "$work/pebble"
+(
+  cd "$work/pebble"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=pebble api CA" -keyout ca.key -out ca.pem
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -keyout api.key -out api.csr
+  echo "subjectAltName=IP:127.0.0.1" >ext
+  openssl x509 -req -in api.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext \
+    -out api.pem
+) >/dev/null 2>&1 || die "openssl: pebble's API certificate"
+dns_port=$(free_port) chall_port=$(free_port) api_port=$(free_port) mgmt_port=$(free_port)
+edge_http_port=$(free_port)
+pebble-challtestsrv -http01 "" -https01 "" -tlsalpn01 "" -dns01 "127.0.0.1:$dns_port" \
+  -management "127.0.0.1:$chall_port" -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
+  >"$work/challtestsrv.log" 2>&1 &
 pids+=($!)
-wait_until 10 curl -sk -o /dev/null "https://127.0.0.1:$ngx_port/" || die "nginx did not start"
+cat >"$work/pebble.json" <<EOF
+{"pebble": {"listenAddress": "127.0.0.1:$api_port", "managementListenAddress": "127.0.0.1:$mgmt_port",
+  "certificate": "$work/pebble/api.pem", "privateKey": "$work/pebble/api.key",
+  "httpPort": $edge_http_port, "tlsPort": $(free_port), "ocspResponderURL": "",
+  "externalAccountBindingRequired": false}}
+EOF
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config "$work/pebble.json" \
+  -dnsserver "127.0.0.1:$dns_port" >"$work/pebble.log" 2>&1 &
+pids+=($!)
+wait_until 20 grep -q 'ACME directory available' "$work/pebble.log" \
+  || die "pebble did not start: $(tail -5 "$work/pebble.log")"
 
 # ---- iperf3 server: the tcp:// route's origin ----
 iperf_port=$(free_port)
@@ -108,42 +68,64 @@ pids+=($!)
 wait_until 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $iperf_port)).close()" \
   || die "iperf3 server did not start"
 
-# ---- burrow: edge (http, https with the same certificate), tunnel, connector ----
-"$BURROW" edge --state-dir "$work/edge" --http 127.0.0.1:0 --https 127.0.0.1:0 \
-  --cert "$work/cert.pem" --key "$work/key.pem" --tunnel 127.0.0.1:0 2>"$work/edge.log" &
-pids+=($!)
-wait_until 15 grep -q 'edge ready' "$work/edge.log" || die "edge not ready: $(tail -5 "$work/edge.log")"
-ready=$(grep -m1 'edge ready' "$work/edge.log")
-edge_https=$(sed -E 's/.*https=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
-edge_tunnel=$(sed -E 's/.*tunnel=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
-[[ "$edge_https" =~ ^[0-9]+$ && "$edge_tunnel" =~ ^[0-9]+$ ]] || die "cannot parse: $ready"
-"$BURROW" edge tunnel create bench --state-dir "$work/edge" --endpoint "127.0.0.1:$edge_tunnel" \
-  >"$work/token.tmp" 2>"$work/admin.log" || die "tunnel create: $(cat "$work/admin.log")"
-install -m 600 /dev/null "$work/token"
-cat "$work/token.tmp" >"$work/token"
-"$BURROW" edge route dns bench tcp.bench.test --state-dir "$work/edge" >>"$work/admin.log" 2>&1 \
-  || die "route dns: $(cat "$work/admin.log")"
+# ---- burrow: edge (its https certificate by ACME), tunnel, connector ----
+edge_start --http "127.0.0.1:$edge_http_port" --https 127.0.0.1:0 --acme-email bench@bench.test \
+  --acme-directory "https://127.0.0.1:$api_port/dir" --acme-ca-file "$work/pebble/ca.pem"
+tunnel_routes tcp.bench.test hs.bench.test
+cert=$work/edge/acme/certs/hs.bench.test
+wait_until 60 test -s "$cert.crt" || die "no ACME certificate: $(grep acme "$work/edge.log" | tail -3)"
+curl -sfk "https://127.0.0.1:$mgmt_port/roots/0" >"$work/pebble-root.pem" \
+  || die "pebble's root certificate"
+issuer=$(openssl x509 -in "$cert.crt" -noout -issuer | sed 's/^issuer=//')
 cat >"$work/config.yml" <<EOF
 ingress:
   - hostname: tcp.bench.test
     service: tcp://127.0.0.1:$iperf_port
   - service: http_status:404
 EOF
-"$BURROW" tunnel run --config "$work/config.yml" --token-file "$work/token" 2>"$work/connector.log" &
-pids+=($!)
-wait_until 20 grep -q 'connection registered' "$work/connector.log" \
-  || die "connector not registered: $(tail -5 "$work/connector.log")"
+connector_start
 access_port=$(free_port)
 "$BURROW" access tcp --hostname tcp.bench.test --url "127.0.0.1:$access_port" \
-  --edge "127.0.0.1:$edge_https" --ca-file "$work/cert.pem" 2>"$work/access.log" &
+  --edge "127.0.0.1:$edge_https" --ca-file "$work/pebble-root.pem" 2>"$work/access.log" &
 pids+=($!)
 wait_until 15 grep -q 'access listening' "$work/access.log" || die "access not ready: $(tail -5 "$work/access.log")"
 
+# ---- nginx: https with the edge's ACME certificate, 404 for everything ----
+ngx_port=$(free_port)
+nginx_start "$work/nginx" "    listen 127.0.0.1:$ngx_port ssl;
+    ssl_certificate $cert.crt;
+    ssl_certificate_key $cert.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { return 404; }"
+wait_until 10 curl -sk -o /dev/null "https://127.0.0.1:$ngx_port/" || die "nginx did not start"
+
+# ---- ssh -L: dropbear (as root, with a /root of its own holding the key) and an ssh client ----
+mkdir -m 700 -p "$work/sshhome/.ssh"
+ssh-keygen -q -t ed25519 -N '' -f "$work/client_key" >/dev/null
+install -m 600 "$work/client_key.pub" "$work/sshhome/.ssh/authorized_keys"
+dropbearkey -t ed25519 -f "$work/hostkey" >/dev/null 2>&1 || die "dropbearkey failed"
+ssh_port=$(free_port) fwd_port=$(free_port)
+# -W: OpenSSH's channel window (2 MiB), not dropbear's 24 KiB default, which would cap it.
+unshare --mount sh -c 'mount --bind "$1" /root && exec dropbear -F -E -s -W 2097152 -p "127.0.0.1:$2" -r "$3" -P "$4"' \
+  sh "$work/sshhome" "$ssh_port" "$work/hostkey" "$work/dropbear.pid" 2>"$work/dropbear.log" &
+pids+=($!)
+wait_until 10 connectable "$ssh_port" || die "dropbear did not start: $(tail -3 "$work/dropbear.log")"
+ssh -N -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+  -o ExitOnForwardFailure=yes -i "$work/client_key" -p "$ssh_port" \
+  -L "127.0.0.1:$fwd_port:127.0.0.1:$iperf_port" root@127.0.0.1 2>"$work/ssh.log" &
+pids+=($!)
+wait_until 15 connectable "$fwd_port" || die "ssh -L did not start: $(tail -3 "$work/ssh.log")"
+ssh_version=$(ssh -V 2>&1 | cut -d, -f1)
+dropbear_version=$(dropbear -V 2>&1 | awk '{print $NF}')
+
 # ---- TLS handshakes: a new connection per request (wrk with Connection: close) ----
-run_hs() {  # PORT -> requests/s
+echo "127.0.0.1 hs.bench.test" >"$work/hosts"
+run_hs() {  # PORT -> requests/s (wrk names hs.bench.test: SNI picks the ACME certificate)
   local out=$work/wrk.out
-  timeout 120 wrk -t2 -c"$conns" -d"$duration" -H 'Connection: close' -H 'Host: none.bench.test' \
-    "https://127.0.0.1:$1/" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+  timeout 120 unshare --mount sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh \
+    "$work/hosts" wrk -t2 -c"$conns" -d"$duration" -H 'Connection: close' \
+    -H 'Host: none.bench.test' "https://hs.bench.test:$1/" >"$out" 2>&1 \
+    || die "wrk failed: $(cat "$out")"
   awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out"
 }
 e_r=() n_r=()
@@ -165,13 +147,18 @@ log "tcp: direct, up"; d_up=$(run_iperf "$iperf_port")
 log "tcp: through the tunnel, up"; t_up=$(run_iperf "$access_port")
 log "tcp: direct, down"; d_down=$(run_iperf "$iperf_port" -R)
 log "tcp: through the tunnel, down"; t_down=$(run_iperf "$access_port" -R)
+log "tcp: ssh -L, up"; s_up=$(run_iperf "$fwd_port")
+log "tcp: ssh -L, down"; s_down=$(run_iperf "$fwd_port" -R)
 
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 cat <<EOF
 Machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); Linux $(uname -r). burrow $commit.
 Load average before the run: $load_before.
 
-## TLS handshakes: wrk -t2 -c$conns -d$duration, Connection: close, ECDSA P-256 (median of $rounds rounds)
+## TLS handshakes: wrk -t2 -c$conns -d$duration, Connection: close (median of $rounds rounds)
+
+Both serve the certificate the edge got by ACME (HTTP-01) from pebble: ECDSA P-256, issued by
+$issuer, with the chain pebble sent.
 
 | server | handshakes/s | vs nginx |
 | --- | ---: | ---: |
@@ -182,8 +169,9 @@ By round: burrow ${e_r[*]}; nginx ${n_r[*]}.
 
 ## TCP through the tunnel: iperf3 -t $tcp_secs, one stream
 
-| path | up Gbit/s | down Gbit/s | up vs direct | down vs direct |
-| --- | ---: | ---: | ---: | ---: |
-| direct | $d_up | $d_down | 1.00 | 1.00 |
-| burrow access tcp → edge (TLS) → tunnel → connector | $t_up | $t_down | $(ratio "$t_up" "$d_up") | $(ratio "$t_down" "$d_down") |
+| path | up Gbit/s | down Gbit/s | up vs direct | down vs direct | up vs ssh -L | down vs ssh -L |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| direct | $d_up | $d_down | 1.00 | 1.00 | | |
+| ssh -L ($ssh_version to dropbear $dropbear_version, window 2 MiB) | $s_up | $s_down | $(ratio "$s_up" "$d_up") | $(ratio "$s_down" "$d_down") | 1.00 | 1.00 |
+| burrow access tcp → edge (TLS) → tunnel → connector | $t_up | $t_down | $(ratio "$t_up" "$d_up") | $(ratio "$t_down" "$d_down") | $(ratio "$t_up" "$s_up") | $(ratio "$t_down" "$s_down") |
 EOF

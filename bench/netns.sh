@@ -28,8 +28,8 @@ runs=${RUNS:-20}
 duration=${DURATION:-10}
 rounds=${ROUNDS:-5}
 
-log() { printf '%s\n' "bench: $*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (network namespaces need it)"
 for tool in hyperfine iperf3 wireguard-go wg nft ip ss python3 setsid; do
@@ -52,14 +52,6 @@ for ns in "$pns" "$bns" "$mns"; do [ ! -e "/run/netns/$ns" ] || die "namespace $
 ! ip -4 -o addr show | grep -qE ' (10\.252\.0\.|10\.78\.0\.)' || die "10.252.0.0/30 or 10.78.0.0/24 is in use on the host"
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.05 s; fails after SECONDS.
-wait_until() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$end" ] || return 1
-    sleep 0.05
-  done
-}
 
 cleanup() {
   local pid orphans=()
@@ -305,8 +297,6 @@ done
 # ---- report ----
 
 # median V...: the middle value (the lower middle for an even count).
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 b_tp=$(median "${t_b[@]}") m_tp=$(median "${t_m[@]}") n_tp=$(median "${t_n[@]}")

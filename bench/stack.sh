@@ -32,8 +32,8 @@ services=${SERVICES:-10}
 duration=${DURATION:-10s}
 rounds=${ROUNDS:-3}
 
-log() { printf '%s\n' "bench: $*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 # ---- outside: checks, a copy of the binary, then this script again in its namespaces ----
 
@@ -80,14 +80,6 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 b() { timeout 60 "$BURROW" --log-level error "$@"; }
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.05 s; fails after SECONDS.
-wait_until() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$end" ] || return 1
-    sleep 0.05
-  done
-}
 
 pids=()  # processes this script started itself: the edge
 cleanup() {
@@ -219,7 +211,6 @@ done
 sup1=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["supervisor"])' "$ps1")
 monitors1=$(python3 -c 'import json,sys; print(" ".join(str(x["pid"]) for x in json.loads(sys.argv[1])["services"]))' "$ps1")
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 sup1_rss=$(kib "$sup1" VmRSS) sup1_hwm=$(kib "$sup1" VmHWM)
 # pss PID: its proportional set size in KiB (pages shared with N processes count 1/N).
 pss() { awk '$1 == "Pss:" {print $2}' "/proc/$1/smaps_rollup"; }
@@ -275,33 +266,11 @@ code() { curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Host: $1" "http://127.0
 known() { [ "$(code private.bench.test)" != 404 ]; }
 wait_until 10 known || die "edge did not pick up the routes on SIGHUP"
 
-# nginx_conf NAME LISTEN: an nginx prefix of its own under $work, as bench/tunnel.sh's.
+# nginx_conf NAME LISTEN: an nginx prefix of its own under $work; prints its command line.
 nginx_conf() {
   local p=$work/nginx-$1
-  mkdir -p "$p/tmp" "$p/logs"
-  cat >"$p/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $p/nginx.pid;
-error_log $p/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path $p/tmp/body;
-  proxy_temp_path $p/tmp/proxy;
-  fastcgi_temp_path $p/tmp/fastcgi;
-  uwsgi_temp_path $p/tmp/uwsgi;
-  scgi_temp_path $p/tmp/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  server {
-    listen $2;
-    location / { root $work/www; }
-  }
-}
-EOF
+  nginx_config "$p" "    listen $2;
+    location / { root $work/www; }"
   printf '[%s, -p, %s/, -c, %s/nginx.conf, -e, %s/logs/error.log]' "$nginx_bin" "$p" "$p" "$p"
 }
 cat >"$work/stack2.yaml" <<EOF
@@ -330,13 +299,6 @@ ps2=$(b ps --json -f "$work/stack2.yaml" --state-dir "$work/s2")
 sup2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["supervisor"])' "$ps2")
 web_address=$(python3 -c 'import json,sys; print([x["address"] for x in json.loads(sys.argv[1])["services"] if x["name"] == "web"][0])' "$ps2")
 
-# to_ms VALUE: wrk's "812.00us" / "1.20ms" / "1.01s" in milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
-    printf "%.2f", n }'
-}
 # run_wrk KIND: one wrk run through the edge to KIND.bench.test; appends to r_KIND, p50_KIND,
 # p99_KIND, err_KIND.
 declare -A rps p50 p99 errs
@@ -376,8 +338,6 @@ b down -f "$work/stack2.yaml" --state-dir "$work/s2" >/dev/null 2>&1 || die "bur
 # ---- report ----
 
 # median V...: the middle value (the lower middle for an even count).
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 cat <<EOF
 ## Up and down of $services private services (/bin/sleep infinity): hyperfine -N, $runs runs, mean ± σ ms

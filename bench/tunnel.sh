@@ -27,58 +27,11 @@ conns=${CONNS:-32}
 threads=${THREADS:-2}
 rounds=${ROUNDS:-3}
 
-log() { printf '%s\n' "bench: $*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-
-for tool in wrk h2load nginx curl openssl python3; do
-  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool not found (scripts/deps bench)"
-done
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-
-if [ -z "${BURROW:-}" ]; then
-  log "building a release binary in build-bench/"
-  cmake -S "$root" -B "$root/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DBURROW_TESTS=OFF >/dev/null
-  timeout 1800 ninja -C "$root/build-bench" burrow >/dev/null
-  BURROW=$root/build-bench/src/cli/burrow
-fi
-[ -x "$BURROW" ] || die "burrow binary not found at $BURROW"
-
-work=$(mktemp -d /tmp/burrow-bench.XXXXXX)
-chmod 755 "$work"  # nginx workers may run as another user
-pids=()
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; fails after SECONDS.
-wait_until() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$end" ] || return 1
-    sleep 0.1
-  done
-}
-
-# ---- the origin and the nginx chain ----
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+need wrk h2load nginx curl openssl python3
+burrow_binary
+loopback_work
 
 mkdir -p "$work/www"
 head -c 1024 /dev/urandom >"$work/www/1k.bin"
@@ -86,35 +39,8 @@ truncate -s 1G "$work/www/1g.bin"
 
 # start_nginx NAME SERVER_BLOCK [HTTP_EXTRA]: nginx with its own prefix under $work.
 start_nginx() {
-  local name=$1 server=$2 extra=${3:-}
-  local p=$work/$name
-  mkdir -p "$p/tmp" "$p/logs"
-  cat >"$p/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $p/nginx.pid;
-error_log $p/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path $p/tmp/body;
-  proxy_temp_path $p/tmp/proxy;
-  fastcgi_temp_path $p/tmp/fastcgi;
-  uwsgi_temp_path $p/tmp/uwsgi;
-  scgi_temp_path $p/tmp/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  $extra
-  server {
-$server
-  }
-}
-EOF
-  "$nginx_bin" -p "$p/" -c "$p/nginx.conf" -e "$p/logs/error.log" &
-  pids+=($!)
-  nginx_master[$name]=$!
+  nginx_start "$work/$1" "$2" "${3:-}"
+  nginx_master[$1]=$nginx_pid
 }
 
 declare -A nginx_master  # name -> pid of that nginx's master process
@@ -149,27 +75,8 @@ wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$front_port/1k.bin" || die
 # ---- burrow: edge + connector ----
 
 # wrk -c1000 below comes from one address: let it.
-"$BURROW" edge --state-dir "$work/edge" --http 127.0.0.1:0 --https 127.0.0.1:0 \
-  --tunnel 127.0.0.1:0 --max-connections-per-client 4096 2>"$work/edge.log" &
-edge_pid=$!
-pids+=("$edge_pid")
-wait_until 15 grep -q 'edge ready' "$work/edge.log" || die "edge not ready: $(tail -5 "$work/edge.log")"
-ready=$(grep -m1 'edge ready' "$work/edge.log")
-edge_http=$(sed -E 's/.*[^s-]http=[^ ]*:([0-9]+).*/\1/' <<<" $ready")
-edge_tunnel=$(sed -E 's/.*tunnel=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
-edge_https=$(sed -E 's/.*https=[^ ]*:([0-9]+).*/\1/' <<<"$ready")
-[[ "$edge_http" =~ ^[0-9]+$ && "$edge_tunnel" =~ ^[0-9]+$ ]] || die "cannot parse: $ready"
-
-"$BURROW" edge tunnel create bench --state-dir "$work/edge" --endpoint "127.0.0.1:$edge_tunnel" \
-  >"$work/token.tmp" 2>>"$work/admin.log" || die "tunnel create: $(cat "$work/admin.log")"
-install -m 600 /dev/null "$work/token"
-cat "$work/token.tmp" >"$work/token"
-rm -f "$work/token.tmp"
-"$BURROW" edge route dns bench bench.test --state-dir "$work/edge" >>"$work/admin.log" 2>&1 \
-  || die "route dns: $(cat "$work/admin.log")"
-kill -HUP "$edge_pid"
-known() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "http://127.0.0.1:$edge_http/")" != 404 ]; }
-wait_until 10 known || die "edge did not pick up the route on SIGHUP"
+edge_start --http 127.0.0.1:0 --https 127.0.0.1:0 --max-connections-per-client 4096
+tunnel_routes bench.test
 
 cat >"$work/config.yml" <<EOF
 ingress:
@@ -178,31 +85,17 @@ ingress:
   - service: http_status:404
 EOF
 metrics_port=$(free_port)
-"$BURROW" tunnel run --config "$work/config.yml" --token-file "$work/token" \
-  --metrics "127.0.0.1:$metrics_port" 2>"$work/connector.log" &
-conn_pid=$!
-pids+=("$conn_pid")
-registered() { [ "$(grep -c 'connection registered' "$work/connector.log")" -ge 4 ]; }
-wait_until 20 registered || die "connector not registered: $(tail -5 "$work/connector.log")"
+connector_start --metrics "127.0.0.1:$metrics_port"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "http://127.0.0.1:$edge_http/1k.bin")
 [ "$code" = 200 ] || die "request through burrow answered $code"
 
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 sleep 1  # let start-up settle before calling it idle
 idle_edge=$(hwm "$edge_pid")
 idle_conn=$(hwm "$conn_pid")
 
 # ---- wrk ----
-
-# to_ms VALUE: wrk's "812.00us" / "1.20ms" / "1.01s" in milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
-    printf "%.2f", n }'
-}
 
 # run_wrk LABEL URL [HOST] : sets rps, p50, p99, errs
 run_wrk() {
@@ -225,22 +118,14 @@ run_wrk() {
   errs=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
 }
 
-# cpu_ticks PID...: user + system clock ticks used so far by these processes (see proc(5)).
-cpu_ticks() { local p; for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $1 } END { print t + 0 }'; }
 # idle_ticks: clock ticks all CPUs spent idle so far (the fourth field of /proc/stat's cpu line).
 idle_ticks() { awk '$1 == "cpu" { print $5; exit }' /proc/stat; }
 # nginx_pids NAME: the master and workers of one nginx.
 nginx_pids() { echo "${nginx_master[$1]}" $(pgrep -P "${nginx_master[$1]}"); }
-hz=$(getconf CLK_TCK)
-# cpu_us_per_req TICKS REQUESTS
-cpu_us_per_req() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "n/a" }'; }
-# requests FILE: how many requests a wrk run completed.
-requests() { awk '/requests in/ { print $1 }' "$1"; }
 
 cpu_pids=""  # processes whose CPU run_wrk charges to the requests it measures
 
 # median V...: the middle value (the lower middle for an even count).
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 # The three paths take turns, ROUNDS times, so that a passing load on the machine hits all of
 # them alike; the report gives each figure's median over the rounds.
@@ -340,7 +225,6 @@ kill -0 "$edge_pid" && kill -0 "$conn_pid" || die "burrow died under the rapid-r
 
 # ---- report ----
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
