@@ -146,6 +146,9 @@ struct ServerLimits {
   // Told true when the connection starts waiting for a request, false when one arrives, so
   // that its owner can close idle connections to make room (see tunnel's ConnectionGate).
   std::function<void(bool idle)> on_idle;
+  // Told of a request refused before it reached the handler (400 for a malformed head, 431
+  // for one too large): its status, the client's address and the body bytes of the answer.
+  std::function<void(int status, const std::string& client_ip, size_t bytes)> on_refused;
 };
 
 using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;

@@ -452,12 +452,14 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
     if (ec) {
       if (ec == bhttp::error::header_limit) {
         LOG_DEBUG("request head too large client={}", client_ip);
+        if (limits.on_refused) limits.on_refused(431, client_ip, 0);
         co_await writeRaw(s,
                           "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
                           "connection: close\r\n\r\n");
       } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
                  ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
         LOG_DEBUG("malformed request client={} error={}", client_ip, ec.message());
+        if (limits.on_refused) limits.on_refused(400, client_ip, 0);
         co_await writeRaw(s,
                           "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n"
                           "connection: close\r\n\r\n");
@@ -470,6 +472,7 @@ Task<void> serveLoop(Stream& s, Handler& handler, ServerLimits limits, std::stri
       LOG_DEBUG("bad request client={} status={} error={}", client_ip, status,
                 parsed.error().message());
       std::string page = fmt::format("{} {}\n", status, reasonPhrase(status));
+      if (limits.on_refused) limits.on_refused(status, client_ip, page.size());
       co_await writeRaw(s, fmt::format("HTTP/1.1 {} {}\r\ncontent-type: text/plain\r\n"
                                        "content-length: {}\r\nconnection: close\r\n\r\n{}",
                                        status, reasonPhrase(status), page.size(), page));

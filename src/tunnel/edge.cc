@@ -767,6 +767,20 @@ struct Edge::Shard : http::Handler {
     s.body_timeout = l.body_timeout;
     s.send_timeout = l.send_timeout;
     if (slot) s.on_idle = [slot](bool idle) { slot->setIdle(idle); };
+    // A head refused before routing (400, 431) is logged and counted too, with no method or
+    // path (there is none to trust); a request forwarded from a shard was already.
+    if (slot && (edge.access_log_ || edge.shared_->metrics_on))
+      s.on_refused = [log = edge.access_log_, sh = edge.shared_.get()](
+                         int status, const std::string& client, size_t bytes) {
+        http::AccessEntry e;
+        e.time = std::chrono::system_clock::now();
+        e.client = client;
+        e.method = e.target = "-";
+        e.status = status;
+        e.bytes = bytes;
+        if (log) log->write(e);
+        if (sh->metrics_on) sh->countRequest("", status, bytes);
+      };
     return s;
   }
 

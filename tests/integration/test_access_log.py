@@ -119,6 +119,22 @@ class AccessLogTest(harness.BurrowTestCase):
         slow = COMBINED.match(m.group(0))
         self.assertEqual(slow["bytes"], "0")
 
+        # Heads refused before routing are logged too, with no method or path: malformed
+        # (400), too large (431), a bad Host (400, with its page).
+        for raw in (b"GARBAGE\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: bad host\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", edge.http_port), timeout=10) as c:
+                c.sendall(raw)
+                c.recv(4096)
+        edge.proc.wait_for(r'(?m)^.*"- - HTTP/1.1" 431 ', stream="stdout")
+        refused = [COMBINED.match(l) for l in edge.proc.read("stdout").splitlines()
+                   if '"- - HTTP/1.1"' in l]
+        self.assertEqual(sorted(r["status"] for r in refused), ["400", "400", "431"], refused)
+        for r in refused:
+            self.assertEqual((r["client"], r["tunnel"], r["upstream"]), ("127.0.0.1", "-", "-"))
+        self.assertBody(self.get(edge, "/hello?after-refusals", "app.test"), 200)
+
     def test_connector_json_lines(self):
         origin, origin_port = self.start_origin()
         edge = self.start_edge()
