@@ -633,8 +633,11 @@ struct StackService {
 };
 
 struct Stack {
-  std::string source;                       // file path, for messages
-  std::string token_file;                   // tunnel.tokenFile, resolved; "" when unset
+  std::string source;      // file path, for messages
+  std::string token_file;  // tunnel.tokenFile, resolved; "" when unset
+  // The connector's --access-log (tunnel.accessLog, resolved), --access-log-format
+  // (tunnel.accessLogFormat) and --metrics (tunnel.metrics); "" when unset.
+  std::string access_log, access_log_format, metrics;
   std::string pool = "10.77.0.0/16";        // network.pool, an IPv4 CIDR
   std::vector<NamespaceConfig> namespaces;  // in file order
   std::vector<StackService> services;       // in file order

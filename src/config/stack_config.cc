@@ -37,7 +37,8 @@ constexpr int kLinkPrefix = 30;  // each private service's link: a /30 of the po
 
 const std::vector<std::string_view> kTopKeys = {"tunnel",   "network", "namespaces",
                                                 "services", "routes",  "middlewares"};
-const std::vector<std::string_view> kTunnelKeys = {"tokenFile"};
+const std::vector<std::string_view> kTunnelKeys = {"tokenFile", "accessLog", "accessLogFormat",
+                                                   "metrics"};
 const std::vector<std::string_view> kNetworkKeys = {"pool"};
 const std::vector<std::string_view> kServiceKeys = {"unit",    "exec",     "sandbox",  "network",
                                                     "users",   "binds",    "connects", "after",
@@ -163,10 +164,29 @@ base::Result<void> StackParser::tunnel(const Entry& e) {
     if (item.key == "tokenFile") {
       ASSIGN_OR_RETURN(std::string file, text(item));
       stack_.token_file = resolve(file);
+    } else if (item.key == "accessLog") {
+      ASSIGN_OR_RETURN(std::string file, text(item));
+      stack_.access_log = resolve(file);
+      const std::string dir = stack_.access_log.substr(0, stack_.access_log.rfind('/'));
+      struct stat st {};
+      if (::stat(dir.empty() ? "/" : dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail(item.line, "{}: the directory {} does not exist; create it or fix the path",
+                    item.path, dir);
+    } else if (item.key == "accessLogFormat") {
+      ASSIGN_OR_RETURN(stack_.access_log_format, text(item));
+      if (stack_.access_log_format != "json" && stack_.access_log_format != "combined")
+        return fail(item.line, "{}: '{}' is not a format: json or combined", item.path,
+                    stack_.access_log_format);
+    } else if (item.key == "metrics") {
+      ASSIGN_OR_RETURN(stack_.metrics, text(item));
+      if (auto ok = checkMetricsAddress(stack_.metrics); !ok)
+        return fail(item.line, "{}: {}", item.path, ok.error().message());
     } else {
       unknown(item, kTunnelKeys);
     }
   }
+  if (!stack_.access_log_format.empty() && stack_.access_log.empty())
+    return fail(e.line, "{}.accessLogFormat needs {}.accessLog", e.path, e.path);
   return {};
 }
 

@@ -195,6 +195,25 @@ TEST(Stack, NamespaceAndRouteWarningsAreKept) {
   EXPECT_EQ(stack->token_file, "/etc/burrow/token");  // absolute paths stay as written
 }
 
+TEST(Stack, TheConnectorsAccessLogAndMetrics) {
+  auto stack = parseStack(twoServices("tunnel:\n"
+                                      "  accessLog: access.log\n"
+                                      "  accessLogFormat: json\n"
+                                      "  metrics: 127.0.0.1:2000\n"),
+                          kSource);
+  ASSERT_TRUE(stack) << stack.error().message();
+  EXPECT_EQ(stack->access_log, kDir + "/access.log");  // beside the file, as tokenFile
+  EXPECT_EQ(stack->access_log_format, "json");
+  EXPECT_EQ(stack->metrics, "127.0.0.1:2000");
+  expectError(twoServices("tunnel:\n  accessLog: /nonexistent/dir/access.log\n"), 7,
+              "tunnel.accessLog: the directory /nonexistent/dir does not exist");
+  expectError(twoServices("tunnel:\n  accessLog: a.log\n  accessLogFormat: xml\n"), 8,
+              "tunnel.accessLogFormat: 'xml' is not a format: json or combined");
+  expectError(twoServices("tunnel:\n  accessLogFormat: json\n"), 6,
+              "tunnel.accessLogFormat needs tunnel.accessLog");
+  expectError(twoServices("tunnel:\n  metrics: 0.0.0.0:2000\n"), 7, "tunnel.metrics: ");
+}
+
 TEST(Stack, DuplicateKeysAreErrors) {
   expectError("services:\n  a: {exec: [/a]}\n  a: {exec: [/b]}\n", 3,
               "services: key 'a' appears twice");

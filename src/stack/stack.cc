@@ -312,8 +312,14 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
     c.name = kConnector;
     c.restart = supervise::Restart::Always;
     c.backoff = supervise::Backoff(std::chrono::seconds(1));
-    c.fingerprint = "token=" + st.token_file;
+    c.fingerprint = fmt::format("token={}\naccessLog={}\naccessLogFormat={}\nmetrics={}",
+                                st.token_file, st.access_log, st.access_log_format, st.metrics);
     plan.connector = std::move(c);
+  } else if (!st.access_log.empty() || !st.metrics.empty()) {
+    return base::invalid(
+        "{}: tunnel.{}: that is the connector's, and without routes: there is "
+        "no connector",
+        st.source, st.access_log.empty() ? "metrics" : "accessLog");
   }
   return plan;
 }
@@ -597,6 +603,10 @@ base::Result<sandbox::Config> Supervisor::connectorSandbox() {
   std::vector<std::string> argv = {o_.burrow,         "tunnel",       "run", "--config",
                                    connector_config_, "--token-file", token};
   if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
+  if (!st_->access_log.empty()) argv.insert(argv.end(), {"--access-log", st_->access_log});
+  if (!st_->access_log_format.empty())
+    argv.insert(argv.end(), {"--access-log-format", st_->access_log_format});
+  if (!st_->metrics.empty()) argv.insert(argv.end(), {"--metrics", st_->metrics});
   // Root reads the stack directory's 0600 files: no user namespace that would map it to nobody.
   const std::string unit = "[Service]\nExecStart=" + execLine(argv) + "\n" +
                            supervise::hardening({.private_users = false});
@@ -610,6 +620,14 @@ base::Result<sandbox::Config> Supervisor::connectorSandbox() {
     cfg.binds.push_back({p, p, /*read_only=*/true, /*optional=*/false, /*recursive=*/false});
     for (std::string_view home : {"/home/", "/root/", "/run/user/"})
       if (p.starts_with(home)) cfg.protect_home = "tmpfs";
+  }
+  // The access log's directory, writable (a new file after logrotate moved the old one away).
+  if (!st_->access_log.empty()) {
+    std::string dir = st_->access_log.substr(0, st_->access_log.rfind('/'));
+    if (dir.empty()) dir = "/";
+    cfg.binds.push_back({dir, dir, /*read_only=*/false, /*optional=*/false, /*recursive=*/false});
+    for (std::string_view home : {"/home/", "/root/", "/run/user/"})
+      if (dir.starts_with(home)) cfg.protect_home = "tmpfs";
   }
   return cfg;
 }

@@ -607,7 +607,11 @@ def case_logs_rotate(w):
     w.stack("down")
 
 
-AUTH_STACK = """tunnel: {{ tokenFile: token }}
+AUTH_STACK = """tunnel:
+  tokenFile: token
+  accessLog: logs/access.log
+  accessLogFormat: json
+  metrics: 127.0.0.1:2099
 services:
   auth:
     exec: [burrow, auth, --config, /config/configuration.yml]
@@ -655,6 +659,7 @@ def case_auth_portal(w):
     w.write("auth/secret", "a-long-random-session-secret-for-the-stack\n")
     w.write("auth/configuration.yml", AUTH_CONFIG.format())
     w.write("burrow.yaml", AUTH_STACK.format(a=origin("a")))
+    os.makedirs(w.work + "/logs")
     r = w.stack("up", "--detach")
     print("=== up\n" + r.stderr + r.stdout)
     assert re.search(r"^auth\s+running", r.stdout, re.M), r.stdout
@@ -697,6 +702,21 @@ def case_auth_portal(w):
     wrong = portal("/api/firstfactor", "-H", "Content-Type: application/json", "--data-binary",
                    login.replace("correct horse", "wrong"))
     assert wrong.startswith("HTTP/1.1 401"), wrong
+    # The connector's access log and metrics (tunnel.accessLog, tunnel.metrics), written from
+    # its sandbox into a directory the stack bound in.
+    def logged():
+        try:
+            with open(w.work + "/logs/access.log") as f:
+                return [json.loads(l) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+    harness.poll(lambda: any(l["status"] == 200 and l["host"] == "a.example.net"
+                             for l in logged()), 10, what="a's 200 in the access log")
+    lines = logged()
+    assert [l["status"] for l in lines if l["host"] == "a.example.net"][:1] == [302], lines
+    assert any(l["host"] == "auth.example.net" and l["status"] == 401 for l in lines), lines
+    ready = sh("curl", "-s", "-m", "5", "http://127.0.0.1:2099/ready", check=False).stdout
+    assert '"status":200' in ready, ready
     w.stack("down")
     left = w.leftovers()
     assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
