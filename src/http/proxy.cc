@@ -553,8 +553,11 @@ Task<Outcome> exchange(S& s, OriginConn& c, const config::OriginSettings& o, Req
   // The head waits for the first body bytes when they are already here (in our buffer or
   // the socket's), so both leave in one write; otherwise it goes now, for streaming answers
   // whose body comes later (server-sent events, long polls).
+  // (No body at all, as a forwardAuth server's 200 has none: nothing to ask the socket.)
   beast::error_code avail_ec;
-  bool body_ready = c.buf.size() > 0 || lowestSocket(s).available(avail_ec) > 0;
+  const bool no_body =
+      r.framing == BodyFraming::None || (r.framing == BodyFraming::Length && r.length == 0);
+  bool body_ready = !no_body && (c.buf.size() > 0 || lowestSocket(s).available(avail_ec) > 0);
   if (!co_await relayBody(s, c, r, body_ready, out, error)) {
     co_await joinUpload(true);
     co_return Outcome::Failed;
