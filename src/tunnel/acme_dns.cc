@@ -179,8 +179,16 @@ class HookSolver : public DnsSolver {
     posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
-    // Its own process group, so a timeout ends whatever it started too.
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    // Its own process group, so a timeout ends whatever it started too; the signals the
+    // edge blocks or ignores (it handles them in its loop) as a new program expects them.
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD}) sigaddset(&defaults, sig);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attr, 0);
     std::string name = fqdn + ".";
     std::string act = action;
@@ -215,7 +223,8 @@ class HookSolver : public DnsSolver {
     }
     if (timed_out) ::kill(-pid, SIGKILL);
     int status = 0;
-    base::retryEintr([&] { return ::waitpid(pid, &status, 0); });
+    if (base::retryEintr([&] { return ::waitpid(pid, &status, 0); }) != pid)
+      return base::sysError("--acme-dns-hook {} {}: waitpid", command_, action);
     if (out.size() > kHookOutputKept) out.erase(0, out.size() - kHookOutputKept);
     std::string said(base::trim(out));
     for (char& c : said)
