@@ -163,6 +163,9 @@ class DnsSolver {
   virtual base::Result<void> present(const std::string& fqdn, const std::string& value) = 0;
   // Removes that one record (other TXT records of FQDN stay).
   virtual base::Result<void> cleanup(const std::string& fqdn, const std::string& value) = 0;
+  // From any thread, when the edge stops: what runs ends soon with an error, as does all
+  // that follows.
+  virtual void stop() {}
 };
 // RFC 2136 UPDATEs over TCP to SERVER ("host", "host:port"; port 53 by default), signed with
 // the TSIG key in KEY_FILE (tsig-keygen's form). The zone is the owner of the SOA SERVER gives
@@ -170,8 +173,9 @@ class DnsSolver {
 base::Result<std::shared_ptr<DnsSolver>> makeRfc2136Solver(const std::string& server,
                                                            const std::string& key_file);
 // Runs COMMAND (an executable, no shell) as `COMMAND present|cleanup FQDN. VALUE`, as lego's
-// exec provider does, for at most 2 minutes; an exit other than 0 is an error carrying the
-// end of its output. COMMAND must be an executable file.
+// exec provider does, for at most 2 minutes (or until stop()), then its process group is
+// killed; an exit other than 0 is an error carrying the end of its standard error. COMMAND
+// must be an executable file.
 base::Result<std::shared_ptr<DnsSolver>> makeHookSolver(const std::string& command);
 
 struct AcmeOptions {

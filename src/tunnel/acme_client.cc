@@ -410,6 +410,7 @@ void AcmeIssuer::start() {
 }
 
 void AcmeIssuer::stop() {
+  if (impl_->o.dns) impl_->o.dns->stop();
   std::lock_guard lock(impl_->mu);
   impl_->stopping = true;
   impl_->cv.notify_all();

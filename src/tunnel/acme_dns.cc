@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -166,9 +168,11 @@ class HookSolver : public DnsSolver {
   base::Result<void> cleanup(const std::string& fqdn, const std::string& value) override {
     return run("cleanup", fqdn, value);
   }
+  void stop() override { stopping_ = true; }
 
  private:
   base::Result<void> run(const char* action, const std::string& fqdn, const std::string& value) {
+    if (stopping_) return base::invalid("--acme-dns-hook not run: the edge is stopping");
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) != 0) return base::sysError("pipe2");
     base::UniqueFd rd(pipefd[0]), wr(pipefd[1]);
@@ -201,7 +205,7 @@ class HookSolver : public DnsSolver {
     if (rc != 0) return base::invalid("--acme-dns-hook {}: {}", command_, std::strerror(rc));
     wr.reset();
     std::string out;
-    bool timed_out = false;
+    bool timed_out = false, stopped = false;
     auto deadline = std::chrono::steady_clock::now() + kHookTimeout;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -211,8 +215,14 @@ class HookSolver : public DnsSolver {
         timed_out = true;
         break;
       }
+      if (stopping_) {
+        stopped = true;
+        break;
+      }
       pollfd p{rd.get(), POLLIN, 0};
-      int n = base::retryEintr([&] { return ::poll(&p, 1, static_cast<int>(left)); });
+      // Short slices, to see stop() soon.
+      int slice = static_cast<int>(std::min<int64_t>(left, 200));
+      int n = base::retryEintr([&] { return ::poll(&p, 1, slice); });
       if (n < 0) break;
       if (n == 0) continue;
       char buf[4096];
@@ -221,7 +231,7 @@ class HookSolver : public DnsSolver {
       out.append(buf, static_cast<size_t>(got));
       if (out.size() > 2 * kHookOutputKept) out.erase(0, out.size() - kHookOutputKept);
     }
-    if (timed_out) ::kill(-pid, SIGKILL);
+    if (timed_out || stopped) ::kill(-pid, SIGKILL);
     int status = 0;
     if (base::retryEintr([&] { return ::waitpid(pid, &status, 0); }) != pid)
       return base::sysError("--acme-dns-hook {} {}: waitpid", command_, action);
@@ -229,6 +239,9 @@ class HookSolver : public DnsSolver {
     std::string said(base::trim(out));
     for (char& c : said)
       if (c == '\n' || c == '\r') c = ' ';
+    if (stopped)
+      return base::invalid("--acme-dns-hook {} {} {}: killed, the edge is stopping", command_,
+                           action, name);
     if (timed_out)
       return base::invalid("--acme-dns-hook {} {} {}: killed after {} s", command_, action, name,
                            std::chrono::duration_cast<std::chrono::seconds>(kHookTimeout).count());
@@ -244,6 +257,7 @@ class HookSolver : public DnsSolver {
   }
 
   std::string command_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "base/base.h"
 #include "tunnel/acme.h"
@@ -56,6 +58,27 @@ TEST_F(HookSolverTest, FailureCarriesTheExitAndStderr) {
   EXPECT_NE(r.error().message().find("exit 3: no such zone"), std::string::npos)
       << r.error().message();
   EXPECT_EQ(r.error().message().find("on stdout"), std::string::npos);
+}
+
+TEST_F(HookSolverTest, StopEndsARunningHookAndWhatFollows) {
+  std::string pid_file = dir_ + "/pid";
+  auto hook = makeHookSolver(script("hook", "echo $$ > " + pid_file + "\nexec sleep 300\n"));
+  ASSERT_TRUE(hook);
+  std::thread stopper([&] {
+    while (!std::filesystem::exists(pid_file))
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    (*hook)->stop();
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = (*hook)->present("_acme-challenge.zone.test", "VALUE");
+  stopper.join();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("the edge is stopping"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  auto pid = base::readFile(pid_file);
+  ASSERT_TRUE(pid);
+  EXPECT_FALSE(base::processRunning(std::stoi(*pid)));  // killed and reaped
+  EXPECT_FALSE((*hook)->cleanup("_acme-challenge.zone.test", "VALUE"));
 }
 
 }  // namespace

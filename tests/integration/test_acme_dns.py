@@ -10,10 +10,12 @@ DNS-01. Bad DNS-01 flags and key files are refused at start."""
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import stat
 import subprocess
+import time
 
 import harness
 from test_acme import AcmeCase
@@ -195,6 +197,30 @@ esac
         # A record the hook could not set is not cleaned up.
         self.assertTrue(any(l.startswith("present _acme-challenge.bad.test. ") for l in lines))
         self.assertFalse(any(l.startswith("cleanup _acme-challenge.bad.test.") for l in lines))
+
+    def test_stopping_edge_ends_a_hanging_hook(self):
+        http_port = harness.free_port()
+        directory, ca_file, mgmt = self.start_pebble(http_port)
+        pid_file = self.path("hook.pid")
+        hook = self.path("hang-hook")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\necho $$ > %s.tmp && mv %s.tmp %s\nexec sleep 300\n"
+                    % (pid_file, pid_file, pid_file))
+        os.chmod(hook, 0o755)
+        state = self.path("edge-state")
+        edge = self.start_acme_edge(state, http_port, directory, ca_file,
+                                    extra=["--acme-dns-hook", hook])
+        self.create_tunnel(edge, "app", ["*.slow.test"])
+        harness.poll(lambda: os.path.exists(pid_file), 60, what="the hook to run")
+        with open(pid_file) as f:
+            hook_pid = int(f.read())
+        # SIGTERM: the edge ends the hook (and what it started) and exits, well before the
+        # hook's own 2 minutes.
+        start = time.monotonic()
+        os.kill(edge.proc.pid, signal.SIGTERM)
+        self.assertEqual(edge.proc.popen.wait(timeout=15), 0, edge.proc.tail())
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertFalse(os.path.exists("/proc/%d" % hook_pid))
 
     def test_wildcard_without_dns01_is_logged_once(self):
         state = self.path("edge-state")
