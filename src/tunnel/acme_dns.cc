@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -278,6 +279,11 @@ base::Result<std::shared_ptr<DnsSolver>> makeRfc2136Solver(const std::string& se
   if (!text) return base::invalid("--acme-dns-tsig-file: {}", text.error().message());
   auto key = parseTsigKey(*text);
   if (!key) return base::invalid("--acme-dns-tsig-file {}: {}", key_file, key.error().message());
+  // As certbot's credentials check: said, not refused (the key may be shared with named's group).
+  struct stat st {};
+  if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & 0007) != 0)
+    LOG_WARN("acme tsig key file is readable by others path={} mode={:o} (chmod o-rwx)", key_file,
+             st.st_mode & 0777);
   return std::shared_ptr<DnsSolver>(std::make_shared<Rfc2136Solver>(hp, std::move(*key)));
 }
 

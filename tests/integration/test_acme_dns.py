@@ -130,6 +130,7 @@ esac
         self.start_connector(self.write_token(token), url="http://127.0.0.1:%d" % origin_port,
                              ha=1)
         edge.proc.wait_for(r"acme certificate issued host=\*\.wild\.test", timeout=90)
+        self.assertNotIn("readable by others", edge.proc.read())  # the key is 0600
         self.assertIn("acme dns-01 record added name=_acme-challenge.wild.test zone=wild.test",
                       edge.proc.read())
         root = self.pebble_root(mgmt, ca_file)
@@ -277,6 +278,15 @@ esac
             self.assertIn(want, r.stderr, extra)
             self.assertNotIn("edge ready", r.stderr, extra)
         self.assertIn(missing, self.burrow(*(base + cases[0][0]), timeout=10).stderr)
+
+        # A key file others can read is said at start, not refused.
+        os.chmod(good_key, 0o644)
+        edge = self.start_edge(state_dir=state, extra=[
+            "--https", "127.0.0.1:0", "--acme-email", "a@b.test",
+            "--acme-directory", "https://127.0.0.1:1/dir",
+            "--acme-dns-rfc2136", "127.0.0.1:53", "--acme-dns-tsig-file", good_key])
+        self.assertRegex(edge.proc.read(), r"acme tsig key file is readable by others path=%s "
+                         r"mode=644" % re.escape(good_key))
 
 
 if __name__ == "__main__":
