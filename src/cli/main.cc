@@ -474,6 +474,12 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
                    "ACME directory URL (default: Let's Encrypt production)");
   edge->add_option("--acme-ca-file", f.edge.acme_ca_file,
                    "PEM CA bundle trusted for the ACME server's TLS (default: the system's)");
+  edge->add_option("--acme-dns-rfc2136", f.edge.acme_dns_rfc2136,
+                   "DNS-01 for *.zone routes: RFC 2136 updates to SERVER (host[:port], port 53)");
+  edge->add_option("--acme-dns-tsig-file", f.edge.acme_dns_tsig_file,
+                   "TSIG key (hmac-sha256, as tsig-keygen prints it) for --acme-dns-rfc2136");
+  edge->add_option("--acme-dns-hook", f.edge.acme_dns_hook,
+                   "DNS-01 for *.zone routes: run CMD present|cleanup FQDN. VALUE");
   edge->add_option("--metrics", f.edge.metrics_addr,
                    "loopback address for /ready and /metrics (Prometheus), e.g. 127.0.0.1:2001");
   edge->add_option("--access-log", f.edge.access_log,

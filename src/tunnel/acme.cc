@@ -92,6 +92,14 @@ int64_t asn1Unix(const ASN1_TIME* t) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
+constexpr std::string_view kWildcardStem = "_wildcard.";
+
+// The file name stem of NAME in the store: "*.zone" -> "_wildcard.zone".
+std::string fileStem(std::string_view name) {
+  if (name.starts_with("*.")) return std::string(kWildcardStem) + std::string(name.substr(2));
+  return std::string(name);
+}
+
 bool safeName(std::string_view name) {
   if (name.empty() || name.size() > 253 || name.front() == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -190,6 +198,17 @@ base::Result<std::string> signJws(EVP_PKEY* key, std::string_view kid, std::stri
     return base::invalid("ECDSA signature does not fit 64 bytes");
   json jws = {{"protected", protected64}, {"payload", payload64}, {"signature", base64Url(raw)}};
   return jws.dump();
+}
+
+std::string dns01Value(std::string_view key_authorization) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(key_authorization.data(), key_authorization.size(), md, &n, EVP_sha256(), nullptr);
+  return base64Url(std::string_view(reinterpret_cast<char*>(md), n));
+}
+
+std::string dns01Name(std::string_view identifier) {
+  return "_acme-challenge." + std::string(identifier);
 }
 
 base::Result<std::string> makeCsr(EVP_PKEY* key, std::string_view hostname) {
@@ -394,13 +413,13 @@ base::Result<CertSummary> summarizeCert(std::string_view pem) {
 
 std::string acmeDir(const std::string& state_dir) { return state_dir + "/acme"; }
 std::string acmeCertPath(const std::string& state_dir, std::string_view name) {
-  return fmt::format("{}/acme/certs/{}.crt", state_dir, name);
+  return fmt::format("{}/acme/certs/{}.crt", state_dir, fileStem(name));
 }
 std::string acmeKeyPath(const std::string& state_dir, std::string_view name) {
-  return fmt::format("{}/acme/certs/{}.key", state_dir, name);
+  return fmt::format("{}/acme/certs/{}.key", state_dir, fileStem(name));
 }
 std::string acmeErrorPath(const std::string& state_dir, std::string_view name) {
-  return fmt::format("{}/acme/certs/{}.error", state_dir, name);
+  return fmt::format("{}/acme/certs/{}.error", state_dir, fileStem(name));
 }
 
 base::Result<std::vector<CertStatus>> listCertificates(const std::string& state_dir) {
@@ -409,9 +428,14 @@ base::Result<std::vector<CertStatus>> listCertificates(const std::string& state_
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
       std::string_view f = e->d_name;
-      for (std::string_view ext : {".crt", ".error"})
-        if (f.ends_with(ext) && safeName(f.substr(0, f.size() - ext.size())))
-          names.emplace(f.substr(0, f.size() - ext.size()));
+      for (std::string_view ext : {".crt", ".error"}) {
+        if (!f.ends_with(ext)) continue;
+        std::string_view stem = f.substr(0, f.size() - ext.size());
+        if (stem.starts_with(kWildcardStem) && safeName(stem.substr(kWildcardStem.size())))
+          names.emplace("*." + std::string(stem.substr(kWildcardStem.size())));
+        else if (safeName(stem))
+          names.emplace(stem);
+      }
     }
     ::closedir(d);
   } else if (errno != ENOENT) {
@@ -466,6 +490,11 @@ void CertSelector::install(const std::string& name, std::shared_ptr<SSL_CTX> ctx
 std::shared_ptr<SSL_CTX> CertSelector::find(std::string_view name) const {
   std::lock_guard lock(mu_);
   auto it = ctxs_.find(name);
+  if (it != ctxs_.end()) return it->second;
+  // "*.rest" covers "first.rest": one label, never the bare "rest" (RFC 6125 section 6.4.3).
+  size_t dot = name.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == name.size()) return nullptr;
+  it = ctxs_.find("*" + std::string(name.substr(dot)));
   return it == ctxs_.end() ? nullptr : it->second;
 }
 

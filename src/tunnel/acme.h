@@ -50,6 +50,11 @@ base::Result<std::string> jwkThumbprint(EVP_PKEY* key);
 base::Result<std::string> signJws(EVP_PKEY* key, std::string_view kid, std::string_view nonce,
                                   std::string_view url, std::string_view payload);
 
+// DNS-01 (RFC 8555 section 8.4): the TXT value for a key authorization (base64url of its
+// SHA-256), and the name it goes under for IDENTIFIER ("_acme-challenge.IDENTIFIER").
+std::string dns01Value(std::string_view key_authorization);
+std::string dns01Name(std::string_view identifier);
+
 // DER of a PKCS#10 request for one DNS name (CN and SAN), signed by `key`.
 base::Result<std::string> makeCsr(EVP_PKEY* key, std::string_view hostname);
 
@@ -104,6 +109,8 @@ struct CertSummary {
 base::Result<CertSummary> summarizeCert(std::string_view pem);
 
 // ---- the store: STATE/acme/account.key, STATE/acme/certs/NAME.{crt,key,error}, all 0600 ----
+// A wildcard "*.zone" is stored as "_wildcard.zone" (no '*' in file names; '_' is in no
+// routed name).
 
 struct CertStatus {
   std::string name;
@@ -131,9 +138,10 @@ class AcmeTokens {
   std::map<std::string, std::string, std::less<>> tokens_;  // guarded by mu_
 };
 
-// Certificates by exact host name for the https listener: attach() sets a servername
-// callback on the listener's SSL_CTX that switches a handshake to the name's SSL_CTX; names
-// without one keep the listener's own (fallback) certificate. install() takes effect for the
+// Certificates by host name for the https listener: attach() sets a servername callback on
+// the listener's SSL_CTX that switches a handshake to the name's SSL_CTX, else to that of
+// "*.rest" for "first.rest" (a wildcard covers one label); names without either keep the
+// listener's own (fallback) certificate. install() takes effect for the
 // next handshake. The selector must outlive every SSL_CTX it is attached to.
 class CertSelector {
  public:
@@ -146,17 +154,43 @@ class CertSelector {
   std::map<std::string, std::shared_ptr<SSL_CTX>, std::less<>> ctxs_;  // guarded by mu_
 };
 
+// Publishes DNS-01 TXT records: the seam between the issuer and a DNS server. Called only on
+// the issuer's thread. FQDN is "_acme-challenge.zone" (no trailing dot).
+class DnsSolver {
+ public:
+  virtual ~DnsSolver() = default;
+  // Adds the TXT record; returns once the server answers with it.
+  virtual base::Result<void> present(const std::string& fqdn, const std::string& value) = 0;
+  // Removes that one record (other TXT records of FQDN stay).
+  virtual base::Result<void> cleanup(const std::string& fqdn, const std::string& value) = 0;
+  // From any thread, when the edge stops: what runs ends soon with an error, as does all
+  // that follows.
+  virtual void stop() {}
+};
+// RFC 2136 UPDATEs over TCP to SERVER ("host", "host:port"; port 53 by default), signed with
+// the TSIG key in KEY_FILE (tsig-keygen's form). The zone is the owner of the SOA SERVER gives
+// for FQDN. The file is read and checked here: an error names the file and what is wrong.
+base::Result<std::shared_ptr<DnsSolver>> makeRfc2136Solver(const std::string& server,
+                                                           const std::string& key_file);
+// Runs COMMAND (an executable, no shell) as `COMMAND present|cleanup FQDN. VALUE`, as lego's
+// exec provider does, for at most 2 minutes (or until stop()), then its process group is
+// killed; an exit other than 0 is an error carrying the end of its standard error. COMMAND
+// must be an executable file.
+base::Result<std::shared_ptr<DnsSolver>> makeHookSolver(const std::string& command);
+
 struct AcmeOptions {
   std::string email;
   std::string directory = kLetsEncryptDirectory;
   std::string ca_file;  // trust for the ACME server's TLS; "" = the system's
   std::string state_dir;
+  std::shared_ptr<DnsSolver> dns;  // DNS-01 for wildcard routes; null = wildcards get none
 };
 
 // The background issuer: one thread that, every second, reads the routes in STATE/state.json
-// and gets a certificate (HTTP-01) for each exact name that has none or whose has passed two
-// thirds of its lifetime, one at a time, with backoff per name after a failure. Issued
-// certificates are stored and installed in the selector.
+// and gets a certificate for each name that has none or whose has passed two thirds of its
+// lifetime (HTTP-01 for an exact name, DNS-01 through `dns` for "*.zone"), one at a time,
+// with backoff per name after a failure. Issued certificates are stored and installed in the
+// selector.
 class AcmeIssuer {
  public:
   AcmeIssuer(AcmeOptions opts, std::shared_ptr<AcmeTokens> tokens,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -198,6 +199,7 @@ struct AcmeIssuer::Impl {
     std::unique_ptr<Backoff> backoff;
   };
   std::map<std::string, NameState> names;
+  std::set<std::string> needs_dns01;  // wildcards said to need DNS-01 (no DnsSolver)
 
   bool stopped() {
     std::lock_guard lock(mu);
@@ -250,23 +252,47 @@ struct AcmeIssuer::Impl {
     if (order_url.empty()) return base::invalid("newOrder answered without a Location");
     ASSIGN_OR_RETURN(AcmeOrder order, parseAcmeOrder(r.body));
     ASSIGN_OR_RETURN(std::string thumb, jwkThumbprint(account_key.get()));
+    // A wildcard can only be validated by DNS-01 (RFC 8555 section 7.1.3); exact names
+    // keep HTTP-01.
+    const bool wildcard = host.starts_with("*.");
+    const std::string type = wildcard ? "dns-01" : "http-01";
     for (const auto& az_url : order.authorizations) {
       ASSIGN_OR_RETURN(HttpReply ar, session->post(az_url, ""));
       ASSIGN_OR_RETURN(AcmeAuthorization az, parseAcmeAuthorization(ar.body));
       if (az.status == "valid") continue;
-      const AcmeChallenge* http01 = nullptr;
+      const AcmeChallenge* chosen = nullptr;
       for (const auto& c : az.challenges)
-        if (c.type == "http-01") http01 = &c;
-      if (!http01) return base::invalid("the server offers no http-01 challenge for {}", host);
-      if (!validAcmeToken(http01->token)) return base::invalid("bad http-01 token");
-      std::string token = http01->token;
-      tokens->put(token, token + "." + thumb);
-      struct Unpublish {
-        AcmeTokens& t;
-        std::string token;
-        ~Unpublish() { t.erase(token); }
-      } unpublish{*tokens, token};
-      RETURN_IF_ERROR(session->post(http01->url, "{}"));
+        if (c.type == type) chosen = &c;
+      if (!chosen) return base::invalid("the server offers no {} challenge for {}", type, host);
+      if (!validAcmeToken(chosen->token)) return base::invalid("bad {} token", type);
+      std::string token = chosen->token;
+      std::string key_auth = token + "." + thumb;
+      // What is published for the challenge is withdrawn however the attempt ends.
+      std::function<void()> withdraw;
+      struct Withdraw {
+        std::function<void()>& fn;
+        ~Withdraw() {
+          if (fn) fn();
+        }
+      } withdraw_at_exit{withdraw};
+      if (wildcard) {
+        // The authorization is for the zone itself (section 7.1.4): the server chose the name
+        // the record goes under, so it must be the one ordered.
+        if (az.identifier != host.substr(2))
+          return base::invalid("authorization for {} in the order for {}", az.identifier, host);
+        std::string fqdn = dns01Name(az.identifier);
+        std::string value = dns01Value(key_auth);
+        if (auto ok = o.dns->present(fqdn, value); !ok)
+          return base::invalid("dns-01 record {}: {}", fqdn, ok.error().message());
+        withdraw = [this, fqdn, value] {
+          if (auto ok = o.dns->cleanup(fqdn, value); !ok)
+            LOG_WARN("acme dns-01 record not removed name={} error={}", fqdn, ok.error().message());
+        };
+      } else {
+        tokens->put(token, key_auth);
+        withdraw = [this, token] { tokens->erase(token); };
+      }
+      RETURN_IF_ERROR(session->post(chosen->url, "{}"));
       // Wait for the server's validation: bounded, about a minute.
       for (int i = 0;; ++i) {
         if (i > 60 || !sleepFor(std::chrono::milliseconds(i < 5 ? 200 : 1000)))
@@ -277,8 +303,8 @@ struct AcmeIssuer::Impl {
         if (az.status != "pending") {
           std::string why = "authorization " + az.status;
           for (const auto& c : az.challenges)
-            if (c.type == "http-01" && !c.error.empty()) why = c.error;
-          return base::invalid("http-01 challenge failed: {}", why);
+            if (c.type == type && !c.error.empty()) why = c.error;
+          return base::invalid("{} challenge failed: {}", type, why);
         }
       }
     }
@@ -328,7 +354,18 @@ struct AcmeIssuer::Impl {
     for (const auto& r : state->routes()) {
       if (stopped()) return;
       const std::string& host = r.hostname;
-      if (host.starts_with("*.")) continue;  // wildcards need DNS-01
+      if (host.starts_with("*.") && !o.dns) {
+        // Said once per run: nothing changes until the edge is restarted with DNS-01.
+        if (needs_dns01.insert(host).second) {
+          std::string why =
+              "needs DNS-01: start the edge with --acme-dns-rfc2136 or --acme-dns-hook";
+          LOG_WARN("acme certificate failed host={} error={}", host, why);
+          if (base::ensureDir(acmeDir(o.state_dir), 0700) &&
+              base::ensureDir(acmeDir(o.state_dir) + "/certs", 0700))
+            (void)base::writeFileAtomic(acmeErrorPath(o.state_dir, host), why + "\n", 0600);
+        }
+        continue;
+      }
       auto& ns = names[host];
       if (Clock::now() < ns.next_try || !due(host)) continue;
       auto ok = issue(host);
@@ -373,6 +410,7 @@ void AcmeIssuer::start() {
 }
 
 void AcmeIssuer::stop() {
+  if (impl_->o.dns) impl_->o.dns->stop();
   std::lock_guard lock(impl_->mu);
   impl_->stopping = true;
   impl_->cv.notify_all();

@@ -257,5 +257,63 @@ TEST(Acme, SelectorServesTheNamesCertificateAndFallsBackForOthers) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Acme, WildcardCertificateCoversOneLabel) {
+  char tmpl[] = "/tmp/burrow-acme-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  ASSERT_TRUE(generateSelfSigned(dir + "/fb.crt", dir + "/fb.key", "fallback"));
+  ASSERT_TRUE(generateSelfSigned(dir + "/w.crt", dir + "/w.key", "wild"));
+  ASSERT_TRUE(generateSelfSigned(dir + "/e.crt", dir + "/e.key", "exact"));
+  auto base = makeEdgeHttpsContext(dir + "/fb.crt", dir + "/fb.key");
+  auto w = makeEdgeHttpsContext(dir + "/w.crt", dir + "/w.key");
+  auto e = makeEdgeHttpsContext(dir + "/e.crt", dir + "/e.key");
+  ASSERT_TRUE(base && w && e);
+  CertSelector selector;
+  selector.attach(base->get());
+  selector.install("*.zone.test", std::shared_ptr<SSL_CTX>(w->release(), SSL_CTX_free));
+  selector.install("exact.zone.test", std::shared_ptr<SSL_CTX>(e->release(), SSL_CTX_free));
+  EXPECT_EQ(servedName(base->get(), "a.zone.test"), "wild");
+  EXPECT_EQ(servedName(base->get(), "exact.zone.test"), "exact");   // the exact name wins
+  EXPECT_EQ(servedName(base->get(), "a.b.zone.test"), "fallback");  // one label only
+  EXPECT_EQ(servedName(base->get(), "zone.test"), "fallback");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Acme, WildcardsAreStoredUnderAFileNameWithoutAStar) {
+  EXPECT_EQ(acmeCertPath("/s", "*.zone.test"), "/s/acme/certs/_wildcard.zone.test.crt");
+  EXPECT_EQ(acmeKeyPath("/s", "*.zone.test"), "/s/acme/certs/_wildcard.zone.test.key");
+  EXPECT_EQ(acmeErrorPath("/s", "a.test"), "/s/acme/certs/a.test.error");
+  char tmpl[] = "/tmp/burrow-acme-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  ASSERT_TRUE(base::ensureDir(dir + "/acme/certs", 0700));
+  ASSERT_TRUE(base::writeFileAtomic(acmeErrorPath(dir, "*.zone.test"), "needs DNS-01\n", 0600));
+  auto l = listCertificates(dir);
+  ASSERT_TRUE(l);
+  ASSERT_EQ(l->size(), 1u);
+  EXPECT_EQ((*l)[0].name, "*.zone.test");
+  EXPECT_EQ((*l)[0].last_error, "needs DNS-01");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Acme, Dns01ValueIsTheBase64UrlSha256OfTheKeyAuthorization) {
+  EXPECT_EQ(dns01Value("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+  EXPECT_EQ(dns01Name("zone.test"), "_acme-challenge.zone.test");
+}
+
+TEST(Acme, CsrForAWildcardNamesTheWildcard) {
+  auto k = generateP256Key();
+  ASSERT_TRUE(k);
+  auto der = makeCsr(k->get(), "*.zone.test");
+  ASSERT_TRUE(der) << der.error().message();
+  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der->size()));
+  ASSERT_NE(req, nullptr);
+  char cn[256] = {};
+  X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req), NID_commonName, cn, sizeof(cn));
+  EXPECT_STREQ(cn, "*.zone.test");
+  X509_REQ_free(req);
+}
+
 }  // namespace
 }  // namespace tunnel

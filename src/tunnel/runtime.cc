@@ -211,9 +211,20 @@ base::Result<int> runEdge(const EdgeOptions& o) {
         return base::invalid("--acme-ca-file {} holds no PEM certificate", o.acme_ca_file);
       a.ca_file = o.acme_ca_file;
     }
+    if (!o.acme_dns_rfc2136.empty() && !o.acme_dns_hook.empty())
+      return base::invalid("--acme-dns-rfc2136 and --acme-dns-hook exclude each other");
+    if (!o.acme_dns_rfc2136.empty() != !o.acme_dns_tsig_file.empty())
+      return base::invalid("--acme-dns-rfc2136 and --acme-dns-tsig-file go together");
+    if (!o.acme_dns_rfc2136.empty()) {
+      ASSIGN_OR_RETURN(a.dns, makeRfc2136Solver(o.acme_dns_rfc2136, o.acme_dns_tsig_file));
+    } else if (!o.acme_dns_hook.empty()) {
+      ASSIGN_OR_RETURN(a.dns, makeHookSolver(o.acme_dns_hook));
+    }
     acme = std::move(a);
-  } else if (!o.acme_directory.empty() || !o.acme_ca_file.empty()) {
-    return base::invalid("--acme-directory and --acme-ca-file need --acme-email");
+  } else if (!o.acme_directory.empty() || !o.acme_ca_file.empty() ||
+             !o.acme_dns_rfc2136.empty() || !o.acme_dns_tsig_file.empty() ||
+             !o.acme_dns_hook.empty()) {
+    return base::invalid("--acme-directory, --acme-ca-file and --acme-dns-* need --acme-email");
   }
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(o.state_dir));
   // One shard per core, each with its own io_context and thread (see edge.cc).

@@ -104,6 +104,10 @@ struct EdgeOptions {
   std::string acme_email;
   std::string acme_directory;
   std::string acme_ca_file;
+  // DNS-01 for "*.zone" routes: RFC 2136 to a server with a TSIG key file, or an exec hook.
+  std::string acme_dns_rfc2136;  // host[:port]; "" = none
+  std::string acme_dns_tsig_file;
+  std::string acme_dns_hook;  // executable run as HOOK present|cleanup FQDN. VALUE
 };
 // Runs until SIGTERM/SIGINT: the listeners close at once, requests in flight get up to the
 // grace period to finish. SIGHUP reloads tunnels and routes from the state directory.

@@ -29,7 +29,10 @@ def _connectable(port):
         return False
 
 
-class AcmeTest(harness.BurrowTestCase):
+class AcmeCase(harness.BurrowTestCase):
+    """pebble, challtestsrv and an edge using them; no tests of its own (test_acme_dns.py
+    builds on it)."""
+
     def setUp(self):
         super().setUp()
         if not (os.access(PEBBLE, os.X_OK) and os.access(CHALLTESTSRV, os.X_OK)):
@@ -53,9 +56,9 @@ class AcmeTest(harness.BurrowTestCase):
             "-CAcreateserial", "-out", "api.pem", "-days", "2", "-extfile", "ext")
         return d
 
-    def start_pebble(self, http_port, validity=None):
-        """Starts challtestsrv and pebble; returns (directory URL, CA file, management port,
-        challtestsrv management port)."""
+    def start_pebble(self, http_port, validity=None, dns_server=None):
+        """Starts challtestsrv and pebble; returns (directory URL, CA file, management port).
+        pebble resolves through challtestsrv, or through DNS_SERVER (host:port) when given."""
         tls = self.make_pebble_tls()
         dns_port, chall_mgmt = harness.free_port(), harness.free_port()
         chall = self.spawn("challtestsrv", [
@@ -80,7 +83,8 @@ class AcmeTest(harness.BurrowTestCase):
             json.dump(conf, f)
         env = harness.clean_env({"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"})
         pebble = self.spawn("pebble", [PEBBLE, "-config", path,
-                                       "-dnsserver", "127.0.0.1:%d" % dns_port], env=env)
+                                       "-dnsserver", dns_server or "127.0.0.1:%d" % dns_port],
+                            env=env)
         pebble.wait_for(r"ACME directory available at", stream="stdout", timeout=20)
         self.pebble = pebble
         self.chall_mgmt = chall_mgmt
@@ -103,11 +107,11 @@ class AcmeTest(harness.BurrowTestCase):
 
     # ---- the edge ----
 
-    def start_acme_edge(self, state, http_port, directory, ca_file):
+    def start_acme_edge(self, state, http_port, directory, ca_file, extra=()):
         edge = self.start_edge(
             state_dir=state, http="127.0.0.1:%d" % http_port,
             extra=["--https", "127.0.0.1:0", "--acme-email", "ops@example.net",
-                   "--acme-directory", directory, "--acme-ca-file", ca_file])
+                   "--acme-directory", directory, "--acme-ca-file", ca_file, *extra])
         edge.https_port = int(re.search(r"https=127\.0\.0\.1:(\d+)", edge.proc.read()).group(1))
         return edge
 
@@ -137,6 +141,8 @@ class AcmeTest(harness.BurrowTestCase):
     def cert_list(self, state):
         return self.burrow("edge", "cert", "list", "--state-dir", state, check=True).stdout
 
+
+class AcmeTest(AcmeCase):
     def test_issues_serves_falls_back_and_reuses(self):
         origin, origin_port = self.start_origin()
         http_port = harness.free_port()
@@ -205,7 +211,7 @@ class AcmeTest(harness.BurrowTestCase):
                 "--tunnel", "127.0.0.1:0"]
         cases = [
             (["--acme-directory", "https://127.0.0.1:1/dir"],
-             "--acme-directory and --acme-ca-file need --acme-email"),
+             "--acme-directory, --acme-ca-file and --acme-dns-* need --acme-email"),
             (["--acme-email", "a@b.test", "--acme-ca-file", self.path("missing.pem")],
              "--acme-ca-file"),
             (["--acme-email", "a@b.test", "--acme-directory", "http://127.0.0.1:1/dir"],

@@ -37,21 +37,7 @@ def client_hello_prefix():
     return hello[: len(hello) // 2]
 
 
-class HostileTlsTest(harness.BurrowTestCase):
-    def setUp(self):
-        super().setUp()
-        if not (os.access(test_acme.PEBBLE, os.X_OK) and os.access(test_acme.CHALLTESTSRV, os.X_OK)):
-            self.skipTest("pebble is not installed (Debian package pebble; scripts/deps test)")
-
-    # pebble and the ACME edge, as test_acme.py starts them.
-    make_pebble_tls = test_acme.AcmeTest.make_pebble_tls
-    start_pebble = test_acme.AcmeTest.start_pebble
-    pebble_root = test_acme.AcmeTest.pebble_root
-    start_acme_edge = test_acme.AcmeTest.start_acme_edge
-    served = test_acme.AcmeTest.served
-    get_verified = test_acme.AcmeTest.get_verified
-    cert_list = test_acme.AcmeTest.cert_list
-
+class HostileTlsTest(test_acme.AcmeCase):  # pebble and the ACME edge, as test_acme.py
     def open_stalled(self, port, n, first_bytes=b""):
         """n connections from ATTACKER that send `first_bytes` and then nothing."""
         socks = []
