@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
-"""TCP routes under load: a flood of streams on a tcp:// route, from another loopback address,
-while a well-behaved HTTP client on another route and a well-behaved TCP client on the same
-route keep being served, quickly. The flood is bounded in connections, bytes and time; its
-streams write without reading (the origin echoes into a full window) and past the per-client
-connection cap."""
+"""`burrow edge route tcp HOSTNAME PORT`: a public TCP port of the edge carried to a tcp://
+route, each connection as the WebSocket stream `burrow access tcp` would open. Plain socket
+clients: data both ways, megabytes each way with SHA-256, half-close, `route list`, `route
+delete tcp:PORT` closing the port, the refusals (unrouted hostname, a port in use or taken by
+another route, bad ports) leaving nothing behind, and the per-client connection cap.
+
+And TCP routes under load: a flood of streams on a tcp:// route (through the edge's http
+listener as WebSockets, and through a TCP port), from another loopback address, while a
+well-behaved HTTP client on another route and a well-behaved TCP client on the same route keep
+being served, quickly. The flood is bounded in connections, bytes and time; its streams write
+without reading (the origin echoes into a full window) and past the per-client connection
+cap."""
+
+import hashlib
 
 import base64
 import os
@@ -53,6 +62,35 @@ class WsStream(ws_client.WsClient):
         while len(got) < n:
             _, payload = self.read_message()
             got += payload
+        return got
+
+    def close(self):
+        self.sock.close()
+
+
+class RawStream:
+    """One plain TCP connection to a port of the edge from address `source`."""
+
+    def __init__(self, port, timeout, source="127.0.0.1"):
+        self.sock = socket.socket()
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.bind((source, 0))
+            self.sock.connect((harness.LOOPBACK, port))
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def recv_exactly(self, n):
+        got = b""
+        while len(got) < n:
+            piece = self.sock.recv(min(1 << 20, n - len(got)))
+            if not piece:
+                raise ConnectionError("closed after %d of %d bytes" % (len(got), n))
+            got += piece
         return got
 
     def close(self):
@@ -127,9 +165,15 @@ class Flood:
         for _ in range(which, FLOOD_CONNECTIONS, 4):
             if time.monotonic() > self._deadline:
                 break
+            s = None
             try:
+                # Open when a first byte came back (a TCP port accepts before refusing).
                 s = open_stream(2.0)
+                s.send(b"echo\n!")
+                s.recv_exactly(1)
             except (OSError, ws_client.WsError):
+                if s:
+                    s.close()
                 with self._lock:
                     self.refused += 1
                 continue
@@ -138,7 +182,6 @@ class Flood:
                 self.streams.append(s)
             sent = 0
             try:
-                s.send(b"echo\n")
                 while sent < FLOOD_BYTES and time.monotonic() < self._deadline:
                     s.send(piece)
                     sent += len(piece)
@@ -210,6 +253,173 @@ class TcpFloodTest(harness.BurrowTestCase):
 
     def test_websocket_flood_on_a_tcp_route_starves_neither_http_nor_tcp(self):
         self.check_flood(self.ws_stream(FLOOD_SOURCE), self.ws_stream())
+
+    def test_flood_on_a_tcp_port_starves_neither_http_nor_tcp(self):
+        port = open_tcp_route(self, self.edge, "tcp.test")
+        self.check_flood(lambda timeout: RawStream(port, timeout, FLOOD_SOURCE),
+                         lambda timeout: RawStream(port, timeout))
+
+
+def open_tcp_route(test, edge, hostname, port=None):
+    """`edge route tcp HOSTNAME PORT`; waits until the running edge listens. Returns PORT."""
+    port = port or harness.free_port()
+    r = test.burrow("edge", "route", "tcp", hostname, str(port), "--state-dir", edge.state_dir)
+    test.assertEqual(r.returncode, 0, r.stderr)
+    test.assertIn("port %d carries %s" % (port, hostname), r.stderr)
+    edge.proc.wait_for(r"tcp route listening addr=127\.0\.0\.1:%d hostname=%s"
+                       % (port, hostname.replace(".", "\\.")))
+    return port
+
+
+def refused(port, timeout=5.0):
+    """True when a connection to `port` is refused, or accepted and closed with nothing
+    said (how the edge ends a stream it cannot carry, or a client over a limit)."""
+    try:
+        s = socket.create_connection((harness.LOOPBACK, port), timeout=timeout)
+    except ConnectionRefusedError:
+        return True
+    with s:
+        try:
+            s.sendall(b"echo\nping")
+            return s.recv(100) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+
+class TcpRouteTest(harness.BurrowTestCase):
+    def setUp(self):
+        super().setUp()
+        self.origin = test_access_tcp.Origin()
+        self.addCleanup(self.origin.close)
+        web, web_port = self.start_origin("A")
+        self.edge = self.start_edge(extra=["--max-connections-per-client", "3"])
+        token = self.create_tunnel(self.edge, "app", ["tcp.test", "app.test"])
+        self.reload_edge(self.edge, "app.test")
+        config = self.write_file("config.yml", "ingress:\n"
+                                 "  - hostname: tcp.test\n    service: tcp://127.0.0.1:%d\n"
+                                 "  - hostname: app.test\n    service: http://127.0.0.1:%d\n"
+                                 "  - service: http_status:404\n" % (self.origin.port, web_port))
+        self.start_connector(self.write_token(token), config=config, ha=2)
+
+    def edge_cmd(self, *args):
+        return self.burrow("edge", "route", *args, "--state-dir", self.edge.state_dir)
+
+    def tcp_rows(self):
+        r = self.edge_cmd("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return [l.split() for l in r.stdout.splitlines() if l.startswith("tcp:")]
+
+    def test_data_both_ways_megabytes_list_and_delete(self):
+        port = open_tcp_route(self, self.edge, "tcp.test")
+        self.assertEqual(self.tcp_rows(), [["tcp:%d" % port, "tcp.test", "app"]])
+        # Several connections at once, each its own stream.
+        socks = [RawStream(port, 30) for _ in range(3)]
+        for i, s in enumerate(socks):
+            s.send(b"echo\nhello %d" % i)
+        for i, s in enumerate(socks):
+            self.assertEqual(s.recv_exactly(7), b"hello %d" % i)
+            s.close()
+        # 4 MB up; the client half-closes, the origin answers the SHA-256 of what it read.
+        data = hashlib.sha256(b"up").digest() * (4 << 15)
+        s = RawStream(port, 60)
+        s.send(b"sink\n" + data)
+        s.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(test_access_tcp.recv_all(s.sock).decode(),
+                         hashlib.sha256(data).hexdigest())
+        s.close()
+        # 4 MB echoed back while it is still being sent.
+        s = RawStream(port, 60)
+        sender = threading.Thread(target=s.send, args=(b"echo\n" + data,), daemon=True)
+        sender.start()
+        self.assertEqual(hashlib.sha256(s.recv_exactly(len(data))).hexdigest(),
+                         hashlib.sha256(data).hexdigest())
+        sender.join(timeout=30)
+        s.close()
+        # The access log of the edge is not on; its metrics are not asked: the route is.
+        r = self.edge_cmd("delete", "tcp:%d" % port)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.edge.proc.wait_for(r"tcp route closed port=%d hostname=tcp\.test" % port)
+        harness.poll(lambda: refused(port), 10, what="port %d to close" % port)
+        self.assertEqual(self.tcp_rows(), [])
+        r = self.edge_cmd("delete", "tcp:%d" % port)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no TCP route on port %d" % port, r.stderr)
+
+    def test_refusals_name_what_and_leave_nothing(self):
+        port = harness.free_port()
+        r = self.edge_cmd("tcp", "nothere.test", str(port))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("hostname nothere.test is not routed to a tunnel", r.stderr)
+        r = self.edge_cmd("tcp", "*.test", str(port))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a wildcard", r.stderr)
+        for bad in ("0", "70000", "22x", "-1"):
+            r = self.edge_cmd("tcp", "tcp.test", bad)
+            self.assertEqual(r.returncode, 1, bad)
+            self.assertIn("'%s' is not a port (1 to 65535)" % bad, r.stderr)
+        # A port another program holds, and the edge's own http port.
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        self.addCleanup(holder.close)
+        held = holder.getsockname()[1]
+        for p in (held, self.edge.http_port):
+            r = self.edge_cmd("tcp", "tcp.test", str(p))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("port %d: cannot listen on 127.0.0.1:%d (the edge's listen address)"
+                          % (p, p), r.stderr)
+            self.assertIn("no route was added", r.stderr)
+        self.assertEqual(self.tcp_rows(), [])
+        # A port already carried to another hostname; the same pair again is no change.
+        port = open_tcp_route(self, self.edge, "tcp.test", port)
+        r = self.edge_cmd("tcp", "app.test", str(port))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("port %d is already carried to tcp.test" % port, r.stderr)
+        r = self.edge_cmd("tcp", "tcp.test", str(port))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.tcp_rows(), [["tcp:%d" % port, "tcp.test", "app"]])
+        # A port for a route the connector serves over HTTP: the stream is refused and the
+        # client's connection closed; the edge says why.
+        web = open_tcp_route(self, self.edge, "app.test")
+        self.assertTrue(refused(web))
+        self.edge.proc.wait_for(r"tcp route stream refused hostname=app\.test[^\n]*status=")
+        # Deleting the hostname's route deletes its TCP port too.
+        r = self.edge_cmd("delete", "app.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.edge.proc.wait_for(r"tcp route closed port=%d hostname=app\.test" % web)
+        self.assertEqual(self.tcp_rows(), [["tcp:%d" % port, "tcp.test", "app"]])
+
+    def test_per_client_cap_refuses_the_extra_connection_and_serves_others(self):
+        port = open_tcp_route(self, self.edge, "tcp.test")
+        held = [RawStream(port, 10) for _ in range(3)]  # the cap: 3 per client address
+        for i, s in enumerate(held):
+            s.send(b"echo\n%d" % i)
+            self.assertEqual(s.recv_exactly(1), b"%d" % i)
+        self.assertTrue(refused(port))
+        # Another client address is served meanwhile.
+        other = RawStream(port, 10, source="127.0.0.2")
+        other.send(b"echo\nother")
+        self.assertEqual(other.recv_exactly(5), b"other")
+        other.close()
+        # A connection that ends gives its place back.
+        held.pop().close()
+        def served():
+            try:
+                s = RawStream(port, 5)
+            except OSError:
+                return False
+            try:
+                s.send(b"echo\nback")
+                return s.recv_exactly(4) == b"back"
+            except OSError:
+                return False
+            finally:
+                s.close()
+        harness.poll(served, 10, what="a place under the cap")
+        for s in held:
+            s.close()
 
 
 if __name__ == "__main__":
