@@ -294,14 +294,17 @@ class TcpRouteTest(harness.BurrowTestCase):
         self.origin = test_access_tcp.Origin()
         self.addCleanup(self.origin.close)
         web, web_port = self.start_origin("A")
-        self.edge = self.start_edge(extra=["--max-connections-per-client", "3"])
+        self.edge = self.start_edge(extra=["--max-connections-per-client", "3"],
+                                    log_level="debug")
         token = self.create_tunnel(self.edge, "app", ["tcp.test", "app.test"])
         self.reload_edge(self.edge, "app.test")
         config = self.write_file("config.yml", "ingress:\n"
                                  "  - hostname: tcp.test\n    service: tcp://127.0.0.1:%d\n"
                                  "  - hostname: app.test\n    service: http://127.0.0.1:%d\n"
                                  "  - service: http_status:404\n" % (self.origin.port, web_port))
-        self.start_connector(self.write_token(token), config=config, ha=2)
+        # One connector connection: a client on a shard without it is served through another
+        # shard (the edge runs a shard per core and the kernel spreads the connections).
+        self.start_connector(self.write_token(token), config=config, ha=1)
 
     def edge_cmd(self, *args):
         return self.burrow("edge", "route", *args, "--state-dir", self.edge.state_dir)
@@ -346,6 +349,21 @@ class TcpRouteTest(harness.BurrowTestCase):
         r = self.edge_cmd("delete", "tcp:%d" % port)
         self.assertEqual(r.returncode, 1)
         self.assertIn("no TCP route on port %d" % port, r.stderr)
+
+    def test_every_shard_serves_the_port(self):
+        port = open_tcp_route(self, self.edge, "tcp.test")
+        for batch in range(4):
+            socks = []
+            for i in range(3):  # the per-client cap
+                s = RawStream(port, 10, source="127.0.0.%d" % (batch + 1))
+                s.send(b"echo\nshard %d %d" % (batch, i))
+                socks.append(s)
+            for i, s in enumerate(socks):
+                want = b"shard %d %d" % (batch, i)
+                self.assertEqual(s.recv_exactly(len(want)), want)
+                s.close()
+        if os.cpu_count() > 1:
+            self.assertIn("request forwarded", self.edge.proc.read())
 
     def test_refusals_name_what_and_leave_nothing(self):
         port = harness.free_port()
