@@ -440,5 +440,34 @@ class TcpRouteTest(harness.BurrowTestCase):
             s.close()
 
 
+class TcpRouteStartTest(harness.BurrowTestCase):
+    def test_a_port_taken_at_start_is_logged_and_opened_once_free(self):
+        # Routed before any edge ran on the directory: nothing to check the port against yet.
+        state = self.path("edge-state")
+        for args in (["tunnel", "create", "app", "--endpoint", "127.0.0.1:7844"],
+                     ["route", "dns", "app", "tcp.test"]):
+            self.burrow("edge", *args, "--state-dir", state, check=True)
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        r = self.burrow("edge", "route", "tcp", "tcp.test", str(port), "--state-dir", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            edge = self.start_edge(state_dir=state)
+            edge.proc.wait_for(r"tcp route cannot listen addr=127\.0\.0\.1:%d hostname=tcp\.test"
+                               r"[^\n]*error=Address already in use" % port)
+            # The rest of the edge is up: its http listener answers.
+            self.assertEqual(harness.http_request(edge.http_port, "/", host="x.test").status, 404)
+        finally:
+            holder.close()
+        edge.proc.wait_for(r"tcp route listening addr=127\.0\.0\.1:%d hostname=tcp\.test" % port)
+        # Now that an edge ran here, its address is known: a port in use is refused at once.
+        r = self.burrow("edge", "route", "tcp", "tcp.test", str(edge.http_port), "--state-dir",
+                        state)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot listen on 127.0.0.1:%d" % edge.http_port, r.stderr)
+
+
 if __name__ == "__main__":
     harness.main()
