@@ -294,8 +294,8 @@ class TcpRouteTest(harness.BurrowTestCase):
         self.origin = test_access_tcp.Origin()
         self.addCleanup(self.origin.close)
         web, web_port = self.start_origin("A")
-        self.edge = self.start_edge(extra=["--max-connections-per-client", "3"],
-                                    log_level="debug")
+        self.edge = self.start_edge(extra=["--max-connections-per-client", "3",
+                                           "--send-timeout", "1s"], log_level="debug")
         token = self.create_tunnel(self.edge, "app", ["tcp.test", "app.test"])
         self.reload_edge(self.edge, "app.test")
         config = self.write_file("config.yml", "ingress:\n"
@@ -349,6 +349,24 @@ class TcpRouteTest(harness.BurrowTestCase):
         r = self.edge_cmd("delete", "tcp:%d" % port)
         self.assertEqual(r.returncode, 1)
         self.assertIn("no TCP route on port %d" % port, r.stderr)
+
+    def test_a_client_that_reads_nothing_is_disconnected_after_the_send_timeout(self):
+        port = open_tcp_route(self, self.edge, "tcp.test")
+        s = RawStream(port, 30)
+        s.send(b"source\n")  # the origin sends 100 MB
+        time.sleep(3 * harness.TIME_FACTOR)  # --send-timeout 1s, and nothing read
+        started, n = time.monotonic(), 0
+        try:
+            while True:
+                d = s.sock.recv(1 << 20)
+                if not d:
+                    break
+                n += len(d)
+        except ConnectionResetError:
+            pass
+        s.close()
+        self.assertLess(n, test_access_tcp.SIZE // 2)
+        self.assertLess(time.monotonic() - started, 20)
 
     def test_every_shard_serves_the_port(self):
         port = open_tcp_route(self, self.edge, "tcp.test")
