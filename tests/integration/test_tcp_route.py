@@ -276,7 +276,7 @@ def refused(port, timeout=5.0):
     said (how the edge ends a stream it cannot carry, or a client over a limit)."""
     try:
         s = socket.create_connection((harness.LOOPBACK, port), timeout=timeout)
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):  # reset: closed while connecting
         return True
     with s:
         try:
