@@ -58,6 +58,7 @@ struct Flags {
   // edge
   tunnel::EdgeOptions edge;
   std::string name, hostname, endpoint, output, edge_grace = "30s";
+  std::string port;  // edge route tcp: checked (1-65535) by tunnel::routeTcp
   std::string idle_timeout = "60s", body_timeout = "60s", send_timeout = "60s";
   // tunnel run / ingress: --config and --token-file default to config.yml and token here
   std::string tunnel_state_dir = supervise::defaultStateDir();
@@ -196,13 +197,27 @@ int routeDns(Flags& f) {
   return kOk;
 }
 
+int routeTcp(Flags& f) {
+  if (auto r = tunnel::routeTcp(f.edge.state_dir, f.hostname, f.port); !r) return fail(r.error());
+  std::fprintf(stderr, "port %s carries %s (a running edge listens within a second)\n",
+               f.port.c_str(), f.hostname.c_str());
+  return kOk;
+}
+
 int routeList(Flags& f) {
   auto routes = tunnel::listRoutes(f.edge.state_dir);
   if (!routes) return fail(routes.error());
+  auto tcp = tunnel::listTcpRoutes(f.edge.state_dir);
+  if (!tcp) return fail(tcp.error());
   std::printf("%-40s  %-20s  %s\n", "HOSTNAME", "TUNNEL", "TUNNEL ID");
   for (const auto& r : *routes)
     std::printf("%-40s  %-20s  %s\n", r.hostname.c_str(), r.tunnel_name.c_str(),
                 r.tunnel_id.c_str());
+  if (tcp->empty()) return kOk;
+  std::printf("\n%-10s  %-40s  %s\n", "TCP PORT", "HOSTNAME", "TUNNEL");
+  for (const auto& r : *tcp)
+    std::printf("%-10s  %-40s  %s\n", fmt::format("tcp:{}", r.port).c_str(), r.hostname.c_str(),
+                r.tunnel_name.c_str());
   return kOk;
 }
 
@@ -530,16 +545,27 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   dns->add_option("NAME", f.name, "tunnel name or id")->required();
   dns->add_option("HOSTNAME", f.hostname, "exact hostname or *.zone")->required();
   table.push_back({dns, routeDns});
-  auto* rlist = route->add_subcommand("list", "list hostname routes");
+  auto* rtcp = route->add_subcommand(
+      "tcp",
+      "open PORT on the edge for HOSTNAME, a routed tcp://, ssh://, rdp:// or smb:// service");
+  rtcp->add_option("HOSTNAME", f.hostname, "an exact hostname already routed to a tunnel")
+      ->required();
+  rtcp->add_option("PORT", f.port,
+                   "port opened on the host of the edge's --http (else --https) address; each "
+                   "connection is carried as `burrow access tcp --hostname HOSTNAME` would be")
+      ->required();
+  table.push_back({rtcp, routeTcp});
+  auto* rlist = route->add_subcommand("list", "list hostname routes and TCP ports");
   table.push_back({rlist, routeList});
-  auto* rdel = route->add_subcommand("delete", "remove the route of HOSTNAME");
-  rdel->add_option("HOSTNAME", f.hostname, "a routed hostname or *.zone")->required();
+  auto* rdel =
+      route->add_subcommand("delete", "remove the route of HOSTNAME, or TCP port tcp:PORT");
+  rdel->add_option("HOSTNAME", f.hostname, "a routed hostname or *.zone, or tcp:PORT")->required();
   table.push_back({rdel, routeDelete});
   auto* cert = edge->add_subcommand("cert", "certificates obtained by ACME");
   cert->require_subcommand(1);
   auto* clist = cert->add_subcommand("list", "list names, issuers, expiry and last errors");
   table.push_back({clist, certList});
-  for (auto* sub : {create, list, info, del, dns, rlist, rdel, clist})
+  for (auto* sub : {create, list, info, del, dns, rtcp, rlist, rdel, clist})
     sub->add_option("--state-dir", f.edge.state_dir, "the edge's state directory")
         ->capture_default_str();
 }

@@ -158,9 +158,33 @@ base::Result<std::vector<CertInfo>> listEdgeCertificates(const std::string& stat
   return out;
 }
 
+namespace {
+// "tcp:PORT" names a TCP route in `route delete` (a hostname never holds a ':').
+constexpr std::string_view kTcpPrefix = "tcp:";
+}  // namespace
+
+base::Result<std::vector<TcpRouteInfo>> listTcpRoutes(const std::string& state_dir) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  std::vector<TcpRouteInfo> out;
+  for (const TcpRouteRecord& r : state.tcpRoutes()) {
+    auto id = state.routeFor(r.hostname);
+    const TunnelRecord* t = id ? state.findTunnel(*id) : nullptr;
+    out.push_back({r.port, r.hostname, t ? t->name : std::string("?")});
+  }
+  return out;
+}
+
 base::Result<void> deleteRoute(const std::string& state_dir, const std::string& hostname) {
   ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  if (std::string_view(hostname).starts_with(kTcpPrefix)) {
+    ASSIGN_OR_RETURN(uint16_t port,
+                     parseTcpPort(std::string_view(hostname).substr(kTcpPrefix.size())));
+    RETURN_IF_ERROR(state.removeTcpRoute(port));
+    RETURN_IF_ERROR(state.save());
+    LOG_INFO("tcp route deleted port={}", port);
+    return {};
+  }
   RETURN_IF_ERROR(state.removeRoute(hostname));
   RETURN_IF_ERROR(state.save());
   LOG_INFO("route deleted hostname={}", base::toLower(hostname));

@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <list>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -27,6 +29,7 @@
 #include <boost/asio/write.hpp>
 
 #include "base/base.h"
+#include "http/websocket.h"
 #include "tunnel/acme.h"
 #include "tunnel/gate.h"
 #include "tunnel/live.h"
@@ -110,6 +113,113 @@ Task<void> pipe(http::BodyReader& from, http::ResponseWriter& to, std::shared_pt
   d->done = true;
   d->ev.notify();
 }
+
+namespace ws = http::ws;
+
+// A client of a TCP route (`edge route tcp`) in the guise of the WebSocket client `burrow
+// access tcp` would be: its bytes are read as masked binary messages (the request's stream
+// after the 101), and the messages of the answer are written to it as bytes. So its stream
+// takes the path of any WebSocket request: routing, another shard's tunnel connection, the
+// access log and metrics. Lives in the connection's coroutine; used on the shard's thread.
+class TcpClient final : public http::BodyReader, public http::ResponseWriter {
+ public:
+  TcpClient(asio::io_context& ioc, tcp::socket sock, std::chrono::milliseconds send_timeout)
+      : ioc_(ioc), sock_(std::move(sock)), send_timeout_(send_timeout) {
+    std::memcpy(&mask_, base::randomBytes(sizeof mask_).data(), sizeof mask_);
+  }
+  int status() const { return status_; }
+  const std::string& refusal() const { return refusal_; }
+
+  // BodyReader: what the client sends, one binary message per read, then a close message.
+  Task<base::Result<size_t>> read(char* buf, size_t len) override {
+    if (pos_ == pending_.size()) {
+      pending_.clear();
+      pos_ = 0;
+      if (eof_ || cancelled_) co_return 0;
+      auto [ec, n] = co_await sock_.async_read_some(asio::buffer(chunk_.get(), chunk_.size()),
+                                                    as_tuple(use_awaitable));
+      if (cancelled_) co_return 0;
+      mask_ = mask_ * 1664525u + 1013904223u;
+      if (n > 0) {
+        pending_ = ws::encodeFrame(ws::Opcode::Binary, std::string_view(chunk_.get(), n), mask_);
+      } else if (ec == asio::error::eof) {
+        pending_ = ws::encodeFrame(ws::Opcode::Close, std::string("\x03\xe8", 2), mask_);
+        eof_ = true;  // 1000: normal closure
+      } else {
+        co_return base::makeError(std::errc::connection_reset, "tcp client: {}", ec.message());
+      }
+    }
+    size_t n = std::min(len, pending_.size() - pos_);
+    std::memcpy(buf, pending_.data() + pos_, n);
+    pos_ += n;
+    co_return n;
+  }
+  void cancel() override {
+    cancelled_ = true;
+    boost::system::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_receive, ignored);
+  }
+
+  // ResponseWriter: a 101 opens the stream; any other answer refuses it.
+  Task<base::Result<void>> writeHead(http::ResponseHead head) override {
+    status_ = head.status;
+    co_return base::Result<void>{};
+  }
+  Task<base::Result<void>> writeBody(const char* data, size_t len) override {
+    if (status_ != 101) {  // kept for the log line: why the stream was refused
+      refusal_.append(data, std::min(len, kMaxRefusal - std::min(kMaxRefusal, refusal_.size())));
+      co_return base::Result<void>{};
+    }
+    frames_.clear();
+    if (auto ok = decoder_.feed(std::string_view(data, len), &frames_); !ok)
+      co_return base::Unexpected(ok.error());
+    for (const ws::Frame& f : frames_) {
+      if (f.op == ws::Opcode::Close) {
+        shutdownSend();
+        break;
+      }
+      if (f.op == ws::Opcode::Ping || f.op == ws::Opcode::Pong || f.payload.empty()) continue;
+      // A client that takes no bytes for send_timeout is disconnected, as on the http listener.
+      Watchdog dog(ioc_, sock_, send_timeout_);
+      auto [ec, n] =
+          co_await asio::async_write(sock_, asio::buffer(f.payload), as_tuple(use_awaitable));
+      if (ec) {
+        if (abandoned_) std::exchange(abandoned_, nullptr)();
+        co_return base::makeError(std::errc::connection_reset, "tcp client: {}", ec.message());
+      }
+    }
+    co_return base::Result<void>{};
+  }
+  Task<base::Result<void>> finish() override {
+    shutdownSend();
+    co_return base::Result<void>{};
+  }
+  Task<base::Result<void>> flush() override { co_return base::Result<void>{}; }
+  bool headWritten() const override { return status_ != 0; }
+  void onAbandoned(std::function<void()> fn) override { abandoned_ = std::move(fn); }
+
+ private:
+  static constexpr size_t kMaxRefusal = 200;
+  void shutdownSend() {
+    boost::system::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::io_context& ioc_;
+  tcp::socket sock_;
+  const std::chrono::milliseconds send_timeout_;
+  http::Chunk chunk_;
+  std::string pending_;  // a framed message being read out; pos_ bytes of it are
+  size_t pos_ = 0;
+  uint32_t mask_ = 0;
+  bool eof_ = false;  // the close message is (or was) pending: then end of body
+  bool cancelled_ = false;
+  int status_ = 0;  // of the answer; 0 = none yet
+  std::string refusal_;
+  ws::Decoder decoder_{/*masked=*/false, /*max_payload=*/1 << 20};
+  std::vector<ws::Frame> frames_;
+  std::function<void()> abandoned_;
+};
 
 }  // namespace
 
@@ -350,7 +460,106 @@ struct Edge::Shard : http::Handler {
       for (auto& s : l.sessions) s->close();
     }
     if (index == 0)
-      LOG_INFO("reloaded tunnels={} routes={}", state.tunnels().size(), state.routes().size());
+      LOG_INFO("reloaded tunnels={} routes={} tcp_routes={}", state.tunnels().size(),
+               state.routes().size(), state.tcpRoutes().size());
+    syncTcpRoutes();
+  }
+
+  // The listeners of TCP routes (`edge route tcp`), by port. A listener stays while its route
+  // does: deleting the route closes it; streams already open finish as they would.
+  struct TcpListener {
+    std::string hostname;
+    std::shared_ptr<tcp::acceptor> acc;  // shared with its accept loop
+  };
+  std::map<uint16_t, TcpListener> tcp_listeners;
+  std::set<uint16_t> tcp_unbound;  // routes whose port could not be bound (logged once)
+
+  // Opens and closes the listeners of TCP routes to match the state. A port that cannot be
+  // bound is logged and tried again every kWatchEvery, without holding anything else up.
+  void syncTcpRoutes() {
+    if (stopping || edge.tcp_listen_addr_.empty()) return;
+    const auto& routes = state.tcpRoutes();
+    for (auto it = tcp_listeners.begin(); it != tcp_listeners.end();) {
+      bool kept = std::any_of(routes.begin(), routes.end(), [&](const TcpRouteRecord& r) {
+        return r.port == it->first && r.hostname == it->second.hostname;
+      });
+      if (kept) {
+        ++it;
+        continue;
+      }
+      boost::system::error_code ignored;
+      it->second.acc->close(ignored);
+      if (index == 0)
+        LOG_INFO("tcp route closed port={} hostname={}", it->first, it->second.hostname);
+      it = tcp_listeners.erase(it);
+    }
+    std::erase_if(tcp_unbound, [&](uint16_t port) {
+      return std::none_of(routes.begin(), routes.end(),
+                          [&](const TcpRouteRecord& r) { return r.port == port; });
+    });
+    for (const TcpRouteRecord& r : routes) {
+      if (tcp_listeners.contains(r.port)) continue;
+      const std::string addr = withPort(edge.tcp_listen_addr_, r.port);
+      base::Result<tcp::acceptor> acc = base::invalid("");
+      std::string why = "the port is one of the edge's own listeners";
+      if (!ownPort(r.port)) {
+        acc = listen(ioc, addr, "tcp-route", edge.shards_.size() > 1);
+        if (!acc) why = acc.error().code.message();
+      }
+      if (!acc) {
+        if (tcp_unbound.insert(r.port).second)
+          LOG_ERROR("tcp route cannot listen addr={} hostname={} shard={} error={}", addr,
+                    r.hostname, index, why);
+        continue;
+      }
+      tcp_unbound.erase(r.port);
+      auto shared = std::make_shared<tcp::acceptor>(std::move(*acc));
+      tcp_listeners[r.port] = TcpListener{r.hostname, shared};
+      if (index == 0)
+        LOG_INFO("tcp route listening addr={} hostname={}",
+                 formatEndpoint(shared->local_endpoint()), r.hostname);
+      asio::co_spawn(ioc,
+                     acceptLoop(*shared, "tcp-route", true,
+                                [this, shared, host = r.hostname](tcp::socket sock,
+                                                                  std::unique_ptr<Slot> slot) {
+                                  slot->setIdle(false);  // a stream, not a wait for a request
+                                  return serveTcp(std::move(sock), std::move(slot), host);
+                                }),
+                     asio::detached);
+    }
+  }
+
+  bool ownPort(uint16_t port) const {
+    for (const auto& ep : {edge.http_ep_, edge.https_ep_, edge.tunnel_ep_, edge.metrics_ep_})
+      if (ep && ep->port() == port) return true;
+    return false;
+  }
+
+  // One client of a TCP route: carried as the WebSocket stream `burrow access tcp --hostname
+  // HOST` would open, through handle() like any request.
+  // `slot` holds the connection's place in the gate until the stream ends.
+  Task<void> serveTcp(tcp::socket sock, std::unique_ptr<Slot> slot, std::string hostname) {
+    CHECK(slot != nullptr);
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    http::RequestHead req;
+    req.method = "GET";
+    req.target = "/";
+    req.scheme = "tcp";
+    req.authority = hostname;
+    req.upgrade_websocket = true;
+    req.client_ip = ec ? "" : peer.address().to_string();
+    req.headers.push_back({"sec-websocket-key", base::base64Encode(base::randomBytes(16))});
+    req.headers.push_back({"sec-websocket-version", "13"});
+    sock.set_option(tcp::no_delay(true), ec);  // interactive streams (ssh): no Nagle
+    TcpClient client(ioc, std::move(sock), edge.shared_->limits.send_timeout);
+    co_await handle(req, client, client);
+    if (client.status() != 101) {
+      std::string why = client.refusal();
+      while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
+      LOG_WARN("tcp route stream refused hostname={} client={} status={} detail={}", hostname,
+               req.client_ip, client.status(), why);
+    }
   }
 
   void rememberStat() {
@@ -366,7 +575,7 @@ struct Edge::Shard : http::Handler {
       watch_timer->expires_after(kWatchEvery);
       auto [ec] = co_await watch_timer->async_wait(as_tuple(use_awaitable));
       if (ec || stopping) co_return;
-      refreshIfChanged();
+      if (!refreshIfChanged() && !tcp_unbound.empty()) syncTcpRoutes();
     }
   }
 
@@ -791,6 +1000,11 @@ struct Edge::Shard : http::Handler {
       boost::system::error_code ignored;
       a->close(ignored);
     }
+    for (auto& [port, l] : tcp_listeners) {
+      boost::system::error_code ignored;
+      l.acc->close(ignored);
+    }
+    tcp_listeners.clear();
   }
 
   Task<void> serveHttp(tcp::socket sock, std::unique_ptr<Slot> slot) {
@@ -1049,6 +1263,9 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
       if (i == 0) https_ep_ = ep;
     }
   }
+  // TCP routes open on the client listener's host, once the edge's own ports are known.
+  tcp_listen_addr_ = !http_addr.empty() ? http_addr : https_addr;
+  for (auto& sh : shards_) sh->syncTcpRoutes();
   if (certs) {
     shared_->issuer = std::make_unique<AcmeIssuer>(*acme_, shared_->acme_tokens, certs);
     shared_->issuer->start();

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -42,9 +43,35 @@ bool pathExists(const std::string& path) {
 }
 
 // Parses state.json. `where` prefixes every error so that a user can find the bad entry.
-base::Result<void> parseState(const std::string& where, std::string_view text,
-                              std::vector<TunnelRecord>* tunnels, std::vector<RouteRecord>* routes,
-                              std::string* last_addr) {
+struct Parsed {
+  std::vector<TunnelRecord> tunnels;
+  std::vector<RouteRecord> routes;
+  std::vector<TcpRouteRecord> tcp_routes;
+  std::string last_addr;
+  std::string last_listen_addr;
+};
+
+// Host -> tunnel id through `routes`: see EdgeState::routeFor.
+std::optional<std::string> routeIn(const std::vector<RouteRecord>& routes, std::string_view host) {
+  std::string h = base::toLower(host);
+  if (!h.empty() && h.back() == '.') h.pop_back();  // "example.net." is the same name
+  if (h.empty()) return std::nullopt;
+  for (const RouteRecord& r : routes)
+    if (r.hostname == h) return r.tunnel_id;
+  // Wildcards, longest zone first: for a.b.zone try *.b.zone, then *.zone. Never the apex:
+  // the candidate zone always drops at least the first label of the host.
+  for (size_t dot = h.find('.'); dot != std::string::npos; dot = h.find('.', dot + 1)) {
+    const std::string candidate = "*" + h.substr(dot);
+    for (const RouteRecord& r : routes)
+      if (r.hostname == candidate) return r.tunnel_id;
+  }
+  return std::nullopt;
+}
+
+// Parses state.json. `where` prefixes every error so that a user can find the bad entry.
+base::Result<void> parseState(const std::string& where, std::string_view text, Parsed* out) {
+  std::vector<TunnelRecord>* tunnels = &out->tunnels;
+  std::vector<RouteRecord>* routes = &out->routes;
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return base::invalid("{}: not valid JSON", where);
   if (!j.is_object()) return base::invalid("{}: top level is not a JSON object", where);
@@ -57,11 +84,11 @@ base::Result<void> parseState(const std::string& where, std::string_view text,
                          version->get<int64_t>(), kStateVersion);
 
   auto str = [&](const json& obj, const char* key, const std::string& at,
-                 std::string* out) -> base::Result<void> {
+                 std::string* value) -> base::Result<void> {
     auto it = obj.find(key);
     if (it == obj.end() || !it->is_string())
       return base::invalid("{}: {}: missing or non-string \"{}\"", where, at, key);
-    *out = it->get<std::string>();
+    *value = it->get<std::string>();
     return {};
   };
 
@@ -122,10 +149,41 @@ base::Result<void> parseState(const std::string& where, std::string_view text,
     }
   }
 
-  auto last = j.find("last_tunnel_addr");
-  if (last != j.end()) {
-    if (!last->is_string()) return base::invalid("{}: \"last_tunnel_addr\" is not a string", where);
-    *last_addr = last->get<std::string>();
+  auto tcp = j.find("tcp_routes");
+  if (tcp != j.end() && !tcp->is_array())
+    return base::invalid("{}: \"tcp_routes\" is not an array", where);
+  if (tcp != j.end()) {
+    for (size_t i = 0; i < tcp->size(); ++i) {
+      const json& r = (*tcp)[i];
+      const std::string at = fmt::format("tcp_routes[{}]", i);
+      if (!r.is_object()) return base::invalid("{}: {} is not an object", where, at);
+      TcpRouteRecord rec;
+      RETURN_IF_ERROR(str(r, "hostname", at, &rec.hostname));
+      auto norm = normalizeRouteHostname(rec.hostname);
+      if (!norm || *norm != rec.hostname || rec.hostname.starts_with("*."))
+        return base::invalid("{}: {}: hostname '{}' is not an exact lowercase hostname", where, at,
+                             rec.hostname);
+      auto port = r.find("port");
+      if (port == r.end() || !port->is_number_integer() || port->get<int64_t>() < 1 ||
+          port->get<int64_t>() > 65535)
+        return base::invalid("{}: {}: \"port\" is not an integer from 1 to 65535", where, at);
+      rec.port = static_cast<uint16_t>(port->get<int64_t>());
+      if (!routeIn(*routes, rec.hostname))
+        return base::invalid("{}: {}: hostname {} is not routed to a tunnel", where, at,
+                             rec.hostname);
+      for (const TcpRouteRecord& other : out->tcp_routes)
+        if (other.port == rec.port)
+          return base::invalid("{}: {}: duplicate port {}", where, at, rec.port);
+      out->tcp_routes.push_back(std::move(rec));
+    }
+  }
+
+  for (auto [key, dest] : {std::pair{"last_tunnel_addr", &out->last_addr},
+                           std::pair{"last_listen_addr", &out->last_listen_addr}}) {
+    auto last = j.find(key);
+    if (last == j.end()) continue;
+    if (!last->is_string()) return base::invalid("{}: \"{}\" is not a string", where, key);
+    *dest = last->get<std::string>();
   }
   return {};
 }
@@ -182,6 +240,14 @@ base::Result<std::string> normalizeRouteHostname(std::string_view hostname) {
   return h;
 }
 
+base::Result<uint16_t> parseTcpPort(std::string_view text) {
+  int port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535)
+    return base::invalid("'{}' is not a port (1 to 65535)", text);
+  return static_cast<uint16_t>(port);
+}
+
 std::string secretSha256(std::string_view secret) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -201,8 +267,13 @@ base::Result<EdgeState> EdgeState::open(const std::string& dir) {
     if (text.error().code == std::errc::no_such_file_or_directory) return st;
     return base::Unexpected(text.error());
   }
-  RETURN_IF_ERROR(
-      parseState("state file " + path, *text, &st.tunnels_, &st.routes_, &st.last_tunnel_addr_));
+  Parsed p;
+  RETURN_IF_ERROR(parseState("state file " + path, *text, &p));
+  st.tunnels_ = std::move(p.tunnels);
+  st.routes_ = std::move(p.routes);
+  st.tcp_routes_ = std::move(p.tcp_routes);
+  st.last_tunnel_addr_ = std::move(p.last_addr);
+  st.last_listen_addr_ = std::move(p.last_listen_addr);
   return st;
 }
 
@@ -261,6 +332,7 @@ base::Result<void> EdgeState::removeTunnel(std::string_view name_or_id) {
   const std::string id = t->id;
   std::erase_if(routes_, [&](const RouteRecord& r) { return r.tunnel_id == id; });
   std::erase_if(tunnels_, [&](const TunnelRecord& r) { return r.id == id; });
+  dropUnroutedTcp();
   return {};
 }
 
@@ -285,6 +357,38 @@ base::Result<void> EdgeState::removeRoute(std::string_view hostname) {
   const std::string host = base::toLower(hostname);
   if (std::erase_if(routes_, [&](const RouteRecord& r) { return r.hostname == host; }) == 0)
     return base::invalid("no route for hostname '{}' (see burrow edge route list)", hostname);
+  dropUnroutedTcp();
+  return {};
+}
+
+void EdgeState::dropUnroutedTcp() {
+  std::erase_if(tcp_routes_, [&](const TcpRouteRecord& r) { return !routeFor(r.hostname); });
+}
+
+base::Result<void> EdgeState::addTcpRoute(std::string_view hostname, uint16_t port) {
+  ASSIGN_OR_RETURN(std::string host, normalizeRouteHostname(hostname));
+  if (host.starts_with("*."))
+    return base::invalid("a TCP port carries one hostname, not a wildcard ('{}')", host);
+  if (port == 0) return base::invalid("port 0 is not a port a client can connect to");
+  if (!routeFor(host))
+    return base::invalid(
+        "hostname {} is not routed to a tunnel; route it first (burrow edge route dns TUNNEL {})",
+        host, host);
+  for (const TcpRouteRecord& r : tcp_routes_) {
+    if (r.port != port) continue;
+    if (r.hostname == host) return {};  // already there
+    return base::invalid(
+        "port {} is already carried to {}; delete that route first (burrow edge route delete "
+        "tcp:{})",
+        port, r.hostname, port);
+  }
+  tcp_routes_.push_back(TcpRouteRecord{port, std::move(host)});
+  return {};
+}
+
+base::Result<void> EdgeState::removeTcpRoute(uint16_t port) {
+  if (std::erase_if(tcp_routes_, [&](const TcpRouteRecord& r) { return r.port == port; }) == 0)
+    return base::invalid("no TCP route on port {} (see burrow edge route list)", port);
   return {};
 }
 
@@ -303,19 +407,7 @@ Verdict EdgeState::authenticate(std::string_view tunnel_id, std::string_view sec
 }
 
 std::optional<std::string> EdgeState::routeFor(std::string_view host) const {
-  std::string h = base::toLower(host);
-  if (!h.empty() && h.back() == '.') h.pop_back();  // "example.net." is the same name
-  if (h.empty()) return std::nullopt;
-  for (const RouteRecord& r : routes_)
-    if (r.hostname == h) return r.tunnel_id;
-  // Wildcards, longest zone first: for a.b.zone try *.b.zone, then *.zone. Never the apex:
-  // the candidate zone always drops at least the first label of the host.
-  for (size_t dot = h.find('.'); dot != std::string::npos; dot = h.find('.', dot + 1)) {
-    const std::string candidate = "*" + h.substr(dot);
-    for (const RouteRecord& r : routes_)
-      if (r.hostname == candidate) return r.tunnel_id;
-  }
-  return std::nullopt;
+  return routeIn(routes_, host);
 }
 
 base::Result<void> EdgeState::save() const {
@@ -329,10 +421,15 @@ base::Result<void> EdgeState::save() const {
   json routes = json::array();
   for (const RouteRecord& r : routes_)
     routes.push_back({{"hostname", r.hostname}, {"tunnel_id", r.tunnel_id}});
+  json tcp = json::array();
+  for (const TcpRouteRecord& r : tcp_routes_)
+    tcp.push_back({{"port", r.port}, {"hostname", r.hostname}});
   json j = {{"version", kStateVersion},
             {"tunnels", std::move(tunnels)},
             {"routes", std::move(routes)},
-            {"last_tunnel_addr", last_tunnel_addr_}};
+            {"tcp_routes", std::move(tcp)},
+            {"last_tunnel_addr", last_tunnel_addr_},
+            {"last_listen_addr", last_listen_addr_}};
   RETURN_IF_ERROR(base::ensureDir(dir_, 0700));
   return base::writeFileAtomic(statePath(),
                                j.dump(2, ' ', false, json::error_handler_t::replace) + "\n", 0600);

@@ -29,12 +29,21 @@ struct RouteRecord {
   std::string tunnel_id;
 };
 
+// A public TCP port of the edge carried to a routed hostname (`edge route tcp`): each
+// connection is relayed as the WebSocket stream `burrow access tcp --hostname` would open.
+struct TcpRouteRecord {
+  uint16_t port = 0;     // 1-65535, on the host of the edge's listen address
+  std::string hostname;  // lowercase, exact, and routed to a tunnel
+};
+
 // Checks a tunnel name: [A-Za-z0-9._-]{1,64}, and not UUID-shaped (so that "name or id"
 // arguments are never ambiguous). The error says what is wrong.
 base::Result<void> validateTunnelName(std::string_view name);
 // Validates a route hostname and returns it lowercased: DNS labels of [a-z0-9-], no port,
 // and "*" only as the whole first label of "*.zone" (never "*" alone).
 base::Result<std::string> normalizeRouteHostname(std::string_view hostname);
+// A TCP route's port as written ("8022"): 1 to 65535, digits only.
+base::Result<uint16_t> parseTcpPort(std::string_view text);
 // Lowercase hex SHA-256 of the raw secret: what state.json stores instead of the secret.
 std::string secretSha256(std::string_view secret);
 
@@ -58,16 +67,27 @@ class EdgeState {
 
   const std::vector<TunnelRecord>& tunnels() const { return tunnels_; }
   const std::vector<RouteRecord>& routes() const { return routes_; }
+  const std::vector<TcpRouteRecord>& tcpRoutes() const { return tcp_routes_; }
   const std::string& lastTunnelAddr() const { return last_tunnel_addr_; }
   void setLastTunnelAddr(std::string addr) { last_tunnel_addr_ = std::move(addr); }
+  // The host the running edge opens TCP route ports on (that of its --http, else --https
+  // address), so that `edge route tcp` can check the port is free there. "" = never ran.
+  const std::string& lastListenAddr() const { return last_listen_addr_; }
+  void setLastListenAddr(std::string host) { last_listen_addr_ = std::move(host); }
 
   // Adds a tunnel named `name` with a fresh id and the given raw secret; error if the name
   // is taken or invalid.
   base::Result<TunnelRecord> addTunnel(const std::string& name, const std::string& secret);
   const TunnelRecord* findTunnel(std::string_view name_or_id) const;
+  // Removes the tunnel, its routes, and the TCP routes that no longer reach a tunnel then.
   base::Result<void> removeTunnel(std::string_view name_or_id);
   base::Result<void> addRoute(std::string_view name_or_id, std::string_view hostname);
+  // Removes the route of `hostname`, and the TCP routes that no longer reach a tunnel then.
   base::Result<void> removeRoute(std::string_view hostname);
+  // Opens `port` for `hostname`, which must be exact and routed (see routeFor). Idempotent for
+  // the same pair; a port already carried to another hostname is an error naming it.
+  base::Result<void> addTcpRoute(std::string_view hostname, uint16_t port);
+  base::Result<void> removeTcpRoute(uint16_t port);
 
   // Registration check: Accepted, UnknownTunnel or BadSecret (constant-time compare).
   Verdict authenticate(std::string_view tunnel_id, std::string_view secret) const;
@@ -78,10 +98,14 @@ class EdgeState {
   base::Result<void> save() const;
 
  private:
+  void dropUnroutedTcp();
+
   std::string dir_;
   std::vector<TunnelRecord> tunnels_;
   std::vector<RouteRecord> routes_;
+  std::vector<TcpRouteRecord> tcp_routes_;  // every hostname routes (routeFor) to a tunnel
   std::string last_tunnel_addr_;
+  std::string last_listen_addr_;
 };
 
 }  // namespace tunnel

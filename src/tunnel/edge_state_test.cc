@@ -170,6 +170,79 @@ TEST_F(EdgeStateTest, RemovingATunnelRemovesItsRoutes) {
   EXPECT_EQ(st.routeFor("lab.example.net"), lab->id);
 }
 
+TEST_F(EdgeStateTest, TcpRoutesNeedARoutedExactHostnameAndAFreePort) {
+  EdgeState st = openOrDie();
+  ASSERT_TRUE(st.addTunnel("home", kSecret));
+  ASSERT_TRUE(st.addRoute("home", "ssh.example.net"));
+  ASSERT_TRUE(st.addRoute("home", "*.lab.example.net"));
+  ASSERT_TRUE(st.addTcpRoute("SSH.example.net", 2222));
+  ASSERT_TRUE(st.addTcpRoute("ssh.example.net", 2222));     // the same pair: no change
+  ASSERT_TRUE(st.addTcpRoute("pi.lab.example.net", 2223));  // routed by the wildcard
+  ASSERT_EQ(st.tcpRoutes().size(), 2u);
+  EXPECT_EQ(st.tcpRoutes()[0].hostname, "ssh.example.net");
+  EXPECT_EQ(st.tcpRoutes()[0].port, 2222);
+
+  auto taken = st.addTcpRoute("pi.lab.example.net", 2222);
+  ASSERT_FALSE(taken);
+  EXPECT_NE(taken.error().message().find("port 2222 is already carried to ssh.example.net"),
+            std::string::npos)
+      << taken.error().message();
+  auto unrouted = st.addTcpRoute("other.example.net", 2224);
+  ASSERT_FALSE(unrouted);
+  EXPECT_NE(unrouted.error().message().find("other.example.net is not routed"), std::string::npos)
+      << unrouted.error().message();
+  EXPECT_FALSE(st.addTcpRoute("*.lab.example.net", 2224));
+  EXPECT_FALSE(st.addTcpRoute("ssh.example.net", 0));
+  EXPECT_EQ(st.tcpRoutes().size(), 2u);
+
+  ASSERT_TRUE(st.removeTcpRoute(2223));
+  auto gone = st.removeTcpRoute(2223);
+  ASSERT_FALSE(gone);
+  EXPECT_NE(gone.error().message().find("no TCP route on port 2223"), std::string::npos);
+  EXPECT_EQ(st.tcpRoutes().size(), 1u);
+}
+
+TEST_F(EdgeStateTest, TcpRoutesGoWithTheirHostnameRouteOrTunnel) {
+  EdgeState st = openOrDie();
+  ASSERT_TRUE(st.addTunnel("home", kSecret));
+  ASSERT_TRUE(st.addTunnel("lab", kSecret));
+  ASSERT_TRUE(st.addRoute("home", "ssh.example.net"));
+  ASSERT_TRUE(st.addRoute("lab", "*.lab.example.net"));
+  ASSERT_TRUE(st.addTcpRoute("ssh.example.net", 2222));
+  ASSERT_TRUE(st.addTcpRoute("pi.lab.example.net", 2223));
+  ASSERT_TRUE(st.removeRoute("ssh.example.net"));
+  ASSERT_EQ(st.tcpRoutes().size(), 1u);
+  EXPECT_EQ(st.tcpRoutes()[0].port, 2223);
+  ASSERT_TRUE(st.removeTunnel("lab"));
+  EXPECT_TRUE(st.tcpRoutes().empty());
+}
+
+TEST_F(EdgeStateTest, TcpRoutesAndListenAddressPersist) {
+  {
+    EdgeState st = openOrDie();
+    ASSERT_TRUE(st.addTunnel("home", kSecret));
+    ASSERT_TRUE(st.addRoute("home", "ssh.example.net"));
+    ASSERT_TRUE(st.addTcpRoute("ssh.example.net", 2222));
+    st.setLastListenAddr("192.0.2.1:80");
+    ASSERT_TRUE(st.save());
+  }
+  EdgeState st = openOrDie();
+  ASSERT_EQ(st.tcpRoutes().size(), 1u);
+  EXPECT_EQ(st.tcpRoutes()[0].hostname, "ssh.example.net");
+  EXPECT_EQ(st.tcpRoutes()[0].port, 2222);
+  EXPECT_EQ(st.lastListenAddr(), "192.0.2.1:80");
+}
+
+TEST(TcpPort, DigitsFromOneTo65535) {
+  EXPECT_EQ(parseTcpPort("1").value(), 1);
+  EXPECT_EQ(parseTcpPort("65535").value(), 65535);
+  for (const char* bad : {"", "0", "65536", "-1", "22x", " 22", "+22"}) {
+    auto r = parseTcpPort(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message().find("is not a port (1 to 65535)"), std::string::npos);
+  }
+}
+
 TEST(RouteHostname, NormalisesAndExplainsRejections) {
   EXPECT_EQ(*normalizeRouteHostname("App.Example.NET"), "app.example.net");
   EXPECT_EQ(*normalizeRouteHostname("*.example.net"), "*.example.net");
@@ -236,7 +309,12 @@ TEST_F(EdgeStateTest, CorruptStateIsAnErrorNamingTheFile) {
             "tunnels[0]"},
        Case{
            R"({"version":1,"routes":[{"hostname":"a.net","tunnel_id":"01234567-89ab-cdef-0123-456789abcdef"}]})",
-           "routes[0]"}}) {
+           "routes[0]"},
+       Case{R"({"version":1,"tcp_routes":[{"hostname":"a.net","port":22}]})",
+            "tcp_routes[0]: hostname a.net is not routed"},
+       Case{R"({"version":1,"tcp_routes":[{"hostname":"a.net","port":0}]})",
+            "tcp_routes[0]: \"port\" is not an integer from 1 to 65535"},
+       Case{R"({"version":1,"tcp_routes":{}})", "\"tcp_routes\" is not an array"}}) {
     ASSERT_TRUE(base::writeFileAtomic(path, c.text, 0600));
     auto st = EdgeState::open(dir_);
     ASSERT_FALSE(st) << c.text;

@@ -154,6 +154,31 @@ std::string readyLine(const Edge& e) {
 
 }  // namespace
 
+// Here rather than with the other `edge route` commands (admin.cc): it binds a socket.
+base::Result<void> routeTcp(const std::string& state_dir, const std::string& hostname,
+                            const std::string& port_text) {
+  ASSIGN_OR_RETURN(uint16_t port, parseTcpPort(port_text));
+  ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  const size_t before = state.tcpRoutes().size();
+  RETURN_IF_ERROR(state.addTcpRoute(hostname, port));
+  if (state.tcpRoutes().size() == before) return {};  // already there (and served)
+  // Where the edge will listen: the port must be free there now, or nothing is saved. (Later
+  // trouble, another program taking the port first, is the running edge's to log.)
+  if (!state.lastListenAddr().empty()) {
+    asio::io_context ioc(1);
+    const std::string addr = withPort(state.lastListenAddr(), port);
+    if (auto probe = listen(ioc, addr, "tcp-route", false); !probe)
+      return base::invalid(
+          "port {}: cannot listen on {} (the edge's listen address): {}; no "
+          "route was added",
+          port, addr, probe.error().code.message());
+  }
+  RETURN_IF_ERROR(state.save());
+  LOG_INFO("tcp route added port={} hostname={}", port, base::toLower(hostname));
+  return {};
+}
+
 base::Result<int> runEdge(const EdgeOptions& o) {
   if (o.state_dir.empty()) return base::invalid("--state-dir is required");
   if (o.tunnel_addr.empty()) return base::invalid("--tunnel is required");
@@ -248,11 +273,14 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   std::string given = o.tunnel_addr;
   if (auto colon = given.rfind(':'); colon != std::string::npos && ep.port() != 0)
     given = given.substr(0, colon + 1) + std::to_string(ep.port());
-  if (edge.state().lastTunnelAddr() != given) {
+  // And where TCP route ports open, so that `edge route tcp` can check a port is free there.
+  const std::string listen_addr = edge.tcpListenAddress();
+  if (edge.state().lastTunnelAddr() != given || edge.state().lastListenAddr() != listen_addr) {
     auto lock = EdgeState::lock(o.state_dir);
     auto fresh = EdgeState::open(o.state_dir);  // don't clobber changes made since start
     if (lock && fresh) {
       fresh->setLastTunnelAddr(given);
+      fresh->setLastListenAddr(listen_addr);
       if (auto r = fresh->save(); !r)
         LOG_WARN("cannot record tunnel address error={}", r.error().message());
     }

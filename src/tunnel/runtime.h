@@ -93,6 +93,9 @@ class Edge {
   std::optional<asio::ip::tcp::endpoint> httpsEndpoint() const { return https_ep_; }
   std::optional<asio::ip::tcp::endpoint> tunnelEndpoint() const { return tunnel_ep_; }
   std::optional<asio::ip::tcp::endpoint> metricsEndpoint() const { return metrics_ep_; }
+  // Where the ports of TCP routes (`edge route tcp`) open: the --http address, else the
+  // --https one, its port replaced by the route's. Set by start().
+  const std::string& tcpListenAddress() const { return tcp_listen_addr_; }
   EdgeState& state();  // the first shard's copy
 
   struct Shard;
@@ -109,6 +112,7 @@ class Edge {
   bool redirect_https_ = false;
   std::optional<AcmeOptions> acme_;
   std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_, metrics_ep_;
+  std::string tcp_listen_addr_;
   friend struct Shard;
 };
 

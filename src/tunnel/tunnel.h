@@ -60,8 +60,23 @@ base::Result<void> deleteTunnel(const std::string& state_dir, const std::string&
 base::Result<void> routeHostname(const std::string& state_dir, const std::string& name_or_id,
                                  const std::string& hostname);
 base::Result<std::vector<RouteInfo>> listRoutes(const std::string& state_dir);
-// Removes the route of HOSTNAME (written as it was routed, any case).
+// Removes the route of HOSTNAME (written as it was routed, any case), and the TCP routes that
+// then reach no tunnel; "tcp:PORT" removes the TCP route of PORT instead.
 base::Result<void> deleteRoute(const std::string& state_dir, const std::string& hostname);
+
+struct TcpRouteInfo {
+  uint16_t port = 0;
+  std::string hostname;
+  std::string tunnel_name;
+};
+// Opens PORT (text, 1-65535) on the edge for HOSTNAME, an exact hostname routed to a tunnel
+// whose connector serves it as tcp://, ssh://, rdp:// or smb:// (the edge cannot check that:
+// the ingress rules are the connector's). Each connection is carried as the WebSocket stream
+// `burrow access tcp --hostname HOSTNAME` opens. Refused, with nothing saved, when the port
+// is carried to another hostname or cannot be bound on the host the edge last listened on.
+base::Result<void> routeTcp(const std::string& state_dir, const std::string& hostname,
+                            const std::string& port);
+base::Result<std::vector<TcpRouteInfo>> listTcpRoutes(const std::string& state_dir);
 // A running edge applies what these change within a second (it watches state.json).
 
 // A certificate the edge obtained by ACME (or tried to): `edge cert list`.

@@ -2,7 +2,8 @@
 """Real SSH through the tunnel: dropbear (Debian's dropbear-bin) on loopback with a throwaway
 host key and a throwaway user, an `ssh://` route, and OpenSSH's client with
 `ProxyCommand burrow access ssh --hostname %h`: a command runs as that user, and 100 MB go up
-and 100 MB come down with SHA-256. The user and its files are removed afterwards."""
+and 100 MB come down with SHA-256; then a plain `ssh -p PORT` to the edge's TCP port for the
+route (`burrow edge route tcp`). The user and its files are removed afterwards."""
 
 import hashlib
 import os
@@ -92,6 +93,17 @@ class AccessSshTest(harness.BurrowTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual((len(r.stdout), hashlib.sha256(r.stdout).hexdigest()),
                          (SIZE, hashlib.sha256(bytes(SIZE)).hexdigest()))
+
+        # A plain ssh client, no ProxyCommand: a TCP port of the edge for the route.
+        port = harness.free_port()
+        self.burrow("edge", "route", "tcp", "ssh.test", str(port), "--state-dir",
+                    edge.state_dir, check=True)
+        edge.proc.wait_for(r"tcp route listening addr=127\.0\.0\.1:%d" % port)
+        plain = ssh[:-3] + ["-p", str(port), "%s@127.0.0.1" % user]  # without ProxyCommand
+        r = subprocess.run(plain + ["echo plain from $(id -un)"], capture_output=True, timeout=60,
+                           env=harness.clean_env())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode(), "plain from %s\n" % user)
         sshd.stop()
 
 
