@@ -57,19 +57,40 @@ def statuses(data):
     return [int(m.group(1)) for m in re.finditer(rb"HTTP/1\.[01] (\d{3}) ", data)]
 
 
-class GoodClient:
-    """A well-behaved client beside the attacker: one GET a time on a fresh connection, each
-    of which must be answered 200 within `within` seconds (times harness.TIME_FACTOR under the
-    sanitizers). Runs in a thread until stop()."""
+class Beside:
+    """A well-behaved client beside the attacker, in a thread until stop(): `_once()` (of the
+    subclass) one exchange at a time, each an error text or None; `within` seconds allowed
+    (times harness.TIME_FACTOR under the sanitizers). Set the subclass's fields first: the
+    thread starts here."""
 
-    def __init__(self, port, host, path="/hello", within=1.0, source="127.0.0.1"):
-        self.port, self.host, self.path, self.source = port, host, path, source
+    def __init__(self, within):
         self.within = within * harness.TIME_FACTOR
         self.ok = 0
         self.failures = []
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            failure = self._once()
+            if failure:
+                self.failures.append(failure)
+            else:
+                self.ok += 1
+            self._stop.wait(0.05)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join(timeout=30)
+
+
+class GoodClient(Beside):
+    """One GET a time on a fresh connection, each of which must be answered 200 in time."""
+
+    def __init__(self, port, host, path="/hello", within=1.0, source="127.0.0.1"):
+        self.port, self.host, self.path, self.source = port, host, path, source
+        super().__init__(within)
 
     def _once(self):
         started = time.monotonic()
@@ -85,19 +106,6 @@ class GoodClient:
         if took > self.within:
             return "slow: %.2fs" % took
         return None
-
-    def _run(self):
-        while not self._stop.is_set():
-            failure = self._once()
-            if failure:
-                self.failures.append(failure)
-            else:
-                self.ok += 1
-            self._stop.wait(0.05)
-
-    def stop(self):
-        self._stop.set()
-        self._t.join(timeout=10)
 
 
 class HostileTest(harness.BurrowTestCase):

@@ -23,7 +23,7 @@ import time
 import harness
 import test_access_tcp  # its Origin: an echo (and sink, source) TCP server on loopback
 import ws_client
-from test_hostile import GoodClient
+from test_hostile import Beside, GoodClient
 
 FLOOD_SOURCE = "127.0.0.2"
 FLOOD_CONNECTIONS = 120  # over the per-client cap below
@@ -97,21 +97,16 @@ class RawStream:
         self.sock.close()
 
 
-class GoodTcpClient:
+class GoodTcpClient(Beside):
     """Echo round trips on fresh streams, one at a time; each must come back within `within`
-    seconds (times harness.TIME_FACTOR). `open_stream()` returns an object with send,
-    recv_exactly and close."""
+    seconds. `open_stream()` returns an object with send, recv_exactly and close."""
 
     def __init__(self, open_stream, within=2.0):
         self.open_stream = open_stream
-        self.within = within * harness.TIME_FACTOR
-        self.ok = 0
-        self.failures = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
+        super().__init__(within)
 
-    def _once(self, i):
+    def _once(self):
+        i = self.ok + len(self.failures)
         started = time.monotonic()
         try:
             s = self.open_stream(self.within)
@@ -126,21 +121,6 @@ class GoodTcpClient:
             return "error %r" % e
         took = time.monotonic() - started
         return "slow: %.2fs" % took if took > self.within else None
-
-    def _run(self):
-        i = 0
-        while not self._stop.is_set():
-            failure = self._once(i)
-            i += 1
-            if failure:
-                self.failures.append(failure)
-            else:
-                self.ok += 1
-            self._stop.wait(0.05)
-
-    def stop(self):
-        self._stop.set()
-        self._t.join(timeout=30)
 
 
 class Flood:
@@ -201,20 +181,26 @@ class Flood:
             self.streams = []
 
 
+def start_tcp_and_http_routes(t, edge_flags, ha, log_level=None):
+    """On test case `t`: an echo origin (t.origin) behind tcp.test, an HTTP origin behind
+    app.test, an edge (t.edge) with `edge_flags`, tunnel "app" and its connector."""
+    t.origin = test_access_tcp.Origin()
+    t.addCleanup(t.origin.close)
+    web, web_port = t.start_origin("A")
+    t.edge = t.start_edge(extra=edge_flags, log_level=log_level)
+    token = t.create_tunnel(t.edge, "app", ["tcp.test", "app.test"])
+    t.reload_edge(t.edge, "app.test")
+    config = t.write_file("config.yml", "ingress:\n"
+                          "  - hostname: tcp.test\n    service: tcp://127.0.0.1:%d\n"
+                          "  - hostname: app.test\n    service: http://127.0.0.1:%d\n"
+                          "  - service: http_status:404\n" % (t.origin.port, web_port))
+    t.start_connector(t.write_token(token), config=config, ha=ha)
+
+
 class TcpFloodTest(harness.BurrowTestCase):
     def setUp(self):
         super().setUp()
-        self.origin = test_access_tcp.Origin()
-        self.addCleanup(self.origin.close)
-        web, web_port = self.start_origin("A")
-        self.edge = self.start_edge(extra=["--max-connections-per-client", str(PER_CLIENT)])
-        token = self.create_tunnel(self.edge, "app", ["tcp.test", "app.test"])
-        self.reload_edge(self.edge, "app.test")
-        config = self.write_file("config.yml", "ingress:\n"
-                                 "  - hostname: tcp.test\n    service: tcp://127.0.0.1:%d\n"
-                                 "  - hostname: app.test\n    service: http://127.0.0.1:%d\n"
-                                 "  - service: http_status:404\n" % (self.origin.port, web_port))
-        self.start_connector(self.write_token(token), config=config, ha=2)
+        start_tcp_and_http_routes(self, ["--max-connections-per-client", str(PER_CLIENT)], ha=2)
 
     def ws_stream(self, source="127.0.0.1"):
         return lambda timeout: WsStream(self.edge.http_port, "tcp.test", timeout, source)
@@ -291,20 +277,10 @@ def refused(port, timeout=5.0):
 class TcpRouteTest(harness.BurrowTestCase):
     def setUp(self):
         super().setUp()
-        self.origin = test_access_tcp.Origin()
-        self.addCleanup(self.origin.close)
-        web, web_port = self.start_origin("A")
-        self.edge = self.start_edge(extra=["--max-connections-per-client", "3",
-                                           "--send-timeout", "1s"], log_level="debug")
-        token = self.create_tunnel(self.edge, "app", ["tcp.test", "app.test"])
-        self.reload_edge(self.edge, "app.test")
-        config = self.write_file("config.yml", "ingress:\n"
-                                 "  - hostname: tcp.test\n    service: tcp://127.0.0.1:%d\n"
-                                 "  - hostname: app.test\n    service: http://127.0.0.1:%d\n"
-                                 "  - service: http_status:404\n" % (self.origin.port, web_port))
         # One connector connection: a client on a shard without it is served through another
         # shard (the edge runs a shard per core and the kernel spreads the connections).
-        self.start_connector(self.write_token(token), config=config, ha=1)
+        start_tcp_and_http_routes(self, ["--max-connections-per-client", "3", "--send-timeout",
+                                         "1s"], ha=1, log_level="debug")
 
     def edge_cmd(self, *args):
         return self.burrow("edge", "route", *args, "--state-dir", self.edge.state_dir)
