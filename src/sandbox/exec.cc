@@ -331,18 +331,23 @@ base::Result<std::vector<MountOp>> ephemeralRootPlan() {
   return m;
 }
 
-// The tmpfs of the sandbox (PrivateTmp=, ProtectHome=tmpfs, TemporaryFileSystem=) that `path`
-// lies under, or "" when none does.
-std::string tmpfsOver(const Config& c, const std::string& path) {
-  auto under = [&](std::string_view dir) {
-    return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
-  };
+// `path` lies below `dir`.
+bool below(std::string_view path, std::string_view dir) {
+  return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
+}
+
+// The tmpfs of the sandbox that `path` lies under: its directory ("" when none does) and the
+// directive that mounts it ("PrivateTmp=yes", "ProtectHome=tmpfs", "TemporaryFileSystem=D").
+struct TmpfsCover {
+  std::string dir, directive;
+};
+TmpfsCover tmpfsOver(const Config& c, std::string_view path) {
   for (const char* tmp : {"/tmp", "/var/tmp"})
-    if (c.private_tmp && under(tmp)) return tmp;
+    if (c.private_tmp && below(path, tmp)) return {tmp, "PrivateTmp=yes"};
   for (const char* home : {"/home", "/root", "/run/user"})
-    if (c.protect_home == "tmpfs" && under(home)) return home;
+    if (c.protect_home == "tmpfs" && below(path, home)) return {home, "ProtectHome=tmpfs"};
   for (const auto& t : c.temporary_file_systems)
-    if (under(t.path)) return t.path;
+    if (below(path, t.path)) return {t.path, "TemporaryFileSystem=" + t.path};
   return {};
 }
 
@@ -421,7 +426,7 @@ base::Result<std::vector<MountOp>> mountPlan(const Config& c, std::vector<std::s
     // A missing target directory is made, parents included, as systemd makes it.
     struct stat st {};
     const bool is_dir = ::stat(b.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-    if (std::string over = tmpfsOver(c, b.target); !over.empty()) {
+    if (std::string over = tmpfsOver(c, b.target).dir; !over.empty()) {
       // Under a tmpfs of the sandbox (mounted above): its mount point is made in there.
       std::vector<std::string> parts;
       for (std::string p = b.target; p.size() > over.size(); p = p.substr(0, p.rfind('/')))
@@ -591,29 +596,17 @@ int capLast() {
 // Where the sandbox puts something else over `exe` (so that the service would not find it
 // there), as "PrivateTmp=yes, which gives the service an empty /tmp"; empty when nothing does.
 std::string hiddenBy(const Config& c, const std::string& exe) {
-  auto under = [&](std::string_view dir) {
-    return exe.size() > dir.size() && exe.starts_with(dir) && exe[dir.size()] == '/';
-  };
   // A bind puts it (or a directory holding it) back.
   for (const auto& b : c.binds)
-    if (exe == b.target || under(b.target)) return {};
-  for (const char* tmp : {"/tmp", "/var/tmp"})
-    if (c.private_tmp && under(tmp))
-      return fmt::format("PrivateTmp=yes, which gives the service an empty {}", tmp);
-  for (const char* home : {"/home", "/root", "/run/user"}) {
-    if (!under(home)) continue;
-    if (c.protect_home == "yes")
+    if (exe == b.target || below(exe, b.target)) return {};
+  if (TmpfsCover t = tmpfsOver(c, exe); !t.dir.empty())
+    return fmt::format("{}, which gives the service an empty {}", t.directive, t.dir);
+  for (const char* home : {"/home", "/root", "/run/user"})
+    if (c.protect_home == "yes" && below(exe, home))
       return fmt::format("ProtectHome=yes, which makes {} inaccessible", home);
-    if (c.protect_home == "tmpfs")
-      return fmt::format("ProtectHome=tmpfs, which gives the service an empty {}", home);
-  }
-  for (const auto& t : c.temporary_file_systems)
-    if (under(t.path) || exe == t.path)
-      return fmt::format("TemporaryFileSystem={}, which gives the service an empty {}", t.path,
-                         t.path);
   for (const auto& i : c.inaccessible_paths) {
     std::string p(pathValue(i).path);
-    if (under(p) || exe == p) return fmt::format("InaccessiblePaths={}", p);
+    if (below(exe, p) || exe == p) return fmt::format("InaccessiblePaths={}", p);
   }
   return {};
 }
