@@ -612,22 +612,21 @@ base::Result<sandbox::Config> Supervisor::connectorSandbox() {
                            supervise::hardening({.private_users = false});
   ASSIGN_OR_RETURN(config::UnitFile u, config::parseUnitFile(unit, "connector.service"));
   ASSIGN_OR_RETURN(sandbox::Config cfg, sandbox::configFromUnit(u));
-  // PrivateTmp= and ProtectHome= would hide burrow or the stack directory kept under /tmp or a
-  // home: both are bound back in, read-only; a home is then an empty tmpfs around them
-  // (ProtectHome=tmpfs) rather than inaccessible. The directory, not its files: a new
-  // config.yml replaces the old file, and the connector reads it again on reload.
-  for (const std::string& p : {absolutePath(o_.burrow), absolutePath(stackDir(o_.state_dir))}) {
-    cfg.binds.push_back({p, p, /*read_only=*/true, /*optional=*/false, /*recursive=*/false});
+  // PrivateTmp= and ProtectHome= would hide burrow, the stack directory or the access log's
+  // directory kept under /tmp or a home: each is bound back in; a home is then an empty tmpfs
+  // around them (ProtectHome=tmpfs) rather than inaccessible. Directories, not files: a new
+  // config.yml replaces the old file (the connector reads it again on reload), and logrotate
+  // moves the access log away (SIGUSR1 makes a new one).
+  auto bindBack = [&cfg](const std::string& p, bool read_only) {
+    cfg.binds.push_back({p, p, read_only, /*optional=*/false, /*recursive=*/false});
     for (std::string_view home : {"/home/", "/root/", "/run/user/"})
       if (p.starts_with(home)) cfg.protect_home = "tmpfs";
-  }
-  // The access log's directory, writable (a new file after logrotate moved the old one away).
+  };
+  bindBack(absolutePath(o_.burrow), true);
+  bindBack(absolutePath(stackDir(o_.state_dir)), true);
   if (!st_->access_log.empty()) {
-    std::string dir = st_->access_log.substr(0, st_->access_log.rfind('/'));
-    if (dir.empty()) dir = "/";
-    cfg.binds.push_back({dir, dir, /*read_only=*/false, /*optional=*/false, /*recursive=*/false});
-    for (std::string_view home : {"/home/", "/root/", "/run/user/"})
-      if (dir.starts_with(home)) cfg.protect_home = "tmpfs";
+    const size_t slash = st_->access_log.rfind('/');
+    bindBack(slash == 0 ? "/" : st_->access_log.substr(0, slash), false);
   }
   return cfg;
 }
