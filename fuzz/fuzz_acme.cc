@@ -1,6 +1,7 @@
 // libFuzzer target: the edge's ACME client reads whatever the ACME server (or anything in the
 // path to it) sends: HTTP/1.1 replies, the directory, orders, authorizations and problem
-// documents. None may crash, and what parses must keep the promises the client relies on.
+// documents; the edge reads a ClientHello's ALPN list. None may crash, and what parses must keep
+// the promises the client relies on.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -27,5 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto p = tunnel::parseAcmeProblem(in)) CHECK(!p->type.empty() || !p->detail.empty());
   if (tunnel::validAcmeToken(in)) CHECK(!in.empty() && in.size() <= 256);
   (void)tunnel::summarizeCert(in);
+  // A ClientHello's ALPN list (the TLS-ALPN-01 check reads it before OpenSSL has).
+  if (tunnel::alpnOffers(in, tunnel::kAcmeTlsAlpn)) CHECK(in.size() >= 2 + 1 + 10);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -209,6 +210,91 @@ std::string dns01Value(std::string_view key_authorization) {
 
 std::string dns01Name(std::string_view identifier) {
   return "_acme-challenge." + std::string(identifier);
+}
+
+bool alpnOffers(std::string_view ext, std::string_view protocol) {
+  if (ext.size() < 2) return false;
+  const size_t list =
+      (static_cast<unsigned char>(ext[0]) << 8) | static_cast<unsigned char>(ext[1]);
+  if (list != ext.size() - 2) return false;
+  bool found = false;
+  for (size_t i = 2; i < ext.size();) {
+    const size_t n = static_cast<unsigned char>(ext[i]);
+    if (n == 0 || n > ext.size() - i - 1) return false;
+    if (ext.substr(i + 1, n) == protocol) found = true;
+    i += 1 + n;
+  }
+  return found;
+}
+
+namespace {
+int selectAcmeTlsAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
+                      const unsigned char* in, unsigned int inlen, void*) {
+  // OpenSSL has checked the list's form by now; the walk stays bounded anyway.
+  constexpr std::string_view want = kAcmeTlsAlpn;
+  for (unsigned int i = 0; i < inlen;) {
+    const unsigned int n = in[i];
+    if (n == 0 || i + 1 + n > inlen) break;
+    if (std::string_view(reinterpret_cast<const char*>(in + i + 1), n) == want) {
+      *out = in + i + 1;
+      *outlen = static_cast<unsigned char>(n);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    i += 1 + n;
+  }
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+}  // namespace
+
+base::Result<std::shared_ptr<SSL_CTX>> makeTlsAlpn01Context(std::string_view hostname,
+                                                            std::string_view key_authorization) {
+  ASSIGN_OR_RETURN(EvpKeyPtr key, generateP256Key());
+  X509Ptr x(X509_new());
+  if (!x) return sslFail("TLS-ALPN-01 certificate");
+  std::string host(hostname);
+  X509_set_version(x.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x.get()), static_cast<long>(std::time(nullptr)));
+  X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x.get()), 7 * 24 * 3600);
+  X509_NAME* name = X509_get_subject_name(x.get());
+  if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                 reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1,
+                                 0) != 1 ||
+      X509_set_issuer_name(x.get(), name) != 1 || X509_set_pubkey(x.get(), key.get()) != 1)
+    return sslFail("TLS-ALPN-01 certificate name");
+  std::string san = "DNS:" + host;
+  X509_EXTENSION* san_ext =
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str());
+  if (!san_ext) return sslFail("TLS-ALPN-01 subjectAltName");
+  const int added = X509_add_ext(x.get(), san_ext, -1);
+  X509_EXTENSION_free(san_ext);
+  if (added != 1) return sslFail("TLS-ALPN-01 subjectAltName");
+  // id-pe-acmeIdentifier: its extnValue is the DER of an OCTET STRING of the 32-byte digest.
+  unsigned char md[32];
+  unsigned int md_len = 0;
+  EVP_Digest(key_authorization.data(), key_authorization.size(), md, &md_len, EVP_sha256(),
+             nullptr);
+  unsigned char der[2 + sizeof(md)] = {0x04, 0x20};
+  std::memcpy(der + 2, md, sizeof(md));
+  std::unique_ptr<ASN1_OBJECT, decltype(&ASN1_OBJECT_free)> oid(
+      OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1), ASN1_OBJECT_free);
+  std::unique_ptr<ASN1_OCTET_STRING, decltype(&ASN1_OCTET_STRING_free)> value(
+      ASN1_OCTET_STRING_new(), ASN1_OCTET_STRING_free);
+  if (!oid || !value || ASN1_OCTET_STRING_set(value.get(), der, sizeof(der)) != 1)
+    return sslFail("TLS-ALPN-01 acmeIdentifier");
+  X509_EXTENSION* id_ext = X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), 1, value.get());
+  if (!id_ext) return sslFail("TLS-ALPN-01 acmeIdentifier");
+  const int id_added = X509_add_ext(x.get(), id_ext, -1);
+  X509_EXTENSION_free(id_ext);
+  if (id_added != 1 || X509_sign(x.get(), key.get(), EVP_sha256()) <= 0)
+    return sslFail("sign the TLS-ALPN-01 certificate");
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  if (!ctx || SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1 ||
+      SSL_CTX_use_certificate(ctx.get(), x.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1)
+    return sslFail("TLS-ALPN-01 context");
+  SSL_CTX_set_alpn_select_cb(ctx.get(), selectAcmeTlsAlpn, nullptr);
+  return ctx;
 }
 
 base::Result<std::string> makeCsr(EVP_PKEY* key, std::string_view hostname) {
@@ -470,18 +556,53 @@ std::optional<std::string> AcmeTokens::find(std::string_view token) const {
 }
 
 namespace {
+// Marks, on the SSL, a hello that offers acme-tls/1: the client hello callback is the one
+// place its ALPN list can be read before the servername callback picks the certificate.
+int acmeTlsIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int noteAcmeTlsHello(SSL* ssl, int* /*alert*/, void*) {
+  const unsigned char* ext = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+                                &len) == 1 &&
+      alpnOffers(std::string_view(reinterpret_cast<const char*>(ext), len), kAcmeTlsAlpn))
+    SSL_set_ex_data(ssl, acmeTlsIndex(), reinterpret_cast<void*>(1));
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 int selectBySni(SSL* ssl, int* /*alert*/, void* arg) {
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (!name) return SSL_TLSEXT_ERR_OK;
-  auto ctx = static_cast<CertSelector*>(arg)->find(base::toLower(name));
+  auto* selector = static_cast<CertSelector*>(arg);
+  const std::string host = base::toLower(name);
+  std::shared_ptr<SSL_CTX> ctx;
+  if (SSL_get_ex_data(ssl, acmeTlsIndex()) != nullptr) ctx = selector->findChallenge(host);
+  if (!ctx) ctx = selector->find(host);
   if (ctx) SSL_set_SSL_CTX(ssl, ctx.get());  // takes its own reference
   return SSL_TLSEXT_ERR_OK;
 }
 }  // namespace
 
 void CertSelector::attach(SSL_CTX* base) {
+  SSL_CTX_set_client_hello_cb(base, noteAcmeTlsHello, nullptr);
   SSL_CTX_set_tlsext_servername_callback(base, selectBySni);
   SSL_CTX_set_tlsext_servername_arg(base, this);
+}
+void CertSelector::installChallenge(const std::string& name, std::shared_ptr<SSL_CTX> ctx) {
+  std::lock_guard lock(mu_);
+  challenges_[name] = std::move(ctx);
+}
+void CertSelector::removeChallenge(const std::string& name) {
+  std::lock_guard lock(mu_);
+  challenges_.erase(name);
+}
+std::shared_ptr<SSL_CTX> CertSelector::findChallenge(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  auto it = challenges_.find(name);
+  return it == challenges_.end() ? nullptr : it->second;
 }
 void CertSelector::install(const std::string& name, std::shared_ptr<SSL_CTX> ctx) {
   std::lock_guard lock(mu_);

@@ -55,6 +55,17 @@ base::Result<std::string> signJws(EVP_PKEY* key, std::string_view kid, std::stri
 std::string dns01Value(std::string_view key_authorization);
 std::string dns01Name(std::string_view identifier);
 
+// TLS-ALPN-01 (RFC 8737): the ALPN protocol a validation server offers, alone.
+inline constexpr char kAcmeTlsAlpn[] = "acme-tls/1";
+// Whether the body of a ClientHello's ALPN extension (RFC 7301: a 2-byte length, then
+// length-prefixed names) offers PROTOCOL. A malformed body offers nothing.
+bool alpnOffers(std::string_view extension, std::string_view protocol);
+// The handshake context that answers a TLS-ALPN-01 validation of HOSTNAME: a fresh P-256
+// key, a self-signed certificate naming HOSTNAME alone with the critical acmeIdentifier
+// extension (1.3.6.1.5.5.7.1.31) holding SHA-256(KEY_AUTHORIZATION), ALPN acme-tls/1 only.
+base::Result<std::shared_ptr<SSL_CTX>> makeTlsAlpn01Context(std::string_view hostname,
+                                                            std::string_view key_authorization);
+
 // DER of a PKCS#10 request for one DNS name (CN and SAN), signed by `key`.
 base::Result<std::string> makeCsr(EVP_PKEY* key, std::string_view hostname);
 
@@ -141,17 +152,23 @@ class AcmeTokens {
 // Certificates by host name for the https listener: attach() sets a servername callback on
 // the listener's SSL_CTX that switches a handshake to the name's SSL_CTX, else to that of
 // "*.rest" for "first.rest" (a wildcard covers one label); names without either keep the
-// listener's own (fallback) certificate. install() takes effect for the
-// next handshake. The selector must outlive every SSL_CTX it is attached to.
+// listener's own (fallback) certificate. While a TLS-ALPN-01 challenge is installed for a
+// name, a handshake for it that offers acme-tls/1 gets the challenge's SSL_CTX instead (and
+// no other handshake does). install() takes effect for the next handshake. The selector must
+// outlive every SSL_CTX it is attached to.
 class CertSelector {
  public:
   void attach(SSL_CTX* base);
   void install(const std::string& name, std::shared_ptr<SSL_CTX> ctx);
   std::shared_ptr<SSL_CTX> find(std::string_view name) const;
+  void installChallenge(const std::string& name, std::shared_ptr<SSL_CTX> ctx);
+  void removeChallenge(const std::string& name);
+  std::shared_ptr<SSL_CTX> findChallenge(std::string_view name) const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<SSL_CTX>, std::less<>> ctxs_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<SSL_CTX>, std::less<>> ctxs_;        // guarded by mu_
+  std::map<std::string, std::shared_ptr<SSL_CTX>, std::less<>> challenges_;  // guarded by mu_
 };
 
 // Publishes DNS-01 TXT records: the seam between the issuer and a DNS server. Called only on
@@ -184,13 +201,16 @@ struct AcmeOptions {
   std::string ca_file;  // trust for the ACME server's TLS; "" = the system's
   std::string state_dir;
   std::shared_ptr<DnsSolver> dns;  // DNS-01 for wildcard routes; null = wildcards get none
+  // Exact names: HTTP-01 on the http listener when the edge serves one, else TLS-ALPN-01 on
+  // the https listener.
+  bool http01 = true;
 };
 
 // The background issuer: one thread that, every second, reads the routes in STATE/state.json
 // and gets a certificate for each name that has none or whose has passed two thirds of its
-// lifetime (HTTP-01 for an exact name, DNS-01 through `dns` for "*.zone"), one at a time,
-// with backoff per name after a failure. Issued certificates are stored and installed in the
-// selector.
+// lifetime (HTTP-01 or TLS-ALPN-01 for an exact name, DNS-01 through `dns` for "*.zone"),
+// one at a time, with backoff per name after a failure. Issued certificates are stored and
+// installed in the selector.
 class AcmeIssuer {
  public:
   AcmeIssuer(AcmeOptions opts, std::shared_ptr<AcmeTokens> tokens,

@@ -252,10 +252,10 @@ struct AcmeIssuer::Impl {
     if (order_url.empty()) return base::invalid("newOrder answered without a Location");
     ASSIGN_OR_RETURN(AcmeOrder order, parseAcmeOrder(r.body));
     ASSIGN_OR_RETURN(std::string thumb, jwkThumbprint(account_key.get()));
-    // A wildcard can only be validated by DNS-01 (RFC 8555 section 7.1.3); exact names
-    // keep HTTP-01.
+    // A wildcard can only be validated by DNS-01 (RFC 8555 section 7.1.3); exact names by
+    // HTTP-01 when the edge serves plain HTTP, else by TLS-ALPN-01 (RFC 8737).
     const bool wildcard = host.starts_with("*.");
-    const std::string type = wildcard ? "dns-01" : "http-01";
+    const std::string type = wildcard ? "dns-01" : o.http01 ? "http-01" : "tls-alpn-01";
     for (const auto& az_url : order.authorizations) {
       ASSIGN_OR_RETURN(HttpReply ar, session->post(az_url, ""));
       ASSIGN_OR_RETURN(AcmeAuthorization az, parseAcmeAuthorization(ar.body));
@@ -264,6 +264,7 @@ struct AcmeIssuer::Impl {
       for (const auto& c : az.challenges)
         if (c.type == type) chosen = &c;
       if (!chosen) return base::invalid("the server offers no {} challenge for {}", type, host);
+      LOG_INFO("acme challenge host={} type={}", az.identifier, type);
       if (!validAcmeToken(chosen->token)) return base::invalid("bad {} token", type);
       std::string token = chosen->token;
       std::string key_auth = token + "." + thumb;
@@ -288,6 +289,13 @@ struct AcmeIssuer::Impl {
           if (auto ok = o.dns->cleanup(fqdn, value); !ok)
             LOG_WARN("acme dns-01 record not removed name={} error={}", fqdn, ok.error().message());
         };
+      } else if (type == "tls-alpn-01") {
+        // The validation server connects to HOST: the challenge answers for the name ordered.
+        if (az.identifier != host)
+          return base::invalid("authorization for {} in the order for {}", az.identifier, host);
+        ASSIGN_OR_RETURN(std::shared_ptr<SSL_CTX> ctx, makeTlsAlpn01Context(host, key_auth));
+        selector->installChallenge(host, std::move(ctx));
+        withdraw = [this, host] { selector->removeChallenge(host); };
       } else {
         tokens->put(token, key_auth);
         withdraw = [this, token] { tokens->erase(token); };

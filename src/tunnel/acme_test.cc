@@ -5,6 +5,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
@@ -204,13 +205,25 @@ TEST(Acme, CertListIsEmptyWithoutAStore) {
   EXPECT_TRUE(l->empty());
 }
 
-// The CN of the leaf a client sees after a handshake with SNI `name` (socketpair, server in
-// its own thread).
-std::string servedName(SSL_CTX* server_ctx, const std::string& name) {
+// What a client sees after a handshake with SNI `name`, offering ALPN `alpn` (a wire-format
+// list, or none) (socketpair, server in its own thread).
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using BioPtrForTest = std::unique_ptr<BIO, BioFree>;
+
+struct Seen {
+  std::shared_ptr<X509> leaf;  // null: the handshake failed
+  std::string alpn;
+};
+Seen handshakeWith(SSL_CTX* server_ctx, const std::string& name, std::string_view alpn = {}) {
   int fds[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
   base::UniqueFd server_fd(fds[0]), client_fd(fds[1]);
   SslCtxPtr client_ctx(SSL_CTX_new(TLS_client_method()));
+  if (!alpn.empty())
+    SSL_CTX_set_alpn_protos(client_ctx.get(), reinterpret_cast<const unsigned char*>(alpn.data()),
+                            static_cast<unsigned>(alpn.size()));
   SSL* server = SSL_new(server_ctx);
   SSL* client = SSL_new(client_ctx.get());
   SSL_set_fd(server, server_fd.get());
@@ -220,20 +233,32 @@ std::string servedName(SSL_CTX* server_ctx, const std::string& name) {
     if (SSL_accept(server) != 1) ::shutdown(server_fd.get(), SHUT_RDWR);  // unblock the client
     ERR_clear_error();
   });
-  std::string cn;
+  Seen seen;
   if (SSL_connect(client) == 1) {
-    X509* peer = SSL_get1_peer_certificate(client);
-    char buf[256] = {};
-    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, sizeof(buf));
-    cn = buf;
-    X509_free(peer);
+    seen.leaf.reset(SSL_get1_peer_certificate(client), X509_free);
+    const unsigned char* p = nullptr;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(client, &p, &n);
+    seen.alpn.assign(reinterpret_cast<const char*>(p), n);
   } else {
     ::shutdown(client_fd.get(), SHUT_RDWR);  // unblock the server
   }
   srv.join();  // the server has sent its session tickets: nothing writes to a closed socket
   SSL_free(client);
   SSL_free(server);
-  return cn;
+  return seen;
+}
+
+std::string commonName(X509* x) {
+  if (!x) return "";
+  char buf[256] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof(buf));
+  return buf;
+}
+
+// The CN of the leaf a client sees after a handshake with SNI `name`.
+std::string servedName(SSL_CTX* server_ctx, const std::string& name) {
+  return commonName(handshakeWith(server_ctx, name).leaf.get());
 }
 
 TEST(Acme, SelectorServesTheNamesCertificateAndFallsBackForOthers) {
@@ -313,6 +338,91 @@ TEST(Acme, CsrForAWildcardNamesTheWildcard) {
   X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req), NID_commonName, cn, sizeof(cn));
   EXPECT_STREQ(cn, "*.zone.test");
   X509_REQ_free(req);
+}
+
+TEST(Acme, AlpnOffersReadsTheClientHelloList) {
+  using namespace std::string_view_literals;
+  EXPECT_TRUE(
+      alpnOffers("\x00\x0b\x0a"
+                 "acme-tls/1"sv,
+                 kAcmeTlsAlpn));
+  EXPECT_TRUE(
+      alpnOffers("\x00\x0e\x02h2\x0a"
+                 "acme-tls/1"sv,
+                 kAcmeTlsAlpn));
+  EXPECT_FALSE(alpnOffers("\x00\x03\x02h2"sv, kAcmeTlsAlpn));
+  EXPECT_FALSE(
+      alpnOffers("\x00\x0c\x0a"
+                 "acme-tls/1"sv,
+                 kAcmeTlsAlpn));  // list length too long
+  EXPECT_FALSE(
+      alpnOffers("\x00\x0b\x0b"
+                 "acme-tls/1"sv,
+                 kAcmeTlsAlpn));  // name runs past the end
+  EXPECT_FALSE(
+      alpnOffers("\x00\x0c\x00\x0a"
+                 "acme-tls/1"sv,
+                 kAcmeTlsAlpn));  // empty name
+  EXPECT_FALSE(alpnOffers("\x00"sv, kAcmeTlsAlpn));
+  EXPECT_FALSE(alpnOffers(""sv, kAcmeTlsAlpn));
+}
+
+// RFC 8737: while a challenge is installed, a hello for its name offering acme-tls/1 gets a
+// self-signed certificate for the name alone with the critical acmeIdentifier extension
+// holding SHA-256 of the key authorization, and acme-tls/1 is selected; every other
+// handshake gets what it got before.
+TEST(Acme, TlsAlpn01ChallengeAnswersOnlyTheValidation) {
+  char tmpl[] = "/tmp/burrow-acme-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  ASSERT_TRUE(generateSelfSigned(dir + "/fb.crt", dir + "/fb.key", "fallback"));
+  auto base = makeEdgeHttpsContext(dir + "/fb.crt", dir + "/fb.key");
+  ASSERT_TRUE(base);
+  CertSelector selector;
+  selector.attach(base->get());
+  const std::string acme_alpn = std::string("\x0a") + kAcmeTlsAlpn;
+  const std::string browser_alpn = "\x02h2\x08http/1.1";
+
+  auto ctx = makeTlsAlpn01Context("a.test", "token.thumb");
+  ASSERT_TRUE(ctx) << ctx.error().message();
+  selector.installChallenge("a.test", *ctx);
+
+  Seen v = handshakeWith(base->get(), "a.test", acme_alpn);
+  ASSERT_TRUE(v.leaf);
+  EXPECT_EQ(v.alpn, kAcmeTlsAlpn);
+  EXPECT_EQ(commonName(v.leaf.get()), "a.test");
+  auto summary = [&] {
+    BioPtrForTest b(BIO_new(BIO_s_mem()));
+    PEM_write_bio_X509(b.get(), v.leaf.get());
+    char* p = nullptr;
+    long n = BIO_get_mem_data(b.get(), &p);
+    return summarizeCert(std::string_view(p, static_cast<size_t>(n)));
+  }();
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->names, std::vector<std::string>{"a.test"});
+  std::unique_ptr<ASN1_OBJECT, decltype(&ASN1_OBJECT_free)> oid(
+      OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1), ASN1_OBJECT_free);
+  int at = X509_get_ext_by_OBJ(v.leaf.get(), oid.get(), -1);
+  ASSERT_GE(at, 0);
+  X509_EXTENSION* ext = X509_get_ext(v.leaf.get(), at);
+  EXPECT_EQ(X509_EXTENSION_get_critical(ext), 1);
+  ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(ext);
+  unsigned char md[32];
+  EVP_Digest("token.thumb", 11, md, nullptr, EVP_sha256(), nullptr);
+  std::string want = std::string("\x04\x20", 2) + std::string(reinterpret_cast<char*>(md), 32);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
+                        static_cast<size_t>(ASN1_STRING_length(data))),
+            want);
+
+  // A browser for the same name, and the validation for another name: untouched.
+  Seen b = handshakeWith(base->get(), "a.test", browser_alpn);
+  EXPECT_EQ(commonName(b.leaf.get()), "fallback");
+  EXPECT_EQ(b.alpn, "h2");
+  EXPECT_EQ(commonName(handshakeWith(base->get(), "b.test", acme_alpn).leaf.get()), "fallback");
+  // Withdrawn: the validation sees the name's own certificate again.
+  selector.removeChallenge("a.test");
+  EXPECT_EQ(commonName(handshakeWith(base->get(), "a.test", acme_alpn).leaf.get()), "fallback");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1032,7 +1032,10 @@ struct Edge::Shard : http::Handler {
     const unsigned char* alpn = nullptr;
     unsigned int alpn_len = 0;
     SSL_get0_alpn_selected(stream->native_handle(), &alpn, &alpn_len);
-    if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_len) == "h2") {
+    const std::string_view protocol(reinterpret_cast<const char*>(alpn), alpn_len);
+    // A TLS-ALPN-01 validation: the handshake was all of it (RFC 8737 section 3).
+    if (protocol == kAcmeTlsAlpn) co_return;
+    if (protocol == "h2") {
       boost::system::error_code e2;
       auto peer = stream->next_layer().remote_endpoint(e2);
       std::string ip = e2 ? "" : peer.address().to_string();

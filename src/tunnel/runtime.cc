@@ -215,14 +215,15 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   }
   std::optional<AcmeOptions> acme;
   if (!o.acme_email.empty()) {
-    if (o.http_addr.empty() || o.https_addr.empty())
-      return base::invalid("--acme-email needs both --http (for HTTP-01) and --https");
+    if (o.https_addr.empty())
+      return base::invalid("--acme-email needs --https: the certificates are for it");
     if (o.acme_email.find('@') == std::string::npos ||
         o.acme_email.find_first_of(" \t\r\n") != std::string::npos)
       return base::invalid("--acme-email \"{}\" is not an email address", o.acme_email);
     AcmeOptions a;
     a.email = o.acme_email;
     a.state_dir = o.state_dir;
+    a.http01 = !o.http_addr.empty();
     if (!o.acme_directory.empty()) {
       if (!o.acme_directory.starts_with("https://"))
         return base::invalid("--acme-directory must be an https:// URL, not \"{}\"",
@@ -246,9 +247,8 @@ base::Result<int> runEdge(const EdgeOptions& o) {
       ASSIGN_OR_RETURN(a.dns, makeHookSolver(o.acme_dns_hook));
     }
     acme = std::move(a);
-  } else if (!o.acme_directory.empty() || !o.acme_ca_file.empty() ||
-             !o.acme_dns_rfc2136.empty() || !o.acme_dns_tsig_file.empty() ||
-             !o.acme_dns_hook.empty()) {
+  } else if (!o.acme_directory.empty() || !o.acme_ca_file.empty() || !o.acme_dns_rfc2136.empty() ||
+             !o.acme_dns_tsig_file.empty() || !o.acme_dns_hook.empty()) {
     return base::invalid("--acme-directory, --acme-ca-file and --acme-dns-* need --acme-email");
   }
   ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(o.state_dir));

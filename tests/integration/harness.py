@@ -367,7 +367,9 @@ class BurrowTestCase(unittest.TestCase):
         `wrap` goes before burrow's path (e.g. prlimit and its arguments)."""
         state_dir = state_dir or self.path("edge-state")
         argv = list(wrap) + [BURROW] + (["--log-level", log_level] if log_level else [])
-        argv += ["edge", "--state-dir", state_dir, "--http", http, "--tunnel", tunnel]
+        argv += ["edge", "--state-dir", state_dir, "--tunnel", tunnel]
+        if http:  # None: no plain-HTTP listener
+            argv += ["--http", http]
         if https:
             argv += ["--https", https, "--cert", cert, "--key", key]
         argv += list(extra)
@@ -377,7 +379,8 @@ class BurrowTestCase(unittest.TestCase):
         http_port = _addr_port(line, "http")
         tunnel_port = _addr_port(line, "tunnel")
         https_port = _addr_port(line, "https") if https else None
-        if http_port is None or tunnel_port is None or (https and https_port is None):
+        if ((http and http_port is None) or tunnel_port is None
+                or (https and https_port is None)):
             self.fail("cannot parse the edge's ready line: %r" % line)
         return Edge(p, state_dir, http_port, tunnel_port, https_port)
 

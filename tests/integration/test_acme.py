@@ -56,9 +56,10 @@ class AcmeCase(harness.BurrowTestCase):
             "-CAcreateserial", "-out", "api.pem", "-days", "2", "-extfile", "ext")
         return d
 
-    def start_pebble(self, http_port, validity=None, dns_server=None):
+    def start_pebble(self, http_port, validity=None, dns_server=None, tls_port=None):
         """Starts challtestsrv and pebble; returns (directory URL, CA file, management port).
-        pebble resolves through challtestsrv, or through DNS_SERVER (host:port) when given."""
+        pebble validates HTTP-01 on HTTP_PORT and TLS-ALPN-01 on TLS_PORT; it resolves
+        through challtestsrv, or through DNS_SERVER (host:port) when given."""
         tls = self.make_pebble_tls()
         dns_port, chall_mgmt = harness.free_port(), harness.free_port()
         chall = self.spawn("challtestsrv", [
@@ -74,7 +75,7 @@ class AcmeCase(harness.BurrowTestCase):
             "managementListenAddress": "127.0.0.1:%d" % mgmt_port,
             "certificate": os.path.join(tls, "api.pem"),
             "privateKey": os.path.join(tls, "api.key"),
-            "httpPort": http_port, "tlsPort": harness.free_port(),
+            "httpPort": http_port, "tlsPort": tls_port or harness.free_port(),
             "ocspResponderURL": "", "externalAccountBindingRequired": False}}
         if validity:
             conf["pebble"]["certificateValidityPeriod"] = validity
@@ -107,10 +108,11 @@ class AcmeCase(harness.BurrowTestCase):
 
     # ---- the edge ----
 
-    def start_acme_edge(self, state, http_port, directory, ca_file, extra=()):
+    def start_acme_edge(self, state, http_port, directory, ca_file, extra=(), https_port=0):
+        """HTTP_PORT None: no plain-HTTP listener (TLS-ALPN-01)."""
         edge = self.start_edge(
-            state_dir=state, http="127.0.0.1:%d" % http_port,
-            extra=["--https", "127.0.0.1:0", "--acme-email", "ops@example.net",
+            state_dir=state, http=http_port and "127.0.0.1:%d" % http_port,
+            extra=["--https", "127.0.0.1:%d" % https_port, "--acme-email", "ops@example.net",
                    "--acme-directory", directory, "--acme-ca-file", ca_file, *extra])
         edge.https_port = int(re.search(r"https=127\.0\.0\.1:(\d+)", edge.proc.read()).group(1))
         return edge
@@ -191,6 +193,36 @@ class AcmeTest(AcmeCase):
         edge.proc.wait_for(r"acme certificate failed host=bad\.test", timeout=60)
         self.assertEqual(edge.proc.count(r"acme order host=good\.test"), 0)
 
+    def test_tls_alpn_01_without_plain_http(self):
+        """An edge with no http listener gets its certificates by TLS-ALPN-01 on its https
+        listener (pebble validates on that port)."""
+        https_port = harness.free_port()
+        directory, ca_file, mgmt = self.start_pebble(harness.free_port(), tls_port=https_port)
+        state = self.path("edge-state")
+        edge = self.start_acme_edge(state, None, directory, ca_file, https_port=https_port)
+        self.assertIsNone(edge.http_port)
+        fallback = self.served(edge, "alpn.test")
+        self.create_tunnel(edge, "app", ["alpn.test"])
+        edge.proc.wait_for(r"acme challenge host=alpn\.test type=tls-alpn-01", timeout=60)
+        edge.proc.wait_for(r"acme certificate issued host=alpn\.test", timeout=60)
+        issued = self.served(edge, "alpn.test")
+        self.assertNotEqual(issued, fallback)
+        root = self.pebble_root(mgmt, ca_file)
+        ctx = ssl.create_default_context(cadata=root)
+        with socket.create_connection((harness.LOOPBACK, edge.https_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="alpn.test") as tls:
+                self.assertEqual(tls.getpeercert()["subjectAltName"], (("DNS", "alpn.test"),))
+        # With the challenge withdrawn, a client offering acme-tls/1 gets the issued
+        # certificate and no protocol (the validation's certificate is gone).
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["acme-tls/1"])
+        with socket.create_connection((harness.LOOPBACK, edge.https_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="alpn.test") as tls:
+                self.assertEqual(tls.getpeercert(binary_form=True), issued)
+                self.assertIsNone(tls.selected_alpn_protocol())
+
     def test_renews_short_lived_certificates(self):
         origin, origin_port = self.start_origin()
         http_port = harness.free_port()
@@ -223,10 +255,10 @@ class AcmeTest(AcmeCase):
             self.assertNotEqual(r.returncode, 0, extra)
             self.assertIn(want, r.stderr, extra)
             self.assertNotIn("edge ready", r.stderr, extra)
-        r = self.burrow("edge", "--state-dir", state, "--https", "127.0.0.1:0", "--tunnel",
+        r = self.burrow("edge", "--state-dir", state, "--http", "127.0.0.1:0", "--tunnel",
                         "127.0.0.1:0", "--acme-email", "a@b.test", timeout=10)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("--acme-email needs both --http (for HTTP-01) and --https", r.stderr)
+        self.assertIn("--acme-email needs --https", r.stderr)
 
 
 if __name__ == "__main__":
