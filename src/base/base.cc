@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 namespace base {
 
@@ -212,6 +213,14 @@ std::string randomBytes(size_t n) {
     off += static_cast<size_t>(r);
   }
   return out;
+}
+
+std::string formatUtc(int64_t unix_time) {
+  char when[32] = "-";
+  time_t ts = static_cast<time_t>(unix_time);
+  struct tm tm {};
+  if (gmtime_r(&ts, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return when;
 }
 
 std::string randomUuid() {

@@ -54,6 +54,9 @@ std::string randomBytes(size_t n);
 // A random id of 16 bytes formatted as a UUID (version 4).
 std::string randomUuid();
 
+// Unix seconds as "2026-12-05T06:15:05Z" (UTC); "-" for a time gmtime cannot show.
+std::string formatUtc(int64_t unix_time);
+
 // True while `pid` runs; a process that has ended but is not reaped yet (a zombie) does not.
 bool processRunning(pid_t pid);
 

@@ -58,7 +58,8 @@ struct Flags {
   // edge
   tunnel::EdgeOptions edge;
   std::string name, hostname, endpoint, output, edge_grace = "30s";
-  std::string port;  // edge route tcp: checked (1-65535) by tunnel::routeTcp
+  std::vector<std::string> zones;  // edge login-token create
+  std::string port;                // edge route tcp: checked (1-65535) by tunnel::routeTcp
   std::string idle_timeout = "60s", body_timeout = "60s", send_timeout = "60s";
   // tunnel run / ingress: --config and --token-file default to config.yml and token here
   std::string tunnel_state_dir = supervise::defaultStateDir();
@@ -127,14 +128,6 @@ int tunnelCreate(Flags& f) {
   return kOk;
 }
 
-std::string utcTime(int64_t unix_time) {
-  char when[32] = "-";
-  time_t ts = static_cast<time_t>(unix_time);
-  struct tm tm {};
-  if (gmtime_r(&ts, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return when;
-}
-
 std::string joined(const std::vector<std::string>& v, const char* sep) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
@@ -143,40 +136,57 @@ std::string joined(const std::vector<std::string>& v, const char* sep) {
 
 const char* kNoEdge = "no edge runs on this state directory: live connections unknown";
 
-int tunnelList(Flags& f) {
-  auto list = tunnel::listTunnels(f.edge.state_dir);
-  if (!list) return fail(list.error());
+void printTunnels(const std::vector<tunnel::TunnelInfo>& list) {
   std::printf("%-36s  %-20s  %-20s  %-11s  %s\n", "ID", "NAME", "CREATED", "CONNECTIONS",
               "HOSTNAMES");
   bool edge_runs = true;
-  for (const auto& t : *list) {
+  for (const auto& t : list) {
     edge_runs = edge_runs && t.connections.has_value();
     std::string conns = t.connections ? std::to_string(t.connections->size()) : "-";
     std::printf("%-36s  %-20s  %-20s  %-11s  %s\n", t.id.c_str(), t.name.c_str(),
-                utcTime(t.created_unix).c_str(), conns.c_str(), joined(t.hostnames, ",").c_str());
+                base::formatUtc(t.created_unix).c_str(), conns.c_str(),
+                joined(t.hostnames, ",").c_str());
   }
-  if (!list->empty() && !edge_runs) std::fprintf(stderr, "%s\n", kNoEdge);
+  if (!list.empty() && !edge_runs) std::fprintf(stderr, "%s\n", kNoEdge);
+}
+
+void printTunnel(const tunnel::TunnelInfo& t) {
+  std::printf("NAME:     %s\nID:       %s\nCREATED:  %s\nROUTES:   %s\n", t.name.c_str(),
+              t.id.c_str(), base::formatUtc(t.created_unix).c_str(),
+              joined(t.hostnames, ", ").c_str());
+  if (!t.connections) {
+    std::printf("\n%s\n", kNoEdge);
+    return;
+  }
+  if (t.connections->empty()) {
+    std::printf("\nno connector is connected\n");
+    return;
+  }
+  std::printf("\n%-36s  %-36s  %-5s  %-22s  %s\n", "CONNECTOR ID", "CONNECTION ID", "INDEX",
+              "ORIGIN ADDRESS", "SINCE");
+  for (const auto& c : *t.connections)
+    std::printf("%-36s  %-36s  %-5u  %-22s  %s\n", c.connector_id.c_str(), c.connection_id.c_str(),
+                c.index, c.peer.c_str(), base::formatUtc(c.since_unix).c_str());
+}
+
+void printRoutes(const std::vector<tunnel::RouteInfo>& routes) {
+  std::printf("%-40s  %-20s  %s\n", "HOSTNAME", "TUNNEL", "TUNNEL ID");
+  for (const auto& r : routes)
+    std::printf("%-40s  %-20s  %s\n", r.hostname.c_str(), r.tunnel_name.c_str(),
+                r.tunnel_id.c_str());
+}
+
+int tunnelList(Flags& f) {
+  auto list = tunnel::listTunnels(f.edge.state_dir);
+  if (!list) return fail(list.error());
+  printTunnels(*list);
   return kOk;
 }
 
 int tunnelInfo(Flags& f) {
   auto t = tunnel::tunnelInfo(f.edge.state_dir, f.name);
   if (!t) return fail(t.error());
-  std::printf("NAME:     %s\nID:       %s\nCREATED:  %s\nROUTES:   %s\n", t->name.c_str(),
-              t->id.c_str(), utcTime(t->created_unix).c_str(), joined(t->hostnames, ", ").c_str());
-  if (!t->connections) {
-    std::printf("\n%s\n", kNoEdge);
-    return kOk;
-  }
-  if (t->connections->empty()) {
-    std::printf("\nno connector is connected\n");
-    return kOk;
-  }
-  std::printf("\n%-36s  %-36s  %-5s  %-22s  %s\n", "CONNECTOR ID", "CONNECTION ID", "INDEX",
-              "ORIGIN ADDRESS", "SINCE");
-  for (const auto& c : *t->connections)
-    std::printf("%-36s  %-36s  %-5u  %-22s  %s\n", c.connector_id.c_str(), c.connection_id.c_str(),
-                c.index, c.peer.c_str(), utcTime(c.since_unix).c_str());
+  printTunnel(*t);
   return kOk;
 }
 
@@ -209,10 +219,7 @@ int routeList(Flags& f) {
   if (!routes) return fail(routes.error());
   auto tcp = tunnel::listTcpRoutes(f.edge.state_dir);
   if (!tcp) return fail(tcp.error());
-  std::printf("%-40s  %-20s  %s\n", "HOSTNAME", "TUNNEL", "TUNNEL ID");
-  for (const auto& r : *routes)
-    std::printf("%-40s  %-20s  %s\n", r.hostname.c_str(), r.tunnel_name.c_str(),
-                r.tunnel_id.c_str());
+  printRoutes(*routes);
   if (tcp->empty()) return kOk;
   std::printf("\n%-10s  %-40s  %s\n", "TCP PORT", "HOSTNAME", "TUNNEL");
   for (const auto& r : *tcp)
@@ -247,8 +254,100 @@ int routeDelete(Flags& f) {
   return kOk;
 }
 
+int loginCreate(Flags& f) {
+  auto token = tunnel::createLogin(f.edge.state_dir, f.name, f.zones, f.endpoint, f.output);
+  if (!token) return fail(token.error());
+  if (f.output.empty())
+    std::printf("%s\n", token->c_str());
+  else
+    std::fprintf(stderr, "created a login; its token is in %s (mode 0600)\n", f.output.c_str());
+  return kOk;
+}
+
+int loginList(Flags& f) {
+  auto logins = tunnel::listLogins(f.edge.state_dir);
+  if (!logins) return fail(logins.error());
+  std::printf("%-20s  %-36s  %-20s  %-20s  %s\n", "NAME", "ID", "CREATED", "REVOKED", "ZONES");
+  for (const auto& l : *logins)
+    std::printf("%-20s  %-36s  %-20s  %-20s  %s\n", l.name.c_str(), l.id.c_str(),
+                base::formatUtc(l.created_unix).c_str(),
+                l.revoked_unix ? base::formatUtc(l.revoked_unix).c_str() : "-",
+                joined(l.zones, ",").c_str());
+  return kOk;
+}
+
+int loginRevoke(Flags& f) {
+  if (auto r = tunnel::revokeLogin(f.edge.state_dir, f.name); !r) return fail(r.error());
+  std::fprintf(stderr,
+               "revoked login %s: its token is refused from now on; tunnels it made keep "
+               "running\n",
+               f.name.c_str());
+  return kOk;
+}
+
+int homeLogin(Flags& f) {
+  auto v = tunnel::loginHome(f.tunnel_state_dir, f.token_file);
+  if (!v) return fail(v.error());
+  std::fprintf(stderr,
+               "logged in to the edge %s as login %s (zones: %s); stored in %s/login.token\n",
+               v->endpoint.c_str(), v->name.c_str(), joined(v->zones, ", ").c_str(),
+               f.tunnel_state_dir.c_str());
+  return kOk;
+}
+
+int homeCreate(Flags& f) {
+  auto id = tunnel::remoteCreateTunnel(f.tunnel_state_dir, f.name, f.output);
+  if (!id) return fail(id.error());
+  std::fprintf(
+      stderr, "tunnel token written to %s (mode 0600)\n",
+      (f.output.empty() ? f.tunnel_state_dir + "/" + f.name + ".token" : f.output).c_str());
+  std::printf("Created tunnel %s with id %s\n", f.name.c_str(), id->c_str());
+  return kOk;
+}
+
+int homeList(Flags& f) {
+  auto list = tunnel::remoteListTunnels(f.tunnel_state_dir);
+  if (!list) return fail(list.error());
+  printTunnels(*list);
+  return kOk;
+}
+
+int homeInfo(Flags& f) {
+  auto t = tunnel::remoteTunnelInfo(f.tunnel_state_dir, f.name);
+  if (!t) return fail(t.error());
+  printTunnel(*t);
+  return kOk;
+}
+
+int homeDelete(Flags& f) {
+  if (auto r = tunnel::remoteDeleteTunnel(f.tunnel_state_dir, f.name); !r) return fail(r.error());
+  std::fprintf(stderr, "deleted tunnel %s and its routes\n", f.name.c_str());
+  return kOk;
+}
+
+int homeRouteDns(Flags& f) {
+  if (auto r = tunnel::remoteRouteDns(f.tunnel_state_dir, f.name, f.hostname); !r)
+    return fail(r.error());
+  std::fprintf(stderr, "routed %s to tunnel %s\n", f.hostname.c_str(), f.name.c_str());
+  return kOk;
+}
+
+int homeRouteList(Flags& f) {
+  auto routes = tunnel::remoteListRoutes(f.tunnel_state_dir);
+  if (!routes) return fail(routes.error());
+  printRoutes(*routes);
+  return kOk;
+}
+
+int homeRouteDelete(Flags& f) {
+  if (auto r = tunnel::remoteDeleteRoute(f.tunnel_state_dir, f.hostname); !r)
+    return fail(r.error());
+  std::fprintf(stderr, "deleted route %s\n", f.hostname.c_str());
+  return kOk;
+}
+
 tunnel::Sources sources(const Flags& f) {
-  return {f.url, f.config_file, f.token_file, f.tunnel_state_dir};
+  return {f.url, f.config_file, f.token_file, f.tunnel_state_dir, f.name};
 }
 
 int tunnelRun(Flags& f) {
@@ -483,8 +582,10 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   edge->add_option("--key", f.edge.key_file, "PEM private key for --https");
   edge->add_flag("--redirect-https", f.edge.redirect_https,
                  "answer plain-http requests for routed hosts with 308 to https");
-  edge->add_option("--acme-email", f.edge.acme_email,
-                   "get certificates for the routed names by ACME (HTTP-01), account contact E");
+  edge->add_option(
+      "--acme-email", f.edge.acme_email,
+      "get certificates for the routed names by ACME (HTTP-01, or TLS-ALPN-01 without --http), "
+      "account contact E");
   edge->add_option("--acme-directory", f.edge.acme_directory,
                    "ACME directory URL (default: Let's Encrypt production)");
   edge->add_option("--acme-ca-file", f.edge.acme_ca_file,
@@ -561,20 +662,44 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
       route->add_subcommand("delete", "remove the route of HOSTNAME, or TCP port tcp:PORT");
   rdel->add_option("HOSTNAME", f.hostname, "a routed hostname or *.zone, or tcp:PORT")->required();
   table.push_back({rdel, routeDelete});
+  auto* login = edge->add_subcommand("login-token", "logins that manage tunnels from home");
+  login->require_subcommand(1);
+  auto* lcreate = login->add_subcommand("create", "create a login for zones and print its token");
+  lcreate
+      ->add_option("--zone", f.zones,
+                   "a zone the login may route hostnames in (the name and all below it); "
+                   "repeat for more")
+      ->type_name("ZONE");
+  lcreate->add_option("--name", f.name, "the login's name (default: login- and its id's start)");
+  lcreate->add_option("--endpoint", f.endpoint,
+                      "HOST:PORT of the tunnel listener (default: the edge's last --tunnel "
+                      "address)");
+  lcreate->add_option("-o,--output", f.output, "write the token to this new file (mode 0600)");
+  table.push_back({lcreate, loginCreate});
+  auto* llist = login->add_subcommand("list", "list logins, their zones and revocations");
+  table.push_back({llist, loginList});
+  auto* lrevoke = login->add_subcommand("revoke", "refuse a login's token from now on");
+  lrevoke->add_option("NAME", f.name, "login name or id")->required();
+  table.push_back({lrevoke, loginRevoke});
   auto* cert = edge->add_subcommand("cert", "certificates obtained by ACME");
   cert->require_subcommand(1);
   auto* clist = cert->add_subcommand("list", "list names, issuers, expiry and last errors");
   table.push_back({clist, certList});
-  for (auto* sub : {create, list, info, del, dns, rtcp, rlist, rdel, clist})
+  for (auto* sub :
+       {create, list, info, del, dns, rtcp, rlist, rdel, clist, lcreate, llist, lrevoke})
     sub->add_option("--state-dir", f.edge.state_dir, "the edge's state directory")
         ->capture_default_str();
 }
 
 void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table) {
   // burrow tunnel run | ingress validate | ingress rule
-  auto* tun = app.add_subcommand("tunnel", "run a connector, or check its ingress rules");
+  auto* tun = app.add_subcommand(
+      "tunnel", "run a connector, check its ingress rules, or manage tunnels with a login");
   tun->require_subcommand(1);
   auto* trun = tun->add_subcommand("run", "dial the edge and serve the ingress rules");
+  trun->add_option("NAME", f.name,
+                   "a tunnel made with burrow tunnel create: its token is NAME.token in "
+                   "--state-dir");
   trun->add_option("--token-file", f.token_file, "file holding the tunnel token (mode 0600)");
   trun->add_option("--ha-connections", f.ha_connections, "connections to the edge")
       ->capture_default_str();
@@ -600,6 +725,41 @@ void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table) {
   rule->add_option("URL", f.rule_url, "URL to match")->required();
   rule->add_option("-f,--file", f.stack_file, "a stack file: its routes, and the service reached");
   table.push_back({rule, ingressRule});
+
+  // With a login (burrow edge login-token create), from home: cloudflared's names.
+  auto* hlogin = tun->add_subcommand("login", "check a login token with its edge and keep it");
+  hlogin->add_option("--token-file", f.token_file, "file holding the login token (mode 0600)")
+      ->required();
+  table.push_back({hlogin, homeLogin});
+  auto* hcreate = tun->add_subcommand("create", "create a tunnel on the edge of the login");
+  hcreate->add_option("NAME", f.name, "tunnel name")->required();
+  hcreate->add_option("-o,--output", f.output,
+                      "write the token to this new file (default: NAME.token in --state-dir)");
+  table.push_back({hcreate, homeCreate});
+  auto* hlist = tun->add_subcommand("list", "list the tunnels the login may manage");
+  table.push_back({hlist, homeList});
+  auto* hinfo = tun->add_subcommand("info", "show a tunnel and its live connections");
+  hinfo->add_option("NAME", f.name, "tunnel name or id")->required();
+  table.push_back({hinfo, homeInfo});
+  auto* hdel = tun->add_subcommand("delete", "delete a tunnel and its routes");
+  hdel->add_option("NAME", f.name, "tunnel name or id")->required();
+  table.push_back({hdel, homeDelete});
+  auto* hroute = tun->add_subcommand("route", "route hostnames in the login's zones");
+  hroute->require_subcommand(1);
+  auto* hdns = hroute->add_subcommand("dns", "route HOSTNAME (or *.zone) to tunnel NAME");
+  hdns->add_option("NAME", f.name, "tunnel name or id")->required();
+  hdns->add_option("HOSTNAME", f.hostname, "exact hostname or *.zone")->required();
+  table.push_back({hdns, homeRouteDns});
+  auto* hrlist = hroute->add_subcommand("list", "list the routes of the login's tunnels");
+  table.push_back({hrlist, homeRouteList});
+  auto* hrdel = hroute->add_subcommand("delete", "remove the route of HOSTNAME");
+  hrdel->add_option("HOSTNAME", f.hostname, "a routed hostname or *.zone")->required();
+  table.push_back({hrdel, homeRouteDelete});
+  for (auto* sub : {hlogin, hcreate, hlist, hinfo, hdel, hdns, hrlist, hrdel})
+    sub->add_option("--state-dir", f.tunnel_state_dir,
+                    "where the login (login.token) and tunnel tokens are kept (as root "
+                    "/var/lib/burrow, otherwise $XDG_STATE_HOME/burrow)")
+        ->capture_default_str();
   for (auto* sub : {trun, validate, rule}) {
     sub->add_option("--config", f.config_file,
                     "cloudflared-style config.yml (default: config.yml in --state-dir)");

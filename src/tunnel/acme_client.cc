@@ -68,44 +68,6 @@ base::Result<Url> parseHttpsUrl(std::string_view url) {
 base::Result<HttpReply> httpsRequest(SSL_CTX* ctx, std::string_view method, std::string_view url,
                                      std::string_view content_type, std::string_view body) {
   ASSIGN_OR_RETURN(Url u, parseHttpsUrl(url));
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(u.host.c_str(), u.port.c_str(), &hints, &res); rc != 0)
-    return base::invalid("resolve {}: {}", u.host, gai_strerror(rc));
-  base::UniqueFd fd;
-  std::string last = "no address";
-  for (addrinfo* a = res; a; a = a->ai_next) {
-    base::UniqueFd s(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
-    if (!s.valid()) continue;
-    timeval tv{15, 0};
-    ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    ::setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));  // see socket(7): connect too
-    if (base::retryEintr([&] { return ::connect(s.get(), a->ai_addr, a->ai_addrlen); }) == 0) {
-      fd = std::move(s);
-      break;
-    }
-    last = std::strerror(errno);
-  }
-  ::freeaddrinfo(res);
-  if (!fd.valid()) return base::invalid("connect {}:{}: {}", u.host, u.port, last);
-
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx), SSL_free);
-  if (!ssl) return base::invalid("TLS: {}", sslErrs());
-  SSL_set_fd(ssl.get(), fd.get());
-  // No SNI for an address literal (RFC 6066 section 3); SSL_set1_host checks either.
-  in6_addr any{};
-  if (::inet_pton(AF_INET, u.host.c_str(), &any) != 1 &&
-      ::inet_pton(AF_INET6, u.host.c_str(), &any) != 1)
-    SSL_set_tlsext_host_name(ssl.get(), u.host.c_str());
-  SSL_set1_host(ssl.get(), u.host.c_str());
-  if (SSL_connect(ssl.get()) != 1) {
-    long v = SSL_get_verify_result(ssl.get());
-    if (v != X509_V_OK)
-      return base::invalid("TLS to {}: certificate not trusted: {}", u.host,
-                           X509_verify_cert_error_string(v));
-    return base::invalid("TLS to {}: {}", u.host, sslErrs());
-  }
   std::string req = fmt::format(
       "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: burrow-edge\r\nAccept: */*\r\n"
       "Connection: close\r\n",
@@ -114,16 +76,7 @@ base::Result<HttpReply> httpsRequest(SSL_CTX* ctx, std::string_view method, std:
   if (method == "POST") req += fmt::format("Content-Length: {}\r\n", body.size());
   req += "\r\n";
   req += body;
-  if (SSL_write(ssl.get(), req.data(), static_cast<int>(req.size())) <= 0)
-    return base::invalid("send to {}: {}", u.host, sslErrs());
-  std::string raw;
-  char buf[16384];
-  for (;;) {
-    int n = SSL_read(ssl.get(), buf, sizeof(buf));
-    if (n <= 0) break;
-    raw.append(buf, static_cast<size_t>(n));
-    if (raw.size() > (4 << 20)) return base::invalid("reply from {} too large", u.host);
-  }
+  ASSIGN_OR_RETURN(std::string raw, tlsRoundTrip(ctx, u.host, u.port, true, req, 4 << 20));
   return parseHttpReply(raw, method == "HEAD");
 }
 

@@ -13,6 +13,7 @@
 #include "tunnel/acme.h"
 #include "tunnel/edge_state.h"
 #include "tunnel/live.h"
+#include "tunnel/manage.h"
 #include "tunnel/token.h"
 #include "tunnel/tunnel.h"
 
@@ -40,8 +41,10 @@ base::Result<std::string> dialableEndpoint(const std::string& given, const std::
   return endpoint;
 }
 
+}  // namespace
+
 // Writes TOKEN to a new FILE of mode 0600; an existing FILE is refused, not replaced.
-base::Result<void> writeTokenFile(const std::string& path, const std::string& token) {
+base::Result<void> writeNewTokenFile(const std::string& path, const std::string& token) {
   // O_EXCL: a token is never written over another file (or through a symlink).
   base::UniqueFd fd(base::retryEintr([&] {
     return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -61,6 +64,19 @@ base::Result<void> writeTokenFile(const std::string& path, const std::string& to
   return {};
 }
 
+namespace {
+// Saves STATE with a new tunnel or login whose token is TEXT, writing it to OUTPUT (unless "")
+// first: what was made is never saved without its token, and the file is removed when the
+// state cannot be saved.
+base::Result<void> saveWithToken(const EdgeState& state, const std::string& output,
+                                 const std::string& text) {
+  if (!output.empty()) RETURN_IF_ERROR(writeNewTokenFile(output, text));
+  if (auto r = state.save(); !r) {
+    if (!output.empty()) ::unlink(output.c_str());
+    return base::Unexpected(r.error());
+  }
+  return {};
+}
 }  // namespace
 
 base::Result<std::string> createTunnel(const std::string& state_dir, const std::string& name,
@@ -78,14 +94,50 @@ base::Result<std::string> createTunnel(const std::string& state_dir, const std::
   token.endpoint = std::move(dial);
   token.pin = std::move(pin);
   std::string text = encodeToken(token);
-  // The file first: a tunnel whose token could not be written is never saved.
-  if (!output.empty()) RETURN_IF_ERROR(writeTokenFile(output, text));
-  if (auto r = state.save(); !r) {
-    if (!output.empty()) ::unlink(output.c_str());
-    return base::Unexpected(r.error());
-  }
+  RETURN_IF_ERROR(saveWithToken(state, output, text));
   LOG_INFO("tunnel created name={} id={} endpoint={}", rec.name, rec.id, token.endpoint);
   return text;
+}
+
+base::Result<std::string> createLogin(const std::string& state_dir, const std::string& name,
+                                      const std::vector<std::string>& zones,
+                                      const std::string& endpoint, const std::string& output) {
+  ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  ASSIGN_OR_RETURN(std::string dial, dialableEndpoint(endpoint, state.lastTunnelAddr()));
+  ASSIGN_OR_RETURN(std::string pin, state.ensureIdentity());
+  LoginToken token;
+  token.secret = base::randomBytes(kSecretSize);
+  std::string chosen = name;
+  if (chosen.empty()) {
+    // The id is drawn by addLogin; a name from a fresh UUID's prefix is as unlikely to clash.
+    chosen = "login-" + base::randomUuid().substr(0, 8);
+  }
+  ASSIGN_OR_RETURN(LoginRecord rec, state.addLogin(chosen, token.secret, zones));
+  token.login_id = rec.id;
+  token.endpoint = std::move(dial);
+  token.pin = std::move(pin);
+  std::string text = encodeLoginToken(token);
+  RETURN_IF_ERROR(saveWithToken(state, output, text));
+  LOG_INFO("login created name={} id={} zones={}", rec.name, rec.id, rec.zones.size());
+  return text;
+}
+
+base::Result<std::vector<LoginInfo>> listLogins(const std::string& state_dir) {
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  std::vector<LoginInfo> out;
+  for (const LoginRecord& l : state.logins())
+    out.push_back({l.id, l.name, l.zones, l.created_unix, l.revoked_unix});
+  return out;
+}
+
+base::Result<void> revokeLogin(const std::string& state_dir, const std::string& name_or_id) {
+  ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(state_dir));
+  ASSIGN_OR_RETURN(EdgeState state, EdgeState::open(state_dir));
+  RETURN_IF_ERROR(state.revokeLogin(name_or_id));
+  RETURN_IF_ERROR(state.save());
+  LOG_INFO("login revoked login={}", name_or_id);
+  return {};
 }
 
 namespace {
@@ -243,7 +295,19 @@ base::Result<config::TunnelConfig> loadRules(const Sources& s, std::string* file
 }
 
 base::Result<std::string> findToken(const Sources& s, const config::TunnelConfig& cfg) {
-  for (const std::string* f : {&s.token_file, &cfg.token_file, &cfg.credentials_file})
+  if (!s.token_file.empty()) return readTokenFile(s.token_file);
+  if (!s.name.empty()) {
+    // Named: that tunnel's token and no other (a missing one is an error, not a fallback).
+    if (auto ok = validateTunnelName(s.name); !ok) return base::Unexpected(ok.error());
+    const std::string path = s.state_dir + "/" + s.name + ".token";
+    if (::access(path.c_str(), F_OK) != 0)
+      return base::invalid(
+          "no token for tunnel {}: {} does not exist (burrow tunnel create {} "
+          "writes it)",
+          s.name, path, s.name);
+    return readTokenFile(path);
+  }
+  for (const std::string* f : {&cfg.token_file, &cfg.credentials_file})
     if (!f->empty()) return readTokenFile(*f);
   if (const char* env = std::getenv("BURROW_TUNNEL_TOKEN"); env && *env)
     return std::string(base::trim(env));

@@ -25,6 +25,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -33,6 +34,7 @@
 #include "tunnel/acme.h"
 #include "tunnel/gate.h"
 #include "tunnel/live.h"
+#include "tunnel/manage.h"
 #include "tunnel/registration.h"
 #include "tunnel/runtime.h"
 #include "tunnel/tls.h"
@@ -238,6 +240,11 @@ struct Edge::Shared {
   size_t next_tunnel_shard = 0;  // used on shard 0's thread only
   // The state directory's lock and its list of live connections (see live.h); made at start().
   std::unique_ptr<LiveRegistry> live;
+  // Logins' management calls (manage.h): answered on a thread of their own, one at a time
+  // (they lock and write the state directory); made at start().
+  std::unique_ptr<ManageApi> manage;
+  std::unique_ptr<asio::thread_pool> manage_pool;
+  std::atomic<int> manage_conns{0};
   // ACME (setAcme): HTTP-01 tokens answered on the http listener, and the issuer's thread.
   std::shared_ptr<AcmeTokens> acme_tokens;
   std::unique_ptr<AcmeIssuer> issuer;
@@ -1088,6 +1095,74 @@ struct Edge::Shard : http::Handler {
     co_return decodeRegistration(payload);
   }
 
+  // A login's management calls on the tunnel listener (manage.h): HTTP/1.1, small bodies,
+  // each answered on the management thread; at most kMaxManageConns at once.
+  struct ManageHandler : http::Handler {
+    explicit ManageHandler(Shard& s) : shard(s) {}
+    Task<void> handle(http::RequestHead& req, http::BodyReader& body,
+                      http::ResponseWriter& out) override {
+      std::string in;
+      ManageReply reply;
+      bool too_large = false;
+      char buf[4096];
+      for (;;) {
+        auto n = co_await body.read(buf, sizeof(buf));
+        if (!n) co_return;  // the client went away
+        if (*n == 0) break;
+        if (in.size() + *n > kMaxManageBody) {
+          too_large = true;
+          body.cancel();
+          break;
+        }
+        in.append(buf, *n);
+      }
+      if (too_large) {
+        reply = {413,
+                 fmt::format("{{\"error\":\"request body over {} bytes\"}}\n", kMaxManageBody)};
+      } else {
+        const std::string* auth = req.find("authorization");
+        Shared& sh = *shard.edge.shared_;
+        reply = co_await asio::co_spawn(
+            *sh.manage_pool,
+            [&sh, &req, &in, auth]() -> Task<ManageReply> {
+              co_return sh.manage->handle(req.method, req.target, auth ? *auth : "", in,
+                                          req.client_ip);
+            },
+            use_awaitable);
+        if (reply.changed) shard.edge.reload();
+      }
+      http::ResponseHead head;
+      head.status = reply.status;
+      head.headers.push_back({"content-type", "application/json"});
+      head.content_length = reply.body.size();
+      if (!co_await out.writeHead(std::move(head))) co_return;
+      if (!co_await out.writeBody(reply.body.data(), reply.body.size())) co_return;
+      (void)co_await out.finish();
+    }
+    Shard& shard;
+  };
+
+  static constexpr int kMaxManageConns = 64;
+
+  Task<void> serveManage(std::unique_ptr<TlsSocket> stream, std::string peer_ip) {
+    auto& count = edge.shared_->manage_conns;
+    if (count.fetch_add(1) >= kMaxManageConns) {
+      count.fetch_sub(1);
+      LOG_WARN("management connection refused peer={} reason=too many at once", peer_ip);
+      co_return;
+    }
+    struct Release {
+      std::atomic<int>& c;
+      ~Release() { c.fetch_sub(1); }
+    } release{count};
+    ManageHandler handler(*this);
+    http::ServerLimits limits;
+    limits.idle_timeout = std::chrono::seconds(10);
+    limits.body_timeout = std::chrono::seconds(10);
+    limits.send_timeout = std::chrono::seconds(10);
+    co_await http::serveHttp1(std::move(stream), handler, limits);
+  }
+
   Task<void> tunnelConnection(tcp::socket sock) {
     boost::system::error_code e0;
     auto peer = sock.remote_endpoint(e0);
@@ -1096,6 +1171,17 @@ struct Edge::Shard : http::Handler {
     std::optional<Watchdog> dog(std::in_place, ioc, stream->next_layer(), kHandshakeTimeout);
     if (auto ec = co_await handshake(*stream)) {
       LOG_WARN("tunnel peer dropped peer={} reason=tls error={}", peer_s, ec.message());
+      co_return;
+    }
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(stream->native_handle(), &alpn, &alpn_len);
+    if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_len) == kManageAlpn) {
+      dog.reset();
+      // A named string: g++ 12 copies a prvalue argument of a coroutine bitwise into the
+      // callee's frame, so a short (in-place) temporary would be freed from the wrong frame.
+      std::string peer_ip = e0 ? "" : peer.address().to_string();
+      co_await serveManage(std::move(stream), std::move(peer_ip));
       co_return;
     }
     auto reg = co_await readRegistration(*stream);
@@ -1181,6 +1267,9 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
                                          shared_->limits.max_connections_per_client);
   // First: a second edge on the same state directory is refused before it binds anything.
   ASSIGN_OR_RETURN(shared_->live, LiveRegistry::open(first.state.dir()));
+  shared_->manage = std::make_unique<ManageApi>(
+      first.state.dir(), [live = shared_->live.get()] { return live->snapshot(); });
+  shared_->manage_pool = std::make_unique<asio::thread_pool>(1);
   {
     ASSIGN_OR_RETURN(base::UniqueFd lock, EdgeState::lock(first.state.dir()));
     RETURN_IF_ERROR(first.state.ensureIdentity());

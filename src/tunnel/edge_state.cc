@@ -44,6 +44,7 @@ bool pathExists(const std::string& path) {
 
 // Parses state.json. `where` prefixes every error so that a user can find the bad entry.
 struct Parsed {
+  std::vector<LoginRecord> logins;
   std::vector<TunnelRecord> tunnels;
   std::vector<RouteRecord> routes;
   std::vector<TcpRouteRecord> tcp_routes;
@@ -92,6 +93,55 @@ base::Result<void> parseState(const std::string& where, std::string_view text, P
     return {};
   };
 
+  auto int64 = [&](const json& obj, const char* key, const std::string& at, bool required,
+                   int64_t* value) -> base::Result<void> {
+    auto it = obj.find(key);
+    if (it == obj.end() && !required) return {};
+    if (it == obj.end() || !it->is_number_integer())
+      return base::invalid("{}: {}: missing or non-integer \"{}\"", where, at, key);
+    *value = it->get<int64_t>();
+    return {};
+  };
+
+  auto ls = j.find("logins");
+  if (ls != j.end() && !ls->is_array())
+    return base::invalid("{}: \"logins\" is not an array", where);
+  if (ls != j.end()) {
+    for (size_t i = 0; i < ls->size(); ++i) {
+      const json& l = (*ls)[i];
+      const std::string at = fmt::format("logins[{}]", i);
+      if (!l.is_object()) return base::invalid("{}: {} is not an object", where, at);
+      LoginRecord rec;
+      RETURN_IF_ERROR(str(l, "id", at, &rec.id));
+      RETURN_IF_ERROR(str(l, "name", at, &rec.name));
+      RETURN_IF_ERROR(str(l, "secret_sha256", at, &rec.secret_sha256));
+      if (!isUuid(rec.id)) return base::invalid("{}: {}: id is not a UUID", where, at);
+      if (auto ok = validateTunnelName(rec.name); !ok)
+        return base::invalid("{}: {}: {}", where, at, ok.error().message());
+      if (!isSha256Hex(rec.secret_sha256))
+        return base::invalid("{}: {}: secret_sha256 is not 64 lowercase hex characters", where, at);
+      RETURN_IF_ERROR(int64(l, "created", at, true, &rec.created_unix));
+      RETURN_IF_ERROR(int64(l, "revoked", at, false, &rec.revoked_unix));
+      auto zs = l.find("zones");
+      if (zs == l.end() || !zs->is_array())
+        return base::invalid("{}: {}: missing or non-array \"zones\"", where, at);
+      for (const json& z : *zs) {
+        if (!z.is_string()) return base::invalid("{}: {}: a zone is not a string", where, at);
+        auto norm = normalizeRouteHostname(z.get<std::string>());
+        if (!norm || *norm != z.get<std::string>() || norm->starts_with("*."))
+          return base::invalid("{}: {}: zone '{}' is not a lowercase hostname", where, at,
+                               z.get<std::string>());
+        rec.zones.push_back(*norm);
+      }
+      for (const LoginRecord& other : out->logins) {
+        if (other.id == rec.id) return base::invalid("{}: {}: duplicate id {}", where, at, rec.id);
+        if (other.name == rec.name)
+          return base::invalid("{}: {}: duplicate name {}", where, at, rec.name);
+      }
+      out->logins.push_back(std::move(rec));
+    }
+  }
+
   auto ts = j.find("tunnels");
   if (ts != j.end() && !ts->is_array())
     return base::invalid("{}: \"tunnels\" is not an array", where);
@@ -109,10 +159,13 @@ base::Result<void> parseState(const std::string& where, std::string_view text, P
         return base::invalid("{}: {}: {}", where, at, ok.error().message());
       if (!isSha256Hex(rec.secret_sha256))
         return base::invalid("{}: {}: secret_sha256 is not 64 lowercase hex characters", where, at);
-      auto created = t.find("created");
-      if (created == t.end() || !created->is_number_integer())
-        return base::invalid("{}: {}: missing or non-integer \"created\"", where, at);
-      rec.created_unix = created->get<int64_t>();
+      RETURN_IF_ERROR(int64(t, "created", at, true, &rec.created_unix));
+      if (t.contains("login")) {
+        RETURN_IF_ERROR(str(t, "login", at, &rec.login));
+        bool known = std::any_of(out->logins.begin(), out->logins.end(),
+                                 [&](const LoginRecord& l) { return l.id == rec.login; });
+        if (!known) return base::invalid("{}: {}: login {} names no login", where, at, rec.login);
+      }
       for (const TunnelRecord& other : *tunnels) {
         if (other.id == rec.id) return base::invalid("{}: {}: duplicate id {}", where, at, rec.id);
         if (other.name == rec.name)
@@ -269,6 +322,7 @@ base::Result<EdgeState> EdgeState::open(const std::string& dir) {
   }
   Parsed p;
   RETURN_IF_ERROR(parseState("state file " + path, *text, &p));
+  st.logins_ = std::move(p.logins);
   st.tunnels_ = std::move(p.tunnels);
   st.routes_ = std::move(p.routes);
   st.tcp_routes_ = std::move(p.tcp_routes);
@@ -298,8 +352,8 @@ base::Result<std::string> EdgeState::ensureIdentity() {
   return publicKeyPin(certPath());
 }
 
-base::Result<TunnelRecord> EdgeState::addTunnel(const std::string& name,
-                                                const std::string& secret) {
+base::Result<TunnelRecord> EdgeState::addTunnel(const std::string& name, const std::string& secret,
+                                                const std::string& login) {
   RETURN_IF_ERROR(validateTunnelName(name));
   if (secret.size() != kSecretSize)
     return base::invalid("tunnel secret must be {} bytes", kSecretSize);
@@ -312,8 +366,94 @@ base::Result<TunnelRecord> EdgeState::addTunnel(const std::string& name,
   rec.name = name;
   rec.secret_sha256 = secretSha256(secret);
   rec.created_unix = static_cast<int64_t>(std::time(nullptr));
+  rec.login = login;
   tunnels_.push_back(rec);
   return rec;
+}
+
+bool inZones(const std::vector<std::string>& zones, std::string_view hostname) {
+  std::string_view h = hostname;
+  if (h.starts_with("*.")) h.remove_prefix(2);  // *.a.zone is inside zone, *.zone too
+  for (const std::string& z : zones)
+    if (h == z || (h.size() > z.size() && h.ends_with(z) && h[h.size() - z.size() - 1] == '.'))
+      return true;
+  return false;
+}
+
+base::Result<LoginRecord> EdgeState::addLogin(const std::string& name, const std::string& secret,
+                                              const std::vector<std::string>& zones) {
+  if (auto ok = validateTunnelName(name); !ok)
+    return base::invalid("login {}", ok.error().message().substr(std::string("tunnel ").size()));
+  if (secret.size() != kSecretSize)
+    return base::invalid("login secret must be {} bytes", kSecretSize);
+  for (const LoginRecord& l : logins_)
+    if (l.name == name) return base::invalid("a login named '{}' already exists ({})", name, l.id);
+  LoginRecord rec;
+  for (const std::string& z : zones) {
+    ASSIGN_OR_RETURN(std::string norm, normalizeRouteHostname(z));
+    if (norm.starts_with("*."))
+      return base::invalid("zone '{}': a zone is a name ('{}' holds every name below it)", z,
+                           norm.substr(2));
+    if (std::find(rec.zones.begin(), rec.zones.end(), norm) == rec.zones.end())
+      rec.zones.push_back(std::move(norm));
+  }
+  do {
+    rec.id = base::randomUuid();
+  } while (findLogin(rec.id) != nullptr);
+  rec.name = name;
+  rec.secret_sha256 = secretSha256(secret);
+  rec.created_unix = static_cast<int64_t>(std::time(nullptr));
+  logins_.push_back(rec);
+  return rec;
+}
+
+const LoginRecord* EdgeState::findLogin(std::string_view name_or_id) const {
+  for (const LoginRecord& l : logins_)
+    if (l.id == name_or_id) return &l;
+  for (const LoginRecord& l : logins_)
+    if (l.name == name_or_id) return &l;
+  return nullptr;
+}
+
+base::Result<void> EdgeState::revokeLogin(std::string_view name_or_id) {
+  const LoginRecord* found = findLogin(name_or_id);
+  if (found == nullptr)
+    return base::invalid("no login with name or id '{}' (see burrow edge login-token list)",
+                         name_or_id);
+  LoginRecord& l = logins_[static_cast<size_t>(found - logins_.data())];
+  if (l.revoked_unix != 0)
+    return base::invalid("login '{}' was already revoked on {}", l.name,
+                         base::formatUtc(l.revoked_unix));
+  l.revoked_unix = static_cast<int64_t>(std::time(nullptr));
+  return {};
+}
+
+base::Result<const LoginRecord*> EdgeState::authenticateLogin(std::string_view login_id,
+                                                              std::string_view secret) const {
+  const LoginRecord* l = nullptr;
+  for (const LoginRecord& r : logins_)
+    if (r.id == login_id) l = &r;
+  if (l == nullptr)
+    return base::invalid("unknown login token: this edge has no login {}", login_id);
+  const std::string got = secretSha256(secret);
+  if (got.size() != l->secret_sha256.size() ||
+      CRYPTO_memcmp(got.data(), l->secret_sha256.data(), got.size()) != 0)
+    return base::invalid("wrong secret for login '{}'", l->name);
+  // Checked after the secret, so that only the token's holder learns it was revoked.
+  if (l->revoked_unix != 0)
+    return base::invalid("login token '{}' was revoked on {}", l->name,
+                         base::formatUtc(l->revoked_unix));
+  return l;
+}
+
+bool EdgeState::mayManage(const LoginRecord& login, const TunnelRecord& tunnel) const {
+  if (tunnel.login.empty()) return false;
+  if (tunnel.login == login.id) return true;
+  const LoginRecord* maker = findLogin(tunnel.login);
+  if (maker == nullptr) return false;
+  for (const std::string& z : maker->zones)
+    if (std::find(login.zones.begin(), login.zones.end(), z) != login.zones.end()) return true;
+  return false;
 }
 
 const TunnelRecord* EdgeState::findTunnel(std::string_view name_or_id) const {
@@ -413,10 +553,22 @@ std::optional<std::string> EdgeState::routeFor(std::string_view host) const {
 base::Result<void> EdgeState::save() const {
   json tunnels = json::array();
   for (const TunnelRecord& t : tunnels_) {
-    tunnels.push_back({{"id", t.id},
-                       {"name", t.name},
-                       {"secret_sha256", t.secret_sha256},
-                       {"created", t.created_unix}});
+    json rec = {{"id", t.id},
+                {"name", t.name},
+                {"secret_sha256", t.secret_sha256},
+                {"created", t.created_unix}};
+    if (!t.login.empty()) rec["login"] = t.login;
+    tunnels.push_back(std::move(rec));
+  }
+  json logins = json::array();
+  for (const LoginRecord& l : logins_) {
+    json rec = {{"id", l.id},
+                {"name", l.name},
+                {"secret_sha256", l.secret_sha256},
+                {"zones", l.zones},
+                {"created", l.created_unix}};
+    if (l.revoked_unix != 0) rec["revoked"] = l.revoked_unix;
+    logins.push_back(std::move(rec));
   }
   json routes = json::array();
   for (const RouteRecord& r : routes_)
@@ -428,6 +580,7 @@ base::Result<void> EdgeState::save() const {
             {"tunnels", std::move(tunnels)},
             {"routes", std::move(routes)},
             {"tcp_routes", std::move(tcp)},
+            {"logins", std::move(logins)},
             {"last_tunnel_addr", last_tunnel_addr_},
             {"last_listen_addr", last_listen_addr_}};
   RETURN_IF_ERROR(base::ensureDir(dir_, 0700));

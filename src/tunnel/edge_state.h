@@ -1,5 +1,5 @@
 // The edge's persistent state in its state directory: tunnels (id, name, SHA-256 of the
-// secret), hostname routes, the tunnel address the edge last ran with, and the edge's TLS
+// secret), hostname routes, logins, the tunnel address the edge last ran with, and the edge's TLS
 // identity (edge.key 0600 + edge.crt, made on first use). state.json is written atomically
 // with mode 0600; the directory is 0700. An EdgeState is a loaded snapshot: mutate, then
 // save(). Not thread-safe; the running edge keeps one per reload and treats it read-only.
@@ -22,7 +22,23 @@ struct TunnelRecord {
   std::string name;           // unique, [A-Za-z0-9._-]{1,64}
   std::string secret_sha256;  // hex
   int64_t created_unix = 0;
+  std::string login;  // id of the login that created it; "" = made on the edge itself
 };
+
+// A login (`edge login-token create`): lets a home machine manage tunnels and route hostnames
+// inside its zones over the tunnel listener. Revoked logins are kept (so that their tokens are
+// refused as revoked, and their tunnels keep their zones).
+struct LoginRecord {
+  std::string id;                  // UUID
+  std::string name;                // unique, as a tunnel name
+  std::string secret_sha256;       // hex
+  std::vector<std::string> zones;  // lowercase names; a zone holds itself and every name below
+  int64_t created_unix = 0;
+  int64_t revoked_unix = 0;  // 0 = in force
+};
+
+// Whether HOSTNAME (exact or "*.zone", lowercase) is ZONE or below it, for some zone of ZONES.
+bool inZones(const std::vector<std::string>& zones, std::string_view hostname);
 
 struct RouteRecord {
   std::string hostname;  // lowercase; exact or "*.zone"
@@ -75,9 +91,10 @@ class EdgeState {
   const std::string& lastListenAddr() const { return last_listen_addr_; }
   void setLastListenAddr(std::string host) { last_listen_addr_ = std::move(host); }
 
-  // Adds a tunnel named `name` with a fresh id and the given raw secret; error if the name
-  // is taken or invalid.
-  base::Result<TunnelRecord> addTunnel(const std::string& name, const std::string& secret);
+  // Adds a tunnel named `name` with a fresh id and the given raw secret, made by LOGIN (an id;
+  // "" = on the edge); error if the name is taken or invalid.
+  base::Result<TunnelRecord> addTunnel(const std::string& name, const std::string& secret,
+                                       const std::string& login = "");
   const TunnelRecord* findTunnel(std::string_view name_or_id) const;
   // Removes the tunnel, its routes, and the TCP routes that no longer reach a tunnel then.
   base::Result<void> removeTunnel(std::string_view name_or_id);
@@ -88,6 +105,23 @@ class EdgeState {
   // the same pair; a port already carried to another hostname is an error naming it.
   base::Result<void> addTcpRoute(std::string_view hostname, uint16_t port);
   base::Result<void> removeTcpRoute(uint16_t port);
+
+  const std::vector<LoginRecord>& logins() const { return logins_; }
+  // Adds a login NAME (as a tunnel name; unique among logins) for ZONES (hostnames, exact:
+  // no "*."; duplicates dropped) with the given raw secret.
+  base::Result<LoginRecord> addLogin(const std::string& name, const std::string& secret,
+                                     const std::vector<std::string>& zones);
+  const LoginRecord* findLogin(std::string_view name_or_id) const;
+  // Marks the login revoked (at most once: a second revoke is an error saying when).
+  base::Result<void> revokeLogin(std::string_view name_or_id);
+  // The login a token names, when its secret matches and it is in force; the error says which
+  // of unknown, revoked or wrong secret it is (constant-time compare).
+  base::Result<const LoginRecord*> authenticateLogin(std::string_view login_id,
+                                                     std::string_view secret) const;
+  // The rule for logins (README, "Connect from home"): LOGIN may manage TUNNEL when a login
+  // made it that shares a zone with LOGIN (itself included). Tunnels made on the edge are the
+  // edge's alone.
+  bool mayManage(const LoginRecord& login, const TunnelRecord& tunnel) const;
 
   // Registration check: Accepted, UnknownTunnel or BadSecret (constant-time compare).
   Verdict authenticate(std::string_view tunnel_id, std::string_view secret) const;
@@ -104,6 +138,7 @@ class EdgeState {
   std::vector<TunnelRecord> tunnels_;
   std::vector<RouteRecord> routes_;
   std::vector<TcpRouteRecord> tcp_routes_;  // every hostname routes (routeFor) to a tunnel
+  std::vector<LoginRecord> logins_;
   std::string last_tunnel_addr_;
   std::string last_listen_addr_;
 };

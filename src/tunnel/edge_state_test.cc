@@ -340,5 +340,94 @@ TEST_F(EdgeStateTest, EnsureIdentityMakesKeyOnceAndReturnsStablePin) {
   EXPECT_NE(*fresh, *pin);
 }
 
+TEST(Zones, HoldTheNameAndEverythingBelowIt) {
+  std::vector<std::string> zones{"example.net", "home.org"};
+  EXPECT_TRUE(inZones(zones, "example.net"));
+  EXPECT_TRUE(inZones(zones, "a.example.net"));
+  EXPECT_TRUE(inZones(zones, "a.b.home.org"));
+  EXPECT_TRUE(inZones(zones, "*.example.net"));
+  EXPECT_TRUE(inZones(zones, "*.a.example.net"));
+  EXPECT_FALSE(inZones(zones, "badexample.net"));
+  EXPECT_FALSE(inZones(zones, "example.net.evil.org"));
+  EXPECT_FALSE(inZones(zones, "net"));
+  EXPECT_FALSE(inZones({}, "example.net"));
+}
+
+TEST_F(EdgeStateTest, LoginsAuthenticateRevokeAndPersist) {
+  auto st = openOrDie();
+  const std::string secret = base::randomBytes(kSecretSize);
+  auto l = st.addLogin("home", secret, {"Example.NET", "example.net", "lab.org"});
+  ASSERT_TRUE(l) << l.error().message();
+  EXPECT_EQ(l->zones, (std::vector<std::string>{"example.net", "lab.org"}));
+  EXPECT_FALSE(st.addLogin("home", secret, {}));  // names are unique
+  auto star = st.addLogin("other", secret, {"*.example.net"});
+  ASSERT_FALSE(star);
+  EXPECT_NE(star.error().message().find("a zone is a name"), std::string::npos);
+  auto badname = st.addLogin("a b", secret, {});
+  ASSERT_FALSE(badname);
+  EXPECT_EQ(badname.error().message().find("login name 'a b' may only contain"), 0u)
+      << badname.error().message();
+
+  auto ok = st.authenticateLogin(l->id, secret);
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ((*ok)->name, "home");
+  auto wrong = st.authenticateLogin(l->id, base::randomBytes(kSecretSize));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message(), "wrong secret for login 'home'");
+  auto unknown = st.authenticateLogin(base::randomUuid(), secret);
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("unknown login token"), std::string::npos);
+
+  auto t = st.addTunnel("app", base::randomBytes(kSecretSize), l->id);
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(st.save());
+  EXPECT_TRUE(st.revokeLogin("home"));
+  auto again = st.revokeLogin("home");
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message().find("already revoked"), std::string::npos);
+  ASSERT_TRUE(st.save());
+
+  auto back = openOrDie();
+  ASSERT_EQ(back.logins().size(), 1u);
+  EXPECT_NE(back.logins()[0].revoked_unix, 0);
+  EXPECT_EQ(back.findTunnel("app")->login, l->id);
+  auto revoked = back.authenticateLogin(l->id, secret);
+  ASSERT_FALSE(revoked);
+  EXPECT_NE(revoked.error().message().find("login token 'home' was revoked on "),
+            std::string::npos);
+}
+
+TEST_F(EdgeStateTest, ALoginManagesTunnelsOfLoginsSharingAZone) {
+  auto st = openOrDie();
+  auto a = st.addLogin("a", base::randomBytes(kSecretSize), {"a.net", "shared.org"});
+  auto b = st.addLogin("b", base::randomBytes(kSecretSize), {"b.net"});
+  auto c = st.addLogin("c", base::randomBytes(kSecretSize), {"shared.org"});
+  ASSERT_TRUE(a && b && c);
+  auto ta = st.addTunnel("ta", base::randomBytes(kSecretSize), a->id);
+  auto tb = st.addTunnel("tb", base::randomBytes(kSecretSize), b->id);
+  auto te = st.addTunnel("te", base::randomBytes(kSecretSize));
+  ASSERT_TRUE(ta && tb && te);
+  EXPECT_TRUE(st.mayManage(*a, *ta));
+  EXPECT_FALSE(st.mayManage(*a, *tb));
+  EXPECT_FALSE(st.mayManage(*b, *ta));
+  EXPECT_TRUE(st.mayManage(*c, *ta));  // shares shared.org with a
+  EXPECT_FALSE(st.mayManage(*c, *tb));
+  EXPECT_FALSE(st.mayManage(*a, *te));  // made on the edge
+}
+
+TEST_F(EdgeStateTest, ATunnelNamingAnUnknownLoginIsAnError) {
+  ASSERT_TRUE(base::ensureDir(dir_, 0700));
+  ASSERT_TRUE(base::writeFileAtomic(
+      dir_ + "/state.json",
+      R"({"version":1,"tunnels":[{"id":"00000000-0000-4000-8000-000000000000","name":"t",)"
+      R"("secret_sha256":")" +
+          std::string(64, 'a') + R"(","created":1,"login":"x"}]})",
+      0600));
+  auto st = EdgeState::open(dir_);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("tunnels[0]: login x names no login"), std::string::npos)
+      << st.error().message();
+}
+
 }  // namespace
 }  // namespace tunnel

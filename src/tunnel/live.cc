@@ -56,6 +56,11 @@ void LiveRegistry::add(LiveConnection c) {
   writeLocked();
 }
 
+std::vector<LiveConnection> LiveRegistry::snapshot() {
+  std::lock_guard lock(mu_);
+  return conns_;
+}
+
 void LiveRegistry::remove(const std::string& connection_id) {
   std::lock_guard lock(mu_);
   std::erase_if(conns_, [&](const LiveConnection& c) { return c.connection_id == connection_id; });

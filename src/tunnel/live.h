@@ -27,6 +27,7 @@ class LiveRegistry {
 
   void add(LiveConnection c);
   void remove(const std::string& connection_id);
+  std::vector<LiveConnection> snapshot();
 
  private:
   LiveRegistry() = default;

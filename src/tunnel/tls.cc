@@ -1,6 +1,8 @@
 #include "tunnel/tls.h"
 #include "tunnel/tunnel.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -10,11 +12,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "base/base.h"
+#include "base/unique_fd.h"
 
 namespace tunnel {
 namespace {
@@ -123,7 +128,8 @@ bool findAlpn(const unsigned char* in, unsigned int inlen, std::string_view want
 
 int selectBurrowAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
                      const unsigned char* in, unsigned int inlen, void*) {
-  if (findAlpn(in, inlen, kAlpn, out, outlen)) return SSL_TLSEXT_ERR_OK;
+  if (findAlpn(in, inlen, kAlpn, out, outlen) || findAlpn(in, inlen, kManageAlpn, out, outlen))
+    return SSL_TLSEXT_ERR_OK;
   // A client that speaks something else is not a connector (or is one of another protocol
   // version): fail with no_application_protocol rather than talk past each other.
   return SSL_TLSEXT_ERR_ALERT_FATAL;
@@ -287,15 +293,15 @@ base::Result<SslCtxPtr> makeEdgeTunnelContext(const std::string& cert_path,
   return ctx;
 }
 
-base::Result<SslCtxPtr> makeConnectorContext(const std::string& pin_hex) {
+base::Result<SslCtxPtr> makeConnectorContext(const std::string& pin_hex, std::string_view alpn) {
   const std::string pin = base::toLower(pin_hex);
   auto bytes = base::hexDecode(pin);
   if (!bytes || bytes->size() != 32) return base::invalid("pin must be 64 hex characters");
   ASSIGN_OR_RETURN(SslCtxPtr ctx, newContext(TLS_client_method(), TLS1_3_VERSION, TLS1_3_VERSION));
-  static constexpr unsigned char kAlpnWire[] = {8, 'b', 'u', 'r', 'r', 'o', 'w', '/', '1'};
-  static_assert(sizeof(kAlpnWire) == sizeof(kAlpn), "kAlpnWire must spell kAlpn");
-  if (std::memcmp(kAlpnWire + 1, kAlpn, sizeof(kAlpn) - 1) != 0 ||
-      SSL_CTX_set_alpn_protos(ctx.get(), kAlpnWire, sizeof(kAlpnWire)) != 0)
+  if (alpn.empty() || alpn.size() > 255) return base::invalid("bad ALPN protocol id");
+  const std::string wire = static_cast<char>(alpn.size()) + std::string(alpn);
+  if (SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(wire.data()),
+                              static_cast<unsigned>(wire.size())) != 0)
     return sslError("set ALPN");
   auto* owned = new std::string(pin);
   if (SSL_CTX_set_ex_data(ctx.get(), pinIndex(), owned) != 1) {
@@ -324,6 +330,66 @@ base::Result<SslCtxPtr> makeEdgeHttpsContext(const std::string& cert_path,
   RETURN_IF_ERROR(loadCertAndKey(ctx.get(), cert_path, key_path));
   SSL_CTX_set_alpn_select_cb(ctx.get(), selectHttpsAlpn, nullptr);
   return ctx;
+}
+
+base::Result<std::string> tlsRoundTrip(SSL_CTX* ctx, const std::string& host,
+                                       const std::string& port, bool check_name,
+                                       std::string_view request, size_t max_reply) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    return base::invalid("resolve {}: {}", host, gai_strerror(rc));
+  base::UniqueFd fd;
+  std::string last = "no address";
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    base::UniqueFd s(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
+    if (!s.valid()) continue;
+    timeval tv{15, 0};
+    ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));  // see socket(7): connect too
+    if (base::retryEintr([&] { return ::connect(s.get(), a->ai_addr, a->ai_addrlen); }) == 0) {
+      fd = std::move(s);
+      break;
+    }
+    last = std::strerror(errno);
+  }
+  ::freeaddrinfo(res);
+  if (!fd.valid()) return base::invalid("connect {}:{}: {}", host, port, last);
+
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx), SSL_free);
+  if (!ssl) return base::invalid("TLS: {}", sslErrors());
+  SSL_set_fd(ssl.get(), fd.get());
+  if (check_name) {
+    // No SNI for an address literal (RFC 6066 section 3); SSL_set1_host checks either.
+    in6_addr any{};
+    if (::inet_pton(AF_INET, host.c_str(), &any) != 1 &&
+        ::inet_pton(AF_INET6, host.c_str(), &any) != 1)
+      SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+    SSL_set1_host(ssl.get(), host.c_str());
+  }
+  if (SSL_connect(ssl.get()) != 1) {
+    if (pinMismatch(ssl.get()))
+      return base::invalid("TLS to {}:{}: the edge's key does not match the pin in the token", host,
+                           port);
+    long v = SSL_get_verify_result(ssl.get());
+    if (v != X509_V_OK)
+      return base::invalid("TLS to {}: certificate not trusted: {}", host,
+                           X509_verify_cert_error_string(v));
+    return base::invalid("TLS to {}:{}: {}", host, port, sslErrors());
+  }
+  if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) <= 0)
+    return base::invalid("send to {}: {}", host, sslErrors());
+  std::string raw;
+  char buf[16384];
+  for (;;) {
+    int n = SSL_read(ssl.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    raw.append(buf, static_cast<size_t>(n));
+    if (raw.size() > max_reply) return base::invalid("reply from {} too large", host);
+  }
+  ERR_clear_error();
+  return raw;
 }
 
 const char* tlsLibrary() { return OpenSSL_version(OPENSSL_VERSION); }

@@ -43,15 +43,24 @@ bool isUuid(std::string_view s) {
   return true;
 }
 
-std::string encodeToken(const Token& t) {
-  json j = {
-      {"t", t.tunnel_id}, {"s", base::base64Encode(t.secret)}, {"e", t.endpoint}, {"p", t.pin}};
+namespace {
+
+// The members both kinds share: "s", "e", "p" (and the id under `id_key`).
+struct Common {
+  std::string id, secret, endpoint, pin;
+};
+
+std::string encodeCommon(const char* id_key, const Common& c) {
+  json j = {{id_key, c.id}, {"s", base::base64Encode(c.secret)}, {"e", c.endpoint}, {"p", c.pin}};
   // The replace handler keeps dump() from throwing on invalid UTF-8 in a caller's endpoint;
-  // decodeToken would then refuse the result instead of the process aborting.
+  // the decoder would then refuse the result instead of the process aborting.
   return base::base64Encode(j.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-base::Result<Token> decodeToken(std::string_view text) {
+// `id_key`/`id_what` name this kind's id member; `other_key`/`other_kind` the other kind's, so
+// that a token of the wrong kind is named as such rather than as "missing field".
+base::Result<Common> decodeCommon(std::string_view text, const char* id_key, const char* id_what,
+                                  const char* other_key, const char* other_kind) {
   text = base::trim(text);
   if (text.empty()) return base::invalid("token is empty");
   if (text.size() > kMaxTokenSize)
@@ -60,12 +69,17 @@ base::Result<Token> decodeToken(std::string_view text) {
   if (!raw) return base::invalid("token is not valid base64: {}", raw.error().message());
   json j = json::parse(*raw, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return base::invalid("token does not hold a JSON object");
+  if (!j.contains(id_key) && j.contains(other_key))
+    return base::invalid("this is {}, not {}", other_kind,
+                         std::string_view(id_key) == "t"
+                             ? "a tunnel token (burrow edge tunnel create, burrow tunnel create)"
+                             : "a login token (burrow edge login-token create)");
 
   // Unknown members are ignored so that a later edge can add fields without breaking older
   // connectors; every known one must be present and valid.
-  Token t;
-  ASSIGN_OR_RETURN(t.tunnel_id, stringField(j, "t", "tunnel id"));
-  if (!isUuid(t.tunnel_id)) return base::invalid("token: tunnel id (\"t\") is not a UUID");
+  Common c;
+  ASSIGN_OR_RETURN(c.id, stringField(j, id_key, id_what));
+  if (!isUuid(c.id)) return base::invalid("token: {} (\"{}\") is not a UUID", id_what, id_key);
 
   ASSIGN_OR_RETURN(std::string secret_b64, stringField(j, "s", "secret"));
   auto secret = base::base64Decode(secret_b64);
@@ -73,18 +87,41 @@ base::Result<Token> decodeToken(std::string_view text) {
   if (secret->size() != kSecretSize)
     return base::invalid("token: secret (\"s\") must be {} bytes, got {}", kSecretSize,
                          secret->size());
-  t.secret = std::move(*secret);
+  c.secret = std::move(*secret);
 
-  ASSIGN_OR_RETURN(t.endpoint, stringField(j, "e", "edge endpoint"));
-  auto hp = base::splitHostPort(t.endpoint);
+  ASSIGN_OR_RETURN(c.endpoint, stringField(j, "e", "edge endpoint"));
+  auto hp = base::splitHostPort(c.endpoint);
   if (!hp) return base::invalid("token: endpoint (\"e\") {}", hp.error().message());
   if (hp->host.empty()) return base::invalid("token: endpoint (\"e\") has no host");
 
-  ASSIGN_OR_RETURN(t.pin, stringField(j, "p", "edge key pin"));
-  if (!isPin(t.pin))
+  ASSIGN_OR_RETURN(c.pin, stringField(j, "p", "edge key pin"));
+  if (!isPin(c.pin))
     return base::invalid("token: pin (\"p\") must be {} hex characters", kPinHexSize);
-  t.pin = base::toLower(t.pin);
-  return t;
+  c.pin = base::toLower(c.pin);
+  return c;
+}
+
+constexpr const char* kLoginKind = "a login token (for burrow tunnel login)";
+constexpr const char* kTunnelKind = "a tunnel token (for burrow tunnel run)";
+
+}  // namespace
+
+std::string encodeToken(const Token& t) {
+  return encodeCommon("t", {t.tunnel_id, t.secret, t.endpoint, t.pin});
+}
+
+base::Result<Token> decodeToken(std::string_view text) {
+  ASSIGN_OR_RETURN(Common c, decodeCommon(text, "t", "tunnel id", "l", kLoginKind));
+  return Token{std::move(c.id), std::move(c.secret), std::move(c.endpoint), std::move(c.pin)};
+}
+
+std::string encodeLoginToken(const LoginToken& t) {
+  return encodeCommon("l", {t.login_id, t.secret, t.endpoint, t.pin});
+}
+
+base::Result<LoginToken> decodeLoginToken(std::string_view text) {
+  ASSIGN_OR_RETURN(Common c, decodeCommon(text, "l", "login id", "t", kTunnelKind));
+  return LoginToken{std::move(c.id), std::move(c.secret), std::move(c.endpoint), std::move(c.pin)};
 }
 
 }  // namespace tunnel

@@ -25,6 +25,21 @@ std::string encodeToken(const Token& t);
 // field is wrong and never echoes the secret.
 base::Result<Token> decodeToken(std::string_view text);
 
+// Login tokens (`burrow edge login-token create`): what a home machine holds to manage
+// tunnels and routes on the edge (`burrow tunnel login|create|route ...`). The same form as a
+// tunnel token with "l" (the login's id) in place of "t".
+struct LoginToken {
+  std::string login_id;  // UUID
+  std::string secret;    // kSecretSize random bytes (raw)
+  std::string endpoint;  // "host:port" of the edge's tunnel listener
+  std::string pin;       // as Token::pin
+};
+
+std::string encodeLoginToken(const LoginToken& t);
+// As decodeToken; a tunnel token given here (or a login token to decodeToken) is refused with
+// a message saying which kind it is.
+base::Result<LoginToken> decodeLoginToken(std::string_view text);
+
 // Size of a tunnel secret in bytes (raw, before base64).
 inline constexpr size_t kSecretSize = 32;
 

@@ -167,5 +167,31 @@ TEST(Uuid, ShapeIsCanonicalLowercase) {
   EXPECT_FALSE(isUuid(""));
 }
 
+TEST(LoginToken, RoundTripsAndIsNotATunnelToken) {
+  LoginToken l{base::randomUuid(), base::randomBytes(kSecretSize), "vps.example.net:7844", kPin};
+  std::string text = encodeLoginToken(l);
+  auto back = decodeLoginToken(text);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->login_id, l.login_id);
+  EXPECT_EQ(back->secret, l.secret);
+  EXPECT_EQ(back->endpoint, l.endpoint);
+  EXPECT_EQ(back->pin, l.pin);
+  // Each kind, given where the other is expected, is named for what it is.
+  expectRejected(text, "this is a login token (for burrow tunnel login), not a tunnel token");
+  auto wrong = decodeLoginToken(encodeToken(validToken()));
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message().find("this is a tunnel token (for burrow tunnel run), not a "
+                                         "login token"),
+            std::string::npos)
+      << wrong.error().message();
+  json j = validJson();
+  j.erase("t");
+  j["l"] = "not-a-uuid";
+  auto bad = decodeLoginToken(tokenFromJson(j));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("login id (\"l\") is not a UUID"), std::string::npos)
+      << bad.error().message();
+}
+
 }  // namespace
 }  // namespace tunnel

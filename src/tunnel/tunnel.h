@@ -79,6 +79,50 @@ base::Result<void> routeTcp(const std::string& state_dir, const std::string& hos
 base::Result<std::vector<TcpRouteInfo>> listTcpRoutes(const std::string& state_dir);
 // A running edge applies what these change within a second (it watches state.json).
 
+// ---- logins: what a home machine holds to manage tunnels from afar (`edge login-token`) ----
+
+struct LoginInfo {
+  std::string id;
+  std::string name;
+  std::vector<std::string> zones;
+  int64_t created_unix = 0;
+  int64_t revoked_unix = 0;  // 0 = in force
+};
+
+// Creates a login for ZONES (hostnames it may route, with everything below them) and returns
+// its token (edge endpoint as for createTunnel, the pin, and a secret of which only a hash is
+// kept). NAME "" = "login-" and the first 8 characters of its id. With `output`, the token is
+// also written to that new file (0600), as for createTunnel.
+base::Result<std::string> createLogin(const std::string& state_dir, const std::string& name,
+                                      const std::vector<std::string>& zones,
+                                      const std::string& endpoint, const std::string& output);
+base::Result<std::vector<LoginInfo>> listLogins(const std::string& state_dir);
+// Revokes a login by name or id: its next call is refused; tunnels it made keep running.
+base::Result<void> revokeLogin(const std::string& state_dir, const std::string& name_or_id);
+
+// ---- from home, with a login (`burrow tunnel login|create|route|list|info|delete`) ----
+// Each call is one request to the edge the login token names, over its tunnel listener.
+
+struct LoginView {
+  std::string name;
+  std::vector<std::string> zones;
+  std::string endpoint;
+};
+// Checks the login token in TOKEN_FILE (mode 0600 or stricter) with its edge, then stores it
+// as STATE/login.token (0600, replacing an earlier login).
+base::Result<LoginView> loginHome(const std::string& state_dir, const std::string& token_file);
+// Creates tunnel NAME on the edge and writes its token to OUTPUT ("" = STATE/NAME.token; an
+// existing file is refused before the edge is asked). Returns the tunnel's id.
+base::Result<std::string> remoteCreateTunnel(const std::string& state_dir, const std::string& name,
+                                             const std::string& output);
+base::Result<std::vector<TunnelInfo>> remoteListTunnels(const std::string& state_dir);
+base::Result<TunnelInfo> remoteTunnelInfo(const std::string& state_dir, const std::string& name);
+base::Result<void> remoteDeleteTunnel(const std::string& state_dir, const std::string& name);
+base::Result<void> remoteRouteDns(const std::string& state_dir, const std::string& name,
+                                  const std::string& hostname);
+base::Result<std::vector<RouteInfo>> remoteListRoutes(const std::string& state_dir);
+base::Result<void> remoteDeleteRoute(const std::string& state_dir, const std::string& hostname);
+
 // A certificate the edge obtained by ACME (or tried to): `edge cert list`.
 struct CertInfo {
   std::string name;
@@ -160,13 +204,14 @@ struct Sources {
   std::string config_file;  // --config
   std::string token_file;   // --token-file
   std::string state_dir;    // holds config.yml and token when no flag names them
+  std::string name;         // `tunnel run NAME`: the token is STATE/NAME.token
 };
 // The rules of --url, or of --config, or of STATE/config.yml; `*file` is set to the file read
 // ("" for --url).
 base::Result<config::TunnelConfig> loadRules(const Sources& s, std::string* file = nullptr);
-// The token, looked for as cloudflared does: --token-file, then the config's `token-file:`,
-// then its `credentials-file:`, then $BURROW_TUNNEL_TOKEN, then STATE/token. The error names
-// every place it looked.
+// The token, looked for as cloudflared does: --token-file, then STATE/NAME.token for `tunnel
+// run NAME`, then the config's `token-file:`, then its `credentials-file:`, then
+// $BURROW_TUNNEL_TOKEN, then STATE/token. The error names every place it looked.
 base::Result<std::string> findToken(const Sources& s, const config::TunnelConfig& cfg);
 
 struct AccessOptions {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The README's "Using it for real" walk-through, run exactly as written, so that the README
-cannot drift from the program.
+"""The README's "Using it for real" and "Connect from home" walk-throughs, run exactly as
+written, so that the README cannot drift from the program.
 
 Its shell blocks run unchanged in namespaces of the test's own (network, mount, pid): there
 :80 and :7844 are free, /var/lib and /run are empty tmpfs mounts, and a hosts file bound
@@ -61,14 +61,52 @@ echo "=== home.out"; cat home.out
 """
 
 
+def home_walkthrough():
+    """(vps_block, home_block) of the README's "Connect from home" section."""
+    with open(README) as f:
+        text = f.read()
+    section = text.split("## Connect from home", 1)[1].split("\n## ", 1)[0]
+    sh = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(sh) == 2, "the walk-through has changed shape: %r" % sh
+    return sh[0], sh[1]
+
+
+HOME_DRIVER = r"""set -eu
+mount --make-rprivate /
+mount -t tmpfs tmpfs /var/lib
+mount -t tmpfs tmpfs /run
+mount --bind "$HOSTS" /etc/hosts
+ip link set lo up
+cd "$WORK"
+export PATH="$BIN:$PATH"
+"$PY" "$TOOLS/test_origin.py" --port 2342 --name photos > origin-photos.out 2>&1 &
+for i in $(seq 100); do grep -q 2342 origin-photos.out && break; sleep 0.1; done
+echo "=== vps"
+bash -eu vps.sh
+# As a person would: the edge is up before the home logs in.
+for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/7844) 2>/dev/null && break; sleep 0.1; done
+echo "=== home"
+bash -eu home.sh > home.out 2>&1 &
+for i in $(seq 150); do
+  curl -s -o /dev/null -w '%{http_code}' -H 'Host: photos.example.net' http://127.0.0.1/hello | grep -q 200 && break
+  sleep 0.1
+done
+echo "=== photos"; curl -s -H 'Host: photos.example.net' http://127.0.0.1/hello
+echo "=== modes"; stat -c '%a %n' /var/lib/burrow/login.token /var/lib/burrow/photos.token
+echo "=== logins"; burrow edge login-token list --state-dir /var/lib/burrow-edge
+echo "=== home.out"; cat home.out
+"""
+
+
 @unittest.skipIf(harness.root_and_tools_missing("unshare", "ip", "curl"),
                  "needs root, unshare, ip, curl")
 class ReadmeTest(harness.BurrowTestCase):
-    def test_using_it_for_real_runs_as_written(self):
-        vps, config_name, config_text, home = walkthrough()
+    def run_driver(self, files, driver):
+        """Writes FILES ({name: text}) to a work directory and runs DRIVER there in
+        namespaces of its own; returns (work directory, stdout, its parts by "=== NAME")."""
         work = self.path("work")
         os.makedirs(work)
-        for name, text in [("vps.sh", vps), ("home.sh", home), (config_name, config_text)]:
+        for name, text in files.items():
             with open(os.path.join(work, name), "w") as f:
                 f.write(text)
         bindir = self.path("bin")
@@ -80,11 +118,15 @@ class ReadmeTest(harness.BurrowTestCase):
         env = harness.clean_env({"HOSTS": hosts, "WORK": work, "BIN": bindir,
                                  "PY": harness.PYTHON, "TOOLS": harness.TOOLS})
         r = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc",
-                            "bash", "-c", DRIVER], env=env, capture_output=True, text=True,
+                            "bash", "-c", driver], env=env, capture_output=True, text=True,
                            timeout=120, stdin=subprocess.DEVNULL)
-        out = r.stdout
-        self.assertEqual(r.returncode, 0, out + r.stderr)
-        parts = dict(re.findall(r"=== (\S+)\n(.*?)(?==== |\Z)", out, re.S))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return work, r.stdout, dict(re.findall(r"=== (\S+)\n(.*?)(?==== |\Z)", r.stdout, re.S))
+
+    def test_using_it_for_real_runs_as_written(self):
+        vps, config_name, config_text, home = walkthrough()
+        work, out, parts = self.run_driver(
+            {"vps.sh": vps, "home.sh": home, config_name: config_text}, DRIVER)
         # The VPS block: the token file is private, the routes are there.
         self.assertIn("ROUTES:   photos.example.net, *.apps.example.net", parts["vps"], out)
         self.assertEqual(oct(os.stat(os.path.join(work, "home.token")).st_mode & 0o777), "0o600")
@@ -95,6 +137,19 @@ class ReadmeTest(harness.BurrowTestCase):
         self.assertEqual(parts["api"], "hello from api path=/api/hello\n", out)
         self.assertEqual(parts["other"], "404\n", out)
         self.assertRegex(parts["info"], r"127\.0\.0\.1:\d+", "the connector is live:\n" + out)
+
+    def test_connect_from_home_runs_as_written(self):
+        vps, home = home_walkthrough()
+        work, out, parts = self.run_driver({"vps.sh": vps, "home.sh": home}, HOME_DRIVER)
+        self.assertEqual(oct(os.stat(os.path.join(work, "home-login.token")).st_mode & 0o777),
+                         "0o600")
+        self.assertIn("as login home (zones: example.net)", parts["home.out"], out)
+        self.assertRegex(parts["home.out"], r"Created tunnel photos with id [0-9a-f-]{36}", out)
+        self.assertEqual(parts["photos"], "hello from photos path=/hello\n", out)
+        self.assertEqual(parts["modes"], "600 /var/lib/burrow/login.token\n"
+                                         "600 /var/lib/burrow/photos.token\n", out)
+        self.assertRegex(parts["logins"], r"(?m)^home\s+[0-9a-f-]{36}\s+\S+Z\s+-\s+example\.net$",
+                         out)
 
 
 if __name__ == "__main__":
