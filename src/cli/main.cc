@@ -84,7 +84,7 @@ struct Flags {
   bool allow_root = false;
   // up, down, ps, logs
   std::string stack_file;  // "": ./burrow.yaml for up; whatever stack runs for down, ps, logs
-  bool detach = false, follow = false;
+  bool detach = false, follow = false, purge = false;
   std::string exec_private_users;  // "pick" or empty
   bool exec_ephemeral = false;
   // netns
@@ -295,52 +295,60 @@ int homeLogin(Flags& f) {
   return kOk;
 }
 
+// Where `tunnel create NAME` writes the token: --output, else NAME.token in the state directory.
+std::string tokenOut(const Flags& f) {
+  return f.output.empty() ? f.tunnel_state_dir + "/" + f.name + ".token" : f.output;
+}
+
 int homeCreate(Flags& f) {
-  auto id = tunnel::remoteCreateTunnel(f.tunnel_state_dir, f.name, f.output);
+  auto id =
+      tunnel::remoteCreateTunnel(tunnel::loginTokenPath(f.tunnel_state_dir), f.name, tokenOut(f));
   if (!id) return fail(id.error());
-  std::fprintf(
-      stderr, "tunnel token written to %s (mode 0600)\n",
-      (f.output.empty() ? f.tunnel_state_dir + "/" + f.name + ".token" : f.output).c_str());
+  std::fprintf(stderr, "tunnel token written to %s (mode 0600)\n", tokenOut(f).c_str());
   std::printf("Created tunnel %s with id %s\n", f.name.c_str(), id->c_str());
   return kOk;
 }
 
 int homeList(Flags& f) {
-  auto list = tunnel::remoteListTunnels(f.tunnel_state_dir);
+  auto list = tunnel::remoteListTunnels(tunnel::loginTokenPath(f.tunnel_state_dir));
   if (!list) return fail(list.error());
   printTunnels(*list);
   return kOk;
 }
 
 int homeInfo(Flags& f) {
-  auto t = tunnel::remoteTunnelInfo(f.tunnel_state_dir, f.name);
+  auto t = tunnel::remoteTunnelInfo(tunnel::loginTokenPath(f.tunnel_state_dir), f.name);
   if (!t) return fail(t.error());
   printTunnel(*t);
   return kOk;
 }
 
 int homeDelete(Flags& f) {
-  if (auto r = tunnel::remoteDeleteTunnel(f.tunnel_state_dir, f.name); !r) return fail(r.error());
+  if (auto r = tunnel::remoteDeleteTunnel(tunnel::loginTokenPath(f.tunnel_state_dir), f.name); !r)
+    return fail(r.error());
   std::fprintf(stderr, "deleted tunnel %s and its routes\n", f.name.c_str());
   return kOk;
 }
 
 int homeRouteDns(Flags& f) {
-  if (auto r = tunnel::remoteRouteDns(f.tunnel_state_dir, f.name, f.hostname); !r)
+  if (auto r =
+          tunnel::remoteRouteDns(tunnel::loginTokenPath(f.tunnel_state_dir), f.name, f.hostname);
+      !r)
     return fail(r.error());
   std::fprintf(stderr, "routed %s to tunnel %s\n", f.hostname.c_str(), f.name.c_str());
   return kOk;
 }
 
 int homeRouteList(Flags& f) {
-  auto routes = tunnel::remoteListRoutes(f.tunnel_state_dir);
+  auto routes = tunnel::remoteListRoutes(tunnel::loginTokenPath(f.tunnel_state_dir));
   if (!routes) return fail(routes.error());
   printRoutes(*routes);
   return kOk;
 }
 
 int homeRouteDelete(Flags& f) {
-  if (auto r = tunnel::remoteDeleteRoute(f.tunnel_state_dir, f.hostname); !r)
+  if (auto r = tunnel::remoteDeleteRoute(tunnel::loginTokenPath(f.tunnel_state_dir), f.hostname);
+      !r)
     return fail(r.error());
   std::fprintf(stderr, "deleted route %s\n", f.hostname.c_str());
   return kOk;
@@ -422,7 +430,7 @@ int execUnit(Flags& f) {
 
 stack::Options stackOptions(const Flags& f) {
   return {f.stack_file, f.state_dir, selfPath(), f.detach, f.log_level_given ? f.log_level : "",
-          f.strict};
+          f.strict,     f.purge};
 }
 
 int stackUp(Flags& f) {
@@ -846,6 +854,8 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   up->add_flag("--strict", f.strict, "unknown keys and unit directives are errors");
   table.push_back({up, stackUp});
   auto* down = app.add_subcommand("down", "stop the stack and remove all it made");
+  down->add_flag("--purge", f.purge,
+                 "also delete the tunnel (and its routes) that tunnel.login made on the edge");
   table.push_back({down, stackDown});
   auto* ps = app.add_subcommand("ps", "the stack's services: state, pid, address, restarts");
   ps->add_flag("--json", f.json, "JSON instead of a table");

@@ -635,6 +635,12 @@ struct StackService {
 struct Stack {
   std::string source;      // file path, for messages
   std::string token_file;  // tunnel.tokenFile, resolved; "" when unset
+  // tunnel.login (a login token file, resolved) and tunnel.name: instead of tokenFile, `up`
+  // makes tunnel NAME on the login's edge and routes the routes' hostnames to it.
+  std::string login_file, tunnel_name;
+  // The hostnames the routes need routed to the tunnel: `hostname:` values and the domains of
+  // `rule:` Host() matchers, in order, once each.
+  std::vector<std::string> hostnames() const;
   // The connector's --access-log (tunnel.accessLog, resolved), --access-log-format
   // (tunnel.accessLogFormat) and --metrics (tunnel.metrics); "" when unset.
   std::string access_log, access_log_format, metrics;

@@ -208,6 +208,16 @@ struct Rule::Node {
   bool match(const RuleRequest& r) const;
 };
 
+namespace {
+void collectHosts(const Rule::Node& n, std::vector<std::string>* out);
+}  // namespace
+
+std::vector<std::string> Rule::hosts() const {
+  std::vector<std::string> out;
+  collectHosts(*root_, &out);
+  return out;
+}
+
 bool Rule::Node::eval(const RuleRequest& r) const {
   switch (op) {
     case Op::And:
@@ -223,6 +233,18 @@ bool Rule::Node::eval(const RuleRequest& r) const {
   }
   return false;
 }
+
+namespace {
+void collectHosts(const Rule::Node& n, std::vector<std::string>* out) {
+  if (n.op == Rule::Node::Op::Match) {
+    if (n.kind == Rule::Kind::Host)
+      for (const auto& h : n.args)
+        if (std::find(out->begin(), out->end(), h) == out->end()) out->push_back(h);
+    return;
+  }
+  for (const auto& c : n.children) collectHosts(c, out);
+}
+}  // namespace
 
 bool Rule::Node::match(const RuleRequest& r) const {
   auto anyHeader = [&](auto&& pred) {

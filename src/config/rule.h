@@ -72,6 +72,9 @@ class Rule {
   static base::Result<std::shared_ptr<const Rule>> parse(std::string_view text);
 
   bool matches(const RuleRequest& req) const;
+  // The domains of its Host(`...`) matchers, lowercase, in order, once each (what the edge must
+  // route to the tunnel for the rule to see requests; HostRegexp names none).
+  std::vector<std::string> hosts() const;
 
   struct Node;
   ~Rule();

@@ -26,6 +26,7 @@
 
 #include "base/base.h"
 #include "config/config.h"
+#include "config/rule.h"
 #include "config/yaml_internal.h"
 
 namespace config {
@@ -37,8 +38,8 @@ constexpr int kLinkPrefix = 30;  // each private service's link: a /30 of the po
 
 const std::vector<std::string_view> kTopKeys = {"tunnel",   "network", "namespaces",
                                                 "services", "routes",  "middlewares"};
-const std::vector<std::string_view> kTunnelKeys = {"tokenFile", "accessLog", "accessLogFormat",
-                                                   "metrics"};
+const std::vector<std::string_view> kTunnelKeys = {"tokenFile", "login",           "name",
+                                                   "accessLog", "accessLogFormat", "metrics"};
 const std::vector<std::string_view> kNetworkKeys = {"pool"};
 const std::vector<std::string_view> kServiceKeys = {"unit",    "exec",     "sandbox",  "network",
                                                     "users",   "binds",    "connects", "after",
@@ -164,6 +165,17 @@ base::Result<void> StackParser::tunnel(const Entry& e) {
     if (item.key == "tokenFile") {
       ASSIGN_OR_RETURN(std::string file, text(item));
       stack_.token_file = resolve(file);
+    } else if (item.key == "login") {
+      ASSIGN_OR_RETURN(std::string file, text(item));
+      stack_.login_file = resolve(file);
+    } else if (item.key == "name") {
+      ASSIGN_OR_RETURN(stack_.tunnel_name, text(item));
+      const std::string& n = stack_.tunnel_name;
+      if (n.empty() || n.size() > 64 || !std::all_of(n.begin(), n.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+          }))
+        return fail(item.line, "{}: '{}' is not a tunnel name (1 to 64 of A-Z a-z 0-9 . _ -)",
+                    item.path, n);
     } else if (item.key == "accessLog") {
       ASSIGN_OR_RETURN(std::string file, text(item));
       stack_.access_log = resolve(file);
@@ -187,6 +199,16 @@ base::Result<void> StackParser::tunnel(const Entry& e) {
   }
   if (!stack_.access_log_format.empty() && stack_.access_log.empty())
     return fail(e.line, "{}.accessLogFormat needs {}.accessLog", e.path, e.path);
+  if (!stack_.login_file.empty() && !stack_.token_file.empty())
+    return fail(e.line,
+                "{}: give tokenFile (a tunnel's token) or login (a login token, with "
+                "name), not both",
+                e.path);
+  if (stack_.login_file.empty() != stack_.tunnel_name.empty())
+    return fail(e.line,
+                "{}: login and name go together (the login makes tunnel NAME on its "
+                "edge)",
+                e.path);
   return {};
 }
 
@@ -539,6 +561,21 @@ const StackService* Stack::service(std::string_view name) const {
     if (s.name == name) return &s;
   }
   return nullptr;
+}
+
+std::vector<std::string> Stack::hostnames() const {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& h) {
+    std::string low = base::toLower(h);
+    if (!low.empty() && low != "*" && std::find(out.begin(), out.end(), low) == out.end())
+      out.push_back(std::move(low));
+  };
+  for (const IngressRule& r : routes) {
+    add(r.hostname);
+    if (r.matcher)
+      for (const std::string& h : r.matcher->hosts()) add(h);
+  }
+  return out;
 }
 
 base::Result<Stack> parseStack(std::string_view yaml, std::string_view source) {

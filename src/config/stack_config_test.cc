@@ -214,6 +214,34 @@ TEST(Stack, TheConnectorsAccessLogAndMetrics) {
   expectError(twoServices("tunnel:\n  metrics: 0.0.0.0:2000\n"), 7, "tunnel.metrics: ");
 }
 
+TEST(Stack, ALoginAndNameInsteadOfATokenAndTheHostnamesItsRoutesNeed) {
+  auto stack = parseStack(
+      "services:\n"
+      "  web: {exec: [/bin/web]}\n"
+      "tunnel: {login: login.token, name: homelab}\n"
+      "routes:\n"
+      "  - hostname: Photos.Example.net\n"
+      "    service: http://[web]:80\n"
+      "  - rule: Host(`a.example.net`) || (Host(`b.example.net`) && PathPrefix(`/x`))\n"
+      "    service: http://[web]:80\n"
+      "  - rule: Host(`a.example.net`) && Method(`POST`)\n"
+      "    service: http://[web]:80\n"
+      "  - rule: HostRegexp(`^c`)\n"
+      "    service: http://[web]:80\n"
+      "  - service: http_status:404\n",
+      kSource);
+  ASSERT_TRUE(stack) << stack.error().message();
+  EXPECT_EQ(stack->login_file, kDir + "/login.token");
+  EXPECT_EQ(stack->tunnel_name, "homelab");
+  EXPECT_EQ(stack->hostnames(),
+            (std::vector<std::string>{"photos.example.net", "a.example.net", "b.example.net"}));
+  expectError(twoServices("tunnel: {login: l.token}\n"), 6, "tunnel: login and name go together");
+  expectError(twoServices("tunnel: {login: l.token, name: x, tokenFile: t}\n"), 6,
+              "tunnel: give tokenFile (a tunnel's token) or login");
+  expectError(twoServices("tunnel: {login: l.token, name: 'a b'}\n"), 6,
+              "tunnel.name: 'a b' is not a tunnel name");
+}
+
 TEST(Stack, DuplicateKeysAreErrors) {
   expectError("services:\n  a: {exec: [/a]}\n  a: {exec: [/b]}\n", 3,
               "services: key 'a' appears twice");

@@ -29,6 +29,8 @@ base::Result<void> confine(sandbox::Config& cfg, sandbox::Invocation& inv, const
 std::string stackDir(const std::string& state_dir);
 std::string recordPath(const std::string& state_dir);  // state.json
 std::string logPath(const std::string& state_dir, const std::string& service);
+// tunnel.login: the token of tunnel NAME made on the login's edge (until `down --purge`).
+std::string remoteTokenPath(const std::string& state_dir, const std::string& name);
 // The file's absolute path, as the record names the stack (`path` as given when it has none).
 std::string absolutePath(const std::string& path);
 // An error when a stack on `state_dir` runs another file than `file` ("": any file will do).

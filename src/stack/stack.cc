@@ -44,6 +44,9 @@ std::string recordPath(const std::string& state_dir) { return stackDir(state_dir
 std::string logPath(const std::string& state_dir, const std::string& service) {
   return fmt::format("{}/logs/{}.log", stackDir(state_dir), service);
 }
+std::string remoteTokenPath(const std::string& state_dir, const std::string& name) {
+  return fmt::format("{}/tunnel-{}.token", stackDir(state_dir), name);
+}
 
 namespace {
 
@@ -304,16 +307,23 @@ base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
     }
   }
   if (!st.routes.empty()) {
-    if (st.token_file.empty())
-      return base::invalid("{}: routes: the connector needs tunnel.tokenFile", st.source);
-    auto token = tunnel::readTokenFile(st.token_file);
-    if (!token) return prefixed(token.error(), st.source + ": tunnel.tokenFile: ");
+    if (st.token_file.empty() && st.login_file.empty())
+      return base::invalid("{}: routes: the connector needs tunnel.tokenFile (or tunnel.login)",
+                           st.source);
+    if (!st.token_file.empty()) {
+      auto token = tunnel::readTokenFile(st.token_file);
+      if (!token) return prefixed(token.error(), st.source + ": tunnel.tokenFile: ");
+    } else {
+      auto login = tunnel::readTokenFile(st.login_file);
+      if (!login) return prefixed(login.error(), st.source + ": tunnel.login: ");
+    }
     Member c;
     c.name = kConnector;
     c.restart = supervise::Restart::Always;
     c.backoff = supervise::Backoff(std::chrono::seconds(1));
-    c.fingerprint = fmt::format("token={}\naccessLog={}\naccessLogFormat={}\nmetrics={}",
-                                st.token_file, st.access_log, st.access_log_format, st.metrics);
+    c.fingerprint = fmt::format(
+        "token={}\nlogin={}\nname={}\naccessLog={}\naccessLogFormat={}\nmetrics={}", st.token_file,
+        st.login_file, st.tunnel_name, st.access_log, st.access_log_format, st.metrics);
     plan.connector = std::move(c);
   } else if (!st.access_log.empty() || !st.metrics.empty()) {
     return base::invalid(
@@ -598,7 +608,18 @@ base::Result<void> Supervisor::applyFirewall() {
 // STATE/stack (ProtectHome= would hide a token kept under /home or /root).
 base::Result<sandbox::Config> Supervisor::connectorSandbox() {
   const std::string token = stackDir(o_.state_dir) + "/token";
-  ASSIGN_OR_RETURN(std::string secret, tunnel::readTokenFile(st_->token_file));
+  std::string secret;
+  if (!st_->login_file.empty()) {
+    // tunnel.login: the tunnel and its routes are made on the edge (again when gone), its
+    // token kept beside the stack's records until `down --purge`.
+    auto made = tunnel::ensureRemoteTunnel(st_->login_file, st_->tunnel_name,
+                                           remoteTokenPath(o_.state_dir, st_->tunnel_name),
+                                           st_->hostnames());
+    if (!made) return prefixed(made.error(), "tunnel " + st_->tunnel_name + " on the edge: ");
+    secret = std::move(*made);
+  } else {
+    ASSIGN_OR_RETURN(secret, tunnel::readTokenFile(st_->token_file));
+  }
   RETURN_IF_ERROR(base::writeFileAtomic(token, secret + "\n", 0600));
   std::vector<std::string> argv = {o_.burrow,         "tunnel",       "run", "--config",
                                    connector_config_, "--token-file", token};
@@ -1207,7 +1228,10 @@ base::Result<int> up(const Options& given) {
   return sup.run();
 }
 
-base::Result<void> down(const Options& o) {
+namespace {
+
+// down without --purge.
+base::Result<void> downOnly(const Options& o) {
   const std::string path = recordPath(o.state_dir);
   auto text = base::readFile(path);
   if (!text) {
@@ -1230,6 +1254,37 @@ base::Result<void> down(const Options& o) {
   }
   progress("no supervisor runs: removing what its record lists");
   return tearDownRecord(o.state_dir, rec);
+}
+
+// down --purge: tunnel.login's tunnel (and its routes) deleted on the edge, its token removed.
+base::Result<void> purge(const Options& o, const config::Stack& st) {
+  if (st.login_file.empty()) return {};
+  if (auto ok = tunnel::remoteDeleteTunnel(st.login_file, st.tunnel_name); !ok) {
+    // Already gone is what was asked; anything else is said, and the token is kept.
+    if (ok.error().message().find("no tunnel '" + st.tunnel_name + "'") == std::string::npos)
+      return prefixed(ok.error(), "--purge: tunnel " + st.tunnel_name + ": ");
+  }
+  ::unlink(remoteTokenPath(o.state_dir, st.tunnel_name).c_str());
+  progress(fmt::format("--purge: deleted tunnel {} and its routes on the edge", st.tunnel_name));
+  return {};
+}
+
+}  // namespace
+
+base::Result<void> down(const Options& o) {
+  if (!o.purge) return downOnly(o);
+  // The file is read first: a purge that cannot name its tunnel stops nothing.
+  auto rec = readJson(recordPath(o.state_dir));
+  const std::string named = !o.file.empty() ? absolutePath(o.file)
+                            : rec           ? rec->value("file", "")
+                                            : "";
+  if (named.empty())
+    return base::invalid("--purge: name the stack file (-f FILE): no stack is up on {}",
+                         o.state_dir);
+  ASSIGN_OR_RETURN(config::Stack st, config::loadStack(named));
+  if (auto ok = downOnly(o); !ok && ok.error().code != std::errc::no_such_file_or_directory)
+    return ok;
+  return purge(o, st);
 }
 
 }  // namespace stack

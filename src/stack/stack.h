@@ -26,6 +26,9 @@ struct Options {
   bool detach = false;    // run the supervisor in the background once everything is up
   std::string log_level;  // passed to the connector; "" for its default
   bool strict = false;    // up: unknown keys and unit directives are errors, not warnings
+  // down: also delete what `up` made on the edge with tunnel.login (the tunnel, its routes and
+  // its token).
+  bool purge = false;
 };
 
 // Validates the whole file first (nothing is made when any of it is wrong), then brings up, in
@@ -39,7 +42,8 @@ base::Result<int> up(const Options& o);
 
 // Stops the stack's supervisor (SIGTERM; it stops the connector, then the services in reverse
 // order) and waits for it; when no supervisor runs, removes what the record says is left.
-// Leaves no namespace, link, nftables table, process or record behind.
+// Leaves no namespace, link, nftables table, process or record behind. With `purge`, then
+// deletes the tunnel tunnel.login made on the edge (the file is read before anything stops).
 base::Result<void> down(const Options& o);
 
 struct ServiceState {

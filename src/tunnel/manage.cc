@@ -269,6 +269,4 @@ ManageReply ManageApi::handle(std::string_view method, std::string_view target,
   return refuse(404, fmt::format("no such call: {} {}", method, path));
 }
 
-std::string loginTokenPath(const std::string& state_dir) { return state_dir + "/login.token"; }
-
 }  // namespace tunnel

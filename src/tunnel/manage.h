@@ -72,9 +72,6 @@ class ManageApi {
 
 // ---- the home's side (blocking; one connection per call) ----
 
-// A login as stored at home (STATE/login.token, 0600).
-std::string loginTokenPath(const std::string& state_dir);
-
 // Writes TOKEN to a new FILE of mode 0600; an existing FILE is refused, not replaced (the error
 // names --output as the way out).
 base::Result<void> writeNewTokenFile(const std::string& path, const std::string& token);

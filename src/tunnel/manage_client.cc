@@ -3,10 +3,13 @@
 // over the edge's tunnel listener, trusting the edge by the pin in the login token.
 #include <unistd.h>
 
+#include <fmt/ranges.h>
+
 #include <nlohmann/json.hpp>
 
 #include "base/base.h"
 #include "tunnel/acme.h"
+#include "tunnel/edge_state.h"
 #include "tunnel/manage.h"
 #include "tunnel/tls.h"
 #include "tunnel/token.h"
@@ -37,8 +40,7 @@ struct Login {
   std::string text;  // as stored: what goes in Authorization
 };
 
-base::Result<Login> loadLogin(const std::string& state_dir) {
-  const std::string path = loginTokenPath(state_dir);
+base::Result<Login> loadLogin(const std::string& path) {
   if (::access(path.c_str(), F_OK) != 0)
     return base::invalid("not logged in: no {} (run burrow tunnel login --token-file FILE first)",
                          path);
@@ -129,10 +131,10 @@ base::Result<LoginView> loginHome(const std::string& state_dir, const std::strin
   return view;
 }
 
-base::Result<std::string> remoteCreateTunnel(const std::string& state_dir, const std::string& name,
+base::Result<std::string> remoteCreateTunnel(const std::string& login_file, const std::string& name,
                                              const std::string& output) {
-  ASSIGN_OR_RETURN(Login login, loadLogin(state_dir));
-  const std::string path = output.empty() ? state_dir + "/" + name + ".token" : output;
+  ASSIGN_OR_RETURN(Login login, loadLogin(login_file));
+  const std::string& path = output;
   // The file is refused before the edge is asked, so that no tunnel is made whose token
   // has nowhere to go.
   if (::access(path.c_str(), F_OK) == 0)
@@ -151,8 +153,8 @@ base::Result<std::string> remoteCreateTunnel(const std::string& state_dir, const
   return id;
 }
 
-base::Result<std::vector<TunnelInfo>> remoteListTunnels(const std::string& state_dir) {
-  ASSIGN_OR_RETURN(Login login, loadLogin(state_dir));
+base::Result<std::vector<TunnelInfo>> remoteListTunnels(const std::string& login_file) {
+  ASSIGN_OR_RETURN(Login login, loadLogin(login_file));
   ASSIGN_OR_RETURN(json j, call(login, "GET", "/v1/tunnels"));
   std::vector<TunnelInfo> out;
   if (auto ts = j.find("tunnels"); ts != j.end() && ts->is_array())
@@ -161,28 +163,28 @@ base::Result<std::vector<TunnelInfo>> remoteListTunnels(const std::string& state
   return out;
 }
 
-base::Result<TunnelInfo> remoteTunnelInfo(const std::string& state_dir, const std::string& name) {
-  ASSIGN_OR_RETURN(Login login, loadLogin(state_dir));
+base::Result<TunnelInfo> remoteTunnelInfo(const std::string& login_file, const std::string& name) {
+  ASSIGN_OR_RETURN(Login login, loadLogin(login_file));
   ASSIGN_OR_RETURN(json j, call(login, "GET", "/v1/tunnels/" + segment(name)));
   return tunnelFrom(j);
 }
 
-base::Result<void> remoteDeleteTunnel(const std::string& state_dir, const std::string& name) {
-  ASSIGN_OR_RETURN(Login login, loadLogin(state_dir));
+base::Result<void> remoteDeleteTunnel(const std::string& login_file, const std::string& name) {
+  ASSIGN_OR_RETURN(Login login, loadLogin(login_file));
   RETURN_IF_ERROR(call(login, "DELETE", "/v1/tunnels/" + segment(name)));
   return {};
 }
 
-base::Result<void> remoteRouteDns(const std::string& state_dir, const std::string& name,
+base::Result<void> remoteRouteDns(const std::string& login_file, const std::string& name,
                                   const std::string& hostname) {
-  ASSIGN_OR_RETURN(Login login, loadLogin(state_dir));
+  ASSIGN_OR_RETURN(Login login, loadLogin(login_file));
   json body = {{"tunnel", name}, {"hostname", hostname}};
   RETURN_IF_ERROR(call(login, "POST", "/v1/routes", &body));
   return {};
 }
 
-base::Result<std::vector<RouteInfo>> remoteListRoutes(const std::string& state_dir) {
-  ASSIGN_OR_RETURN(Login login, loadLogin(state_dir));
+base::Result<std::vector<RouteInfo>> remoteListRoutes(const std::string& login_file) {
+  ASSIGN_OR_RETURN(Login login, loadLogin(login_file));
   ASSIGN_OR_RETURN(json j, call(login, "GET", "/v1/routes"));
   std::vector<RouteInfo> out;
   if (auto rs = j.find("routes"); rs != j.end() && rs->is_array())
@@ -192,10 +194,61 @@ base::Result<std::vector<RouteInfo>> remoteListRoutes(const std::string& state_d
   return out;
 }
 
-base::Result<void> remoteDeleteRoute(const std::string& state_dir, const std::string& hostname) {
-  ASSIGN_OR_RETURN(Login login, loadLogin(state_dir));
+base::Result<void> remoteDeleteRoute(const std::string& login_file, const std::string& hostname) {
+  ASSIGN_OR_RETURN(Login login, loadLogin(login_file));
   RETURN_IF_ERROR(call(login, "DELETE", "/v1/routes/" + segment(hostname)));
   return {};
 }
+
+base::Result<std::string> ensureRemoteTunnel(const std::string& login_file, const std::string& name,
+                                             const std::string& token_file,
+                                             const std::vector<std::string>& hostnames) {
+  ASSIGN_OR_RETURN(Login login, loadLogin(login_file));
+  // Hostnames outside the login's zones are refused before anything is made.
+  ASSIGN_OR_RETURN(json me, call(login, "GET", "/v1/login"));
+  std::vector<std::string> zones;
+  if (auto z = me.find("zones"); z != me.end() && z->is_array())
+    for (const json& x : *z)
+      if (x.is_string()) zones.push_back(x.get<std::string>());
+  for (const std::string& h : hostnames)
+    if (!inZones(zones, h))
+      return base::invalid("hostname {} is outside the zones of login '{}' ({})", h,
+                           str(me, "name"),
+                           zones.empty() ? "none" : fmt::format("{}", fmt::join(zones, ", ")));
+  std::string token;
+  bool made = false;
+  if (::access(token_file.c_str(), F_OK) == 0) {
+    ASSIGN_OR_RETURN(token, readTokenFile(token_file));
+    auto kept = decodeToken(token);
+    auto there = call(login, "GET", "/v1/tunnels/" + segment(name));
+    if (!kept || !there || str(*there, "id") != kept->tunnel_id) {
+      // Deleted on the edge (or made again by someone else): this token is dead.
+      if (there)
+        return base::invalid("tunnel {} on the edge is not the one {} is for", name, token_file);
+      ::unlink(token_file.c_str());
+      token.clear();
+    }
+  }
+  if (token.empty()) {
+    ASSIGN_OR_RETURN(std::string id, remoteCreateTunnel(login_file, name, token_file));
+    (void)id;
+    ASSIGN_OR_RETURN(token, readTokenFile(token_file));
+    made = true;
+  }
+  for (const std::string& h : hostnames) {
+    json body = {{"tunnel", name}, {"hostname", h}};
+    if (auto ok = call(login, "POST", "/v1/routes", &body); !ok) {
+      // A tunnel made just now is taken back with what was routed to it.
+      if (made) {
+        (void)call(login, "DELETE", "/v1/tunnels/" + segment(name));
+        ::unlink(token_file.c_str());
+      }
+      return base::Unexpected(ok.error());
+    }
+  }
+  return token;
+}
+
+std::string loginTokenPath(const std::string& state_dir) { return state_dir + "/login.token"; }
 
 }  // namespace tunnel

@@ -101,27 +101,38 @@ base::Result<std::vector<LoginInfo>> listLogins(const std::string& state_dir);
 base::Result<void> revokeLogin(const std::string& state_dir, const std::string& name_or_id);
 
 // ---- from home, with a login (`burrow tunnel login|create|route|list|info|delete`) ----
-// Each call is one request to the edge the login token names, over its tunnel listener.
+// Each call is one request to the edge the login token in LOGIN_FILE names, over its tunnel
+// listener; LOGIN_FILE is read as a token file (0600 or stricter).
+
+// Where `tunnel login` keeps the login in a state directory.
+std::string loginTokenPath(const std::string& state_dir);
 
 struct LoginView {
   std::string name;
   std::vector<std::string> zones;
   std::string endpoint;
 };
-// Checks the login token in TOKEN_FILE (mode 0600 or stricter) with its edge, then stores it
-// as STATE/login.token (0600, replacing an earlier login).
+// Checks the login token in TOKEN_FILE with its edge, then stores it as STATE/login.token
+// (0600, replacing an earlier login).
 base::Result<LoginView> loginHome(const std::string& state_dir, const std::string& token_file);
-// Creates tunnel NAME on the edge and writes its token to OUTPUT ("" = STATE/NAME.token; an
-// existing file is refused before the edge is asked). Returns the tunnel's id.
-base::Result<std::string> remoteCreateTunnel(const std::string& state_dir, const std::string& name,
-                                             const std::string& output);
-base::Result<std::vector<TunnelInfo>> remoteListTunnels(const std::string& state_dir);
-base::Result<TunnelInfo> remoteTunnelInfo(const std::string& state_dir, const std::string& name);
-base::Result<void> remoteDeleteTunnel(const std::string& state_dir, const std::string& name);
-base::Result<void> remoteRouteDns(const std::string& state_dir, const std::string& name,
+// Creates tunnel NAME on the edge and writes its token to OUTPUT (new, 0600; an existing file is
+// refused before the edge is asked). Returns the tunnel's id.
+base::Result<std::string> remoteCreateTunnel(const std::string& login_file,
+                                             const std::string& name, const std::string& output);
+base::Result<std::vector<TunnelInfo>> remoteListTunnels(const std::string& login_file);
+base::Result<TunnelInfo> remoteTunnelInfo(const std::string& login_file, const std::string& name);
+base::Result<void> remoteDeleteTunnel(const std::string& login_file, const std::string& name);
+base::Result<void> remoteRouteDns(const std::string& login_file, const std::string& name,
                                   const std::string& hostname);
-base::Result<std::vector<RouteInfo>> remoteListRoutes(const std::string& state_dir);
-base::Result<void> remoteDeleteRoute(const std::string& state_dir, const std::string& hostname);
+base::Result<std::vector<RouteInfo>> remoteListRoutes(const std::string& login_file);
+base::Result<void> remoteDeleteRoute(const std::string& login_file, const std::string& hostname);
+// For the stack: tunnel NAME exists on the login's edge with HOSTNAMES routed to it; its token
+// is kept in TOKEN_FILE (made when missing, or when the edge no longer has that tunnel).
+// Returns the token.
+base::Result<std::string> ensureRemoteTunnel(const std::string& login_file,
+                                             const std::string& name,
+                                             const std::string& token_file,
+                                             const std::vector<std::string>& hostnames);
 
 // A certificate the edge obtained by ACME (or tried to): `edge cert list`.
 struct CertInfo {

@@ -722,10 +722,64 @@ def case_auth_portal(w):
     assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
 
 
-CASES = {f.__name__[5:]: f for f in (case_private_networks, case_foreground_and_killed_supervisor,
-                                     case_bad_input, case_users_and_ephemeral,
-                                     case_apply_changes, case_vpn_service, case_binds_to,
-                                     case_logs_rotate, case_auth_portal)}
+def case_login(w):
+    """tunnel.login instead of tokenFile: up makes tunnel NAME on the login's edge and routes
+    the hostnames of its routes (a rule's Host() too); down keeps it, down --purge deletes it."""
+    edge_state = w.work + "/edge"
+    w.burrow("edge", "login-token", "create", "--zone", "example.org", "--name", "stack",
+             "--endpoint", "127.0.0.1:7844", "-o", w.work + "/login.token",
+             "--state-dir", edge_state)
+    stack = """tunnel: { login: login.token, name: homelab }
+services:
+  d:
+%s
+routes:
+  - hostname: d.example.org
+    service: http://[d]:8000
+  - rule: Host(`e.example.org`) && PathPrefix(`/hello`)
+    service: http://[d]:8000
+  - service: http_status:404
+""" % origin("d")
+    w.write("burrow.yaml", stack)
+    r = w.stack("up", "--detach")
+    print("=== up\n" + r.stderr)
+    w.wait_get("d.example.org", "hello from d")
+    code, body = w.get("e.example.org")
+    assert (code, body) == ("200", "hello from d path=/hello\n"), (code, body)
+    routes = w.burrow("edge", "route", "list", "--state-dir", edge_state).stdout
+    print("=== routes\n" + routes)
+    for h in ("d.example.org", "e.example.org"):
+        assert re.search(r"(?m)^%s\s+homelab\s" % re.escape(h), routes), routes
+    token = w.state + "/stack/tunnel-homelab.token"
+    assert oct(os.stat(token).st_mode & 0o777) == "0o600"
+    tunnels = lambda: [l for l in w.burrow("edge", "tunnel", "list", "--state-dir",
+                                           edge_state).stdout.splitlines() if " homelab " in l]
+    first = tunnels()
+    assert len(first) == 1, first
+    # down keeps the tunnel; up again uses it (same id), no second one.
+    w.stack("down")
+    w.stack("up", "--detach")
+    w.wait_get("d.example.org", "hello from d")
+    again = tunnels()
+    assert len(again) == 1 and again[0].split()[0] == first[0].split()[0], (first, again)
+    r = w.stack("down", "--purge")
+    print("=== down --purge\n" + r.stderr)
+    assert "--purge: deleted tunnel homelab and its routes on the edge" in r.stderr, r.stderr
+    assert tunnels() == [] and not os.path.exists(token)
+    assert "example.org" not in w.burrow("edge", "route", "list", "--state-dir",
+                                         edge_state).stdout
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+    # A hostname outside the login's zones: up fails saying so, and leaves nothing.
+    w.write("burrow.yaml", stack.replace("d.example.org", "d.example.net"))
+    r = w.stack("up", "--detach", check=False)
+    print("=== outside the zone\n" + r.stderr)
+    assert r.returncode == 1, r.returncode
+    assert ("hostname d.example.net is outside the zones of login 'stack' (example.org)"
+            in r.stderr), r.stderr
+    assert tunnels() == [] and not os.path.exists(token)
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
 
 
 def inner(case, work):
@@ -738,6 +792,12 @@ def inner(case, work):
     finally:
         for p in w.procs:
             p.kill()
+
+
+CASES = {f.__name__[5:]: f for f in (case_private_networks, case_foreground_and_killed_supervisor,
+                                     case_bad_input, case_users_and_ephemeral,
+                                     case_apply_changes, case_vpn_service, case_binds_to,
+                                     case_logs_rotate, case_auth_portal, case_login)}
 
 
 @unittest.skipIf(harness.root_and_tools_missing("unshare", "ip", "nft", "curl"),
@@ -779,6 +839,9 @@ class StackTest(harness.BurrowTestCase):
 
     def test_the_login_portal_as_a_service_of_the_stack(self):
         self.run_case("auth_portal")
+
+    def test_a_login_makes_the_tunnel_and_its_routes_and_purge_deletes_them(self):
+        self.run_case("login")
 
     def test_up_again_applies_only_the_difference(self):
         self.run_case("apply_changes")
