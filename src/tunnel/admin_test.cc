@@ -61,7 +61,7 @@ TEST_F(AdminTest, TheTokenIsLookedForWhereCloudflaredLooks) {
     return path;
   };
   ::unsetenv("BURROW_TUNNEL_TOKEN");
-  Sources s{"", "", "", dir_};
+  Sources s{"", "", "", dir_, ""};
   config::TunnelConfig cfg;
   auto none = findToken(s, cfg);
   ASSERT_FALSE(none);
@@ -77,6 +77,16 @@ TEST_F(AdminTest, TheTokenIsLookedForWhereCloudflaredLooks) {
   EXPECT_EQ(findToken(s, cfg).value_or(""), "from-credentials-file");
   cfg.token_file = put("config-token", "from-token-file-key");
   EXPECT_EQ(findToken(s, cfg).value_or(""), "from-token-file-key");
+  // `tunnel run NAME`: STATE/NAME.token before the config's and the environment's; missing,
+  // it is an error, not a fall back to another tunnel's token.
+  s.name = "app";
+  auto absent = findToken(s, cfg);
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().message(), "no token for tunnel app: " + dir_ +
+                                          "/app.token does not exist (burrow tunnel create app "
+                                          "writes it)");
+  put("app.token", "from-name");
+  EXPECT_EQ(findToken(s, cfg).value_or(""), "from-name");
   s.token_file = put("flag-token", "from-flag");
   EXPECT_EQ(findToken(s, cfg).value_or(""), "from-flag");
   ::unsetenv("BURROW_TUNNEL_TOKEN");
@@ -90,16 +100,16 @@ TEST_F(AdminTest, TheTokenIsLookedForWhereCloudflaredLooks) {
 TEST_F(AdminTest, RulesComeFromUrlConfigOrTheStateDirectory) {
   ASSERT_TRUE(base::ensureDir(dir_, 0700));
   std::string file = "x";
-  auto url = loadRules({"http://127.0.0.1:9", "", "", dir_}, &file);
+  auto url = loadRules({"http://127.0.0.1:9", "", "", dir_, ""}, &file);
   ASSERT_TRUE(url) << url.error().message();
   EXPECT_EQ(file, "");
-  EXPECT_FALSE(loadRules({"http://127.0.0.1:9", dir_ + "/config.yml", "", dir_}));
-  auto missing = loadRules({"", "", "", dir_});
+  EXPECT_FALSE(loadRules({"http://127.0.0.1:9", dir_ + "/config.yml", "", dir_, ""}));
+  auto missing = loadRules({"", "", "", dir_, ""});
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message().find(dir_ + "/config.yml"), std::string::npos);
   ASSERT_TRUE(base::writeFileAtomic(dir_ + "/config.yml",
                                     "ingress:\n  - service: http_status:404\n", 0600));
-  auto found = loadRules({"", "", "", dir_}, &file);
+  auto found = loadRules({"", "", "", dir_, ""}, &file);
   ASSERT_TRUE(found) << found.error().message();
   EXPECT_EQ(file, dir_ + "/config.yml");
 }
