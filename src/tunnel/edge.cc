@@ -1207,33 +1207,44 @@ struct Edge::Shard : http::Handler {
       }
     }
     std::string frame = encodeReply(reply);
-    auto [wec, wn] =
-        co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));
     if (reply.verdict != Verdict::Accepted) {
+      co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));
       LOG_WARN("tunnel peer refused peer={} verdict={} detail={}", peer_s,
                verdictName(reply.verdict), reply.message);
       co_return;
     }
-    if (wec) co_return;
+    // The session is made and counted before the connector hears it is accepted: a request
+    // sent the moment the connector says so finds it (the session writes nothing before
+    // run(), so the reply still goes first).
     const std::string tunnel_id = reg->tunnel_id;
-    LOG_INFO("connector registered tunnel={} peer={} index={} connector_id={} connection_id={}",
-             tunnelName(tunnel_id), peer_s, reg->conn_index, reg->connector_id,
-             reply.connection_id);
+    TlsSocket* raw = stream.get();
     auto session = H2Session::create(std::move(stream), H2Session::Role::Client);
     live[tunnel_id].sessions.push_back(session);
     edge.shared_->count(tunnel_id, index, +1);
+    auto forget = [&] {
+      edge.shared_->count(tunnel_id, index, -1);
+      auto it = live.find(tunnel_id);
+      if (it != live.end()) {
+        std::erase(it->second.sessions, session);
+        if (it->second.sessions.empty()) live.erase(it);
+      }
+    };
+    auto [wec, wn] = co_await asio::async_write(*raw, asio::buffer(frame), as_tuple(use_awaitable));
+    if (wec) {
+      forget();
+      session->close();
+      co_return;
+    }
+    LOG_INFO("connector registered tunnel={} peer={} index={} connector_id={} connection_id={}",
+             tunnelName(tunnel_id), peer_s, reg->conn_index, reg->connector_id,
+             reply.connection_id);
     LiveRegistry* registry = edge.shared_->live.get();
     if (registry)
       registry->add({tunnel_id, reply.connection_id, reg->connector_id, reg->conn_index, peer_s,
                      static_cast<int64_t>(::time(nullptr))});
     co_await session->run();
     if (registry) registry->remove(reply.connection_id);
-    edge.shared_->count(tunnel_id, index, -1);
-    auto it = live.find(tunnel_id);
-    if (it != live.end()) {
-      std::erase(it->second.sessions, session);
-      if (it->second.sessions.empty()) live.erase(it);
-    }
+    forget();
     LOG_INFO("connector disconnected tunnel={} peer={} connection_id={}", tunnelName(tunnel_id),
              peer_s, reply.connection_id);
   }
