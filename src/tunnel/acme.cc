@@ -507,6 +507,9 @@ std::string acmeKeyPath(const std::string& state_dir, std::string_view name) {
 std::string acmeErrorPath(const std::string& state_dir, std::string_view name) {
   return fmt::format("{}/acme/certs/{}.error", state_dir, fileStem(name));
 }
+std::string acmeRetryPath(const std::string& state_dir, std::string_view name) {
+  return fmt::format("{}/acme/certs/{}.retry", state_dir, fileStem(name));
+}
 
 base::Result<std::vector<CertStatus>> listCertificates(const std::string& state_dir) {
   std::string dir = acmeDir(state_dir) + "/certs";

@@ -119,9 +119,9 @@ struct CertSummary {
 };
 base::Result<CertSummary> summarizeCert(std::string_view pem);
 
-// ---- the store: STATE/acme/account.key, STATE/acme/certs/NAME.{crt,key,error}, all 0600 ----
-// A wildcard "*.zone" is stored as "_wildcard.zone" (no '*' in file names; '_' is in no
-// routed name).
+// ---- the store: STATE/acme/account.key, STATE/acme/certs/NAME.{crt,key,error,retry}, all 0600
+// ---- A wildcard "*.zone" is stored as "_wildcard.zone" (no '*' in file names; '_' is in no routed
+// name).
 
 struct CertStatus {
   std::string name;
@@ -132,6 +132,9 @@ std::string acmeDir(const std::string& state_dir);
 std::string acmeCertPath(const std::string& state_dir, std::string_view name);
 std::string acmeKeyPath(const std::string& state_dir, std::string_view name);
 std::string acmeErrorPath(const std::string& state_dir, std::string_view name);
+// The backoff after failures, kept across restarts: "ATTEMPTS NEXT_TRY_UNIX\n" (removed with
+// the .error file after a success).
+std::string acmeRetryPath(const std::string& state_dir, std::string_view name);
 // Every name with a stored certificate or a recorded error, sorted.
 base::Result<std::vector<CertStatus>> listCertificates(const std::string& state_dir);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -150,7 +151,32 @@ struct AcmeIssuer::Impl {
   struct NameState {
     Clock::time_point next_try{};
     std::unique_ptr<Backoff> backoff;
+    bool loaded = false;  // the kept backoff (NAME.retry) was read
   };
+
+  static std::unique_ptr<Backoff> newBackoff(const std::string& host) {
+    return std::make_unique<Backoff>(std::chrono::seconds(30), std::chrono::hours(6),
+                                     std::hash<std::string>{}(host));
+  }
+
+  // A name seen for the first time since start: the backoff an earlier run left, so that an
+  // edge restarted (or crash-looping) does not ask again at once for a name that keeps failing
+  // (ACME servers limit failed validations: Let's Encrypt 5 per name per hour).
+  void loadBackoff(const std::string& host, NameState& ns) {
+    ns.loaded = true;
+    auto text = base::readFile(acmeRetryPath(o.state_dir, host), 256);
+    if (!text) return;
+    long long attempts = 0, next_unix = 0;
+    if (std::sscanf(text->c_str(), "%lld %lld", &attempts, &next_unix) != 2 || attempts < 1 ||
+        attempts > 64)
+      return;
+    ns.backoff = newBackoff(host);
+    for (long long i = 0; i < attempts; ++i) (void)ns.backoff->next();
+    const long long wait = next_unix - static_cast<long long>(std::time(nullptr));
+    if (wait <= 0) return;
+    ns.next_try = Clock::now() + std::chrono::seconds(wait);
+    LOG_INFO("acme backoff kept host={} failures={} retry_in_s={}", host, attempts, wait);
+  }
   std::map<std::string, NameState> names;
   std::set<std::string> needs_dns01;  // wildcards said to need DNS-01 (no DnsSolver)
 
@@ -328,19 +354,25 @@ struct AcmeIssuer::Impl {
         continue;
       }
       auto& ns = names[host];
+      if (!ns.loaded) loadBackoff(host, ns);
       if (Clock::now() < ns.next_try || !due(host)) continue;
       auto ok = issue(host);
       if (ok) {
         ns.backoff.reset();
         ns.next_try = {};
+        ::unlink(acmeRetryPath(o.state_dir, host).c_str());
         continue;
       }
       if (stopped()) return;
-      if (!ns.backoff)
-        ns.backoff = std::make_unique<Backoff>(std::chrono::seconds(30), std::chrono::hours(6),
-                                               std::hash<std::string>{}(host));
+      if (!ns.backoff) ns.backoff = newBackoff(host);
       auto wait = ns.backoff->next();
       ns.next_try = Clock::now() + wait;
+      (void)base::writeFileAtomic(
+          acmeRetryPath(o.state_dir, host),
+          fmt::format("{} {}\n", ns.backoff->attempt(),
+                      static_cast<long long>(std::time(nullptr)) +
+                          std::chrono::duration_cast<std::chrono::seconds>(wait).count()),
+          0600);
       LOG_WARN("acme certificate failed host={} retry_in_s={} error={}", host,
                std::chrono::duration_cast<std::chrono::seconds>(wait).count(),
                ok.error().message());

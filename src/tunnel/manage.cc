@@ -162,10 +162,10 @@ class Request {
 
   ManageReply deleteRoute(std::string_view hostname) {
     const std::string host = base::toLower(hostname);
-    auto id = std::find_if(state_.routes().begin(), state_.routes().end(),
-                           [&](const RouteRecord& r) { return r.hostname == host; });
+    auto route = std::find_if(state_.routes().begin(), state_.routes().end(),
+                              [&](const RouteRecord& r) { return r.hostname == host; });
     const TunnelRecord* t =
-        id == state_.routes().end() ? nullptr : state_.findTunnel(id->tunnel_id);
+        route == state_.routes().end() ? nullptr : state_.findTunnel(route->tunnel_id);
     if (t == nullptr || !inZones(login_.zones, host) || !state_.mayManage(login_, *t))
       return refuse(404,
                     fmt::format("no route for {} that login '{}' may manage", host, login_.name));

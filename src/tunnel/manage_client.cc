@@ -3,6 +3,8 @@
 // over the edge's tunnel listener, trusting the edge by the pin in the login token.
 #include <unistd.h>
 
+#include <cctype>
+
 #include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
