@@ -297,7 +297,7 @@ int homeLogin(Flags& f) {
 
 // Where `tunnel create NAME` writes the token: --output, else NAME.token in the state directory.
 std::string tokenOut(const Flags& f) {
-  return f.output.empty() ? f.tunnel_state_dir + "/" + f.name + ".token" : f.output;
+  return f.output.empty() ? tunnel::tunnelTokenPath(f.tunnel_state_dir, f.name) : f.output;
 }
 
 int homeCreate(Flags& f) {

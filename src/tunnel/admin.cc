@@ -299,7 +299,7 @@ base::Result<std::string> findToken(const Sources& s, const config::TunnelConfig
   if (!s.name.empty()) {
     // Named: that tunnel's token and no other (a missing one is an error, not a fallback).
     if (auto ok = validateTunnelName(s.name); !ok) return base::Unexpected(ok.error());
-    const std::string path = s.state_dir + "/" + s.name + ".token";
+    const std::string path = tunnelTokenPath(s.state_dir, s.name);
     if (::access(path.c_str(), F_OK) != 0)
       return base::invalid(
           "no token for tunnel {}: {} does not exist (burrow tunnel create {} "

@@ -252,5 +252,8 @@ base::Result<std::string> ensureRemoteTunnel(const std::string& login_file, cons
 }
 
 std::string loginTokenPath(const std::string& state_dir) { return state_dir + "/login.token"; }
+std::string tunnelTokenPath(const std::string& state_dir, const std::string& name) {
+  return state_dir + "/" + name + ".token";
+}
 
 }  // namespace tunnel

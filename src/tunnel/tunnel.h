@@ -106,6 +106,8 @@ base::Result<void> revokeLogin(const std::string& state_dir, const std::string& 
 
 // Where `tunnel login` keeps the login in a state directory.
 std::string loginTokenPath(const std::string& state_dir);
+// Where `tunnel create NAME` writes a tunnel's token by default, and `tunnel run NAME` reads it.
+std::string tunnelTokenPath(const std::string& state_dir, const std::string& name);
 
 struct LoginView {
   std::string name;
@@ -117,8 +119,8 @@ struct LoginView {
 base::Result<LoginView> loginHome(const std::string& state_dir, const std::string& token_file);
 // Creates tunnel NAME on the edge and writes its token to OUTPUT (new, 0600; an existing file is
 // refused before the edge is asked). Returns the tunnel's id.
-base::Result<std::string> remoteCreateTunnel(const std::string& login_file,
-                                             const std::string& name, const std::string& output);
+base::Result<std::string> remoteCreateTunnel(const std::string& login_file, const std::string& name,
+                                             const std::string& output);
 base::Result<std::vector<TunnelInfo>> remoteListTunnels(const std::string& login_file);
 base::Result<TunnelInfo> remoteTunnelInfo(const std::string& login_file, const std::string& name);
 base::Result<void> remoteDeleteTunnel(const std::string& login_file, const std::string& name);
@@ -129,8 +131,7 @@ base::Result<void> remoteDeleteRoute(const std::string& login_file, const std::s
 // For the stack: tunnel NAME exists on the login's edge with HOSTNAMES routed to it; its token
 // is kept in TOKEN_FILE (made when missing, or when the edge no longer has that tunnel).
 // Returns the token.
-base::Result<std::string> ensureRemoteTunnel(const std::string& login_file,
-                                             const std::string& name,
+base::Result<std::string> ensureRemoteTunnel(const std::string& login_file, const std::string& name,
                                              const std::string& token_file,
                                              const std::vector<std::string>& hostnames);
 
