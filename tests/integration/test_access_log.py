@@ -79,6 +79,10 @@ class AccessLogTest(harness.BurrowTestCase):
         # logrotate: move the file, SIGUSR1, and new lines go to a new file at the same path.
         os.rename(log, log + ".1")
         self.assertBody(self.get(edge, "/hello?before-reopen", "app.test"), 200)
+        # The line is written once the answer is out, so the client can see its 200 first:
+        # wait for it in the moved file before reopening (an ASan CI run saw it in the new one).
+        self.json_lines(log + ".1", lambda ls: ls[-1]["path"] == "/hello?before-reopen",
+                        "the line before the reopen")
         edge.proc.send(signal.SIGUSR1)
         edge.proc.wait_for(r"SIGUSR1: access log reopened")
         self.assertBody(self.get(edge, "/hello?after-reopen", "app.test"), 200)
