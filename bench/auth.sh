@@ -2,8 +2,10 @@
 # forwardAuth benchmark: requests/s through the tunnel (edge + connector, a 1 KB file from
 # nginx) for the same route without middleware and behind forwardAuth to `burrow auth`
 # (/api/authz/forward-auth, a logged-in session cookie sent by wrk), taking turns in the same
-# run, as a ratio; then the portal's login cost: POST /api/firstfactor with an argon2id hash at
-# Authelia's default parameters (m=64 MiB, t=3, p=4), one at a time and 4 at once.
+# run, as a ratio; beside them the same route with forwardAuth to nginx answering `return 200`
+# (the cheapest server there is: what the exchange itself costs); then the portal's login
+# cost: POST /api/firstfactor with an argon2id hash at Authelia's default parameters
+# (m=64 MiB, t=3, p=4), one at a time and 4 at once.
 #
 # Usage: bench/auth.sh            (builds a release binary in build-bench/ if BURROW unset)
 #        BURROW=path/to/burrow DURATION=10s ROUNDS=3 LOGINS=20 bench/auth.sh
@@ -33,7 +35,8 @@ mkdir -p "$work/www"
 head -c 1024 /dev/urandom >"$work/www/1k.bin"
 origin_port=$(free_port)
 nginx_start "$work/origin" "    listen 127.0.0.1:$origin_port;
-    location / { root $work/www; }"
+    location / { root $work/www; }
+    location = /auth { return 200; }"
 wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$origin_port/1k.bin" || die "origin nginx did not start"
 
 # ---- the portal: one user, argon2id at Authelia's defaults ----
@@ -83,7 +86,7 @@ cookie=$(curl -s -D - -o /dev/null --max-time 30 -H 'Host: auth.bench.test' \
 # ---- burrow: edge + connector, two routes to the same origin ----
 
 edge_start --http 127.0.0.1:0
-tunnel_routes plain.bench.test sso.bench.test
+tunnel_routes plain.bench.test sso.bench.test floor.bench.test
 
 cat >"$work/config.yml" <<EOF
 middlewares:
@@ -92,12 +95,20 @@ middlewares:
       address: http://127.0.0.1:$portal_port/api/authz/forward-auth
       trustForwardHeader: true
       authResponseHeaders: [Remote-User, Remote-Groups, Remote-Name, Remote-Email]
+  floor:
+    forwardAuth:
+      address: http://127.0.0.1:$origin_port/auth
+      trustForwardHeader: true
+      authResponseHeaders: [Remote-User, Remote-Groups, Remote-Name, Remote-Email]
 ingress:
   - hostname: plain.bench.test
     service: http://127.0.0.1:$origin_port
   - hostname: sso.bench.test
     service: http://127.0.0.1:$origin_port
     middlewares: [sso]
+  - hostname: floor.bench.test
+    service: http://127.0.0.1:$origin_port
+    middlewares: [floor]
   - service: http_status:404
 EOF
 connector_start
@@ -108,6 +119,8 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
   || die "the sso route without a session does not answer 401"
 [ "$(code -H 'Host: sso.bench.test' -H "Cookie: $cookie" "http://127.0.0.1:$edge_http/1k.bin")" = 200 ] \
   || die "the sso route with a session does not answer 200"
+[ "$(code -H 'Host: floor.bench.test' "http://127.0.0.1:$edge_http/1k.bin")" = 200 ] \
+  || die "the route with forwardAuth to nginx does not answer 200"
 
 # ---- wrk ----
 
@@ -135,6 +148,7 @@ run_wrk() {
 }
 
 n_r=() n_5=() n_9=() n_c=() s_r=() s_5=() s_9=() s_c=() n_err=0 s_err=0 ratios=()
+f_r=() f_5=() f_9=() f_c=() f_err=0 f_ratios=()
 for round in $(seq "$rounds"); do
   log "round $round of $rounds"
   run_wrk plain plain.bench.test
@@ -145,6 +159,10 @@ for round in $(seq "$rounds"); do
   s_r+=("$rps") s_5+=("$p50") s_9+=("$p99") s_c+=("$cpu") s_err=$((s_err + errs))
   s_parts=$cpu_parts
   ratios+=("$(awk -v a="$rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')")
+  run_wrk floor floor.bench.test "Cookie: $cookie"
+  f_r+=("$rps") f_5+=("$p50") f_9+=("$p99") f_c+=("$cpu") f_err=$((f_err + errs))
+  f_parts=$cpu_parts
+  f_ratios+=("$(awk -v a="$rps" -v b="$plain_rps" 'BEGIN { printf "%.2f", a / b }')")
 done
 kill -0 "$edge_pid" && kill -0 "$conn_pid" && kill -0 "$auth_pid" || die "a process died under load"
 auth_conns=$(ss -Htn state established "( sport = :$portal_port )" 2>/dev/null | wc -l)
@@ -178,7 +196,7 @@ auth_hwm=$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$auth_pid/status")
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)
-n_rps=$(median "${n_r[@]}") s_rps=$(median "${s_r[@]}")
+n_rps=$(median "${n_r[@]}") s_rps=$(median "${s_r[@]}") f_rps=$(median "${f_r[@]}")
 
 cat <<EOF
 Machine: $(nproc) CPUs, $cpu_model; $(uname -sr). burrow $commit$dirty.
@@ -190,10 +208,12 @@ Load average before the run: $load_before.
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 | no middleware | $n_rps | $(median "${n_5[@]}") | $(median "${n_9[@]}") | $n_err | $(median "${n_c[@]}") | 1.00 |
 | forwardAuth, logged-in session | $s_rps | $(median "${s_5[@]}") | $(median "${s_9[@]}") | $s_err | $(median "${s_c[@]}") | $(ratio "$s_rps" "$n_rps") |
+| forwardAuth to nginx \`return 200\` (no check at all) | $f_rps | $(median "${f_5[@]}") | $(median "${f_9[@]}") | $f_err | $(median "${f_c[@]}") | $(ratio "$f_rps" "$n_rps") |
 
-Requests/s by round, no middleware: ${n_r[*]}; forwardAuth: ${s_r[*]}; ratio by round: ${ratios[*]}.
+Requests/s by round, no middleware: ${n_r[*]}; forwardAuth: ${s_r[*]}; ratio by round: ${ratios[*]};
+forwardAuth to nginx: ${f_r[*]}, ratio by round: ${f_ratios[*]}.
 CPU µs/request by process (edge / connector / portal), last round: no middleware $n_parts;
-forwardAuth $s_parts.
+forwardAuth $s_parts; forwardAuth to nginx $f_parts (nginx's own CPU is not counted).
 Connections from the connector to the portal after the run: $auth_conns (kept alive and reused).
 
 ## Login: POST /api/firstfactor, argon2id m=65536 t=3 p=4
