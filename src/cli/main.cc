@@ -18,6 +18,7 @@
 #include "auth/auth.h"
 #include "base/base.h"
 #include "config/config.h"
+#include "host/host.h"
 #include "netns/netns.h"
 #include "sandbox/sandbox.h"
 #include "stack/stack.h"
@@ -94,6 +95,9 @@ struct Flags {
   std::string init = "auto", service_name, service_user, service_state_dir;
   bool keep_state = false;
   std::vector<std::string> service_command;
+  // host
+  host::HardenOptions host;
+  bool host_undo = false;
   auth::Options auth;
 };
 
@@ -541,6 +545,28 @@ int auditUnits(Flags& f) {
   return code;
 }
 
+int hostAudit(Flags& f) {
+  auto a = host::audit(f.host.root);
+  if (!a) return fail(a.error());
+  std::printf("%s", (f.json ? host::formatAuditJson(*a) : host::formatAudit(*a)).c_str());
+  return a->allOk() ? kOk : kFail;
+}
+
+int hostHarden(Flags& f) {
+  if (f.host.root == "/" && !f.host.dry_run) {
+    auto r = supervise::reexecAsRoot(f.host_undo ? "undo the host's hardening" : "harden the host",
+                                     selfArgv());
+    if (!r) return fail(r.error());
+  }
+  auto r = f.host_undo ? host::undo(f.host) : host::harden(f.host);
+  if (!r) return fail(r.error());
+  for (const auto& l : r->lines) std::printf("%s\n", l.c_str());
+  if (r->left_alone)
+    std::fprintf(stderr, "burrow: host %s: some items were left alone (above)\n",
+                 f.host_undo ? "harden --undo" : "harden");
+  return r->left_alone ? kFail : kOk;
+}
+
 // The top-level commands, in the order help lists them.
 void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addTunnel(CLI::App& app, Flags& f, std::vector<Command>& table);
@@ -552,12 +578,13 @@ void addService(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addAuth(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addStack(CLI::App& app, Flags& f, std::vector<Command>& table);
+void addHost(CLI::App& app, Flags& f, std::vector<Command>& table);
 using AddCommand = void (*)(CLI::App&, Flags&, std::vector<Command>&);
 constexpr std::pair<std::string_view, AddCommand> kCommands[] = {
     {"edge", addEdge},     {"tunnel", addTunnel},   {"quick", addQuick}, {"exec", addExec},
     {"netns", addNetns},   {"service", addService}, {"audit", addAudit}, {"up", addStack},
     {"down", addStack},    {"ps", addStack},        {"logs", addStack},  {"auth", addAuth},
-    {"access", addAccess},
+    {"access", addAccess}, {"host", addHost},
 };
 
 // The first word that is not a global option (`--log-level LEVEL`), or "".
@@ -923,6 +950,26 @@ void addAudit(CLI::App& app, Flags& f, std::vector<Command>& table) {
       ->capture_default_str();
   aud->add_flag("--json", f.json, "JSON: systemd-analyze's rows per unit, the overall figure");
   table.push_back({aud, auditUnits});
+}
+
+void addHost(CLI::App& app, Flags& f, std::vector<Command>& table) {
+  // burrow host audit|harden
+  auto* h = app.add_subcommand("host", "the machine itself against seed 001's host profile");
+  h->require_subcommand(1);
+  auto* aud = h->add_subcommand(
+      "audit", "one row per item of the host profile: its state and the file that sets it");
+  aud->add_option("--root", f.host.root, "a system image to read instead of this host")
+      ->capture_default_str();
+  aud->add_flag("--json", f.json, "JSON: the rows and whether every item is ok");
+  table.push_back({aud, hostAudit});
+  auto* hard = h->add_subcommand(
+      "harden", "write what the host profile misses, as files burrow owns (--undo removes them)");
+  hard->add_option("--root", f.host.root, "a system image to change instead of this host")
+      ->capture_default_str();
+  hard->add_flag("--dry-run", f.host.dry_run, "print what would change and write nothing");
+  hard->add_option("--only", f.host.only, "only these items (ids as host audit lists them)");
+  hard->add_flag("--undo", f.host_undo, "remove what harden wrote and is unchanged since");
+  table.push_back({hard, hostHarden});
 }
 
 // A word where a command is expected that names none ("burrow access", "burrow tunnel
