@@ -125,6 +125,17 @@ TEST(HostAudit, ReadsSettingsAsTheirOwnersMergeThem) {
   EXPECT_EQ(row(*a, "no-kexec").detail, "kernel.kexec_load_disabled = 0 in /etc/sysctl.conf");
 }
 
+TEST(HostAudit, JsonOfAFileWithInvalidUtf8) {
+  Root r;
+  r.systemdImage();
+  r.write("/etc/sysctl.d/50-x.conf", "kernel.kexec_load_disabled = \x9d\n");
+  auto a = audit(r.dir());
+  ASSERT_TRUE(a);
+  EXPECT_EQ(row(*a, "no-kexec").state, State::Differs);
+  EXPECT_NE(formatAuditJson(*a).find("kernel.kexec_load_disabled = \xef\xbf\xbd in"),
+            std::string::npos);
+}
+
 TEST(HostAudit, OpenRcImageKeepsTheKernelItemsOnly) {
   Root r;
   r.write("/sbin/openrc-run", "");

@@ -681,7 +681,8 @@ std::string formatAuditJson(const Audit& a) {
                       {"init_why", a.init_why},
                       {"ok", a.allOk()},
                       {"items", items}};
-  return j.dump(2) + "\n";
+  // A file of the image may hold any bytes: invalid UTF-8 is replaced, not thrown.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace host
