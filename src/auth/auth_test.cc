@@ -363,7 +363,7 @@ TEST(Codec, FormsAndUrls) {
   EXPECT_FALSE(urlDecode("%4", false));
   EXPECT_FALSE(urlDecode("%zz", false));
   EXPECT_EQ(urlEncode("https://a.b/c?d=e f"), "https%3A%2F%2Fa.b%2Fc%3Fd%3De%20f");
-  EXPECT_EQ(htmlEscape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+  EXPECT_EQ(base::htmlEscape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
 }
 
 // RFC 4226 appendix D: the 31-bit values of counters 0 to 9 under "12345678901234567890".

@@ -167,6 +167,5 @@ std::string urlEncode(std::string_view s);
 std::optional<std::string> urlDecode(std::string_view s, bool plus_is_space);
 // application/x-www-form-urlencoded, or a query string: name → first value.
 std::map<std::string, std::string> parseForm(std::string_view body);
-std::string htmlEscape(std::string_view s);
 
 }  // namespace auth

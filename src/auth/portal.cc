@@ -237,15 +237,15 @@ constexpr std::string_view kSignOutForm =
 std::string loginPage(std::string_view rd, bool failed, const std::string* user, bool offer_totp) {
   std::string main;
   if (user) {
-    main =
-        fmt::format(R"(<h1>Signed in</h1><p>You are signed in as <b>{}</b>.</p>{}{}
+    main = fmt::format(
+        R"(<h1>Signed in</h1><p>You are signed in as <b>{}</b>.</p>{}{}
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>)",
-                    htmlEscape(*user),
-                    rd.empty() ? std::string()
-                               : fmt::format(R"(<p><a href="{}">Continue</a></p>)", htmlEscape(rd)),
-                    offer_totp ? R"(<p><a id="enrol" href="/?enrol=1">Set up one-time codes</a>)"
-                                 R"( (a second factor)</p>)"
-                               : "");
+        base::htmlEscape(*user),
+        rd.empty() ? std::string()
+                   : fmt::format(R"(<p><a href="{}">Continue</a></p>)", base::htmlEscape(rd)),
+        offer_totp ? R"(<p><a id="enrol" href="/?enrol=1">Set up one-time codes</a>)"
+                     R"( (a second factor)</p>)"
+                   : "");
   } else {
     main = fmt::format(R"(<h1>Sign in</h1>{}
 <form method="post" action="/login">
@@ -257,7 +257,7 @@ std::string loginPage(std::string_view rd, bool failed, const std::string* user,
 <input type="hidden" name="rd" value="{}">
 <button type="submit">Sign in</button>
 </form>)",
-                       errorLine(failed, kAuthFailed), htmlEscape(rd));
+                       errorLine(failed, kAuthFailed), base::htmlEscape(rd));
   }
   return pageShell("Sign in", main);
 }
@@ -271,8 +271,9 @@ constexpr std::string_view kTokenInput =
 // for the code that confirms the authenticator app has it. The secret stays in the session.
 std::string enrolPage(std::string_view rd, bool failed, const std::string& user,
                       const std::string& secret, const std::string& uri, const std::string& qr) {
-  return pageShell("Set up a second factor",
-                   fmt::format(R"(<h1>Set up a second factor</h1>
+  return pageShell(
+      "Set up a second factor",
+      fmt::format(R"(<h1>Set up a second factor</h1>
 <p>Signed in as <b>{}</b>. This site asks for a one-time code too. Scan the code with an
 authenticator app, or enter the key by hand, then type the code the app shows.</p>{}
 <div class="qr">{}</div>
@@ -283,21 +284,22 @@ authenticator app, or enter the key by hand, then type the code the app shows.</
 <input type="hidden" name="rd" value="{}">
 <button type="submit">Confirm</button>
 </form>{})",
-                               htmlEscape(user), errorLine(failed, kTotpFailed), qr, secret,
-                               htmlEscape(uri), kTokenInput, htmlEscape(rd), kSignOutForm));
+                  base::htmlEscape(user), errorLine(failed, kTotpFailed), qr, secret,
+                  base::htmlEscape(uri), kTokenInput, base::htmlEscape(rd), kSignOutForm));
 }
 
 // The second factor page: the code from the app enrolled before.
 std::string totpPage(std::string_view rd, bool failed, const std::string& user) {
-  return pageShell("One-time code", fmt::format(R"(<h1>One-time code</h1>
+  return pageShell("One-time code",
+                   fmt::format(R"(<h1>One-time code</h1>
 <p>Signed in as <b>{}</b>. Type the code your authenticator app shows.</p>{}
 <form method="post" action="/totp">
 {}
 <input type="hidden" name="rd" value="{}">
 <button type="submit">Verify</button>
 </form>{})",
-                                                htmlEscape(user), errorLine(failed, kTotpFailed),
-                                                kTokenInput, htmlEscape(rd), kSignOutForm));
+                               base::htmlEscape(user), errorLine(failed, kTotpFailed), kTokenInput,
+                               base::htmlEscape(rd), kSignOutForm));
 }
 
 class Portal : public http::Handler {

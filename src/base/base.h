@@ -47,6 +47,8 @@ std::string hexEncode(std::span<const uint8_t> data);
 std::string hexEncode(std::string_view data);
 Result<std::string> hexDecode(std::string_view text);
 std::string_view trim(std::string_view s);
+// & < > " ' as HTML character references: safe in text and in quoted attributes.
+std::string htmlEscape(std::string_view s);
 std::string toLower(std::string_view s);
 
 // Randomness from getrandom(2); never fails short.

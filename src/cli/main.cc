@@ -615,6 +615,9 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   edge->add_option("--tunnel", f.edge.tunnel_addr, "where connectors dial in, e.g. :7844");
   edge->add_option("--cert", f.edge.cert_file, "PEM certificate for --https");
   edge->add_option("--key", f.edge.key_file, "PEM private key for --https");
+  edge->add_option("--admin", f.edge.admin_addr,
+                   "serve the dashboard (tunnels, connectors, routes, certificates, traffic) on "
+                   "this loopback address, e.g. 127.0.0.1:9090");
   edge->add_flag("--redirect-https", f.edge.redirect_https,
                  "answer plain-http requests for routed hosts with 308 to https");
   edge->add_option(

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <list>
 #include <map>
 #include <mutex>
@@ -29,6 +30,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "admin/admin.h"
 #include "base/base.h"
 #include "http/websocket.h"
 #include "tunnel/acme.h"
@@ -256,6 +260,41 @@ struct Edge::Shared {
   std::map<std::string, uint64_t> response_bytes;            // tunnel name; metrics_mu
   std::atomic<uint64_t> tls_ok{0}, tls_failed{0};
 
+  // What the dashboard (--admin) shows beyond the counters: traffic by tunnel sampled every
+  // 10 s for the last hour, and the last 5xx answers. Guarded by metrics_mu.
+  bool admin_on = false;
+  int64_t started_unix = 0;
+  struct Sample {
+    int64_t unix = 0;
+    std::map<std::string, std::pair<uint64_t, uint64_t>> totals;  // tunnel -> (requests, 5xx)
+  };
+  std::deque<Sample> samples;  // oldest first, at most kSamples
+  static constexpr size_t kSamples = 361;
+  std::deque<http::AccessEntry> recent_errors;  // newest last, at most kRecentErrors
+  static constexpr size_t kRecentErrors = 20;
+
+  void noteAnswer(const http::AccessEntry& e) {
+    if (!admin_on || e.status < 500) return;
+    std::lock_guard lock(metrics_mu);
+    recent_errors.push_back(e);
+    if (recent_errors.size() > kRecentErrors) recent_errors.pop_front();
+  }
+  // Requests and 5xx answers by tunnel so far. Caller holds metrics_mu.
+  std::map<std::string, std::pair<uint64_t, uint64_t>> totalsLocked() const {
+    std::map<std::string, std::pair<uint64_t, uint64_t>> out;
+    for (const auto& [k, count] : requests) {
+      auto& t = out[k.first];
+      t.first += count;
+      if (k.second >= 500) t.second += count;
+    }
+    return out;
+  }
+  void sample(int64_t now) {
+    std::lock_guard lock(metrics_mu);
+    samples.push_back({now, totalsLocked()});
+    if (samples.size() > kSamples) samples.pop_front();
+  }
+
   void countRequest(const std::string& tunnel, int status, uint64_t bytes) {
     std::lock_guard lock(metrics_mu);
     ++requests[{tunnel, status}];
@@ -428,6 +467,140 @@ struct Edge::Shard : http::Handler {
   const size_t index;
   Forwarded from_shards{*this};
   Metrics metrics{*this};
+
+  // The dashboard's data (--admin; shard 0's thread): this shard's copy of the state, the live
+  // connections, the ACME certificates, and the traffic Shared keeps.
+  struct Dashboard : admin::Source {
+    explicit Dashboard(Shard& s) : shard(s) {}
+    std::string snapshotJson() override { return shard.dashboardJson(); }
+    Shard& shard;
+  };
+  Dashboard dashboard_source{*this};
+  std::unique_ptr<admin::Handler> dashboard;
+
+  std::string dashboardJson() {
+    using json = nlohmann::json;
+    Shared& sh = *edge.shared_;
+    const int64_t now = ::time(nullptr);
+    std::map<std::string, std::pair<uint64_t, uint64_t>> totals;
+    std::deque<Shared::Sample> samples;
+    std::deque<http::AccessEntry> errors;
+    {
+      std::lock_guard lock(sh.metrics_mu);
+      totals = sh.totalsLocked();
+      samples = sh.samples;
+      errors = sh.recent_errors;
+    }
+    samples.push_back({now, totals});
+    // The totals of TUNNEL at the sample nearest `at` (at or after it).
+    auto at = [&](const std::string& tunnel, int64_t t) -> std::pair<uint64_t, uint64_t> {
+      for (const auto& s : samples)
+        if (s.unix >= t) {
+          auto it = s.totals.find(tunnel);
+          return it == s.totals.end() ? std::pair<uint64_t, uint64_t>{} : it->second;
+        }
+      return {};
+    };
+    std::vector<LiveConnection> conns_now =
+        sh.live ? sh.live->snapshot() : std::vector<LiveConnection>{};
+    json tunnels = json::array();
+    for (const TunnelRecord& t : state.tunnels()) {
+      json conns = json::array();
+      for (const LiveConnection& c : conns_now)
+        if (c.tunnel_id == t.id)
+          conns.push_back({{"connector_id", c.connector_id},
+                           {"connection_id", c.connection_id},
+                           {"index", c.index},
+                           {"peer", c.peer},
+                           {"since", c.since_unix}});
+      json hosts = json::array();
+      for (const RouteRecord& r : state.routes())
+        if (r.tunnel_id == t.id) hosts.push_back(r.hostname);
+      // Per minute over the last hour, oldest first, from the 10 s samples.
+      const int64_t first = samples.empty() ? now : samples.front().unix;
+      json reqs = json::array(), errs = json::array();
+      for (int m = 59; m >= 0; --m) {
+        int64_t from = now - (m + 1) * 60, to = now - m * 60;
+        if (to <= first) continue;
+        auto a = at(t.name, std::max(from, first)), b = at(t.name, to);
+        reqs.push_back(b.first - a.first);
+        errs.push_back(b.second - a.second);
+      }
+      auto cur = totals[t.name];
+      int64_t window_from = std::max(now - 60, first);
+      auto minute_ago = at(t.name, window_from);
+      double rps = now > window_from ? static_cast<double>(cur.first - minute_ago.first) /
+                                           static_cast<double>(now - window_from)
+                                     : 0.0;
+      auto hour_ago = at(t.name, std::max(now - 3600, first));
+      tunnels.push_back({{"name", t.name},
+                         {"id", t.id},
+                         {"created", t.created_unix},
+                         {"hostnames", hosts},
+                         {"connections", conns},
+                         {"traffic",
+                          {{"rps", rps},
+                           {"requests_hour", cur.first - hour_ago.first},
+                           {"errors_hour", cur.second - hour_ago.second},
+                           {"requests", reqs},
+                           {"errors", errs}}}});
+    }
+    json routes = json::array();
+    for (const RouteRecord& r : state.routes())
+      routes.push_back(
+          {{"hostname", r.hostname}, {"tunnel", tunnelName(r.tunnel_id)}, {"kind", "http"}});
+    for (const TcpRouteRecord& r : state.tcpRoutes())
+      routes.push_back({{"hostname", r.hostname},
+                        {"tunnel",
+                         [&] {
+                           for (const RouteRecord& h : state.routes())
+                             if (h.hostname == r.hostname) return tunnelName(h.tunnel_id);
+                           return std::string("-");
+                         }()},
+                        {"kind", fmt::format("tcp:{}", r.port)}});
+    json got = json::array();
+    if (auto list = listEdgeCertificates(state.dir()))
+      for (const CertInfo& c : *list)
+        got.push_back({{"hostname", c.name},
+                       {"issuer", c.issuer},
+                       {"not_after", c.not_after},
+                       {"error", c.last_error}});
+    json recent = json::array();
+    for (auto it = errors.rbegin(); it != errors.rend(); ++it)
+      recent.push_back({{"time", std::chrono::system_clock::to_time_t(it->time)},
+                        {"tunnel", it->tunnel},
+                        {"status", it->status},
+                        {"method", it->method},
+                        {"host", it->host},
+                        {"target", it->target},
+                        {"client", it->client}});
+    json listeners = json::object();
+    for (auto [name, ep] : {std::pair{"http", edge.http_ep_},
+                            {"https", edge.https_ep_},
+                            {"tunnel", edge.tunnel_ep_},
+                            {"metrics", edge.metrics_ep_},
+                            {"admin", edge.admin_ep_}})
+      if (ep) listeners[name] = formatEndpoint(*ep);
+    json out = {{"now", now},
+                {"started", sh.started_unix},
+                {"listeners", listeners},
+                {"tunnels", tunnels},
+                {"routes", routes},
+                {"certificates", got},
+                {"recent_errors", recent}};
+    return out.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+
+  // Every 10 s, the traffic totals for the dashboard's last hour.
+  Task<void> sampleTraffic() {
+    asio::steady_timer t(ioc);
+    while (!stopping) {
+      t.expires_after(std::chrono::seconds(10));
+      auto [ec] = co_await t.async_wait(as_tuple(use_awaitable));
+      if (ec || stopping) co_return;
+      edge.shared_->sample(::time(nullptr));
+    }
+  }
   EdgeState state;
   std::unique_ptr<asio::ssl::context> tunnel_tls;
   // The SNI callback of https_tls points at it: declared first so that it outlives it.
@@ -537,7 +710,8 @@ struct Edge::Shard : http::Handler {
   }
 
   bool ownPort(uint16_t port) const {
-    for (const auto& ep : {edge.http_ep_, edge.https_ep_, edge.tunnel_ep_, edge.metrics_ep_})
+    for (const auto& ep :
+         {edge.http_ep_, edge.https_ep_, edge.tunnel_ep_, edge.metrics_ep_, edge.admin_ep_})
       if (ep && ep->port() == port) return true;
     return false;
   }
@@ -620,7 +794,10 @@ struct Edge::Shard : http::Handler {
     co_await serve(req, body, rec, false, &rec);
     const http::AccessEntry& e = rec.entry();
     if (log) log->write(e);
-    if (counted) edge.shared_->countRequest(e.tunnel, e.status, e.bytes);
+    if (counted) {
+      edge.shared_->countRequest(e.tunnel, e.status, e.bytes);
+      edge.shared_->noteAnswer(e);
+    }
   }
 
   // Hands the request to shard `to` over a fresh socketpair and relays its answer.
@@ -1003,6 +1180,7 @@ struct Edge::Shard : http::Handler {
   void closeListeners() {
     stopping = true;
     if (watch_timer) watch_timer->cancel();
+    if (dashboard) dashboard->stop();
     for (auto& a : acceptors) {
       boost::system::error_code ignored;
       a->close(ignored);
@@ -1311,6 +1489,14 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
     metrics_acc.emplace(std::move(a));
     shared_->metrics_on = true;
   }
+  std::optional<tcp::acceptor> admin_acc;
+  if (!admin_addr_.empty()) {
+    ASSIGN_OR_RETURN(auto a, listen(first.ioc, admin_addr_, "admin"));
+    admin_acc.emplace(std::move(a));
+    shared_->metrics_on = true;
+    shared_->admin_on = true;
+  }
+  shared_->started_unix = ::time(nullptr);
   std::vector<std::optional<tcp::acceptor>> http_accs(shards_.size()), https_accs(shards_.size());
   for (size_t i = 0; i < shards_.size(); ++i) {
     auto& ioc = shards_[i]->ioc;
@@ -1349,6 +1535,16 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
                       [&first](tcp::socket s, std::unique_ptr<Shard::Slot>) {
                         return http::serveHttp1(std::move(s), first.metrics, http::ServerLimits{});
                       });
+  if (admin_acc) {
+    first.dashboard = std::make_unique<admin::Handler>(admin::Kind::Edge, first.dashboard_source);
+    admin_ep_ = first.serveOn(std::move(*admin_acc), "admin", false,
+                              [&first](tcp::socket s, std::unique_ptr<Shard::Slot>) {
+                                return http::serveHttp1(std::move(s), *first.dashboard,
+                                                        http::ServerLimits{});
+                              });
+    shared_->sample(shared_->started_unix);  // the baseline: nothing counted yet
+    asio::co_spawn(first.ioc, first.sampleTraffic(), asio::detached);
+  }
   for (size_t i = 0; i < shards_.size(); ++i) {
     auto& sh = *shards_[i];
     if (http_accs[i]) {

@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "admin/admin.h"
 #include "base/base.h"
 #include "tunnel/runtime.h"
 #include "tunnel/tunnel.h"
@@ -149,6 +150,7 @@ std::string readyLine(const Edge& e) {
   if (auto ep = e.httpsEndpoint()) line += " https=" + formatEndpoint(*ep);
   if (auto ep = e.tunnelEndpoint()) line += " tunnel=" + formatEndpoint(*ep);
   if (auto ep = e.metricsEndpoint()) line += " metrics=" + formatEndpoint(*ep);
+  if (auto ep = e.adminEndpoint()) line += " admin=" + formatEndpoint(*ep);
   return line;
 }
 
@@ -204,6 +206,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
     if (auto ok = config::checkMetricsAddress(o.metrics_addr); !ok)
       return base::invalid("--metrics {}", ok.error().message());
   }
+  if (!o.admin_addr.empty()) RETURN_IF_ERROR(admin::checkAddress(o.admin_addr));
   std::shared_ptr<http::AccessLog> access_log;
   if (!o.access_log.empty()) {
     ASSIGN_OR_RETURN(
@@ -265,6 +268,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   edge.setClientLimits(fitToOpenFiles(o.limits));
   edge.setAccessLog(access_log);
   edge.setMetricsAddress(o.metrics_addr);
+  edge.setAdminAddress(o.admin_addr);
   edge.setRedirectHttps(o.redirect_https);
   if (acme) edge.setAcme(*acme);
   RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));

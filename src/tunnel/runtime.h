@@ -83,6 +83,9 @@ class Edge {
   // Serves /ready and /metrics (Prometheus) on ADDR; requests are counted from then on.
   // Before start(), which binds it.
   void setMetricsAddress(std::string addr) { metrics_addr_ = std::move(addr); }
+  // Serves the dashboard (admin.h) on ADDR, and keeps what it shows: requests are counted,
+  // traffic sampled every 10 s for an hour, the last 5xx answers kept. Before start().
+  void setAdminAddress(std::string addr) { admin_addr_ = std::move(addr); }
   // Re-reads tunnels and routes; connections of deleted tunnels are closed.
   void reload();
   // Graceful: closes the listeners, lets requests in flight finish within `grace`, then
@@ -93,6 +96,7 @@ class Edge {
   std::optional<asio::ip::tcp::endpoint> httpsEndpoint() const { return https_ep_; }
   std::optional<asio::ip::tcp::endpoint> tunnelEndpoint() const { return tunnel_ep_; }
   std::optional<asio::ip::tcp::endpoint> metricsEndpoint() const { return metrics_ep_; }
+  std::optional<asio::ip::tcp::endpoint> adminEndpoint() const { return admin_ep_; }
   // Where the ports of TCP routes (`edge route tcp`) open: the --http address, else the
   // --https one, its port replaced by the route's. Set by start().
   const std::string& tcpListenAddress() const { return tcp_listen_addr_; }
@@ -109,9 +113,10 @@ class Edge {
   std::optional<std::string> default_tunnel_;
   std::shared_ptr<http::AccessLog> access_log_;
   std::string metrics_addr_;
+  std::string admin_addr_;
   bool redirect_https_ = false;
   std::optional<AcmeOptions> acme_;
-  std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_, metrics_ep_;
+  std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_, metrics_ep_, admin_ep_;
   std::string tcp_listen_addr_;
   friend struct Shard;
 };

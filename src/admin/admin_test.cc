@@ -1,0 +1,71 @@
+// The dashboard's pages from snapshots, and where it may listen.
+#include <gtest/gtest.h>
+
+#include "admin/admin.h"
+
+namespace admin {
+namespace {
+
+constexpr const char* kSnapshot = R"({
+  "now": 1764936000, "started": 1764935000,
+  "tunnels": [
+    {"name": "home", "id": "6b1c2d5e-0000-4000-8000-000000000001", "created": 1764930000,
+     "hostnames": ["photos.example.net"],
+     "connections": [{"connector_id": "abcdef0123456789", "connection_id": "c1", "index": 0,
+                      "peer": "192.0.2.7:51234", "since": 1764935700}],
+     "traffic": {"rps": 12.5, "requests_hour": 750, "errors_hour": 2,
+                 "requests": [10, 20, 30], "errors": [0, 2, 0]}},
+    {"name": "<script>alert(1)</script>", "id": "x", "hostnames": [], "connections": []}
+  ],
+  "routes": [{"hostname": "photos.example.net", "tunnel": "home", "kind": "http"}],
+  "certificates": [{"hostname": "photos.example.net", "issuer": "Pebble", "not_after": 1765000000,
+                    "error": ""}],
+  "recent_errors": [{"time": 1764935990, "tunnel": "home", "status": 502, "method": "GET",
+                     "host": "photos.example.net", "target": "/a?b=\"c\"", "client": "198.51.100.1"}]
+})";
+
+TEST(Dashboard, EdgePageShowsTunnelsConnectorsRoutesCertificatesAndErrors) {
+  std::string page = renderPage(Kind::Edge, kSnapshot);
+  EXPECT_EQ(page.rfind("<!doctype html>", 0), 0u);
+  EXPECT_NE(page.find("<tr data-tunnel=\"home\"><td><b>home</b>"), std::string::npos) << page;
+  EXPECT_NE(page.find("192.0.2.7:51234 <small>#0 · up 5 min · connector abcdef01</small>"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("<td class=\"n\">12.5</td><td class=\"n bad\">2</td>"), std::string::npos);
+  EXPECT_NE(page.find("<polyline"), std::string::npos);
+  EXPECT_NE(page.find("<span class=\"down\">no connector</span>"), std::string::npos);
+  EXPECT_NE(page.find("<td>photos.example.net</td><td>home</td><td>http</td>"), std::string::npos);
+  EXPECT_NE(page.find("<td>Pebble</td>"), std::string::npos);
+  EXPECT_NE(page.find("<td class=\"n bad\">502</td>"), std::string::npos);
+  // Nothing from the snapshot reaches the page unescaped.
+  EXPECT_EQ(page.find("<script>alert"), std::string::npos);
+  EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(page.find("/a?b=&quot;c&quot;"), std::string::npos);
+  // Without JavaScript it refreshes itself; with it, the live script.
+  EXPECT_NE(page.find("<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>"),
+            std::string::npos);
+  EXPECT_NE(page.find("<script src=\"/assets/dashboard.js\" defer></script>"), std::string::npos);
+}
+
+TEST(Dashboard, AnEmptyOrBrokenSnapshotStillRenders) {
+  for (const char* s : {"{}", "not json", "[]", R"({"tunnels": 3, "routes": [1, "x"]})"}) {
+    std::string main = renderMain(Kind::Edge, s);
+    EXPECT_EQ(main.rfind("<main id=\"main\">", 0), 0u) << s;
+    EXPECT_NE(main.find("No tunnels"), std::string::npos) << s;
+  }
+}
+
+TEST(Dashboard, ListensOnLoopbackOnly) {
+  EXPECT_TRUE(checkAddress("127.0.0.1:0"));
+  EXPECT_TRUE(checkAddress("[::1]:9000"));
+  EXPECT_TRUE(checkAddress("localhost:9000"));
+  for (const char* a : {"0.0.0.0:9000", ":9000", "192.0.2.1:9000", "[::]:9000"}) {
+    auto r = checkAddress(a);
+    ASSERT_FALSE(r) << a;
+    EXPECT_NE(r.error().message().find("only a loopback address"), std::string::npos) << a;
+  }
+  EXPECT_FALSE(checkAddress("127.0.0.1"));  // no port
+}
+
+}  // namespace
+}  // namespace admin

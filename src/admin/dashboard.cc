@@ -1,0 +1,175 @@
+// The dashboard's HTTP side: the page, its assets, /api/KIND and /api/events (server-sent
+// events), read-only. Requests whose Host is not an address or localhost are refused, so a web
+// page elsewhere cannot read the dashboard through DNS rebinding.
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "admin/admin.h"
+#include "admin/internal.h"
+#include "base/base.h"
+
+namespace admin {
+namespace {
+
+namespace asio = boost::asio;
+using asio::as_tuple;
+using asio::use_awaitable;
+
+// The headers every answer carries: nothing from elsewhere, never framed, never cached.
+void secure(http::ResponseHead& h) {
+  h.headers.push_back({"content-security-policy",
+                       "default-src 'none'; script-src 'self'; style-src 'self'; "
+                       "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+                       "frame-ancestors 'none'"});
+  h.headers.push_back({"x-content-type-options", "nosniff"});
+  h.headers.push_back({"referrer-policy", "no-referrer"});
+  h.headers.push_back({"cache-control", "no-store"});
+}
+
+http::Task<void> answer(http::ResponseWriter& out, bool head_only, int status,
+                        std::string_view type, std::string_view body) {
+  http::ResponseHead h;
+  h.status = status;
+  h.headers.push_back({"content-type", std::string(type)});
+  secure(h);
+  h.content_length = body.size();
+  if (!co_await out.writeHead(std::move(h))) co_return;
+  if (!head_only && !body.empty() && !co_await out.writeBody(body.data(), body.size())) co_return;
+  (void)co_await out.finish();
+}
+
+// An address literal (v4, v6 in brackets) or localhost, with any port.
+bool localHost(std::string_view authority) {
+  if (authority.empty()) return false;
+  std::string_view host = authority;
+  if (host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    return base::isLoopbackHost(host.substr(1, close - 1));
+  }
+  host = host.substr(0, host.find(':'));
+  return base::isLoopbackHost(host);
+}
+
+// One server-sent event named `page` carrying TEXT, a line per `data:` field.
+std::string pageEvent(std::string_view text) {
+  std::string out = "event: page\n";
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    out += "data: ";
+    out += text.substr(0, nl);
+    out += '\n';
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+  return out + "\n";
+}
+
+std::string_view kindName(Kind k) { return k == Kind::Edge ? "edge" : "?"; }
+
+}  // namespace
+
+base::Result<void> checkAddress(const std::string& addr) {
+  auto hp = base::splitHostPort(addr, /*port_zero_ok=*/true);
+  if (!hp) return base::invalid("--admin {}: {}", addr, hp.error().message());
+  if (!base::isLoopbackHost(hp->host))
+    return base::invalid(
+        "--admin {}: the dashboard serves only a loopback address (127.0.0.1, ::1, localhost): "
+        "it has no login of its own; reach it through ssh -L, or put it behind a route with "
+        "burrow auth",
+        addr);
+  return {};
+}
+
+Handler::Handler(Kind kind, Source& source, int max_live)
+    : kind_(kind), source_(source), max_live_(max_live) {}
+
+http::Task<void> Handler::handle(http::RequestHead& req, http::BodyReader&,
+                                 http::ResponseWriter& out) {
+  const bool head_only = req.method == "HEAD";
+  if (!localHost(req.authority)) {
+    co_await answer(out, head_only, 421, "text/plain; charset=utf-8",
+                    "421 the dashboard answers only requests for a loopback address or "
+                    "localhost\n");
+    co_return;
+  }
+  if (req.method != "GET" && !head_only) {
+    co_await answer(out, false, 405, "text/plain; charset=utf-8",
+                    "405 the dashboard is read-only: GET and HEAD only\n");
+    co_return;
+  }
+  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  if (path == "/") {
+    co_await answer(out, head_only, 200, "text/html; charset=utf-8",
+                    renderPage(kind_, source_.snapshotJson()));
+  } else if (path == fmt::format("/api/{}", kindName(kind_))) {
+    co_await answer(out, head_only, 200, "application/json", source_.snapshotJson() + "\n");
+  } else if (path == "/api/events" && !head_only) {
+    co_await events(out);
+  } else if (path == "/assets/dashboard.css") {
+    co_await answer(out, head_only, 200, "text/css; charset=utf-8", stylesheet());
+  } else if (path == "/assets/dashboard.js") {
+    co_await answer(out, head_only, 200, "text/javascript; charset=utf-8", script());
+  } else {
+    co_await answer(out, head_only, 404, "text/plain; charset=utf-8",
+                    fmt::format("404 not found: the dashboard serves /, /api/{} and /api/events\n",
+                                kindName(kind_)));
+  }
+}
+
+http::Task<void> Handler::events(http::ResponseWriter& out) {
+  if (live_.fetch_add(1) >= max_live_) {
+    live_.fetch_sub(1);
+    co_await answer(
+        out, false, 503, "text/plain; charset=utf-8",
+        fmt::format("503 {} live pages already: reload to see the page as it is\n", max_live_));
+    co_return;
+  }
+  struct Leave {
+    std::atomic<int>& n;
+    ~Leave() { n.fetch_sub(1); }
+  } leave{live_};
+  http::ResponseHead h;
+  h.headers.push_back({"content-type", "text/event-stream"});
+  secure(h);
+  if (!co_await out.writeHead(std::move(h))) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  // A page closed between two events ends the wait at once.
+  out.onAbandoned([&timer] { timer.cancel(); });
+  struct Forget {
+    http::ResponseWriter& out;
+    ~Forget() { out.onAbandoned({}); }
+  } forget{out};
+  std::string last;
+  auto quiet_since = std::chrono::steady_clock::now();
+  bool first = true;
+  while (!stopping_) {
+    std::string main = renderMain(kind_, source_.snapshotJson());
+    std::string chunk;
+    if (first) chunk = "retry: 2000\n\n";
+    if (main != last) {
+      chunk += pageEvent(main);
+      last = std::move(main);
+      quiet_since = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - quiet_since > std::chrono::seconds(15)) {
+      chunk += ": still here\n\n";  // so a proxy or the browser sees a live stream
+      quiet_since = std::chrono::steady_clock::now();
+    }
+    first = false;
+    if (!chunk.empty()) {
+      if (!co_await out.writeBody(chunk.data(), chunk.size())) co_return;
+      if (!co_await out.flush()) co_return;
+    }
+    timer.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await timer.async_wait(as_tuple(use_awaitable));
+    if (ec) co_return;
+  }
+  (void)co_await out.finish();
+}
+
+}  // namespace admin

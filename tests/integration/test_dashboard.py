@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""The edge's dashboard (`burrow edge --admin ADDR`) in a real browser: headless Chromium
+(Debian's, driven by chromedriver) against a real edge, connector and origin.
+
+The page shows the tunnel with its live connector and hostnames, a 502 answered through it
+appears among the recent errors and a deleted tunnel disappears, both without a reload (server-
+sent events); with JavaScript disabled the page refreshes itself and shows the same. /api/edge
+carries the same data as JSON. The admin listener refuses an address that is not loopback, a
+Host that is not an address or localhost, and anything but GET/HEAD. Screenshots are saved in
+$BURROW_SCREENSHOTS (default: screenshots/ in the working directory: build/tests/ under ctest),
+and the sizes of the page and its assets are printed."""
+
+import json
+import os
+import shutil
+import urllib.request
+
+import harness
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+SHOTS = os.environ.get("BURROW_SCREENSHOTS") or os.path.join(os.getcwd(), "screenshots")
+
+CONFIG = """\
+ingress:
+  - hostname: app.example.test
+    service: http://127.0.0.1:{origin}
+  - hostname: down.example.test
+    service: http://127.0.0.1:{dead}
+  - service: http_status:404
+"""
+
+
+class DashboardTest(harness.BurrowTestCase):
+    def setUp(self):
+        super().setUp()
+        missing = [t for t in ("chromium", "chromedriver") if shutil.which(t) is None]
+        self.assertEqual(missing, [], "scripts/deps test installs them")
+        os.makedirs(SHOTS, exist_ok=True)
+        _, origin = self.start_origin("A")
+        self.edge = self.start_edge(extra=["--admin", "127.0.0.1:0"])
+        m = self.edge.proc.wait_for(r"edge ready .*admin=127\.0\.0\.1:(\d+)")
+        self.admin = int(m.group(1))
+        token = self.create_tunnel(self.edge, "app", ["app.example.test", "down.example.test"])
+        self.reload_edge(self.edge, "app.example.test")
+        config = self.write_file("config.yml", CONFIG.format(origin=origin,
+                                                             dead=harness.free_port()))
+        self.connector = self.start_connector(self.write_token(token), config=config, ha=1)
+
+    def start_browser(self, javascript=True):
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium")
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-proxy-server", "--window-size=1200,900",
+                    "--user-data-dir=" + self.path("chromium-%s" % javascript)):
+            options.add_argument(arg)
+        if not javascript:
+            options.add_experimental_option(
+                "prefs", {"profile.managed_default_content_settings.javascript": 2})
+        service = Service(shutil.which("chromedriver"),
+                          log_output=self.path("chromedriver-%s.log" % javascript))
+        browser = webdriver.Chrome(service=service, options=options)
+        self.addCleanup(browser.quit)
+        browser.set_page_load_timeout(30 * harness.TIME_FACTOR)
+        return browser
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.admin, path)
+
+    def shot(self, browser, name):
+        path = os.path.join(SHOTS, "dashboard-%s.png" % name)
+        self.assertTrue(browser.save_screenshot(path), path)
+        self.assertGreater(os.path.getsize(path), 1000, path)
+
+    def wait(self, browser, cond, what, timeout=15):
+        WebDriverWait(browser, timeout * harness.TIME_FACTOR).until(cond, what)
+
+    def row_text(self, browser, tunnel):
+        rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-tunnel='%s']" % tunnel)
+        return rows[0].text if rows else None
+
+    def test_live_page_in_a_browser(self):
+        b = self.start_browser()
+        b.get(self.url())
+        self.assertEqual(b.title, "burrow edge")
+        # The tunnel, its connector (the edge saw it from loopback) and its hostnames.
+        self.wait(b, lambda b: "127.0.0.1:" in (self.row_text(b, "app") or ""),
+                  "the connector shows on the page")
+        row = self.row_text(b, "app")
+        self.assertIn("app.example.test", row)
+        self.assertIn("down.example.test", row)
+        self.assertIn("#0", row)
+        routes = b.find_element(By.ID, "routes").text
+        self.assertIn("app.example.test app http", routes)
+        self.shot(b, "1-edge")
+        # A mark the page keeps only as long as it is not reloaded.
+        b.execute_script("window.burrowMark = 42;")
+        # A 502 (the origin of down.example.test is not there) and a good answer.
+        r = harness.http_request(self.edge.http_port, "/x?y=1", host="down.example.test")
+        self.assertEqual(r.status, 502)
+        r = harness.http_request(self.edge.http_port, "/hello", host="app.example.test")
+        self.assertEqual(r.status, 200)
+        self.wait(b, lambda b: "down.example.test/x?y=1" in b.find_element(By.ID, "errors").text,
+                  "the 502 shows among the recent errors")
+        line = [l for l in b.find_element(By.ID, "errors").text.splitlines()
+                if "down.example.test/x?y=1" in l][0]
+        self.assertRegex(line, r" app 502 GET down\.example\.test/x\?y=1 127\.0\.0\.1$")
+        self.assertEqual(b.execute_script("return window.burrowMark;"), 42, "the page reloaded")
+        self.assertIn("live", b.find_element(By.ID, "live").text)
+        # Counted for the tunnel: two 502s so far (the probe before the connector came, and
+        # this one) in the last hour.
+        self.wait(b, lambda b: b.find_elements(
+            By.CSS_SELECTOR, "tr[data-tunnel='app'] td.n.bad") and b.find_element(
+            By.CSS_SELECTOR, "tr[data-tunnel='app'] td.n.bad").text == "2",
+            "the tunnel's errors in the last hour")
+        self.shot(b, "2-error")
+        # The tunnel deleted: its row goes, live.
+        self.burrow("edge", "tunnel", "delete", "app", "--state-dir", self.edge.state_dir,
+                    check=True)
+        self.wait(b, lambda b: self.row_text(b, "app") is None, "the deleted tunnel disappears")
+        self.assertEqual(b.execute_script("return window.burrowMark;"), 42, "the page reloaded")
+        self.assertIn("No tunnels", b.find_element(By.ID, "tunnels").text)
+        self.shot(b, "3-deleted")
+
+    def test_without_javascript_the_page_refreshes_itself(self):
+        b = self.start_browser(javascript=False)
+        b.get(self.url())
+        self.wait(b, lambda b: "127.0.0.1:" in (self.row_text(b, "app") or ""),
+                  "the connector shows on the page")
+        self.assertIn("refreshes every 5 s", b.find_element(By.ID, "live").text)
+        self.burrow("edge", "tunnel", "delete", "app", "--state-dir", self.edge.state_dir,
+                    check=True)
+        self.wait(b, lambda b: self.row_text(b, "app") is None,
+                  "the deleted tunnel disappears after a refresh", timeout=20)
+        self.shot(b, "4-no-javascript")
+
+    def get(self, path, host=None, method="GET"):
+        req = urllib.request.Request(self.url(path), method=method)
+        if host:
+            req.add_header("Host", host)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def test_api_assets_and_refusals(self):
+        self.connector.wait_for(r"registered", timeout=15)
+        harness.poll(lambda: json.loads(self.get("/api/edge")[2])["tunnels"][0]["connections"],
+                     10, what="the connection in /api/edge")
+        status, headers, body = self.get("/api/edge")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        snap = json.loads(body)
+        [t] = snap["tunnels"]
+        self.assertEqual(t["name"], "app")
+        self.assertEqual(sorted(t["hostnames"]), ["app.example.test", "down.example.test"])
+        self.assertEqual(t["connections"][0]["index"], 0)
+        self.assertEqual(snap["listeners"]["admin"], "127.0.0.1:%d" % self.admin)
+        # What `edge tunnel list` says agrees.
+        listed = self.burrow("edge", "tunnel", "list", "--state-dir", self.edge.state_dir,
+                             check=True).stdout
+        self.assertIn(t["id"], listed)
+        # The page and its assets: served from the binary, nothing from elsewhere.
+        sizes = {}
+        for path in ("/", "/assets/dashboard.css", "/assets/dashboard.js"):
+            status, headers, body = self.get(path)
+            self.assertEqual(status, 200, path)
+            self.assertIn("default-src 'none'", headers["Content-Security-Policy"])
+            self.assertNotIn(b"http://", body.replace(b"http://127.0.0.1", b""))
+            self.assertNotIn(b"https://", body)
+            sizes[path] = len(body)
+        print("dashboard sizes (bytes): page %d, css %d, js %d; total %d"
+              % (sizes["/"], sizes["/assets/dashboard.css"], sizes["/assets/dashboard.js"],
+                 sum(sizes.values())))
+        # Read-only, and only for loopback names (DNS rebinding).
+        self.assertEqual(self.get("/", method="POST")[0], 405)
+        self.assertEqual(self.get("/", host="evil.example:%d" % self.admin)[0], 421)
+        self.assertEqual(self.get("/", host="localhost:%d" % self.admin)[0], 200)
+        self.assertEqual(self.get("/nothing")[0], 404)
+
+    def test_admin_address_must_be_loopback(self):
+        for addr in ("0.0.0.0:0", "[::]:0", "192.0.2.1:9000"):
+            r = self.burrow("edge", "--state-dir", self.path("other"), "--tunnel", "127.0.0.1:0",
+                            "--http", "127.0.0.1:0", "--admin", addr)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("--admin %s: the dashboard serves only a loopback address" % addr,
+                          r.stderr)
+            self.assertNotIn("edge ready", r.stderr)
+
+
+if __name__ == "__main__":
+    harness.main()
