@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "auth/internal.h"
+#include "base/base.h"
 #include "base/log.h"
 #include "config/config.h"
 
@@ -49,6 +50,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
   }
   (void)auth::urlDecode(text, true);
-  (void)auth::htmlEscape(text);
+  (void)base::htmlEscape(text);
   return 0;
 }
