@@ -1,4 +1,4 @@
-// admin: the dashboard of a running edge (and, later, stack): one HTML page, its data as JSON
+// admin: the dashboard of a running edge or stack: one HTML page, its data as JSON
 // under /api/KIND, and the page kept live by server-sent events (/api/events), over a Source
 // that the role exports. It renders what the Source's JSON says and knows nothing of how
 // tunnels or stacks work. The page needs no JavaScript (without it, it refreshes itself every
@@ -16,7 +16,8 @@
 namespace admin {
 
 enum class Kind {
-  Edge,  // /api/edge: tunnels, connectors, routes, certificates, traffic, recent errors
+  Edge,   // /api/edge: tunnels, connectors, routes, certificates, traffic, recent errors
+  Stack,  // /api/stack: services, routes, VPN namespaces, the graph (burrow ps --json)
 };
 
 // What a role shows. snapshotJson() is called on the admin connection's executor, once per
@@ -39,17 +40,26 @@ class Handler : public http::Handler {
   http::Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                           http::ResponseWriter& out) override;
   // Ends the live pages within a second (the role is shutting down).
-  void stop() { stopping_ = true; }
+  void stop() { state_->stopping = true; }
 
  private:
   http::Task<void> events(http::ResponseWriter& out);
 
+  // Shared with the live pages' coroutines: their frames can outlive the Handler when the
+  // role tears its executors down, and they leave the count on their way out.
+  struct State {
+    std::atomic<int> live{0};
+    std::atomic<bool> stopping{false};
+  };
   const Kind kind_;
   Source& source_;
   const int max_live_;
-  std::atomic<int> live_{0};
-  std::atomic<bool> stopping_{false};
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
+
+// Serves the dashboard of `source` on ADDR (loopback only, see checkAddress) in this thread
+// until SIGTERM or SIGINT, then returns 0. Logs "dashboard ready address=…" once it listens.
+base::Result<int> serve(const std::string& addr, Kind kind, Source& source);
 
 // The page for one snapshot (a JSON object), and its <main> alone (what /api/events sends).
 // Every value from the snapshot is HTML-escaped.

@@ -55,6 +55,68 @@ TEST(Dashboard, AnEmptyOrBrokenSnapshotStillRenders) {
   }
 }
 
+constexpr const char* kStack = R"({
+  "now": 1764936000, "running": true, "supervisor": 41, "file": "/srv/burrow.yaml",
+  "admin": "127.0.0.1:9000",
+  "services": [
+    {"name": "photos", "state": "running", "pid": 42, "address": "10.77.0.2",
+     "network": "private", "restarts": 1, "started": 1764935700, "last_exit": "signal KILL",
+     "exposure": 2.1, "band": "OK", "worst": ["PrivateUsers= no user namespace"],
+     "log": ["listening on :8000", "GET / 200 <b>"]},
+    {"name": "<img src=x>", "state": "restarting", "pid": 0, "address": "",
+     "network": "vpn:vpn", "restarts": 3, "started": 0, "last_exit": "exit code 1",
+     "exposure": 1.0, "band": "SAFE", "worst": [], "log": []}
+  ],
+  "connector": {"name": "connector", "state": "running", "pid": 43, "network": "-",
+                "restarts": 0, "started": 1764935700},
+  "dashboard": null,
+  "routes": [{"hostname": "photos.example.net", "path": "", "rule": "", "service": "photos",
+              "target": "http://10.77.0.2:8000", "middlewares": ["auth", "headers"]},
+             {"hostname": "", "path": "", "rule": "", "service": "", "target": "http_status:404",
+              "middlewares": []}],
+  "namespaces": [{"name": "vpn", "state": "up", "last_handshake": 1764935990,
+                  "rx_bytes": 1536, "tx_bytes": 3221225472}]
+})";
+
+TEST(Dashboard, StackPageShowsServicesRoutesNamespacesLogsAndTheGraph) {
+  std::string page = renderPage(Kind::Stack, kStack);
+  EXPECT_NE(page.find("<title>burrow stack</title>"), std::string::npos);
+  EXPECT_NE(page.find("<tr data-service=\"photos\"><td><b>photos</b></td><td class=\"state "
+                      "up\">running</td><td class=\"n\">42</td><td>10.77.0.2</td>"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("<b>2.1</b> OK<div class=\"finding\">PrivateUsers= no user namespace"),
+            std::string::npos);
+  EXPECT_NE(page.find("<td class=\"state warn\">restarting</td>"), std::string::npos);
+  EXPECT_NE(page.find("<tr data-service=\"connector\" class=\"own\">"), std::string::npos);
+  EXPECT_NE(page.find("<span class=\"tag\">auth</span> <span class=\"tag\">headers</span>"),
+            std::string::npos);
+  EXPECT_NE(page.find("<td>10 s ago</td><td class=\"n\">1.5 KiB</td><td class=\"n\">3.0 "
+                      "GiB</td>"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("<pre data-log=\"photos\">listening on :8000\nGET / 200 &lt;b&gt;\n"),
+            std::string::npos);
+  // The graph: a box per node, and a line from each route to its service.
+  for (const char* node :
+       {"edge", "connector", "route0", "route1", "svc:photos", "net:private", "net:vpn:vpn"})
+    EXPECT_NE(page.find(std::string("data-node=\"") + node + "\""), std::string::npos) << node;
+  EXPECT_NE(page.find("<g class=\"node up\" data-node=\"net:vpn:vpn\">"), std::string::npos);
+  EXPECT_EQ(page.find("<img src=x>"), std::string::npos);
+  EXPECT_NE(page.find("&lt;img src=x&gt;"), std::string::npos);
+}
+
+TEST(Dashboard, AStackThatIsNotUpSaysSo) {
+  for (const char* s : {"{}", "not json", R"({"running": "yes", "services": 3})",
+                        R"({"services": [1, "x", {"name": 5}], "routes": [null]})"}) {
+    std::string main = renderMain(Kind::Stack, s);
+    EXPECT_EQ(main.rfind("<main id=\"main\">", 0), 0u) << s;
+    EXPECT_TRUE(main.find("No stack is up") != std::string::npos ||
+                main.find("No supervisor runs") != std::string::npos)
+        << s;
+  }
+}
+
 TEST(Dashboard, ListensOnLoopbackOnly) {
   EXPECT_TRUE(checkAddress("127.0.0.1:0"));
   EXPECT_TRUE(checkAddress("[::1]:9000"));

@@ -70,7 +70,7 @@ std::string pageEvent(std::string_view text) {
   return out + "\n";
 }
 
-std::string_view kindName(Kind k) { return k == Kind::Edge ? "edge" : "?"; }
+std::string_view kindName(Kind k) { return k == Kind::Edge ? "edge" : "stack"; }
 
 }  // namespace
 
@@ -123,17 +123,18 @@ http::Task<void> Handler::handle(http::RequestHead& req, http::BodyReader&,
 }
 
 http::Task<void> Handler::events(http::ResponseWriter& out) {
-  if (live_.fetch_add(1) >= max_live_) {
-    live_.fetch_sub(1);
+  std::shared_ptr<State> state = state_;
+  if (state->live.fetch_add(1) >= max_live_) {
+    state->live.fetch_sub(1);
     co_await answer(
         out, false, 503, "text/plain; charset=utf-8",
         fmt::format("503 {} live pages already: reload to see the page as it is\n", max_live_));
     co_return;
   }
   struct Leave {
-    std::atomic<int>& n;
-    ~Leave() { n.fetch_sub(1); }
-  } leave{live_};
+    std::shared_ptr<State> state;
+    ~Leave() { state->live.fetch_sub(1); }
+  } leave{state};
   http::ResponseHead h;
   h.headers.push_back({"content-type", "text/event-stream"});
   secure(h);
@@ -148,7 +149,7 @@ http::Task<void> Handler::events(http::ResponseWriter& out) {
   std::string last;
   auto quiet_since = std::chrono::steady_clock::now();
   bool first = true;
-  while (!stopping_) {
+  while (!state->stopping) {
     std::string main = renderMain(kind_, source_.snapshotJson());
     std::string chunk;
     if (first) chunk = "retry: 2000\n\n";

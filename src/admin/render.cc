@@ -3,7 +3,9 @@
 // of the snapshot goes through esc().
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -185,6 +187,234 @@ std::string edgeMain(const json& s) {
   return out;
 }
 
+// "512 B", "1.5 KiB", "3.2 MiB", "1.1 GiB".
+std::string bytes(int64_t n) {
+  if (n < 1024) return fmt::format("{} B", n);
+  double v = static_cast<double>(n) / 1024;
+  for (const char* unit : {"KiB", "MiB", "GiB"}) {
+    if (v < 1024 || std::string_view(unit) == "GiB") return fmt::format("{:.1f} {}", v, unit);
+    v /= 1024;
+  }
+  return "";
+}
+
+// A state's class: up (running, up), warn (on its way), bad (failed, down, gone).
+const char* stateClass(std::string_view state) {
+  if (state == "running" || state == "up") return "up";
+  if (state == "starting" || state == "restarting" || state.starts_with("up (") ||
+      state == "degraded" || state == "stopped")
+    return "warn";
+  return "bad";
+}
+
+std::string clip(std::string text, size_t n) {
+  if (text.size() > n) text = text.substr(0, n - 1) + "…";
+  return text;
+}
+
+// The stack as a graph: edge → connector → routes → services → networks, one column each,
+// drawn from the snapshot (no layout engine, no script).
+std::string stackGraph(const json& s) {
+  struct Node {
+    std::string id, label, sub, cls;
+  };
+  std::vector<std::vector<Node>> cols(5);
+  std::vector<std::pair<std::string, std::string>> links;
+  const json& services = list(s, "services");
+  const json& routes = list(s, "routes");
+  const json conn = s.contains("connector") ? s["connector"] : json();
+  if (conn.is_object()) {
+    cols[0].push_back({"edge", "edge", "the tunnel", "edge"});
+    cols[1].push_back(
+        {"connector", "connector", str(conn, "state"), stateClass(str(conn, "state"))});
+    links.push_back({"edge", "connector"});
+  }
+  for (size_t i = 0; i < routes.size(); ++i) {
+    const json& r = routes[i];
+    std::string label = str(r, "hostname").empty() ? "*" : str(r, "hostname");
+    if (!str(r, "path").empty()) label += " " + str(r, "path");
+    if (!str(r, "rule").empty()) label = str(r, "rule");
+    const std::string id = fmt::format("route{}", i);
+    const size_t n = list(r, "middlewares").size();
+    cols[2].push_back(
+        {id, label, n ? fmt::format("{} middleware{}", n, n > 1 ? "s" : "") : "", "route"});
+    if (conn.is_object()) links.push_back({"connector", id});
+    if (!str(r, "service").empty()) links.push_back({id, "svc:" + str(r, "service")});
+  }
+  std::vector<std::string> networks;
+  for (const json& v : services) {
+    cols[3].push_back(
+        {"svc:" + str(v, "name"), str(v, "name"), str(v, "state"), stateClass(str(v, "state"))});
+    const std::string net = str(v, "network");
+    if (std::find(networks.begin(), networks.end(), net) == networks.end()) networks.push_back(net);
+    links.push_back({"svc:" + str(v, "name"), "net:" + net});
+  }
+  for (const auto& net : networks) {
+    std::string sub = net == "host" ? "the host's network" : net == "none" ? "loopback only" : "";
+    std::string cls = "net";
+    if (net.starts_with("vpn:"))
+      for (const json& ns : list(s, "namespaces"))
+        if ("vpn:" + str(ns, "name") == net) {
+          sub = str(ns, "state");
+          cls = stateClass(sub);
+        }
+    if (net == "private") sub = "a namespace each";
+    cols[4].push_back({"net:" + net, net, sub, cls});
+  }
+  // Columns with nothing in them (no connector, no routes) take no room.
+  std::erase_if(cols, [](const std::vector<Node>& c) { return c.empty(); });
+  constexpr int kColW = 190, kBoxW = 160, kBoxH = 34, kGap = 12, kPad = 8;
+  size_t rows = 1;
+  for (const auto& c : cols) rows = std::max(rows, c.size());
+  const int height = kPad * 2 + static_cast<int>(rows) * (kBoxH + kGap) - kGap;
+  const int width =
+      kPad * 2 + static_cast<int>(cols.empty() ? 0 : cols.size() - 1) * kColW + kBoxW;
+  std::map<std::string, std::pair<int, int>> at;  // id -> (x, y) of its box
+  std::string boxes;
+  for (size_t c = 0; c < cols.size(); ++c)
+    for (size_t i = 0; i < cols[c].size(); ++i) {
+      const Node& n = cols[c][i];
+      const int x = kPad + static_cast<int>(c) * kColW;
+      const int y = kPad + static_cast<int>(i) * (kBoxH + kGap);
+      at[n.id] = {x, y};
+      boxes += fmt::format(
+          "<g class=\"node {}\" data-node=\"{}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" "
+          "height=\"{}\" rx=\"4\"/><text x=\"{}\" y=\"{}\">{}</text>",
+          n.cls, esc(n.id), x, y, kBoxW, kBoxH, x + 8, y + 14, esc(clip(n.label, 24)));
+      if (!n.sub.empty())
+        boxes += fmt::format("<text class=\"sub\" x=\"{}\" y=\"{}\">{}</text>", x + 8, y + 28,
+                             esc(clip(n.sub, 26)));
+      boxes += "</g>";
+    }
+  std::string lines;
+  for (const auto& [from, to] : links) {
+    auto a = at.find(from), b = at.find(to);
+    if (a == at.end() || b == at.end()) continue;
+    const int x1 = a->second.first + kBoxW, y1 = a->second.second + kBoxH / 2;
+    const int x2 = b->second.first, y2 = b->second.second + kBoxH / 2;
+    lines += fmt::format("<path d=\"M{} {} C{} {},{} {},{} {}\"/>", x1, y1, (x1 + x2) / 2, y1,
+                         (x1 + x2) / 2, y2, x2, y2);
+  }
+  return fmt::format(
+      "<svg class=\"graph\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" "
+      "aria-label=\"the stack: edge, connector, routes, services, networks\">"
+      "<g class=\"links\">{}</g>{}</svg>",
+      width, height, width, height, lines, boxes);
+}
+
+std::string stackMain(const json& s) {
+  const int64_t now = num(s, "now");
+  std::string out = "<main id=\"main\">";
+  const json& services = list(s, "services");
+  if (!str(s, "error").empty())
+    out += fmt::format("<p class=\"bad\">The stack's record cannot be read: {}</p>",
+                       esc(str(s, "error")));
+  if (auto r = s.find("running"); r == s.end() || !r->is_boolean() || !r->get<bool>()) {
+    out += services.empty()
+               ? "<p class=\"empty\">No stack is up: <code>burrow up</code> starts one.</p>"
+               : fmt::format(
+                     "<p class=\"bad\">No supervisor runs (it was pid {}): <code>burrow "
+                     "down</code> removes what is left.</p>",
+                     num(s, "supervisor"));
+  }
+  out += fmt::format("<section id=\"graph\"><h2>Graph <small>{}</small></h2>{}</section>",
+                     esc(str(s, "file")), stackGraph(s));
+
+  // Services, then the stack's own processes.
+  out +=
+      fmt::format("<section id=\"services\"><h2>Services <small>{}</small></h2>", services.size());
+  out +=
+      "<table><thead><tr><th>Name</th><th>State</th><th class=\"n\">PID</th><th>Address</th>"
+      "<th>Network</th><th class=\"n\">Restarts</th><th>Up</th><th>Exposure</th>"
+      "<th>Last exit</th></tr></thead><tbody>";
+  auto row = [&](const json& v, bool own) {
+    const std::string state = str(v, "state");
+    std::string exposure = "<span class=\"dim\">-</span>";
+    if (auto it = v.find("exposure"); it != v.end() && it->is_number()) {
+      exposure = fmt::format("<b>{:.1f}</b> {}", it->get<double>(), esc(str(v, "band")));
+      for (const json& w : list(v, "worst"))
+        exposure += fmt::format("<div class=\"finding\">{}</div>",
+                                esc(w.is_string() ? w.get<std::string>() : ""));
+    }
+    const int64_t pid = num(v, "pid");
+    out += fmt::format(
+        "<tr data-service=\"{}\"{}><td><b>{}</b></td><td class=\"state {}\">{}</td>"
+        "<td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td>"
+        "<td>{}</td><td>{}</td></tr>",
+        esc(str(v, "name")), own ? " class=\"own\"" : "", esc(str(v, "name")), stateClass(state),
+        esc(state), pid ? std::to_string(pid) : "-",
+        esc(str(v, "address").empty() ? "-" : str(v, "address")), esc(str(v, "network")),
+        num(v, "restarts"), pid && num(v, "started") ? esc(age(now - num(v, "started"))) : "-",
+        exposure, esc(str(v, "last_exit").empty() ? "-" : str(v, "last_exit")));
+  };
+  for (const json& v : services) row(v, false);
+  for (const char* own : {"connector", "dashboard"})
+    if (auto it = s.find(own); it != s.end() && it->is_object()) row(*it, true);
+  out += "</tbody></table></section>";
+
+  // Routes.
+  const json& routes = list(s, "routes");
+  out += fmt::format("<section id=\"routes\"><h2>Routes <small>{}</small></h2>", routes.size());
+  if (routes.empty()) {
+    out += "<p class=\"empty\">No routes: the stack file has no <code>routes:</code>.</p>";
+  } else {
+    out +=
+        "<table><thead><tr><th>Match</th><th>Service</th><th>Target</th><th>Middlewares</th>"
+        "</tr></thead><tbody>";
+    for (const json& r : routes) {
+      std::string match = str(r, "rule");
+      if (match.empty())
+        match = (str(r, "hostname").empty() ? "*" : str(r, "hostname")) +
+                (str(r, "path").empty() ? "" : " path " + str(r, "path"));
+      std::string mws;
+      for (const json& m : list(r, "middlewares"))
+        mws += fmt::format("<span class=\"tag\">{}</span> ",
+                           esc(m.is_string() ? m.get<std::string>() : ""));
+      out +=
+          fmt::format("<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                      esc(match), esc(str(r, "service").empty() ? "-" : str(r, "service")),
+                      esc(str(r, "target")), mws.empty() ? "<span class=\"dim\">none</span>" : mws);
+    }
+    out += "</tbody></table>";
+  }
+  out += "</section>";
+
+  // VPN namespaces.
+  const json& namespaces = list(s, "namespaces");
+  if (!namespaces.empty()) {
+    out += fmt::format("<section id=\"namespaces\"><h2>VPN namespaces <small>{}</small></h2>",
+                       namespaces.size());
+    out +=
+        "<table><thead><tr><th>Name</th><th>State</th><th>Last handshake</th>"
+        "<th class=\"n\">Received</th><th class=\"n\">Sent</th></tr></thead><tbody>";
+    for (const json& n : namespaces) {
+      const int64_t hs = num(n, "last_handshake");
+      out += fmt::format(
+          "<tr data-namespace=\"{}\"><td><b>{}</b></td><td class=\"{}\">{}</td><td>{}</td>"
+          "<td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+          esc(str(n, "name")), esc(str(n, "name")), stateClass(str(n, "state")),
+          esc(str(n, "state")), hs ? esc(age(now - hs)) + " ago" : "never",
+          esc(bytes(num(n, "rx_bytes"))), esc(bytes(num(n, "tx_bytes"))));
+    }
+    out += "</tbody></table></section>";
+  }
+
+  // The services' last log lines.
+  out += "<section id=\"logs\"><h2>Last log lines</h2>";
+  for (const json& v : services) {
+    std::string text;
+    for (const json& l : list(v, "log"))
+      text += esc(l.is_string() ? l.get<std::string>() : "") + "\n";
+    out += fmt::format("<h3>{}</h3><pre data-log=\"{}\">{}</pre>", esc(str(v, "name")),
+                       esc(str(v, "name")),
+                       text.empty() ? "<span class=\"dim\">(nothing yet)</span>" : text);
+  }
+  out += "</section>";
+  out += fmt::format("<p class=\"foot\">Supervisor pid {} · as of {}.</p></main>",
+                     num(s, "supervisor"), esc(base::formatUtc(now)));
+  return out;
+}
+
 json parse(const std::string& text) {
   json j = json::parse(text, nullptr, false);
   return j.is_object() ? j : json::object();
@@ -196,12 +426,14 @@ std::string renderMain(Kind kind, const std::string& snapshot_json) {
   switch (kind) {
     case Kind::Edge:
       return edgeMain(parse(snapshot_json));
+    case Kind::Stack:
+      return stackMain(parse(snapshot_json));
   }
   return "<main id=\"main\"></main>";
 }
 
 std::string renderPage(Kind kind, const std::string& snapshot_json) {
-  const char* title = kind == Kind::Edge ? "burrow edge" : "burrow";
+  const char* title = kind == Kind::Edge ? "burrow edge" : "burrow stack";
   return fmt::format(
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -235,6 +467,21 @@ small,.dim{color:var(--dim)}
 .empty{color:var(--dim);margin:.3em 0}
 .foot{color:var(--dim);font-size:.85em}
 code{background:#edf2f7;padding:0 .3em;border-radius:3px}
+.warn{color:#b7791f}
+tr.own td{background:#f7fafc}
+.finding{color:var(--dim);font-size:.85em}
+.tag{background:#ebf4ff;color:#2c5282;padding:0 .4em;border-radius:3px;font-size:.9em}
+h3{font-size:.95em;margin:.6em 0 .2em}
+pre{background:#1a202c;color:#e2e8f0;padding:.5em .7em;border-radius:4px;overflow-x:auto;font-size:.85em;margin:0}
+svg.graph{max-width:100%;height:auto}
+.graph .links path{fill:none;stroke:#a0aec0;stroke-width:1.5}
+.graph rect{fill:#fff;stroke:#a0aec0;stroke-width:1.5}
+.graph text{font-size:12px;fill:var(--fg)}
+.graph text.sub{font-size:10px;fill:var(--dim)}
+.graph .up rect{stroke:var(--ok)}
+.graph .warn rect{stroke:#d69e2e}
+.graph .bad rect{stroke:var(--bad);fill:#fff5f5}
+.graph .edge rect,.graph .route rect{fill:#ebf4ff}
 )css";
 }
 

@@ -84,7 +84,8 @@ struct Flags {
   std::string exec_netns;
   bool allow_root = false;
   // up, down, ps, logs
-  std::string stack_file;  // "": ./burrow.yaml for up; whatever stack runs for down, ps, logs
+  std::string stack_file;   // "": ./burrow.yaml for up; whatever stack runs for down, ps, logs
+  std::string stack_admin;  // up --admin, dashboard --admin: the stack's dashboard
   bool detach = false, follow = false, purge = false;
   std::string exec_private_users;  // "pick" or empty
   bool exec_ephemeral = false;
@@ -433,8 +434,8 @@ int execUnit(Flags& f) {
 }
 
 stack::Options stackOptions(const Flags& f) {
-  return {f.stack_file, f.state_dir, selfPath(), f.detach, f.log_level_given ? f.log_level : "",
-          f.strict,     f.purge};
+  return {f.stack_file, f.state_dir,   selfPath(), f.detach, f.log_level_given ? f.log_level : "",
+          f.strict,     f.stack_admin, f.purge};
 }
 
 int stackUp(Flags& f) {
@@ -455,6 +456,13 @@ int stackPs(Flags& f) {
   if (!s) return fail(s.error());
   std::printf("%s", (f.json ? stack::formatStatusJson(*s) : stack::formatStatus(*s)).c_str());
   return kOk;
+}
+
+int stackDashboard(Flags& f) {
+  // The page shows what `burrow ps` does, which reads root's records and VPN namespaces.
+  if (auto r = supervise::reexecAsRoot("serve the stack's dashboard", selfArgv()); !r)
+    return fail(r.error());
+  return finish(stack::dashboard(f.state_dir, f.stack_admin));
 }
 
 int stackLogs(Flags& f) {
@@ -581,10 +589,10 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table);
 void addHost(CLI::App& app, Flags& f, std::vector<Command>& table);
 using AddCommand = void (*)(CLI::App&, Flags&, std::vector<Command>&);
 constexpr std::pair<std::string_view, AddCommand> kCommands[] = {
-    {"edge", addEdge},     {"tunnel", addTunnel},   {"quick", addQuick}, {"exec", addExec},
-    {"netns", addNetns},   {"service", addService}, {"audit", addAudit}, {"up", addStack},
-    {"down", addStack},    {"ps", addStack},        {"logs", addStack},  {"auth", addAuth},
-    {"access", addAccess}, {"host", addHost},
+    {"edge", addEdge},     {"tunnel", addTunnel},   {"quick", addQuick},     {"exec", addExec},
+    {"netns", addNetns},   {"service", addService}, {"audit", addAudit},     {"up", addStack},
+    {"down", addStack},    {"ps", addStack},        {"logs", addStack},      {"auth", addAuth},
+    {"access", addAccess}, {"host", addHost},       {"dashboard", addStack},
 };
 
 // The first word that is not a global option (`--log-level LEVEL`), or "".
@@ -882,6 +890,8 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   auto* up = app.add_subcommand("up", "bring up the stack burrow.yaml describes");
   up->add_flag("-d,--detach", f.detach, "run the stack in the background once it is up");
   up->add_flag("--strict", f.strict, "unknown keys and unit directives are errors");
+  up->add_option("--admin", f.stack_admin,
+                 "serve the stack's dashboard on this loopback address (HOST:PORT)");
   table.push_back({up, stackUp});
   auto* down = app.add_subcommand("down", "stop the stack and remove all it made");
   down->add_flag("--purge", f.purge,
@@ -894,6 +904,12 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   logs->add_option("SERVICE", f.service_name, "a service of the stack, or connector")->required();
   logs->add_flag("--follow", f.follow, "wait for more output");
   table.push_back({logs, stackLogs});
+  auto* dash = app.add_subcommand("dashboard", "serve the running stack's page (what ps shows)");
+  dash->add_option("--admin", f.stack_admin, "the loopback address to serve on (HOST:PORT)")
+      ->required();
+  dash->add_option("--state-dir", f.state_dir, "where the stack keeps its records")
+      ->capture_default_str();
+  table.push_back({dash, stackDashboard});
   for (auto* c : {up, down, ps, logs}) {
     c->add_option("-f,--file", f.stack_file,
                   "the stack file (default ./burrow.yaml); for down, ps and logs: refused when "

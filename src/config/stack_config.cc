@@ -350,6 +350,11 @@ base::Result<StackService> StackParser::service(const Entry& e, References* refs
                 "not starting with '-'",
                 e.path, e.key, kMaxServiceNameBytes);
   }
+  if (e.key == "connector" || e.key == "dashboard")
+    return fail(e.line,
+                "{}: service name '{}' is the stack's own (its {} has that name in burrow ps and "
+                "burrow logs): pick another",
+                e.path, e.key, e.key == "connector" ? "connector" : "dashboard");
   if (!e.value.IsMap()) {
     return fail(e.line, "{}: expected a mapping with unit: or exec:, got {}", e.path,
                 kindName(e.value));

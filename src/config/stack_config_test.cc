@@ -414,6 +414,10 @@ TEST(Stack, StructureErrors) {
   expectError("- a\n", 1, "expected a mapping of keys");
   expectError("services:\n  web: /bin/web\n", 2, "services.web: expected a mapping");
   expectError("services:\n  'a b': {exec: [/a]}\n", 2, "service name 'a b' is invalid");
+  expectError("services:\n  connector: {exec: [/a]}\n", 2,
+              "services.connector: service name 'connector' is the stack's own");
+  expectError("services:\n  dashboard: {exec: [/a]}\n", 2,
+              "service name 'dashboard' is the stack's own");
   expectError("services:\n  web: {exec: []}\n", 2, "services.web.exec: expected the command");
   expectError("services:\n  web: {exec: [/w], ephemeral: maybe}\n", 2,
               "services.web.ephemeral: expected true or false, got 'maybe'");

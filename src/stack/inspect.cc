@@ -11,6 +11,58 @@
 
 namespace stack {
 
+sandbox::Audit auditMember(const Member& m) {
+  sandbox::Config c = m.cfg;
+  // What the stack adds to the unit's own sandbox counts: a network namespace of its own is
+  // not the host's network, and a user range is a user namespace.
+  std::string network;
+  switch (m.spec->network) {
+    case config::StackNetwork::Host:
+      break;
+    case config::StackNetwork::None:
+      c.private_network = true;
+      network = "network: none (a namespace with loopback only)";
+      break;
+    case config::StackNetwork::Private:
+      c.private_network = true;
+      network = fmt::format(
+          "network: private (a namespace of its own; it reaches {} and beyond the host "
+          "through NAT, never the host's listeners)",
+          m.spec->connects.empty() ? "no other service"
+                                   : fmt::format("{}", fmt::join(m.spec->connects, ", ")));
+      break;
+    case config::StackNetwork::Vpn:
+      c.private_network = true;
+      network = fmt::format("network: vpn:{} (only through its WireGuard tunnel, fail-closed)",
+                            m.spec->vpn);
+      break;
+  }
+  if (m.spec->pick_users) c.private_users = true;
+  sandbox::Audit a = sandbox::audit(c);
+  a.unit_name = m.name;
+  if (!network.empty()) a.findings.insert(a.findings.begin(), "stack: " + network);
+  if (m.spec->pick_users)
+    a.findings.insert(a.findings.begin(),
+                      "stack: users: pick (root inside is an unprivileged id outside)");
+  if (m.spec->ephemeral)
+    a.findings.insert(a.findings.begin(),
+                      "stack: ephemeral (its writes to / vanish when it stops)");
+  return a;
+}
+
+std::vector<std::string> worstChecks(const sandbox::Audit& a, size_t n) {
+  std::vector<const sandbox::AuditRow*> rows;
+  for (const auto& r : a.rows)
+    if (r.exposure_tenths.value_or(0) > 0) rows.push_back(&r);
+  std::stable_sort(rows.begin(), rows.end(), [](const auto* x, const auto* y) {
+    return *x->exposure_tenths > *y->exposure_tenths;
+  });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < rows.size() && i < n; ++i)
+    out.push_back(fmt::format("{} {}", rows[i]->name, rows[i]->description));
+  return out;
+}
+
 namespace {
 
 base::Result<std::vector<sandbox::Audit>> auditPlan(const std::string& file,
@@ -20,41 +72,8 @@ base::Result<std::vector<sandbox::Audit>> auditPlan(const std::string& file,
                    makePlan(std::make_shared<const config::Stack>(std::move(st)), state_dir));
   std::vector<sandbox::Audit> out;
   for (const auto& m : plan.members) {
-    sandbox::Config c = m.cfg;
-    // What the stack adds to the unit's own sandbox counts: a network namespace of its own is
-    // not the host's network, and a user range is a user namespace.
-    std::string network;
-    switch (m.spec->network) {
-      case config::StackNetwork::Host:
-        break;
-      case config::StackNetwork::None:
-        c.private_network = true;
-        network = "network: none (a namespace with loopback only)";
-        break;
-      case config::StackNetwork::Private:
-        c.private_network = true;
-        network = fmt::format(
-            "network: private (a namespace of its own; it reaches {} and beyond the host "
-            "through NAT, never the host's listeners)",
-            m.spec->connects.empty() ? "no other service"
-                                     : fmt::format("{}", fmt::join(m.spec->connects, ", ")));
-        break;
-      case config::StackNetwork::Vpn:
-        c.private_network = true;
-        network = fmt::format("network: vpn:{} (only through its WireGuard tunnel, fail-closed)",
-                              m.spec->vpn);
-        break;
-    }
-    if (m.spec->pick_users) c.private_users = true;
-    sandbox::Audit a = sandbox::audit(c);
+    sandbox::Audit a = auditMember(m);
     a.unit_name = fmt::format("{} ({})", m.name, plan.stack->source);
-    if (!network.empty()) a.findings.insert(a.findings.begin(), "stack: " + network);
-    if (m.spec->pick_users)
-      a.findings.insert(a.findings.begin(),
-                        "stack: users: pick (root inside is an unprivileged id outside)");
-    if (m.spec->ephemeral)
-      a.findings.insert(a.findings.begin(),
-                        "stack: ephemeral (its writes to / vanish when it stops)");
     out.push_back(std::move(a));
   }
   return out;

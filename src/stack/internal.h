@@ -97,6 +97,13 @@ struct Plan {
 // name), so `up` passes its own binary: the portal runs the same burrow as the stack.
 base::Result<Plan> makePlan(std::shared_ptr<const config::Stack> stack,
                             const std::string& state_dir, const std::string& burrow = "burrow");
+// `audit`'s score of a service as the stack runs it: its network and user namespace counted (a
+// namespace of its own scores as PrivateNetwork=, a user range as PrivateUsers=), what the
+// stack adds listed first among the findings.
+sandbox::Audit auditMember(const Member& m);
+// Its `n` most exposed checks, most first: "PrivateNetwork= Service has access to the host's
+// network".
+std::vector<std::string> worstChecks(const sandbox::Audit& a, size_t n);
 // The connector's rules: the routes, each [NAME] given that service's address.
 std::string connectorConfig(const config::Stack& st, const std::vector<Member>& members);
 

@@ -27,6 +27,7 @@
 #include <set>
 #include <thread>
 
+#include "admin/admin.h"
 #include "base/base.h"
 #include "config/config.h"
 #include "netns/netns.h"
@@ -56,6 +57,7 @@ using std::chrono::milliseconds;
 
 constexpr const char* kFirewallTable = "burrow_stack";
 constexpr const char* kConnector = "connector";
+constexpr const char* kDashboard = "dashboard";
 constexpr off_t kLogMax = 10 << 20;  // a log is rotated (one old part kept) past this size
 
 // `e` with `prefix` before its context; its code (and so the system's text) is kept.
@@ -368,7 +370,15 @@ class Supervisor {
         st_(std::move(plan.stack)),
         members_(std::move(plan.members)),
         connector_(std::move(plan.connector)),
-        addresses_(std::move(plan.addresses)) {}
+        addresses_(std::move(plan.addresses)) {
+    if (!o_.admin.empty()) {
+      Member d;
+      d.name = kDashboard;
+      d.restart = supervise::Restart::Always;
+      d.backoff = supervise::Backoff(std::chrono::seconds(1));
+      dashboard_ = std::move(d);
+    }
+  }
 
   // Takes the lock of STATE/stack; an error when another supervisor holds it.
   base::Result<void> lock();
@@ -389,6 +399,7 @@ class Supervisor {
   void stop(Member& m, milliseconds grace);
   base::Result<void> writeConnectorConfig(const std::string& text);
   base::Result<sandbox::Config> connectorSandbox();
+  base::Result<sandbox::Config> dashboardSandbox();
   base::Result<void> reload();
   void pump(milliseconds timeout);
   void reap();
@@ -402,6 +413,7 @@ class Supervisor {
   std::shared_ptr<const config::Stack> st_;
   std::vector<Member> members_;  // services in start order
   std::optional<Member> connector_;
+  std::optional<Member> dashboard_;  // up --admin
   json addresses_;
   std::vector<std::string> namespaces_;                       // VPN namespaces made
   std::vector<std::pair<std::string, std::string>> private_;  // (namespace, link) made
@@ -475,7 +487,29 @@ void Supervisor::writeRecord() {
                 {"last_exit", m.last_exit},
                 {"user_base", m.range ? m.range->base() : 0}};
   };
-  for (const auto& m : members_) services.push_back(row(m));
+  for (const auto& m : members_) {
+    json r = row(m);
+    const sandbox::Audit a = auditMember(m);
+    r["exposure"] = static_cast<double>(a.exposure) / 10;
+    r["band"] = a.band;
+    r["worst"] = worstChecks(a, 3);
+    services.push_back(std::move(r));
+  }
+  json routes = json::array();
+  for (const auto& r : st_->routes) {
+    std::string target = r.service.text;
+    if (!r.service.name.empty())
+      for (const auto& m : members_)
+        if (m.name == r.service.name && !m.address.empty())
+          if (size_t at = target.find("[" + m.name + "]"); at != std::string::npos)
+            target.replace(at, m.name.size() + 2, m.address);
+    routes.push_back({{"hostname", r.hostname},
+                      {"path", r.path},
+                      {"rule", r.rule},
+                      {"service", r.service.name},
+                      {"target", target},
+                      {"middlewares", r.middlewares}});
+  }
   json priv = json::array();
   for (const auto& [ns, link] : private_) priv.push_back({{"netns", ns}, {"host_link", link}});
   json rec = {{"supervisor", ::getpid()},
@@ -485,9 +519,12 @@ void Supervisor::writeRecord() {
               {"firewall", firewall_ ? kFirewallTable : ""},
               {"ip_forward_set", forwarding_set_},
               {"services", services},
+              {"routes", routes},
+              {"admin", o_.admin},
               {"generation", generation_},
               {"reload", {{"ok", reload_ok_}, {"lines", reload_lines_}}}};
   if (connector_) rec["connector"] = row(*connector_);
+  if (dashboard_) rec["dashboard"] = row(*dashboard_);
   if (auto r = base::writeFileAtomic(recordPath(o_.state_dir), rec.dump(2) + "\n", 0600); !r)
     LOG_ERROR("stack record: {}", r.error().message());
 }
@@ -652,6 +689,28 @@ base::Result<sandbox::Config> Supervisor::connectorSandbox() {
   return cfg;
 }
 
+// The dashboard (up --admin) runs `burrow dashboard` in the connector's sandbox, with what it
+// needs to read the stack's state as `burrow ps` does: root's files (no user namespace), and
+// CAP_SYS_ADMIN to enter a VPN namespace to see whether its tunnel's link is up.
+base::Result<sandbox::Config> Supervisor::dashboardSandbox() {
+  std::vector<std::string> argv = {o_.burrow,    "dashboard", "--state-dir",
+                                   o_.state_dir, "--admin",   o_.admin};
+  if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
+  const std::string unit = "[Service]\nExecStart=" + execLine(argv) + "\n" +
+                           supervise::hardening({.private_users = false}) +
+                           "CapabilityBoundingSet=CAP_SYS_ADMIN\nRestrictNamespaces=net\n"
+                           "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK\n"
+                           "SystemCallFilter=setns\n";
+  ASSIGN_OR_RETURN(config::UnitFile u, config::parseUnitFile(unit, "dashboard.service"));
+  ASSIGN_OR_RETURN(sandbox::Config cfg, sandbox::configFromUnit(u));
+  for (const std::string& p : {absolutePath(o_.burrow), absolutePath(o_.state_dir)}) {
+    cfg.binds.push_back({p, p, /*read_only=*/true, /*optional=*/false, /*recursive=*/false});
+    for (std::string_view home : {"/home/", "/root/", "/run/user/"})
+      if (p.starts_with(home)) cfg.protect_home = "tmpfs";
+  }
+  return cfg;
+}
+
 base::Result<void> Supervisor::writeConnectorConfig(const std::string& text) {
   connector_config_ = stackDir(o_.state_dir) + "/config.yml";
   RETURN_IF_ERROR(base::writeFileAtomic(connector_config_, text, 0600));
@@ -673,7 +732,7 @@ base::Result<void> Supervisor::spawn(Member& m) {
     m.cfg.user_range = {m.range->base(), m.range->count()};
   }
   if (!m.spec) {
-    ASSIGN_OR_RETURN(m.cfg, connectorSandbox());
+    ASSIGN_OR_RETURN(m.cfg, m.name == kDashboard ? dashboardSandbox() : connectorSandbox());
   }
   const std::string resolv = m.host_link.empty() ? "" : privateResolvConf().value_or("");
   std::fflush(nullptr);
@@ -747,6 +806,7 @@ void Supervisor::stop(Member& m, milliseconds grace) {
 }
 
 milliseconds stopGrace(const Member& m) {
+  if (m.name == kDashboard) return std::chrono::seconds(5);
   if (!m.spec) return std::chrono::seconds(35);  // the connector drains for up to 30 s
   return (m.cfg.timeout_stop.count() ? m.cfg.timeout_stop : milliseconds(90'000)) +
          std::chrono::seconds(1);
@@ -792,6 +852,11 @@ base::Result<void> Supervisor::bringUp() {
     writeRecord();
     say(fmt::format("connector: started (pid {}), {} route(s)", connector_->pid,
                     st_->routes.size()));
+  }
+  if (dashboard_) {
+    if (auto r = spawn(*dashboard_); !r) return fail(r.error());
+    writeRecord();
+    say(fmt::format("dashboard: started (pid {}), http://{}/", dashboard_->pid, o_.admin));
   }
   // A second for what fails at once to show as failing, not as running.
   const auto until = clock::now() + std::chrono::seconds(1);
@@ -889,7 +954,8 @@ base::Result<void> Supervisor::reload() {
 Member* Supervisor::byPid(pid_t pid) {
   for (auto& m : members_)
     if (m.pid == pid) return &m;
-  return connector_ && connector_->pid == pid ? &*connector_ : nullptr;
+  if (connector_ && connector_->pid == pid) return &*connector_;
+  return dashboard_ && dashboard_->pid == pid ? &*dashboard_ : nullptr;
 }
 
 void Supervisor::drain(Member& m) {
@@ -973,6 +1039,7 @@ void Supervisor::pump(milliseconds timeout) {
   };
   for (auto& m : members_) add(m);
   if (connector_) add(*connector_);
+  if (dashboard_) add(*dashboard_);
   ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
   for (size_t i = 1; i < fds.size(); ++i)
     if (fds[i].revents) drain(*owners[i]);
@@ -1012,6 +1079,7 @@ void Supervisor::pump(milliseconds timeout) {
   };
   for (auto& m : members_) due(m);
   if (connector_) due(*connector_);
+  if (dashboard_) due(*dashboard_);
 }
 
 int Supervisor::run() {
@@ -1038,8 +1106,9 @@ int Supervisor::run() {
 
 void Supervisor::stopAndTearDown() {
   stopping_ = true;
-  // The connector first (it drains the requests in flight), then the services, last started
-  // first; each gets its TimeoutStopSec= (and a second for its monitor) before SIGKILL.
+  // The dashboard, the connector (it drains the requests in flight), then the services, last
+  // started first; each gets its TimeoutStopSec= (and a second for its monitor) before SIGKILL.
+  if (dashboard_) stop(*dashboard_, stopGrace(*dashboard_));
   if (connector_) stop(*connector_, stopGrace(*connector_));
   for (auto it = members_.rbegin(); it != members_.rend(); ++it) stop(*it, stopGrace(*it));
   // What was made, last made first.
@@ -1068,6 +1137,7 @@ std::string Supervisor::notRunning() const {
   };
   for (const auto& m : members_) check(m);
   if (connector_) check(*connector_);
+  if (dashboard_) check(*dashboard_);
   if (bad.empty()) return "";
   return fmt::format(
       "not running: {}; the stack stays up (burrow logs NAME shows why; burrow "
@@ -1161,7 +1231,16 @@ base::Result<int> up(const Options& given) {
           "nothing was started",
           plan.stack->source, unknown);
   }
-  if (auto s = status(o.state_dir); s && s->running) return applyToRunning(o, plan);
+  if (!o.admin.empty()) RETURN_IF_ERROR(admin::checkAddress(o.admin));
+  if (auto s = status(o.state_dir); s && s->running) {
+    if (!o.admin.empty() && s->admin != o.admin)
+      return base::invalid(
+          "--admin: the stack on {} runs {}; its dashboard is set when it starts: burrow down, "
+          "then up{}",
+          o.state_dir, s->admin.empty() ? "without a dashboard" : "its dashboard on " + s->admin,
+          " --admin " + o.admin);
+    return applyToRunning(o, plan);
+  }
   Supervisor sup(o, std::move(plan));
   RETURN_IF_ERROR(base::ensureDir(stackDir(o.state_dir) + "/logs", 0700));
   if (o.detach) {

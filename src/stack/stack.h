@@ -26,6 +26,7 @@ struct Options {
   bool detach = false;    // run the supervisor in the background once everything is up
   std::string log_level;  // passed to the connector; "" for its default
   bool strict = false;    // up: unknown keys and unit directives are errors, not warnings
+  std::string admin;      // up: the dashboard's address (loopback), served by a child; "": none
   // down: also delete what `up` made on the edge with tunnel.login (the tunnel, its routes and
   // its token).
   bool purge = false;
@@ -56,6 +57,13 @@ struct ServiceState {
   int64_t started_unix = 0;  // of the current run; 0 when not running
   std::string last_exit;     // "exit code 3", "signal KILL"; "" before any exit
   uint32_t user_base = 0;    // users: pick: uid 0 inside is this id outside; 0 without
+  // Services: `audit`'s exposure of its sandbox as it runs (0.0 .. 10.0; -1 for the connector
+  // and the dashboard), its band, and the worst checks ("PrivateNetwork=: ...", most exposed
+  // first, at most 3) after what the stack adds.
+  double exposure = -1;
+  std::string band;
+  std::vector<std::string> worst;
+  std::vector<std::string> log;  // the last lines of its log (at most 5), oldest first
 };
 
 struct Status {
@@ -64,20 +72,35 @@ struct Status {
   std::string file;
   std::vector<ServiceState> services;     // in start order
   std::optional<ServiceState> connector;  // when the file has a tunnel and routes
+  std::optional<ServiceState> dashboard;  // up --admin: the page's server
+  std::string admin;                      // up --admin: its address
   struct Namespace {
     std::string name;
     std::string state;           // netns::stateOf: up, up (no handshake yet), degraded, down
     int64_t last_handshake = 0;  // seconds since the epoch; 0: never
+    uint64_t rx_bytes = 0, tx_bytes = 0;  // through its WireGuard tunnel
   };
   std::vector<Namespace> namespaces;  // VPN namespaces the stack brought up
+  struct Route {
+    std::string hostname, path, rule;  // as written ("" when not)
+    std::string service;               // the stack's service it reaches; "" for another origin
+    std::string target;                // where the connector sends it ("http://10.77.0.2:80")
+    std::vector<std::string> middlewares;
+  };
+  std::vector<Route> routes;  // in the connector's order
 };
 // What the record in STATE/stack/ says, checked against the running system. With `file`, an
 // error when the stack there runs another file.
 base::Result<Status> status(const std::string& state_dir, const std::string& file = "");
-// A table: NAME STATE PID ADDRESS NETWORK RESTARTS UPTIME, one row per service and one for the
-// connector; or "no stack is up" when there is none.
+// A table: NAME STATE PID ADDRESS NETWORK RESTARTS UPTIME, one row per service and one each for
+// the connector and the dashboard; or "no stack is up" when there is none.
 std::string formatStatus(const Status& s);
+// `burrow ps --json` and the dashboard's /api/stack: every field of Status, and `now`.
 std::string formatStatusJson(const Status& s);
+
+// `burrow dashboard --admin ADDR` (and `up --admin ADDR`, which runs it): the stack's page,
+// from `status(state_dir)` at each request, until SIGTERM or SIGINT. ADDR must be loopback.
+base::Result<int> dashboard(const std::string& state_dir, const std::string& addr);
 
 // Writes the service's log (stdout and stderr, the rotated part first) to stdout; with
 // `follow`, then waits for more until interrupted. "connector" names the connector's.

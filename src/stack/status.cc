@@ -35,7 +35,38 @@ ServiceState fromRow(const json& row) {
   s.started_unix = row.value("started", int64_t{0});
   s.last_exit = row.value("last_exit", "");
   s.user_base = row.value("user_base", 0u);
+  s.exposure = row.value("exposure", -1.0);
+  s.band = row.value("band", "");
+  s.worst = row.value("worst", std::vector<std::string>{});
   return s;
+}
+
+// The last `n` lines of a log (from its last 4 KiB), each cut at 300 bytes.
+std::vector<std::string> tail(const std::string& path, size_t n) {
+  std::vector<std::string> lines;
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return lines;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) return lines;
+  constexpr off_t kWindow = 4096;
+  const off_t from = std::max<off_t>(0, st.st_size - kWindow);
+  std::string buf(static_cast<size_t>(st.st_size - from), '\0');
+  const ssize_t got = ::pread(fd.get(), buf.data(), buf.size(), from);
+  if (got <= 0) return lines;
+  buf.resize(static_cast<size_t>(got));
+  std::string_view text = buf;
+  if (from > 0) {  // the first line is cut: it goes
+    const size_t nl = text.find('\n');
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    lines.emplace_back(line.substr(0, 300));
+  }
+  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<ptrdiff_t>(n));
+  return lines;
 }
 
 std::string uptime(int64_t since) {
@@ -72,18 +103,27 @@ base::Result<Status> status(const std::string& state_dir, const std::string& fil
   st.supervisor = rec.value("supervisor", 0);
   st.file = rec.value("file", "");
   RETURN_IF_ERROR(sameFile(state_dir, st.file, file));
-  base::UniqueFd lock(::open((stackDir(state_dir) + "/lock").c_str(), O_RDWR | O_CLOEXEC));
+  base::UniqueFd lock(::open((stackDir(state_dir) + "/lock").c_str(), O_RDONLY | O_CLOEXEC));
   st.running = lock && ::flock(lock.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
   for (const auto& row : rec.value("services", json::array())) st.services.push_back(fromRow(row));
   if (rec.contains("connector")) st.connector = fromRow(rec["connector"]);
+  if (rec.contains("dashboard")) st.dashboard = fromRow(rec["dashboard"]);
+  st.admin = rec.value("admin", "");
   for (const auto& n : rec.value("namespaces", json::array())) {
-    Status::Namespace ns{n.get<std::string>(), "down", 0};
+    Status::Namespace ns{n.get<std::string>(), "down"};
     if (auto all = netns::status(state_dir, ns.name); all && !all->empty()) {
       ns.state = netns::stateOf(all->front());
       ns.last_handshake = all->front().last_handshake;
+      ns.rx_bytes = all->front().rx_bytes;
+      ns.tx_bytes = all->front().tx_bytes;
     }
     st.namespaces.push_back(ns);
   }
+  for (const auto& r : rec.value("routes", json::array()))
+    st.routes.push_back({r.value("hostname", ""), r.value("path", ""), r.value("rule", ""),
+                         r.value("service", ""), r.value("target", ""),
+                         r.value("middlewares", std::vector<std::string>{})});
+  for (auto& s : st.services) s.log = tail(logPath(state_dir, s.name), 5);
   auto check = [&](ServiceState& s) {
     if (!st.running) {
       s.state = "gone (no supervisor)";
@@ -94,6 +134,7 @@ base::Result<Status> status(const std::string& state_dir, const std::string& fil
   };
   for (auto& s : st.services) check(s);
   if (st.connector) check(*st.connector);
+  if (st.dashboard) check(*st.dashboard);
   return st;
 }
 
@@ -110,6 +151,7 @@ std::string formatStatus(const Status& s) {
   };
   for (const auto& r : s.services) row(r);
   if (s.connector) row(*s.connector);
+  if (s.dashboard) row(*s.dashboard);
   for (const auto& n : s.namespaces)
     out += fmt::format("namespace {}: {}{}\n", n.name, n.state,
                        n.last_handshake ? fmt::format(", last handshake {}s ago",
@@ -134,15 +176,43 @@ std::string formatStatusJson(const Status& s) {
                 {"user_base", r.user_base}};
   };
   json services = json::array();
-  for (const auto& r : s.services) services.push_back(row(r));
+  for (const auto& r : s.services) {
+    json j = row(r);
+    j["exposure"] = r.exposure >= 0 ? json(r.exposure) : json(nullptr);
+    j["band"] = r.band;
+    j["worst"] = r.worst;
+    j["log"] = r.log;
+    services.push_back(std::move(j));
+  }
   json namespaces = json::array();
   for (const auto& n : s.namespaces)
-    namespaces.push_back(
-        {{"name", n.name}, {"state", n.state}, {"last_handshake", n.last_handshake}});
-  json j = {{"running", s.running}, {"supervisor", s.supervisor}, {"file", s.file},
-            {"services", services}, {"namespaces", namespaces},   {"connector", nullptr}};
+    namespaces.push_back({{"name", n.name},
+                          {"state", n.state},
+                          {"last_handshake", n.last_handshake},
+                          {"rx_bytes", n.rx_bytes},
+                          {"tx_bytes", n.tx_bytes}});
+  json routes = json::array();
+  for (const auto& r : s.routes)
+    routes.push_back({{"hostname", r.hostname},
+                      {"path", r.path},
+                      {"rule", r.rule},
+                      {"service", r.service},
+                      {"target", r.target},
+                      {"middlewares", r.middlewares}});
+  json j = {{"now", static_cast<int64_t>(::time(nullptr))},
+            {"running", s.running},
+            {"supervisor", s.supervisor},
+            {"file", s.file},
+            {"services", services},
+            {"namespaces", namespaces},
+            {"routes", routes},
+            {"connector", nullptr},
+            {"dashboard", nullptr},
+            {"admin", s.admin}};
   if (s.connector) j["connector"] = row(*s.connector);
-  return j.dump(2) + "\n";
+  if (s.dashboard) j["dashboard"] = row(*s.dashboard);
+  // Log lines are the services' own bytes: whatever is not UTF-8 is replaced, never thrown.
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 base::Result<void> logs(const std::string& state_dir, const std::string& file,

@@ -459,11 +459,24 @@ def case_apply_changes(w):
 PROVIDER_TUN, CONFINED_TUN, PROVIDER_UNDERLAY = "10.66.0.1", "10.66.0.2", "10.250.0.2"
 
 
-def case_vpn_service(w):
-    """A service confined to a VPN namespace (the provider: wireguard-go in a namespace of the
-    case's own), reached by its route through the namespace's host link; its traffic leaves
-    only through the tunnel."""
-    w.outside()  # the clearnet: must stay out of the confined service's reach
+VPN_NAMESPACE = """namespaces:
+  vpn:
+    wireguard:
+      interface: wgvpn
+      privateKeyFile: %(key)s
+      address: [%(confined)s/32]
+      peers:
+        - { publicKey: %(pub)s, endpoint: "%(underlay)s:51820", allowedIPs: [0.0.0.0/0],
+            persistentKeepalive: 5 }
+    dns: { mode: strict, servers: [%(provider)s] }
+    publishToHost: { tcp: [8080] }
+"""
+
+
+def vpn_provider(w):
+    """A VPN provider: wireguard-go in a namespace "provider" of the case's own with a web
+    server on PROVIDER_TUN:9000 behind it. Returns the stack file's `namespaces:` with the VPN
+    namespace `vpn` confined to it (publishing tcp 8080 to the host)."""
     sh("ip", "netns", "add", "provider")
     sh("ip", "link", "add", "to-provider", "type", "veth", "peer", "name", "eth0", "netns",
        "provider")
@@ -491,19 +504,19 @@ def case_vpn_service(w):
     sh(*p, "ip", "link", "set", "wgprov", "up")
     w.spawn("provider-web", *p, harness.PYTHON, harness.TOOLS + "/test_origin.py", "--address",
             PROVIDER_TUN, "--port", "9000", "--name", "provider", "--log")
+    return VPN_NAMESPACE % {"key": keys["confined"][0], "confined": CONFINED_TUN,
+                            "pub": keys["provider"][1], "underlay": PROVIDER_UNDERLAY,
+                            "provider": PROVIDER_TUN}
+
+
+def case_vpn_service(w):
+    """A service confined to a VPN namespace (the provider: wireguard-go in a namespace of the
+    case's own), reached by its route through the namespace's host link; its traffic leaves
+    only through the tunnel."""
+    w.outside()  # the clearnet: must stay out of the confined service's reach
+    namespaces = vpn_provider(w)
     w.write("burrow.yaml", """tunnel: { tokenFile: token }
-namespaces:
-  vpn:
-    wireguard:
-      interface: wgvpn
-      privateKeyFile: %(key)s
-      address: [%(confined)s/32]
-      peers:
-        - { publicKey: %(pub)s, endpoint: "%(underlay)s:51820", allowedIPs: [0.0.0.0/0],
-            persistentKeepalive: 5 }
-    dns: { mode: strict, servers: [%(provider)s] }
-    publishToHost: { tcp: [8080] }
-services:
+%(namespaces)sservices:
   torrent:
     exec: [%(py)s, %(tools)s/test_origin.py, --address, 0.0.0.0, --port, "8080", --name, torrent]
     network: vpn:vpn
@@ -512,9 +525,7 @@ routes:
   - hostname: a.example.net
     service: http://[torrent]:8080
   - service: http_status:404
-""" % {"key": keys["confined"][0], "confined": CONFINED_TUN, "pub": keys["provider"][1],
-       "underlay": PROVIDER_UNDERLAY, "provider": PROVIDER_TUN, "py": harness.PYTHON,
-       "tools": harness.TOOLS})
+""" % {"namespaces": namespaces, "py": harness.PYTHON, "tools": harness.TOOLS})
     r = w.stack("up", "--detach")
     print("=== up\n" + r.stderr + r.stdout)
     assert "namespace vpn: up" in r.stderr, r.stderr
