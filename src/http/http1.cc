@@ -308,6 +308,11 @@ class Http1Writer final : public ResponseWriter {
       upgraded_ = true;
       body_.setUpgraded();  // from now on the request "body" is the client's raw stream
       no_body_ = false;
+      // An upgraded stream ends its sending half when it is done (a tunnel's TCP client, a
+      // request handed over from another shard) and still takes the answer: the end of its
+      // reads is the body's to report, not a client gone. Writes that fail still end it.
+      watch_.finished = true;
+      watch_.check.reset();
     } else if (!no_body_ && !head.content_length) {
       if (version_ == 11)
         chunked_ = true;

@@ -6,11 +6,10 @@ ProxyCommand), the edge's certificate checked against --ca-file (a wrong CA refu
 HTTP request to the route answered 400, and a route that is not tcp:// refusing the stream."""
 
 import hashlib
-import os
-import re
 import socket
 import subprocess
 import threading
+import time
 
 import harness
 
@@ -27,7 +26,8 @@ def pattern(n):
 
 class Origin:
     """A TCP server on loopback: `echo` echoes; `sink` answers the SHA-256 of what it read;
-    `source` sends SIZE bytes of a known pattern."""
+    `source` sends SIZE bytes of a known pattern; `late` reads to the end, then answers 0.6 s
+    later."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -67,6 +67,11 @@ class Origin:
                         break
                     h.update(d)
                 c.sendall(h.hexdigest().encode())
+            elif mode == b"late\n":
+                while c.recv(65536):
+                    pass
+                time.sleep(0.6)  # past two of the edge's 250 ms checks for a client gone
+                c.sendall(b"late answer")
             elif mode == b"source\n":
                 for piece in pattern(SIZE):
                     c.sendall(piece)

@@ -361,6 +361,22 @@ class TcpRouteTest(harness.BurrowTestCase):
         if os.cpu_count() > 1:
             self.assertIn("request forwarded", self.edge.proc.read())
 
+    def test_a_stream_that_half_closes_gets_an_answer_that_comes_late(self):
+        # Clients from 8 addresses: the kernel spreads them over the shards, and those on a
+        # shard without the connector are handed to the other over a socket pair. Each
+        # half-closes, and the origin answers 0.6 s later: the end of an upload is not a
+        # client gone (the edge checks for those every 250 ms), and the answer comes.
+        port = open_tcp_route(self, self.edge, "tcp.test")
+        socks = [RawStream(port, 30, source="127.0.1.%d" % (i + 1)) for i in range(8)]
+        for s in socks:
+            s.send(b"late\nquestion")
+            s.sock.shutdown(socket.SHUT_WR)
+        for i, s in enumerate(socks):
+            self.assertEqual(test_access_tcp.recv_all(s.sock), b"late answer", "client %d" % i)
+            s.close()
+        if os.cpu_count() > 1:
+            self.assertIn("request forwarded", self.edge.proc.read())
+
     def test_refusals_name_what_and_leave_nothing(self):
         port = harness.free_port()
         r = self.edge_cmd("tcp", "nothere.test", str(port))
