@@ -39,8 +39,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
          {"target", marked},
          {"middlewares", {marked}}}}},
       {"namespaces", {{{"name", marked}, {"state", marked}, {"last_handshake", 1}}}}};
+  // With --admin-actions' forms, whose hidden fields carry the names, and what was done.
+  const admin::Controls controls{"00ff", {marked}};
   const std::string page = admin::renderPage(
-      admin::Kind::Stack, snap.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      admin::Kind::Stack, snap.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      &controls);
   if (page.find("<x-fuzz>") != std::string::npos) std::abort();
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "http/http.h"
@@ -29,6 +30,22 @@ class Source {
   virtual std::string snapshotJson() = 0;
 };
 
+// What a person may do from the page, with --admin-actions. The page offers each as a form that
+// POSTs ACTION and TARGET to /api/actions with the page's CSRF token; the Handler checks the
+// token and the request's origin before it calls run(), and logs what was done.
+class Actions {
+ public:
+  virtual ~Actions() = default;
+  // ACTION on TARGET, as the form sent them: what was done, in a line, or why not.
+  virtual base::Result<std::string> run(const std::string& action, const std::string& target) = 0;
+};
+
+// What the page shows with --admin-actions: forms carrying `csrf`, and what was done from it.
+struct Controls {
+  std::string csrf;
+  std::vector<std::string> done;  // newest first: "2026-12-05T19:30:00Z restart photos: …"
+};
+
 // Whether ADDR (host:port) may serve the dashboard: a loopback address only, since the
 // dashboard has no login of its own. The error says so and names the address.
 base::Result<void> checkAddress(const std::string& addr);
@@ -36,7 +53,8 @@ base::Result<void> checkAddress(const std::string& addr);
 class Handler : public http::Handler {
  public:
   // At most `max_live` pages kept live at once; more get 503 for /api/events (and refresh).
-  Handler(Kind kind, Source& source, int max_live = 16);
+  // `actions`: what the page may do (nullptr: read-only).
+  Handler(Kind kind, Source& source, Actions* actions = nullptr, int max_live = 16);
   http::Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                           http::ResponseWriter& out) override;
   // Ends the live pages within a second (the role is shutting down).
@@ -44,6 +62,8 @@ class Handler : public http::Handler {
 
  private:
   http::Task<void> events(http::ResponseWriter& out);
+  http::Task<void> act(http::RequestHead& req, http::BodyReader& body, http::ResponseWriter& out);
+  std::string main();
 
   // Shared with the live pages' coroutines: their frames can outlive the Handler when the
   // role tears its executors down, and they leave the count on their way out.
@@ -53,17 +73,22 @@ class Handler : public http::Handler {
   };
   const Kind kind_;
   Source& source_;
+  Actions* const actions_;
+  Controls controls_;  // with actions_ only; used on the connections' executor
   const int max_live_;
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 // Serves the dashboard of `source` on ADDR (loopback only, see checkAddress) in this thread
 // until SIGTERM or SIGINT, then returns 0. Logs "dashboard ready address=…" once it listens.
-base::Result<int> serve(const std::string& addr, Kind kind, Source& source);
+base::Result<int> serve(const std::string& addr, Kind kind, Source& source,
+                        Actions* actions = nullptr);
 
 // The page for one snapshot (a JSON object), and its <main> alone (what /api/events sends).
-// Every value from the snapshot is HTML-escaped.
-std::string renderPage(Kind kind, const std::string& snapshot_json);
-std::string renderMain(Kind kind, const std::string& snapshot_json);
+// Every value from the snapshot is HTML-escaped. `controls`: the forms of --admin-actions.
+std::string renderPage(Kind kind, const std::string& snapshot_json,
+                       const Controls* controls = nullptr);
+std::string renderMain(Kind kind, const std::string& snapshot_json,
+                       const Controls* controls = nullptr);
 
 }  // namespace admin

@@ -106,6 +106,30 @@ TEST(Dashboard, StackPageShowsServicesRoutesNamespacesLogsAndTheGraph) {
   EXPECT_NE(page.find("&lt;img src=x&gt;"), std::string::npos);
 }
 
+TEST(Dashboard, ActionsAreFormsWithTheTokenAndOnlyWhenAsked) {
+  // Read-only: no form at all.
+  EXPECT_EQ(renderPage(Kind::Stack, kStack).find("<form"), std::string::npos);
+  Controls c{"0123abcd", {"2026-12-05T19:30:00Z restart photos: <done>"}};
+  std::string page = renderPage(Kind::Stack, kStack, &c);
+  const std::string token = "<input type=\"hidden\" name=\"csrf\" value=\"0123abcd\">";
+  EXPECT_NE(page.find("<form method=\"post\" action=\"/api/actions\" class=\"act\">" + token +
+                      "<input type=\"hidden\" name=\"target\" value=\"photos\">"
+                      "<button name=\"action\" value=\"restart\">restart</button></form>"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("value=\"connector\"><button name=\"action\" value=\"drain\">drain"),
+            std::string::npos);
+  EXPECT_NE(page.find("<button name=\"action\" value=\"reload\">reload the stack</button>"),
+            std::string::npos);
+  EXPECT_NE(page.find("<li>2026-12-05T19:30:00Z restart photos: &lt;done&gt;</li>"),
+            std::string::npos);
+  // A service's name is escaped in its form as everywhere.
+  EXPECT_NE(page.find("value=\"&lt;img src=x&gt;\"><button"), std::string::npos);
+  EXPECT_EQ(page.find("<img src=x>"), std::string::npos);
+  // The edge's page has no actions.
+  EXPECT_EQ(renderPage(Kind::Edge, kSnapshot, &c).find("<form"), std::string::npos);
+}
+
 TEST(Dashboard, AStackThatIsNotUpSaysSo) {
   for (const char* s : {"{}", "not json", R"({"running": "yes", "services": 3})",
                         R"({"services": [1, "x", {"name": 5}], "routes": [null]})"}) {

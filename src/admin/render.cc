@@ -267,8 +267,7 @@ std::string stackGraph(const json& s) {
   size_t rows = 1;
   for (const auto& c : cols) rows = std::max(rows, c.size());
   const int height = kPad * 2 + static_cast<int>(rows) * (kBoxH + kGap) - kGap;
-  const int width =
-      kPad * 2 + static_cast<int>(cols.empty() ? 0 : cols.size() - 1) * kColW + kBoxW;
+  const int width = kPad * 2 + static_cast<int>(cols.empty() ? 0 : cols.size() - 1) * kColW + kBoxW;
   std::map<std::string, std::pair<int, int>> at;  // id -> (x, y) of its box
   std::string boxes;
   for (size_t c = 0; c < cols.size(); ++c)
@@ -302,7 +301,18 @@ std::string stackGraph(const json& s) {
       width, height, width, height, lines, boxes);
 }
 
-std::string stackMain(const json& s) {
+// A button that POSTs ACTION on TARGET to /api/actions with the page's CSRF token.
+std::string actionForm(const Controls& c, std::string_view action, std::string_view target,
+                       std::string_view label) {
+  return fmt::format(
+      "<form method=\"post\" action=\"/api/actions\" class=\"act\">"
+      "<input type=\"hidden\" name=\"csrf\" value=\"{}\">"
+      "<input type=\"hidden\" name=\"target\" value=\"{}\">"
+      "<button name=\"action\" value=\"{}\">{}</button></form>",
+      esc(c.csrf), esc(target), esc(action), esc(label));
+}
+
+std::string stackMain(const json& s, const Controls* controls) {
   const int64_t now = num(s, "now");
   std::string out = "<main id=\"main\">";
   const json& services = list(s, "services");
@@ -317,6 +327,17 @@ std::string stackMain(const json& s) {
                      "down</code> removes what is left.</p>",
                      num(s, "supervisor"));
   }
+  if (controls) {
+    out += "<section id=\"actions\"><h2>Actions</h2>" +
+           actionForm(*controls, "reload", "", "reload the stack") +
+           " <small>applies the stack file again, as <code>burrow up</code> does</small>";
+    if (!controls->done.empty()) {
+      out += "<ul class=\"done\">";
+      for (const std::string& d : controls->done) out += "<li>" + esc(d) + "</li>";
+      out += "</ul>";
+    }
+    out += "</section>";
+  }
   out += fmt::format("<section id=\"graph\"><h2>Graph <small>{}</small></h2>{}</section>",
                      esc(str(s, "file")), stackGraph(s));
 
@@ -326,7 +347,8 @@ std::string stackMain(const json& s) {
   out +=
       "<table><thead><tr><th>Name</th><th>State</th><th class=\"n\">PID</th><th>Address</th>"
       "<th>Network</th><th class=\"n\">Restarts</th><th>Up</th><th>Exposure</th>"
-      "<th>Last exit</th></tr></thead><tbody>";
+      "<th>Last exit</th>";
+  out += controls ? "<th></th></tr></thead><tbody>" : "</tr></thead><tbody>";
   auto row = [&](const json& v, bool own) {
     const std::string state = str(v, "state");
     std::string exposure = "<span class=\"dim\">-</span>";
@@ -337,15 +359,23 @@ std::string stackMain(const json& s) {
                                 esc(w.is_string() ? w.get<std::string>() : ""));
     }
     const int64_t pid = num(v, "pid");
+    const std::string name = str(v, "name");
+    std::string act;
+    if (controls && name == "connector" && own)
+      act = "<td>" + actionForm(*controls, "drain", name, "drain") + "</td>";
+    else if (controls && !own)
+      act = "<td>" + actionForm(*controls, "restart", name, "restart") + "</td>";
+    else if (controls)
+      act = "<td></td>";
     out += fmt::format(
         "<tr data-service=\"{}\"{}><td><b>{}</b></td><td class=\"state {}\">{}</td>"
         "<td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td>"
-        "<td>{}</td><td>{}</td></tr>",
+        "<td>{}</td><td>{}</td>{}</tr>",
         esc(str(v, "name")), own ? " class=\"own\"" : "", esc(str(v, "name")), stateClass(state),
         esc(state), pid ? std::to_string(pid) : "-",
         esc(str(v, "address").empty() ? "-" : str(v, "address")), esc(str(v, "network")),
         num(v, "restarts"), pid && num(v, "started") ? esc(age(now - num(v, "started"))) : "-",
-        exposure, esc(str(v, "last_exit").empty() ? "-" : str(v, "last_exit")));
+        exposure, esc(str(v, "last_exit").empty() ? "-" : str(v, "last_exit")), act);
   };
   for (const json& v : services) row(v, false);
   for (const char* own : {"connector", "dashboard"})
@@ -422,17 +452,17 @@ json parse(const std::string& text) {
 
 }  // namespace
 
-std::string renderMain(Kind kind, const std::string& snapshot_json) {
+std::string renderMain(Kind kind, const std::string& snapshot_json, const Controls* controls) {
   switch (kind) {
     case Kind::Edge:
       return edgeMain(parse(snapshot_json));
     case Kind::Stack:
-      return stackMain(parse(snapshot_json));
+      return stackMain(parse(snapshot_json), controls);
   }
   return "<main id=\"main\"></main>";
 }
 
-std::string renderPage(Kind kind, const std::string& snapshot_json) {
+std::string renderPage(Kind kind, const std::string& snapshot_json, const Controls* controls) {
   const char* title = kind == Kind::Edge ? "burrow edge" : "burrow stack";
   return fmt::format(
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -443,7 +473,7 @@ std::string renderPage(Kind kind, const std::string& snapshot_json) {
       "<script src=\"/assets/dashboard.js\" defer></script></head>"
       "<body><header><h1>{}</h1><span id=\"live\">refreshes every 5 s</span></header>{}</body>"
       "</html>\n",
-      title, title, renderMain(kind, snapshot_json));
+      title, title, renderMain(kind, snapshot_json, controls));
 }
 
 std::string_view stylesheet() {
@@ -470,6 +500,10 @@ code{background:#edf2f7;padding:0 .3em;border-radius:3px}
 .warn{color:#b7791f}
 tr.own td{background:#f7fafc}
 .finding{color:var(--dim);font-size:.85em}
+form.act{display:inline;margin:0}
+form.act button{font:inherit;font-size:.85em;padding:.1em .6em;border:1px solid #a0aec0;border-radius:3px;background:#fff;cursor:pointer}
+form.act button:hover{background:#edf2f7}
+ul.done{margin:.5em 0 0;padding-left:1.2em;color:var(--dim);font-size:.9em}
 .tag{background:#ebf4ff;color:#2c5282;padding:0 .4em;border-radius:3px;font-size:.9em}
 h3{font-size:.95em;margin:.6em 0 .2em}
 pre{background:#1a202c;color:#e2e8f0;padding:.5em .7em;border-radius:4px;overflow-x:auto;font-size:.85em;margin:0}

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/base.h"
 #include "base/result.h"
 #include "config/config.h"
 
@@ -163,9 +164,8 @@ std::string otpauthUri(std::string_view issuer, std::string_view user, std::stri
 
 // ---- Small codecs ----
 
-std::string urlEncode(std::string_view s);
-std::optional<std::string> urlDecode(std::string_view s, bool plus_is_space);
-// application/x-www-form-urlencoded, or a query string: name → first value.
-std::map<std::string, std::string> parseForm(std::string_view body);
+using base::parseForm;
+using base::urlDecode;
+using base::urlEncode;
 
 }  // namespace auth

@@ -189,6 +189,53 @@ Result<std::string> hexDecode(std::string_view text) {
   return out;
 }
 
+std::string urlEncode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> urlDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      auto hex = hexDecode(s.substr(i + 1, 2));
+      if (!hex) return std::nullopt;
+      out += *hex;
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parseForm(std::string_view body) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start < body.size() && out.size() < 32) {
+    size_t amp = body.find('&', start);
+    if (amp == std::string_view::npos) amp = body.size();
+    const std::string_view pair = body.substr(start, amp - start);
+    start = amp + 1;
+    const size_t eq = pair.find('=');
+    auto k = urlDecode(pair.substr(0, eq), true);
+    auto v = urlDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+    if (k && v) out.emplace(std::move(*k), std::move(*v));
+  }
+  return out;
+}
+
 std::string htmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,6 +52,12 @@ std::string_view trim(std::string_view s);
 // & < > " ' as HTML character references: safe in text and in quoted attributes.
 std::string htmlEscape(std::string_view s);
 std::string toLower(std::string_view s);
+// Percent-encoding (RFC 3986: all but unreserved characters) and its inverse; `plus_is_space`
+// for application/x-www-form-urlencoded. Nothing for a bad escape.
+std::string urlEncode(std::string_view s);
+std::optional<std::string> urlDecode(std::string_view s, bool plus_is_space);
+// application/x-www-form-urlencoded, or a query string: name → first value (32 names at most).
+std::map<std::string, std::string> parseForm(std::string_view body);
 
 // Randomness from getrandom(2); never fails short.
 std::string randomBytes(size_t n);

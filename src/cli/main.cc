@@ -87,6 +87,7 @@ struct Flags {
   std::string stack_file;   // "": ./burrow.yaml for up; whatever stack runs for down, ps, logs
   std::string stack_admin;  // up --admin, dashboard --admin: the stack's dashboard
   bool detach = false, follow = false, purge = false;
+  bool admin_actions = false;      // up --admin-actions, dashboard --admin-actions
   std::string exec_private_users;  // "pick" or empty
   bool exec_ephemeral = false;
   // netns
@@ -434,8 +435,17 @@ int execUnit(Flags& f) {
 }
 
 stack::Options stackOptions(const Flags& f) {
-  return {f.stack_file, f.state_dir,   selfPath(), f.detach, f.log_level_given ? f.log_level : "",
-          f.strict,     f.stack_admin, f.purge};
+  stack::Options o;
+  o.file = f.stack_file;
+  o.state_dir = f.state_dir;
+  o.burrow = selfPath();
+  o.detach = f.detach;
+  o.log_level = f.log_level_given ? f.log_level : "";
+  o.strict = f.strict;
+  o.admin = f.stack_admin;
+  o.admin_actions = f.admin_actions;
+  o.purge = f.purge;
+  return o;
 }
 
 int stackUp(Flags& f) {
@@ -462,7 +472,16 @@ int stackDashboard(Flags& f) {
   // The page shows what `burrow ps` does, which reads root's records and VPN namespaces.
   if (auto r = supervise::reexecAsRoot("serve the stack's dashboard", selfArgv()); !r)
     return fail(r.error());
-  return finish(stack::dashboard(f.state_dir, f.stack_admin));
+  return finish(stack::dashboard(f.state_dir, f.stack_admin, f.admin_actions));
+}
+
+int stackRestart(Flags& f) {
+  if (auto r = supervise::reexecAsRoot("restart a service of the stack", selfArgv()); !r)
+    return fail(r.error());
+  auto r = stack::restart(f.state_dir, f.service_name);
+  if (!r) return fail(r.error());
+  std::fprintf(stderr, "%s\n", r->c_str());
+  return kOk;
 }
 
 int stackLogs(Flags& f) {
@@ -592,7 +611,7 @@ constexpr std::pair<std::string_view, AddCommand> kCommands[] = {
     {"edge", addEdge},     {"tunnel", addTunnel},   {"quick", addQuick},     {"exec", addExec},
     {"netns", addNetns},   {"service", addService}, {"audit", addAudit},     {"up", addStack},
     {"down", addStack},    {"ps", addStack},        {"logs", addStack},      {"auth", addAuth},
-    {"access", addAccess}, {"host", addHost},       {"dashboard", addStack},
+    {"access", addAccess}, {"host", addHost},       {"dashboard", addStack}, {"restart", addStack},
 };
 
 // The first word that is not a global option (`--log-level LEVEL`), or "".
@@ -893,6 +912,13 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   up->add_option("--admin", f.stack_admin,
                  "serve the stack's dashboard on this loopback address (HOST:PORT)");
   table.push_back({up, stackUp});
+  auto* restart = app.add_subcommand(
+      "restart", "stop a service of the running stack and start it again (connector: drain it)");
+  restart->add_option("SERVICE", f.service_name, "a service of the stack, or connector")
+      ->required();
+  restart->add_option("--state-dir", f.state_dir, "where the stack keeps its records")
+      ->capture_default_str();
+  table.push_back({restart, stackRestart});
   auto* down = app.add_subcommand("down", "stop the stack and remove all it made");
   down->add_flag("--purge", f.purge,
                  "also delete the tunnel (and its routes) that tunnel.login made on the edge");
@@ -910,6 +936,10 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   dash->add_option("--state-dir", f.state_dir, "where the stack keeps its records")
       ->capture_default_str();
   table.push_back({dash, stackDashboard});
+  for (auto* c : {up, dash})
+    c->add_flag("--admin-actions", f.admin_actions,
+                "the page may restart services, reload the stack and drain the connector "
+                "(POSTs with a CSRF token, logged)");
   for (auto* c : {up, down, ps, logs}) {
     c->add_option("-f,--file", f.stack_file,
                   "the stack file (default ./burrow.yaml); for down, ps and logs: refused when "

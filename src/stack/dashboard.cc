@@ -1,4 +1,7 @@
-// `burrow dashboard`: the stack's page (admin::Kind::Stack) over what `burrow ps --json` says.
+// `burrow dashboard`: the stack's page (admin::Kind::Stack) over what `burrow ps --json` says,
+// and with --admin-actions what `burrow restart` and `burrow up` do to a running stack.
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "admin/admin.h"
@@ -23,11 +26,39 @@ class StackSource : public admin::Source {
   const std::string state_dir_;
 };
 
+// The page's buttons: restart a service, drain the connector, reload the stack. Each returns
+// once the supervisor has the request; the page shows what follows.
+class StackActions : public admin::Actions {
+ public:
+  explicit StackActions(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+  base::Result<std::string> run(const std::string& action, const std::string& target) override {
+    if (action == "reload") return requestReload(state_dir_);
+    if (action == "restart" || action == "drain") {
+      if ((action == "drain") != (target == "connector"))
+        return base::invalid("'{}' {}: restart is for a service, drain for the connector", action,
+                             target);
+      ASSIGN_OR_RETURN(pid_t pid, requestRestart(state_dir_, target));
+      if (action == "drain")
+        return fmt::format(
+            "draining the connector (pid {}): it ends once its requests in "
+            "flight do, and a new one starts",
+            pid);
+      return pid ? fmt::format("stopping {} (pid {}), then starting it again", target, pid)
+                 : fmt::format("starting {}", target);
+    }
+    return base::invalid("no action '{}': restart, drain and reload are", action);
+  }
+
+ private:
+  const std::string state_dir_;
+};
+
 }  // namespace
 
-base::Result<int> dashboard(const std::string& state_dir, const std::string& addr) {
+base::Result<int> dashboard(const std::string& state_dir, const std::string& addr, bool actions) {
   StackSource source(state_dir);
-  return admin::serve(addr, admin::Kind::Stack, source);
+  StackActions act(state_dir);
+  return admin::serve(addr, admin::Kind::Stack, source, actions ? &act : nullptr);
 }
 
 }  // namespace stack

@@ -58,6 +58,8 @@ using std::chrono::milliseconds;
 constexpr const char* kFirewallTable = "burrow_stack";
 constexpr const char* kConnector = "connector";
 constexpr const char* kDashboard = "dashboard";
+// A restart request's index for the connector (a service's is its place in the record).
+constexpr int kConnectorIndex = 0xffff;
 constexpr off_t kLogMax = 10 << 20;  // a log is rotated (one old part kept) past this size
 
 // `e` with `prefix` before its context; its code (and so the system's text) is kept.
@@ -401,6 +403,7 @@ class Supervisor {
   base::Result<sandbox::Config> connectorSandbox();
   base::Result<sandbox::Config> dashboardSandbox();
   base::Result<void> reload();
+  void restartOnRequest(int request);
   void pump(milliseconds timeout);
   void reap();
   void drain(Member& m);
@@ -419,7 +422,8 @@ class Supervisor {
   std::vector<std::pair<std::string, std::string>> private_;  // (namespace, link) made
   bool firewall_ = false, forwarding_set_ = false;
   bool stopping_ = false;
-  bool reload_requested_ = false;  // SIGHUP came
+  bool reload_requested_ = false;      // SIGHUP came
+  std::vector<int> restart_requests_;  // SIGUSR2's values: see requestRestart
   bool reloading_ = false;
   int generation_ = 0;                     // reloads done
   std::vector<std::string> reload_lines_;  // what the last reload did
@@ -464,7 +468,7 @@ base::Result<void> Supervisor::lock() {
   // Signals come through a signalfd; the children get them unblocked again.
   sigset_t mask;
   sigemptyset(&mask);
-  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2}) sigaddset(&mask, sig);
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   sigs_ = base::UniqueFd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   null_ = base::UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -521,6 +525,7 @@ void Supervisor::writeRecord() {
               {"services", services},
               {"routes", routes},
               {"admin", o_.admin},
+              {"admin_actions", o_.admin_actions},
               {"generation", generation_},
               {"reload", {{"ok", reload_ok_}, {"lines", reload_lines_}}}};
   if (connector_) rec["connector"] = row(*connector_);
@@ -695,6 +700,7 @@ base::Result<sandbox::Config> Supervisor::connectorSandbox() {
 base::Result<sandbox::Config> Supervisor::dashboardSandbox() {
   std::vector<std::string> argv = {o_.burrow,    "dashboard", "--state-dir",
                                    o_.state_dir, "--admin",   o_.admin};
+  if (o_.admin_actions) argv.push_back("--admin-actions");
   if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
   const std::string unit = "[Service]\nExecStart=" + execLine(argv) + "\n" +
                            supervise::hardening({.private_users = false}) +
@@ -1050,6 +1056,7 @@ void Supervisor::pump(milliseconds timeout) {
       stopping_ = true;
     }
     if (si.ssi_signo == SIGHUP) reload_requested_ = true;
+    if (si.ssi_signo == SIGUSR2 && si.ssi_code == SI_QUEUE) restart_requests_.push_back(si.ssi_int);
   }
   reap();
   if (stopping_) return;
@@ -1085,6 +1092,8 @@ void Supervisor::pump(milliseconds timeout) {
 int Supervisor::run() {
   while (!stopping_) {
     pump(milliseconds(500));
+    for (int request : std::exchange(restart_requests_, {}))
+      if (!stopping_) restartOnRequest(request);
     if (!reload_requested_ || stopping_) continue;
     reload_requested_ = false;
     reloading_ = true;
@@ -1102,6 +1111,36 @@ int Supervisor::run() {
   progress("stopping the stack");
   stopAndTearDown();
   return 0;
+}
+
+// `burrow restart NAME` (and the dashboard's restart and drain): stops the member, as `down`
+// would, and starts it again whatever its Restart=. A request made before a reload (whose
+// members may be others) is dropped.
+void Supervisor::restartOnRequest(int request) {
+  const int gen = (request >> 16) & 0x7fff, index = request & 0xffff;
+  Member* m = nullptr;
+  if (index == kConnectorIndex && connector_)
+    m = &*connector_;
+  else if (index < static_cast<int>(members_.size()))
+    m = &members_[index];
+  if (gen != (generation_ & 0x7fff) || m == nullptr) {
+    LOG_WARN(
+        "stack restart request dropped: made for another generation of the stack ({}, "
+        "now {}) or no member {}",
+        gen, generation_ & 0x7fff, index);
+    return;
+  }
+  LOG_INFO("stack {} restarting on request", m->name);
+  stop(*m, stopGrace(*m));
+  m->stop_requested = false;
+  if (m->spec && !bindingDown(*m).empty()) {
+    m->held_by = bindingDown(*m);  // started again once what it binds to runs
+    LOG_INFO("stack {} stays stopped until {} runs (bindsTo)", m->name, m->held_by);
+  } else if (auto r = spawn(*m); !r) {
+    LOG_ERROR("stack {}: {}", m->name, r.error().message());
+    m->state = "failed";
+  }
+  writeRecord();
 }
 
 void Supervisor::stopAndTearDown() {
@@ -1216,6 +1255,76 @@ base::Result<int> applyToRunning(const Options& o, const Plan& plan) {
   return r.value("ok", false) ? 0 : 1;
 }
 
+base::Result<pid_t> requestRestart(const std::string& state_dir, const std::string& name) {
+  ASSIGN_OR_RETURN(Status st, status(state_dir));
+  if (!st.running) return base::invalid("no stack is up on {}: burrow up starts one", state_dir);
+  auto rec = readJson(recordPath(state_dir));
+  if (!rec || !rec->is_object()) return base::invalid("{}: no stack record", recordPath(state_dir));
+  int index = -1;
+  pid_t pid = 0;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < st.services.size(); ++i) {
+    names.push_back(st.services[i].name);
+    if (st.services[i].name == name) {
+      index = static_cast<int>(i);
+      pid = st.services[i].pid;
+    }
+  }
+  if (name == kConnector && st.connector) {
+    index = kConnectorIndex;
+    pid = st.connector->pid;
+  }
+  if (st.connector) names.push_back(kConnector);
+  if (index < 0)
+    return base::invalid("no service named '{}' in the stack on {} (it has: {})", name, state_dir,
+                         fmt::join(names, ", "));
+  // Which generation of the stack the index is of: a reload in between drops the request.
+  sigval v{};
+  v.sival_int = ((rec->value("generation", 0) & 0x7fff) << 16) | index;
+  if (::sigqueue(st.supervisor, SIGUSR2, v) < 0)
+    return base::sysError("signal the supervisor (pid {})", st.supervisor);
+  return pid;
+}
+
+base::Result<std::string> restart(const std::string& state_dir, const std::string& name) {
+  ASSIGN_OR_RETURN(pid_t before, requestRestart(state_dir, name));
+  progress(before ? fmt::format("restarting {} (pid {})", name, before)
+                  : fmt::format("starting {}", name));
+  // Its TimeoutStopSec= (the connector drains for up to 30 s), then a start.
+  const auto until = clock::now() + std::chrono::minutes(2);
+  auto last = clock::now();
+  for (;;) {
+    std::this_thread::sleep_for(milliseconds(100));
+    ASSIGN_OR_RETURN(Status st, status(state_dir));
+    if (!st.running) return base::invalid("the stack's supervisor ended");
+    const ServiceState* s = nullptr;
+    for (const auto& x : st.services)
+      if (x.name == name) s = &x;
+    if (name == kConnector && st.connector) s = &*st.connector;
+    if (!s) return base::invalid("'{}' is no longer in the stack (it was reloaded)", name);
+    if (s->pid && s->pid != before && s->state == "running")
+      return fmt::format("{} running again (pid {})", name, s->pid);
+    if (s->state == "failed" && s->pid != before)
+      return base::invalid("{} did not start again: {}", name,
+                           s->last_exit.empty() ? "see burrow logs " + name : s->last_exit);
+    if (clock::now() > until)
+      return base::makeError(std::errc::timed_out, "{} is not running again after 2 min ({})", name,
+                             s->state);
+    if (clock::now() - last > std::chrono::seconds(5)) {
+      last = clock::now();
+      progress(fmt::format("still waiting: {} is {}", name, s->state));
+    }
+  }
+}
+
+base::Result<std::string> requestReload(const std::string& state_dir) {
+  ASSIGN_OR_RETURN(Status st, status(state_dir));
+  if (!st.running) return base::invalid("no stack is up on {}: burrow up starts one", state_dir);
+  if (::kill(st.supervisor, SIGHUP) < 0)
+    return base::sysError("signal the supervisor (pid {})", st.supervisor);
+  return fmt::format("the supervisor (pid {}) applies {} again", st.supervisor, st.file);
+}
+
 base::Result<int> up(const Options& given) {
   Options o = given;
   if (o.file.empty()) o.file = "burrow.yaml";
@@ -1232,13 +1341,19 @@ base::Result<int> up(const Options& given) {
           plan.stack->source, unknown);
   }
   if (!o.admin.empty()) RETURN_IF_ERROR(admin::checkAddress(o.admin));
+  if (o.admin_actions && o.admin.empty())
+    return base::invalid("--admin-actions: the dashboard's actions need --admin ADDR");
   if (auto s = status(o.state_dir); s && s->running) {
-    if (!o.admin.empty() && s->admin != o.admin)
+    if (!o.admin.empty() && (s->admin != o.admin || s->admin_actions != o.admin_actions)) {
+      const std::string has = s->admin.empty()
+                                  ? "without a dashboard"
+                                  : "its dashboard on " + s->admin +
+                                        (s->admin_actions ? " with actions" : " read-only");
       return base::invalid(
           "--admin: the stack on {} runs {}; its dashboard is set when it starts: burrow down, "
-          "then up{}",
-          o.state_dir, s->admin.empty() ? "without a dashboard" : "its dashboard on " + s->admin,
-          " --admin " + o.admin);
+          "then up --admin {}{}",
+          o.state_dir, has, o.admin, o.admin_actions ? " --admin-actions" : "");
+    }
     return applyToRunning(o, plan);
   }
   Supervisor sup(o, std::move(plan));

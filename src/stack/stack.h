@@ -27,6 +27,7 @@ struct Options {
   std::string log_level;  // passed to the connector; "" for its default
   bool strict = false;    // up: unknown keys and unit directives are errors, not warnings
   std::string admin;      // up: the dashboard's address (loopback), served by a child; "": none
+  bool admin_actions = false;  // up --admin-actions: its page may restart, reload and drain
   // down: also delete what `up` made on the edge with tunnel.login (the tunnel, its routes and
   // its token).
   bool purge = false;
@@ -74,6 +75,7 @@ struct Status {
   std::optional<ServiceState> connector;  // when the file has a tunnel and routes
   std::optional<ServiceState> dashboard;  // up --admin: the page's server
   std::string admin;                      // up --admin: its address
+  bool admin_actions = false;             // up --admin-actions
   struct Namespace {
     std::string name;
     std::string state;           // netns::stateOf: up, up (no handshake yet), degraded, down
@@ -100,7 +102,21 @@ std::string formatStatusJson(const Status& s);
 
 // `burrow dashboard --admin ADDR` (and `up --admin ADDR`, which runs it): the stack's page,
 // from `status(state_dir)` at each request, until SIGTERM or SIGINT. ADDR must be loopback.
-base::Result<int> dashboard(const std::string& state_dir, const std::string& addr);
+// With `actions` (--admin-actions), the page restarts services, reloads the stack and drains
+// the connector (requestRestart, requestReload).
+base::Result<int> dashboard(const std::string& state_dir, const std::string& addr, bool actions);
+
+// Asks the supervisor to stop service NAME (SIGTERM, its TimeoutStopSec=, then SIGKILL) and
+// start it again, whatever its Restart=; "connector" drains the connector (it finishes the
+// requests in flight) and starts a new one. Returns its pid before (0: it was not running)
+// once the supervisor has the request. An error names the services there are.
+base::Result<pid_t> requestRestart(const std::string& state_dir, const std::string& name);
+// `burrow restart NAME`: requestRestart, then waits until it runs again (progress on stderr),
+// or says why it did not.
+base::Result<std::string> restart(const std::string& state_dir, const std::string& name);
+// The dashboard's "reload the stack": the supervisor applies its file again, as `burrow up`
+// does; returns at once (what the reload did shows in the record and `burrow up`'s output).
+base::Result<std::string> requestReload(const std::string& state_dir);
 
 // Writes the service's log (stdout and stderr, the rotated part first) to stdout; with
 // `follow`, then waits for more until interrupted. "connector" names the connector's.

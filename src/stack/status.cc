@@ -109,6 +109,7 @@ base::Result<Status> status(const std::string& state_dir, const std::string& fil
   if (rec.contains("connector")) st.connector = fromRow(rec["connector"]);
   if (rec.contains("dashboard")) st.dashboard = fromRow(rec["dashboard"]);
   st.admin = rec.value("admin", "");
+  st.admin_actions = rec.value("admin_actions", false);
   for (const auto& n : rec.value("namespaces", json::array())) {
     Status::Namespace ns{n.get<std::string>(), "down"};
     if (auto all = netns::status(state_dir, ns.name); all && !all->empty()) {
@@ -208,7 +209,8 @@ std::string formatStatusJson(const Status& s) {
             {"routes", routes},
             {"connector", nullptr},
             {"dashboard", nullptr},
-            {"admin", s.admin}};
+            {"admin", s.admin},
+            {"admin_actions", s.admin_actions}};
   if (s.connector) j["connector"] = row(*s.connector);
   if (s.dashboard) j["dashboard"] = row(*s.dashboard);
   // Log lines are the services' own bytes: whatever is not UTF-8 is replaced, never thrown.

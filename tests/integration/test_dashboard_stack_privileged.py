@@ -78,7 +78,11 @@ def case_stack_page(w):
     assert r.returncode == 1 and "the dashboard serves only a loopback address" in r.stderr, \
         r.stderr
     assert w.leftovers()["netns"] == [] and not os.path.exists(w.state + "/stack/state.json")
-    r = w.stack("up", "--detach", "--admin", ADMIN)
+    r = w.stack("up", "--detach", "--admin-actions", check=False)
+    assert r.returncode == 1 and "--admin-actions: the dashboard's actions need --admin ADDR" \
+        in r.stderr, r.stderr
+    assert w.leftovers()["netns"] == [] and not os.path.exists(w.state + "/stack/state.json")
+    r = w.stack("up", "--detach", "--admin", ADMIN, "--admin-actions")
     print("=== up\n" + r.stderr + r.stdout)
     assert "dashboard: started (pid " in r.stderr, r.stderr
     w.wait_get("a.example.net", "hello from photos")
@@ -87,6 +91,7 @@ def case_stack_page(w):
     # The dashboard runs as a process of the stack; ps --json and /api/stack agree.
     ps = w.ps()
     assert ps["dashboard"]["state"] == "running" and ps["admin"] == ADMIN, ps
+    assert ps["admin_actions"] is True, ps
     status, text = get("/api/stack")
     assert status == 200, (status, text)
     api = json.loads(text)
@@ -100,7 +105,7 @@ def case_stack_page(w):
     assert api["routes"][0]["target"] == "http://%s:8000" % photos["address"], api["routes"]
     ns = api["namespaces"][0]
     assert ns["name"] == "vpn" and ns["last_handshake"] > 0 and ns["tx_bytes"] > 0, ns
-    # Read-only; a request for another host name is refused.
+    # Only /api/actions takes a POST; a request for another host name is refused.
     assert get("/api/stack", "POST")[0] == 405
     r = sp.sh("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: evil.example",
               "http://%s/" % ADMIN, check=False)
@@ -159,9 +164,10 @@ def case_stack_page(w):
         assert cells("photos")[5] == str(after["restarts"]), cells("photos")
         assert b.execute_script("return window.burrowMark") == 42, "the page was reloaded"
         b.save_screenshot(os.path.join(SHOTS, "dashboard-stack-3-running-again.png"))
+        actions(w, b, cells, text)
     finally:
         b.quit()
-    for shot in ("1-running", "2-restarting", "3-running-again"):
+    for shot in ("1-running", "2-restarting", "3-running-again", "4-actions"):
         path = os.path.join(SHOTS, "dashboard-stack-%s.png" % shot)
         assert os.path.getsize(path) > 1000, path
     # Another address for a running stack's dashboard is refused; the stack runs on.
@@ -173,6 +179,82 @@ def case_stack_page(w):
     assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
     r = sp.sh("curl", "-s", "-m", "2", "http://%s/" % ADMIN, check=False)
     assert r.returncode == 7, r.returncode  # nothing listens any more
+
+
+def post(form, headers=()):
+    """curl -d FORM to /api/actions: (status, body)."""
+    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-m", "10"]
+    for h in headers:
+        args += ["-H", h]
+    for k, v in form.items():
+        args += ["--data-urlencode", "%s=%s" % (k, v)]
+    r = sp.sh(*args, "http://%s/api/actions" % ADMIN, check=False)
+    body, _, status = r.stdout.rpartition("\n")
+    return int(status or 0), body
+
+
+def actions(w, b, cells, text):
+    """--admin-actions: restart, drain and reload from the page; refused without the token."""
+    import re
+    from selenium.webdriver.support.ui import WebDriverWait
+    wait = lambda cond, what: WebDriverWait(b, 30 * harness.TIME_FACTOR).until(cond, what)
+
+    def click(selector):
+        b.execute_script("document.querySelector(arguments[0]).click()", selector)
+
+    # `burrow restart` from the command line: a new process, counted as no failure.
+    before = w.service("photos")
+    r = w.burrow("restart", "photos", "--state-dir", w.state, timeout=120)
+    after = w.service("photos")
+    assert after["pid"] not in (0, before["pid"]) and after["state"] == "running", after
+    assert "photos running again (pid %d)" % after["pid"] in r.stderr, r.stderr
+    assert after["restarts"] == before["restarts"], (before, after)
+    r = w.burrow("restart", "nothere", "--state-dir", w.state, check=False)
+    assert r.returncode == 1 and "no service named 'nothere'" in r.stderr and \
+        "(it has: photos, torrent, connector)" in r.stderr, r.stderr
+
+    # Without the page's token, or from another origin, nothing is done.
+    token = re.search(r'name="csrf" value="([0-9a-f]{64})"', get("/")[1]).group(1)
+    pid = after["pid"]
+    for form, headers, why in (
+            ({"action": "restart", "target": "photos"}, (), "no valid CSRF token"),
+            ({"csrf": "0" * 64, "action": "restart", "target": "photos"}, (),
+             "no valid CSRF token"),
+            ({"csrf": token, "action": "restart", "target": "photos"},
+             ("Origin: http://evil.example",), "the form came from http://evil.example"),
+            ({"csrf": token, "action": "restart", "target": "photos"},
+             ("Sec-Fetch-Site: cross-site",), "the form came from another site")):
+        status, body = post(form, headers)
+        assert status == 403 and why in body, (form, headers, status, body)
+    status, body = post({"csrf": token, "action": "restart", "target": "nothere"})
+    assert status == 409 and "no service named 'nothere'" in body, (status, body)
+    status, body = post({"csrf": token, "action": "drain", "target": "photos"})
+    assert status == 409 and "drain for the connector" in body, (status, body)
+    assert w.service("photos")["pid"] == pid
+    log = w.burrow("logs", "dashboard", "--state-dir", w.state).stdout
+    assert log.count("dashboard action refused") == 4, log
+
+    # From the page: restart a service, drain the connector, reload the stack.
+    b.get("http://%s/" % ADMIN)
+    wait(lambda b: cells("photos")[1] == "running", "photos shows as running")
+    click("tr[data-service='photos'] button[value='restart']")
+    wait(lambda b: cells("photos")[1] == "running" and
+         cells("photos")[2] not in ("-", str(pid)), "photos running again after the restart")
+    assert "restart photos: stopping photos (pid %d), then starting it again" % pid in \
+        text("#actions"), text("#actions")
+    connector = w.ps()["connector"]["pid"]
+    click("tr[data-service='connector'] button[value='drain']")
+    wait(lambda b: cells("connector")[1] == "running" and
+         cells("connector")[2] not in ("-", str(connector)), "a new connector after the drain")
+    w.wait_get("a.example.net", "hello from photos")
+    click("#actions button[value='reload']")
+    wait(lambda b: "reload: the supervisor (pid %d) applies" % w.ps()["supervisor"] in
+         text("#actions"), "the reload listed")
+    b.save_screenshot(os.path.join(SHOTS, "dashboard-stack-4-actions.png"))
+    log = w.burrow("logs", "dashboard", "--state-dir", w.state).stdout
+    for a in ("action=restart target=photos", "action=drain target=connector",
+              "action=reload target= "):
+        assert "dashboard " + a in log, (a, log)
 
 
 def inner(work):
