@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "config/config.h"
 #include "http/http.h"
 
 namespace admin {
@@ -46,15 +47,24 @@ struct Controls {
   std::vector<std::string> done;  // newest first: "2026-12-05T19:30:00Z restart photos: …"
 };
 
-// Whether ADDR (host:port) may serve the dashboard: a loopback address only, since the
-// dashboard has no login of its own. The error says so and names the address.
-base::Result<void> checkAddress(const std::string& addr);
+// Who may open a dashboard on an address that is not loopback: the middlewares of
+// config::adminLogin (basic auth by --admin-users, burrow auth by --admin-access), run on every
+// request before anything else. Null: nobody asked, so loopback only.
+using Login = std::shared_ptr<const config::IngressRule>;
+// The login of --admin-users FILE and --admin-access PORTAL; null when both are "".
+base::Result<Login> loadLogin(const std::string& users_file, const std::string& portal);
+
+// Whether ADDR (host:port) may serve the dashboard: any address with a login, else a loopback
+// address only. The error says so and names the address and the flags that would allow it.
+base::Result<void> checkAddress(const std::string& addr, bool login = false);
 
 class Handler : public http::Handler {
  public:
   // At most `max_live` pages kept live at once; more get 503 for /api/events (and refresh).
-  // `actions`: what the page may do (nullptr: read-only).
-  Handler(Kind kind, Source& source, Actions* actions = nullptr, int max_live = 16);
+  // `actions`: what the page may do (nullptr: read-only). `login`: asked first on every
+  // request; without one, only requests for a loopback Host are answered (DNS rebinding).
+  Handler(Kind kind, Source& source, Actions* actions = nullptr, Login login = nullptr,
+          int max_live = 16);
   http::Task<void> handle(http::RequestHead& req, http::BodyReader& body,
                           http::ResponseWriter& out) override;
   // Ends the live pages within a second (the role is shutting down).
@@ -74,15 +84,16 @@ class Handler : public http::Handler {
   const Kind kind_;
   Source& source_;
   Actions* const actions_;
+  const Login login_;
   Controls controls_;  // with actions_ only; used on the connections' executor
   const int max_live_;
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
-// Serves the dashboard of `source` on ADDR (loopback only, see checkAddress) in this thread
-// until SIGTERM or SIGINT, then returns 0. Logs "dashboard ready address=…" once it listens.
+// Serves the dashboard of `source` on ADDR (see checkAddress) in this thread until SIGTERM or
+// SIGINT, then returns 0. Logs "dashboard ready address=…" once it listens.
 base::Result<int> serve(const std::string& addr, Kind kind, Source& source,
-                        Actions* actions = nullptr);
+                        Actions* actions = nullptr, Login login = nullptr);
 
 // The page for one snapshot (a JSON object), and its <main> alone (what /api/events sends).
 // Every value from the snapshot is HTML-escaped. `controls`: the forms of --admin-actions.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "admin/admin.h"
+#include "base/base.h"
 
 namespace admin {
 namespace {
@@ -148,9 +149,50 @@ TEST(Dashboard, ListensOnLoopbackOnly) {
   for (const char* a : {"0.0.0.0:9000", ":9000", "192.0.2.1:9000", "[::]:9000"}) {
     auto r = checkAddress(a);
     ASSERT_FALSE(r) << a;
-    EXPECT_NE(r.error().message().find("only a loopback address"), std::string::npos) << a;
+    EXPECT_NE(r.error().message().find("not a loopback address"), std::string::npos) << a;
+    EXPECT_NE(r.error().message().find("--admin-users FILE"), std::string::npos) << a;
+    EXPECT_TRUE(checkAddress(a, /*login=*/true)) << a;
   }
   EXPECT_FALSE(checkAddress("127.0.0.1"));  // no port
+  EXPECT_FALSE(checkAddress("127.0.0.1", /*login=*/true));
+}
+
+TEST(Dashboard, ALoginIsBasicAuthThenTheAccessPortal) {
+  auto none = loadLogin("", "");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, nullptr);
+
+  const std::string dir = ::testing::TempDir();
+  const std::string users = dir + "/admin-users";
+  // "secret" by htpasswd -nbs (SHA1).
+  ASSERT_TRUE(base::writeFileAtomic(
+      users, "# the admins\nalice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n", 0600));
+  auto both = loadLogin(users, "http://127.0.0.1:9091");
+  ASSERT_TRUE(both) << both.error().message();
+  ASSERT_EQ((*both)->run.size(), 2u);
+  EXPECT_EQ((*both)->run[0]->kind, config::MiddlewareKind::BasicAuth);
+  EXPECT_EQ((*both)->run[0]->basic.users.at(0).name, "alice");
+  EXPECT_EQ((*both)->run[0]->basic.header_field, "remote-user");
+  EXPECT_EQ((*both)->run[1]->kind, config::MiddlewareKind::ForwardAuth);
+  EXPECT_EQ((*both)->run[1]->forward.address, "http://127.0.0.1:9091/api/authz/forward-auth");
+
+  struct Bad {
+    std::string users, portal, says;
+  };
+  const std::string empty = dir + "/admin-users-empty", broken = dir + "/admin-users-broken";
+  ASSERT_TRUE(base::writeFileAtomic(empty, "# nobody yet\n", 0600));
+  ASSERT_TRUE(
+      base::writeFileAtomic(broken, "alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\nbob\n", 0600));
+  for (const Bad& b : std::vector<Bad>{
+           {dir + "/no-such-file", "", "--admin-users " + dir + "/no-such-file"},
+           {empty, "", "names no user"},
+           {broken, "", "--admin-users " + broken + ":2: expected user:hash"},
+           {"", "unix:/run/auth.sock", "--admin-access unix:/run/auth.sock: expected the http://"},
+           {"", "nonsense", "--admin-access nonsense"}}) {
+    auto r = loadLogin(b.users, b.portal);
+    ASSERT_FALSE(r) << b.users << b.portal;
+    EXPECT_NE(r.error().message().find(b.says), std::string::npos) << r.error().message();
+  }
 }
 
 }  // namespace

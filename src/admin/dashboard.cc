@@ -92,20 +92,30 @@ constexpr std::string_view kText = "text/plain; charset=utf-8";
 
 }  // namespace
 
-base::Result<void> checkAddress(const std::string& addr) {
+base::Result<Login> loadLogin(const std::string& users_file, const std::string& portal) {
+  if (users_file.empty() && portal.empty()) return Login{};
+  ASSIGN_OR_RETURN(config::IngressRule rule, config::adminLogin(users_file, portal));
+  return std::make_shared<const config::IngressRule>(std::move(rule));
+}
+
+base::Result<void> checkAddress(const std::string& addr, bool login) {
   auto hp = base::splitHostPort(addr, /*port_zero_ok=*/true);
   if (!hp) return base::invalid("--admin {}: {}", addr, hp.error().message());
-  if (!base::isLoopbackHost(hp->host))
+  if (!login && !base::isLoopbackHost(hp->host))
     return base::invalid(
-        "--admin {}: the dashboard serves only a loopback address (127.0.0.1, ::1, localhost): "
-        "it has no login of its own; reach it through ssh -L, or put it behind a route with "
-        "burrow auth",
+        "--admin {}: not a loopback address, and the dashboard has no login of its own: give "
+        "--admin-users FILE (basic auth, an htpasswd file) or --admin-access URL (burrow auth), "
+        "or serve it on 127.0.0.1 and reach it through ssh -L",
         addr);
   return {};
 }
 
-Handler::Handler(Kind kind, Source& source, Actions* actions, int max_live)
-    : kind_(kind), source_(source), actions_(actions), max_live_(max_live) {
+Handler::Handler(Kind kind, Source& source, Actions* actions, Login login, int max_live)
+    : kind_(kind),
+      source_(source),
+      actions_(actions),
+      login_(std::move(login)),
+      max_live_(max_live) {
   if (actions_) controls_.csrf = base::hexEncode(base::randomBytes(32));
 }
 
@@ -116,7 +126,20 @@ std::string Handler::main() {
 http::Task<void> Handler::handle(http::RequestHead& req, http::BodyReader& body,
                                  http::ResponseWriter& out) {
   const bool head_only = req.method == "HEAD";
-  if (!localHost(req.authority)) {
+  if (login_) {
+    // A pool per request: the dashboard asks its portal rarely, and a pool kept here would
+    // outlive the executor its connections belong to.
+    http::OriginPool pool(co_await asio::this_coro::executor);
+    http::MiddlewareResult r = co_await http::runMiddlewares(pool, *login_, req, out);
+    if (r.answer) {
+      http::applyResponseHeaders(r, req, *r.answer);
+      r.answer->content_length = r.body.size();
+      if (!co_await out.writeHead(std::move(*r.answer))) co_return;
+      if (!head_only && !co_await out.writeBody(r.body.data(), r.body.size())) co_return;
+      (void)co_await out.finish();
+      co_return;
+    }
+  } else if (!localHost(req.authority)) {
     co_await answer(out, head_only, 421, "text/plain; charset=utf-8",
                     "421 the dashboard answers only requests for a loopback address or "
                     "localhost\n");
@@ -208,7 +231,10 @@ http::Task<void> Handler::events(http::ResponseWriter& out) {
 // the page's token or from another origin; done and logged otherwise, then back to the page.
 http::Task<void> Handler::act(http::RequestHead& req, http::BodyReader& body,
                               http::ResponseWriter& out) {
-  const std::string client = req.client_ip.empty() ? "-" : req.client_ip;
+  // With a login, who it was: basic auth and burrow auth both say so in Remote-User.
+  const std::string* user = login_ ? req.find("remote-user") : nullptr;
+  const std::string client =
+      (req.client_ip.empty() ? "-" : req.client_ip) + (user ? " user=" + *user : "");
   auto refuse = [&](int status, std::string why) -> http::Task<void> {
     LOG_WARN("dashboard action refused client={} why={}", client, why);
     co_await answer(out, false, status, kText, fmt::format("{} {}\n", status, why));

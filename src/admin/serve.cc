@@ -69,14 +69,15 @@ struct Server {
 
 }  // namespace
 
-base::Result<int> serve(const std::string& addr, Kind kind, Source& source, Actions* actions) {
-  RETURN_IF_ERROR(checkAddress(addr));
+base::Result<int> serve(const std::string& addr, Kind kind, Source& source, Actions* actions,
+                        Login login) {
+  RETURN_IF_ERROR(checkAddress(addr, login != nullptr));
   ASSIGN_OR_RETURN(base::HostPort hp, base::splitHostPort(addr, /*port_zero_ok=*/true));
   boost::system::error_code ec;
   const auto ip = asio::ip::make_address(hp.host == "localhost" ? "127.0.0.1" : hp.host, ec);
   if (ec) return base::invalid("--admin {}: not an address", addr);
   // Made before the executor, so that coroutine frames the executor destroys find them.
-  Handler handler(kind, source, actions);
+  Handler handler(kind, source, actions, std::move(login));
   Server server{handler};
   asio::io_context ioc(1);
   tcp::acceptor acc(ioc);

@@ -87,8 +87,9 @@ struct Flags {
   std::string stack_file;   // "": ./burrow.yaml for up; whatever stack runs for down, ps, logs
   std::string stack_admin;  // up --admin, dashboard --admin: the stack's dashboard
   bool detach = false, follow = false, purge = false;
-  bool admin_actions = false;      // up --admin-actions, dashboard --admin-actions
-  std::string exec_private_users;  // "pick" or empty
+  bool admin_actions = false;             // up --admin-actions, dashboard --admin-actions
+  std::string admin_users, admin_access;  // up, dashboard: the page's login
+  std::string exec_private_users;         // "pick" or empty
   bool exec_ephemeral = false;
   // netns
   std::string state_dir = "/var/lib/burrow";
@@ -444,6 +445,8 @@ stack::Options stackOptions(const Flags& f) {
   o.strict = f.strict;
   o.admin = f.stack_admin;
   o.admin_actions = f.admin_actions;
+  o.admin_users = f.admin_users;
+  o.admin_access = f.admin_access;
   o.purge = f.purge;
   return o;
 }
@@ -472,7 +475,7 @@ int stackDashboard(Flags& f) {
   // The page shows what `burrow ps` does, which reads root's records and VPN namespaces.
   if (auto r = supervise::reexecAsRoot("serve the stack's dashboard", selfArgv()); !r)
     return fail(r.error());
-  return finish(stack::dashboard(f.state_dir, f.stack_admin, f.admin_actions));
+  return finish(stack::dashboard(stackOptions(f)));
 }
 
 int stackRestart(Flags& f) {
@@ -628,6 +631,16 @@ std::string_view commandWord(int argc, char** argv) {
   return "";
 }
 
+// --admin-users and --admin-access: the dashboard's login, which lets --admin be any address.
+void addAdminLogin(CLI::App* c, std::string& users, std::string& access) {
+  c->add_option("--admin-users", users,
+                "the dashboard asks for a user and password of this htpasswd file (bcrypt, apr1, "
+                "SHA1), as Traefik's basicAuth usersFile");
+  c->add_option("--admin-access", access,
+                "the dashboard asks burrow auth at this address (e.g. http://127.0.0.1:9091) "
+                "whether the request's session may in, as a route's access: portal:");
+}
+
 void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   // burrow edge [tunnel create|list|delete] [route dns]
   auto* edge = app.add_subcommand("edge", "run the public edge, or manage its tunnels");
@@ -644,7 +657,9 @@ void addEdge(CLI::App& app, Flags& f, std::vector<Command>& table) {
   edge->add_option("--key", f.edge.key_file, "PEM private key for --https");
   edge->add_option("--admin", f.edge.admin_addr,
                    "serve the dashboard (tunnels, connectors, routes, certificates, traffic) on "
-                   "this loopback address, e.g. 127.0.0.1:9090");
+                   "this address, e.g. 127.0.0.1:9090 (loopback unless --admin-users or "
+                   "--admin-access)");
+  addAdminLogin(edge, f.edge.admin_users, f.edge.admin_access);
   edge->add_flag("--redirect-https", f.edge.redirect_https,
                  "answer plain-http requests for routed hosts with 308 to https");
   edge->add_option(
@@ -910,7 +925,8 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   up->add_flag("-d,--detach", f.detach, "run the stack in the background once it is up");
   up->add_flag("--strict", f.strict, "unknown keys and unit directives are errors");
   up->add_option("--admin", f.stack_admin,
-                 "serve the stack's dashboard on this loopback address (HOST:PORT)");
+                 "serve the stack's dashboard on this address (HOST:PORT; loopback unless "
+                 "--admin-users or --admin-access)");
   table.push_back({up, stackUp});
   auto* restart = app.add_subcommand(
       "restart", "stop a service of the running stack and start it again (connector: drain it)");
@@ -931,15 +947,19 @@ void addStack(CLI::App& app, Flags& f, std::vector<Command>& table) {
   logs->add_flag("--follow", f.follow, "wait for more output");
   table.push_back({logs, stackLogs});
   auto* dash = app.add_subcommand("dashboard", "serve the running stack's page (what ps shows)");
-  dash->add_option("--admin", f.stack_admin, "the loopback address to serve on (HOST:PORT)")
+  dash->add_option("--admin", f.stack_admin,
+                   "the address to serve on (HOST:PORT; loopback unless --admin-users or "
+                   "--admin-access)")
       ->required();
   dash->add_option("--state-dir", f.state_dir, "where the stack keeps its records")
       ->capture_default_str();
   table.push_back({dash, stackDashboard});
-  for (auto* c : {up, dash})
+  for (auto* c : {up, dash}) {
     c->add_flag("--admin-actions", f.admin_actions,
                 "the page may restart services, reload the stack and drain the connector "
                 "(POSTs with a CSRF token, logged)");
+    addAdminLogin(c, f.admin_users, f.admin_access);
+  }
   for (auto* c : {up, down, ps, logs}) {
     c->add_option("-f,--file", f.stack_file,
                   "the stack file (default ./burrow.yaml); for down, ps and logs: refused when "

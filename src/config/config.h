@@ -262,6 +262,12 @@ std::string formatTunnelConfig(const TunnelConfig& cfg);
 base::Result<void> checkMetricsAddress(std::string_view addr);
 // The nearest of `known` to `key` (a typo's likely meaning), or "" when none is close.
 std::string nearestKey(std::string_view key, const std::vector<std::string_view>& known);
+// The login in front of the dashboard on an address that is not loopback: basicAuth by the
+// htpasswd file `users_file` (--admin-users; realm "burrow", the user passed on as Remote-User),
+// then burrow auth's verdict from `portal` (--admin-access: its http(s):// address, as an
+// access: portal:), either or both. A rule whose `run` holds them in that order and whose
+// service answers nothing; its errors name the flag, and the file's line.
+base::Result<IngressRule> adminLogin(std::string_view users_file, std::string_view portal);
 // Parses one `service:` value ("http://localhost:8080", "unix:/run/x.sock", ...). With
 // `bracket_names`, "[NAME]" without a ':' is a service name (Service::name), not an address.
 base::Result<Service> parseService(std::string_view text, bool bracket_names = false);

@@ -766,6 +766,39 @@ std::shared_ptr<const Middleware> portalCheck(const Service& portal) {
   return std::make_shared<const Middleware>(std::move(m));
 }
 
+base::Result<IngressRule> adminLogin(std::string_view users_file, std::string_view portal) {
+  IngressRule r;
+  r.service.kind = ServiceKind::HttpStatus;
+  r.service.status = 404;
+  if (!users_file.empty()) {
+    Middleware m;
+    m.name = "admin-users";
+    m.kind = MiddlewareKind::BasicAuth;
+    m.basic.realm = "burrow";
+    m.basic.header_field = "remote-user";
+    auto content = base::readFile(std::string(users_file), kMaxUsersFileBytes);
+    if (!content)
+      return base::invalid("--admin-users {}: {}", users_file, content.error().message());
+    auto users = parseHtpasswd(*content, users_file);
+    if (!users) return base::invalid("--admin-users {}", users.error().message());
+    if (users->empty())
+      return base::invalid("--admin-users {}: the file names no user; nobody could log in",
+                           users_file);
+    m.basic.users = std::move(*users);
+    r.run.push_back(std::make_shared<const Middleware>(std::move(m)));
+  }
+  if (!portal.empty()) {
+    auto s = parseService(portal);
+    if (!s || (s->kind != ServiceKind::Http && s->kind != ServiceKind::Https))
+      return base::invalid(
+          "--admin-access {}: expected the http:// or https:// address of burrow "
+          "auth (e.g. http://127.0.0.1:9091)",
+          portal);
+    r.run.push_back(portalCheck(*s));
+  }
+  return r;
+}
+
 namespace {
 
 std::string quotedList(const std::vector<std::string>& v) {

@@ -55,10 +55,12 @@ class StackActions : public admin::Actions {
 
 }  // namespace
 
-base::Result<int> dashboard(const std::string& state_dir, const std::string& addr, bool actions) {
-  StackSource source(state_dir);
-  StackActions act(state_dir);
-  return admin::serve(addr, admin::Kind::Stack, source, actions ? &act : nullptr);
+base::Result<int> dashboard(const Options& o) {
+  ASSIGN_OR_RETURN(admin::Login login, admin::loadLogin(o.admin_users, o.admin_access));
+  StackSource source(o.state_dir);
+  StackActions act(o.state_dir);
+  return admin::serve(o.admin, admin::Kind::Stack, source, o.admin_actions ? &act : nullptr,
+                      std::move(login));
 }
 
 }  // namespace stack

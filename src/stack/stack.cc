@@ -526,6 +526,8 @@ void Supervisor::writeRecord() {
               {"routes", routes},
               {"admin", o_.admin},
               {"admin_actions", o_.admin_actions},
+              {"admin_users", o_.admin_users},
+              {"admin_access", o_.admin_access},
               {"generation", generation_},
               {"reload", {{"ok", reload_ok_}, {"lines", reload_lines_}}}};
   if (connector_) rec["connector"] = row(*connector_);
@@ -701,6 +703,8 @@ base::Result<sandbox::Config> Supervisor::dashboardSandbox() {
   std::vector<std::string> argv = {o_.burrow,    "dashboard", "--state-dir",
                                    o_.state_dir, "--admin",   o_.admin};
   if (o_.admin_actions) argv.push_back("--admin-actions");
+  if (!o_.admin_users.empty()) argv.insert(argv.end(), {"--admin-users", o_.admin_users});
+  if (!o_.admin_access.empty()) argv.insert(argv.end(), {"--admin-access", o_.admin_access});
   if (!o_.log_level.empty()) argv.insert(argv.begin() + 1, {"--log-level", o_.log_level});
   const std::string unit = "[Service]\nExecStart=" + execLine(argv) + "\n" +
                            supervise::hardening({.private_users = false}) +
@@ -709,7 +713,9 @@ base::Result<sandbox::Config> Supervisor::dashboardSandbox() {
                            "SystemCallFilter=setns\n";
   ASSIGN_OR_RETURN(config::UnitFile u, config::parseUnitFile(unit, "dashboard.service"));
   ASSIGN_OR_RETURN(sandbox::Config cfg, sandbox::configFromUnit(u));
-  for (const std::string& p : {absolutePath(o_.burrow), absolutePath(o_.state_dir)}) {
+  std::vector<std::string> binds = {absolutePath(o_.burrow), absolutePath(o_.state_dir)};
+  if (!o_.admin_users.empty()) binds.push_back(o_.admin_users);
+  for (const std::string& p : binds) {
     cfg.binds.push_back({p, p, /*read_only=*/true, /*optional=*/false, /*recursive=*/false});
     for (std::string_view home : {"/home/", "/root/", "/run/user/"})
       if (p.starts_with(home)) cfg.protect_home = "tmpfs";
@@ -1340,11 +1346,18 @@ base::Result<int> up(const Options& given) {
           "nothing was started",
           plan.stack->source, unknown);
   }
-  if (!o.admin.empty()) RETURN_IF_ERROR(admin::checkAddress(o.admin));
+  if (!o.admin_users.empty()) o.admin_users = absolutePath(o.admin_users);
+  ASSIGN_OR_RETURN(admin::Login login, admin::loadLogin(o.admin_users, o.admin_access));
+  if (!o.admin.empty()) RETURN_IF_ERROR(admin::checkAddress(o.admin, login != nullptr));
   if (o.admin_actions && o.admin.empty())
     return base::invalid("--admin-actions: the dashboard's actions need --admin ADDR");
+  if (login && o.admin.empty())
+    return base::invalid("{}: the dashboard's login needs --admin ADDR",
+                         o.admin_users.empty() ? "--admin-access" : "--admin-users");
   if (auto s = status(o.state_dir); s && s->running) {
-    if (!o.admin.empty() && (s->admin != o.admin || s->admin_actions != o.admin_actions)) {
+    if (!o.admin.empty() &&
+        (s->admin != o.admin || s->admin_actions != o.admin_actions ||
+         s->admin_users != o.admin_users || s->admin_access != o.admin_access)) {
       const std::string has = s->admin.empty()
                                   ? "without a dashboard"
                                   : "its dashboard on " + s->admin +

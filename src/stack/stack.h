@@ -21,13 +21,17 @@ namespace stack {
 struct Options {
   // The stack file. "": ./burrow.yaml for `up`; for `down`, whatever stack runs on state_dir.
   std::string file;
-  std::string state_dir;  // the stack keeps its records in STATE/stack/
-  std::string burrow;     // this binary's path, to run the connector
-  bool detach = false;    // run the supervisor in the background once everything is up
-  std::string log_level;  // passed to the connector; "" for its default
-  bool strict = false;    // up: unknown keys and unit directives are errors, not warnings
-  std::string admin;      // up: the dashboard's address (loopback), served by a child; "": none
+  std::string state_dir;       // the stack keeps its records in STATE/stack/
+  std::string burrow;          // this binary's path, to run the connector
+  bool detach = false;         // run the supervisor in the background once everything is up
+  std::string log_level;       // passed to the connector; "" for its default
+  bool strict = false;         // up: unknown keys and unit directives are errors, not warnings
+  std::string admin;           // up: the dashboard's address, served by a child; "": none
   bool admin_actions = false;  // up --admin-actions: its page may restart, reload and drain
+  // --admin-users FILE (basic auth, htpasswd) and --admin-access URL (burrow auth): the login
+  // that lets --admin be an address other than loopback (admin::loadLogin).
+  std::string admin_users;
+  std::string admin_access;
   // down: also delete what `up` made on the edge with tunnel.login (the tunnel, its routes and
   // its token).
   bool purge = false;
@@ -76,6 +80,8 @@ struct Status {
   std::optional<ServiceState> dashboard;  // up --admin: the page's server
   std::string admin;                      // up --admin: its address
   bool admin_actions = false;             // up --admin-actions
+  std::string admin_users;                // up --admin-users: the file, absolute
+  std::string admin_access;               // up --admin-access: the portal's address
   struct Namespace {
     std::string name;
     std::string state;           // netns::stateOf: up, up (no handshake yet), degraded, down
@@ -101,10 +107,11 @@ std::string formatStatus(const Status& s);
 std::string formatStatusJson(const Status& s);
 
 // `burrow dashboard --admin ADDR` (and `up --admin ADDR`, which runs it): the stack's page,
-// from `status(state_dir)` at each request, until SIGTERM or SIGINT. ADDR must be loopback.
-// With `actions` (--admin-actions), the page restarts services, reloads the stack and drains
-// the connector (requestRestart, requestReload).
-base::Result<int> dashboard(const std::string& state_dir, const std::string& addr, bool actions);
+// from `status(o.state_dir)` at each request, until SIGTERM or SIGINT. ADDR (o.admin) must be
+// loopback unless o.admin_users or o.admin_access give a login. With o.admin_actions, the page
+// restarts services, reloads the stack and drains the connector (requestRestart,
+// requestReload).
+base::Result<int> dashboard(const Options& o);
 
 // Asks the supervisor to stop service NAME (SIGTERM, its TimeoutStopSec=, then SIGKILL) and
 // start it again, whatever its Restart=; "connector" drains the connector (it finishes the

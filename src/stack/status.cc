@@ -110,6 +110,8 @@ base::Result<Status> status(const std::string& state_dir, const std::string& fil
   if (rec.contains("dashboard")) st.dashboard = fromRow(rec["dashboard"]);
   st.admin = rec.value("admin", "");
   st.admin_actions = rec.value("admin_actions", false);
+  st.admin_users = rec.value("admin_users", "");
+  st.admin_access = rec.value("admin_access", "");
   for (const auto& n : rec.value("namespaces", json::array())) {
     Status::Namespace ns{n.get<std::string>(), "down"};
     if (auto all = netns::status(state_dir, ns.name); all && !all->empty()) {
@@ -210,7 +212,9 @@ std::string formatStatusJson(const Status& s) {
             {"connector", nullptr},
             {"dashboard", nullptr},
             {"admin", s.admin},
-            {"admin_actions", s.admin_actions}};
+            {"admin_actions", s.admin_actions},
+            {"admin_users", s.admin_users},
+            {"admin_access", s.admin_access}};
   if (s.connector) j["connector"] = row(*s.connector);
   if (s.dashboard) j["dashboard"] = row(*s.dashboard);
   // Log lines are the services' own bytes: whatever is not UTF-8 is replaced, never thrown.

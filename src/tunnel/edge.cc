@@ -1536,7 +1536,8 @@ base::Result<void> Edge::start(const std::string& http_addr, const std::string& 
                         return http::serveHttp1(std::move(s), first.metrics, http::ServerLimits{});
                       });
   if (admin_acc) {
-    first.dashboard = std::make_unique<admin::Handler>(admin::Kind::Edge, first.dashboard_source);
+    first.dashboard = std::make_unique<admin::Handler>(admin::Kind::Edge, first.dashboard_source,
+                                                       nullptr, admin_login_);
     admin_ep_ = first.serveOn(std::move(*admin_acc), "admin", false,
                               [&first](tcp::socket s, std::unique_ptr<Shard::Slot>) {
                                 return http::serveHttp1(std::move(s), *first.dashboard,

@@ -206,7 +206,12 @@ base::Result<int> runEdge(const EdgeOptions& o) {
     if (auto ok = config::checkMetricsAddress(o.metrics_addr); !ok)
       return base::invalid("--metrics {}", ok.error().message());
   }
-  if (!o.admin_addr.empty()) RETURN_IF_ERROR(admin::checkAddress(o.admin_addr));
+  ASSIGN_OR_RETURN(admin::Login admin_login, admin::loadLogin(o.admin_users, o.admin_access));
+  if (admin_login && o.admin_addr.empty())
+    return base::invalid("{}: the dashboard's login needs --admin ADDR",
+                         o.admin_users.empty() ? "--admin-access" : "--admin-users");
+  if (!o.admin_addr.empty())
+    RETURN_IF_ERROR(admin::checkAddress(o.admin_addr, admin_login != nullptr));
   std::shared_ptr<http::AccessLog> access_log;
   if (!o.access_log.empty()) {
     ASSIGN_OR_RETURN(
@@ -268,7 +273,7 @@ base::Result<int> runEdge(const EdgeOptions& o) {
   edge.setClientLimits(fitToOpenFiles(o.limits));
   edge.setAccessLog(access_log);
   edge.setMetricsAddress(o.metrics_addr);
-  edge.setAdminAddress(o.admin_addr);
+  edge.setAdminAddress(o.admin_addr, admin_login);
   edge.setRedirectHttps(o.redirect_https);
   if (acme) edge.setAcme(*acme);
   RETURN_IF_ERROR(edge.start(o.http_addr, o.https_addr, o.tunnel_addr, o.cert_file, o.key_file));

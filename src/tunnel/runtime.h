@@ -84,8 +84,12 @@ class Edge {
   // Before start(), which binds it.
   void setMetricsAddress(std::string addr) { metrics_addr_ = std::move(addr); }
   // Serves the dashboard (admin.h) on ADDR, and keeps what it shows: requests are counted,
-  // traffic sampled every 10 s for an hour, the last 5xx answers kept. Before start().
-  void setAdminAddress(std::string addr) { admin_addr_ = std::move(addr); }
+  // traffic sampled every 10 s for an hour, the last 5xx answers kept. `login` (admin::Login):
+  // asked first on every request. Before start().
+  void setAdminAddress(std::string addr, std::shared_ptr<const config::IngressRule> login) {
+    admin_addr_ = std::move(addr);
+    admin_login_ = std::move(login);
+  }
   // Re-reads tunnels and routes; connections of deleted tunnels are closed.
   void reload();
   // Graceful: closes the listeners, lets requests in flight finish within `grace`, then
@@ -114,6 +118,7 @@ class Edge {
   std::shared_ptr<http::AccessLog> access_log_;
   std::string metrics_addr_;
   std::string admin_addr_;
+  std::shared_ptr<const config::IngressRule> admin_login_;
   bool redirect_https_ = false;
   std::optional<AcmeOptions> acme_;
   std::optional<asio::ip::tcp::endpoint> http_ep_, https_ep_, tunnel_ep_, metrics_ep_, admin_ep_;

@@ -169,7 +169,9 @@ struct EdgeOptions {
   std::string access_log;         // FILE, or - for standard output; "" = none
   std::string access_log_format;  // json or combined ("" = combined)
   std::string metrics_addr;       // loopback only; "" = none
-  std::string admin_addr;         // the dashboard; loopback only; "" = none
+  std::string admin_addr;         // the dashboard; loopback unless a login is given; "" = none
+  std::string admin_users;        // --admin-users: its htpasswd file (basic auth)
+  std::string admin_access;       // --admin-access: burrow auth's address
   bool redirect_https = false;    // 308 from the http listener to https for routed hosts
   // ACME: certificates for the routed exact names. "" email = off; "" directory = Let's
   // Encrypt production; "" CA file = the system's trust store.

@@ -6,13 +6,18 @@ The page shows the tunnel with its live connector and hostnames, a 502 answered 
 appears among the recent errors and a deleted tunnel disappears, both without a reload (server-
 sent events); with JavaScript disabled the page refreshes itself and shows the same. /api/edge
 carries the same data as JSON. The admin listener refuses an address that is not loopback, a
-Host that is not an address or localhost, and anything but GET/HEAD. Screenshots are saved in
+Host that is not an address or localhost, and anything but GET/HEAD, unless a login guards it:
+basic auth by an htpasswd file (--admin-users) or a real `burrow auth` portal (--admin-access),
+which then answers for any Host. Screenshots are saved in
 $BURROW_SCREENSHOTS (default: screenshots/ in the working directory: build/tests/ under ctest),
 and the sizes of the page and its assets are printed."""
 
+import base64
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 import urllib.request
 
 import harness
@@ -187,9 +192,124 @@ class DashboardTest(harness.BurrowTestCase):
             r = self.burrow("edge", "--state-dir", self.path("other"), "--tunnel", "127.0.0.1:0",
                             "--http", "127.0.0.1:0", "--admin", addr)
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn("--admin %s: the dashboard serves only a loopback address" % addr,
-                          r.stderr)
+            self.assertIn("--admin %s: not a loopback address, and the dashboard has no login of "
+                          "its own: give --admin-users FILE" % addr, r.stderr)
             self.assertNotIn("edge ready", r.stderr)
+
+
+def sha1_line(user, password):
+    """An htpasswd line as `htpasswd -nbs` writes it."""
+    digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()
+    return "%s:{SHA}%s\n" % (user, digest)
+
+
+def curl(*args):
+    """(status, headers with lower-case names, body) of one curl request."""
+    r = subprocess.run(["curl", "-sS", "--noproxy", "*", "-D", "-", "--max-time", "10", *args],
+                       capture_output=True, timeout=20, env=harness.clean_env())
+    assert r.returncode == 0, r.stderr
+    head, _, body = r.stdout.decode().partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+class DashboardLoginTest(harness.BurrowTestCase):
+    """--admin-users and --admin-access: the login that lets --admin leave loopback."""
+
+    def edge_with(self, *login):
+        edge = self.start_edge(extra=["--admin", "127.0.0.1:0", *login])
+        m = edge.proc.wait_for(r"edge ready .*admin=127\.0\.0\.1:(\d+)")
+        return "http://127.0.0.1:%s" % m.group(1)
+
+    def test_basic_auth_by_an_htpasswd_file(self):
+        users = self.write_file("admins", "# who may look\n" + sha1_line("alice", "s3cret"))
+        url = self.edge_with("--admin-users", users)
+        status, headers, body = curl(url + "/")
+        self.assertEqual(status, 401, body)
+        self.assertEqual(headers["www-authenticate"], 'Basic realm="burrow"')
+        self.assertNotIn("tunnels", body)
+        self.assertEqual(curl("-u", "alice:wrong", url + "/api/edge")[0], 401)
+        self.assertEqual(curl("-u", "mallory:s3cret", url + "/api/edge")[0], 401)
+        status, headers, body = curl("-u", "alice:s3cret", url + "/api/edge")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["tunnels"], [])
+        # Logged in, the page answers for any name the address is reached by (the loopback
+        # Host check guards only a page without a login).
+        status, _, body = curl("-u", "alice:s3cret", "-H", "Host: dash.example.test", url + "/")
+        self.assertEqual(status, 200, body)
+        self.assertIn("<title>", body)
+        self.assertEqual(curl("-H", "Host: dash.example.test", url + "/")[0], 401)
+
+    def test_burrow_auth_decides_by_its_session(self):
+        bcrypt = "$2y$05$TD6zXnPpDgmGr2nkRE1aOukIgBQ.L72MNxHXiaWFNFlv6va2ZNL9e"  # battery staple
+        users = self.write_file("users_database.yml", (
+            "users:\n"
+            "  alice: {displayname: Alice, password: '%s', groups: [admins]}\n"
+            "  bob: {displayname: Bob, password: '%s', groups: [users]}\n") % (bcrypt, bcrypt))
+        secret = self.write_file("session_secret", "a-long-random-session-secret-for-tests\n")
+        port = harness.free_port()
+        config = self.write_file("configuration.yml", """
+server: {address: 'tcp://127.0.0.1:%d/'}
+session:
+  cookies:
+    - {domain: example.test, authelia_url: 'http://auth.example.test'}
+authentication_backend: {file: {path: '%s'}}
+access_control:
+  default_policy: deny
+  rules:
+    - {domain: dash.example.test, subject: 'group:admins', policy: one_factor}
+storage: {encryption_key: a-storage-encryption-key-for-tests, local: {path: '%s'}}
+""" % (port, users, self.path("db.sqlite3")))
+        auth = self.spawn("auth", [harness.BURROW, "auth", "--config", config],
+                          env=harness.clean_env({"AUTHELIA_SESSION_SECRET_FILE": secret}))
+        auth.wait_for(r"auth listening address=127\.0\.0\.1:%d" % port)
+        url = self.edge_with("--admin-access", "http://127.0.0.1:%d" % port)
+        page = ["-H", "Host: dash.example.test", "-H", "Accept: text/html", url + "/"]
+        # No session: the portal sends the browser to its login, back to the page after.
+        status, headers, body = curl(*page)
+        self.assertEqual(status, 302, body)
+        self.assertTrue(headers["location"].startswith("http://auth.example.test/?rd=http"),
+                        headers)
+        self.assertNotIn("tunnels", body)
+
+        def login(user):
+            status, headers, body = curl(
+                "-H", "Host: auth.example.test", "-H", "Content-Type: application/json",
+                "--data-binary", json.dumps({"username": user, "password": "battery staple"}),
+                "http://127.0.0.1:%d/api/firstfactor" % port)
+            self.assertEqual(status, 200, body)
+            return headers["set-cookie"].split(";", 1)[0]
+
+        status, _, body = curl("-H", "Cookie: " + login("alice"), *page)
+        self.assertEqual(status, 200, body)
+        self.assertIn("<title>", body)
+        # Logged in, but not one the rule lets in.
+        self.assertEqual(curl("-H", "Cookie: " + login("bob"), *page)[0], 403)
+        # The portal gone: nobody gets in, rather than everybody.
+        auth.stop()
+        self.assertEqual(curl(*page)[0], 500)
+
+    def test_login_flags_and_their_errors(self):
+        users = self.write_file("admins", sha1_line("alice", "s3cret") + "bob\n")
+        for extra, says in (
+                (["--admin-users", users], "--admin-users %s:2: expected user:hash" % users),
+                (["--admin-users", self.path("none")], "--admin-users " + self.path("none")),
+                (["--admin-access", "unix:/run/auth.sock"],
+                 "--admin-access unix:/run/auth.sock: expected the http:// or https:// address"),
+        ):
+            r = self.burrow("edge", "--state-dir", self.path("other"), "--tunnel", "127.0.0.1:0",
+                            "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0", *extra)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(says, r.stderr)
+            self.assertNotIn("edge ready", r.stderr)
+        r = self.burrow("edge", "--state-dir", self.path("other"), "--tunnel", "127.0.0.1:0",
+                        "--http", "127.0.0.1:0", "--admin-access", "http://127.0.0.1:9091")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--admin-access: the dashboard's login needs --admin ADDR", r.stderr)
 
 
 if __name__ == "__main__":

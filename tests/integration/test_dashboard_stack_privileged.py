@@ -75,7 +75,7 @@ def case_stack_page(w):
         "torrent": torrent.replace('"8000"', '"8080"')})
     # Anything but a loopback address is refused before anything is made.
     r = w.stack("up", "--detach", "--admin", "0.0.0.0:9900", check=False)
-    assert r.returncode == 1 and "the dashboard serves only a loopback address" in r.stderr, \
+    assert r.returncode == 1 and "--admin 0.0.0.0:9900: not a loopback address" in r.stderr, \
         r.stderr
     assert w.leftovers()["netns"] == [] and not os.path.exists(w.state + "/stack/state.json")
     r = w.stack("up", "--detach", "--admin-actions", check=False)
@@ -257,6 +257,69 @@ def actions(w, b, cells, text):
         assert "dashboard " + a in log, (a, log)
 
 
+def case_login(w):
+    """--admin on an address that is not loopback, behind --admin-users: basic auth for the page,
+    its API and its actions, the user named in the log."""
+    import base64
+    import hashlib
+    addr = "192.0.2.10:9900"  # on a link of this namespace's own
+    sp.sh("ip", "link", "add", "dash0", "type", "veth", "peer", "name", "dash1")
+    sp.sh("ip", "addr", "add", "192.0.2.10/24", "dev", "dash0")
+    for link in ("dash0", "dash1"):
+        sp.sh("ip", "link", "set", link, "up")
+    w.write("burrow.yaml", "tunnel: { tokenFile: token }\nservices:\n  photos:\n%sroutes:\n"
+            "  - hostname: a.example.net\n    service: http://[photos]:8000\n"
+            "  - service: http_status:404\n" % sp.origin("photos"))
+    digest = base64.b64encode(hashlib.sha1(b"s3cret").digest()).decode()
+    w.write("admins", "alice:{SHA}%s\n" % digest)
+    r = w.stack("up", "--detach", "--admin-users", "admins", check=False)
+    assert r.returncode == 1 and "--admin-users: the dashboard's login needs --admin ADDR" in \
+        r.stderr, r.stderr
+    r = w.stack("up", "--detach", "--admin", addr, check=False)
+    assert r.returncode == 1 and "--admin %s: not a loopback address, and the dashboard has no " \
+        "login of its own: give --admin-users FILE" % addr in r.stderr, r.stderr
+    assert w.leftovers()["netns"] == [] and not os.path.exists(w.state + "/stack/state.json")
+    # A relative file is the working directory's; the dashboard's sandbox sees it.
+    r = w.stack("up", "--detach", "--admin", addr, "--admin-users", "admins", "--admin-actions")
+    print("=== up --admin %s --admin-users admins\n%s%s" % (addr, r.stderr, r.stdout))
+    assert "dashboard: started (pid " in r.stderr, r.stderr
+    ps = w.ps()
+    assert ps["admin"] == addr and ps["admin_users"] == w.work + "/admins", ps
+    assert ps["admin_access"] == "", ps
+
+    def curl(*args):
+        r = sp.sh("curl", "-s", "-m", "10", "-o", "-", "-w", "\n%{http_code}", *args,
+                  check=False)
+        body, _, status = r.stdout.rpartition("\n")
+        return int(status or 0), body
+    url = "http://%s" % addr
+    harness.poll(lambda: curl(url + "/api/stack")[0] == 401, 15 * harness.TIME_FACTOR,
+                 what="the dashboard on %s asks for a login" % addr)
+    assert curl("-u", "alice:wrong", url + "/api/stack")[0] == 401
+    status, body = curl("-u", "alice:s3cret", url + "/api/stack")
+    assert status == 200 and json.loads(body)["admin_users"] == w.work + "/admins", (status, body)
+    # An action needs the login and the page's token; the log names who did it.
+    import re
+    token = re.search(r'name="csrf" value="([0-9a-f]{64})"',
+                      curl("-u", "alice:s3cret", url + "/")[1]).group(1)
+    form = ["--data-urlencode", "csrf=" + token, "--data-urlencode", "action=restart",
+            "--data-urlencode", "target=photos"]
+    assert curl(*form, url + "/api/actions")[0] == 401
+    pid = w.service("photos")["pid"]
+    status, body = curl("-u", "alice:s3cret", *form, url + "/api/actions")
+    assert status == 303, (status, body)
+    harness.poll(lambda: w.service("photos")["state"] == "running" and
+                 w.service("photos")["pid"] not in (0, pid), 30 * harness.TIME_FACTOR,
+                 what="photos restarted from the page")
+    log = w.burrow("logs", "dashboard", "--state-dir", w.state).stdout
+    assert "dashboard action=restart target=photos client=192.0.2.10 user=alice done=" in log, log
+    print("=== the dashboard's log\n" + log)
+    w.stack("down")
+    sp.sh("ip", "link", "del", "dash0")
+    left = w.leftovers()
+    assert left == {"netns": [], "links": [], "tables": [], "mounts": [], "record": False}, left
+
+
 def inner(work):
     os.chdir(work)
     subprocess.run(["mount", "--make-rprivate", "/"], check=True)
@@ -264,6 +327,7 @@ def inner(work):
     w = sp.Inside(work)
     try:
         case_stack_page(w)
+        case_login(w)
     finally:
         for p in w.procs:
             p.kill()
