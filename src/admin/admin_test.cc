@@ -13,7 +13,10 @@ constexpr const char* kSnapshot = R"({
     {"name": "home", "id": "6b1c2d5e-0000-4000-8000-000000000001", "created": 1764930000,
      "hostnames": ["photos.example.net"],
      "connections": [{"connector_id": "abcdef0123456789", "connection_id": "c1", "index": 0,
-                      "peer": "192.0.2.7:51234", "since": 1764935700}],
+                      "peer": "192.0.2.7:51234", "since": 1764935700,
+                      "version": "burrow 0.1.0"},
+                     {"connector_id": "99ef", "connection_id": "c2", "index": 1,
+                      "peer": "192.0.2.8:4000", "since": 1764935700}],
      "traffic": {"rps": 12.5, "requests_hour": 750, "errors_hour": 2,
                  "requests": [10, 20, 30], "errors": [0, 2, 0]}},
     {"name": "<script>alert(1)</script>", "id": "x", "hostnames": [], "connections": []}
@@ -29,7 +32,12 @@ TEST(Dashboard, EdgePageShowsTunnelsConnectorsRoutesCertificatesAndErrors) {
   std::string page = renderPage(Kind::Edge, kSnapshot);
   EXPECT_EQ(page.rfind("<!doctype html>", 0), 0u);
   EXPECT_NE(page.find("<tr data-tunnel=\"home\"><td><b>home</b>"), std::string::npos) << page;
-  EXPECT_NE(page.find("192.0.2.7:51234 <small>#0 · up 5 min · connector abcdef01</small>"),
+  EXPECT_NE(page.find("192.0.2.7:51234 <small>#0 · up 5 min · connector abcdef01 · "
+                      "<span class=\"ver\">burrow 0.1.0</span></small>"),
+            std::string::npos)
+      << page;
+  // A connector older than the version field.
+  EXPECT_NE(page.find("connector 99ef · <span class=\"ver\">version unknown</span>"),
             std::string::npos)
       << page;
   EXPECT_NE(page.find("<td class=\"n\">12.5</td><td class=\"n bad\">2</td>"), std::string::npos);

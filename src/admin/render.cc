@@ -105,9 +105,10 @@ std::string edgeMain(const json& s) {
       for (const json& k : conns)
         c += fmt::format(
             "<div class=\"conn\"><span class=\"up\">●</span> {} <small>#{} · up {} · "
-            "connector {}</small></div>",
+            "connector {} · <span class=\"ver\">{}</span></small></div>",
             esc(str(k, "peer")), num(k, "index"), esc(age(now - num(k, "since"))),
-            esc(str(k, "connector_id").substr(0, 8)));
+            esc(str(k, "connector_id").substr(0, 8)),
+            esc(str(k, "version").empty() ? "version unknown" : str(k, "version")));
       std::string hosts;
       for (const json& h : list(t, "hostnames"))
         hosts += fmt::format("<div>{}</div>", esc(h.is_string() ? h.get<std::string>() : ""));

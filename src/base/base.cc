@@ -288,6 +288,8 @@ std::string randomBytes(size_t n) {
   return out;
 }
 
+std::string_view version() { return BURROW_VERSION; }
+
 std::string formatUtc(int64_t unix_time) {
   char when[32] = "-";
   time_t ts = static_cast<time_t>(unix_time);

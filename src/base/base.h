@@ -66,6 +66,8 @@ std::string randomUuid();
 
 // Unix seconds as "2026-12-05T06:15:05Z" (UTC); "-" for a time gmtime cannot show.
 std::string formatUtc(int64_t unix_time);
+// burrow's version ("0.1.0"), the project's in CMakeLists.txt.
+std::string_view version();
 
 // True while `pid` runs; a process that has ended but is not reaped yet (a zombie) does not.
 bool processRunning(pid_t pid);

@@ -169,11 +169,12 @@ void printTunnel(const tunnel::TunnelInfo& t) {
     std::printf("\nno connector is connected\n");
     return;
   }
-  std::printf("\n%-36s  %-36s  %-5s  %-22s  %s\n", "CONNECTOR ID", "CONNECTION ID", "INDEX",
-              "ORIGIN ADDRESS", "SINCE");
+  std::printf("\n%-36s  %-36s  %-5s  %-22s  %-20s  %s\n", "CONNECTOR ID", "CONNECTION ID", "INDEX",
+              "ORIGIN ADDRESS", "SINCE", "VERSION");
   for (const auto& c : *t.connections)
-    std::printf("%-36s  %-36s  %-5u  %-22s  %s\n", c.connector_id.c_str(), c.connection_id.c_str(),
-                c.index, c.peer.c_str(), base::formatUtc(c.since_unix).c_str());
+    std::printf("%-36s  %-36s  %-5u  %-22s  %-20s  %s\n", c.connector_id.c_str(),
+                c.connection_id.c_str(), c.index, c.peer.c_str(),
+                base::formatUtc(c.since_unix).c_str(), c.version.empty() ? "-" : c.version.c_str());
 }
 
 void printRoutes(const std::vector<tunnel::RouteInfo>& routes) {
@@ -1094,7 +1095,8 @@ int run(int argc, char** argv) {
   g_argv.assign(argv, argv + argc);
   CLI::App app{"burrow: expose self-hosted services through a tunnel you own", "burrow"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("burrow 0.1.0 (") + tunnel::tlsLibrary() + ")");
+  app.set_version_flag("--version",
+                       fmt::format("burrow {} ({})", base::version(), tunnel::tlsLibrary()));
   Flags f;
   // Global options are taken after a command too (`burrow tunnel run --log-level debug`).
   app.fallthrough();

@@ -286,6 +286,7 @@ struct Connector::Impl {
     reg.secret = token.secret;
     reg.conn_index = static_cast<uint32_t>(index);
     reg.connector_id = connector_id;
+    reg.client_version = fmt::format("burrow {}", base::version());
     std::string frame = encodeRegistration(reg);
     auto [wec, wn] =
         co_await asio::async_write(*stream, asio::buffer(frame), as_tuple(use_awaitable));

@@ -512,7 +512,8 @@ struct Edge::Shard : http::Handler {
                            {"connection_id", c.connection_id},
                            {"index", c.index},
                            {"peer", c.peer},
-                           {"since", c.since_unix}});
+                           {"since", c.since_unix},
+                           {"version", c.version}});
       json hosts = json::array();
       for (const RouteRecord& r : state.routes())
         if (r.tunnel_id == t.id) hosts.push_back(r.hostname);
@@ -1413,13 +1414,15 @@ struct Edge::Shard : http::Handler {
       session->close();
       co_return;
     }
-    LOG_INFO("connector registered tunnel={} peer={} index={} connector_id={} connection_id={}",
-             tunnelName(tunnel_id), peer_s, reg->conn_index, reg->connector_id,
-             reply.connection_id);
+    LOG_INFO(
+        "connector registered tunnel={} peer={} index={} connector_id={} connection_id={} "
+        "version=\"{}\"",
+        tunnelName(tunnel_id), peer_s, reg->conn_index, reg->connector_id, reply.connection_id,
+        reg->client_version);
     LiveRegistry* registry = edge.shared_->live.get();
     if (registry)
       registry->add({tunnel_id, reply.connection_id, reg->connector_id, reg->conn_index, peer_s,
-                     static_cast<int64_t>(::time(nullptr))});
+                     static_cast<int64_t>(::time(nullptr)), reg->client_version});
     co_await session->run();
     if (registry) registry->remove(reply.connection_id);
     forget();

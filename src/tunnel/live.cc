@@ -75,7 +75,8 @@ void LiveRegistry::writeLocked() {
                     {"connector_id", c.connector_id},
                     {"index", c.index},
                     {"peer", c.peer},
-                    {"since", c.since_unix}});
+                    {"since", c.since_unix},
+                    {"version", c.version}});
   nlohmann::json doc = {{"pid", ::getpid()}, {"connections", std::move(list)}};
   if (auto r = base::writeFileAtomic(livePath(dir_), doc.dump(1) + "\n", 0600); !r)
     LOG_WARN("cannot record live connections error={}", r.error().message());
@@ -105,7 +106,8 @@ base::Result<std::optional<std::vector<LiveConnection>>> readLive(const std::str
     for (const auto& c : doc.at("connections"))
       out.push_back({c.at("tunnel_id").get<std::string>(), c.at("connection_id").get<std::string>(),
                      c.at("connector_id").get<std::string>(), c.at("index").get<uint32_t>(),
-                     c.at("peer").get<std::string>(), c.at("since").get<int64_t>()});
+                     c.at("peer").get<std::string>(), c.at("since").get<int64_t>(),
+                     c.value("version", std::string())});
   } catch (const nlohmann::json::exception& e) {
     return base::invalid("{}: {}", livePath(dir), e.what());
   }

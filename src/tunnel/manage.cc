@@ -32,7 +32,8 @@ json tunnelJson(const EdgeState& state, const TunnelRecord& t,
                        {"connector_id", c.connector_id},
                        {"index", c.index},
                        {"peer", c.peer},
-                       {"since", c.since_unix}});
+                       {"since", c.since_unix},
+                       {"version", c.version}});
   return {{"id", t.id},
           {"name", t.name},
           {"created", t.created_unix},

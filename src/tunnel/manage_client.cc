@@ -109,7 +109,7 @@ TunnelInfo tunnelFrom(const json& t) {
       if (!x.is_object()) continue;
       info.connections->push_back({info.id, str(x, "connection_id"), str(x, "connector_id"),
                                    static_cast<uint32_t>(num(x, "index")), str(x, "peer"),
-                                   num(x, "since")});
+                                   num(x, "since"), str(x, "version")});
     }
   }
   return info;

@@ -169,7 +169,8 @@ std::string encodeRegistration(const Registration& r) {
                     {"secret", base::base64Encode(r.secret)},
                     {"conn_index", r.conn_index},
                     {"connector_id", r.connector_id},
-                    {"version", r.version}});
+                    {"version", r.version},
+                    {"client_version", r.client_version}});
 }
 
 std::string encodeReply(const Reply& r) {
@@ -209,6 +210,12 @@ base::Result<Registration> decodeRegistration(std::string_view payload) {
   if (!isUuid(r.connector_id)) return base::invalid("registration: connector_id is not a UUID");
   ASSIGN_OR_RETURN(r.version, u32Member(j, kWhat, "version"));
   if (r.version == 0) return base::invalid("registration: version must be at least 1");
+  // Optional: connectors from before it do not send it.
+  if (j.contains("client_version")) {
+    ASSIGN_OR_RETURN(r.client_version, stringMember(j, kWhat, "client_version"));
+    if (r.client_version.size() > kMaxClientVersion || !isPrintable(r.client_version))
+      return base::invalid("registration: client_version is not a short printable string");
+  }
   return r;
 }
 

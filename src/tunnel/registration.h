@@ -30,7 +30,11 @@ struct Registration {
   uint32_t conn_index = 0;   // 0 .. ha_connections-1
   std::string connector_id;  // UUID chosen once per connector process
   uint32_t version = kProtocolVersion;
+  // The connector's program and version ("burrow 0.1.0"), shown by the edge; "" from a
+  // connector older than the field. At most kMaxClientVersion printable bytes.
+  std::string client_version;
 };
+inline constexpr size_t kMaxClientVersion = 64;
 
 // The edge's answer. Permanent refusals end the connector; transient ones make it back off.
 enum class Verdict {

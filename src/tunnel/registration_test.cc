@@ -133,6 +133,26 @@ TEST(Registration, VersionZeroIsRefusedButFutureVersionsParse) {
   EXPECT_EQ(r->version, 2u);
 }
 
+TEST(Registration, ClientVersionIsOptionalShortAndPrintable) {
+  Registration r = validRegistration();
+  r.client_version = "burrow 0.1.0";
+  auto d = decodeRegistration(payloadOf(encodeRegistration(r)));
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->client_version, "burrow 0.1.0");
+  // A connector from before the field.
+  json j = registrationJson();
+  j.erase("client_version");
+  d = decodeRegistration(j.dump());
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->client_version, "");
+  for (json bad : {json(7), json(nullptr), json(std::string(kMaxClientVersion + 1, 'v')),
+                   json("burrow\n0.1.0"), json("<\x1b[31m>")}) {
+    j = registrationJson();
+    j["client_version"] = bad;
+    expectRegistrationRejected(j, "client_version");
+  }
+}
+
 TEST(Registration, RejectsNonObjectsAndOversizePayloads) {
   EXPECT_FALSE(decodeRegistration(""));
   EXPECT_FALSE(decodeRegistration("[]"));

@@ -24,6 +24,7 @@ struct LiveConnection {
   uint32_t index = 0;  // the connector's HA connection index
   std::string peer;    // the connector's address as the edge saw it
   int64_t since_unix = 0;
+  std::string version;  // Registration::client_version: "burrow 0.1.0"; "" when not said
 };
 
 struct TunnelInfo {

@@ -98,6 +98,9 @@ class DashboardTest(harness.BurrowTestCase):
         self.assertIn("app.example.test", row)
         self.assertIn("down.example.test", row)
         self.assertIn("#0", row)
+        version = self.burrow("--version", check=True).stdout.split(" (")[0]
+        self.assertRegex(version, r"^burrow \d+\.\d+\.\d+$")
+        self.assertIn(version, row)  # the connector's, as it registered
         routes = b.find_element(By.ID, "routes").text
         self.assertIn("app.example.test app http", routes)
         self.shot(b, "1-edge")
@@ -164,6 +167,7 @@ class DashboardTest(harness.BurrowTestCase):
         self.assertEqual(t["name"], "app")
         self.assertEqual(sorted(t["hostnames"]), ["app.example.test", "down.example.test"])
         self.assertEqual(t["connections"][0]["index"], 0)
+        self.assertRegex(t["connections"][0]["version"], r"^burrow \d+\.\d+\.\d+$")
         self.assertEqual(snap["listeners"]["admin"], "127.0.0.1:%d" % self.admin)
         # What `edge tunnel list` says agrees.
         listed = self.burrow("edge", "tunnel", "list", "--state-dir", self.edge.state_dir,

@@ -211,6 +211,8 @@ class LiveAdminTest(harness.BurrowTestCase):
         self.assertIsNotNone(took, "tunnel info lists every live connection:\n" + info)
         self.assertIn("app.test", info)
         self.assertRegex(info, r"127\.0\.0\.1:\d+")
+        self.assertIn("VERSION", info)
+        self.assertRegex(info, r"Z\s+burrow \d+\.\d+\.\d+\n")  # as the connector registered
         rows = [l for l in self.admin("tunnel", "list").stdout.splitlines() if " app " in l]
         self.assertEqual(len(rows), 1)
         self.assertRegex(rows[0], r"\s2\s+app\.test$")
