@@ -51,8 +51,11 @@ struct Controls {
 // config::adminLogin (basic auth by --admin-users, burrow auth by --admin-access), run on every
 // request before anything else. Null: nobody asked, so loopback only.
 using Login = std::shared_ptr<const config::IngressRule>;
-// The login of --admin-users FILE and --admin-access PORTAL; null when both are "".
-base::Result<Login> loadLogin(const std::string& users_file, const std::string& portal);
+// The login of --admin-users FILE and --admin-access PORTAL for a dashboard on ADDR (--admin;
+// "" = none); null when both are "". An error when a login is given without ADDR, or ADDR may
+// not serve (checkAddress).
+base::Result<Login> loadLogin(const std::string& addr, const std::string& users_file,
+                              const std::string& portal);
 
 // Whether ADDR (host:port) may serve the dashboard: any address with a login, else a loopback
 // address only. The error says so and names the address and the flags that would allow it.

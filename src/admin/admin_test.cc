@@ -166,7 +166,7 @@ TEST(Dashboard, ListensOnLoopbackOnly) {
 }
 
 TEST(Dashboard, ALoginIsBasicAuthThenTheAccessPortal) {
-  auto none = loadLogin("", "");
+  auto none = loadLogin("127.0.0.1:0", "", "");
   ASSERT_TRUE(none);
   EXPECT_EQ(*none, nullptr);
 
@@ -175,7 +175,7 @@ TEST(Dashboard, ALoginIsBasicAuthThenTheAccessPortal) {
   // "secret" by htpasswd -nbs (SHA1).
   ASSERT_TRUE(base::writeFileAtomic(
       users, "# the admins\nalice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n", 0600));
-  auto both = loadLogin(users, "http://127.0.0.1:9091");
+  auto both = loadLogin("192.0.2.1:9000", users, "http://127.0.0.1:9091");
   ASSERT_TRUE(both) << both.error().message();
   ASSERT_EQ((*both)->run.size(), 2u);
   EXPECT_EQ((*both)->run[0]->kind, config::MiddlewareKind::BasicAuth);
@@ -197,7 +197,7 @@ TEST(Dashboard, ALoginIsBasicAuthThenTheAccessPortal) {
            {broken, "", "--admin-users " + broken + ":2: expected user:hash"},
            {"", "unix:/run/auth.sock", "--admin-access unix:/run/auth.sock: expected the http://"},
            {"", "nonsense", "--admin-access nonsense"}}) {
-    auto r = loadLogin(b.users, b.portal);
+    auto r = loadLogin("127.0.0.1:0", b.users, b.portal);
     ASSERT_FALSE(r) << b.users << b.portal;
     EXPECT_NE(r.error().message().find(b.says), std::string::npos) << r.error().message();
   }

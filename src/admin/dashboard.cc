@@ -92,10 +92,18 @@ constexpr std::string_view kText = "text/plain; charset=utf-8";
 
 }  // namespace
 
-base::Result<Login> loadLogin(const std::string& users_file, const std::string& portal) {
-  if (users_file.empty() && portal.empty()) return Login{};
-  ASSIGN_OR_RETURN(config::IngressRule rule, config::adminLogin(users_file, portal));
-  return std::make_shared<const config::IngressRule>(std::move(rule));
+base::Result<Login> loadLogin(const std::string& addr, const std::string& users_file,
+                              const std::string& portal) {
+  Login login;
+  if (!users_file.empty() || !portal.empty()) {
+    if (addr.empty())
+      return base::invalid("{}: the dashboard's login needs --admin ADDR",
+                           users_file.empty() ? "--admin-access" : "--admin-users");
+    ASSIGN_OR_RETURN(config::IngressRule rule, config::adminLogin(users_file, portal));
+    login = std::make_shared<const config::IngressRule>(std::move(rule));
+  }
+  if (!addr.empty()) RETURN_IF_ERROR(checkAddress(addr, login != nullptr));
+  return login;
 }
 
 base::Result<void> checkAddress(const std::string& addr, bool login) {

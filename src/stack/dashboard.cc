@@ -56,7 +56,7 @@ class StackActions : public admin::Actions {
 }  // namespace
 
 base::Result<int> dashboard(const Options& o) {
-  ASSIGN_OR_RETURN(admin::Login login, admin::loadLogin(o.admin_users, o.admin_access));
+  ASSIGN_OR_RETURN(admin::Login login, admin::loadLogin(o.admin, o.admin_users, o.admin_access));
   StackSource source(o.state_dir);
   StackActions act(o.state_dir);
   return admin::serve(o.admin, admin::Kind::Stack, source, o.admin_actions ? &act : nullptr,

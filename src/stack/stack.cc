@@ -1264,8 +1264,6 @@ base::Result<int> applyToRunning(const Options& o, const Plan& plan) {
 base::Result<pid_t> requestRestart(const std::string& state_dir, const std::string& name) {
   ASSIGN_OR_RETURN(Status st, status(state_dir));
   if (!st.running) return base::invalid("no stack is up on {}: burrow up starts one", state_dir);
-  auto rec = readJson(recordPath(state_dir));
-  if (!rec || !rec->is_object()) return base::invalid("{}: no stack record", recordPath(state_dir));
   int index = -1;
   pid_t pid = 0;
   std::vector<std::string> names;
@@ -1286,7 +1284,7 @@ base::Result<pid_t> requestRestart(const std::string& state_dir, const std::stri
                          fmt::join(names, ", "));
   // Which generation of the stack the index is of: a reload in between drops the request.
   sigval v{};
-  v.sival_int = ((rec->value("generation", 0) & 0x7fff) << 16) | index;
+  v.sival_int = ((st.generation & 0x7fff) << 16) | index;
   if (::sigqueue(st.supervisor, SIGUSR2, v) < 0)
     return base::sysError("signal the supervisor (pid {})", st.supervisor);
   return pid;
@@ -1347,13 +1345,9 @@ base::Result<int> up(const Options& given) {
           plan.stack->source, unknown);
   }
   if (!o.admin_users.empty()) o.admin_users = absolutePath(o.admin_users);
-  ASSIGN_OR_RETURN(admin::Login login, admin::loadLogin(o.admin_users, o.admin_access));
-  if (!o.admin.empty()) RETURN_IF_ERROR(admin::checkAddress(o.admin, login != nullptr));
   if (o.admin_actions && o.admin.empty())
     return base::invalid("--admin-actions: the dashboard's actions need --admin ADDR");
-  if (login && o.admin.empty())
-    return base::invalid("{}: the dashboard's login needs --admin ADDR",
-                         o.admin_users.empty() ? "--admin-access" : "--admin-users");
+  RETURN_IF_ERROR(admin::loadLogin(o.admin, o.admin_users, o.admin_access));
   if (auto s = status(o.state_dir); s && s->running) {
     if (!o.admin.empty() &&
         (s->admin != o.admin || s->admin_actions != o.admin_actions ||

@@ -74,6 +74,7 @@ struct ServiceState {
 struct Status {
   bool running = false;  // a supervisor holds the stack
   pid_t supervisor = 0;
+  int generation = 0;  // the reloads the supervisor has done (a restart request names it)
   std::string file;
   std::vector<ServiceState> services;     // in start order
   std::optional<ServiceState> connector;  // when the file has a tunnel and routes

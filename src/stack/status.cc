@@ -109,6 +109,7 @@ base::Result<Status> status(const std::string& state_dir, const std::string& fil
   if (rec.contains("connector")) st.connector = fromRow(rec["connector"]);
   if (rec.contains("dashboard")) st.dashboard = fromRow(rec["dashboard"]);
   st.admin = rec.value("admin", "");
+  st.generation = rec.value("generation", 0);
   st.admin_actions = rec.value("admin_actions", false);
   st.admin_users = rec.value("admin_users", "");
   st.admin_access = rec.value("admin_access", "");
@@ -205,6 +206,7 @@ std::string formatStatusJson(const Status& s) {
   json j = {{"now", static_cast<int64_t>(::time(nullptr))},
             {"running", s.running},
             {"supervisor", s.supervisor},
+            {"generation", s.generation},
             {"file", s.file},
             {"services", services},
             {"namespaces", namespaces},

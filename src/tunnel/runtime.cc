@@ -206,12 +206,8 @@ base::Result<int> runEdge(const EdgeOptions& o) {
     if (auto ok = config::checkMetricsAddress(o.metrics_addr); !ok)
       return base::invalid("--metrics {}", ok.error().message());
   }
-  ASSIGN_OR_RETURN(admin::Login admin_login, admin::loadLogin(o.admin_users, o.admin_access));
-  if (admin_login && o.admin_addr.empty())
-    return base::invalid("{}: the dashboard's login needs --admin ADDR",
-                         o.admin_users.empty() ? "--admin-access" : "--admin-users");
-  if (!o.admin_addr.empty())
-    RETURN_IF_ERROR(admin::checkAddress(o.admin_addr, admin_login != nullptr));
+  ASSIGN_OR_RETURN(admin::Login admin_login,
+                   admin::loadLogin(o.admin_addr, o.admin_users, o.admin_access));
   std::shared_ptr<http::AccessLog> access_log;
   if (!o.access_log.empty()) {
     ASSIGN_OR_RETURN(
